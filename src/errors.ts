@@ -1,0 +1,29 @@
+/**
+ * One error class per concern, all under RelearnError, so callers can catch
+ * "anything relearn rejected" or one concern precisely. Messages name the
+ * offending file, row, option or value: a user must be able to act on them.
+ */
+export class RelearnError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad options passed to an updater, a model spec or a CLI flag. */
+export class OptionsError extends RelearnError {}
+
+/** Malformed, inconsistent or out-of-range data (files, datasets, labels). */
+export class DataError extends RelearnError {}
+
+/** A model that cannot be built, re-initialised, saved or loaded. */
+export class ModelError extends RelearnError {}
+
+/** A replay buffer used inconsistently (e.g. metadata keys that change). */
+export class MemoryError extends RelearnError {}
+
+/** A state folder that is missing pieces, corrupt or of another format. */
+export class StateError extends RelearnError {}
+
+/** A backend that cannot be started or cannot honour an option. */
+export class BackendError extends RelearnError {}
