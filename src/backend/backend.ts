@@ -1,0 +1,189 @@
+/**
+ * Choosing and starting the tfjs backend. One place decides, so every part
+ * of relearn (and the CLI) runs on the same backend and reports why it was
+ * chosen.
+ *
+ * Defaults: "auto" takes tfjs-node ("tensorflow") when it is installed, else
+ * the wasm backend (4-6x faster than the pure-JS cpu backend here), else cpu.
+ * In Node the wasm backend finds its .wasm files next to its own bundle, so
+ * no `setWasmPaths` call is needed (checked by test/backend/backend.test.ts);
+ * a browser bundle that serves the .wasm files elsewhere must call
+ * `setWasmPaths` itself before `initBackend`.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { BackendError, OptionsError } from "../errors.js";
+
+export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu" | "webgl" | "webgpu";
+
+/** What `initBackend` started: the tfjs backend name, what was asked for, and why. */
+export interface BackendInfo {
+  /** The tfjs backend name now in use ("tensorflow", "wasm", "cpu", ...). */
+  name: string;
+  requested: BackendName;
+  reason: string;
+}
+
+/** The only version relearn is tested with; every @tensorflow/* package must match it. */
+export const TFJS_VERSION = "4.22.0";
+
+const BACKEND_NAMES: readonly BackendName[] = ["auto", "tensorflow", "wasm", "cpu", "webgl", "webgpu"];
+
+/** The npm package that registers each explicit backend. */
+const PACKAGE_OF: Record<Exclude<BackendName, "auto">, string> = {
+  tensorflow: "@tensorflow/tfjs-node",
+  wasm: "@tensorflow/tfjs-backend-wasm",
+  cpu: "@tensorflow/tfjs-backend-cpu",
+  webgl: "@tensorflow/tfjs-backend-webgl",
+  webgpu: "@tensorflow/tfjs-backend-webgpu",
+};
+
+let current: BackendInfo | undefined;
+let pending: { choice: BackendName; promise: Promise<BackendInfo> } | undefined;
+
+/**
+ * Starts the backend for `choice` and makes it tfjs's active backend.
+ * Calling it again with the same choice while that backend is still active
+ * returns at once. Throws BackendError when an explicit choice cannot start
+ * (package not installed, no GPU, ...).
+ */
+export async function initBackend(choice: BackendName = "auto"): Promise<BackendInfo> {
+  if (!BACKEND_NAMES.includes(choice)) {
+    throw new OptionsError(`backend must be one of ${BACKEND_NAMES.join(", ")}; got ${JSON.stringify(choice)}`);
+  }
+  if (current !== undefined && current.requested === choice && activeBackendName() === current.name) {
+    return current;
+  }
+  if (pending !== undefined && pending.choice === choice) return pending.promise;
+  const promise = (choice === "auto" ? startAuto() : startExplicit(choice)).finally(() => {
+    if (pending?.promise === promise) pending = undefined;
+  });
+  pending = { choice, promise };
+  current = await promise;
+  return current;
+}
+
+/**
+ * The backend relearn started, or undefined before any `initBackend`. If
+ * something else switched tfjs's backend since, the returned name is the one
+ * tfjs really uses and the reason says so.
+ */
+export function currentBackend(): BackendInfo | undefined {
+  if (current === undefined) return undefined;
+  const active = activeBackendName();
+  if (active === undefined || active === current.name) return { ...current };
+  return { name: active, requested: current.requested, reason: `switched to ${active} outside initBackend` };
+}
+
+/** Options that a backend may be unable to honour (Renate's accelerator options). */
+export interface BackendCapabilityOptions {
+  /** tfjs backend name, e.g. `currentBackend().name`. */
+  backend: string;
+  /** Number of devices to train on; relearn trains on exactly one. Default 1. */
+  devices?: number;
+  /** Floating-point precision as Lightning spells it ("32", "16", "bf16", "16-mixed", ...). Default "32". */
+  precision?: string | number;
+}
+
+/**
+ * Throws BackendError for an option the backend cannot honour (several
+ * devices, any precision but 32-bit): relearn never silently ignores one.
+ */
+export function assertBackendSupports({ backend, devices = 1, precision = "32" }: BackendCapabilityOptions): void {
+  if (!Number.isInteger(devices) || devices < 1) {
+    throw new OptionsError(`devices must be a positive integer; got ${String(devices)}`);
+  }
+  if (devices !== 1) {
+    throw new BackendError(
+      `devices ${devices} is not supported on ${backend}: relearn trains on one device; set devices to 1`,
+    );
+  }
+  const text = String(precision);
+  if (text !== "32" && text !== "32-true") {
+    throw new BackendError(`precision ${text} is not supported on ${backend}: tfjs trains in float32; set precision to "32"`);
+  }
+}
+
+function activeBackendName(): string | undefined {
+  // engine().backendName is null until a backend was started; reading
+  // tf.getBackend() instead would start one as a side effect.
+  const name = (tf.engine() as { backendName: string | null }).backendName;
+  return name ?? undefined;
+}
+
+async function startAuto(): Promise<BackendInfo> {
+  const notes: string[] = [];
+  for (const name of ["tensorflow", "wasm", "cpu"] as const) {
+    try {
+      await loadAndActivate(name);
+      const why = notes.length === 0 ? `${PACKAGE_OF[name]} is installed` : notes.join("; ");
+      return { name, requested: "auto", reason: `auto: ${why}; using ${name}` };
+    } catch (error) {
+      notes.push(error instanceof MissingPackage ? `${PACKAGE_OF[name]} is not installed` : `${name} failed (${describe(error)})`);
+    }
+  }
+  throw new BackendError(`auto: no backend could start: ${notes.join("; ")}`);
+}
+
+async function startExplicit(name: Exclude<BackendName, "auto">): Promise<BackendInfo> {
+  try {
+    await loadAndActivate(name);
+  } catch (error) {
+    if (error instanceof MissingPackage) {
+      throw new BackendError(
+        `backend "${name}" needs the package ${PACKAGE_OF[name]}, which is not installed: ` +
+          `run \`npm install ${PACKAGE_OF[name]}@${TFJS_VERSION}\` (the same version as @tensorflow/tfjs-core)`,
+        { cause: error.cause },
+      );
+    }
+    throw new BackendError(`backend "${name}" could not start: ${describe(error)}`, { cause: error });
+  }
+  return { name, requested: name, reason: `requested ${name}` };
+}
+
+/** The package of a backend is absent (as opposed to present but failing). */
+class MissingPackage extends Error {}
+
+async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<void> {
+  if (!tf.engine().registryFactory[name]) await importBackendPackage(name);
+  if (!tf.engine().registryFactory[name]) {
+    throw new Error(`${PACKAGE_OF[name]} loaded but did not register a "${name}" backend (a second copy of tfjs-core?)`);
+  }
+  // setBackend resolves false (and logs) when the backend fails to initialise.
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend("${name}") failed to initialise it`);
+  await tf.ready();
+}
+
+async function importBackendPackage(name: Exclude<BackendName, "auto">): Promise<void> {
+  // The two always-installed backends are imported by literal so bundlers see them.
+  if (name === "wasm") {
+    await import("@tensorflow/tfjs-backend-wasm");
+    return;
+  }
+  if (name === "cpu") {
+    await import("@tensorflow/tfjs-backend-cpu");
+    return;
+  }
+  // Optional packages go through a variable specifier, so TypeScript and
+  // bundlers neither require nor try to resolve them.
+  const specifier: string = PACKAGE_OF[name];
+  try {
+    await import(specifier);
+  } catch (error) {
+    if (isModuleNotFound(error, specifier)) throw new MissingPackage(specifier, { cause: error });
+    throw error;
+  }
+}
+
+function isModuleNotFound(error: unknown, specifier: string): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  return (
+    (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || /Cannot find (module|package)/.test(message)) &&
+    message.includes(specifier)
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,400 @@
+/**
+ * ContinualModel: a tfjs-layers body (input -> features) plus heads. A
+ * multi-head model has one Dense head per task id, added the first time the
+ * task is seen; a single-head model shares one head across tasks. A user's
+ * own LayersModel is wrapped whole: it is single-head and its output is the
+ * logits.
+ *
+ * Everything random is seeded: building, re-initialising, cloning, new heads
+ * and dropout masks derive their seeds from one base seed (see deriveSeed),
+ * so a run repeats bit for bit on the same backend.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { ModelError } from "../errors.js";
+import { deriveSeed } from "../random.js";
+import { buildBody } from "./build.js";
+import { reachableLayers, reinitializeLayer, type Layer } from "./reinitialize.js";
+import type { ModelSpec } from "./spec.js";
+import { parseModelSpec } from "./spec.js";
+
+/** The task id used when the caller names none. */
+export const DEFAULT_TASK_ID = "default_task";
+
+interface Head {
+  layer: Layer;
+  /** The head's symbolic output, to assemble the saved model. */
+  output: tfl.SymbolicTensor;
+}
+
+/** What `saveModel` stores in userDefinedMetadata.relearn to rebuild a ContinualModel. */
+export interface ContinualModelMetadata {
+  format: 1;
+  source: "spec" | "layers";
+  spec?: ModelSpec;
+  multiHead: boolean;
+  seed: number;
+  taskIds: string[];
+  /** Head layer name of each task id, in taskIds order (empty for a user model). */
+  headLayers: string[];
+}
+
+// tfjs Dropout layers (and subclasses like SpatialDropout1D) read `this.seed` on every call.
+const DropoutLayer = tfl.layers.dropout({ rate: 0.5 }).constructor as abstract new (...args: never[]) => Layer;
+// Layers that draw random numbers without any seed hook: runs with them cannot repeat.
+const UNSEEDABLE = new Set(["GaussianNoise", "GaussianDropout", "AlphaDropout"]);
+
+export class ContinualModel {
+  /** The spec the model was built from; undefined for a user-built LayersModel. */
+  readonly spec?: ModelSpec;
+  readonly multiHead: boolean;
+  /** Shape of one input sample (without the batch dimension). */
+  readonly inputShape: number[];
+  /** Number of logits of each head. */
+  readonly numClasses: number;
+  private baseSeed: number;
+  private readonly heads = new Map<string, Head>();
+  private builtDropoutSeeds: Map<Layer, number | undefined> | undefined;
+  private disposed = false;
+
+  private constructor(
+    private readonly body: tfl.LayersModel,
+    options: { spec?: ModelSpec; multiHead: boolean; seed: number; numClasses: number },
+  ) {
+    if (options.spec !== undefined) this.spec = options.spec;
+    this.multiHead = options.multiHead;
+    this.baseSeed = options.seed;
+    this.numClasses = options.numClasses;
+    this.inputShape = inputShapeOf(body);
+  }
+
+  /** Builds a spec's model with weights seeded from `seed` (same spec + seed -> identical weights). */
+  static build(spec: ModelSpec, { seed }: { seed: number }): ContinualModel {
+    const valid = parseModelSpec(spec);
+    const model = new ContinualModel(buildBody(valid), {
+      spec: valid,
+      multiHead: valid.multiHead === true,
+      seed,
+      numClasses: valid.classes,
+    });
+    model.reinitializeBody(seed);
+    if (!model.multiHead) model.addHead(DEFAULT_TASK_ID);
+    return model;
+  }
+
+  /**
+   * Wraps a user-built LayersModel (Sequential or functional): one input, one
+   * output of shape [batch, classes], which is taken as the logits. The
+   * weights are kept as they are; `seed` only seeds later operations. The
+   * ContinualModel owns the LayersModel from now on (dispose() disposes it).
+   */
+  static fromLayersModel(model: tfl.LayersModel, { seed = 0 }: { seed?: number } = {}): ContinualModel {
+    if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+      throw new ModelError(
+        `model "${model.name}" has ${model.inputs.length} inputs and ${model.outputs.length} outputs; ` +
+          `relearn needs exactly one input and one output (the logits)`,
+      );
+    }
+    const outputShape = model.outputs[0]!.shape;
+    const classes = outputShape[1];
+    if (outputShape.length !== 2 || typeof classes !== "number") {
+      throw new ModelError(
+        `model "${model.name}" outputs shape [${outputShape.join(", ")}]; relearn needs logits of shape [batch, classes]`,
+      );
+    }
+    return new ContinualModel(model, { multiHead: false, seed, numClasses: classes });
+  }
+
+  /** The seed new heads and `reinitialize` without argument derive from. */
+  get seed(): number {
+    return this.baseSeed;
+  }
+
+  /** Task ids with a head, in the order they were added ([DEFAULT_TASK_ID] for a single-head model). */
+  taskIds(): string[] {
+    return this.multiHead ? [...this.heads.keys()] : [DEFAULT_TASK_ID];
+  }
+
+  /** Adds a fresh head for a task id seen for the first time (multi-head only; otherwise a no-op). */
+  ensureHead(taskId: string): void {
+    this.assertUsable();
+    if (this.multiHead && !this.heads.has(taskId)) this.addHead(taskId);
+  }
+
+  private addHead(taskId: string): void {
+    const layer = tfl.layers.dense({ units: this.numClasses, name: this.headName(taskId) }) as Layer;
+    const output = layer.apply(this.features()) as tfl.SymbolicTensor;
+    reinitializeLayer(layer, deriveSeed(this.baseSeed, "head", taskId));
+    this.heads.set(taskId, { layer, output });
+  }
+
+  /**
+   * Logits [batch, classes] for a batch of inputs. `training` switches
+   * dropout and batch-norm to training behaviour (batch statistics, moving
+   * averages updated).
+   */
+  getLogits(x: tf.Tensor, taskId: string = DEFAULT_TASK_ID, training = false): tf.Tensor2D {
+    this.assertUsable();
+    this.assertInputShape(x);
+    const head = this.headFor(taskId);
+    return tf.tidy(() => {
+      const features = this.body.apply(x, { training }) as tf.Tensor;
+      return (head === undefined ? features : head.layer.apply(features, { training })) as tf.Tensor2D;
+    });
+  }
+
+  /** The trainable variables the loss of `taskId` depends on: the body's and that task's head. */
+  trainableVariables(taskId: string = DEFAULT_TASK_ID): tf.Variable[] {
+    this.assertUsable();
+    const head = this.headFor(taskId);
+    const weights = [...this.body.trainableWeights, ...(head?.layer.trainableWeights ?? [])];
+    return weights.map((weight) => weight.read() as tf.Variable);
+  }
+
+  /**
+   * Re-draws every weight IN PLACE with its layer's own initializer, seeded
+   * from `seed` and the weight's position; batch-norm moving statistics go
+   * back to their initial values. Same seed -> identical weights.
+   */
+  reinitialize(seed: number): void {
+    this.assertUsable();
+    this.baseSeed = seed;
+    this.reinitializeBody(seed);
+    for (const [taskId, head] of this.heads) reinitializeLayer(head.layer, deriveSeed(seed, "head", taskId));
+  }
+
+  /**
+   * A new model with the same architecture and heads and fresh weights
+   * seeded from `seed`. A user model is rebuilt from its config (custom
+   * layers must be registered with tf.serialization.registerClass).
+   */
+  cloneFresh(seed: number): ContinualModel {
+    this.assertUsable();
+    if (this.spec !== undefined) {
+      const clone = ContinualModel.build(this.spec, { seed });
+      for (const taskId of this.heads.keys()) clone.ensureHead(taskId);
+      return clone;
+    }
+    const className = this.body.getClassName();
+    const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
+    if (entry === undefined) throw new ModelError(`cannot clone model "${this.body.name}": class ${className} is not registered`);
+    let rebuilt: tfl.LayersModel;
+    try {
+      rebuilt = entry[1](entry[0], this.body.getConfig()) as unknown as tfl.LayersModel;
+    } catch (error) {
+      throw new ModelError(`cannot clone model "${this.body.name}" from its config: ${(error as Error).message}`, { cause: error });
+    }
+    const clone = ContinualModel.fromLayersModel(rebuilt, { seed });
+    clone.reinitialize(seed);
+    return clone;
+  }
+
+  /**
+   * Seeds every Dropout layer for the next forward passes. tfjs Dropout with
+   * a fixed seed draws the SAME mask on every call (and without one it uses
+   * Math.random, so runs cannot repeat); the training loop therefore calls
+   * this once per step with a seed derived from (run seed, step): masks
+   * differ between steps yet a rerun draws the very same masks.
+   */
+  setDropoutSeed(seed: number): void {
+    this.assertUsable();
+    const dropouts = this.allLayers().filter((layer) => layer instanceof DropoutLayer);
+    this.builtDropoutSeeds ??= new Map(dropouts.map((layer) => [layer, dropoutSeedOf(layer)]));
+    dropouts.forEach((layer, index) => setDropoutSeedOf(layer, deriveSeed(seed, "dropout", index)));
+  }
+
+  /**
+   * Names of layers that draw random numbers tfjs offers no seed for
+   * (GaussianNoise, GaussianDropout, AlphaDropout, RNN dropout): with any of
+   * them, training cannot repeat exactly.
+   */
+  unseedableRandomLayers(): string[] {
+    return this.allLayers()
+      .filter((layer) => {
+        if (UNSEEDABLE.has(layer.getClassName())) return true;
+        const fields = layer as unknown as { dropout?: unknown; recurrentDropout?: unknown };
+        return (
+          !(layer instanceof DropoutLayer) &&
+          ((typeof fields.dropout === "number" && fields.dropout > 0) ||
+            (typeof fields.recurrentDropout === "number" && fields.recurrentDropout > 0))
+        );
+      })
+      .map((layer) => layer.name);
+  }
+
+  /** Copies of every weight, in a fixed order; the caller owns (and disposes) them. */
+  snapshotWeights(): tf.Tensor[] {
+    this.assertUsable();
+    return this.allWeights().map((weight) => tf.keep(weight.read().clone()));
+  }
+
+  /** Writes back weights taken by snapshotWeights (the snapshot stays the caller's). */
+  restoreWeights(snapshot: readonly tf.Tensor[]): void {
+    this.assertUsable();
+    const weights = this.allWeights();
+    if (snapshot.length !== weights.length) {
+      throw new ModelError(`snapshot has ${snapshot.length} tensors but the model has ${weights.length} weights`);
+    }
+    weights.forEach((weight, i) => {
+      const value = snapshot[i]!;
+      if (!tf.util.arraysEqual(value.shape, weight.shape as number[])) {
+        throw new ModelError(
+          `snapshot tensor ${i} has shape [${value.shape.join(", ")}] but weight "${weight.originalName}" has [${weight.shape.join(", ")}]`,
+        );
+      }
+    });
+    weights.forEach((weight, i) => weight.write(snapshot[i]!));
+  }
+
+  /** Number of weight values, batch-norm moving statistics included (as Keras's count_params). */
+  numParameters(): number {
+    return this.allWeights().reduce((sum, weight) => sum + weight.shape.reduce<number>((n, d) => n * (d ?? 1), 1), 0);
+  }
+
+  /** Frees every weight (the wrapped LayersModel's too). The model cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const weight of this.allWeights()) weight.dispose();
+    this.disposed = true;
+  }
+
+  /**
+   * The whole model as ONE LayersModel (one output per head, in taskIds()
+   * order) plus the metadata to rebuild this ContinualModel; shares weights
+   * with this model. Used by saveModel.
+   */
+  toLayersModel(): { model: tfl.LayersModel; metadata: ContinualModelMetadata } {
+    this.assertUsable();
+    const metadata: ContinualModelMetadata = {
+      format: 1,
+      source: this.spec === undefined ? "layers" : "spec",
+      multiHead: this.multiHead,
+      seed: this.baseSeed,
+      taskIds: this.spec === undefined ? [DEFAULT_TASK_ID] : [...this.heads.keys()],
+      headLayers: [...this.heads.values()].map((head) => head.layer.name),
+    };
+    if (this.spec !== undefined) metadata.spec = this.spec;
+    if (this.heads.size === 0) return { model: this.body, metadata };
+    const outputs = [...this.heads.values()].map((head) => head.output);
+    return { model: tfl.model({ inputs: this.body.inputs, outputs, name: "relearn_model" }), metadata };
+  }
+
+  /** Rebuilds a ContinualModel from a model written by toLayersModel (see loadModel). */
+  static fromSavedLayersModel(model: tfl.LayersModel, metadata: ContinualModelMetadata): ContinualModel {
+    if (metadata.source === "layers") return ContinualModel.fromLayersModel(model, { seed: metadata.seed });
+    if (metadata.spec === undefined) throw new ModelError("saved model metadata has source \"spec\" but no spec");
+    const spec = parseModelSpec(metadata.spec);
+    if (metadata.headLayers.length !== metadata.taskIds.length) {
+      throw new ModelError(`saved model metadata lists ${metadata.taskIds.length} task ids but ${metadata.headLayers.length} heads`);
+    }
+    const heads = metadata.headLayers.map((name) => {
+      try {
+        return model.getLayer(name);
+      } catch (error) {
+        throw new ModelError(`saved model has no head layer named "${name}"`, { cause: error });
+      }
+    });
+    const features = heads[0]?.input as tfl.SymbolicTensor | undefined;
+    const body = features === undefined ? model : tfl.model({ inputs: model.inputs, outputs: features, name: "body" });
+    const restored = new ContinualModel(body, {
+      spec,
+      multiHead: metadata.multiHead,
+      seed: metadata.seed,
+      numClasses: spec.classes,
+    });
+    heads.forEach((layer, i) => {
+      restored.heads.set(metadata.taskIds[i]!, { layer, output: layer.output as tfl.SymbolicTensor });
+    });
+    return restored;
+  }
+
+  /**
+   * Runs `save` with the Dropout seeds the model was built with, so a saved
+   * file does not depend on the training step it was written at.
+   */
+  async withBuiltDropoutSeeds<T>(save: () => Promise<T>): Promise<T> {
+    const built = this.builtDropoutSeeds;
+    if (built === undefined) return save();
+    const current = [...built.keys()].map((layer) => [layer, dropoutSeedOf(layer)] as const);
+    for (const [layer, seed] of built) setDropoutSeedOf(layer, seed);
+    try {
+      return await save();
+    } finally {
+      for (const [layer, seed] of current) setDropoutSeedOf(layer, seed);
+    }
+  }
+
+  private reinitializeBody(seed: number): void {
+    this.body.layers.forEach((layer, i) => reinitializeLayer(layer, deriveSeed(seed, "body", i)));
+  }
+
+  private features(): tfl.SymbolicTensor {
+    return this.body.outputs[0]!;
+  }
+
+  private headFor(taskId: string): Head | undefined {
+    if (!this.multiHead) return this.heads.get(DEFAULT_TASK_ID);
+    const head = this.heads.get(taskId);
+    if (head === undefined) {
+      const known = this.heads.size === 0 ? "none yet" : [...this.heads.keys()].map((id) => JSON.stringify(id)).join(", ");
+      throw new ModelError(`no head for task ${JSON.stringify(taskId)} (known tasks: ${known}); call ensureHead first`);
+    }
+    return head;
+  }
+
+  /** Layer names allow letters, digits, "_", "-" and "."; other characters are hex-escaped. */
+  private headName(taskId: string): string {
+    if (!this.multiHead) return "head";
+    const safe = taskId.replace(/[^A-Za-z0-9_.-]/g, (c) => `-${c.codePointAt(0)!.toString(16)}-`);
+    const taken = new Set([...this.body.layers, ...[...this.heads.values()].map((h) => h.layer)].map((l) => l.name));
+    let name = `head_${safe}`;
+    for (let n = 2; taken.has(name); n++) name = `head_${safe}_${n}`;
+    return name;
+  }
+
+  private allLayers(): Layer[] {
+    const roots = [...this.body.layers, ...[...this.heads.values()].map((head) => head.layer)];
+    return [...new Set(roots.flatMap((layer) => reachableLayers(layer)))];
+  }
+
+  private allWeights(): tfl.LayerVariable[] {
+    const weights = [...this.body.weights, ...[...this.heads.values()].flatMap((head) => head.layer.weights)];
+    return [...new Set(weights)];
+  }
+
+  private assertInputShape(x: tf.Tensor): void {
+    const expected = this.inputShape;
+    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
+      throw new ModelError(
+        `input has shape [${x.shape.join(", ")}] but the model takes [batch, ${expected.join(", ")}]`,
+      );
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new ModelError("this ContinualModel was disposed");
+  }
+}
+
+/** Alias of ContinualModel.build. */
+export function buildModel(spec: ModelSpec, options: { seed: number }): ContinualModel {
+  return ContinualModel.build(spec, options);
+}
+
+function inputShapeOf(model: tfl.LayersModel): number[] {
+  const input = model.inputs[0];
+  if (input === undefined) throw new ModelError(`model "${model.name}" has no input`);
+  const shape = input.shape.slice(1);
+  if (shape.some((d) => d === null)) {
+    throw new ModelError(`model "${model.name}" has input shape [${input.shape.join(", ")}]; only the batch dimension may be unknown`);
+  }
+  return shape as number[];
+}
+
+function dropoutSeedOf(layer: Layer): number | undefined {
+  return (layer as unknown as { seed?: number }).seed;
+}
+
+function setDropoutSeedOf(layer: Layer, seed: number | undefined): void {
+  (layer as unknown as { seed?: number | undefined }).seed = seed;
+}

@@ -1,0 +1,180 @@
+/**
+ * Saving and loading models as a folder in the tfjs format: model.json
+ * (topology + weightsManifest) and weights.bin. Without tfjs-node there is
+ * no file:// handler, so `fileSystemIO` is ours; the same folder, served
+ * over HTTP, is what `tf.loadLayersModel(".../model.json")` loads in a
+ * browser. The bytes written depend only on the model (no timestamps), so
+ * identical models give identical files.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { ModelError } from "../errors.js";
+import { ContinualModel, type ContinualModelMetadata } from "./continual_model.js";
+
+export const MODEL_JSON = "model.json";
+export const WEIGHTS_BIN = "weights.bin";
+
+/** Key of relearn's entry in model.json's userDefinedMetadata. */
+export const METADATA_KEY = "relearn";
+
+const BYTES_PER_VALUE: Record<string, number> = {
+  float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2,
+};
+
+/** A tf.io.IOHandler whose save and load are both present. */
+export type FileSystemIOHandler = Required<Pick<tf.io.IOHandler, "save" | "load">>;
+
+/**
+ * A tf.io.IOHandler reading and writing `dir/model.json` + `dir/weights.bin`.
+ * `tfl.loadLayersModel(fileSystemIO(dir))` and `model.save(fileSystemIO(dir))`
+ * work in Node with it. Load errors are ModelErrors naming the file.
+ */
+export function fileSystemIO(dir: string): FileSystemIOHandler {
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer || artifacts.modelTopology == null) {
+        throw new ModelError(`cannot save to ${dir}: only models with a JSON topology can be saved`);
+      }
+      const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const modelJson: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+        format: artifacts.format ?? "layers-model",
+        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tfl.version_layers}`,
+        convertedBy: artifacts.convertedBy ?? null,
+      };
+      if (artifacts.trainingConfig !== undefined) modelJson.trainingConfig = artifacts.trainingConfig;
+      if (artifacts.userDefinedMetadata !== undefined) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, WEIGHTS_BIN), new Uint8Array(weightData));
+        await writeFile(join(dir, MODEL_JSON), JSON.stringify(modelJson));
+      } catch (error) {
+        throw new ModelError(`cannot write the model to ${dir}: ${(error as Error).message}`, { cause: error });
+      }
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const jsonPath = join(dir, MODEL_JSON);
+      const modelJson = parseModelJson(await readOrThrow(jsonPath, "model file"), jsonPath);
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Uint8Array[] = [];
+      for (const group of modelJson.weightsManifest) {
+        const groupBuffers: Uint8Array[] = [];
+        for (const path of group.paths) groupBuffers.push(await readOrThrow(join(dir, path), "weights file"));
+        const expected = group.weights.reduce((sum, spec) => sum + byteSize(spec, jsonPath), 0);
+        const found = groupBuffers.reduce((sum, b) => sum + b.byteLength, 0);
+        if (found !== expected) {
+          throw new ModelError(
+            `${join(dir, group.paths.join(", "))} holds ${found} bytes but ${jsonPath} describes ${expected} ` +
+              `(a truncated file, or weights of another model)`,
+          );
+        }
+        specs.push(...group.weights);
+        buffers.push(...groupBuffers);
+      }
+      const weightData = tf.io.concatenateArrayBuffers(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
+      return tf.io.getModelArtifactsForJSONSync(modelJson, specs, weightData);
+    },
+  };
+}
+
+/**
+ * Saves ONE tfjs LayersModel into `dir`: body + heads as a functional model
+ * with one output per head (in taskIds() order), relearn's metadata (spec,
+ * multiHead, taskIds, seed) in userDefinedMetadata.relearn. A single-head
+ * model is a plain single-output model that can be deployed as it is.
+ */
+export async function saveModel(model: ContinualModel, dir: string): Promise<void> {
+  const { model: layersModel, metadata } = model.toLayersModel();
+  const files = fileSystemIO(dir);
+  const withMetadata = tf.io.withSaveHandler((artifacts) =>
+    files.save({ ...artifacts, userDefinedMetadata: { ...artifacts.userDefinedMetadata, [METADATA_KEY]: metadata } }),
+  );
+  await model.withBuiltDropoutSeeds(() => layersModel.save(withMetadata));
+}
+
+/**
+ * Loads a folder written by saveModel (heads found again by name). A folder
+ * holding a plain tfjs LayersModel without relearn's metadata is wrapped as
+ * a user model (single head, its output the logits).
+ */
+export async function loadModel(dir: string): Promise<ContinualModel> {
+  const artifacts = await fileSystemIO(dir).load();
+  const jsonPath = join(dir, MODEL_JSON);
+  let layersModel: tfl.LayersModel;
+  try {
+    layersModel = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (error) {
+    throw new ModelError(`${jsonPath} does not describe a loadable tfjs LayersModel: ${(error as Error).message}`, { cause: error });
+  }
+  const metadata = readMetadata(artifacts.userDefinedMetadata?.[METADATA_KEY], jsonPath);
+  try {
+    return metadata === undefined
+      ? ContinualModel.fromLayersModel(layersModel)
+      : ContinualModel.fromSavedLayersModel(layersModel, metadata);
+  } catch (error) {
+    throw new ModelError(`${jsonPath}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function readOrThrow(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (error as Error).message;
+    throw new ModelError(`cannot read the ${what} ${path}: ${reason}`, { cause: error });
+  }
+}
+
+function parseModelJson(bytes: Uint8Array, path: string): tf.io.ModelJSON {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new ModelError(`${path} is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  const json = value as Partial<tf.io.ModelJSON> | null;
+  if (typeof json !== "object" || json === null || typeof json.modelTopology !== "object" || json.modelTopology === null) {
+    throw new ModelError(`${path} has no modelTopology: it is not a tfjs model.json`);
+  }
+  const manifest = json.weightsManifest;
+  const validManifest =
+    Array.isArray(manifest) &&
+    manifest.every(
+      (group) =>
+        Array.isArray(group?.paths) && group.paths.every((p) => typeof p === "string") && Array.isArray(group.weights),
+    );
+  if (!validManifest) throw new ModelError(`${path} has no valid weightsManifest (a list of { paths, weights })`);
+  return json as tf.io.ModelJSON;
+}
+
+function byteSize(spec: tf.io.WeightsManifestEntry, path: string): number {
+  const dtype = spec.quantization?.dtype ?? spec.dtype;
+  const perValue = BYTES_PER_VALUE[dtype];
+  if (perValue === undefined || !Array.isArray(spec.shape)) {
+    throw new ModelError(`${path}: weight "${spec.name}" has dtype ${dtype}, which relearn cannot load`);
+  }
+  return spec.shape.reduce((n, d) => n * d, 1) * perValue;
+}
+
+function readMetadata(value: unknown, path: string): ContinualModelMetadata | undefined {
+  if (value === undefined) return undefined;
+  const meta = value as Partial<ContinualModelMetadata> | null;
+  const valid =
+    typeof meta === "object" &&
+    meta !== null &&
+    meta.format === 1 &&
+    (meta.source === "spec" || meta.source === "layers") &&
+    typeof meta.multiHead === "boolean" &&
+    Number.isInteger(meta.seed) &&
+    Array.isArray(meta.taskIds) &&
+    meta.taskIds.every((id) => typeof id === "string") &&
+    Array.isArray(meta.headLayers) &&
+    meta.headLayers.every((name) => typeof name === "string");
+  if (!valid) throw new ModelError(`${path}: userDefinedMetadata.${METADATA_KEY} is malformed or of an unknown format`);
+  return meta as ContinualModelMetadata;
+}

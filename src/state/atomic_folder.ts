@@ -1,0 +1,273 @@
+/**
+ * Writing a state folder atomically: a reader sees either the previous state
+ * or the new one, whole, never a mix, even if the process dies midway.
+ *
+ * The new state is built in a temporary sibling `<outDir>.tmp-<pid>-<hex>`,
+ * checksummed, given its manifest.json LAST (a folder with a manifest is a
+ * finished folder), fsynced, then swapped in with two renames in the same
+ * parent folder: outDir -> `<outDir>.old-<pid>-<hex>`, tmp -> outDir. The old
+ * folder is removed only once the new one is durable.
+ *
+ * Crash leftovers and how they are handled:
+ * - `.tmp-` sibling (crash while writing): ignored by readers; removed by the
+ *   next successful write once the process that made it is gone.
+ * - `.old-` sibling next to an existing outDir (crash after the swap): same.
+ * - `.old-` sibling and NO outDir (crash between the two renames): the
+ *   `.old-` folder is the last committed state. `readStateFolder` does not
+ *   guess: it throws a StateError naming that folder and how to recover
+ *   (rename it back), rather than silently starting fresh or moving folders
+ *   behind the caller's back.
+ *
+ * One writer at a time per outDir; concurrent writers to the same path are
+ * not supported.
+ */
+import { randomBytes, createHash } from "node:crypto";
+import { lstat, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { StateError } from "../errors.js";
+import {
+  LIBRARY_NAME,
+  LIBRARY_VERSION,
+  MANIFEST_FILE,
+  STATE_FORMAT_VERSION,
+  canonicalJson,
+  manifestToJson,
+  type FileEntry,
+  type StateManifest,
+} from "./format.js";
+
+/** Options of {@link writeStateFolder}. */
+export interface WriteStateFolderOptions {
+  /** What writes the folder, e.g. "repeated-distillation"; checked again on read. */
+  kind: string;
+  /**
+   * The updater's own JSON, stored in manifest.json (keys sorted; no NaN, typed
+   * arrays or class instances). Omit it when `write` returns the data instead
+   * (useful when the data describes the files written).
+   */
+  data?: unknown;
+  /**
+   * Fills the temporary folder with every file of the state (model files,
+   * columns, JSON). Regular files and subfolders only; not manifest.json.
+   * Whatever it throws is rethrown after the temporary folder is removed.
+   * A value it returns (other than undefined) becomes the manifest's data.
+   */
+  write: (tmpDir: string) => Promise<unknown> | unknown;
+}
+
+/**
+ * Writes a complete state folder at `outDir`, replacing the one there (which
+ * may be the very folder the caller resumed from). On any error outDir is left
+ * exactly as it was and no temporary folder remains. Refuses to replace a
+ * non-empty folder without manifest.json, so a mistyped path cannot delete a
+ * user's files. Returns the manifest written.
+ */
+export async function writeStateFolder(outDir: string, options: WriteStateFolderOptions): Promise<StateManifest> {
+  const target = resolve(outDir);
+  if (typeof options.kind !== "string" || options.kind === "") {
+    throw new StateError(`writeStateFolder(${outDir}): kind must be a non-empty string`);
+  }
+  // Serialise once up front: data that cannot be stored fails before anything is touched.
+  if (options.data !== undefined) canonicalJson(options.data, "data");
+  await mkdir(dirname(target), { recursive: true });
+  await checkReplaceable(target);
+
+  const tmp = `${target}.tmp-${process.pid}-${randomHex()}`;
+  await mkdir(tmp);
+  let manifest: StateManifest;
+  try {
+    const written = await options.write(tmp);
+    const data = written === undefined ? (options.data ?? {}) : written;
+    canonicalJson(data, "data");
+    const files = await checksumAndSync(tmp);
+    manifest = {
+      formatVersion: STATE_FORMAT_VERSION,
+      library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
+      kind: options.kind,
+      files,
+      data,
+    };
+    const text = manifestToJson(manifest);
+    await writeFileSynced(join(tmp, MANIFEST_FILE), text);
+    await fsyncFolder(tmp);
+    manifest = JSON.parse(text) as StateManifest;
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  await swapIn(tmp, target);
+  await removeLeftovers(target);
+  return manifest;
+}
+
+/** A crash leftover next to a state folder: `<base>.tmp-<pid>-<hex>` or `<base>.old-<pid>-<hex>`. */
+export interface LeftoverSibling {
+  path: string;
+  type: "tmp" | "old";
+  pid: number;
+}
+
+/** The `.tmp-` and `.old-` siblings of `target` (an absolute path), sorted by name. */
+export async function findLeftoverSiblings(target: string): Promise<LeftoverSibling[]> {
+  const parent = dirname(target);
+  const base = basename(target);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch (error) {
+    if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") return [];
+    throw error;
+  }
+  const leftovers: LeftoverSibling[] = [];
+  for (const name of names.sort()) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const match = /^(tmp|old)-(\d+)-[0-9a-f]{8}$/.exec(name.slice(base.length + 1));
+    if (match) leftovers.push({ path: join(parent, name), type: match[1] as "tmp" | "old", pid: Number(match[2]) });
+  }
+  return leftovers;
+}
+
+async function checkReplaceable(target: string): Promise<void> {
+  let stats;
+  try {
+    stats = await lstat(target);
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return;
+    throw error;
+  }
+  if (!stats.isDirectory()) {
+    throw new StateError(`${target} exists and is not a folder: refusing to replace it with a state folder`);
+  }
+  const names = await readdir(target);
+  if (names.length > 0 && !names.includes(MANIFEST_FILE)) {
+    throw new StateError(
+      `${target} is not empty and has no ${MANIFEST_FILE}: it does not look like a state folder, refusing to replace it`,
+    );
+  }
+}
+
+/** Checksums and fsyncs every file under `root`, returning the manifest's `files` (sorted paths). */
+async function checksumAndSync(root: string): Promise<Record<string, FileEntry>> {
+  const files: Record<string, FileEntry> = {};
+  async function walk(folder: string, prefix: string): Promise<void> {
+    const entries = await readdir(folder, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const relative = prefix + entry.name;
+      const path = join(folder, entry.name);
+      if (relative === MANIFEST_FILE) {
+        throw new StateError(`the write callback created ${path}: ${MANIFEST_FILE} is reserved for the state folder's manifest`);
+      }
+      if (entry.isDirectory()) {
+        await walk(path, `${relative}/`);
+      } else if (entry.isFile()) {
+        files[relative] = await hashAndSyncFile(path);
+      } else {
+        // A symlink would be followed on read and could point anywhere: the folder must be self-contained.
+        throw new StateError(`the write callback created ${path}, which is not a regular file or folder`);
+      }
+    }
+    await fsyncFolder(folder);
+  }
+  await walk(root, "");
+  return files;
+}
+
+async function hashAndSyncFile(path: string): Promise<FileEntry> {
+  // "r+" rather than "r": Windows cannot flush a file opened read-only.
+  const handle = await open(path, "r+");
+  try {
+    const hash = createHash("sha256");
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, bytes);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    await handle.sync();
+    return { sha256: hash.digest("hex"), bytes };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeFileSynced(path: string, text: string): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    await writeFile(handle, text, "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes a folder's entries (new names, renames) durable. Not possible on Windows: skipped there. */
+async function fsyncFolder(path: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+    await handle.sync();
+  } catch (error) {
+    if (!["EISDIR", "EPERM", "EACCES", "EINVAL", "EBADF"].includes(errorCode(error) ?? "")) throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function swapIn(tmp: string, target: string): Promise<void> {
+  let old: string | undefined;
+  try {
+    if (await exists(target)) {
+      old = `${target}.old-${process.pid}-${randomHex()}`;
+      await rename(target, old);
+    }
+    await rename(tmp, target);
+  } catch (error) {
+    // Put the previous state back where it was; the new one is lost, as it would be had the write failed earlier.
+    if (old !== undefined && !(await exists(target))) await rename(old, target).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+    throw new StateError(`could not move the new state folder into place at ${target}: ${String(error)}`, { cause: error });
+  }
+  await fsyncFolder(dirname(target));
+  if (old !== undefined) await rm(old, { recursive: true, force: true });
+}
+
+/** Removes crash leftovers of processes that are gone; never those of a live process (maybe a writer mid-way). */
+async function removeLeftovers(target: string): Promise<void> {
+  for (const leftover of await findLeftoverSiblings(target)) {
+    if (leftover.pid !== process.pid && !isProcessAlive(leftover.pid)) {
+      await rm(leftover.path, { recursive: true, force: true });
+    }
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === "EPERM"; // exists, owned by someone else
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return false;
+    throw error;
+  }
+}
+
+function randomHex(): string {
+  return randomBytes(4).toString("hex");
+}
+
+/** The `code` of a Node system error, if any. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}

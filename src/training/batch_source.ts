@@ -1,0 +1,58 @@
+/**
+ * Where a training or evaluation pass gets its rows: a dataset (with its
+ * transforms) and, for distillation, a target row per item (stored logits).
+ * Rows come out as typed arrays; the loop turns each batch into tensors.
+ */
+import type { Dataset } from "../data/dataset.js";
+import { gatherBatch, type FeatureTransform, type TargetTransform } from "../data/transforms.js";
+import { DataError } from "../errors.js";
+import type { Random } from "../random.js";
+
+export interface Batch {
+  readonly features: Float32Array;
+  readonly labels: Int32Array;
+  /** Target rows (e.g. teacher logits), `targetWidth` values per item. */
+  readonly targets?: Float32Array;
+}
+
+export interface BatchSource {
+  readonly length: number;
+  readonly featureShape: readonly number[];
+  readonly numClasses: number;
+  readonly targetWidth?: number;
+  gather(indices: Int32Array, random: Random): Batch;
+}
+
+export interface DatasetSourceOptions {
+  transform?: FeatureTransform | undefined;
+  targetTransform?: TargetTransform | undefined;
+  /** One row of `width` values per dataset item, in dataset order. */
+  targets?: { values: Float32Array; width: number } | undefined;
+}
+
+/** A BatchSource over a Dataset, applying its transforms as rows are gathered. */
+export function datasetSource(dataset: Dataset, options: DatasetSourceOptions = {}): BatchSource {
+  const { transform, targetTransform, targets } = options;
+  if (targets && targets.values.length !== dataset.length * targets.width) {
+    throw new DataError(
+      `target rows do not match the dataset: ${targets.values.length} values for ${dataset.length} items of width ${targets.width}`,
+    );
+  }
+  return {
+    length: dataset.length,
+    featureShape: dataset.featureShape,
+    numClasses: dataset.numClasses,
+    ...(targets ? { targetWidth: targets.width } : {}),
+    gather(indices, random) {
+      const rows = gatherBatch(dataset, indices, { transform, targetTransform, random, numClasses: dataset.numClasses });
+      if (!targets) return rows;
+      const width = targets.width;
+      const out = new Float32Array(indices.length * width);
+      for (let i = 0; i < indices.length; i++) {
+        const start = indices[i]! * width;
+        out.set(targets.values.subarray(start, start + width), i * width);
+      }
+      return { ...rows, targets: out };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * extractLogits (SPEC section 1): the model's logits for every item of a
+ * dataset, in dataset order, batched, without gradients. Unlike Renate, the
+ * model runs in inference mode (dropout off, batch-norm on moving statistics)
+ * and items go through the deterministic (test) transform.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Dataset } from "../data/dataset.js";
+import type { FeatureTransform } from "../data/transforms.js";
+import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
+import { Random } from "../random.js";
+import { datasetSource } from "./batch_source.js";
+import { sequentialBatches, toBatchTensors, disposeBatch } from "./batch_tensors.js";
+
+export interface ExtractLogitsOptions {
+  /** Deterministic transform applied to each item (the dataset's test transform). */
+  transform?: FeatureTransform | undefined;
+}
+
+/** (N, C) logits of `model` for every item, in order; the caller disposes the tensor. */
+export function extractLogits(
+  model: ContinualModel,
+  dataset: Dataset,
+  batchSize: number,
+  taskId: string = DEFAULT_TASK_ID,
+  options: ExtractLogitsOptions = {},
+): tf.Tensor2D {
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const source = datasetSource(dataset, { transform: options.transform });
+  const random = Random.fromSeed(0); // deterministic transforms ignore it
+  const parts: tf.Tensor2D[] = [];
+  try {
+    for (const indices of sequentialBatches(dataset.length, batchSize)) {
+      const batch = toBatchTensors(source.gather(indices, random), dataset.featureShape);
+      try {
+        parts.push(tf.tidy(() => model.getLogits(batch.x, taskId, false)));
+      } finally {
+        disposeBatch(batch);
+      }
+    }
+    if (parts.length === 0) return tf.zeros([0, model.numClasses]) as tf.Tensor2D;
+    return parts.length === 1 ? parts[0]!.clone() : tf.concat2d(parts, 0);
+  } finally {
+    tf.dispose(parts);
+  }
+}
+
+/** extractLogits read back into a Float32Array (row-major, N x C). */
+export async function extractLogitsArray(
+  model: ContinualModel,
+  dataset: Dataset,
+  batchSize: number,
+  taskId: string = DEFAULT_TASK_ID,
+  options: ExtractLogitsOptions = {},
+): Promise<{ values: Float32Array; width: number }> {
+  const logits = extractLogits(model, dataset, batchSize, taskId, options);
+  try {
+    return { values: (await logits.data()) as Float32Array, width: logits.shape[1] };
+  } finally {
+    logits.dispose();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * One training pass of a model: epochs of shuffled batches, a fresh
+ * optimizer, an optional learning-rate schedule, gradient clipping, masking of
+ * classes absent from the data, validation, early stopping and best-epoch
+ * restore. It knows nothing of which loss it minimises (the caller passes a
+ * per-sample BatchLoss) nor of which phase of which algorithm it serves.
+ *
+ * No tensor is read back during an epoch: losses and metrics are summed on the
+ * device and read once at epoch end.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ContinualModel } from "../model/continual_model.js";
+import { Random, deriveSeed } from "../random.js";
+import { silentLogger, type Logger } from "../logger.js";
+import type { BatchSource } from "./batch_source.js";
+import { toBatchTensors, disposeBatch, type BatchTensors } from "./batch_tensors.js";
+import { runHook, type TrainingCallback, type TrainingEvent, type TrainingLogs, type TrainingControl } from "./callbacks.js";
+import { MetricMonitor, type MonitorMode } from "./early_stopping.js";
+import { evaluateModel, type EvaluationSource } from "./evaluate.js";
+import type { LossFunction } from "./losses.js";
+import { DeviceSums, defaultMetrics, type BatchMetric } from "./metrics.js";
+import { TrainingOptimizer, type OptimizerOption } from "./optimizers.js";
+import { learningRateAt, type LearningRateSchedule, type ScheduleInterval } from "./schedules.js";
+import { clipGradients, type GradientClipping } from "./gradient_clipping.js";
+
+/** Per-sample training loss of a batch: logits (B, C) -> (B,). */
+export type BatchLoss = (logits: tf.Tensor2D, batch: BatchTensors) => tf.Tensor1D;
+
+export interface MonitorOptions {
+  /** A logged metric name, e.g. "val_loss" or "val_accuracy". */
+  metric: string;
+  mode: MonitorMode;
+  earlyStopping: boolean;
+  patience: number;
+  /** Put the best epoch's weights back at the end. */
+  restoreBest: boolean;
+}
+
+export interface TrainOptions {
+  model: ContinualModel;
+  taskId: string;
+  /** A name for callbacks and logs, e.g. "expert". */
+  phase: string;
+  data: BatchSource;
+  loss: BatchLoss;
+  batchSize: number;
+  epochs: number;
+  /** Optimizer steps per epoch; default one pass, ceil(length / batchSize). */
+  stepsPerEpoch?: number | undefined;
+  optimizer: OptimizerOption;
+  learningRateSchedule?: LearningRateSchedule | undefined;
+  scheduleInterval?: ScheduleInterval | undefined;
+  gradientClipping?: GradientClipping | undefined;
+  /** When set, logits of every other class are pushed to -1e9 before the loss (training only). */
+  allowedClasses?: readonly number[] | undefined;
+  metrics?: Readonly<Record<string, BatchMetric>> | undefined;
+  validation?: { sources: readonly EvaluationSource[]; loss: LossFunction } | undefined;
+  monitor?: MonitorOptions | undefined;
+  callbacks?: readonly TrainingCallback[] | undefined;
+  logger?: Logger | undefined;
+  /** Seeds shuffling, transforms and dropout masks. */
+  seed: number;
+}
+
+export interface TrainResult {
+  epochsRun: number;
+  history: TrainingLogs[];
+  bestEpoch: number | null;
+  stoppedEarly: boolean;
+}
+
+const MASK_VALUE = -1e9;
+
+/** Trains `options.model` in place. */
+export async function trainModel(options: TrainOptions): Promise<TrainResult> {
+  const { model, taskId, data, batchSize, epochs, phase } = options;
+  const logger = options.logger ?? silentLogger;
+  const callbacks = options.callbacks ?? [];
+  const metrics = options.metrics ?? defaultMetrics;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`epochs must be a non-negative integer, got ${epochs}`);
+  const stepsPerEpoch = options.stepsPerEpoch ?? Math.ceil(data.length / batchSize);
+  const result: TrainResult = { epochsRun: 0, history: [], bestEpoch: null, stoppedEarly: false };
+  if (data.length === 0 || epochs === 0 || stepsPerEpoch === 0) return result;
+
+  const variables = model.trainableVariables(taskId);
+  const optimizer = new TrainingOptimizer(options.optimizer);
+  const schedule = options.learningRateSchedule;
+  const interval = options.scheduleInterval ?? "epoch";
+  const maskBias = options.allowedClasses ? makeMaskBias(options.allowedClasses, model.numClasses) : null;
+  const monitor = resolveMonitor(options, logger);
+  const control: TrainingControl = { stopTraining: false };
+  let bestWeights: tf.Tensor[] | null = null;
+  let learningRate = optimizer.baseLearningRate;
+  let globalStep = 0;
+  const event = (epoch: number, step: number, logs: TrainingLogs): TrainingEvent => ({
+    phase, taskId, epoch, epochs, step, stepsPerEpoch, learningRate, logs, control,
+  });
+  const setLearningRate = (t: number) => {
+    if (!schedule) return;
+    learningRate = learningRateAt(schedule, optimizer.baseLearningRate, t);
+    optimizer.setLearningRate(learningRate);
+  };
+
+  try {
+    await runHook(callbacks, "onTrainBegin", event(-1, 0, {}));
+    for (let epoch = 0; epoch < epochs && !control.stopTraining; epoch++) {
+      if (interval === "epoch") setLearningRate(epoch);
+      await runHook(callbacks, "onEpochBegin", event(epoch, 0, {}));
+      const random = Random.fromSeed(deriveSeed(options.seed, phase, "epoch", epoch));
+      const order = random.permutation(data.length);
+      const sums = new DeviceSums();
+      try {
+        for (let step = 0; step < stepsPerEpoch; step++) {
+          if (interval === "step") setLearningRate(globalStep);
+          // Each epoch walks a fresh permutation; with more steps than one pass, it wraps around.
+          const start = (step * batchSize) % data.length;
+          const indices = order.subarray(start, Math.min(data.length, start + batchSize));
+          model.setDropoutSeed(deriveSeed(options.seed, phase, "dropout", globalStep));
+          const batch = toBatchTensors(data.gather(indices, random), data.featureShape, data.targetWidth);
+          try {
+            sums.add(trainStep(model, taskId, variables, batch, options.loss, metrics, maskBias, optimizer, options.gradientClipping), indices.length);
+          } finally {
+            disposeBatch(batch);
+          }
+          globalStep++;
+          await runHook(callbacks, "onBatchEnd", event(epoch, step, {}));
+          if (control.stopTraining) break;
+        }
+        const logs: TrainingLogs = await sums.read("train_");
+        if (options.validation && options.validation.sources.length > 0) {
+          Object.assign(
+            logs,
+            await evaluateModel(model, options.validation.sources, { loss: options.validation.loss, metrics, batchSize, prefix: "val_" }),
+          );
+        }
+        result.history.push(logs);
+        result.epochsRun = epoch + 1;
+        if (monitor) {
+          const value = logs[monitor.metric];
+          if (value === undefined) throw new RangeError(`monitored metric "${monitor.metric}" is not logged; logged: ${Object.keys(logs).join(", ")}`);
+          if (monitor.observe(epoch, value) && options.monitor?.restoreBest) {
+            if (bestWeights) tf.dispose(bestWeights);
+            bestWeights = model.snapshotWeights();
+          }
+          if (options.monitor?.earlyStopping && monitor.patienceExhausted) {
+            control.stopTraining = true;
+            result.stoppedEarly = true;
+          }
+        }
+        await runHook(callbacks, "onEpochEnd", event(epoch, stepsPerEpoch - 1, logs));
+      } finally {
+        sums.dispose();
+      }
+    }
+    if (monitor && monitor.bestEpoch >= 0) {
+      result.bestEpoch = monitor.bestEpoch;
+      if (bestWeights && monitor.bestEpoch !== result.epochsRun - 1) model.restoreWeights(bestWeights);
+    }
+    await runHook(callbacks, "onTrainEnd", event(result.epochsRun - 1, 0, result.history.at(-1) ?? {}));
+    return result;
+  } finally {
+    if (bestWeights) tf.dispose(bestWeights);
+    maskBias?.dispose();
+    optimizer.dispose();
+  }
+}
+
+function trainStep(
+  model: ContinualModel,
+  taskId: string,
+  variables: tf.Variable[],
+  batch: BatchTensors,
+  loss: BatchLoss,
+  metrics: Readonly<Record<string, BatchMetric>>,
+  maskBias: tf.Tensor2D | null,
+  optimizer: TrainingOptimizer,
+  clipping: GradientClipping | undefined,
+): Record<string, tf.Scalar> {
+  let logitsForMetrics: tf.Tensor2D | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    const raw = model.getLogits(batch.x, taskId, true);
+    const logits = maskBias ? (tf.add(raw, maskBias) as tf.Tensor2D) : raw;
+    logitsForMetrics = tf.keep(logits);
+    return tf.mean(loss(logits, batch)) as tf.Scalar;
+  }, variables);
+  try {
+    const clipped = clipping ? clipGradients(grads, clipping) : grads;
+    optimizer.step(clipped, variables);
+    if (clipped !== grads) tf.dispose(Object.values(clipped));
+    return tf.tidy(() => {
+      const out: Record<string, tf.Scalar> = { loss: tf.mul(value, batch.labels.shape[0]) as tf.Scalar };
+      for (const [name, metric] of Object.entries(metrics)) out[name] = metric(logitsForMetrics!, batch.labels);
+      return out;
+    });
+  } finally {
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    if (logitsForMetrics) (logitsForMetrics as tf.Tensor).dispose();
+  }
+}
+
+/** (1, C) row: 0 for allowed classes, -1e9 for the rest. */
+function makeMaskBias(allowedClasses: readonly number[], numClasses: number): tf.Tensor2D {
+  const row = new Float32Array(numClasses).fill(MASK_VALUE);
+  for (const c of allowedClasses) {
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`allowed class ${c} is outside [0, ${numClasses})`);
+    row[c] = 0;
+  }
+  return tf.tensor2d(row, [1, numClasses]);
+}
+
+function resolveMonitor(options: TrainOptions, logger: Logger): MetricMonitor | null {
+  const spec = options.monitor;
+  if (!spec) return null;
+  const hasValidation = (options.validation?.sources.length ?? 0) > 0;
+  if (spec.metric.startsWith("val_") && !hasValidation) {
+    if (spec.earlyStopping) logger.warn(`${options.phase}: early stopping on "${spec.metric}" needs a validation set; it is ignored`);
+    return null;
+  }
+  return new MetricMonitor(spec.metric, spec.mode, spec.patience);
+}

@@ -1,0 +1,47 @@
+/**
+ * Per-sample losses. Every loss here maps (logits (B, C), target) to a (B,)
+ * tensor, one value per row; the training loop reduces with a plain mean over
+ * the batch. Keeping the per-row form lets callers weight or mask rows.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+
+/** A per-sample loss: logits (B, C) and integer labels (B,) -> losses (B,). */
+export type LossFunction = (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Tensor1D;
+
+/**
+ * Softmax cross-entropy with integer labels, per sample (PyTorch's
+ * `cross_entropy(reduction="none")`). Computed through logSoftmax, which is
+ * stable for large logits.
+ */
+export function crossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const numClasses = logits.shape[1];
+    const oneHot = tf.oneHot(tf.cast(labels, "int32"), numClasses);
+    return tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Double distillation loss of Deep Model Consolidation as Renate computes it
+ * (SPEC section 1): only the TARGET row is centred (its mean over classes is
+ * subtracted); no std scaling, temperature or softmax. Per row:
+ * 0.5 * mean_c (z[b,c] - (t[b,c] - mean_k t[b,k]))^2.
+ * Centring makes the loss blind to a constant added to a teacher row, which is
+ * what lets teachers with different logit offsets share one student.
+ */
+export function doubleDistillationLoss(predictedLogits: tf.Tensor2D, targetLogits: tf.Tensor2D): tf.Tensor1D {
+  if (predictedLogits.rank !== 2 || targetLogits.rank !== 2) {
+    throw new RangeError(
+      `doubleDistillationLoss expects two (B, C) tensors, got shapes [${predictedLogits.shape}] and [${targetLogits.shape}]`,
+    );
+  }
+  if (!tf.util.arraysEqual(predictedLogits.shape, targetLogits.shape)) {
+    throw new RangeError(
+      `doubleDistillationLoss: predicted logits [${predictedLogits.shape}] and target logits [${targetLogits.shape}] differ in shape`,
+    );
+  }
+  return tf.tidy(() => {
+    const centredTarget = tf.sub(targetLogits, tf.mean(targetLogits, 1, true));
+    return tf.mul(tf.mean(tf.squaredDifference(predictedLogits, centredTarget), 1), 0.5) as tf.Tensor1D;
+  });
+}

@@ -1,0 +1,303 @@
+/**
+ * The framework every updater shares: option handling, the backend, the
+ * model (built, wrapped or loaded from state), validation sets kept across
+ * updates, one configured training loop, and the state folder (load before the
+ * first update, write atomically after each successful one).
+ *
+ * An algorithm subclasses ModelUpdater and implements `performUpdate` (which
+ * phases, on which data) plus the parts of the state that are its own.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { join } from "node:path";
+import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
+import type { Dataset } from "../data/dataset.js";
+import { concatDatasets } from "../data/dataset_ops.js";
+import { DataError, OptionsError, StateError } from "../errors.js";
+import { silentLogger, type Logger } from "../logger.js";
+import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
+import { saveModel, loadModel } from "../model/io.js";
+import { deriveSeed } from "../random.js";
+import { writeStateFolder } from "../state/atomic_folder.js";
+import { readStateFolder } from "../state/read_state.js";
+import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+import { datasetSource, type BatchSource } from "../training/batch_source.js";
+import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
+import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
+import { defaultMetrics } from "../training/metrics.js";
+import type { EvaluationSource } from "../training/evaluate.js";
+import { commonOptionsSchema, persistableOptions, type ResolvedOptions } from "./options.js";
+
+/** Per-update arguments. */
+export interface UpdateOptions {
+  /** Validation data of this update; kept and used in every later update too. */
+  valDataset?: Dataset | undefined;
+  /** Task of this chunk; a multi-head model grows a head the first time it sees one. */
+  taskId?: string | undefined;
+}
+
+/** One training phase's outcome, for summaries and logs. */
+export interface PhaseReport extends TrainResult {
+  phase: string;
+  seconds: number;
+}
+
+interface ValidationSet {
+  dataset: Dataset;
+  taskId: string;
+}
+
+/** Option keys stored in the manifest (for inspection and resume checks). */
+const PERSISTED_COMMON_KEYS = Object.keys(commonOptionsSchema.shape).filter((k) => k !== "inputStateFolder" && k !== "outputStateFolder");
+
+export abstract class ModelUpdater {
+  /** Name of the algorithm; also the `kind` of its state folders. */
+  abstract readonly kind: string;
+  protected readonly options: ResolvedOptions;
+  protected readonly logger: Logger;
+  protected readonly lossFn: LossFunction;
+  /** Number of successful updates, including those of the state this updater resumed from. */
+  updatesDone = 0;
+  /** Reports of the phases of the most recent update. */
+  lastUpdatePhases: PhaseReport[] = [];
+  backendInfo: BackendInfo | undefined;
+  private currentModel: ContinualModel | undefined;
+  private validationSets: ValidationSet[] = [];
+  private currentValidation: ValidationSet | undefined;
+  private prepared = false;
+
+  protected constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger;
+    this.lossFn = options.lossFn ?? crossEntropyLoss;
+    if (options.earlyStoppingEnabled && options.metric === undefined) {
+      this.logger.warn("earlyStoppingEnabled without a metric: early stopping is ignored");
+    }
+    if (options.model === undefined && options.inputStateFolder === undefined) {
+      throw new OptionsError("a model is required (a ContinualModel, a tfjs LayersModel or a ModelSpec) unless inputStateFolder holds one");
+    }
+  }
+
+  /** The model being kept up to date (available after the first update or `prepare()`). */
+  get model(): ContinualModel {
+    if (!this.currentModel) throw new OptionsError("the model is not ready yet: call update() or prepare() first");
+    return this.currentModel;
+  }
+
+  /** Validation sets as evaluation sources: all seen so far, or only this update's. */
+  protected validationSources(scope: "all" | "current"): EvaluationSource[] {
+    const sets = scope === "all" ? this.validationSets : this.currentValidation ? [this.currentValidation] : [];
+    return sets.map(({ dataset, taskId }) => ({
+      data: datasetSource(dataset, { transform: this.options.testTransform, targetTransform: this.options.testTargetTransform }),
+      taskId,
+    }));
+  }
+
+  /**
+   * Starts the backend, builds or wraps the model and loads the input state.
+   * update() calls it; call it yourself to inspect a resumed model first.
+   */
+  async prepare(): Promise<void> {
+    if (this.prepared) return;
+    const backend = this.options.backend;
+    assertBackendSupports({ backend, devices: this.options.devices, precision: this.options.precision });
+    this.backendInfo = await initBackend(backend);
+    this.logger.info(`relearn: backend ${this.backendInfo.name} (${this.backendInfo.reason})`);
+    this.currentModel = this.resolveModel();
+    const input = this.options.inputStateFolder;
+    const state = input === undefined ? null : await readStateFolder(input, { kind: this.kind });
+    if (state) await this.loadState(state.dir, state.data as Record<string, unknown>);
+    else if (!this.currentModel) throw new OptionsError(`no model given and no state in ${input}`);
+    this.prepared = true;
+  }
+
+  /** Updates the model with a new chunk of data; returns the model. */
+  async update(trainDataset: Dataset, updateOptions: UpdateOptions = {}): Promise<ContinualModel> {
+    await this.prepare();
+    const taskId = updateOptions.taskId ?? DEFAULT_TASK_ID;
+    this.checkDataset(trainDataset, "training dataset");
+    if (trainDataset.length === 0) throw new DataError("the training dataset is empty: nothing to update with");
+    this.currentValidation = undefined;
+    if (updateOptions.valDataset) {
+      this.checkDataset(updateOptions.valDataset, "validation dataset");
+      this.currentValidation = { dataset: updateOptions.valDataset, taskId };
+      this.validationSets.push(this.currentValidation);
+    }
+    this.model.ensureHead(taskId);
+    this.lastUpdatePhases = [];
+    await this.performUpdate(trainDataset, taskId);
+    this.updatesDone++;
+    if (this.options.outputStateFolder !== undefined) await this.saveState(this.options.outputStateFolder);
+    return this.model;
+  }
+
+  /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
+  protected abstract performUpdate(trainDataset: Dataset, taskId: string): Promise<void>;
+
+  /** Algorithm-specific state: JSON for the manifest, files written into `dir`. */
+  protected abstract saveAlgorithmState(dir: string): Promise<Record<string, unknown>>;
+  /** Restores what saveAlgorithmState wrote. */
+  protected abstract loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void>;
+  /** Option values specific to the algorithm, persisted in the manifest. */
+  protected abstract algorithmOptions(): Record<string, unknown>;
+
+  /** Seed of one phase of the current update. */
+  protected phaseSeed(phase: string): number {
+    return deriveSeed(this.options.seed, "update", this.updatesDone, phase);
+  }
+
+  /** Runs the training loop with this updater's optimizer, schedule, clipping, validation and callbacks. */
+  protected async train(args: {
+    phase: string;
+    model: ContinualModel;
+    taskId: string;
+    data: BatchSource;
+    loss: BatchLoss;
+    batchSize: number;
+    epochs: number;
+    stepsPerEpoch?: number | undefined;
+    allowedClasses?: readonly number[] | undefined;
+    /** Validate on every validation set seen so far (default) or on this update's only. */
+    validationScope?: "all" | "current";
+  }): Promise<PhaseReport> {
+    const started = performance.now();
+    const o = this.options;
+    const metric = o.metric;
+    const { validationScope, ...loopArgs } = args;
+    const result = await trainModel({
+      ...loopArgs,
+      optimizer: o.optimizer,
+      learningRateSchedule: o.learningRateScheduler,
+      scheduleInterval: o.learningRateSchedulerInterval,
+      gradientClipping: o.gradientClipVal === undefined ? undefined : { value: o.gradientClipVal, algorithm: o.gradientClipAlgorithm },
+      metrics: { ...defaultMetrics, ...(o.loggedMetrics ?? {}) },
+      validation: { sources: this.validationSources(validationScope ?? "all"), loss: this.lossFn },
+      monitor:
+        metric === undefined
+          ? undefined
+          : { metric, mode: o.mode, earlyStopping: o.earlyStoppingEnabled, patience: o.earlyStoppingPatience, restoreBest: true },
+      callbacks: o.callbacks,
+      logger: this.logger,
+      seed: this.phaseSeed(args.phase),
+    });
+    const report = { phase: args.phase, seconds: (performance.now() - started) / 1000, ...result };
+    this.lastUpdatePhases.push(report);
+    return report;
+  }
+
+  /** Cross-entropy (or the user's loss) on the batch labels, as a BatchLoss. */
+  protected get labelLoss(): BatchLoss {
+    return (logits, batch) => this.lossFn(logits, batch.labels);
+  }
+
+  /** Writes the complete state into `outDir`, atomically. */
+  async saveState(outDir: string): Promise<void> {
+    const model = this.model;
+    await writeStateFolder(outDir, {
+      kind: this.kind,
+      write: async (dir) => {
+        await saveModel(model, join(dir, "model"));
+        const validation = await this.saveValidationSets(join(dir, "validation"));
+        const algorithm = await this.saveAlgorithmState(dir);
+        return {
+          updatesDone: this.updatesDone,
+          options: { ...persistableOptions(this.options, PERSISTED_COMMON_KEYS), ...this.algorithmOptions() },
+          validation,
+          algorithm,
+        };
+      },
+    });
+  }
+
+  private async loadState(dir: string, data: Record<string, unknown>): Promise<void> {
+    const updatesDone = data["updatesDone"];
+    if (typeof updatesDone !== "number" || !Number.isInteger(updatesDone) || updatesDone < 0) {
+      throw new StateError(`${dir}/manifest.json: updatesDone must be a non-negative integer, got ${JSON.stringify(updatesDone)}`);
+    }
+    const saved = await loadModel(join(dir, "model"));
+    try {
+      if (this.currentModel) copyWeightsInto(saved, this.currentModel, dir);
+      else this.currentModel = saved;
+    } finally {
+      if (this.currentModel !== saved) saved.dispose();
+    }
+    this.updatesDone = updatesDone;
+    this.validationSets = await this.loadValidationSets(join(dir, "validation"), data["validation"]);
+    const algorithm = data["algorithm"];
+    await this.loadAlgorithmState(dir, (typeof algorithm === "object" && algorithm !== null ? algorithm : {}) as Record<string, unknown>);
+  }
+
+  private async saveValidationSets(dir: string): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (const [i, { dataset, taskId }] of this.validationSets.entries()) {
+      out.push({
+        taskId,
+        featureShape: dataset.featureShape,
+        numClasses: dataset.numClasses,
+        features: await writeColumn(dir, `${i}.features`, dataset.features),
+        labels: await writeColumn(dir, `${i}.labels`, dataset.labels),
+      });
+    }
+    return out;
+  }
+
+  private async loadValidationSets(dir: string, entries: unknown): Promise<ValidationSet[]> {
+    if (!Array.isArray(entries)) throw new StateError(`${dir}: the manifest's validation list is missing`);
+    const sets: ValidationSet[] = [];
+    for (const entry of entries as { taskId: string; featureShape: number[]; numClasses: number; features: ColumnDescriptor; labels: ColumnDescriptor }[]) {
+      const features = await readColumn(dir, entry.features);
+      const labels = await readColumn(dir, entry.labels);
+      if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) {
+        throw new StateError(`${dir}: validation set of task ${entry.taskId} has the wrong column types`);
+      }
+      sets.push({ taskId: entry.taskId, dataset: { features, labels, featureShape: entry.featureShape, numClasses: entry.numClasses, length: labels.length } });
+    }
+    return sets;
+  }
+
+  private resolveModel(): ContinualModel | undefined {
+    const model = this.options.model;
+    if (model === undefined) return undefined;
+    if (model instanceof ContinualModel) return model;
+    if (model instanceof tfl.LayersModel) return ContinualModel.fromLayersModel(model, { seed: this.options.seed });
+    return ContinualModel.build(model, { seed: this.options.seed });
+  }
+
+  /** Rejects data the model cannot take, before any training starts. */
+  private checkDataset(dataset: Dataset, what: string): void {
+    const model = this.model;
+    const expected = model.inputShape;
+    if (!tf.util.arraysEqual([...dataset.featureShape], [...expected])) {
+      throw new DataError(`${what}: samples have shape [${dataset.featureShape}] but the model takes [${expected}]`);
+    }
+    if (dataset.numClasses > model.numClasses) {
+      throw new DataError(`${what}: ${dataset.numClasses} classes but the model has ${model.numClasses} outputs`);
+    }
+  }
+}
+
+/** Puts the weights of `source` into `target` (same architecture), adding heads as needed. */
+function copyWeightsInto(source: ContinualModel, target: ContinualModel, dir: string): void {
+  for (const taskId of source.taskIds()) target.ensureHead(taskId);
+  const weights = source.snapshotWeights();
+  try {
+    const targetShapes = target.snapshotWeights();
+    try {
+      const mismatch =
+        weights.length !== targetShapes.length ||
+        weights.some((w, i) => !tf.util.arraysEqual(w.shape, targetShapes[i]!.shape));
+      if (mismatch) {
+        throw new StateError(
+          `${dir}/model: the saved model's architecture differs from the model given to the updater ` +
+            `(${weights.length} weight tensors [${weights.map((w) => w.shape.join("x")).join(", ")}] vs ` +
+            `${targetShapes.length} [${targetShapes.map((w) => w.shape.join("x")).join(", ")}])`,
+        );
+      }
+    } finally {
+      tf.dispose(targetShapes);
+    }
+    target.restoreWeights(weights);
+  } finally {
+    tf.dispose(weights);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Every updater option and its default, in one place. Options are ONE object
+ * validated with zod; functions (model, loss, transforms, callbacks) are
+ * checked for type only. Names follow Renate's ModelUpdater parameters in
+ * camelCase (accelerator -> backend).
+ */
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { z } from "zod";
+import { OptionsError } from "../errors.js";
+import type { FeatureTransform, TargetTransform } from "../data/transforms.js";
+import type { ContinualModel } from "../model/continual_model.js";
+import type { ModelSpec } from "../model/spec.js";
+import type { BackendName } from "../backend/backend.js";
+import type { Logger } from "../logger.js";
+import type { TrainingCallback } from "../training/callbacks.js";
+import type { LossFunction } from "../training/losses.js";
+import type { BatchMetric } from "../training/metrics.js";
+import { optimizerSpecSchema, type OptimizerFactory, type OptimizerOption } from "../training/optimizers.js";
+
+/** Adam at 1e-3: the default that trains MLPs and small CNNs well without tuning. */
+export const DEFAULT_OPTIMIZER = { name: "adam", learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } as const;
+import { learningRateScheduleSchema, type LearningRateSchedule } from "../training/schedules.js";
+
+const fn = <T>(what: string) => z.custom<T>((v) => typeof v === "function", { message: `${what} must be a function` });
+const optionalFn = <T>(what: string) => fn<T>(what).optional();
+
+/** The JSON-serialisable options, shared by every updater; persisted in state manifests. */
+export const commonOptionsSchema = z.strictObject({
+  batchSize: z.number().int().positive().default(32),
+  maxEpochs: z.number().int().min(0).default(50),
+  metric: z.string().min(1).optional(),
+  mode: z.enum(["min", "max"]).default("min"),
+  earlyStoppingEnabled: z.boolean().default(false),
+  /** Epochs without improvement before early stopping (Lightning's default 3). */
+  earlyStoppingPatience: z.number().int().positive().default(3),
+  learningRateSchedulerInterval: z.enum(["epoch", "step"]).default("epoch"),
+  backend: z.enum(["auto", "tensorflow", "wasm", "cpu", "webgl", "webgpu"]).default("auto"),
+  devices: z.number().int().positive().default(1),
+  strategy: z.enum(["single-device"]).default("single-device"),
+  precision: z.enum(["32", "16", "bf16"]).default("32"),
+  seed: z.number().int().min(0).default(0),
+  deterministicTrainer: z.boolean().default(true),
+  gradientClipVal: z.number().positive().optional(),
+  gradientClipAlgorithm: z.enum(["norm", "value"]).default("norm"),
+  maskUnusedClasses: z.boolean().default(false),
+  inputStateFolder: z.string().min(1).optional(),
+  outputStateFolder: z.string().min(1).optional(),
+});
+
+/** Options that are functions or objects: checked for shape, never persisted. */
+const runtimeOptionsSchema = z.object({
+  model: z.custom<ContinualModel | tfl.LayersModel | ModelSpec>((v) => typeof v === "object" && v !== null, {
+    message: "model must be a ContinualModel, a tfjs LayersModel or a ModelSpec object",
+  }).optional(),
+  lossFn: optionalFn<LossFunction>("lossFn"),
+  optimizer: z.union([optimizerSpecSchema, fn<OptimizerFactory>("optimizer")]).default(DEFAULT_OPTIMIZER),
+  learningRateScheduler: z.union([learningRateScheduleSchema, fn<() => number>("learningRateScheduler")]).optional(),
+  trainTransform: optionalFn<FeatureTransform>("trainTransform"),
+  trainTargetTransform: optionalFn<TargetTransform>("trainTargetTransform"),
+  testTransform: optionalFn<FeatureTransform>("testTransform"),
+  testTargetTransform: optionalFn<TargetTransform>("testTargetTransform"),
+  bufferTransform: optionalFn<FeatureTransform>("bufferTransform"),
+  bufferTargetTransform: optionalFn<TargetTransform>("bufferTargetTransform"),
+  loggedMetrics: z.record(z.string(), fn<BatchMetric>("each loggedMetrics entry")).optional(),
+  callbacks: z.array(z.custom<TrainingCallback>((v) => typeof v === "object" && v !== null, { message: "each callback must be an object" })).default([]),
+  logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).warn === "function", {
+    message: "logger must have warn() and info()",
+  }).optional(),
+});
+
+export const updaterOptionsSchema = commonOptionsSchema.extend(runtimeOptionsSchema.shape);
+
+/** What a user passes to any updater's constructor. */
+export interface ModelUpdaterOptions extends z.input<typeof commonOptionsSchema> {
+  /** The model to keep up to date: built from a spec, or any tfjs LayersModel. Optional when inputStateFolder holds one. */
+  model?: ContinualModel | tfl.LayersModel | ModelSpec | undefined;
+  /** Per-sample loss; default softmax cross-entropy. */
+  lossFn?: LossFunction | undefined;
+  /** Optimizer spec or factory; default `{ name: "adam", learningRate: 1e-3 }`. */
+  optimizer?: OptimizerOption | undefined;
+  learningRateScheduler?: LearningRateSchedule | undefined;
+  trainTransform?: FeatureTransform | undefined;
+  trainTargetTransform?: TargetTransform | undefined;
+  testTransform?: FeatureTransform | undefined;
+  testTargetTransform?: TargetTransform | undefined;
+  /** Transforms for memory items; default the train transforms. */
+  bufferTransform?: FeatureTransform | undefined;
+  bufferTargetTransform?: TargetTransform | undefined;
+  /** Extra batch metrics (sum over the batch); accuracy is always logged. */
+  loggedMetrics?: Record<string, BatchMetric> | undefined;
+  callbacks?: TrainingCallback[] | undefined;
+  logger?: Logger | undefined;
+}
+
+/** Options after validation, with every default filled in. */
+export type ResolvedOptions = z.output<typeof updaterOptionsSchema>;
+
+/** Validates and fills defaults; throws OptionsError naming every bad option. */
+export function resolveOptions<S extends z.ZodType>(schema: S, options: unknown, updater: string): z.output<S> {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) throw new OptionsError(`invalid ${updater} options:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The serialisable subset of resolved options, as stored in a state manifest. */
+export function persistableOptions(options: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== "function") out[key] = value;
+  }
+  return out;
+}

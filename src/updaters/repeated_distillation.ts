@@ -1,0 +1,163 @@
+/**
+ * Repeated Distillation (RD), Renate's variant of Deep Model Consolidation
+ * (Zhang et al., WACV 2020), as SPEC-repeated-distillation.md says. Per update:
+ *   A. train a FRESH expert on the chunk; store the chunk with the expert's
+ *      logits in a reservoir memory;
+ *   B. re-initialise the user's model in place and distil it over the memory
+ *      alone (double distillation loss), then refresh every stored logit row
+ *      with the consolidated model's logits.
+ * Deliberate differences from Renate (SPEC): extractLogits runs in inference
+ * mode on test-transformed inputs, the reservoir draws from [0, seen]
+ * inclusive, and the logit refresh happens whether or not a state is saved.
+ */
+import { z } from "zod";
+import type { Dataset } from "../data/dataset.js";
+import { classesPresent } from "../data/dataset_ops.js";
+import { OptionsError, StateError } from "../errors.js";
+import { ReplayBuffer } from "../memory/replay_buffer.js";
+import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+import { datasetSource } from "../training/batch_source.js";
+import { doubleDistillationLoss } from "../training/losses.js";
+import { extractLogitsArray } from "../training/logits.js";
+import type { BatchLoss } from "../training/loop.js";
+import { join } from "node:path";
+import { ModelUpdater } from "./model_updater.js";
+import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
+
+const LOGITS = "logits";
+
+export const repeatedDistillationOptionsSchema = updaterOptionsSchema.extend({
+  memorySize: z.number().int().positive(),
+  /** Share of a batch Renate reserves for memory; consolidation batches are B - min(memorySize, floor(frac * B)). */
+  batchMemoryFrac: z.number().min(0).max(1).default(0.5),
+});
+
+export interface RepeatedDistillationOptions extends ModelUpdaterOptions {
+  /** Capacity of the reservoir memory (items). */
+  memorySize: number;
+  /** In [0, 1]; default 0.5, so batchSize 32 consolidates with batches of 16. */
+  batchMemoryFrac?: number | undefined;
+}
+
+/** The consolidation phase's batch size and steps per epoch (SPEC section 2, step 6). */
+export function consolidationSchedule(args: {
+  batchSize: number;
+  memorySize: number;
+  batchMemoryFrac: number;
+  memoryLength: number;
+  chunkLength: number;
+}): { batchSize: number; stepsPerEpoch: number } {
+  const batchSize = args.batchSize - Math.min(args.memorySize, Math.floor(args.batchMemoryFrac * args.batchSize));
+  if (batchSize <= 0) {
+    throw new OptionsError(
+      `batchSize ${args.batchSize} with batchMemoryFrac ${args.batchMemoryFrac} and memorySize ${args.memorySize} leaves no room in a consolidation batch; lower batchMemoryFrac`,
+    );
+  }
+  const stepsPerEpoch = Math.min(Math.ceil(args.memoryLength / batchSize), Math.ceil(args.chunkLength / batchSize));
+  return { batchSize, stepsPerEpoch };
+}
+
+export class RepeatedDistillationModelUpdater extends ModelUpdater {
+  readonly kind = "repeated-distillation";
+  readonly memorySize: number;
+  readonly batchMemoryFrac: number;
+  /** The reservoir memory: chunk items with their teacher logits. */
+  memory: ReplayBuffer;
+
+  constructor(options: RepeatedDistillationOptions) {
+    const resolved = resolveOptions(repeatedDistillationOptionsSchema, options, "RepeatedDistillationModelUpdater");
+    super(resolved);
+    const { memorySize, batchMemoryFrac } = resolved;
+    this.memorySize = memorySize;
+    this.batchMemoryFrac = batchMemoryFrac;
+    // Fail at construction, not after an expert has trained for an hour.
+    consolidationSchedule({ batchSize: resolved.batchSize, memorySize, batchMemoryFrac, memoryLength: 1, chunkLength: 1 });
+    this.memory = new ReplayBuffer({ capacity: memorySize, policy: "reservoir", seed: resolved.seed });
+  }
+
+  protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
+    const o = this.options;
+    const u = this.options;
+    const model = this.model;
+
+    // Phase A: a fresh expert, trained on the chunk only, validated on this update's data.
+    const expert = model.cloneFresh(this.phaseSeed("expert-init"));
+    let expertLogits: { values: Float32Array; width: number };
+    try {
+      await this.train({
+        phase: "expert",
+        model: expert,
+        taskId,
+        data: datasetSource(chunk, { transform: u.trainTransform, targetTransform: u.trainTargetTransform }),
+        loss: this.labelLoss,
+        batchSize: o.batchSize,
+        epochs: o.maxEpochs,
+        allowedClasses: o.maskUnusedClasses ? classesPresent(chunk) : undefined,
+        validationScope: "current",
+      });
+      expertLogits = await extractLogitsArray(expert, chunk, o.batchSize, taskId, { transform: u.testTransform });
+    } finally {
+      expert.dispose();
+    }
+    this.memory.add(chunk, { [LOGITS]: { values: expertLogits.values, rowShape: [expertLogits.width] } });
+
+    // Phase B: the user's model, re-initialised in place, distilled over the memory alone.
+    model.reinitialize(this.phaseSeed("consolidation-init"));
+    const stored = this.memory.asDataset();
+    const { batchSize, stepsPerEpoch } = consolidationSchedule({
+      batchSize: o.batchSize,
+      memorySize: this.memorySize,
+      batchMemoryFrac: this.batchMemoryFrac,
+      memoryLength: this.memory.length,
+      chunkLength: chunk.length,
+    });
+    const distillation: BatchLoss = (logits, batch) => doubleDistillationLoss(logits, batch.targets!);
+    await this.train({
+      phase: "consolidation",
+      model,
+      taskId,
+      data: datasetSource(stored, {
+        transform: u.bufferTransform ?? u.trainTransform,
+        targetTransform: u.bufferTargetTransform ?? u.trainTargetTransform,
+        targets: { values: this.memory.metadataColumn(LOGITS) as Float32Array, width: expertLogits.width },
+      }),
+      loss: distillation,
+      batchSize,
+      epochs: o.maxEpochs,
+      stepsPerEpoch,
+    });
+
+    // Refresh: every stored target becomes the consolidated model's logits.
+    const refreshed = await extractLogitsArray(model, stored, o.batchSize, taskId, { transform: u.testTransform });
+    this.memory.setMetadataColumn(LOGITS, refreshed.values);
+  }
+
+  protected algorithmOptions(): Record<string, unknown> {
+    return { memorySize: this.memorySize, batchMemoryFrac: this.batchMemoryFrac };
+  }
+
+  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
+    const snapshot = this.memory.toSnapshot();
+    const columns: Record<string, ColumnDescriptor> = {};
+    for (const [name, values] of Object.entries(snapshot.columns)) columns[name] = await writeColumn(join(dir, "memory"), name, values);
+    return { memory: { meta: snapshot.meta, columns } };
+  }
+
+  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
+    const memory = data["memory"] as { meta?: unknown; columns?: Record<string, ColumnDescriptor> } | undefined;
+    if (!memory || typeof memory.columns !== "object" || memory.meta === undefined) {
+      throw new StateError(`${dir}/manifest.json: the repeated-distillation state has no memory section`);
+    }
+    const columns: Record<string, Float32Array | Int32Array> = {};
+    for (const [name, descriptor] of Object.entries(memory.columns)) {
+      const values = await readColumn(join(dir, "memory"), descriptor);
+      if (!(values instanceof Float32Array || values instanceof Int32Array)) throw new StateError(`${dir}/memory/${name}: unexpected column type`);
+      columns[name] = values;
+    }
+    const restored = ReplayBuffer.fromSnapshot({ meta: memory.meta as never, columns });
+    if (restored.capacity !== this.memorySize) {
+      throw new StateError(`${dir}: the saved memory holds up to ${restored.capacity} items but memorySize is ${this.memorySize}; use the same memorySize to resume`);
+    }
+    this.memory = restored;
+  }
+}

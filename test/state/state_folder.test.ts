@@ -1,0 +1,266 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, truncate, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { z } from "zod";
+import { StateError } from "../../src/errors.js";
+import { writeStateFolder } from "../../src/state/atomic_folder.js";
+import { readColumn, writeColumn, writeJson, readJson, columnDescriptorSchema } from "../../src/state/columns_io.js";
+import { STATE_FORMAT_VERSION } from "../../src/state/format.js";
+import { readStateFolder } from "../../src/state/read_state.js";
+
+const MODEL_JSON = '{"modelTopology":{"layers":[]}}';
+
+async function scratch(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-state-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes a small but complete state: a model file, a column in a subfolder, a JSON file. */
+async function writeSample(outDir: string, data: unknown = { counters: { updates: 2, seen: 7 }, seed: 42 }) {
+  return writeStateFolder(outDir, {
+    kind: "test-updater",
+    data,
+    write: async (tmp) => {
+      await writeFile(join(tmp, "model.json"), MODEL_JSON);
+      await writeColumn(tmp, "memory/x", Float32Array.from([0.5, -1.25, 3]));
+      await writeJson(tmp, "counters", { b: 2, a: 1 });
+    },
+  });
+}
+
+/** Every file under `root` (relative path -> bytes), folders included as markers. */
+async function snapshot(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    out.set(relative(root, path), entry.isFile() ? (await readFile(path)).toString("base64") : "<folder>");
+  }
+  return out;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+test("round trip: what was written is read back, with a manifest listing every file", async (t) => {
+  const out = join(await scratch(t), "state");
+  const written = await writeSample(out);
+  const state = await readStateFolder(out, { kind: "test-updater" });
+  assert.ok(state !== null);
+  assert.equal(state.dir, out);
+  assert.deepEqual(state.manifest, written);
+  assert.equal(state.manifest.formatVersion, STATE_FORMAT_VERSION);
+  assert.equal(state.manifest.library.name, "relearn");
+  assert.deepEqual(Object.keys(state.manifest.files), ["counters.json", "memory/x.bin", "model.json"]);
+  assert.deepEqual(state.manifest.files["model.json"], { sha256: sha256(MODEL_JSON), bytes: MODEL_JSON.length });
+  assert.deepEqual(state.manifest.files["memory/x.bin"]?.bytes, 12);
+  assert.deepEqual(state.data, { counters: { seen: 7, updates: 2 }, seed: 42 });
+  const x = await readColumn(out, { file: "memory/x.bin", dtype: "float32", length: 3 }, { dtype: "float32" });
+  assert.deepEqual(Array.from(x), [0.5, -1.25, 3]);
+  assert.deepEqual(await readJson(out, "counters"), { a: 1, b: 2 });
+  // Top-level keys in schema order, nested keys sorted.
+  const text = await readFile(join(out, "manifest.json"), "utf8");
+  assert.deepEqual(Object.keys(JSON.parse(text)), ["formatVersion", "library", "kind", "files", "data"]);
+  assert.ok(text.indexOf('"seed"') > text.indexOf('"counters"'));
+  assert.deepEqual(await readdir(join(out, "..")), ["state"], "no tmp or old sibling is left behind");
+});
+
+test("a data schema parses data and names the field that does not fit", async (t) => {
+  const out = join(await scratch(t), "state");
+  await writeSample(out);
+  const schema = z.object({ seed: z.number(), counters: z.object({ updates: z.number(), seen: z.number() }) });
+  const state = await readStateFolder(out, { dataSchema: schema });
+  assert.equal(state?.data.counters.seen, 7);
+  await assert.rejects(readStateFolder(out, { dataSchema: z.object({ seed: z.string() }) }), {
+    name: "StateError",
+    message: /manifest\.json: field "data\.seed": .*expected string/,
+  });
+});
+
+test("the same content gives a byte-identical manifest.json, whatever the key insertion order", async (t) => {
+  const root = await scratch(t);
+  await writeSample(join(root, "a"), { seed: 1, counters: { updates: 3, seen: 9 } });
+  await writeSample(join(root, "b"), { counters: { seen: 9, updates: 3 }, seed: 1 });
+  const first = await readFile(join(root, "a", "manifest.json"));
+  assert.deepEqual(await readFile(join(root, "b", "manifest.json")), first);
+  await writeSample(join(root, "a"), { seed: 1, counters: { updates: 3, seen: 9 } });
+  assert.deepEqual(await readFile(join(root, "a", "manifest.json")), first);
+});
+
+test("a missing folder, or an empty one, is a fresh start (null)", async (t) => {
+  const root = await scratch(t);
+  assert.equal(await readStateFolder(join(root, "nothing-here")), null);
+  assert.equal(await readStateFolder(join(root, "no", "parent", "either")), null);
+  await mkdir(join(root, "empty"));
+  assert.equal(await readStateFolder(join(root, "empty")), null);
+});
+
+test("extra files the manifest does not list are ignored", async (t) => {
+  const out = join(await scratch(t), "state");
+  await writeSample(out);
+  await writeFile(join(out, ".DS_Store"), "junk");
+  assert.ok((await readStateFolder(out)) !== null);
+});
+
+/** Each corruption, applied to a fresh sample state, and the message it must give. */
+const corruptions: [string, (dir: string) => Promise<void>, RegExp][] = [
+  ["truncated file", (d) => truncate(join(d, "model.json"), 5), /model\.json has 5 bytes but manifest\.json lists 31: checksum mismatch: the file was modified or truncated/],
+  ["flipped byte", (d) => flipByte(join(d, "memory", "x.bin"), 2), /x\.bin: checksum mismatch: the file was modified or truncated/],
+  ["deleted file", (d) => unlink(join(d, "counters.json")), /counters\.json is missing \(listed in manifest\.json\)/],
+  ["deleted manifest", (d) => unlink(join(d, "manifest.json")), /manifest\.json is missing: .* is not a relearn state folder/],
+  ["garbage manifest", (d) => writeFile(join(d, "manifest.json"), "{ not json"), /manifest\.json is not valid JSON/],
+  ["wrong version", (d) => editManifest(d, (m) => ({ ...m, formatVersion: 2 })), /manifest\.json has formatVersion 2, but this relearn .* supports formatVersion 1 only/],
+  ["schema: library name", (d) => editManifest(d, (m) => ({ ...m, library: { name: "other", version: "1" } })), /manifest\.json is not a valid state manifest: field "library\.name"/],
+  ["schema: bad sha256", (d) => editManifest(d, (m) => ({ ...m, files: { "model.json": { sha256: "xyz", bytes: 31 } } })), /field "files\.model\.json\.sha256": expected 64 lowercase hex digits/],
+  ["schema: no data", (d) => editManifest(d, ({ data: _data, ...m }) => m), /field "data": is missing/],
+  ["path escaping the folder", (d) => editManifest(d, (m) => ({ ...m, files: { "../secret": { sha256: "0".repeat(64), bytes: 1 } } })), /lists the file "\.\.\/secret", whose path has an empty, '\.' or '\.\.' segment/],
+  ["listed folder", (d) => editManifest(d, (m) => ({ ...m, files: { memory: { sha256: "0".repeat(64), bytes: 1 } } })), /memory is not a regular file/],
+];
+
+for (const [name, corrupt, message] of corruptions) {
+  test(`corruption gives a StateError naming the file: ${name}`, async (t) => {
+    const out = join(await scratch(t), "state");
+    await writeSample(out);
+    await corrupt(out);
+    await assert.rejects(readStateFolder(out), (error: unknown) => {
+      assert.ok(error instanceof StateError, `expected a StateError, got ${String(error)}`);
+      assert.match(error.message, message);
+      return true;
+    });
+  });
+}
+
+test("a state of another kind, or a path that is not a folder, is a StateError", async (t) => {
+  const root = await scratch(t);
+  await writeSample(join(root, "state"));
+  await assert.rejects(readStateFolder(join(root, "state"), { kind: "joint" }), {
+    name: "StateError",
+    message: /is a state of kind "test-updater", but a "joint" state was expected/,
+  });
+  await writeFile(join(root, "file"), "x");
+  await assert.rejects(readStateFolder(join(root, "file")), { name: "StateError", message: /file exists but is not a folder/ });
+  await assert.rejects(readStateFolder(join(root, "file", "sub")), { name: "StateError", message: /parent paths is a file/ });
+});
+
+test("a write callback that throws leaves outDir byte for byte as it was, and no tmp folder", async (t) => {
+  const root = await scratch(t);
+  const out = join(root, "state");
+  await writeSample(out);
+  const before = await snapshot(root);
+  const failure = new Error("disk full (simulated)");
+  await assert.rejects(
+    writeStateFolder(out, {
+      kind: "test-updater",
+      data: { other: true },
+      write: async (tmp) => {
+        await writeFile(join(tmp, "model.json"), "half a mod");
+        throw failure;
+      },
+    }),
+    (error) => error === failure,
+  );
+  assert.deepEqual(await snapshot(root), before);
+});
+
+test("bad folder content or data fails without touching outDir", async (t) => {
+  const root = await scratch(t);
+  const out = join(root, "state");
+  await writeSample(out);
+  const before = await snapshot(root);
+  const attempts: [(tmp: string) => Promise<void>, unknown, RegExp][] = [
+    [(tmp) => writeFile(join(tmp, "manifest.json"), "{}"), {}, /manifest\.json is reserved/],
+    [(tmp) => symlink("/etc/hostname", join(tmp, "link")), {}, /link, which is not a regular file or folder/],
+    [async () => undefined, { loss: Number.NaN }, /data\.loss = NaN cannot be stored in JSON/],
+    [async () => undefined, { x: new Float32Array(2) }, /data\.x is a Float32Array: store it with writeColumn/],
+  ];
+  for (const [write, data, message] of attempts) {
+    await assert.rejects(writeStateFolder(out, { kind: "k", data, write }), { name: "StateError", message });
+    assert.deepEqual(await snapshot(root), before);
+  }
+});
+
+test("overwriting the folder the state was read from works", async (t) => {
+  const out = join(await scratch(t), "state");
+  await writeSample(out);
+  const previous = await readStateFolder(out);
+  assert.ok(previous !== null);
+  const x = await readColumn(out, { file: "memory/x.bin", dtype: "float32", length: 3 }, { dtype: "float32" });
+  await writeStateFolder(out, {
+    kind: "test-updater",
+    data: { counters: { updates: 3 } },
+    write: async (tmp) => {
+      await writeColumn(tmp, "memory/x", Float32Array.from([...x, 9]));
+    },
+  });
+  const next = await readStateFolder(out);
+  assert.deepEqual(next?.data, { counters: { updates: 3 } });
+  assert.deepEqual(Object.keys(next!.manifest.files), ["memory/x.bin"], "files of the previous state are gone");
+  const grown = await readColumn(out, { file: "memory/x.bin", dtype: "float32", length: 4 });
+  assert.deepEqual(Array.from(grown), [0.5, -1.25, 3, 9]);
+  assert.deepEqual(await readdir(join(out, "..")), ["state"]);
+});
+
+test("refuses to replace a non-empty folder that is not a state folder, or a file", async (t) => {
+  const root = await scratch(t);
+  await mkdir(join(root, "photos"));
+  await writeFile(join(root, "photos", "cat.jpg"), "meow");
+  await assert.rejects(writeSample(join(root, "photos")), { name: "StateError", message: /photos is not empty and has no manifest\.json/ });
+  assert.equal(await readFile(join(root, "photos", "cat.jpg"), "utf8"), "meow");
+  await writeFile(join(root, "file"), "x");
+  await assert.rejects(writeSample(join(root, "file")), { name: "StateError", message: /file exists and is not a folder/ });
+  await mkdir(join(root, "empty"));
+  await writeSample(join(root, "empty"));
+  assert.ok((await readStateFolder(join(root, "empty"))) !== null);
+});
+
+// A pid far above Linux's pid_max: the "process that crashed" is certainly gone.
+const DEAD_PID = 99999999;
+
+test("crash leftovers: .tmp- and .old- siblings are ignored by reads and removed by the next write", async (t) => {
+  const root = await scratch(t);
+  const out = join(root, "state");
+  await writeSample(out);
+  await mkdir(`${out}.tmp-${DEAD_PID}-deadbeef`);
+  await writeFile(join(`${out}.tmp-${DEAD_PID}-deadbeef`, "model.json"), "half");
+  await mkdir(`${out}.old-${DEAD_PID}-cafebabe`);
+  const live = `${out}.tmp-${process.pid}-0000abcd`; // this very process: it may be a writer at work
+  await mkdir(live);
+  assert.ok((await readStateFolder(out)) !== null);
+  await writeSample(out, { after: "crash" });
+  assert.deepEqual((await readdir(root)).sort(), ["state", `state.tmp-${process.pid}-0000abcd`]);
+  assert.deepEqual((await readStateFolder(out))?.data, { after: "crash" });
+});
+
+test("crash between the two renames: the read names the .old- folder to recover, and recovery works", async (t) => {
+  const root = await scratch(t);
+  const out = join(root, "state");
+  await writeSample(out);
+  const old = `${out}.old-${DEAD_PID}-0badf00d`;
+  await rename(out, old);
+  await assert.rejects(readStateFolder(out), {
+    name: "StateError",
+    message: /state is missing but .*state\.old-99999999-0badf00d exists: .*Rename it to .*state to resume/,
+  });
+  await rename(old, out); // what the message tells the user to do
+  assert.deepEqual((await readStateFolder(out))?.data, { counters: { seen: 7, updates: 2 }, seed: 42 });
+  assert.ok((await stat(out)).isDirectory());
+});
+
+async function flipByte(path: string, index: number): Promise<void> {
+  const bytes = await readFile(path);
+  bytes[index] = bytes[index]! ^ 0xff;
+  await writeFile(path, bytes);
+}
+
+async function editManifest(dir: string, edit: (manifest: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+  const path = join(dir, "manifest.json");
+  await writeFile(path, JSON.stringify(edit(JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>)));
+}
+
+test("columnDescriptorSchema accepts what writeColumn returns", async (t) => {
+  const dir = await scratch(t);
+  const descriptor = await writeColumn(dir, "y", Int32Array.from([1, 2]));
+  assert.deepEqual(columnDescriptorSchema.parse(descriptor), { file: "y.bin", dtype: "int32", length: 2 });
+});
