@@ -152,6 +152,13 @@ async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<void
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tf.setBackend("${name}") failed to initialise it`);
   await tf.ready();
+  if (name === "cpu") {
+    // The cpu backend prints an "install tfjs-node" banner on its first
+    // tensor; relearn is silent by default and "auto" already prefers
+    // tfjs-node when it is there.
+    const backend = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+    if (backend !== null && backend.firstUse === true) backend.firstUse = false;
+  }
 }
 
 async function importBackendPackage(name: Exclude<BackendName, "auto">): Promise<void> {

@@ -225,9 +225,10 @@ export class ReplayBuffer {
   /**
    * Rebuilds a buffer from `toSnapshot` output (e.g. read back from a state
    * folder), checking everything; any inconsistency is a MemoryError. The
-   * restored buffer continues the original's random stream.
+   * restored buffer continues the original's random stream. `meta` is typed
+   * `unknown` because it usually comes straight from parsed JSON.
    */
-  static fromSnapshot(snapshot: ReplayBufferSnapshot): ReplayBuffer {
+  static fromSnapshot(snapshot: { meta: unknown; columns: Readonly<Record<string, NumericArray>> }): ReplayBuffer {
     const { meta, columns } = validateSnapshot(snapshot);
     const buffer = new ReplayBuffer({ capacity: meta.capacity, policy: meta.policy });
     buffer.random = Random.fromState(meta.randomState);

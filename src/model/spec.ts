@@ -86,7 +86,7 @@ export function parseModelSpec(json: unknown): ModelSpec {
     }
   }
   const result = modelSpecSchema.safeParse(value);
-  if (!result.success) throw new OptionsError(`invalid model spec:\n${formatIssues(result.error.issues)}`);
+  if (!result.success) throw new OptionsError(`invalid model spec:\n${formatIssues(result.error.issues, value)}`);
   return result.data;
 }
 
@@ -100,15 +100,34 @@ export function cnn(options: CnnOptions): CnnSpec {
   return parseModelSpec({ ...options, type: "cnn" }) as CnnSpec;
 }
 
-/** One line per issue: `  - hidden[1]: hidden widths must be > 0`. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+/**
+ * One line per issue, with the offending value when there is one:
+ * `  - hidden[1]: hidden widths must be > 0 (got -3)`.
+ */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], input?: unknown): string {
   return issues
     .map((issue) => {
       const path = issue.path.reduce<string>(
         (text, key) => (typeof key === "number" ? `${text}[${key}]` : text === "" ? String(key) : `${text}.${String(key)}`),
         "",
       );
-      return `  - ${path === "" ? "(spec)" : path}: ${issue.message}`;
+      const value = issue.path.length === 0 ? undefined : valueAt(input, issue.path);
+      const got = value === undefined || issue.code === "invalid_type" ? "" : ` (got ${shortJson(value)})`;
+      return `  - ${path === "" ? "(spec)" : path}: ${issue.message}${got}`;
     })
     .join("\n");
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
 }

@@ -9,6 +9,7 @@
  * device and read once at epoch end.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import "../backend/gradients.js";
 import type { ContinualModel } from "../model/continual_model.js";
 import { Random, deriveSeed } from "../random.js";
 import { silentLogger, type Logger } from "../logger.js";

@@ -4,6 +4,7 @@
  * the batch. Keeping the per-row form lets callers weight or mask rows.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import "../backend/gradients.js";
 
 /** A per-sample loss: logits (B, C) and integer labels (B,) -> losses (B,). */
 export type LossFunction = (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Tensor1D;

@@ -11,7 +11,9 @@ before(async () => {
 
 /** One optimizer step on w = [1, -2] with gradient g; returns the new w. */
 function stepOnce(spec: ConstructorParameters<typeof TrainingOptimizer>[0], g: number[], lr?: number): number[] {
-  const w = tf.variable(tf.tensor1d([1, -2]), true, `w${Math.random()}`);
+  const init = tf.tensor1d([1, -2]);
+  const w = tf.variable(init, true, `w${Math.random()}`);
+  init.dispose();
   const optimizer = new TrainingOptimizer(spec);
   if (lr !== undefined) optimizer.setLearningRate(lr);
   const grad = tf.tensor1d(g);

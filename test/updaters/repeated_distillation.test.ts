@@ -94,7 +94,7 @@ test("the model is re-initialised in place: a user LayersModel object gets the n
 });
 
 test("RD keeps old tasks that fine-tuning forgets (class-incremental blobs, 3 tasks)", async () => {
-  const options = { ...base, maxEpochs: 8 };
+  const options = { ...base, maxEpochs: 15, optimizer: { name: "adam" as const, learningRate: 1e-2 } };
   const rdModel = buildModel(spec, { seed: 0 });
   const ftModel = buildModel(spec, { seed: 0 });
   const rd = new RepeatedDistillationModelUpdater({ ...options, model: rdModel, memorySize: 150 });

@@ -1,0 +1,69 @@
+/**
+ * relearn: continual learning for TypeScript on TensorFlow.js.
+ * The one public entry point; exports are grouped by concern.
+ */
+
+// Updaters: one class per algorithm, sharing the ModelUpdater framework.
+export { ModelUpdater, type UpdateOptions, type PhaseReport } from "./updaters/model_updater.js";
+export {
+  RepeatedDistillationModelUpdater,
+  consolidationSchedule,
+  type RepeatedDistillationOptions,
+} from "./updaters/repeated_distillation.js";
+export { FineTuningModelUpdater } from "./updaters/fine_tuning.js";
+export { JointModelUpdater } from "./updaters/joint.js";
+export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
+
+// Models: JSON specs built with a seed, user LayersModels, multi-head by task id, save/load.
+export { ContinualModel, DEFAULT_TASK_ID, buildModel } from "./model/continual_model.js";
+export { mlp, cnn, parseModelSpec, modelSpecSchema, type ModelSpec, type MlpSpec, type CnnSpec } from "./model/spec.js";
+export { saveModel, loadModel, fileSystemIO } from "./model/io.js";
+
+// Backend selection.
+export { initBackend, currentBackend, assertBackendSupports, type BackendName, type BackendInfo } from "./backend/backend.js";
+
+// Data: typed-array datasets, transforms, readers.
+export { type Dataset, createDataset, featureSize } from "./data/dataset.js";
+export { subsetDataset, concatDatasets, classHistogram, classesPresent, filterByClasses } from "./data/dataset_ops.js";
+export {
+  composeTransforms,
+  composeTargetTransforms,
+  normalize,
+  randomHorizontalFlip,
+  gatherBatch,
+  type FeatureTransform,
+  type TargetTransform,
+  type TransformContext,
+} from "./data/transforms.js";
+export { parseIdx, encodeIdx } from "./data/idx.js";
+export { loadIdx, type LoadIdxOptions } from "./data/idx_file.js";
+export { parseCsv, type CsvOptions } from "./data/csv.js";
+export { loadCsv } from "./data/csv_file.js";
+export { makeGaussianBlobs, type GaussianBlobsOptions } from "./data/synthetic.js";
+
+// Memory: replay buffers (reservoir, class-balanced) with metadata columns.
+export { ReplayBuffer } from "./memory/replay_buffer.js";
+export type { SlotPolicyName } from "./memory/slot_policy.js";
+
+// Training: the loop's parts, usable on their own.
+export { crossEntropyLoss, doubleDistillationLoss, type LossFunction } from "./training/losses.js";
+export { extractLogits, extractLogitsArray } from "./training/logits.js";
+export { evaluateDataset, evaluateModel } from "./training/evaluate.js";
+export { trainModel, type TrainOptions, type TrainResult, type BatchLoss } from "./training/loop.js";
+export { TrainingOptimizer, optimizerSpecSchema, type OptimizerSpec, type OptimizerOption } from "./training/optimizers.js";
+export { learningRateAt, type LearningRateSchedule } from "./training/schedules.js";
+export type { TrainingCallback, TrainingEvent, TrainingLogs } from "./training/callbacks.js";
+export { datasetSource, type BatchSource } from "./training/batch_source.js";
+
+// Metrics: plain numbers.
+export * from "./metrics/accuracy.js";
+export * from "./metrics/continual.js";
+
+// State folders.
+export { readStateFolder } from "./state/read_state.js";
+export { STATE_FORMAT_VERSION } from "./state/format.js";
+
+// Errors, randomness, logging.
+export { RelearnError, OptionsError, DataError, ModelError, MemoryError, StateError, BackendError } from "./errors.js";
+export { Random, deriveSeed } from "./random.js";
+export { silentLogger, type Logger } from "./logger.js";
