@@ -12,7 +12,6 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
-import { concatDatasets } from "../data/dataset_ops.js";
 import { DataError, OptionsError, StateError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";

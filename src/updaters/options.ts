@@ -10,7 +10,6 @@ import { OptionsError } from "../errors.js";
 import type { FeatureTransform, TargetTransform } from "../data/transforms.js";
 import type { ContinualModel } from "../model/continual_model.js";
 import type { ModelSpec } from "../model/spec.js";
-import type { BackendName } from "../backend/backend.js";
 import type { Logger } from "../logger.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 import type { LossFunction } from "../training/losses.js";

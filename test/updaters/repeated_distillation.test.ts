@@ -206,3 +206,24 @@ test("early stopping without a validation set warns and is ignored", async () =>
   assert.deepEqual(updater.lastUpdatePhases.map((p) => p.epochsRun), [2, 2]);
   model.dispose();
 });
+
+test("task-incremental: a multi-head model grows a head per task id and keeps them through a state folder", async () => {
+  const dir = await scratch();
+  try {
+    const multi = mlp({ inputShape: [DIMS], hidden: [16], classes: 6, multiHead: true });
+    const model = buildModel(multi, { seed: 0 });
+    const options = { ...base, memorySize: 60, maxEpochs: 2 };
+    const first = new RepeatedDistillationModelUpdater({ ...options, model, outputStateFolder: join(dir, "v1") });
+    await first.update(data.train[0]!, { taskId: "task-0" });
+    await first.update(data.train[1]!, { taskId: "task-1" });
+    assert.deepEqual(model.taskIds(), ["task-0", "task-1"]);
+    const resumed = new RepeatedDistillationModelUpdater({ ...options, model: buildModel(multi, { seed: 0 }), inputStateFolder: join(dir, "v1") });
+    await resumed.prepare();
+    assert.deepEqual(resumed.model.taskIds(), ["task-0", "task-1"]);
+    assert.deepEqual(await weightsOf(resumed.model), await weightsOf(model));
+    model.dispose();
+    resumed.model.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
