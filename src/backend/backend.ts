@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, OptionsError } from "../errors.js";
+import "./chained_ops.js";
 
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu" | "webgl" | "webgpu";
 

@@ -99,7 +99,7 @@ export class ContinualModel {
     const classes = outputShape[1];
     if (outputShape.length !== 2 || typeof classes !== "number") {
       throw new ModelError(
-        `model "${model.name}" outputs shape [${outputShape.join(", ")}]; relearn needs logits of shape [batch, classes]`,
+        `model "${model.name}" outputs shape ${formatShape(outputShape)}; relearn needs logits of shape [batch, classes]`,
       );
     }
     return new ContinualModel(model, { multiHead: false, seed, numClasses: classes });
@@ -239,7 +239,7 @@ export class ContinualModel {
       const value = snapshot[i]!;
       if (!tf.util.arraysEqual(value.shape, weight.shape as number[])) {
         throw new ModelError(
-          `snapshot tensor ${i} has shape [${value.shape.join(", ")}] but weight "${weight.originalName}" has [${weight.shape.join(", ")}]`,
+          `snapshot tensor ${i} has shape [${value.shape.join(", ")}] but weight "${weight.originalName}" has ${formatShape(weight.shape)}`,
         );
       }
     });
@@ -386,7 +386,7 @@ function inputShapeOf(model: tfl.LayersModel): number[] {
   if (input === undefined) throw new ModelError(`model "${model.name}" has no input`);
   const shape = input.shape.slice(1);
   if (shape.some((d) => d === null)) {
-    throw new ModelError(`model "${model.name}" has input shape [${input.shape.join(", ")}]; only the batch dimension may be unknown`);
+    throw new ModelError(`model "${model.name}" has input shape ${formatShape(input.shape)}; only the batch dimension may be unknown`);
   }
   return shape as number[];
 }
@@ -397,4 +397,8 @@ function dropoutSeedOf(layer: Layer): number | undefined {
 
 function setDropoutSeedOf(layer: Layer, seed: number | undefined): void {
   (layer as unknown as { seed?: number | undefined }).seed = seed;
+}
+
+function formatShape(shape: readonly (number | null)[]): string {
+  return `[${shape.map((d) => (d === null ? "null" : String(d))).join(", ")}]`;
 }

@@ -105,18 +105,19 @@ export async function saveModel(model: ContinualModel, dir: string): Promise<voi
 export async function loadModel(dir: string): Promise<ContinualModel> {
   const artifacts = await fileSystemIO(dir).load();
   const jsonPath = join(dir, MODEL_JSON);
+  const metadata = readMetadata(artifacts.userDefinedMetadata?.[METADATA_KEY], jsonPath);
   let layersModel: tfl.LayersModel;
   try {
     layersModel = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (error) {
     throw new ModelError(`${jsonPath} does not describe a loadable tfjs LayersModel: ${(error as Error).message}`, { cause: error });
   }
-  const metadata = readMetadata(artifacts.userDefinedMetadata?.[METADATA_KEY], jsonPath);
   try {
     return metadata === undefined
       ? ContinualModel.fromLayersModel(layersModel)
       : ContinualModel.fromSavedLayersModel(layersModel, metadata);
   } catch (error) {
+    layersModel.dispose();
     throw new ModelError(`${jsonPath}: ${(error as Error).message}`, { cause: error });
   }
 }

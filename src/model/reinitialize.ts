@@ -13,6 +13,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
+// tfjs-layers initializers (Orthogonal) call chained tensor methods.
+import "../backend/chained_ops.js";
 
 /** Any tfjs-layers layer (the class itself is not exported at the top level). */
 export type Layer = tfl.LayersModel["layers"][number];

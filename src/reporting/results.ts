@@ -52,6 +52,11 @@ export function describeRun(run: RunResult, index: number): string {
   return `run ${index} (updater "${run.updater}", ${memory}, seed ${run.seed})`;
 }
 
+/** Text made safe for a file name: anything but letters, digits, ".", "_" and "-" becomes "_". */
+export function fileSlug(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
 /**
  * Rates between consecutive models, one per update: entry t compares the
  * models after updates t-1 and t, so entry 0 is always NaN.

@@ -231,8 +231,8 @@ export function formatComparisonTable(summary: BenchmarkSummary): string {
 /** The settings line and the comparison table as Markdown, for docs. */
 export function summaryToMarkdown(summary: BenchmarkSummary): string {
   const table = comparisonTable(summary, "±");
-  const escape = (text: string): string => text.replace(/\|/g, "\\|");
-  const row = (cells: readonly string[]): string => `| ${cells.map(escape).join(" | ")} |`;
+  const escapePipes = (text: string): string => text.replace(/\|/g, "\\|");
+  const row = (cells: readonly string[]): string => `| ${cells.map(escapePipes).join(" | ")} |`;
   const align = `|${table.numeric.map((n) => (n ? " ---: " : " --- ")).join("|")}|`;
   const settings =
     `**${summary.dataset}**, ${summary.scenario}: ${summary.tasks} tasks, backend ${summary.backend}, ` +

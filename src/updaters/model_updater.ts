@@ -25,6 +25,7 @@ import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
 import { defaultMetrics } from "../training/metrics.js";
 import type { EvaluationSource } from "../training/evaluate.js";
+import type { TrainingCallback } from "../training/callbacks.js";
 import { commonOptionsSchema, persistableOptions, type ResolvedOptions } from "./options.js";
 
 /** Per-update arguments. */
@@ -33,6 +34,8 @@ export interface UpdateOptions {
   valDataset?: Dataset | undefined;
   /** Task of this chunk; a multi-head model grows a head the first time it sees one. */
   taskId?: string | undefined;
+  /** Callbacks for this update only (e.g. a progress bar), after the constructor's. */
+  callbacks?: readonly TrainingCallback[] | undefined;
 }
 
 /** One training phase's outcome, for summaries and logs. */
@@ -63,6 +66,7 @@ export abstract class ModelUpdater {
   private currentModel: ContinualModel | undefined;
   private validationSets: ValidationSet[] = [];
   private currentValidation: ValidationSet | undefined;
+  private updateCallbacks: readonly TrainingCallback[] = [];
   private prepared = false;
 
   protected constructor(options: ResolvedOptions) {
@@ -124,7 +128,12 @@ export abstract class ModelUpdater {
     }
     this.model.ensureHead(taskId);
     this.lastUpdatePhases = [];
-    await this.performUpdate(trainDataset, taskId);
+    this.updateCallbacks = updateOptions.callbacks ?? [];
+    try {
+      await this.performUpdate(trainDataset, taskId);
+    } finally {
+      this.updateCallbacks = [];
+    }
     this.updatesDone++;
     if (this.options.outputStateFolder !== undefined) await this.saveState(this.options.outputStateFolder);
     return this.model;
@@ -175,7 +184,7 @@ export abstract class ModelUpdater {
         metric === undefined
           ? undefined
           : { metric, mode: o.mode, earlyStopping: o.earlyStoppingEnabled, patience: o.earlyStoppingPatience, restoreBest: true },
-      callbacks: o.callbacks,
+      callbacks: [...o.callbacks, ...this.updateCallbacks],
       logger: this.logger,
       seed: this.phaseSeed(args.phase),
     });

@@ -6,7 +6,7 @@
  * update: subsample them (trainPerTask/testPerTask) on large data.
  */
 import { DataError, OptionsError } from "../../errors.js";
-import { Random } from "../../random.js";
+import { Random, deriveSeed } from "../../random.js";
 import type { Dataset } from "../dataset.js";
 
 /**
@@ -58,12 +58,17 @@ export function checkInteger(scenario: string, name: string, value: unknown, min
   return value;
 }
 
-/** The seeded generator of a scenario; a non-integer seed is an OptionsError, not a RangeError. */
-export function scenarioRandom(scenario: string, seed: unknown): Random {
+/** Checks a scenario's seed: a non-integer is an OptionsError naming the scenario. */
+export function checkSeed(scenario: string, seed: unknown): number {
   if (typeof seed !== "number" || !Number.isInteger(seed)) {
     throw new OptionsError(`${scenario}: seed must be an integer, got ${String(seed)}`);
   }
-  return Random.fromSeed(seed);
+  return seed;
+}
+
+/** A generator of its own for each use of the seed (class order, task t's permutation, ...). */
+export function seededRandom(seed: number, ...path: (string | number)[]): Random {
+  return Random.fromSeed(deriveSeed(seed, ...path));
 }
 
 /**

@@ -1,0 +1,152 @@
+/**
+ * A continual-learning benchmark: for every updater x memory size x seed,
+ * build a fresh model, run the scenario's updates in order and, after each
+ * update, measure accuracy on EVERY task's test set (the accuracy matrix),
+ * the flips between consecutive models, and the wall time of each phase.
+ */
+import type { ScenarioUpdate } from "../data/scenarios/common.js";
+import { buildModel } from "../model/continual_model.js";
+import type { ModelSpec } from "../model/spec.js";
+import { accuracy, negativeFlipRate } from "../metrics/accuracy.js";
+import type { BenchmarkResults, RunResult } from "../reporting/results.js";
+import { predict } from "../training/predict.js";
+import type { TrainingCallback } from "../training/callbacks.js";
+import type { OptimizerSpec } from "../training/optimizers.js";
+import type { BackendName } from "../backend/backend.js";
+import { updaterEntry } from "../updaters/registry.js";
+import type { ModelUpdaterOptions } from "../updaters/options.js";
+
+export interface BenchmarkConfig {
+  dataset: string;
+  scenario: string;
+  /** The scenario's updates for a seed (class order and chunking are seeded). */
+  makeUpdates: (seed: number) => ScenarioUpdate[];
+  updaters: readonly string[];
+  /** Memory sizes for updaters with a memory; the others run once per seed. */
+  memorySizes: readonly number[];
+  seeds: readonly number[];
+  model: ModelSpec;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  backend: BackendName;
+  /** Extra updater options (e.g. RD's consolidation settings), merged last. */
+  updaterOptions?: Partial<ModelUpdaterOptions> & Record<string, unknown>;
+}
+
+/** Where a benchmark stands, for progress displays. */
+export interface RunProgress {
+  run: number;
+  runs: number;
+  updater: string;
+  memorySize: number | null;
+  seed: number;
+  update: number;
+  updates: number;
+}
+
+export interface BenchmarkHooks {
+  /** Training callbacks for one update of one run (e.g. a progress bar). */
+  callbacksFor?: (progress: RunProgress) => TrainingCallback[];
+  /** Called after each update with the row of the accuracy matrix just measured. */
+  onUpdate?: (progress: RunProgress, accuracies: number[], seconds: number) => void;
+}
+
+interface RunPlan {
+  updater: string;
+  memorySize: number | null;
+  seed: number;
+}
+
+/** The runs a config asks for, in order: updater, then memory size, then seed. */
+export function planRuns(config: Pick<BenchmarkConfig, "updaters" | "memorySizes" | "seeds">): RunPlan[] {
+  const plans: RunPlan[] = [];
+  for (const updater of config.updaters) {
+    const sizes = updaterEntry(updater).usesMemory ? config.memorySizes : [null];
+    for (const memorySize of sizes) for (const seed of config.seeds) plans.push({ updater, memorySize, seed });
+  }
+  return plans;
+}
+
+export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHooks = {}): Promise<BenchmarkResults> {
+  const plans = planRuns(config);
+  const runs: RunResult[] = [];
+  let backend = config.backend as string;
+  for (const [index, plan] of plans.entries()) {
+    const updates = config.makeUpdates(plan.seed);
+    const multiHead = updates.some((u) => u.taskId !== updates[0]!.taskId);
+    const model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
+    try {
+      const updater = updaterEntry(plan.updater).create({
+        model,
+        backend: config.backend,
+        seed: plan.seed,
+        maxEpochs: config.epochs,
+        batchSize: config.batchSize,
+        optimizer: config.optimizer,
+        memorySize: plan.memorySize ?? undefined,
+        ...(config.updaterOptions ?? {}),
+      });
+      await updater.prepare();
+      backend = updater.backendInfo?.name ?? backend;
+      for (const u of updates) model.ensureHead(u.taskId);
+      const before = await predictAll(model, updates);
+      const run: RunResult = {
+        updater: plan.updater,
+        memorySize: plan.memorySize,
+        seed: plan.seed,
+        accuracyMatrix: [],
+        testSizes: updates.map((u) => u.test.length),
+        initAccuracy: before.map((p, i) => accuracy(p, updates[i]!.test.labels)),
+        negativeFlipRates: [],
+        updateSeconds: [],
+        phaseSeconds: {},
+      };
+      let previous = before;
+      for (const [t, update] of updates.entries()) {
+        const progress: RunProgress = { run: index, runs: plans.length, ...plan, update: t, updates: updates.length };
+        const callbacks = hooks.callbacksFor?.(progress) ?? [];
+        const started = performance.now();
+        await updater.update(update.train, { taskId: update.taskId, callbacks });
+        const seconds = (performance.now() - started) / 1000;
+        run.updateSeconds.push(seconds);
+        for (const phase of updater.lastUpdatePhases) (run.phaseSeconds![phase.phase] ??= []).push(phase.seconds);
+        const current = await predictAll(model, updates);
+        const row = current.map((p, i) => accuracy(p, updates[i]!.test.labels));
+        run.accuracyMatrix.push(row);
+        if (t > 0) run.negativeFlipRates.push(negativeFlipRate(concat(previous), concat(current), concat(updates.map((u) => u.test.labels))));
+        previous = current;
+        hooks.onUpdate?.(progress, row, seconds);
+      }
+      runs.push(run);
+    } finally {
+      model.dispose();
+    }
+  }
+  return {
+    dataset: config.dataset,
+    scenario: config.scenario,
+    tasks: runs[0]?.accuracyMatrix.length ?? 0,
+    model: config.model,
+    backend,
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    runs,
+  };
+}
+
+async function predictAll(model: Parameters<typeof predict>[0], updates: readonly ScenarioUpdate[]): Promise<Int32Array[]> {
+  const out: Int32Array[] = [];
+  for (const u of updates) out.push((await predict(model, u.test, { taskId: u.taskId })).classes);
+  return out;
+}
+
+function concat(parts: readonly Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,40 @@
+/**
+ * Predictions of a model over a dataset in inference mode: arg-max classes,
+ * and softmax probabilities when asked. Read back once per batch-pass, never
+ * per sample.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Dataset } from "../data/dataset.js";
+import type { FeatureTransform } from "../data/transforms.js";
+import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
+import { extractLogits } from "./logits.js";
+
+export interface Predictions {
+  /** Arg-max class per item. */
+  classes: Int32Array;
+  /** Softmax probabilities, N x C row-major (only with `probabilities: true`). */
+  probabilities?: Float32Array;
+  numClasses: number;
+}
+
+/** Predicted classes (and optionally probabilities) for every item, in order. */
+export async function predict(
+  model: ContinualModel,
+  dataset: Dataset,
+  options: { taskId?: string; batchSize?: number; transform?: FeatureTransform | undefined; probabilities?: boolean } = {},
+): Promise<Predictions> {
+  const logits = extractLogits(model, dataset, options.batchSize ?? 256, options.taskId ?? DEFAULT_TASK_ID, { transform: options.transform });
+  try {
+    const [classes, probabilities] = tf.tidy(() => [tf.argMax(logits, 1), options.probabilities ? tf.softmax(logits) : null] as const);
+    try {
+      const result: Predictions = { classes: (await classes.data()) as Int32Array, numClasses: logits.shape[1] };
+      if (probabilities) result.probabilities = (await probabilities.data()) as Float32Array;
+      return result;
+    } finally {
+      classes.dispose();
+      probabilities?.dispose();
+    }
+  } finally {
+    logits.dispose();
+  }
+}

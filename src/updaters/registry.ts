@@ -1,0 +1,54 @@
+/**
+ * Updaters by name, for the CLI, config files and benchmarks. Each entry says
+ * whether the algorithm has a replay memory (and so takes memorySize).
+ */
+import { OptionsError } from "../errors.js";
+import type { ModelUpdater } from "./model_updater.js";
+import type { ModelUpdaterOptions } from "./options.js";
+import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
+import { FineTuningModelUpdater } from "./fine_tuning.js";
+import { JointModelUpdater } from "./joint.js";
+
+interface UpdaterEntry {
+  description: string;
+  usesMemory: boolean;
+  create(options: ModelUpdaterOptions & { memorySize?: number | undefined }): ModelUpdater;
+}
+
+const withMemory = (name: string, memorySize: number | undefined): number => {
+  if (memorySize === undefined) throw new OptionsError(`updater "${name}" needs a memorySize`);
+  return memorySize;
+};
+
+export const UPDATERS = {
+  rd: {
+    description: "Repeated Distillation (Renate): fresh expert per chunk, consolidation by double distillation over a reservoir memory",
+    usesMemory: true,
+    create: (o) => new RepeatedDistillationModelUpdater({ ...o, memorySize: withMemory("rd", o.memorySize) }),
+  },
+  "fine-tuning": {
+    description: "fine-tuning on each chunk (lower bound: forgets)",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new FineTuningModelUpdater(o),
+  },
+  joint: {
+    description: "retrain from scratch on all data seen (upper bound)",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new JointModelUpdater(o),
+  },
+} satisfies Record<string, UpdaterEntry>;
+
+export type UpdaterName = keyof typeof UPDATERS;
+export const UPDATER_NAMES = Object.keys(UPDATERS) as UpdaterName[];
+
+/** The registry entry of `name`, or an OptionsError listing the known names. */
+export function updaterEntry(name: string): UpdaterEntry {
+  const entry = (UPDATERS as Record<string, UpdaterEntry>)[name];
+  if (!entry) throw new OptionsError(`unknown updater "${name}"; known: ${UPDATER_NAMES.join(", ")}`);
+  return entry;
+}
+
+/** A new updater of the named algorithm. */
+export function createUpdater(name: string, options: ModelUpdaterOptions & { memorySize?: number | undefined }): ModelUpdater {
+  return updaterEntry(name).create(options);
+}
