@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, OptionsError } from "../errors.js";
 import "./chained_ops.js";
 
+/** A backend choice: "auto" or one tfjs backend. */
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu" | "webgl" | "webgpu";
 
 /** What `initBackend` started: the tfjs backend name, what was asked for, and why. */

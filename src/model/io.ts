@@ -13,7 +13,9 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { ContinualModel, type ContinualModelMetadata } from "./continual_model.js";
 
+/** Topology + weights manifest file of a saved model folder. */
 export const MODEL_JSON = "model.json";
+/** The one weights file of a saved model folder. */
 export const WEIGHTS_BIN = "weights.bin";
 
 /** Key of relearn's entry in model.json's userDefinedMetadata. */

@@ -18,6 +18,7 @@ const positiveInt = (what: string) =>
 
 /** Activations applied after every hidden layer (tfjs-layers names). */
 export const ACTIVATIONS = ["relu", "tanh", "sigmoid", "gelu"] as const;
+/** One of ACTIVATIONS. */
 export type Activation = (typeof ACTIVATIONS)[number];
 
 const common = {
@@ -32,6 +33,7 @@ const common = {
   multiHead: z.boolean().optional(),
 };
 
+/** Schema of `{ type: "mlp", ... }`. */
 export const mlpSpecSchema = z.strictObject({
   type: z.literal("mlp"),
   inputShape: z.array(positiveInt("inputShape entries")).min(1, "inputShape must have at least one dimension"),
@@ -39,6 +41,7 @@ export const mlpSpecSchema = z.strictObject({
   ...common,
 });
 
+/** Schema of one conv block of a cnn: conv2d -> batchNorm? -> activation -> pool?. */
 export const convBlockSchema = z.strictObject({
   filters: positiveInt("filters"),
   kernelSize: positiveInt("kernelSize"),
@@ -46,6 +49,7 @@ export const convBlockSchema = z.strictObject({
   pool: z.boolean().optional(),
 });
 
+/** Schema of `{ type: "cnn", ... }`. */
 export const cnnSpecSchema = z.strictObject({
   type: z.literal("cnn"),
   inputShape: z.tuple([positiveInt("height"), positiveInt("width"), positiveInt("channels")], {
@@ -62,9 +66,13 @@ export const modelSpecSchema = z.discriminatedUnion("type", [mlpSpecSchema, cnnS
     issue.code === "invalid_union" ? 'type must be "mlp" or "cnn"' : undefined,
 });
 
+/** A validated multi-layer perceptron spec. */
 export type MlpSpec = z.infer<typeof mlpSpecSchema>;
+/** A validated convolutional network spec. */
 export type CnnSpec = z.infer<typeof cnnSpecSchema>;
+/** One conv block of a CnnSpec. */
 export type ConvBlock = z.infer<typeof convBlockSchema>;
+/** Any validated model spec, discriminated on `type`. */
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 
 /** Options of `mlp()`: an MlpSpec without its `type`. */

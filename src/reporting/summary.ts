@@ -212,7 +212,13 @@ export function comparisonTable(summary: BenchmarkSummary, plusMinus = "+/-"): C
 /** "0.912 +/- 0.004" with 3 decimals; "n/a" when there is no value. */
 export function formatMeanStd(value: MeanStd | undefined, plusMinus = "+/-"): string {
   if (value === undefined || !Number.isFinite(value.mean)) return "n/a";
-  return `${value.mean.toFixed(3)} ${plusMinus} ${value.std.toFixed(3)}`;
+  return `${fixed3(value.mean)} ${plusMinus} ${fixed3(value.std)}`;
+}
+
+// A mean of -1e-17 (rounding noise of a true 0) must not print as "-0.000".
+function fixed3(value: number): string {
+  const text = value.toFixed(3);
+  return text === "-0.000" ? "0.000" : text;
 }
 
 /** The comparison table as aligned plain text for a terminal (final metrics, mean +/- std over seeds). */

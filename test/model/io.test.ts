@@ -86,6 +86,24 @@ test("multi-head round trip: heads restored by task id, each with identical logi
     model.ensureHead("third");
     assert.deepEqual(logitsOf(loaded, x, "third"), logitsOf(model, x, "third"));
     assert.equal(loaded.trainableVariables("third").length, 4);
+    // Weight positions survive the round trip: the same seed re-initialises both alike.
+    loaded.reinitialize(77);
+    model.reinitialize(77);
+    for (const taskId of model.taskIds()) assert.deepEqual(logitsOf(loaded, x, taskId), logitsOf(model, x, taskId));
+    tf.dispose(x);
+    loaded.dispose();
+    model.dispose();
+  });
+});
+
+test("a linear model (no hidden layer) round-trips", async () => {
+  await expectNoTensorLeak(async () => {
+    const model = buildModel(mlp({ inputShape: [3], hidden: [], classes: 2 }), { seed: 6 });
+    const dir = freshDir();
+    await saveModel(model, dir);
+    const loaded = await loadModel(dir);
+    const x = tf.randomNormal([2, 3], 0, 1, "float32", 9);
+    assert.deepEqual(logitsOf(loaded, x), logitsOf(model, x));
     tf.dispose(x);
     loaded.dispose();
     model.dispose();

@@ -77,7 +77,7 @@ test("JSON text is accepted", () => {
 });
 
 test("the exported zod schema converts to a JSON Schema with both model types", () => {
-  const schema = z.toJSONSchema(modelSpecSchema) as { oneOf?: { properties: { type: { const: string } } }[] };
+  const schema = z.toJSONSchema(modelSpecSchema) as unknown as { oneOf?: { properties: { type: { const: string } } }[] };
   assert.deepEqual(schema.oneOf?.map((branch) => branch.properties.type.const), ["mlp", "cnn"]);
 });
 

@@ -1,0 +1,123 @@
+/**
+ * `relearn benchmark`: parse flags -> validate -> run the benchmark library ->
+ * write the results folder -> print the comparison table (or JSON).
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { resolve } from "node:path";
+import type { Dataset } from "../data/dataset.js";
+import { loadIdx } from "../data/idx_file.js";
+import { loadFashionMnist } from "../data/fashion_mnist.js";
+import { makeScenario, SCENARIO_NAMES } from "../data/scenarios/registry.js";
+import { parseModelSpec, type ModelSpec } from "../model/spec.js";
+import { runBenchmark } from "../benchmark/run_benchmark.js";
+import { writeResultsFolder } from "../reporting/files.js";
+import { formatComparisonTable } from "../reporting/summary.js";
+import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
+import { progressCallbacks } from "./progress.js";
+import { readFile } from "node:fs/promises";
+
+const list = (parse: (s: string) => number) => (value: string) => value.split(",").map((s) => parse(s.trim()));
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
+  return n;
+}
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return n;
+}
+
+/** "mlp:256,256" or a path to a JSON ModelSpec, for data of the given shape and class count. */
+async function resolveModelSpec(value: string, data: Dataset): Promise<ModelSpec> {
+  const mlpMatch = /^mlp(?::([\d,]*))?$/.exec(value);
+  if (mlpMatch) {
+    const hidden = mlpMatch[1] ? mlpMatch[1].split(",").filter(Boolean).map(Number) : [];
+    return parseModelSpec({ type: "mlp", inputShape: [...data.featureShape], hidden, classes: data.numClasses });
+  }
+  return parseModelSpec(JSON.parse(await readFile(value, "utf8")));
+}
+
+async function loadData(dataset: string): Promise<{ name: string; train: Dataset; test: Dataset }> {
+  if (dataset === "fashion-mnist" || dataset === "fashion-mnist-bundled" || dataset === "auto") {
+    const source = dataset === "fashion-mnist" ? "full" : dataset === "auto" ? "auto" : "bundled";
+    const loaded = await loadFashionMnist({ source });
+    return { name: loaded.source === "full" ? "fashion-mnist" : "fashion-mnist-bundled", train: loaded.train, test: loaded.test };
+  }
+  // A folder or prefix holding train-/t10k- IDX files.
+  const prefix = resolve(dataset);
+  const train = await loadIdx({ images: `${prefix}/train-images-idx3-ubyte.gz`, labels: `${prefix}/train-labels-idx1-ubyte.gz` });
+  const test = await loadIdx({ images: `${prefix}/t10k-images-idx3-ubyte.gz`, labels: `${prefix}/t10k-labels-idx1-ubyte.gz` });
+  return { name: dataset, train, test };
+}
+
+export function benchmarkCommand(): Command {
+  return new Command("benchmark")
+    .description("run continual-learning updaters on a benchmark scenario and compare them")
+    .option("--dataset <name>", "fashion-mnist (full, Debian package), fashion-mnist-bundled (subset in the repo), auto, or a folder of IDX files", "auto")
+    .option("--scenario <name>", `one of ${SCENARIO_NAMES.join(", ")}`, "class-incremental")
+    .option("--tasks <n>", "number of updates", positiveInt, 5)
+    .option("--updaters <list>", `comma-separated: ${UPDATER_NAMES.join(", ")}`, "rd,fine-tuning,joint")
+    .option("--memory-sizes <list>", "memory sizes for updaters with a memory", list(positiveInt), [500])
+    .option("--seeds <list>", "seeds (one run per seed)", list(nonNegativeInt), [0])
+    .option("--epochs <n>", "epochs per training phase", positiveInt, 5)
+    .option("--batch-size <n>", "batch size", positiveInt, 32)
+    .option("--lr <x>", "Adam learning rate", positiveNumber, 1e-3)
+    .option("--model <spec>", 'model: "mlp:256,256" or a JSON ModelSpec file', "mlp:256,256")
+    .option("--backend <name>", "auto, wasm, cpu, tensorflow, webgl, webgpu", "auto")
+    .option("--out <dir>", "results folder", "results/benchmark")
+    .option("--no-png", "skip the PNG copies of the charts")
+    .option("--json", "print the summary as JSON on stdout (progress stays on stderr)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
+  relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
+    )
+    .action(async (flags) => {
+      const updaters = String(flags.updaters).split(",").map((s) => s.trim());
+      updaters.forEach((u) => updaterEntry(u));
+      const data = await loadData(flags.dataset);
+      const model = await resolveModelSpec(flags.model, data.train);
+      process.stderr.write(
+        `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ${flags.scenario} x ${flags.tasks}, ` +
+          `updaters ${updaters.join(", ")}, memory ${flags.memorySizes.join("/")}, seeds ${flags.seeds.join("/")}, ${flags.epochs} epochs\n`,
+      );
+      const results = await runBenchmark(
+        {
+          dataset: data.name,
+          scenario: flags.scenario,
+          makeUpdates: (seed) => makeScenario(flags.scenario, { train: data.train, test: data.test, tasks: flags.tasks, seed }),
+          updaters,
+          memorySizes: flags.memorySizes,
+          seeds: flags.seeds,
+          model,
+          epochs: flags.epochs,
+          batchSize: flags.batchSize,
+          optimizer: { name: "adam", learningRate: flags.lr },
+          backend: flags.backend,
+        },
+        {
+          callbacksFor: (p) =>
+            progressCallbacks(`[${p.run + 1}/${p.runs}] ${p.updater}${p.memorySize === null ? "" : ` m${p.memorySize}`} s${p.seed} update ${p.update + 1}/${p.updates}`),
+          onUpdate: (p, row, seconds) =>
+            process.stderr.write(
+              `  ${p.updater} update ${p.update + 1}: accuracy on tasks so far ${row.slice(0, p.update + 1).map((a) => a.toFixed(3)).join(" ")} (${seconds.toFixed(1)} s)\n`,
+            ),
+        },
+      );
+      const out = resolve(flags.out);
+      const written = await writeResultsFolder(out, results, { pngs: flags.png });
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(written.summary, null, 2) + "\n");
+      } else {
+        process.stdout.write(`\n${formatComparisonTable(written.summary)}\n\nreport: ${out}/report.html\n`);
+      }
+    });
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+/**
+ * The relearn command line. Commands are thin: parse -> validate -> call the
+ * library -> print. Exit codes: 0 success, 1 a RelearnError (bad input,
+ * corrupt state: the message says what to fix), 2 an unexpected failure.
+ */
+import { Command } from "commander";
+import { RelearnError } from "../errors.js";
+import { benchmarkCommand } from "./benchmark_command.js";
+
+const program = new Command("relearn")
+  .description("continual learning for TypeScript: keep a model up to date as data arrives")
+  .addCommand(benchmarkCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof RelearnError) {
+    process.stderr.write(`relearn: ${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`relearn: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 2;
+  }
+}
