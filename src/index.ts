@@ -13,6 +13,13 @@ export {
 export { FineTuningModelUpdater } from "./updaters/fine_tuning.js";
 export { JointModelUpdater } from "./updaters/joint.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
+export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
+
+// Benchmarks and their reports.
+export { runBenchmark, planRuns, type BenchmarkConfig, type RunProgress } from "./benchmark/run_benchmark.js";
+export type { BenchmarkResults, RunResult } from "./reporting/results.js";
+export { summarizeResults, formatComparisonTable, summaryToMarkdown } from "./reporting/summary.js";
+export { writeResultsFolder } from "./reporting/files.js";
 
 // Models: JSON specs built with a seed, user LayersModels, multi-head by task id, save/load.
 export { ContinualModel, DEFAULT_TASK_ID, buildModel } from "./model/continual_model.js";
@@ -40,6 +47,8 @@ export { loadIdx, type LoadIdxOptions } from "./data/idx_file.js";
 export { parseCsv, type CsvOptions } from "./data/csv.js";
 export { loadCsv } from "./data/csv_file.js";
 export { makeGaussianBlobs, type GaussianBlobsOptions } from "./data/synthetic.js";
+export { loadFashionMnist, FASHION_MNIST_CLASSES, type FashionMnist, type FashionMnistOptions } from "./data/fashion_mnist.js";
+export * from "./data/scenarios.js";
 
 // Memory: replay buffers (reservoir, class-balanced) with metadata columns.
 export { ReplayBuffer } from "./memory/replay_buffer.js";
@@ -49,6 +58,7 @@ export type { SlotPolicyName } from "./memory/slot_policy.js";
 export { crossEntropyLoss, doubleDistillationLoss, type LossFunction } from "./training/losses.js";
 export { extractLogits, extractLogitsArray } from "./training/logits.js";
 export { evaluateDataset, evaluateModel } from "./training/evaluate.js";
+export { predict, type Predictions } from "./training/predict.js";
 export { trainModel, type TrainOptions, type TrainResult, type BatchLoss } from "./training/loop.js";
 export { TrainingOptimizer, optimizerSpecSchema, type OptimizerSpec, type OptimizerOption } from "./training/optimizers.js";
 export { learningRateAt, type LearningRateSchedule } from "./training/schedules.js";

@@ -13,6 +13,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, OptionsError } from "../errors.js";
 import "./chained_ops.js";
+// The pure-JS cpu backend is registered on import because it starts synchronously:
+// a model can then be built before initBackend() runs (as in the README's quick
+// start). initBackend switches to the chosen backend and tfjs moves the existing
+// tensors over on first use.
+import "@tensorflow/tfjs-backend-cpu";
+silenceCpuBanner();
 
 /** A backend choice: "auto" or one tfjs backend. */
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu" | "webgl" | "webgpu";
@@ -195,4 +201,14 @@ function isModuleNotFound(error: unknown, specifier: string): boolean {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The cpu backend prints an "install tfjs-node" banner the first time it is
+ * used; relearn is silent by default (and "auto" already prefers tfjs-node).
+ * findBackend instantiates it (cheap and synchronous), so the flag can be spent.
+ */
+function silenceCpuBanner(): void {
+  const backend = tf.findBackend("cpu") as (tf.KernelBackend & { firstUse?: boolean }) | null;
+  if (backend !== null && backend.firstUse === true) backend.firstUse = false;
 }

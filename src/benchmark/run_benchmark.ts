@@ -12,7 +12,7 @@ import type { BenchmarkResults, RunResult } from "../reporting/results.js";
 import { predict } from "../training/predict.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 import type { OptimizerSpec } from "../training/optimizers.js";
-import type { BackendName } from "../backend/backend.js";
+import { initBackend, type BackendName } from "../backend/backend.js";
 import { updaterEntry } from "../updaters/registry.js";
 import type { ModelUpdaterOptions } from "../updaters/options.js";
 
@@ -71,6 +71,7 @@ export function planRuns(config: Pick<BenchmarkConfig, "updaters" | "memorySizes
 export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHooks = {}): Promise<BenchmarkResults> {
   const plans = planRuns(config);
   const runs: RunResult[] = [];
+  await initBackend(config.backend); // before building models, so their weights are born on it
   let backend = config.backend as string;
   for (const [index, plan] of plans.entries()) {
     const updates = config.makeUpdates(plan.seed);

@@ -167,6 +167,8 @@ function comparisonSpec(
         type: "nominal",
         title: "updater",
         sort: summary.groups.map((g) => g.label),
+        // Vega truncates legend labels at 160 px, which hides the memory size of long updater names.
+        legend: { labelLimit: 480 },
         scale: { scheme: summary.groups.length > 10 ? "category20" : "category10" },
       },
     },

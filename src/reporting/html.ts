@@ -18,14 +18,16 @@ export interface ReportLinks {
 }
 
 const STYLE = `
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1280px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.9rem; }
-th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #e4e4e4; text-align: left; }
+th, td { padding: 0.25rem 0.5rem; border-bottom: 1px solid #e4e4e4; text-align: left; }
+td:first-child { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 pre { background: #f6f6f6; padding: 0.5rem; overflow-x: auto; font-size: 0.8rem; }
 figure { display: inline-block; margin: 0.5rem 1rem 1.5rem 0; vertical-align: top; }
 figcaption { font-size: 0.85rem; color: #555; }
+.scroll { overflow-x: auto; }
 .note { font-size: 0.85rem; color: #555; }
 `;
 
@@ -102,7 +104,7 @@ function comparisonSection(summary: BenchmarkSummary): string {
     .join("\n");
   return [
     "<h2>Comparison</h2>",
-    `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`,
+    `<div class="scroll"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`,
     '<p class="note">Values after the last update, mean ± sample std over seeds. avg acc: mean accuracy over ' +
       "all tasks; micro acc: weighted by test-set size; BWT/FWT: backward/forward transfer; NFR: negative " +
       "flip rate between consecutive models, averaged over updates; time: total update seconds.</p>",

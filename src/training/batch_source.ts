@@ -20,7 +20,19 @@ export interface BatchSource {
   readonly featureShape: readonly number[];
   readonly numClasses: number;
   readonly targetWidth?: number;
+  /**
+   * Rows for the chunk items `indices`. A source may append rows of its own
+   * (e.g. replay memory items): the batch is whatever comes back, and the
+   * loop's `length` and steps count the requested items only.
+   */
   gather(indices: Int32Array, random: Random): Batch;
+  /**
+   * Optional: told after each optimizer step which items it trained on (the
+   * `indices` given to gather, a view: copy them to keep them), and awaited
+   * before the step's callbacks. Lets a source that grows as data streams in
+   * (a replay memory) update itself without the loop knowing about it.
+   */
+  afterStep?(indices: Int32Array): void | Promise<void>;
 }
 
 export interface DatasetSourceOptions {

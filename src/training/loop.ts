@@ -120,10 +120,13 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
           model.setDropoutSeed(deriveSeed(options.seed, phase, "dropout", globalStep));
           const batch = toBatchTensors(data.gather(indices, random), data.featureShape, data.targetWidth);
           try {
-            sums.add(trainStep(model, taskId, variables, batch, options.loss, metrics, maskBias, optimizer, options.gradientClipping), indices.length);
+            // A source may append rows of its own (replay memory): sums are means over every row trained on.
+            const rows = batch.labels.shape[0];
+            sums.add(trainStep(model, taskId, variables, batch, options.loss, metrics, maskBias, optimizer, options.gradientClipping), rows);
           } finally {
             disposeBatch(batch);
           }
+          if (data.afterStep) await data.afterStep(indices);
           globalStep++;
           await runHook(callbacks, "onBatchEnd", event(epoch, step, {}));
           if (control.stopTraining) break;

@@ -13,14 +13,13 @@
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
-import { OptionsError, StateError } from "../errors.js";
+import { OptionsError } from "../errors.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
-import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
 import { datasetSource } from "../training/batch_source.js";
 import { doubleDistillationLoss } from "../training/losses.js";
 import { extractLogitsArray } from "../training/logits.js";
 import type { BatchLoss } from "../training/loop.js";
-import { join } from "node:path";
+import { loadMemory, saveMemory } from "./memory_state.js";
 import { ModelUpdater } from "./model_updater.js";
 import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
 
@@ -137,27 +136,10 @@ export class RepeatedDistillationModelUpdater extends ModelUpdater {
   }
 
   protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
-    const snapshot = this.memory.toSnapshot();
-    const columns: Record<string, ColumnDescriptor> = {};
-    for (const [name, values] of Object.entries(snapshot.columns)) columns[name] = await writeColumn(join(dir, "memory"), name, values);
-    return { memory: { meta: snapshot.meta, columns } };
+    return { memory: await saveMemory(dir, this.memory) };
   }
 
   protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    const memory = data["memory"] as { meta?: unknown; columns?: Record<string, ColumnDescriptor> } | undefined;
-    if (!memory || typeof memory.columns !== "object" || memory.meta === undefined) {
-      throw new StateError(`${dir}/manifest.json: the repeated-distillation state has no memory section`);
-    }
-    const columns: Record<string, Float32Array | Int32Array> = {};
-    for (const [name, descriptor] of Object.entries(memory.columns)) {
-      const values = await readColumn(join(dir, "memory"), descriptor);
-      if (!(values instanceof Float32Array || values instanceof Int32Array)) throw new StateError(`${dir}/memory/${name}: unexpected column type`);
-      columns[name] = values;
-    }
-    const restored = ReplayBuffer.fromSnapshot({ meta: memory.meta as never, columns });
-    if (restored.capacity !== this.memorySize) {
-      throw new StateError(`${dir}: the saved memory holds up to ${restored.capacity} items but memorySize is ${this.memorySize}; use the same memorySize to resume`);
-    }
-    this.memory = restored;
+    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: "reservoir" });
   }
 }

@@ -5,7 +5,7 @@
  */
 import { OptionsError } from "../../errors.js";
 import { featureSize, type Dataset } from "../dataset.js";
-import { classesPresent, subsetDataset } from "../dataset_ops.js";
+import { classesPresent } from "../dataset_ops.js";
 import {
   SHARED_TASK_ID,
   checkInteger,
@@ -49,8 +49,8 @@ export function rotatedImages(options: RotatedOptions): ScenarioUpdate[] {
       seededRandom(seed, "rotated-test-rows", t));
     return {
       taskId: SHARED_TASK_ID,
-      train: applyRotation(subsetDataset(options.train, trainRows), plan, image.channels),
-      test: applyRotation(subsetDataset(options.test, testRows), plan, image.channels),
+      train: rotatedRows(options.train, trainRows, plan, image.channels),
+      test: rotatedRows(options.test, testRows, plan, image.channels),
       classes: [...classes],
     };
   });
@@ -109,9 +109,9 @@ function cosSinDegrees(degrees: number): [number, number] {
 }
 
 /**
- * For every output pixel, the four source pixels (-1 when outside the image)
- * and their bilinear weights. Computed once per angle and applied to every
- * image and channel.
+ * For every output pixel, the four source pixels and their bilinear weights;
+ * a source outside the image has weight 0 (zero fill) and index 0, so the hot
+ * loop needs no branch. Computed once per angle, applied to every image and channel.
  */
 interface RotationPlan {
   sources: Int32Array;
@@ -137,7 +137,7 @@ function rotationPlan(height: number, width: number, degrees: number): RotationP
   const centreRow = (height - 1) / 2;
   const centreCol = (width - 1) / 2;
   const pixels = height * width;
-  const sources = new Int32Array(4 * pixels).fill(-1);
+  const sources = new Int32Array(4 * pixels);
   const weights = new Float32Array(4 * pixels);
   for (let row = 0; row < height; row++) {
     for (let col = 0; col < width; col++) {
@@ -167,25 +167,36 @@ function rotationPlan(height: number, width: number, degrees: number): RotationP
   return { sources, weights };
 }
 
-/** Rotates every sample of `ds` in place with `plan`; channels are interleaved (hwc). */
-function applyRotation(ds: Dataset, plan: RotationPlan, channels: number): Dataset {
-  const size = plan.sources.length / 4 * channels;
-  const rotated = new Float32Array(size);
-  for (let offset = 0; offset < ds.features.length; offset += size) {
-    const image = ds.features.subarray(offset, offset + size);
-    for (let pixel = 0; pixel < size / channels; pixel++) {
+/** The rows `rows` of `ds`, each image rotated with `plan`; channels are interleaved (hwc). */
+function rotatedRows(ds: Dataset, rows: Int32Array, plan: RotationPlan, channels: number): Dataset {
+  const { sources, weights } = plan;
+  const pixels = sources.length / 4;
+  const size = pixels * channels;
+  const input = ds.features;
+  const features = new Float32Array(rows.length * size);
+  const labels = new Int32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const row = rows[k]!;
+    const from = row * size;
+    const to = k * size;
+    for (let pixel = 0; pixel < pixels; pixel++) {
+      const tap = 4 * pixel;
+      const s0 = from + sources[tap]! * channels;
+      const s1 = from + sources[tap + 1]! * channels;
+      const s2 = from + sources[tap + 2]! * channels;
+      const s3 = from + sources[tap + 3]! * channels;
+      const w0 = weights[tap]!;
+      const w1 = weights[tap + 1]!;
+      const w2 = weights[tap + 2]!;
+      const w3 = weights[tap + 3]!;
       for (let channel = 0; channel < channels; channel++) {
-        let value = 0;
-        for (let k = 0; k < 4; k++) {
-          const source = plan.sources[4 * pixel + k]!;
-          if (source >= 0) value += plan.weights[4 * pixel + k]! * image[source * channels + channel]!;
-        }
-        rotated[pixel * channels + channel] = value;
+        features[to + pixel * channels + channel] =
+          w0 * input[s0 + channel]! + w1 * input[s1 + channel]! + w2 * input[s2 + channel]! + w3 * input[s3 + channel]!;
       }
     }
-    image.set(rotated);
+    labels[k] = ds.labels[row]!;
   }
-  return ds;
+  return { features, labels, featureShape: ds.featureShape, numClasses: ds.numClasses, length: rows.length };
 }
 
 /** One image (hwc, channels interleaved) rotated counter-clockwise by `degrees`, as `rotatedImages` does it. */
@@ -199,7 +210,6 @@ export function rotateImage(
     throw new OptionsError(`rotateImage: shape [${shape.join(", ")}] needs ${featureSize(shape)} values, got ${image.length}`);
   }
   if (!Number.isFinite(degrees)) throw new OptionsError(`rotateImage: degrees = ${degrees} is not finite`);
-  const copy = Float32Array.from(image);
-  const ds: Dataset = { features: copy, labels: new Int32Array(1), featureShape: shape, numClasses: 1, length: 1 };
-  return applyRotation(ds, rotationPlan(dims.height, dims.width, degrees), dims.channels).features;
+  const ds: Dataset = { features: image, labels: new Int32Array(1), featureShape: shape, numClasses: 1, length: 1 };
+  return rotatedRows(ds, Int32Array.of(0), rotationPlan(dims.height, dims.width, degrees), dims.channels).features;
 }

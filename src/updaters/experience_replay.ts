@@ -1,0 +1,90 @@
+/**
+ * Experience Replay (ER) with a reservoir memory (Chaudhry et al. 2019, "On
+ * Tiny Episodic Memories in Continual Learning"; Renate's ER). The current
+ * model keeps training on each chunk; every step trains on the chunk batch
+ * concatenated with a batch drawn uniformly from the memory, minimising the
+ * MEAN loss over all rows of the concatenated batch (Chaudhry et al.'s joint
+ * minibatch; with memoryBatchSize = batchSize that is 0.5 * CE(new) +
+ * 0.5 * CE(memory)). The memory fills AS DATA STREAMS IN: after each step
+ * the step's chunk items, if not offered before, are offered to the
+ * reservoir, so each item is offered once, during the first epoch. Items
+ * that training never reached (maxEpochs 0, or a stop within the first
+ * epoch) are offered at the end of the update.
+ */
+import { z } from "zod";
+import type { Dataset } from "../data/dataset.js";
+import { subsetDataset } from "../data/dataset_ops.js";
+import { ReplayBuffer } from "../memory/replay_buffer.js";
+import { Random } from "../random.js";
+import { loadMemory, saveMemory } from "./memory_state.js";
+import { ModelUpdater } from "./model_updater.js";
+import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
+import { assertSingleHead, classesSeen, replaySource, StreamTracker } from "./replay_source.js";
+
+export const experienceReplayOptionsSchema = updaterOptionsSchema.extend({
+  memorySize: z.number().int().positive(),
+  memoryBatchSize: z.number().int().positive().optional(),
+});
+
+export interface ExperienceReplayOptions extends ModelUpdaterOptions {
+  /** Capacity of the reservoir memory (items). */
+  memorySize: number;
+  /** Memory items appended to every batch; default batchSize. */
+  memoryBatchSize?: number | undefined;
+}
+
+export class ExperienceReplayModelUpdater extends ModelUpdater {
+  readonly kind = "experience-replay";
+  readonly memorySize: number;
+  readonly memoryBatchSize: number;
+  /** The reservoir memory of chunk items seen so far. */
+  memory: ReplayBuffer;
+
+  constructor(options: ExperienceReplayOptions) {
+    const resolved = resolveOptions(experienceReplayOptionsSchema, options, "ExperienceReplayModelUpdater");
+    super(resolved);
+    this.memorySize = resolved.memorySize;
+    this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
+    this.memory = new ReplayBuffer({ capacity: this.memorySize, policy: "reservoir", seed: resolved.seed });
+  }
+
+  protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
+    const o = this.options;
+    assertSingleHead(this.model, "ExperienceReplayModelUpdater");
+    const stream = new StreamTracker(chunk.length);
+    const offer = (indices: Int32Array) => {
+      if (indices.length > 0) this.memory.add(subsetDataset(chunk, indices));
+    };
+    await this.train({
+      phase: "experience-replay",
+      model: this.model,
+      taskId,
+      data: replaySource({
+        chunk,
+        chunkTransforms: { transform: o.trainTransform, targetTransform: o.trainTargetTransform },
+        memory: this.memory,
+        memoryTransforms: { transform: o.bufferTransform ?? o.trainTransform, targetTransform: o.bufferTargetTransform ?? o.trainTargetTransform },
+        memoryBatchSizes: [this.memoryBatchSize],
+        draws: Random.fromSeed(this.phaseSeed("memory-draws")),
+        afterStep: (indices) => offer(stream.take(indices)),
+      }),
+      loss: this.labelLoss,
+      batchSize: o.batchSize,
+      epochs: o.maxEpochs,
+      allowedClasses: o.maskUnusedClasses ? classesSeen(chunk, this.memory) : undefined,
+    });
+    offer(stream.takeRest());
+  }
+
+  protected algorithmOptions(): Record<string, unknown> {
+    return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize };
+  }
+
+  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
+    return { memory: await saveMemory(dir, this.memory) };
+  }
+
+  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
+    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: "reservoir" });
+  }
+}

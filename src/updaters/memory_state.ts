@@ -1,0 +1,59 @@
+/**
+ * A replay memory inside an updater's state folder, shared by every updater
+ * that keeps one (RD, ER, offline ER, GDumb, DER++): the buffer's JSON meta
+ * goes into the manifest's `algorithm.memory` section, each column into
+ * `memory/<column>.bin`.
+ */
+import { join } from "node:path";
+import { StateError } from "../errors.js";
+import { ReplayBuffer } from "../memory/replay_buffer.js";
+import type { SlotPolicyName } from "../memory/slot_policy.js";
+import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+
+/** The manifest's description of a saved memory. */
+export interface SavedMemory {
+  meta: unknown;
+  columns: Record<string, ColumnDescriptor>;
+}
+
+const MEMORY_FOLDER = "memory";
+
+/** Writes `memory`'s columns under `dir/memory/` and returns the section for the manifest. */
+export async function saveMemory(dir: string, memory: ReplayBuffer): Promise<SavedMemory> {
+  const snapshot = memory.toSnapshot();
+  const columns: Record<string, ColumnDescriptor> = {};
+  for (const [name, values] of Object.entries(snapshot.columns)) columns[name] = await writeColumn(join(dir, MEMORY_FOLDER), name, values);
+  return { meta: snapshot.meta, columns };
+}
+
+/**
+ * Rebuilds the memory saveMemory wrote. `expected` is what the resuming
+ * updater was configured with: a memory of another capacity or policy is a
+ * StateError, never a silently different memory.
+ */
+export async function loadMemory(
+  dir: string,
+  section: unknown,
+  expected: { kind: string; capacity: number; policy: SlotPolicyName },
+): Promise<ReplayBuffer> {
+  const memory = section as Partial<SavedMemory> | undefined;
+  if (typeof memory !== "object" || memory === null || typeof memory.columns !== "object" || memory.columns === null || memory.meta === undefined) {
+    throw new StateError(`${dir}/manifest.json: the ${expected.kind} state has no memory section`);
+  }
+  const columns: Record<string, Float32Array | Int32Array> = {};
+  for (const [name, descriptor] of Object.entries(memory.columns)) {
+    const values = await readColumn(join(dir, MEMORY_FOLDER), descriptor);
+    if (!(values instanceof Float32Array || values instanceof Int32Array)) throw new StateError(`${dir}/${MEMORY_FOLDER}/${name}: unexpected column type`);
+    columns[name] = values;
+  }
+  const restored = ReplayBuffer.fromSnapshot({ meta: memory.meta, columns });
+  if (restored.capacity !== expected.capacity) {
+    throw new StateError(
+      `${dir}: the saved memory holds up to ${restored.capacity} items but memorySize is ${expected.capacity}; use the same memorySize to resume`,
+    );
+  }
+  if (restored.policy !== expected.policy) {
+    throw new StateError(`${dir}: the saved memory uses the "${restored.policy}" policy but ${expected.kind} needs "${expected.policy}"`);
+  }
+  return restored;
+}

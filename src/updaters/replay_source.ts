@@ -1,0 +1,158 @@
+/**
+ * What the rehearsal updaters (ER, offline ER, DER++) share: a BatchSource
+ * that appends memory items to every batch of chunk items, a tracker that
+ * streams each chunk item into the memory exactly once, and the checks and
+ * class sets they all need.
+ *
+ * Each batch is [chunk rows | memory batch 1 | memory batch 2 | ...]. Every
+ * memory batch is drawn uniformly WITHOUT replacement from the memory as it
+ * is at that step (Mammoth's buffer.get_data), independently of the others;
+ * while the memory is empty the batch is the chunk rows alone.
+ */
+import type { Dataset } from "../data/dataset.js";
+import { classesPresent } from "../data/dataset_ops.js";
+import { gatherBatch, type FeatureTransform, type TargetTransform } from "../data/transforms.js";
+import { ModelError } from "../errors.js";
+import type { ReplayBuffer } from "../memory/replay_buffer.js";
+import type { ContinualModel } from "../model/continual_model.js";
+import type { Random } from "../random.js";
+import type { Batch, BatchSource } from "../training/batch_source.js";
+
+/** Role (first target column) of chunk rows; memory batch k (1-based) has role k. */
+export const CHUNK_ROLE = 0;
+
+export interface RowTransforms {
+  transform?: FeatureTransform | undefined;
+  targetTransform?: TargetTransform | undefined;
+}
+
+export interface ReplaySourceOptions {
+  chunk: Dataset;
+  chunkTransforms: RowTransforms;
+  /** Read at every step, so items added while training are drawn from the next step on. */
+  memory: ReplayBuffer;
+  memoryTransforms: RowTransforms;
+  /** Size of each independent memory batch appended to a step's chunk rows. */
+  memoryBatchSizes: readonly number[];
+  /** Draws the memory items (the loop's Random still drives the transforms). */
+  draws: Random;
+  /**
+   * When set, every row gets the target row [role, ...metadata row]: role
+   * CHUNK_ROLE for chunk rows (metadata zero), k for memory batch k with the
+   * item's stored metadata `key` (`width` values).
+   */
+  memoryTargets?: { key: string; width: number } | undefined;
+  afterStep?: ((indices: Int32Array) => void | Promise<void>) | undefined;
+}
+
+/** A BatchSource over the chunk whose batches carry memory items too. */
+export function replaySource(options: ReplaySourceOptions): BatchSource {
+  const { chunk, memory, memoryBatchSizes, draws, memoryTargets, afterStep } = options;
+  const numClasses = Math.max(chunk.numClasses, memory.numClasses);
+  const targetWidth = memoryTargets ? memoryTargets.width + 1 : undefined;
+  return {
+    length: chunk.length,
+    featureShape: chunk.featureShape,
+    numClasses,
+    ...(targetWidth === undefined ? {} : { targetWidth }),
+    ...(afterStep ? { afterStep } : {}),
+    gather(indices: Int32Array, random: Random): Batch {
+      const parts = [gatherBatch(chunk, indices, { ...options.chunkTransforms, random, numClasses })];
+      const roles = [CHUNK_ROLE];
+      const slotLists: Int32Array[] = [];
+      const stored = memory.asDataset();
+      if (stored.length > 0) {
+        memoryBatchSizes.forEach((size, k) => {
+          const slots = draws.permutation(stored.length).subarray(0, Math.min(size, stored.length));
+          slotLists.push(slots);
+          parts.push(gatherBatch(stored, slots, { ...options.memoryTransforms, random, numClasses }));
+          roles.push(k + 1);
+        });
+      }
+      const batch = concatBatches(parts);
+      if (!memoryTargets || targetWidth === undefined) return batch;
+      const targets = new Float32Array(batch.labels.length * targetWidth);
+      const metadata = slotLists.length > 0 ? memory.metadataColumn(memoryTargets.key) : new Float32Array(0);
+      let row = 0;
+      parts.forEach((part, p) => {
+        for (let i = 0; i < part.labels.length; i++, row++) {
+          targets[row * targetWidth] = roles[p]!;
+          if (p === 0) continue;
+          const slot = slotLists[p - 1]![i]!;
+          targets.set(metadata.subarray(slot * memoryTargets.width, (slot + 1) * memoryTargets.width), row * targetWidth + 1);
+        }
+      });
+      return { ...batch, targets };
+    },
+  };
+}
+
+function concatBatches(parts: readonly Batch[]): Batch {
+  if (parts.length === 1) return parts[0]!;
+  const features = new Float32Array(parts.reduce((n, p) => n + p.features.length, 0));
+  const labels = new Int32Array(parts.reduce((n, p) => n + p.labels.length, 0));
+  let f = 0;
+  let l = 0;
+  for (const part of parts) {
+    features.set(part.features, f);
+    labels.set(part.labels, l);
+    f += part.features.length;
+    l += part.labels.length;
+  }
+  return { features, labels };
+}
+
+/**
+ * Remembers which chunk items were already offered to the memory, so that
+ * streaming over several epochs offers each item once, in the order training
+ * first reached it.
+ */
+export class StreamTracker {
+  private readonly offered: Uint8Array;
+
+  constructor(length: number) {
+    this.offered = new Uint8Array(length);
+  }
+
+  /** The items of `indices` not offered yet, now marked as offered (a copy, in order). */
+  take(indices: ArrayLike<number>): Int32Array {
+    const fresh: number[] = [];
+    for (let i = 0; i < indices.length; i++) {
+      const index = indices[i]!;
+      if (this.offered[index] === 0) {
+        this.offered[index] = 1;
+        fresh.push(index);
+      }
+    }
+    return Int32Array.from(fresh);
+  }
+
+  /** Every item not offered yet, ascending, now marked (training that ended before reaching them). */
+  takeRest(): Int32Array {
+    const rest: number[] = [];
+    this.offered.forEach((flag, index) => {
+      if (flag === 0) rest.push(index);
+    });
+    this.offered.fill(1);
+    return Int32Array.from(rest);
+  }
+}
+
+/** Classes of the chunk and of the memory, ascending (the classes seen, for maskUnusedClasses). */
+export function classesSeen(chunk: Dataset, memory: ReplayBuffer): number[] {
+  const classes = new Set(classesPresent(chunk));
+  memory.classHistogram().forEach((count, c) => {
+    if (count > 0) classes.add(c);
+  });
+  return [...classes].sort((a, b) => a - b);
+}
+
+/**
+ * Memory items carry no task id and are replayed through the current task's
+ * head, which is only meaningful for a single-head model.
+ */
+export function assertSingleHead(model: ContinualModel, updater: string): void {
+  if (model.multiHead) {
+    throw new ModelError(`${updater} replays memory items through one output head; multi-head (task-incremental) models are not supported`);
+  }
+}
