@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { useBackend } from "../helpers/backend.js";
 import { base, checkBeatsFineTuning, checkStateRoundTrip, data, spec, storedRowsComeFrom, weightsOf } from "./replay_fixtures.js";
 import { buildModel } from "../../src/model/continual_model.js";
+import { ReplayBuffer } from "../../src/memory/replay_buffer.js";
 import { GDumbModelUpdater } from "../../src/updaters/gdumb.js";
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import type { TrainingEvent } from "../../src/training/callbacks.js";
@@ -42,10 +43,11 @@ test("GDumb re-initialises the model and trains it on the memory only", async ()
   await a.update(data.train[0]!);
   // b starts from other weights and first trains on another chunk: only the memory decides the result.
   await b.update(data.train[2]!);
-  b.memory = a.memory;
+  b.memory = ReplayBuffer.fromSnapshot(a.memory.toSnapshot());
   await a.update(data.train[1]!);
   b.updatesDone = a.updatesDone - 1;
   await b.update(data.train[1]!);
+  assert.deepEqual(b.memory.toSnapshot(), a.memory.toSnapshot());
   assert.deepEqual(await weightsOf(b.model), await weightsOf(a.model));
   assert.deepEqual(stepsPerEpoch, [Math.ceil(50 / 32), Math.ceil(50 / 32)], "one pass over the 50 memory items per epoch, not over the chunk");
   a.model.dispose();
