@@ -204,11 +204,22 @@ function describe(error: unknown): string {
 }
 
 /**
- * The cpu backend prints an "install tfjs-node" banner the first time it is
- * used; relearn is silent by default (and "auto" already prefers tfjs-node).
- * findBackend instantiates it (cheap and synchronous), so the flag can be spent.
+ * The cpu backend prints an "install tfjs-node" banner the first time an
+ * instance is used; relearn is silent by default (and "auto" already prefers
+ * tfjs-node). tfjs may create more than one instance (its backend selection
+ * calls the factory again), so the factory itself is wrapped.
  */
 function silenceCpuBanner(): void {
-  const backend = tf.findBackend("cpu") as (tf.KernelBackend & { firstUse?: boolean }) | null;
-  if (backend !== null && backend.firstUse === true) backend.firstUse = false;
+  const factory = tf.findBackendFactory("cpu");
+  if (factory === null) return;
+  tf.removeBackend("cpu");
+  tf.registerBackend(
+    "cpu",
+    () => {
+      const backend = factory() as tf.KernelBackend & { firstUse?: boolean };
+      backend.firstUse = false;
+      return backend;
+    },
+    1,
+  );
 }
