@@ -12,6 +12,10 @@ export {
 } from "./updaters/repeated_distillation.js";
 export { FineTuningModelUpdater } from "./updaters/fine_tuning.js";
 export { JointModelUpdater } from "./updaters/joint.js";
+export { ExperienceReplayModelUpdater, type ExperienceReplayOptions } from "./updaters/experience_replay.js";
+export { OfflineExperienceReplayModelUpdater } from "./updaters/offline_experience_replay.js";
+export { GDumbModelUpdater } from "./updaters/gdumb.js";
+export { DarkExperienceReplayModelUpdater, darkExperienceReplayLoss } from "./updaters/dark_experience_replay.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

@@ -8,6 +8,10 @@ import type { ModelUpdaterOptions } from "./options.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { JointModelUpdater } from "./joint.js";
+import { ExperienceReplayModelUpdater } from "./experience_replay.js";
+import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
+import { GDumbModelUpdater } from "./gdumb.js";
+import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 
 interface UpdaterEntry {
   description: string;
@@ -35,6 +39,26 @@ export const UPDATERS = {
     description: "retrain from scratch on all data seen (upper bound)",
     usesMemory: false,
     create: ({ memorySize: _ignored, ...o }) => new JointModelUpdater(o),
+  },
+  er: {
+    description: "experience replay: each batch mixes new items with a memory batch; memory filled as data streams in",
+    usesMemory: true,
+    create: (o) => new ExperienceReplayModelUpdater({ ...o, memorySize: withMemory("er", o.memorySize) }),
+  },
+  "offline-er": {
+    description: "offline experience replay: like ER, but the memory is updated at the end of each update",
+    usesMemory: true,
+    create: (o) => new OfflineExperienceReplayModelUpdater({ ...o, memorySize: withMemory("offline-er", o.memorySize) }),
+  },
+  gdumb: {
+    description: "GDumb: class-balanced memory, model retrained from scratch on the memory only",
+    usesMemory: true,
+    create: (o) => new GDumbModelUpdater({ ...o, memorySize: withMemory("gdumb", o.memorySize) }),
+  },
+  "der++": {
+    description: "DER++: replay with stored logits (MSE on logits plus a label term)",
+    usesMemory: true,
+    create: (o) => new DarkExperienceReplayModelUpdater({ ...o, memorySize: withMemory("der++", o.memorySize) }),
   },
 } satisfies Record<string, UpdaterEntry>;
 
