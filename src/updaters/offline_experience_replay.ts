@@ -6,26 +6,18 @@
  * order, only once the update's training is over. So the memory holds items
  * of finished updates only, and the first update trains on the chunk alone.
  */
-import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { Random } from "../random.js";
 import { loadMemory, saveMemory } from "./memory_state.js";
 import { ModelUpdater } from "./model_updater.js";
-import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
+import { resolveOptions } from "./options.js";
+import { experienceReplayOptionsSchema, type ExperienceReplayOptions } from "./experience_replay.js";
 import { assertSingleHead, classesSeen, replaySource } from "./replay_source.js";
 
-export const offlineExperienceReplayOptionsSchema = updaterOptionsSchema.extend({
-  memorySize: z.number().int().positive(),
-  memoryBatchSize: z.number().int().positive().optional(),
-});
-
-export interface OfflineExperienceReplayOptions extends ModelUpdaterOptions {
-  /** Capacity of the reservoir memory (items). */
-  memorySize: number;
-  /** Memory items appended to every batch; default batchSize. */
-  memoryBatchSize?: number | undefined;
-}
+/** Offline ER takes exactly ER's options. */
+export const offlineExperienceReplayOptionsSchema = experienceReplayOptionsSchema;
+export type OfflineExperienceReplayOptions = ExperienceReplayOptions;
 
 export class OfflineExperienceReplayModelUpdater extends ModelUpdater {
   readonly kind = "offline-er";
