@@ -4,9 +4,9 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { resolve } from "node:path";
+import { readFile } from "node:fs/promises";
 import type { Dataset } from "../data/dataset.js";
-import { loadIdx } from "../data/idx_file.js";
-import { loadFashionMnist } from "../data/fashion_mnist.js";
+import { loadNamedData } from "../data/named_datasets.js";
 import { makeScenario, SCENARIO_NAMES } from "../data/scenarios/registry.js";
 import { parseModelSpec, type ModelSpec } from "../model/spec.js";
 import { runBenchmark } from "../benchmark/run_benchmark.js";
@@ -14,7 +14,6 @@ import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
 import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
 import { progressCallbacks } from "./progress.js";
-import { readFile } from "node:fs/promises";
 
 const list = (parse: (s: string) => number) => (value: string) => value.split(",").map((s) => parse(s.trim()));
 function positiveInt(value: string): number {
@@ -43,23 +42,12 @@ async function resolveModelSpec(value: string, data: Dataset): Promise<ModelSpec
   return parseModelSpec(JSON.parse(await readFile(value, "utf8")));
 }
 
-async function loadData(dataset: string): Promise<{ name: string; train: Dataset; test: Dataset }> {
-  if (dataset === "fashion-mnist" || dataset === "fashion-mnist-bundled" || dataset === "auto") {
-    const source = dataset === "fashion-mnist" ? "full" : dataset === "auto" ? "auto" : "bundled";
-    const loaded = await loadFashionMnist({ source });
-    return { name: loaded.source === "full" ? "fashion-mnist" : "fashion-mnist-bundled", train: loaded.train, test: loaded.test };
-  }
-  // A folder or prefix holding train-/t10k- IDX files.
-  const prefix = resolve(dataset);
-  const train = await loadIdx({ images: `${prefix}/train-images-idx3-ubyte.gz`, labels: `${prefix}/train-labels-idx1-ubyte.gz` });
-  const test = await loadIdx({ images: `${prefix}/t10k-images-idx3-ubyte.gz`, labels: `${prefix}/t10k-labels-idx1-ubyte.gz` });
-  return { name: dataset, train, test };
-}
-
 export function benchmarkCommand(): Command {
   return new Command("benchmark")
     .description("run continual-learning updaters on a benchmark scenario and compare them")
-    .option("--dataset <name>", "fashion-mnist (full, Debian package), fashion-mnist-bundled (subset in the repo), auto, or a folder of IDX files", "auto")
+    .option("--dataset <name>", "fashion-mnist (full, Debian package), fashion-mnist-bundled (subset in the repo), auto, a folder of IDX files, or a train .csv", "auto")
+    .option("--test-dataset <file>", "test .csv (with a .csv --dataset)")
+    .option("--layout <layout>", "flat or hwc (for CNN models) images", "flat")
     .option("--scenario <name>", `one of ${SCENARIO_NAMES.join(", ")}`, "class-incremental")
     .option("--tasks <n>", "number of updates", positiveInt, 5)
     .option("--updaters <list>", `comma-separated: ${UPDATER_NAMES.join(", ")}`, "rd,fine-tuning,joint")
@@ -83,7 +71,7 @@ Examples:
     .action(async (flags) => {
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       updaters.forEach((u) => updaterEntry(u));
-      const data = await loadData(flags.dataset);
+      const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout });
       const model = await resolveModelSpec(flags.model, data.train);
       process.stderr.write(
         `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ${flags.scenario} x ${flags.tasks}, ` +

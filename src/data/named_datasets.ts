@@ -1,0 +1,64 @@
+/**
+ * Train/test data by name or path, for the CLI and benchmarks (Node only):
+ * "fashion-mnist" (the full set from Debian's dataset-fashion-mnist),
+ * "fashion-mnist-bundled" (the subset shipped in the repository), "auto"
+ * (full when installed, else bundled), a folder of IDX files named like
+ * MNIST's, or a CSV file with a separate CSV test file.
+ */
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { OptionsError } from "../errors.js";
+import type { Dataset } from "./dataset.js";
+import { loadCsv } from "./csv_file.js";
+import { loadFashionMnist } from "./fashion_mnist.js";
+import { loadIdx } from "./idx_file.js";
+
+export interface NamedData {
+  /** A short name for reports, e.g. "fashion-mnist". */
+  name: string;
+  train: Dataset;
+  test: Dataset;
+}
+
+export interface LoadNamedDataOptions {
+  /** Test CSV; required when `dataset` is a CSV file. */
+  testDataset?: string | undefined;
+  /** "flat" (default) or "hwc" images, for IDX data. */
+  layout?: "flat" | "hwc" | undefined;
+}
+
+const IDX_NAMES = {
+  trainImages: "train-images-idx3-ubyte",
+  trainLabels: "train-labels-idx1-ubyte",
+  testImages: "t10k-images-idx3-ubyte",
+  testLabels: "t10k-labels-idx1-ubyte",
+};
+
+/** Loads the named data set or the files at `dataset`. */
+export async function loadNamedData(dataset: string, options: LoadNamedDataOptions = {}): Promise<NamedData> {
+  const layout = options.layout ?? "flat";
+  if (dataset === "fashion-mnist" || dataset === "fashion-mnist-bundled" || dataset === "auto") {
+    const source = dataset === "fashion-mnist" ? "full" : dataset === "auto" ? "auto" : "bundled";
+    const loaded = await loadFashionMnist({ source, layout });
+    return { name: loaded.source === "full" ? "fashion-mnist" : "fashion-mnist-bundled", train: loaded.train, test: loaded.test };
+  }
+  if (dataset.toLowerCase().endsWith(".csv")) {
+    if (!options.testDataset) throw new OptionsError(`${dataset}: a CSV training file needs a CSV test file too (--test-dataset)`);
+    const train = await loadCsv(dataset);
+    const test = await loadCsv(options.testDataset, { numClasses: train.numClasses });
+    return { name: dataset, train, test };
+  }
+  const folder = await stat(dataset).catch(() => null);
+  if (!folder?.isDirectory()) {
+    throw new OptionsError(
+      `unknown dataset "${dataset}": use fashion-mnist, fashion-mnist-bundled, auto, a folder of IDX files, or a .csv file`,
+    );
+  }
+  const file = async (name: string) => {
+    for (const candidate of [join(dataset, `${name}.gz`), join(dataset, name)]) if (await stat(candidate).catch(() => null)) return candidate;
+    throw new OptionsError(`${dataset}: neither ${name}.gz nor ${name} is there`);
+  };
+  const train = await loadIdx({ images: await file(IDX_NAMES.trainImages), labels: await file(IDX_NAMES.trainLabels), layout });
+  const test = await loadIdx({ images: await file(IDX_NAMES.testImages), labels: await file(IDX_NAMES.testLabels), layout });
+  return { name: dataset, train, test };
+}

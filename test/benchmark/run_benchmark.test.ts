@@ -1,0 +1,80 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { useBackend } from "../helpers/backend.js";
+import { makeGaussianBlobs } from "../../src/data/synthetic.js";
+import { classIncremental, taskIncremental } from "../../src/data/scenarios.js";
+import { mlp } from "../../src/model/spec.js";
+import { planRuns, runBenchmark } from "../../src/benchmark/run_benchmark.js";
+import { OptionsError } from "../../src/errors.js";
+
+before(async () => {
+  await useBackend("wasm");
+});
+
+const train = makeGaussianBlobs({ numClasses: 6, samplesPerClass: 40, dims: 8, seed: 4, sampleSeed: 1 });
+const testSet = makeGaussianBlobs({ numClasses: 6, samplesPerClass: 20, dims: 8, seed: 4, sampleSeed: 2 });
+const config = {
+  dataset: "blobs",
+  scenario: "class-incremental",
+  makeUpdates: (seed: number) => classIncremental({ train, test: testSet, tasks: 3, seed }),
+  model: mlp({ inputShape: [8], hidden: [16], classes: 6 }),
+  epochs: 3,
+  batchSize: 16,
+  optimizer: { name: "adam" as const, learningRate: 1e-2 },
+  backend: "wasm" as const,
+};
+
+test("planRuns: memory sizes only for updaters with a memory, seeds innermost", () => {
+  assert.deepEqual(planRuns({ updaters: ["fine-tuning", "rd"], memorySizes: [10, 20], seeds: [0, 1] }), [
+    { updater: "fine-tuning", memorySize: null, seed: 0 },
+    { updater: "fine-tuning", memorySize: null, seed: 1 },
+    { updater: "rd", memorySize: 10, seed: 0 },
+    { updater: "rd", memorySize: 10, seed: 1 },
+    { updater: "rd", memorySize: 20, seed: 0 },
+    { updater: "rd", memorySize: 20, seed: 1 },
+  ]);
+  assert.throws(() => planRuns({ updaters: ["nope"], memorySizes: [1], seeds: [0] }), OptionsError);
+});
+
+test("runBenchmark measures a square accuracy matrix, init accuracy, flips and phase times, and leaks nothing", async () => {
+  const before = tf.memory().numTensors;
+  const rows: number[][] = [];
+  const results = await runBenchmark(
+    { ...config, updaters: ["fine-tuning", "rd"], memorySizes: [60], seeds: [0] },
+    { onUpdate: (_p, row) => void rows.push(row) },
+  );
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(results.runs.length, 2);
+  assert.equal(results.tasks, 3);
+  assert.equal(results.backend, "wasm");
+  for (const run of results.runs) {
+    assert.equal(run.accuracyMatrix.length, 3);
+    assert.ok(run.accuracyMatrix.every((r) => r.length === 3 && r.every((a) => a >= 0 && a <= 1)));
+    assert.equal(run.initAccuracy!.length, 3);
+    assert.equal(run.negativeFlipRates.length, 2);
+    assert.equal(run.updateSeconds.length, 3);
+    assert.deepEqual(run.testSizes, [40, 40, 40]);
+    // each update learns its own task
+    run.accuracyMatrix.forEach((r, t) => assert.ok(r[t]! > 0.8, `${run.updater} update ${t}: ${r}`));
+  }
+  assert.deepEqual(Object.keys(results.runs[1]!.phaseSeconds!).sort(), ["consolidation", "expert"]);
+  assert.equal(rows.length, 6);
+  for (const run of results.runs) assert.ok(run.negativeFlipRates.every((r) => r >= 0 && r <= 1));
+  // before any update the model has not seen a task: every accuracy matrix row beats the untrained one on its own task
+  for (const run of results.runs) run.accuracyMatrix.forEach((r, t) => assert.ok(r[t]! > run.initAccuracy![t]!));
+});
+
+test("a task-incremental scenario gives the model a head per task", async () => {
+  const results = await runBenchmark({
+    ...config,
+    scenario: "task-incremental",
+    makeUpdates: (seed) => taskIncremental({ train, test: testSet, tasks: 3, seed }),
+    updaters: ["fine-tuning"],
+    memorySizes: [],
+    seeds: [1],
+  });
+  // with a head per task and the task known at test time, fine-tuning keeps far more than in class-incremental
+  const last = results.runs[0]!.accuracyMatrix[2]!;
+  assert.ok(last.every((a) => a > 0.5), `${last}`);
+});

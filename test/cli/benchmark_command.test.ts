@@ -1,0 +1,52 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+function relearn(args: string[]) {
+  return spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 300_000 });
+}
+
+test("relearn benchmark on the bundled data writes the results folder and prints the comparison table", async () => {
+  const out = await mkdtemp(join(tmpdir(), "relearn-cli-"));
+  try {
+    const common = ["benchmark", "--dataset", "fashion-mnist-bundled", "--tasks", "5", "--epochs", "1", "--model", "mlp:16", "--backend", "wasm"];
+    const run = relearn([...common, "--updaters", "fine-tuning,rd", "--memory-sizes", "100", "--out", out]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /fine-tuning/);
+    assert.match(run.stdout, /\brd\b/);
+    assert.match(run.stdout, /report: .*report\.html/);
+    assert.match(run.stderr, /epoch 1\/1/, "one progress line per epoch when stderr is not a terminal");
+    const files = await readdir(out);
+    for (const f of ["summary.json", "metrics.jsonl", "report.html", "accuracy-fine-tuning-mnone-s0.csv", "accuracy-rd-m100-s0.csv"]) {
+      assert.ok(files.includes(f), `${f} in ${files.join(", ")}`);
+    }
+    const charts = await readdir(join(out, "charts"));
+    assert.ok(charts.some((f) => f.endsWith(".svg")) && charts.some((f) => f.endsWith(".png")));
+    const lines = (await readFile(join(out, "metrics.jsonl"), "utf8")).trim().split("\n");
+    assert.equal(lines.length, 10, "2 runs x 5 updates");
+    const csv = (await readFile(join(out, "accuracy-rd-m100-s0.csv"), "utf8")).trim().split("\n");
+    assert.equal(csv.length, 6, "header + 5 updates");
+
+    const json = relearn([...common, "--updaters", "fine-tuning", "--out", join(out, "json"), "--json", "--no-png"]);
+    assert.equal(json.status, 0, json.stderr);
+    const summary = JSON.parse(json.stdout) as { groups: { updater: string }[] };
+    assert.equal(summary.groups[0]!.updater, "fine-tuning");
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+test("relearn benchmark rejects bad input with a message and a non-zero exit code", () => {
+  const unknown = relearn(["benchmark", "--dataset", "fashion-mnist-bundled", "--updaters", "nope"]);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /unknown updater "nope"; known: rd/);
+  const badTasks = relearn(["benchmark", "--tasks", "0"]);
+  assert.notEqual(badTasks.status, 0);
+  assert.match(badTasks.stderr, /positive integer/);
+  const badData = relearn(["benchmark", "--dataset", "/nonexistent/folder"]);
+  assert.equal(badData.status, 1);
+  assert.match(badData.stderr, /unknown dataset/);
+});
