@@ -30,8 +30,8 @@ export interface BenchmarkConfig {
   batchSize: number;
   optimizer: OptimizerSpec;
   backend: BackendName;
-  /** Extra updater options (e.g. RD's consolidation settings), merged last. */
-  updaterOptions?: Partial<ModelUpdaterOptions> & Record<string, unknown>;
+  /** Extra options per updater name (e.g. `{ rd: { consolidationEpochs: 50 } }`), merged last. */
+  updaterOptions?: Readonly<Record<string, Partial<ModelUpdaterOptions> & Record<string, unknown>>>;
 }
 
 /** Where a benchmark stands, for progress displays. */
@@ -86,7 +86,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
         batchSize: config.batchSize,
         optimizer: config.optimizer,
         memorySize: plan.memorySize ?? undefined,
-        ...(config.updaterOptions ?? {}),
+        ...(config.updaterOptions?.[plan.updater] ?? {}),
       });
       await updater.prepare();
       backend = updater.backendInfo?.name ?? backend;

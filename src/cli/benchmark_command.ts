@@ -58,6 +58,7 @@ export function benchmarkCommand(): Command {
     .option("--lr <x>", "Adam learning rate", positiveNumber, 1e-3)
     .option("--model <spec>", 'model: "mlp:256,256" or a JSON ModelSpec file', "mlp:256,256")
     .option("--backend <name>", "auto, wasm, cpu, tensorflow, webgl, webgpu", "auto")
+    .option("--consolidation-epochs <n>", "RD (rd, rd-budget): epochs of the consolidation phase (default: --epochs for rd, the budget rule for rd-budget)", nonNegativeInt)
     .option("--out <dir>", "results folder", "results/benchmark")
     .option("--no-png", "skip the PNG copies of the charts")
     .option("--json", "print the summary as JSON on stdout (progress stays on stderr)")
@@ -90,6 +91,10 @@ Examples:
           batchSize: flags.batchSize,
           optimizer: { name: "adam", learningRate: flags.lr },
           backend: flags.backend,
+          updaterOptions:
+            flags.consolidationEpochs === undefined
+              ? {}
+              : { rd: { consolidationEpochs: flags.consolidationEpochs }, "rd-budget": { consolidationEpochs: flags.consolidationEpochs } },
         },
         {
           callbacksFor: (p) =>

@@ -5,7 +5,7 @@
 import { OptionsError } from "../errors.js";
 import type { ModelUpdater } from "./model_updater.js";
 import type { ModelUpdaterOptions } from "./options.js";
-import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
+import { RepeatedDistillationModelUpdater, budgetConsolidationEpochs } from "./repeated_distillation.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { JointModelUpdater } from "./joint.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
@@ -29,6 +29,15 @@ export const UPDATERS = {
     description: "Repeated Distillation (Renate): fresh expert per chunk, consolidation by double distillation over a reservoir memory",
     usesMemory: true,
     create: (o) => new RepeatedDistillationModelUpdater({ ...o, memorySize: withMemory("rd", o.memorySize) }),
+  },
+  "rd-budget": {
+    description: "RD with a consolidation budget: consolidationEpochs = max(maxEpochs, ceil(25000 / memorySize)) unless given",
+    usesMemory: true,
+    create: (o) => {
+      const memorySize = withMemory("rd-budget", o.memorySize);
+      const consolidationEpochs = (o as { consolidationEpochs?: number }).consolidationEpochs ?? budgetConsolidationEpochs(memorySize, o.maxEpochs ?? 50);
+      return new RepeatedDistillationModelUpdater({ ...o, memorySize, consolidationEpochs });
+    },
   },
   "fine-tuning": {
     description: "fine-tuning on each chunk (lower bound: forgets)",

@@ -227,3 +227,49 @@ test("task-incremental: a multi-head model grows a head per task id and keeps th
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("consolidationEpochs sets the consolidation phase's epochs apart from maxEpochs; the default is Renate's (maxEpochs)", async () => {
+  const epochsOf = async (extra: { consolidationEpochs?: number }) => {
+    const model = buildModel(spec, { seed: 0 });
+    const updater = new RepeatedDistillationModelUpdater({ ...base, model, memorySize: 40, maxEpochs: 2, ...extra });
+    await updater.update(data.train[0]!);
+    model.dispose();
+    return updater.lastUpdatePhases.map((p) => [p.phase, p.epochsRun]);
+  };
+  assert.deepEqual(await epochsOf({}), [["expert", 2], ["consolidation", 2]]);
+  assert.deepEqual(await epochsOf({ consolidationEpochs: 5 }), [["expert", 2], ["consolidation", 5]]);
+  assert.throws(() => new RepeatedDistillationModelUpdater({ ...base, model: spec, memorySize: 40, consolidationEpochs: -1 }), /consolidationEpochs/);
+});
+
+test("early stopping and best-epoch restore apply to the consolidation phase", async () => {
+  const model = buildModel(spec, { seed: 0 });
+  const updater = new RepeatedDistillationModelUpdater({
+    ...base,
+    model,
+    memorySize: 60,
+    maxEpochs: 1,
+    consolidationEpochs: 40,
+    optimizer: { name: "sgd", learningRate: 2 }, // diverges: val_loss stops improving quickly
+    metric: "val_loss",
+    earlyStoppingEnabled: true,
+    earlyStoppingPatience: 2,
+  });
+  await updater.update(data.train[0]!, { valDataset: data.test[0]! });
+  const consolidation = updater.lastUpdatePhases.find((p) => p.phase === "consolidation")!;
+  assert.ok(consolidation.stoppedEarly && consolidation.epochsRun < 40, `ran ${consolidation.epochsRun} epochs`);
+  assert.equal(consolidation.epochsRun, consolidation.bestEpoch! + 3);
+  model.dispose();
+});
+
+test("the rd-budget preset's rule: about 25,000 memory items per consolidation, never fewer epochs than maxEpochs", async () => {
+  const { budgetConsolidationEpochs } = await import("../../src/updaters/repeated_distillation.js");
+  const { createUpdater } = await import("../../src/updaters/registry.js");
+  assert.equal(budgetConsolidationEpochs(500, 5), 50);
+  assert.equal(budgetConsolidationEpochs(2000, 5), 13);
+  assert.equal(budgetConsolidationEpochs(200, 5), 125);
+  assert.equal(budgetConsolidationEpochs(100_000, 5), 5);
+  const preset = createUpdater("rd-budget", { model: spec, memorySize: 500, maxEpochs: 5 }) as RepeatedDistillationModelUpdater;
+  assert.equal(preset.consolidationEpochs, 50);
+  const faithful = createUpdater("rd", { model: spec, memorySize: 500, maxEpochs: 5 }) as RepeatedDistillationModelUpdater;
+  assert.equal(faithful.consolidationEpochs, 5);
+});

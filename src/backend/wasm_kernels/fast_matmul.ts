@@ -1,0 +1,130 @@
+/**
+ * Any matmul (transpose flags, batch dims, broadcasting) rewritten as calls
+ * of the one matmul the wasm backend runs fast: 2-D, no transpose flags.
+ * tfjs-backend-wasm 4.22 sends everything else to a scalar loop about 10-20x
+ * slower (batch_mat_mul_impl.cc: XNNPACK only when both batch sizes are 1
+ * and neither operand is transposed).
+ *
+ * - a transposed operand is materialised with the wasm Transpose kernel
+ *   (one pass over the operand, against a matmul that reads it n times);
+ * - when b has no batch (or a batch of 1), the batches of a are stacked into
+ *   the rows of ONE 2-D matmul;
+ * - otherwise each output batch is one 2-D call on copied slices.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { copyRange, floatsOf, heapOf, release, stockKernel, view, type WasmBackend } from "./wasm_heap.js";
+
+/** A fast-path matmul: a [1, m, k] times b [1, k, n], no transposes, returns [1, m, n]. */
+export type PlainMatMul = (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo;
+
+/** The fast-path call of the stock BatchMatMul kernel. */
+export function stockPlainMatMul(backend: WasmBackend): PlainMatMul {
+  const batchMatMul = stockKernel(tf.BatchMatMul);
+  return (a, b) => batchMatMul(backend, { a, b }, { transposeA: false, transposeB: false });
+}
+
+/**
+ * `matMul(a, b, transposeA, transposeB)` with every multiplication done by
+ * `plain`. The output has shape [...broadcast(batch dims), m, n].
+ */
+export function matMulOnFastPath(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  plain: PlainMatMul,
+): tf.TensorInfo {
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  const aPlain = transposeA ? swapLastTwo(backend, a) : a;
+  const bPlain = transposeB ? swapLastTwo(backend, b) : b;
+  try {
+    const [m, k] = lastTwo(aPlain);
+    const [kB, n] = lastTwo(bPlain);
+    if (k !== kB) {
+      throw new Error(
+        `Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} ` +
+          `and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+      );
+    }
+    const batchA = tf.util.sizeFromShape(outerA);
+    const batchB = tf.util.sizeFromShape(outerB);
+    const outShape = [...outer, m, n];
+    if (batchB === 1) {
+      // Rows of every batch of a, stacked: one matmul, and its output is
+      // already laid out as [...outer, m, n].
+      const product = plain(view(aPlain, [1, batchA * m, k]), view(bPlain, [1, k, n]));
+      return view(product, outShape);
+    }
+    return perBatch(backend, aPlain, bPlain, outerA, outerB, outer, [m, k, n], plain);
+  } finally {
+    if (aPlain !== a) release(backend, aPlain);
+    if (bPlain !== b) release(backend, bPlain);
+  }
+}
+
+function perBatch(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  outerA: number[],
+  outerB: number[],
+  outer: number[],
+  [m, k, n]: [number, number, number],
+  plain: PlainMatMul,
+): tf.TensorInfo {
+  const out = backend.makeOutput([...outer, m, n], a.dtype);
+  const batches = tf.util.sizeFromShape(outer);
+  const sourceA = batchIndexer(outerA, outer);
+  const sourceB = batchIndexer(outerB, outer);
+  for (let batch = 0; batch < batches; batch++) {
+    const indexA = sourceA(batch);
+    const indexB = sourceB(batch);
+    // A batch-1 operand is used as it is; others are copied out (a copy is
+    // one pass, the matmul n or m passes).
+    const sliceA = tf.util.sizeFromShape(outerA) === 1 ? view(a, [1, m, k]) : copyRange(backend, a, indexA * m * k, [1, m, k]);
+    const sliceB = copyRange(backend, b, indexB * k * n, [1, k, n]);
+    const product = plain(sliceA, sliceB);
+    const { heap, start } = heapOf(backend, out);
+    heap.set(floatsOf(backend, product), start + batch * m * n);
+    release(backend, product, sliceB);
+    if (sliceA.dataId !== a.dataId) release(backend, sliceA);
+  }
+  return out;
+}
+
+/** Maps a flat batch index of the broadcast shape to the flat batch index of one operand. */
+function batchIndexer(operandOuter: number[], outer: number[]): (batch: number) => number {
+  const offset = outer.length - operandOuter.length;
+  const outerStrides = tf.util.computeStrides(outer);
+  const operandStrides = tf.util.computeStrides(operandOuter);
+  return (batch) => {
+    let index = 0;
+    let rest = batch;
+    for (let axis = 0; axis < outer.length; axis++) {
+      const stride = outerStrides[axis] ?? 1;
+      const coordinate = Math.floor(rest / stride);
+      rest -= coordinate * stride;
+      const operandAxis = axis - offset;
+      if (operandAxis < 0) continue;
+      if ((operandOuter[operandAxis] ?? 1) === 1) continue;
+      index += coordinate * (operandStrides[operandAxis] ?? 1);
+    }
+    return index;
+  };
+}
+
+function swapLastTwo(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
+  const rank = x.shape.length;
+  const perm = [...Array(rank).keys()];
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return stockKernel(tf.Transpose)(backend, { x }, { perm });
+}
+
+function lastTwo(x: tf.TensorInfo): [number, number] {
+  const rank = x.shape.length;
+  return [x.shape[rank - 2] ?? 1, x.shape[rank - 1] ?? 1];
+}
