@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, OptionsError } from "../errors.js";
 import "./chained_ops.js";
+import { installWasmKernelOverrides } from "./wasm_kernels/index.js";
 // The pure-JS cpu backend is registered on import because it starts synchronously:
 // a model can then be built before initBackend() runs (as in the README's quick
 // start). initBackend switches to the chosen backend and tfjs moves the existing
@@ -160,6 +161,7 @@ async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<void
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tf.setBackend("${name}") failed to initialise it`);
   await tf.ready();
+  if (name === "wasm") installWasmKernelOverrides();
   if (name === "cpu") {
     // The cpu backend prints an "install tfjs-node" banner on its first
     // tensor; relearn is silent by default and "auto" already prefers

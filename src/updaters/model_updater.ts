@@ -19,6 +19,7 @@ import { saveModel, loadModel } from "../model/io.js";
 import { deriveSeed } from "../random.js";
 import { writeStateFolder } from "../state/atomic_folder.js";
 import { readStateFolder } from "../state/read_state.js";
+import { lockStateFolder } from "../state/lock.js";
 import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
 import { datasetSource, type BatchSource } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
@@ -126,16 +127,23 @@ export abstract class ModelUpdater {
       this.currentValidation = { dataset: updateOptions.valDataset, taskId };
       this.validationSets.push(this.currentValidation);
     }
-    this.model.ensureHead(taskId);
-    this.lastUpdatePhases = [];
-    this.updateCallbacks = updateOptions.callbacks ?? [];
+    const output = this.options.outputStateFolder;
+    // Taken before training, so a second update writing the same output fails at once, not after an hour.
+    const lock = output === undefined ? undefined : await lockStateFolder(output);
     try {
-      await this.performUpdate(trainDataset, taskId);
+      this.model.ensureHead(taskId);
+      this.lastUpdatePhases = [];
+      this.updateCallbacks = updateOptions.callbacks ?? [];
+      try {
+        await this.performUpdate(trainDataset, taskId);
+      } finally {
+        this.updateCallbacks = [];
+      }
+      this.updatesDone++;
+      if (output !== undefined) await this.saveState(output);
     } finally {
-      this.updateCallbacks = [];
+      await lock?.release();
     }
-    this.updatesDone++;
-    if (this.options.outputStateFolder !== undefined) await this.saveState(this.options.outputStateFolder);
     return this.model;
   }
 

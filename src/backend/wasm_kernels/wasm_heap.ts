@@ -28,12 +28,19 @@ export type KernelCall = (args: {
 
 /** The stock wasm kernels, captured before the overrides replace any of them. */
 const stock = new Map<string, tf.KernelConfig>();
+/** relearn's own kernel functions: never mistaken for a stock kernel (which would recurse). */
+const overrides = new WeakSet<object>();
+
+/** Marks a kernel function as one of relearn's overrides. */
+export function markOverride(kernelFunc: tf.KernelFunc): void {
+  overrides.add(kernelFunc);
+}
 
 /** Remembers the stock wasm kernel `name` (once); undefined when wasm has none. */
 export function captureStockKernel(name: string): tf.KernelConfig | undefined {
   if (!stock.has(name)) {
-    const config = tf.getKernel(name, "wasm");
-    if (config !== undefined) stock.set(name, config);
+    const config = tf.getKernel(name, "wasm") as tf.KernelConfig | undefined;
+    if (config !== undefined && !overrides.has(config.kernelFunc)) stock.set(name, config);
   }
   return stock.get(name);
 }

@@ -1,0 +1,104 @@
+/**
+ * The config file of the production workflow (`relearn init` writes one,
+ * `relearn update` reads it): which model, which updater with which options,
+ * and how to read data files. Validated with zod; `configJsonSchema()` gives
+ * editors a JSON Schema for completion and checks.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { z } from "zod";
+import { OptionsError } from "../errors.js";
+import { modelSpecSchema } from "../model/spec.js";
+import { optimizerSpecSchema } from "../training/optimizers.js";
+import { learningRateScheduleSchema } from "../training/schedules.js";
+import { UPDATER_NAMES } from "../updaters/registry.js";
+
+/** How data files are read: CSV (a label column + numeric features) or IDX (images + labels files). */
+export const dataFormatSchema = z.strictObject({
+  /** Column name or 0-based index of the label in CSV files; default the column named "label", else the last. */
+  labelColumn: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+  /** Pixel scale for IDX images (default 1/255). */
+  scale: z.number().positive().optional(),
+  /** IDX images as flat vectors or [h, w, 1] (for CNN specs). */
+  layout: z.enum(["flat", "hwc"]).default("flat"),
+});
+
+/** The JSON-serialisable updater options a config can set (functions are for code, not config files). */
+export const configUpdaterOptionsSchema = z.strictObject({
+  memorySize: z.number().int().positive().optional(),
+  batchMemoryFrac: z.number().min(0).max(1).optional(),
+  consolidationEpochs: z.number().int().min(0).optional(),
+  memoryBatchSize: z.number().int().positive().optional(),
+  alpha: z.number().min(0).optional(),
+  beta: z.number().min(0).optional(),
+  batchSize: z.number().int().positive().optional(),
+  maxEpochs: z.number().int().min(0).optional(),
+  optimizer: optimizerSpecSchema.optional(),
+  learningRateScheduler: learningRateScheduleSchema.optional(),
+  learningRateSchedulerInterval: z.enum(["epoch", "step"]).optional(),
+  metric: z.string().min(1).optional(),
+  mode: z.enum(["min", "max"]).optional(),
+  earlyStoppingEnabled: z.boolean().optional(),
+  earlyStoppingPatience: z.number().int().positive().optional(),
+  gradientClipVal: z.number().positive().optional(),
+  gradientClipAlgorithm: z.enum(["norm", "value"]).optional(),
+  maskUnusedClasses: z.boolean().optional(),
+  backend: z.enum(["auto", "tensorflow", "wasm", "cpu", "webgl", "webgpu"]).optional(),
+  seed: z.number().int().min(0).optional(),
+});
+
+export const relearnConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  model: modelSpecSchema,
+  updater: z.enum(UPDATER_NAMES as [string, ...string[]]),
+  options: configUpdaterOptionsSchema.default({}),
+  data: dataFormatSchema.default({ layout: "flat" }),
+});
+
+export type RelearnConfig = z.output<typeof relearnConfigSchema>;
+export type RelearnConfigInput = z.input<typeof relearnConfigSchema>;
+
+/** Validates a parsed config; errors name the file and the field. */
+export function parseConfig(json: unknown, source = "config"): RelearnConfig {
+  const parsed = relearnConfigSchema.safeParse(json);
+  if (!parsed.success) throw new OptionsError(`${source} is not a valid relearn config:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Reads and validates a config file. */
+export async function readConfig(path: string): Promise<RelearnConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new OptionsError(`cannot read the config file ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new OptionsError(`${path} is not JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(json, path);
+}
+
+/** The JSON Schema of the config file, for editors (`"$schema": "./relearn.schema.json"`). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(relearnConfigSchema, { io: "input" }) as Record<string, unknown>;
+}
+
+/** A starting config: RD on an MLP, Renate-like settings. */
+export function defaultConfig(overrides: { inputShape?: number[]; classes?: number; updater?: string } = {}): RelearnConfigInput {
+  return {
+    $schema: "./relearn.schema.json",
+    model: { type: "mlp", inputShape: overrides.inputShape ?? [784], hidden: [256, 256], classes: overrides.classes ?? 10 },
+    updater: overrides.updater ?? "rd",
+    options: { memorySize: 500, batchSize: 32, maxEpochs: 5, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 0 },
+    data: { layout: "flat" },
+  };
+}
+
+/** Writes a config (validated first) with stable formatting. */
+export async function writeConfig(path: string, config: RelearnConfigInput): Promise<void> {
+  parseConfig(config, path);
+  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+}
