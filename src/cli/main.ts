@@ -7,10 +7,30 @@
 import { Command } from "commander";
 import { RelearnError } from "../errors.js";
 import { benchmarkCommand } from "./benchmark_command.js";
+import { initCommand } from "./init_command.js";
+import { updateCommand } from "./update_command.js";
+import { evaluateCommand, predictCommand } from "./evaluate_command.js";
+import { inspectCommand } from "./inspect_command.js";
+
+// A reader that stops early (`relearn predict ... | head`) is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
 
 const program = new Command("relearn")
   .description("continual learning for TypeScript: keep a model up to date as data arrives")
-  .addCommand(benchmarkCommand());
+  .addCommand(initCommand())
+  .addCommand(updateCommand())
+  .addCommand(evaluateCommand())
+  .addCommand(predictCommand())
+  .addCommand(inspectCommand())
+  .addCommand(benchmarkCommand())
+  .addHelpText(
+    "after",
+    `
+Exit codes: 0 success; 1 bad input, options, data or state (the message says what to fix); 2 an unexpected failure.`,
+  );
 
 try {
   await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
 import { DataError, OptionsError, StateError } from "../errors.js";
@@ -39,6 +40,16 @@ export interface UpdateOptions {
   callbacks?: readonly TrainingCallback[] | undefined;
 }
 
+/** One epoch of one phase of one update, as kept in a state's logs/metrics.jsonl. */
+export interface EpochRecord {
+  update: number;
+  phase: string;
+  epoch: number;
+  [metric: string]: number | string;
+}
+
+const METRICS_LOG = "logs/metrics.jsonl";
+
 /** One training phase's outcome, for summaries and logs. */
 export interface PhaseReport extends TrainResult {
   phase: string;
@@ -63,6 +74,8 @@ export abstract class ModelUpdater {
   updatesDone = 0;
   /** Reports of the phases of the most recent update. */
   lastUpdatePhases: PhaseReport[] = [];
+  /** Every epoch of every update so far, including those of the resumed state. */
+  metricsHistory: EpochRecord[] = [];
   backendInfo: BackendInfo | undefined;
   private currentModel: ContinualModel | undefined;
   private validationSets: ValidationSet[] = [];
@@ -139,6 +152,9 @@ export abstract class ModelUpdater {
       } finally {
         this.updateCallbacks = [];
       }
+      for (const phase of this.lastUpdatePhases) {
+        phase.history.forEach((logs, epoch) => this.metricsHistory.push({ update: this.updatesDone, phase: phase.phase, epoch, ...logs }));
+      }
       this.updatesDone++;
       if (output !== undefined) await this.saveState(output);
     } finally {
@@ -214,6 +230,8 @@ export abstract class ModelUpdater {
       write: async (dir) => {
         await saveModel(model, join(dir, "model"));
         const validation = await this.saveValidationSets(join(dir, "validation"));
+        await mkdir(join(dir, "logs"));
+        await writeFile(join(dir, METRICS_LOG), this.metricsHistory.map((r) => JSON.stringify(r) + "\n").join(""));
         const algorithm = await this.saveAlgorithmState(dir);
         return {
           updatesDone: this.updatesDone,
@@ -238,6 +256,7 @@ export abstract class ModelUpdater {
       if (this.currentModel !== saved) saved.dispose();
     }
     this.updatesDone = updatesDone;
+    this.metricsHistory = await readMetricsLog(join(dir, METRICS_LOG));
     this.validationSets = await this.loadValidationSets(join(dir, "validation"), data["validation"]);
     const algorithm = data["algorithm"];
     await this.loadAlgorithmState(dir, (typeof algorithm === "object" && algorithm !== null ? algorithm : {}) as Record<string, unknown>);
@@ -290,6 +309,24 @@ export abstract class ModelUpdater {
       throw new DataError(`${what}: ${dataset.numClasses} classes but the model has ${model.numClasses} outputs`);
     }
   }
+}
+
+/** The epoch records of a state (none for states written without logs). */
+async function readMetricsLog(path: string): Promise<EpochRecord[]> {
+  const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return "";
+    throw error;
+  });
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as EpochRecord;
+      } catch {
+        throw new StateError(`${path}: line ${i + 1} is not JSON`);
+      }
+    });
 }
 
 /** Puts the weights of `source` into `target` (same architecture), adding heads as needed. */

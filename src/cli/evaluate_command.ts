@@ -1,0 +1,61 @@
+/** `relearn evaluate` and `relearn predict`: the model of a state on a data file. */
+import { Command } from "commander";
+import { writeFile } from "node:fs/promises";
+import { evaluateState } from "../workflow/evaluate_state.js";
+import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
+import { readConfig } from "../workflow/config.js";
+import { fixed, printJson } from "./output.js";
+
+const dataOptions = (command: Command) =>
+  command
+    .requiredOption("--state <dir>", "state folder")
+    .requiredOption("--data <file>", "a .csv file, or an IDX images file with --labels")
+    .option("--labels <file>", "IDX labels file of --data")
+    .option("--config <file>", "config whose data settings (label column, scale, layout) apply")
+    .option("--task-id <id>", "head to use (multi-head models)")
+    .option("--backend <name>", "auto, wasm, cpu, ...", "auto");
+
+async function common(flags: Record<string, string | undefined>) {
+  const format = flags["config"] ? (await readConfig(flags["config"])).data : undefined;
+  return {
+    state: flags["state"]!,
+    data: { path: flags["data"]!, labels: flags["labels"] },
+    ...(format ? { format } : {}),
+    ...(flags["taskId"] ? { taskId: flags["taskId"] } : {}),
+    backend: flags["backend"] as never,
+  };
+}
+
+export function evaluateCommand(): Command {
+  return dataOptions(new Command("evaluate"))
+    .description("accuracy, per-class accuracy and confusion matrix of a state's model on labelled data")
+    .option("--json", "print the evaluation as JSON on stdout")
+    .addHelpText("after", "\nExample:\n  relearn evaluate --state state/v2 --data test.csv")
+    .action(async (flags) => {
+      const result = await evaluateState(await common(flags));
+      if (flags.json) return printJson(result);
+      const lines = [
+        `${result.file}: ${result.items} items, accuracy ${fixed(result.accuracy)}`,
+        "per-class accuracy:",
+        ...result.perClassAccuracy.map((a, c) => `  class ${c}: ${fixed(a)}`),
+        "confusion matrix (rows: label, columns: prediction):",
+        ...result.confusionMatrix.map((row, c) => `  ${String(c).padStart(3)} | ${row.map((n) => String(n).padStart(5)).join(" ")}`),
+      ];
+      process.stdout.write(lines.join("\n") + "\n");
+    });
+}
+
+export function predictCommand(): Command {
+  return dataOptions(new Command("predict"))
+    .description("predicted class and class probabilities for every row of a data file")
+    .option("--format <format>", "csv or jsonl", "csv")
+    .option("--out <file>", "write here instead of stdout")
+    .option("--json", "same as --format jsonl")
+    .addHelpText("after", "\nExample:\n  relearn predict --state state/v2 --data new.csv --format jsonl --out predictions.jsonl")
+    .action(async (flags) => {
+      const predictions = await predictState(await common(flags));
+      const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions) : predictionsToCsv(predictions);
+      if (flags.out) await writeFile(flags.out, text);
+      else process.stdout.write(text);
+    });
+}

@@ -1,0 +1,30 @@
+/** `relearn inspect`: what a state folder holds. */
+import { Command } from "commander";
+import { inspectState } from "../workflow/inspect_state.js";
+import { fixed, formatHistogram, printJson } from "./output.js";
+
+export function inspectCommand(): Command {
+  return new Command("inspect")
+    .description("show a state folder: format, updater and options, updates so far, memory, metrics history")
+    .argument("<dir>", "state folder")
+    .option("--json", "print everything as JSON on stdout")
+    .addHelpText("after", "\nExample:\n  relearn inspect state/v2 --json")
+    .action(async (dir: string, flags) => {
+      const s = await inspectState(dir);
+      if (flags.json) return printJson(s);
+      const lastEpochs = new Map<string, (typeof s.metricsHistory)[number]>();
+      for (const r of s.metricsHistory) lastEpochs.set(`${r.update}/${r.phase}`, r);
+      const lines = [
+        `${s.dir}: relearn state format ${s.formatVersion} (written by ${s.library.name} ${s.library.version})`,
+        `updater: ${s.updater}, ${s.updatesDone} update(s) so far; ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`,
+        `options: ${JSON.stringify(s.options)}`,
+        ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered, ${s.memory.policy}), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
+        `validation sets: ${s.validationSets.map((v) => `${v.taskId} (${v.items})`).join(", ") || "none"}`,
+        "metrics history (last epoch of each phase):",
+        ...[...lastEpochs.values()].map(
+          (r) => `  update ${r.update} ${String(r.phase).padEnd(14)} epoch ${r.epoch + 1}: train_loss ${fixed(r["train_loss"] as number)} val_accuracy ${fixed(r["val_accuracy"] as number | undefined)}`,
+        ),
+      ];
+      process.stdout.write(lines.join("\n") + "\n");
+    });
+}

@@ -1,0 +1,15 @@
+/** Output helpers shared by the commands: results on stdout, everything else on stderr. */
+
+/** Prints `value` as JSON (NaN -> null) on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
+}
+
+/** A compact one-line histogram: "0:120 1:98 ...". */
+export function formatHistogram(histogram: readonly number[]): string {
+  return histogram.map((n, c) => `${c}:${n}`).join(" ");
+}
+
+export function fixed(value: number | undefined, digits = 4): string {
+  return value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits);
+}

@@ -1,0 +1,71 @@
+/** `relearn update`: one update from a config, data files and a state folder. */
+import { Command } from "commander";
+import { readConfig, parseConfig } from "../workflow/config.js";
+import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
+import { fixed, formatHistogram, printJson } from "./output.js";
+import { progressCallbacks } from "./progress.js";
+
+function formatSummary(s: UpdateSummary): string {
+  const lines = [
+    `relearn update: ${s.updater} on ${s.backend}, update ${s.updatesDone} written to ${s.outputState} in ${s.seconds.toFixed(1)} s`,
+    `data: ${s.data.file}, ${s.data.items} items, classes ${formatHistogram(s.data.classHistogram)}`,
+    ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items`] : []),
+    "phases:",
+    ...s.phases.map(
+      (p) =>
+        `  ${p.phase.padEnd(14)} ${String(p.epochsRun).padStart(3)} epochs ${p.seconds.toFixed(1).padStart(7)} s  ` +
+        `train_loss ${fixed(p.last["train_loss"])} train_acc ${fixed(p.last["train_accuracy"])}` +
+        (p.last["val_loss"] === undefined ? "" : `  val_loss ${fixed(p.last["val_loss"])} val_acc ${fixed(p.last["val_accuracy"])}`) +
+        (p.stoppedEarly ? `  (stopped early; best epoch ${p.bestEpoch! + 1})` : ""),
+    ),
+    ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+export function updateCommand(): Command {
+  return new Command("update")
+    .description("update the model of a state folder with new data and write the next state (atomically)")
+    .requiredOption("--config <file>", "config file (relearn init makes one)")
+    .requiredOption("--data <file>", "training data: a .csv file, or an IDX images file with --labels")
+    .option("--labels <file>", "IDX labels file of --data")
+    .option("--val <file>", "validation data (.csv or IDX images with --val-labels)")
+    .option("--val-labels <file>", "IDX labels file of --val")
+    .option("--input-state <dir>", "state to resume from (absent folder: start fresh)")
+    .requiredOption("--output-state <dir>", "where to write the new state (may equal --input-state)")
+    .option("--task-id <id>", "task of this data (multi-head models)")
+    .option("--epochs <n>", "overrides options.maxEpochs of the config")
+    .option("--memory-size <n>", "overrides options.memorySize of the config")
+    .option("--seed <n>", "overrides options.seed of the config")
+    .option("--backend <name>", "overrides options.backend of the config")
+    .option("--json", "print the summary as JSON on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  relearn update --config relearn.json --data chunk1.csv --output-state state/v1
+  relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
+  relearn update --config relearn.json --data images.idx.gz --labels labels.idx.gz --input-state state --output-state state`,
+    )
+    .action(async (flags) => {
+      const config = await readConfig(flags.config);
+      const overrides: Record<string, unknown> = {};
+      if (flags.epochs !== undefined) overrides["maxEpochs"] = Number(flags.epochs);
+      if (flags.memorySize !== undefined) overrides["memorySize"] = Number(flags.memorySize);
+      if (flags.seed !== undefined) overrides["seed"] = Number(flags.seed);
+      if (flags.backend !== undefined) overrides["backend"] = flags.backend;
+      const merged = parseConfig({ ...config, options: { ...config.options, ...overrides } }, `${flags.config} with command-line overrides`);
+      const summary = await updateFromConfig({
+        config: merged,
+        data: { path: flags.data, labels: flags.labels },
+        val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
+        inputState: flags.inputState,
+        outputState: flags.outputState,
+        taskId: flags.taskId,
+        callbacks: progressCallbacks("update"),
+        logger: { info: () => {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
+      });
+      if (flags.json) printJson(summary);
+      else process.stdout.write(formatSummary(summary));
+    });
+}

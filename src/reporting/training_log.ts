@@ -1,0 +1,198 @@
+/**
+ * Training logs of a state folder, one entry per epoch and phase, appended
+ * update after update so the folder holds the whole history:
+ *
+ *   metrics.jsonl   {"update","phase","epoch",...logs,"learningRate","step","time"} per line
+ *   metrics.csv     the fixed columns CSV_COLUMNS; metrics other than the four usual
+ *                   ones go, as a JSON object, into the last column, so a metric that
+ *                   appears in a later update never changes the header
+ *   tensorboard/    event files with scalars "<phase>/<metric>" and "<phase>/learning_rate"
+ *
+ * `step` is a global epoch counter that keeps growing across updates: it starts
+ * at the number of entries already in metrics.jsonl (or metrics.csv), so TensorBoard
+ * curves of successive updates follow one another instead of overlapping.
+ */
+import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DataError, OptionsError } from "../errors.js";
+import type { TrainingCallback, TrainingEvent } from "../training/callbacks.js";
+import { TensorBoardWriter } from "./tensorboard.js";
+
+/** File and folder names inside the log folder. */
+export const METRICS_JSONL = "metrics.jsonl";
+export const METRICS_CSV = "metrics.csv";
+export const TENSORBOARD_FOLDER = "tensorboard";
+
+const USUAL_METRICS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"] as const;
+
+/** Header of metrics.csv, in order. */
+export const CSV_COLUMNS = ["update", "phase", "epoch", "step", "learning_rate", "time", ...USUAL_METRICS, "other_metrics"] as const;
+
+/** Options of {@link trainingLogCallbacks}. */
+export interface TrainingLogOptions {
+  /** The 0-based index of the update being trained (from the state's counters). */
+  updateIndex: number;
+  /** Write TensorBoard event files. Default true. */
+  tensorboard?: boolean;
+  /** Write metrics.csv. Default true. */
+  csv?: boolean;
+  /** Write metrics.jsonl. Default true. */
+  jsonl?: boolean;
+  /** Global step of the first epoch logged; default: the number of entries already logged. */
+  startStep?: number;
+  /** Milliseconds since the Unix epoch; default `Date.now`. */
+  wallClock?: () => number;
+  /** Host name in the event file name; default `os.hostname()`. */
+  hostname?: string;
+}
+
+/** One line of metrics.jsonl. Non-finite metric values are written as null (JSON has no NaN). */
+export interface TrainingLogLine {
+  update: number;
+  phase: string;
+  epoch: number;
+  learningRate: number;
+  step: number;
+  /** ISO 8601. */
+  time: string;
+  [metric: string]: number | string | null;
+}
+
+/** What {@link trainingLogCallbacks} returns. */
+export interface TrainingLog {
+  /** Pass these to the training loop. */
+  readonly callbacks: TrainingCallback[];
+  /** Paths written, for the enabled outputs. */
+  readonly files: { jsonl?: string; csv?: string; tensorboard?: string };
+  /** The global step the next epoch will be logged at. */
+  readonly nextStep: number;
+  /** Flushes and closes the TensorBoard file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates `dir` if needed and returns callbacks that log every epoch end of every
+ * phase to metrics.jsonl, metrics.csv and TensorBoard, appending to existing files.
+ * An existing metrics.csv with a different header is refused (DataError), not mixed.
+ */
+export async function trainingLogCallbacks(dir: string, options: TrainingLogOptions): Promise<TrainingLog> {
+  const { updateIndex } = options;
+  if (!Number.isSafeInteger(updateIndex) || updateIndex < 0) {
+    throw new OptionsError(`trainingLogCallbacks: updateIndex must be a non-negative integer, got ${String(updateIndex)}`);
+  }
+  if (options.startStep !== undefined && (!Number.isSafeInteger(options.startStep) || options.startStep < 0)) {
+    throw new OptionsError(`trainingLogCallbacks: startStep must be a non-negative integer, got ${String(options.startStep)}`);
+  }
+  const wallClock = options.wallClock ?? Date.now;
+  const jsonlPath = join(dir, METRICS_JSONL);
+  const csvPath = join(dir, METRICS_CSV);
+  await mkdir(dir, { recursive: true });
+
+  const jsonlText = await readIfExists(jsonlPath);
+  const csvText = await readIfExists(csvPath);
+  let step = options.startStep ?? Math.max(countLines(jsonlText), Math.max(0, countLines(csvText) - 1));
+
+  const header = CSV_COLUMNS.join(",");
+  let csvPrefix = "";
+  if (options.csv !== false) {
+    const existingHeader = csvText?.split("\n", 1)[0]?.replace(/\r$/, "") ?? "";
+    if (existingHeader === "") csvPrefix = (csvText && !csvText.endsWith("\n") ? "\n" : "") + header + "\n";
+    else if (existingHeader !== header) {
+      throw new DataError(`${csvPath}: header "${existingHeader}" differs from "${header}"; move the file away to start a new log`);
+    } else csvPrefix = missingNewline(csvText);
+  }
+  let jsonlPrefix = missingNewline(jsonlText);
+
+  const tensorboard = options.tensorboard === false
+    ? undefined
+    : await TensorBoardWriter.create(join(dir, TENSORBOARD_FOLDER), {
+      wallClock,
+      ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
+    });
+
+  const onEpochEnd = async (event: TrainingEvent): Promise<void> => {
+    const time = new Date(wallClock()).toISOString();
+    const line = jsonlLine(event, updateIndex, step, time);
+    if (options.jsonl !== false) {
+      await appendFile(jsonlPath, jsonlPrefix + JSON.stringify(line) + "\n");
+      jsonlPrefix = "";
+    }
+    if (options.csv !== false) {
+      await appendFile(csvPath, csvPrefix + csvRow(event, updateIndex, step, time) + "\n");
+      csvPrefix = "";
+    }
+    if (tensorboard) {
+      for (const [metric, value] of Object.entries(event.logs)) tensorboard.scalar(`${event.phase}/${metric}`, value, step);
+      tensorboard.scalar(`${event.phase}/learning_rate`, event.learningRate, step);
+      await tensorboard.flush();
+    }
+    step++;
+  };
+
+  return {
+    callbacks: [{ onEpochEnd }],
+    files: {
+      ...(options.jsonl !== false ? { jsonl: jsonlPath } : {}),
+      ...(options.csv !== false ? { csv: csvPath } : {}),
+      ...(tensorboard ? { tensorboard: tensorboard.path } : {}),
+    },
+    get nextStep() {
+      return step;
+    },
+    close: async () => {
+      await tensorboard?.close();
+    },
+  };
+}
+
+function jsonlLine(event: TrainingEvent, update: number, step: number, time: string): TrainingLogLine {
+  const metrics: Record<string, number | null> = {};
+  for (const [name, value] of Object.entries(event.logs)) metrics[name] = Number.isFinite(value) ? value : null;
+  // The fixed fields come last in the spread so a metric cannot overwrite them.
+  const fixed = { update, phase: event.phase, epoch: event.epoch, learningRate: event.learningRate, step, time };
+  return { update, phase: event.phase, epoch: event.epoch, ...metrics, ...fixed };
+}
+
+function csvRow(event: TrainingEvent, update: number, step: number, time: string): string {
+  const usual = USUAL_METRICS.map((name) => {
+    const value = event.logs[name];
+    return value === undefined ? "" : String(value);
+  });
+  const others = Object.keys(event.logs)
+    .filter((name) => !(USUAL_METRICS as readonly string[]).includes(name))
+    .sort();
+  // JSON has no NaN/Infinity: non-finite values go in as strings so they are not lost.
+  const otherMetrics = others.length === 0
+    ? ""
+    : JSON.stringify(Object.fromEntries(others.map((name) => {
+      const value = event.logs[name]!;
+      return [name, Number.isFinite(value) ? value : String(value)];
+    })));
+  return [String(update), event.phase, String(event.epoch), String(step), String(event.learningRate), time, ...usual, otherMetrics]
+    .map(csvField)
+    .join(",");
+}
+
+function csvField(text: string): string {
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Non-empty lines; a last line cut short by a crash still counts as an entry. */
+function countLines(text: string | undefined): number {
+  if (text === undefined) return 0;
+  return text.split("\n").filter((line) => line.trim() !== "").length;
+}
+
+/** A newline to write first when an existing file does not end with one, so a new entry never joins a cut line. */
+function missingNewline(text: string | undefined): string {
+  return text !== undefined && text.length > 0 && !text.endsWith("\n") ? "\n" : "";
+}

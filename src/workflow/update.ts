@@ -1,0 +1,84 @@
+/**
+ * One production update, as `relearn update` runs it: read the config and the
+ * data, resume from the input state (or start fresh), update, write the output
+ * state atomically, and return a summary. The library call behind the CLI.
+ */
+import type { Dataset } from "../data/dataset.js";
+import { classHistogram } from "../data/dataset_ops.js";
+import type { Logger } from "../logger.js";
+import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
+import type { ReplayBuffer } from "../memory/replay_buffer.js";
+import { createUpdater } from "../updaters/registry.js";
+import type { RelearnConfig } from "./config.js";
+import { readDataFile, type DataFile } from "./data_files.js";
+
+export interface UpdateRequest {
+  config: RelearnConfig;
+  data: DataFile;
+  val?: DataFile | undefined;
+  /** Resume from here when it holds a state; start fresh when absent. */
+  inputState?: string | undefined;
+  outputState: string;
+  taskId?: string | undefined;
+  callbacks?: readonly TrainingCallback[] | undefined;
+  logger?: Logger | undefined;
+}
+
+export interface PhaseSummary {
+  phase: string;
+  epochsRun: number;
+  bestEpoch: number | null;
+  stoppedEarly: boolean;
+  seconds: number;
+  /** The last epoch's logged metrics (train_/val_ loss and accuracy). */
+  last: TrainingLogs;
+}
+
+export interface UpdateSummary {
+  updater: string;
+  backend: string;
+  updatesDone: number;
+  outputState: string;
+  data: { file: string; items: number; classHistogram: number[] };
+  validation?: { file: string; items: number };
+  phases: PhaseSummary[];
+  memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
+  seconds: number;
+}
+
+/** Runs one update described by `request`; nothing is written unless it succeeds. */
+export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSummary> {
+  const started = performance.now();
+  const { config } = request;
+  const model = { featureShape: config.model.inputShape, numClasses: config.model.classes };
+  // Read and check all data before touching any state: bad data writes nothing.
+  const train = await readDataFile(request.data, config.data, model);
+  const val: Dataset | undefined = request.val ? await readDataFile(request.val, config.data, model) : undefined;
+  const updater = createUpdater(config.updater, {
+    ...config.options,
+    model: config.model,
+    inputStateFolder: request.inputState,
+    outputStateFolder: request.outputState,
+    logger: request.logger,
+  });
+  await updater.update(train, { valDataset: val, taskId: request.taskId, callbacks: request.callbacks });
+  const memory = (updater as unknown as { memory?: ReplayBuffer }).memory;
+  return {
+    updater: config.updater,
+    backend: updater.backendInfo?.name ?? "unknown",
+    updatesDone: updater.updatesDone,
+    outputState: request.outputState,
+    data: { file: request.data.path, items: train.length, classHistogram: classHistogram(train) },
+    ...(val && request.val ? { validation: { file: request.val.path, items: val.length } } : {}),
+    phases: updater.lastUpdatePhases.map((p) => ({
+      phase: p.phase,
+      epochsRun: p.epochsRun,
+      bestEpoch: p.bestEpoch,
+      stoppedEarly: p.stoppedEarly,
+      seconds: p.seconds,
+      last: p.history.at(-1) ?? {},
+    })),
+    ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
