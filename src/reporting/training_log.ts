@@ -103,15 +103,18 @@ export async function trainingLogCallbacks(dir: string, options: TrainingLogOpti
   }
   let jsonlPrefix = missingNewline(jsonlText);
 
+  // One clock reading per epoch, shared by every output, so their times agree.
+  let now = wallClock();
   const tensorboard = options.tensorboard === false
     ? undefined
     : await TensorBoardWriter.create(join(dir, TENSORBOARD_FOLDER), {
-      wallClock,
+      wallClock: () => now,
       ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
     });
 
   const onEpochEnd = async (event: TrainingEvent): Promise<void> => {
-    const time = new Date(wallClock()).toISOString();
+    now = wallClock();
+    const time = new Date(now).toISOString();
     const line = jsonlLine(event, updateIndex, step, time);
     if (options.jsonl !== false) {
       await appendFile(jsonlPath, jsonlPrefix + JSON.stringify(line) + "\n");
@@ -148,9 +151,10 @@ export async function trainingLogCallbacks(dir: string, options: TrainingLogOpti
 function jsonlLine(event: TrainingEvent, update: number, step: number, time: string): TrainingLogLine {
   const metrics: Record<string, number | null> = {};
   for (const [name, value] of Object.entries(event.logs)) metrics[name] = Number.isFinite(value) ? value : null;
-  // The fixed fields come last in the spread so a metric cannot overwrite them.
-  const fixed = { update, phase: event.phase, epoch: event.epoch, learningRate: event.learningRate, step, time };
-  return { update, phase: event.phase, epoch: event.epoch, ...metrics, ...fixed };
+  const line: TrainingLogLine = { update, phase: event.phase, epoch: event.epoch, ...metrics, learningRate: event.learningRate, step, time };
+  // Assigned again so a metric named like a fixed field cannot overwrite it (key order stays).
+  Object.assign(line, { update, phase: event.phase, epoch: event.epoch });
+  return line;
 }
 
 function csvRow(event: TrainingEvent, update: number, step: number, time: string): string {

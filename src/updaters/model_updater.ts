@@ -101,6 +101,11 @@ export abstract class ModelUpdater {
     return this.currentModel;
   }
 
+  /** True once the model exists (built, wrapped or loaded from state). */
+  get hasModel(): boolean {
+    return this.currentModel !== undefined;
+  }
+
   /** Validation sets as evaluation sources: all seen so far, or only this update's. */
   protected validationSources(scope: "all" | "current"): EvaluationSource[] {
     const sets = scope === "all" ? this.validationSets : this.currentValidation ? [this.currentValidation] : [];

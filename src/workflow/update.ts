@@ -61,7 +61,12 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     outputStateFolder: request.outputState,
     logger: request.logger,
   });
-  await updater.update(train, { valDataset: val, taskId: request.taskId, callbacks: request.callbacks });
+  try {
+    await updater.update(train, { valDataset: val, taskId: request.taskId, callbacks: request.callbacks });
+  } finally {
+    // The model lives on in the output state; in memory it is ours to free (also when the update failed).
+    if (updater.hasModel) updater.model.dispose();
+  }
   const memory = (updater as unknown as { memory?: ReplayBuffer }).memory;
   return {
     updater: config.updater,

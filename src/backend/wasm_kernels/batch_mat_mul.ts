@@ -21,7 +21,7 @@ export function batchMatMulOnFastPath(args: {
   if (plainAlready || a.dtype !== "float32" || b.dtype !== "float32" || isEmpty(a) || isEmpty(b)) {
     return stockKernel(tf.BatchMatMul)(backend, args.inputs, args.attrs);
   }
-  return matMulOnFastPath(backend, a, b, transposeA === true, transposeB === true, stockPlainMatMul(backend));
+  return matMulOnFastPath(backend, a, b, transposeA === true, transposeB === true, stockPlainMatMul(backend), { mayFlip: true });
 }
 
 /** Product of the batch dims (all but the last two). */

@@ -7,6 +7,12 @@
  *
  * - a transposed operand is materialised with the wasm Transpose kernel
  *   (one pass over the operand, against a matmul that reads it n times);
+ * - a 2-D product may instead be computed transposed, C^T = B^T A^T, when
+ *   that needs fewer transposes and a smaller right operand: XNNPACK repacks
+ *   the right operand on every call with a new tensor (about 4x the cost of
+ *   a transpose pass per element, measured), which dominates backprop, where
+ *   every operand is new. `matMul(dy, w, false, true)` becomes
+ *   (w @ dy^T)^T: dy^T is small, w needs no transpose;
  * - when b has no batch (or a batch of 1), the batches of a are stacked into
  *   the rows of ONE 2-D matmul;
  * - otherwise each output batch is one 2-D call on copied slices.
@@ -34,10 +40,15 @@ export function matMulOnFastPath(
   transposeA: boolean,
   transposeB: boolean,
   plain: PlainMatMul,
+  { mayFlip = false }: { mayFlip?: boolean } = {},
 ): tf.TensorInfo {
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  if (mayFlip && tf.util.sizeFromShape(outer) === 1 && (transposeA || transposeB)) {
+    const flipped = flippedIfCheaper(backend, a, b, transposeA, transposeB, plain);
+    if (flipped !== undefined) return view(flipped, [...outer, ...flipped.shape.slice(-2)]);
+  }
   const aPlain = transposeA ? swapLastTwo(backend, a) : a;
   const bPlain = transposeB ? swapLastTwo(backend, b) : b;
   try {
@@ -62,6 +73,41 @@ export function matMulOnFastPath(
   } finally {
     if (aPlain !== a) release(backend, aPlain);
     if (bPlain !== b) release(backend, bPlain);
+  }
+}
+
+/** Weight of one element of the right operand (XNNPACK repacks it) against one transposed element. */
+const PACK_COST = 4;
+
+/**
+ * op(A) op(B) as (op(B)^T op(A)^T)^T when the cost model says so, else
+ * undefined. op(B)^T is B itself when B was to be transposed (likewise A),
+ * so the flip trades the operand transposes for one transpose of the output.
+ */
+function flippedIfCheaper(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  plain: PlainMatMul,
+): tf.TensorInfo | undefined {
+  const [aRows, aColumns] = lastTwo(a);
+  const [bRows, bColumns] = lastTwo(b);
+  const [m, k] = transposeA ? [aColumns, aRows] : [aRows, aColumns];
+  const n = transposeB ? bRows : bColumns;
+  if ((transposeB ? bColumns : bRows) !== k) return undefined; // let the main path report it
+  const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + PACK_COST * k * n;
+  const flip = (transposeB ? 0 : k * n) + (transposeA ? 0 : m * k) + PACK_COST * k * m + m * n;
+  if (flip >= direct) return undefined;
+  const left = transposeB ? view(b, [1, n, k]) : swapLastTwo(backend, view(b, [1, k, n]));
+  const right = transposeA ? view(a, [1, k, m]) : swapLastTwo(backend, view(a, [1, m, k]));
+  try {
+    const productT = plain(left, right);
+    return view(productT, [1, m, n]);
+  } finally {
+    if (left.dataId !== b.dataId) release(backend, left);
+    if (right.dataId !== a.dataId) release(backend, right);
   }
 }
 

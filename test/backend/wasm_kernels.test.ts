@@ -1,0 +1,237 @@
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { wasmKernelOverridesInstalled } from "../../src/backend/wasm_kernels/index.js";
+import { buildModel } from "../../src/model/continual_model.js";
+import { cnn } from "../../src/model/spec.js";
+import { crossEntropyLoss } from "../../src/training/losses.js";
+import { Random } from "../../src/random.js";
+import { useBackend } from "../helpers/backend.js";
+
+/** Values that build a tensor identically on either backend. */
+interface Input {
+  shape: number[];
+  values: Float32Array;
+}
+
+function randomInput(shape: number[], seed: number): Input {
+  const random = Random.fromSeed(seed);
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < values.length; i++) values[i] = random.float() * 2 - 1;
+  return { shape, values };
+}
+
+function wasmDataIds(): number {
+  return (tf.findBackend("wasm") as unknown as { numDataIds(): number }).numDataIds();
+}
+
+/**
+ * Runs `compute` on cpu, then on wasm, and returns both results as flat
+ * arrays. Checks that neither run leaves a tensor (or a wasm buffer) behind.
+ */
+async function onBothBackends(compute: () => tf.Tensor[]): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
+  const results: Record<string, Float32Array[]> = {};
+  for (const name of ["cpu", "wasm"]) {
+    await tf.setBackend(name);
+    // A first run moves tensors made on the other backend (model weights) here.
+    tf.dispose(tf.tidy(compute));
+    const tensors = tf.memory().numTensors;
+    const buffers = wasmDataIds();
+    const outputs = tf.tidy(compute);
+    results[name] = outputs.map((t) => Float32Array.from(t.dataSync()));
+    tf.dispose(outputs);
+    assert.equal(tf.memory().numTensors, tensors, `tensors leaked on ${name}`);
+    if (name === "wasm") assert.equal(wasmDataIds(), buffers, "wasm buffers leaked");
+  }
+  await tf.setBackend("wasm");
+  return { cpu: results["cpu"] ?? [], wasm: results["wasm"] ?? [] };
+}
+
+/** max |wasm - cpu| / max |cpu|: the error relative to the result's scale. */
+function relativeError(cpu: Float32Array, wasm: Float32Array): number {
+  let scale = 0;
+  let error = 0;
+  for (let i = 0; i < cpu.length; i++) {
+    scale = Math.max(scale, Math.abs(cpu[i] ?? 0));
+    error = Math.max(error, Math.abs((cpu[i] ?? 0) - (wasm[i] ?? Number.NaN)));
+  }
+  assert.ok(Number.isFinite(error), "wasm result has NaN or Infinity");
+  return scale === 0 ? error : error / scale;
+}
+
+function assertAgree(outcome: { cpu: Float32Array[]; wasm: Float32Array[] }, what: string, tolerance = 1e-5): void {
+  assert.equal(outcome.wasm.length, outcome.cpu.length);
+  outcome.cpu.forEach((cpu, i) => {
+    assert.equal(outcome.wasm[i]?.length, cpu.length, `${what}, output ${i}: sizes differ`);
+    const error = relativeError(cpu, outcome.wasm[i] ?? new Float32Array());
+    assert.ok(error <= tolerance, `${what}, output ${i}: relative error ${error} > ${tolerance}`);
+  });
+}
+
+const tensorOf = (input: Input): tf.Tensor => tf.tensor(input.values, input.shape);
+
+before(async () => {
+  await useBackend("cpu");
+  await useBackend("wasm");
+});
+
+test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul and both conv gradients", () => {
+  assert.equal(wasmKernelOverridesInstalled(), true);
+  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput]) {
+    const kernel = tf.getKernel(name, "wasm");
+    assert.ok(kernel !== undefined, `${name} registered`);
+    assert.match(kernel.kernelFunc.name, /OnFastPath$/, `${name} is relearn's override`);
+  }
+});
+
+/** [m, k, n]: a row, a column, a single inner element, odd sizes. */
+const SIZES: Array<[number, number, number]> = [
+  [1, 7, 5],
+  [13, 1, 9],
+  [17, 33, 1],
+  [31, 45, 23],
+  [6, 40, 50],
+];
+/**
+ * Batch dims of a and b: none, batch 1, batch > 1, broadcast either way, over
+ * two axes. (The cpu reference itself is wrong when both operands broadcast,
+ * e.g. [2, 1] against [3], so no such case is here.)
+ */
+const BATCHES: Array<[number[], number[]]> = [
+  [[], []],
+  [[1], [1]],
+  [[3], [3]],
+  [[3], []],
+  [[], [4]],
+  [[1], [4]],
+  [[2, 3], [3]],
+  [[2, 3], [1, 3]],
+];
+
+function matMulOperands(m: number, k: number, n: number, batchA: number[], batchB: number[], transposeA: boolean, transposeB: boolean, seed: number) {
+  const a = randomInput([...batchA, ...(transposeA ? [k, m] : [m, k])], seed);
+  const b = randomInput([...batchB, ...(transposeB ? [n, k] : [k, n])], seed + 1);
+  return { a, b };
+}
+
+test("BatchMatMul agrees with cpu for every transpose combo, batch size and odd shape", async () => {
+  let seed = 0;
+  for (const [m, k, n] of SIZES) {
+    for (const [batchA, batchB] of BATCHES) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          const { a, b } = matMulOperands(m, k, n, batchA, batchB, transposeA, transposeB, (seed += 2));
+          const outcome = await onBothBackends(() => [tf.matMul(tensorOf(a), tensorOf(b), transposeA, transposeB)]);
+          assertAgree(outcome, `matMul [${a.shape}] x [${b.shape}] tA=${transposeA} tB=${transposeB}`);
+        }
+      }
+    }
+  }
+});
+
+test("_FusedMatMul (bias + activation) agrees with cpu, transposed and batched", async () => {
+  const activations: Array<{ activation: "linear" | "relu" | "leakyrelu" | "prelu"; alpha?: number }> = [
+    { activation: "linear" },
+    { activation: "relu" },
+    { activation: "leakyrelu", alpha: 0.3 },
+    { activation: "prelu" },
+  ];
+  let seed = 1000;
+  for (const [m, k, n] of [[1, 6, 5], [19, 11, 7]] as Array<[number, number, number]>) {
+    for (const [batchA, batchB] of [[[], []], [[3], [3]], [[2], []]] as Array<[number[], number[]]>) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          for (const { activation, alpha } of activations) {
+            const { a, b } = matMulOperands(m, k, n, batchA, batchB, transposeA, transposeB, (seed += 3));
+            const bias = randomInput([n], seed + 2);
+            const prelu = randomInput([n], seed + 5);
+            const outcome = await onBothBackends(() => [
+              tf.fused.matMul({
+                a: tensorOf(a),
+                b: tensorOf(b),
+                transposeA,
+                transposeB,
+                bias: tensorOf(bias),
+                activation,
+                ...(activation === "prelu" ? { preluActivationWeights: tensorOf(prelu) } : {}),
+                ...(alpha === undefined ? {} : { leakyreluAlpha: alpha }),
+              }),
+            ]);
+            assertAgree(outcome, `fused ${activation} [${a.shape}] x [${b.shape}] tA=${transposeA} tB=${transposeB}`);
+          }
+        }
+      }
+    }
+  }
+});
+
+/** x shape, filter shape, strides, padding. */
+const CONVS: Array<{ x: number[]; filter: number[]; strides: number | [number, number]; pad: "same" | "valid" }> = [
+  { x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" },
+  { x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: "valid" },
+  { x: [3, 8, 9, 2], filter: [2, 3, 2, 5], strides: 2, pad: "valid" },
+  { x: [3, 8, 9, 2], filter: [2, 3, 2, 5], strides: 2, pad: "same" },
+  { x: [1, 5, 5, 1], filter: [1, 1, 1, 3], strides: 1, pad: "valid" },
+  { x: [2, 9, 8, 4], filter: [5, 5, 4, 2], strides: [2, 3], pad: "same" },
+  { x: [2, 6, 6, 17], filter: [3, 3, 17, 6], strides: 3, pad: "same" },
+  { x: [1, 4, 4, 2], filter: [4, 4, 2, 3], strides: 1, pad: "valid" },
+];
+
+test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree with cpu over strides, paddings, kernels", async () => {
+  let seed = 5000;
+  for (const { x, filter, strides, pad } of CONVS) {
+    const xInput = randomInput(x, (seed += 3));
+    const filterInput = randomInput(filter, seed + 1);
+    const outcome = await onBothBackends(() => {
+      const xs = tensorOf(xInput) as tf.Tensor4D;
+      const ws = tensorOf(filterInput) as tf.Tensor4D;
+      // A random weighting of the outputs, so dy is not all ones.
+      const outShape = tf.conv2d(xs, ws, strides, pad).shape;
+      const weights = tensorOf(randomInput(outShape, seed + 2));
+      const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), weights));
+      return tf.grads(loss)([xs, ws]);
+    });
+    assertAgree(outcome, `conv2d grads x [${x}] filter [${filter}] strides ${String(strides)} pad ${pad}`);
+  }
+});
+
+test("the direct kernels agree with cpu too (conv2dTranspose runs Conv2DBackpropInput)", async () => {
+  const dy = randomInput([2, 4, 5, 6], 77);
+  const filter = randomInput([3, 3, 4, 6], 78);
+  const outcome = await onBothBackends(() => [
+    tf.conv2dTranspose(tensorOf(dy) as tf.Tensor4D, tensorOf(filter) as tf.Tensor4D, [2, 8, 10, 4], 2, "same"),
+  ]);
+  assertAgree(outcome, "conv2dTranspose");
+});
+
+test("a cnn spec trains on wasm: gradients agree with cpu and an SGD step lowers the loss, without leaks", async () => {
+  const spec = cnn({ inputShape: [10, 10, 1], conv: [{ filters: 4, kernelSize: 3, pool: true }, { filters: 6, kernelSize: 3 }], dense: [8], classes: 3 });
+  await tf.setBackend("wasm");
+  const model = buildModel(spec, { seed: 3 });
+  const images = randomInput([6, 10, 10, 1], 99);
+  const labels = new Int32Array([0, 1, 2, 0, 1, 2]);
+  const lossOf = () =>
+    tf.tidy(() => tf.mean(crossEntropyLoss(model.getLogits(tensorOf(images), undefined, true), tf.tensor1d(labels, "int32"))) as tf.Scalar);
+  const variables = model.trainableVariables();
+  const outcome = await onBothBackends(() => {
+    const { grads } = tf.variableGrads(lossOf, variables);
+    return variables.map((v) => grads[v.name] as tf.Tensor);
+  });
+  assertAgree(outcome, "cnn gradients", 1e-4);
+
+  const optimizer = tf.train.sgd(0.1);
+  const tensors = tf.memory().numTensors;
+  const buffers = wasmDataIds();
+  const before = lossOf();
+  const lossBefore = before.dataSync()[0] ?? Number.NaN;
+  before.dispose();
+  for (let step = 0; step < 3; step++) tf.dispose(optimizer.minimize(lossOf, false, variables) ?? []);
+  const after = lossOf();
+  const lossAfter = after.dataSync()[0] ?? Number.NaN;
+  after.dispose();
+  assert.ok(lossAfter < lossBefore, `loss ${lossBefore} -> ${lossAfter} should fall`);
+  assert.equal(tf.memory().numTensors, tensors, "tensors leaked by training");
+  assert.equal(wasmDataIds(), buffers, "wasm buffers leaked by training");
+  optimizer.dispose();
+  model.dispose();
+});

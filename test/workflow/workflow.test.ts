@@ -1,0 +1,143 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile, rm, writeFile, stat } from "node:fs/promises";
+import { join, relative } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { useBackend } from "../helpers/backend.js";
+import { workflowFolder } from "../helpers/workflow_files.js";
+import { readConfig, configJsonSchema, parseConfig } from "../../src/workflow/config.js";
+import { updateFromConfig } from "../../src/workflow/update.js";
+import { evaluateState } from "../../src/workflow/evaluate_state.js";
+import { predictState, predictionsToCsv } from "../../src/workflow/predict_state.js";
+import { inspectState } from "../../src/workflow/inspect_state.js";
+import { DataError, OptionsError } from "../../src/errors.js";
+
+before(async () => {
+  await useBackend("wasm");
+});
+
+async function filesOf(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else out.set(relative(dir, join(d, e.name)), await readFile(join(d, e.name)));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+test("three updates, then evaluate, predict and inspect: every step is one library call", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    let input: string | undefined;
+    for (let i = 1; i <= 3; i++) {
+      const summary = await updateFromConfig({ config, data: { path: join(dir, `chunk${i}.csv`) }, inputState: input, outputState: join(dir, `v${i}`) });
+      assert.equal(summary.updatesDone, i);
+      assert.deepEqual(summary.phases.map((p) => p.phase), ["expert", "consolidation"]);
+      assert.equal(summary.memory!.length, 40);
+      input = join(dir, `v${i}`);
+    }
+    const evaluation = await evaluateState({ state: join(dir, "v3"), data: { path: join(dir, "test.csv") } });
+    assert.equal(evaluation.items, 60);
+    assert.ok(evaluation.accuracy > 0.5, `accuracy ${evaluation.accuracy}`);
+    assert.equal(evaluation.confusionMatrix.flat().reduce((a, b) => a + b), 60);
+    const predictions = await predictState({ state: join(dir, "v3"), data: { path: join(dir, "test.csv") } });
+    const csv = predictionsToCsv(predictions).trim().split("\n");
+    assert.equal(csv.length, 61);
+    const probabilities = csv[1]!.split(",").slice(2).map(Number);
+    assert.ok(Math.abs(probabilities.reduce((a, b) => a + b) - 1) < 1e-4);
+    const inspection = await inspectState(join(dir, "v3"));
+    assert.equal(inspection.updatesDone, 3);
+    assert.equal(inspection.updater, "repeated-distillation");
+    assert.deepEqual(inspection.memory!.classHistogram.reduce((a, b) => a + b), 40);
+    assert.equal(inspection.metricsHistory.length, 3 * 2 * 5, "3 updates x 2 phases x 5 epochs");
+    assert.equal(inspection.options["memorySize"], 40);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("same seed and inputs give byte-identical output states", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    for (const name of ["a", "b"]) {
+      await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, name, "v1") });
+      await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: join(dir, name, "v1"), outputState: join(dir, name, "v2") });
+    }
+    const a = await filesOf(join(dir, "a", "v2"));
+    const b = await filesOf(join(dir, "b", "v2"));
+    assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+    for (const [file, bytes] of a) assert.ok(bytes.equals(b.get(file)!), `${file} differs`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("bad data is a clear error naming the file and row, and nothing is written", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    const good = await readFile(join(dir, "chunk1.csv"), "utf8");
+    const lines = good.split("\n");
+    const cases: [string, string, RegExp][] = [
+      ["nan.csv", lines.map((l, i) => (i === 3 ? l.replace(/^[^,]+/, "NaN") : l)).join("\n"), /nan\.csv.*line 4/i],
+      ["inf.csv", lines.map((l, i) => (i === 5 ? l.replace(/^[^,]+/, "Infinity") : l)).join("\n"), /inf\.csv.*line 6/i],
+      ["columns.csv", lines.map((l, i) => (i === 2 ? l + ",1" : l)).join("\n"), /columns\.csv.*line 3/i],
+      ["label.csv", lines.map((l, i) => (i === 7 ? l.replace(/,\d+$/, ",9") : l)).join("\n"), /label\.csv.*line 8.*out of range/i],
+      ["empty.csv", "", /empty\.csv/],
+      ["narrow.csv", lines.map((l) => l.split(",").slice(1).join(",")).join("\n"), /narrow\.csv.*shape \[7\]/],
+    ];
+    for (const [name, text, message] of cases) {
+      await writeFile(join(dir, name), text);
+      await assert.rejects(
+        updateFromConfig({ config, data: { path: join(dir, name) }, outputState: join(dir, "out") }),
+        (e: unknown) => e instanceof DataError && message.test((e as Error).message),
+        name,
+      );
+      assert.equal(await stat(join(dir, "out")).catch(() => null), null, `${name}: nothing written`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("configs are validated with readable errors, and the JSON Schema describes them", async () => {
+  assert.throws(() => parseConfig({ model: { type: "mlp", inputShape: [4], hidden: [], classes: 2 }, updater: "nope" }), OptionsError);
+  assert.throws(() => parseConfig({ model: { type: "mlp", inputShape: [4], hidden: [], classes: 2 }, updater: "rd", options: { memorySise: 3 } }), /memorySise/);
+  const schema = configJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+  assert.ok(schema.properties["model"] && schema.properties["updater"] && schema.properties["options"]);
+  assert.deepEqual([...schema.required].sort(), ["model", "updater"]);
+});
+
+test("30 updates in a row in one process: tensor count constant", async () => {
+  const dir = await workflowFolder(8);
+  try {
+    const config = parseConfig({ ...(await readConfig(join(dir, "relearn.json"))), options: { memorySize: 20, batchSize: 16, maxEpochs: 1, seed: 1, backend: "wasm" } });
+    let counts: number[] = [];
+    let heap: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      await updateFromConfig({
+        config,
+        data: { path: join(dir, `chunk${(i % 3) + 1}.csv`) },
+        inputState: i === 0 ? undefined : join(dir, "state"),
+        outputState: join(dir, "state"),
+      });
+      counts.push(tf.memory().numTensors);
+      heap.push(process.memoryUsage().heapUsed);
+    }
+    counts = counts.slice(2);
+    heap = heap.slice(5);
+    assert.ok(counts.every((c) => c === counts[0]), `tensor counts ${counts}`);
+    // memory flat: the last five updates use no more than 1.5x the heap of updates 5-10
+    const early = Math.max(...heap.slice(0, 5));
+    const late = Math.max(...heap.slice(-5));
+    assert.ok(late < early * 1.5, `heap grew from ${early} to ${late}`);
+    assert.equal((await inspectState(join(dir, "state"))).updatesDone, 30);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
