@@ -22,7 +22,7 @@ export function inspectCommand(): Command {
         `validation sets: ${s.validationSets.map((v) => `${v.taskId} (${v.items})`).join(", ") || "none"}`,
         "metrics history (last epoch of each phase):",
         ...[...lastEpochs.values()].map(
-          (r) => `  update ${r.update} ${String(r.phase).padEnd(14)} epoch ${r.epoch + 1}: train_loss ${fixed(r["train_loss"] as number)} val_accuracy ${fixed(r["val_accuracy"] as number | undefined)}`,
+          (r) => `  update ${r.update} ${String(r.phase).padEnd(14)} epoch ${r.epoch + 1}: train_loss ${fixed(r.logs["train_loss"])} val_accuracy ${fixed(r.logs["val_accuracy"])}`,
         ),
       ];
       process.stdout.write(lines.join("\n") + "\n");

@@ -44,6 +44,13 @@ export interface TrainingLogOptions {
   wallClock?: () => number;
   /** Host name in the event file name; default `os.hostname()`. */
   hostname?: string;
+  /**
+   * Record wall-clock times (default true). False makes the files a pure
+   * function of the logged values (time null, TensorBoard wall time 0, event
+   * file named for time 0): what state folders need to be byte-identical
+   * across identical runs.
+   */
+  timestamps?: boolean;
 }
 
 /** One line of metrics.jsonl. Non-finite metric values are written as null (JSON has no NaN). */
@@ -54,7 +61,7 @@ export interface TrainingLogLine {
   learningRate: number;
   step: number;
   /** ISO 8601. */
-  time: string;
+  time: string | null;
   [metric: string]: number | string | null;
 }
 
@@ -83,7 +90,7 @@ export async function trainingLogCallbacks(dir: string, options: TrainingLogOpti
   if (options.startStep !== undefined && (!Number.isSafeInteger(options.startStep) || options.startStep < 0)) {
     throw new OptionsError(`trainingLogCallbacks: startStep must be a non-negative integer, got ${String(options.startStep)}`);
   }
-  const wallClock = options.wallClock ?? Date.now;
+  const wallClock = options.timestamps === false ? () => 0 : (options.wallClock ?? Date.now);
   const jsonlPath = join(dir, METRICS_JSONL);
   const csvPath = join(dir, METRICS_CSV);
   await mkdir(dir, { recursive: true });
@@ -114,7 +121,7 @@ export async function trainingLogCallbacks(dir: string, options: TrainingLogOpti
 
   const onEpochEnd = async (event: TrainingEvent): Promise<void> => {
     now = wallClock();
-    const time = new Date(now).toISOString();
+    const time = options.timestamps === false ? null : new Date(now).toISOString();
     const line = jsonlLine(event, updateIndex, step, time);
     if (options.jsonl !== false) {
       await appendFile(jsonlPath, jsonlPrefix + JSON.stringify(line) + "\n");
@@ -148,7 +155,7 @@ export async function trainingLogCallbacks(dir: string, options: TrainingLogOpti
   };
 }
 
-function jsonlLine(event: TrainingEvent, update: number, step: number, time: string): TrainingLogLine {
+function jsonlLine(event: TrainingEvent, update: number, step: number, time: string | null): TrainingLogLine {
   const metrics: Record<string, number | null> = {};
   for (const [name, value] of Object.entries(event.logs)) metrics[name] = Number.isFinite(value) ? value : null;
   const line: TrainingLogLine = { update, phase: event.phase, epoch: event.epoch, ...metrics, learningRate: event.learningRate, step, time };
@@ -157,7 +164,7 @@ function jsonlLine(event: TrainingEvent, update: number, step: number, time: str
   return line;
 }
 
-function csvRow(event: TrainingEvent, update: number, step: number, time: string): string {
+function csvRow(event: TrainingEvent, update: number, step: number, time: string | null): string {
   const usual = USUAL_METRICS.map((name) => {
     const value = event.logs[name];
     return value === undefined ? "" : String(value);
@@ -172,7 +179,7 @@ function csvRow(event: TrainingEvent, update: number, step: number, time: string
       const value = event.logs[name]!;
       return [name, Number.isFinite(value) ? value : String(value)];
     })));
-  return [String(update), event.phase, String(event.epoch), String(step), String(event.learningRate), time, ...usual, otherMetrics]
+  return [String(update), event.phase, String(event.epoch), String(step), String(event.learningRate), time ?? "", ...usual, otherMetrics]
     .map(csvField)
     .join(",");
 }

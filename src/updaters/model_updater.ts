@@ -10,7 +10,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
 import { DataError, OptionsError, StateError } from "../errors.js";
@@ -21,6 +20,10 @@ import { deriveSeed } from "../random.js";
 import { writeStateFolder } from "../state/atomic_folder.js";
 import { readStateFolder } from "../state/read_state.js";
 import { lockStateFolder } from "../state/lock.js";
+import { readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
+
+/** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/). */
+export const LOGS_FOLDER = "logs";
 import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
 import { datasetSource, type BatchSource } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
@@ -39,16 +42,6 @@ export interface UpdateOptions {
   /** Callbacks for this update only (e.g. a progress bar), after the constructor's. */
   callbacks?: readonly TrainingCallback[] | undefined;
 }
-
-/** One epoch of one phase of one update, as kept in a state's logs/metrics.jsonl. */
-export interface EpochRecord {
-  update: number;
-  phase: string;
-  epoch: number;
-  [metric: string]: number | string;
-}
-
-const METRICS_LOG = "logs/metrics.jsonl";
 
 /** One training phase's outcome, for summaries and logs. */
 export interface PhaseReport extends TrainResult {
@@ -152,13 +145,14 @@ export abstract class ModelUpdater {
       this.model.ensureHead(taskId);
       this.lastUpdatePhases = [];
       this.updateCallbacks = updateOptions.callbacks ?? [];
+      const historyLength = this.metricsHistory.length;
       try {
         await this.performUpdate(trainDataset, taskId);
+      } catch (error) {
+        this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
+        throw error;
       } finally {
         this.updateCallbacks = [];
-      }
-      for (const phase of this.lastUpdatePhases) {
-        phase.history.forEach((logs, epoch) => this.metricsHistory.push({ update: this.updatesDone, phase: phase.phase, epoch, ...logs }));
       }
       this.updatesDone++;
       if (output !== undefined) await this.saveState(output);
@@ -213,7 +207,7 @@ export abstract class ModelUpdater {
         metric === undefined
           ? undefined
           : { metric, mode: o.mode, earlyStopping: o.earlyStoppingEnabled, patience: o.earlyStoppingPatience, restoreBest: true },
-      callbacks: [...o.callbacks, ...this.updateCallbacks],
+      callbacks: [...o.callbacks, ...this.updateCallbacks, this.epochRecorder],
       logger: this.logger,
       seed: this.phaseSeed(args.phase),
     });
@@ -221,6 +215,13 @@ export abstract class ModelUpdater {
     this.lastUpdatePhases.push(report);
     return report;
   }
+
+  /** Keeps every epoch's metrics and learning rate for the state's logs. */
+  private readonly epochRecorder: TrainingCallback = {
+    onEpochEnd: (e) => {
+      this.metricsHistory.push({ update: this.updatesDone, phase: e.phase, epoch: e.epoch, learningRate: e.learningRate, logs: { ...e.logs } });
+    },
+  };
 
   /** Cross-entropy (or the user's loss) on the batch labels, as a BatchLoss. */
   protected get labelLoss(): BatchLoss {
@@ -235,8 +236,7 @@ export abstract class ModelUpdater {
       write: async (dir) => {
         await saveModel(model, join(dir, "model"));
         const validation = await this.saveValidationSets(join(dir, "validation"));
-        await mkdir(join(dir, "logs"));
-        await writeFile(join(dir, METRICS_LOG), this.metricsHistory.map((r) => JSON.stringify(r) + "\n").join(""));
+        await writeStateLogs(join(dir, LOGS_FOLDER), this.metricsHistory);
         const algorithm = await this.saveAlgorithmState(dir);
         return {
           updatesDone: this.updatesDone,
@@ -261,7 +261,7 @@ export abstract class ModelUpdater {
       if (this.currentModel !== saved) saved.dispose();
     }
     this.updatesDone = updatesDone;
-    this.metricsHistory = await readMetricsLog(join(dir, METRICS_LOG));
+    this.metricsHistory = await readStateLogs(join(dir, LOGS_FOLDER));
     this.validationSets = await this.loadValidationSets(join(dir, "validation"), data["validation"]);
     const algorithm = data["algorithm"];
     await this.loadAlgorithmState(dir, (typeof algorithm === "object" && algorithm !== null ? algorithm : {}) as Record<string, unknown>);
@@ -314,24 +314,6 @@ export abstract class ModelUpdater {
       throw new DataError(`${what}: ${dataset.numClasses} classes but the model has ${model.numClasses} outputs`);
     }
   }
-}
-
-/** The epoch records of a state (none for states written without logs). */
-async function readMetricsLog(path: string): Promise<EpochRecord[]> {
-  const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return "";
-    throw error;
-  });
-  return text
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as EpochRecord;
-      } catch {
-        throw new StateError(`${path}: line ${i + 1} is not JSON`);
-      }
-    });
 }
 
 /** Puts the weights of `source` into `target` (same architecture), adding heads as needed. */

@@ -10,7 +10,7 @@ import { StateError } from "../errors.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { readStateFolder } from "../state/read_state.js";
 import { loadMemory } from "../updaters/memory_state.js";
-import type { EpochRecord } from "../updaters/model_updater.js";
+import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 
 export interface StateInspection {
   dir: string;
@@ -44,7 +44,6 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     const buffer = await loadMemory(state.dir, data.algorithm!.memory, { kind: state.manifest.kind, capacity: memoryMeta.capacity, policy: memoryMeta.policy });
     memory = { length: buffer.length, capacity: buffer.capacity, seen: buffer.seen, policy: buffer.policy, classHistogram: buffer.classHistogram() };
   }
-  const history = await readFile(join(state.dir, "logs", "metrics.jsonl"), "utf8").catch(() => "");
   return {
     dir: state.dir,
     formatVersion: state.manifest.formatVersion,
@@ -57,9 +56,6 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     model: modelJson.userDefinedMetadata?.["relearn"] ?? null,
     ...(memory ? { memory } : {}),
     validationSets: (data.validation ?? []).map((v) => ({ taskId: v.taskId, items: v.labels.length })),
-    metricsHistory: history
-      .split("\n")
-      .filter((l) => l.trim() !== "")
-      .map((l) => JSON.parse(l) as EpochRecord),
+    metricsHistory: await readStateLogs(join(state.dir, "logs")),
   };
 }

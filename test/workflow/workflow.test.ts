@@ -141,3 +141,31 @@ test("30 updates in a row in one process: tensor count constant", async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a state carries its training logs: metrics.jsonl, metrics.csv and TensorBoard scalars that pass the CRC checks", async () => {
+  const { readEventFile } = await import("../../src/reporting/tensorboard.js");
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, val: { path: join(dir, "test.csv") }, outputState: join(dir, "v1") });
+    await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: join(dir, "v1"), outputState: join(dir, "v2") });
+    const logs = join(dir, "v2", "logs");
+    const jsonl = (await readFile(join(logs, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(jsonl.length, 2 * 2 * 5);
+    assert.deepEqual([jsonl[0]!["update"], jsonl[0]!["phase"], jsonl[0]!["epoch"], jsonl[0]!["learningRate"]], [0, "expert", 0, 0.01]);
+    assert.equal(typeof jsonl[0]!["val_accuracy"], "number");
+    const csv = (await readFile(join(logs, "metrics.csv"), "utf8")).trim().split("\n");
+    assert.equal(csv.length, 1 + 20);
+    const events = (await readdir(join(logs, "tensorboard"))).filter((f) => f.startsWith("events.out.tfevents."));
+    assert.equal(events.length, 2, "one event file per update");
+    const records = events.flatMap((f) => [f]);
+    let scalars = 0;
+    for (const f of records) for (const r of readEventFile(await readFile(join(logs, "tensorboard", f)), f)) scalars += r.scalars.length;
+    assert.ok(scalars >= 20 * 3, `${scalars} scalars`);
+    const history = (await inspectState(join(dir, "v2"))).metricsHistory;
+    assert.equal(history.length, 20);
+    assert.equal(history[0]!.learningRate, 0.01);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
