@@ -73,8 +73,22 @@ export { datasetSource, type BatchSource } from "./training/batch_source.js";
 export * from "./metrics/accuracy.js";
 export * from "./metrics/continual.js";
 
+// The production workflow: config files and state folders, one call per CLI command.
+export { readConfig, writeConfig, parseConfig, defaultConfig, configJsonSchema, relearnConfigSchema, type RelearnConfig } from "./workflow/config.js";
+export { updateFromConfig, type UpdateRequest, type UpdateSummary } from "./workflow/update.js";
+export { evaluateState, type Evaluation } from "./workflow/evaluate_state.js";
+export { predictState, predictionsToCsv, predictionsToJsonl } from "./workflow/predict_state.js";
+export { inspectState, type StateInspection } from "./workflow/inspect_state.js";
+export { readDataFile, type DataFile } from "./workflow/data_files.js";
+
+// Logs: TensorBoard event files (written without tfjs-node) and per-epoch logs.
+export { TensorBoardWriter, readEventFile } from "./reporting/tensorboard.js";
+export { trainingLogCallbacks, type TrainingLog } from "./reporting/training_log.js";
+export { type EpochRecord } from "./reporting/state_logs.js";
+
 // State folders.
 export { readStateFolder } from "./state/read_state.js";
+export { lockStateFolder } from "./state/lock.js";
 export { STATE_FORMAT_VERSION } from "./state/format.js";
 
 // Errors, randomness, logging.
