@@ -104,7 +104,9 @@ function flippedIfCheaper(
   const right = transposeA ? view(a, [1, k, m]) : swapLastTwo(backend, view(a, [1, m, k]));
   try {
     const productT = plain(left, right);
-    return view(productT, [1, m, n]);
+    const product = swapLastTwo(backend, productT);
+    release(backend, productT);
+    return product;
   } finally {
     if (left.dataId !== b.dataId) release(backend, left);
     if (right.dataId !== a.dataId) release(backend, right);
