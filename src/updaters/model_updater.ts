@@ -240,6 +240,7 @@ export abstract class ModelUpdater {
         const algorithm = await this.saveAlgorithmState(dir);
         return {
           updatesDone: this.updatesDone,
+          model: { spec: model.spec ?? null, multiHead: model.multiHead, taskIds: model.taskIds(), inputShape: model.inputShape, numClasses: model.numClasses },
           options: { ...persistableOptions(this.options, PERSISTED_COMMON_KEYS), ...this.algorithmOptions() },
           validation,
           algorithm,

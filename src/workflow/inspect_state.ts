@@ -5,7 +5,6 @@
  * metrics history of every update.
  */
 import { join } from "node:path";
-import { readFile } from "node:fs/promises";
 import { StateError } from "../errors.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { readStateFolder } from "../state/read_state.js";
@@ -37,7 +36,6 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     algorithm?: { memory?: { meta?: { capacity?: number; policy?: SlotPolicyName } } };
   };
   const files = Object.values(state.manifest.files);
-  const modelJson = JSON.parse(await readFile(join(state.dir, "model", "model.json"), "utf8")) as { userDefinedMetadata?: Record<string, unknown> };
   const memoryMeta = data.algorithm?.memory?.meta;
   let memory: StateInspection["memory"];
   if (memoryMeta?.capacity !== undefined && memoryMeta.policy !== undefined) {
@@ -53,7 +51,7 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     options: data.options,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.bytes, 0),
-    model: modelJson.userDefinedMetadata?.["relearn"] ?? null,
+    model: (state.data as { model?: unknown }).model ?? null,
     ...(memory ? { memory } : {}),
     validationSets: (data.validation ?? []).map((v) => ({ taskId: v.taskId, items: v.labels.length })),
     metricsHistory: await readStateLogs(join(state.dir, "logs")),

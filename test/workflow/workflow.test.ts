@@ -169,3 +169,27 @@ test("a state carries its training logs: metrics.jsonl, metrics.csv and TensorBo
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("the manifest names the model spec, the updater and its options, the counters and the memory's random state", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "v1") });
+    const manifest = JSON.parse(await readFile(join(dir, "v1", "manifest.json"), "utf8")) as {
+      formatVersion: number; library: { version: string }; kind: string; files: Record<string, { sha256: string }>;
+      data: { updatesDone: number; options: Record<string, unknown>; model: { spec: unknown }; algorithm: { memory: { meta: { randomState: number[]; seen: number } } } };
+    };
+    assert.equal(manifest.formatVersion, 1);
+    assert.equal(manifest.kind, "repeated-distillation");
+    assert.deepEqual(manifest.data.model.spec, config.model);
+    assert.equal(manifest.data.options["memorySize"], 40);
+    assert.equal(manifest.data.updatesDone, 1);
+    assert.equal(manifest.data.algorithm.memory.meta.seen, 80);
+    assert.equal(manifest.data.algorithm.memory.meta.randomState.length, 4);
+    assert.ok(Object.keys(manifest.files).includes("model/weights.bin"));
+    assert.ok(Object.values(manifest.files).every((f) => /^[0-9a-f]{64}$/.test(f.sha256)));
+    assert.deepEqual((await inspectState(join(dir, "v1"))).model, manifest.data.model);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
