@@ -50,6 +50,8 @@ export function benchmarkCommand(): Command {
     .option("--layout <layout>", "flat or hwc (for CNN models) images", "flat")
     .option("--scenario <name>", `one of ${SCENARIO_NAMES.join(", ")}`, "class-incremental")
     .option("--tasks <n>", "number of updates", positiveInt, 5)
+    .option("--train-per-task <n>", "permuted/rotated: training samples per update (default: all)", positiveInt)
+    .option("--test-per-task <n>", "permuted/rotated: test samples per update (default: all)", positiveInt)
     .option("--updaters <list>", `comma-separated: ${UPDATER_NAMES.join(", ")}`, "rd,fine-tuning,joint")
     .option("--memory-sizes <list>", "memory sizes for updaters with a memory", list(positiveInt), [500])
     .option("--seeds <list>", "seeds (one run per seed)", list(nonNegativeInt), [0])
@@ -82,7 +84,15 @@ Examples:
         {
           dataset: data.name,
           scenario: flags.scenario,
-          makeUpdates: (seed) => makeScenario(flags.scenario, { train: data.train, test: data.test, tasks: flags.tasks, seed }),
+          makeUpdates: (seed) =>
+            makeScenario(flags.scenario, {
+              train: data.train,
+              test: data.test,
+              tasks: flags.tasks,
+              seed,
+              ...(flags.trainPerTask === undefined ? {} : { trainPerTask: flags.trainPerTask }),
+              ...(flags.testPerTask === undefined ? {} : { testPerTask: flags.testPerTask }),
+            }),
           updaters,
           memorySizes: flags.memorySizes,
           seeds: flags.seeds,
