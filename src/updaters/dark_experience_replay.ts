@@ -21,13 +21,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
-import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { Random } from "../random.js";
 import { extractLogitsArray } from "../training/logits.js";
 import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
-import { loadMemory, saveMemory } from "./memory_state.js";
-import { ModelUpdater } from "./model_updater.js";
+import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { assertSingleHead, CHUNK_ROLE, classesSeen, replaySource, StreamTracker } from "./replay_source.js";
 
@@ -95,23 +93,18 @@ export function darkExperienceReplayLoss(
   });
 }
 
-export class DarkExperienceReplayModelUpdater extends ModelUpdater {
+export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
   readonly kind = "der++";
-  readonly memorySize: number;
   readonly memoryBatchSize: number;
   readonly alpha: number;
   readonly beta: number;
-  /** The reservoir memory: items with the logits they were stored with (metadata "logits"). */
-  memory: ReplayBuffer;
 
   constructor(options: DarkExperienceReplayOptions) {
     const resolved = resolveOptions(darkExperienceReplayOptionsSchema, options, "DarkExperienceReplayModelUpdater");
-    super(resolved);
-    this.memorySize = resolved.memorySize;
+    super(resolved, "reservoir");
     this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
     this.alpha = resolved.alpha;
     this.beta = resolved.beta;
-    this.memory = new ReplayBuffer({ capacity: this.memorySize, policy: "reservoir", seed: resolved.seed });
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
@@ -134,9 +127,9 @@ export class DarkExperienceReplayModelUpdater extends ModelUpdater {
       taskId,
       data: replaySource({
         chunk,
-        chunkTransforms: { transform: o.trainTransform, targetTransform: o.trainTargetTransform },
+        chunkTransforms: this.trainTransforms,
         memory: this.memory,
-        memoryTransforms: { transform: o.bufferTransform ?? o.trainTransform, targetTransform: o.bufferTargetTransform ?? o.trainTargetTransform },
+        memoryTransforms: this.bufferTransforms,
         memoryBatchSizes: [this.memoryBatchSize, this.memoryBatchSize],
         draws: Random.fromSeed(this.phaseSeed("memory-draws")),
         memoryTargets: { key: LOGITS, width: model.numClasses },
@@ -154,11 +147,5 @@ export class DarkExperienceReplayModelUpdater extends ModelUpdater {
     return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize, alpha: this.alpha, beta: this.beta };
   }
 
-  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
-    return { memory: await saveMemory(dir, this.memory) };
-  }
 
-  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: "reservoir" });
-  }
 }

@@ -14,10 +14,8 @@
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
-import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { Random } from "../random.js";
-import { loadMemory, saveMemory } from "./memory_state.js";
-import { ModelUpdater } from "./model_updater.js";
+import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { assertSingleHead, classesSeen, replaySource, StreamTracker } from "./replay_source.js";
 
@@ -33,19 +31,14 @@ export interface ExperienceReplayOptions extends ModelUpdaterOptions {
   memoryBatchSize?: number | undefined;
 }
 
-export class ExperienceReplayModelUpdater extends ModelUpdater {
+export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
   readonly kind = "experience-replay";
-  readonly memorySize: number;
   readonly memoryBatchSize: number;
-  /** The reservoir memory of chunk items seen so far. */
-  memory: ReplayBuffer;
 
   constructor(options: ExperienceReplayOptions) {
     const resolved = resolveOptions(experienceReplayOptionsSchema, options, "ExperienceReplayModelUpdater");
-    super(resolved);
-    this.memorySize = resolved.memorySize;
+    super(resolved, "reservoir");
     this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
-    this.memory = new ReplayBuffer({ capacity: this.memorySize, policy: "reservoir", seed: resolved.seed });
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
@@ -61,9 +54,9 @@ export class ExperienceReplayModelUpdater extends ModelUpdater {
       taskId,
       data: replaySource({
         chunk,
-        chunkTransforms: { transform: o.trainTransform, targetTransform: o.trainTargetTransform },
+        chunkTransforms: this.trainTransforms,
         memory: this.memory,
-        memoryTransforms: { transform: o.bufferTransform ?? o.trainTransform, targetTransform: o.bufferTargetTransform ?? o.trainTargetTransform },
+        memoryTransforms: this.bufferTransforms,
         memoryBatchSizes: [this.memoryBatchSize],
         draws: Random.fromSeed(this.phaseSeed("memory-draws")),
         afterStep: (indices) => offer(stream.take(indices)),
@@ -80,11 +73,5 @@ export class ExperienceReplayModelUpdater extends ModelUpdater {
     return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize };
   }
 
-  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
-    return { memory: await saveMemory(dir, this.memory) };
-  }
 
-  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: "reservoir" });
-  }
 }

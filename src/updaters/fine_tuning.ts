@@ -21,7 +21,7 @@ export class FineTuningModelUpdater extends ModelUpdater {
       phase: "fine-tuning",
       model: this.model,
       taskId,
-      data: datasetSource(chunk, { transform: o.trainTransform, targetTransform: o.trainTargetTransform }),
+      data: datasetSource(chunk, this.trainTransforms),
       loss: this.labelLoss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,

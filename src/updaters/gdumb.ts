@@ -14,10 +14,8 @@
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
-import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { datasetSource } from "../training/batch_source.js";
-import { loadMemory, saveMemory } from "./memory_state.js";
-import { ModelUpdater } from "./model_updater.js";
+import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { assertSingleHead } from "./replay_source.js";
 
@@ -30,17 +28,12 @@ export interface GDumbOptions extends ModelUpdaterOptions {
   memorySize: number;
 }
 
-export class GDumbModelUpdater extends ModelUpdater {
+export class GDumbModelUpdater extends MemoryModelUpdater {
   readonly kind = "gdumb";
-  readonly memorySize: number;
-  /** The class-balanced memory; the only data the model is trained on. */
-  memory: ReplayBuffer;
 
   constructor(options: GDumbOptions) {
     const resolved = resolveOptions(gdumbOptionsSchema, options, "GDumbModelUpdater");
-    super(resolved);
-    this.memorySize = resolved.memorySize;
-    this.memory = new ReplayBuffer({ capacity: this.memorySize, policy: "class-balanced", seed: resolved.seed });
+    super(resolved, "class-balanced");
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
@@ -54,10 +47,7 @@ export class GDumbModelUpdater extends ModelUpdater {
       phase: "gdumb",
       model: this.model,
       taskId,
-      data: datasetSource(stored, {
-        transform: o.bufferTransform ?? o.trainTransform,
-        targetTransform: o.bufferTargetTransform ?? o.trainTargetTransform,
-      }),
+      data: datasetSource(stored, this.bufferTransforms),
       loss: this.labelLoss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,
@@ -69,11 +59,5 @@ export class GDumbModelUpdater extends ModelUpdater {
     return { memorySize: this.memorySize };
   }
 
-  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
-    return { memory: await saveMemory(dir, this.memory) };
-  }
 
-  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: "class-balanced" });
-  }
 }

@@ -30,7 +30,7 @@ export class JointModelUpdater extends ModelUpdater {
       phase: "joint",
       model: this.model,
       taskId,
-      data: datasetSource(this.seen, { transform: o.trainTransform, targetTransform: o.trainTargetTransform }),
+      data: datasetSource(this.seen, this.trainTransforms),
       loss: this.labelLoss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,

@@ -12,6 +12,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
+import type { FeatureTransform, TargetTransform } from "../data/transforms.js";
 import { DataError, OptionsError, StateError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
@@ -222,6 +223,17 @@ export abstract class ModelUpdater {
       this.metricsHistory.push({ update: this.updatesDone, phase: e.phase, epoch: e.epoch, learningRate: e.learningRate, logs: { ...e.logs } });
     },
   };
+
+  /** The transforms for chunk items being trained on. */
+  protected get trainTransforms(): { transform: FeatureTransform | undefined; targetTransform: TargetTransform | undefined } {
+    return { transform: this.options.trainTransform, targetTransform: this.options.trainTargetTransform };
+  }
+
+  /** The transforms for memory items: the buffer ones, defaulting to the train ones (Renate's rule). */
+  protected get bufferTransforms(): { transform: FeatureTransform | undefined; targetTransform: TargetTransform | undefined } {
+    const o = this.options;
+    return { transform: o.bufferTransform ?? o.trainTransform, targetTransform: o.bufferTargetTransform ?? o.trainTargetTransform };
+  }
 
   /** Cross-entropy (or the user's loss) on the batch labels, as a BatchLoss. */
   protected get labelLoss(): BatchLoss {

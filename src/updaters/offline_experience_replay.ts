@@ -7,10 +7,8 @@
  * of finished updates only, and the first update trains on the chunk alone.
  */
 import type { Dataset } from "../data/dataset.js";
-import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { Random } from "../random.js";
-import { loadMemory, saveMemory } from "./memory_state.js";
-import { ModelUpdater } from "./model_updater.js";
+import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions } from "./options.js";
 import { experienceReplayOptionsSchema, type ExperienceReplayOptions } from "./experience_replay.js";
 import { assertSingleHead, classesSeen, replaySource } from "./replay_source.js";
@@ -19,19 +17,14 @@ import { assertSingleHead, classesSeen, replaySource } from "./replay_source.js"
 export const offlineExperienceReplayOptionsSchema = experienceReplayOptionsSchema;
 export type OfflineExperienceReplayOptions = ExperienceReplayOptions;
 
-export class OfflineExperienceReplayModelUpdater extends ModelUpdater {
+export class OfflineExperienceReplayModelUpdater extends MemoryModelUpdater {
   readonly kind = "offline-er";
-  readonly memorySize: number;
   readonly memoryBatchSize: number;
-  /** The reservoir memory of the chunks of finished updates. */
-  memory: ReplayBuffer;
 
   constructor(options: OfflineExperienceReplayOptions) {
     const resolved = resolveOptions(offlineExperienceReplayOptionsSchema, options, "OfflineExperienceReplayModelUpdater");
-    super(resolved);
-    this.memorySize = resolved.memorySize;
+    super(resolved, "reservoir");
     this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
-    this.memory = new ReplayBuffer({ capacity: this.memorySize, policy: "reservoir", seed: resolved.seed });
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
@@ -43,9 +36,9 @@ export class OfflineExperienceReplayModelUpdater extends ModelUpdater {
       taskId,
       data: replaySource({
         chunk,
-        chunkTransforms: { transform: o.trainTransform, targetTransform: o.trainTargetTransform },
+        chunkTransforms: this.trainTransforms,
         memory: this.memory,
-        memoryTransforms: { transform: o.bufferTransform ?? o.trainTransform, targetTransform: o.bufferTargetTransform ?? o.trainTargetTransform },
+        memoryTransforms: this.bufferTransforms,
         memoryBatchSizes: [this.memoryBatchSize],
         draws: Random.fromSeed(this.phaseSeed("memory-draws")),
       }),
@@ -61,11 +54,5 @@ export class OfflineExperienceReplayModelUpdater extends ModelUpdater {
     return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize };
   }
 
-  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
-    return { memory: await saveMemory(dir, this.memory) };
-  }
 
-  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: "reservoir" });
-  }
 }

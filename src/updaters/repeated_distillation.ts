@@ -14,13 +14,11 @@ import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { OptionsError } from "../errors.js";
-import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { datasetSource } from "../training/batch_source.js";
 import { doubleDistillationLoss } from "../training/losses.js";
 import { extractLogitsArray } from "../training/logits.js";
 import type { BatchLoss } from "../training/loop.js";
-import { loadMemory, saveMemory } from "./memory_state.js";
-import { ModelUpdater } from "./model_updater.js";
+import { MemoryModelUpdater } from "./memory_updater.js";
 import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
 
 const LOGITS = "logits";
@@ -82,29 +80,23 @@ export function budgetConsolidationEpochs(memorySize: number, maxEpochs: number,
   return Math.max(maxEpochs, Math.ceil(sampleBudget / memorySize));
 }
 
-export class RepeatedDistillationModelUpdater extends ModelUpdater {
+export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
   readonly kind = "repeated-distillation";
-  readonly memorySize: number;
   readonly batchMemoryFrac: number;
   readonly consolidationEpochs: number;
-  /** The reservoir memory: chunk items with their teacher logits. */
-  memory: ReplayBuffer;
 
   constructor(options: RepeatedDistillationOptions) {
     const resolved = resolveOptions(repeatedDistillationOptionsSchema, options, "RepeatedDistillationModelUpdater");
-    super(resolved);
+    super(resolved, "reservoir");
     const { memorySize, batchMemoryFrac } = resolved;
-    this.memorySize = memorySize;
     this.batchMemoryFrac = batchMemoryFrac;
     this.consolidationEpochs = resolved.consolidationEpochs ?? resolved.maxEpochs;
     // Fail at construction, not after an expert has trained for an hour.
     consolidationSchedule({ batchSize: resolved.batchSize, memorySize, batchMemoryFrac, memoryLength: 1, chunkLength: 1 });
-    this.memory = new ReplayBuffer({ capacity: memorySize, policy: "reservoir", seed: resolved.seed });
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
     const o = this.options;
-    const u = this.options;
     const model = this.model;
 
     // Phase A: a fresh expert, trained on the chunk only, validated on this update's data.
@@ -115,14 +107,14 @@ export class RepeatedDistillationModelUpdater extends ModelUpdater {
         phase: "expert",
         model: expert,
         taskId,
-        data: datasetSource(chunk, { transform: u.trainTransform, targetTransform: u.trainTargetTransform }),
+        data: datasetSource(chunk, this.trainTransforms),
         loss: this.labelLoss,
         batchSize: o.batchSize,
         epochs: o.maxEpochs,
         allowedClasses: o.maskUnusedClasses ? classesPresent(chunk) : undefined,
         validationScope: "current",
       });
-      expertLogits = await extractLogitsArray(expert, chunk, o.batchSize, taskId, { transform: u.testTransform });
+      expertLogits = await extractLogitsArray(expert, chunk, o.batchSize, taskId, { transform: o.testTransform });
     } finally {
       expert.dispose();
     }
@@ -144,8 +136,7 @@ export class RepeatedDistillationModelUpdater extends ModelUpdater {
       model,
       taskId,
       data: datasetSource(stored, {
-        transform: u.bufferTransform ?? u.trainTransform,
-        targetTransform: u.bufferTargetTransform ?? u.trainTargetTransform,
+        ...this.bufferTransforms,
         targets: { values: this.memory.metadataColumn(LOGITS) as Float32Array, width: expertLogits.width },
       }),
       loss: distillation,
@@ -155,7 +146,7 @@ export class RepeatedDistillationModelUpdater extends ModelUpdater {
     });
 
     // Refresh: every stored target becomes the consolidated model's logits.
-    const refreshed = await extractLogitsArray(model, stored, o.batchSize, taskId, { transform: u.testTransform });
+    const refreshed = await extractLogitsArray(model, stored, o.batchSize, taskId, { transform: o.testTransform });
     this.memory.setMetadataColumn(LOGITS, refreshed.values);
   }
 
@@ -163,11 +154,5 @@ export class RepeatedDistillationModelUpdater extends ModelUpdater {
     return { memorySize: this.memorySize, batchMemoryFrac: this.batchMemoryFrac, consolidationEpochs: this.consolidationEpochs };
   }
 
-  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
-    return { memory: await saveMemory(dir, this.memory) };
-  }
 
-  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: "reservoir" });
-  }
 }

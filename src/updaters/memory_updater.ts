@@ -1,0 +1,31 @@
+/**
+ * The base of every updater that keeps a replay memory (RD, ER, offline ER,
+ * DER++, GDumb): the memory itself, its capacity and slot policy, and its
+ * place in the state folder, written and checked the same way for all.
+ */
+import type { SlotPolicyName } from "../memory/slot_policy.js";
+import { ReplayBuffer } from "../memory/replay_buffer.js";
+import { loadMemory, saveMemory } from "./memory_state.js";
+import { ModelUpdater } from "./model_updater.js";
+import type { ResolvedOptions } from "./options.js";
+
+export abstract class MemoryModelUpdater extends ModelUpdater {
+  /** Capacity of the memory (items). */
+  readonly memorySize: number;
+  /** The replay memory; replaced by the resumed one when a state is loaded. */
+  memory: ReplayBuffer;
+
+  protected constructor(options: ResolvedOptions & { memorySize: number }, private readonly policy: SlotPolicyName) {
+    super(options);
+    this.memorySize = options.memorySize;
+    this.memory = new ReplayBuffer({ capacity: options.memorySize, policy, seed: options.seed });
+  }
+
+  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
+    return { memory: await saveMemory(dir, this.memory) };
+  }
+
+  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
+    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: this.policy });
+  }
+}
