@@ -8,6 +8,8 @@ export { ModelUpdater, type UpdateOptions, type PhaseReport } from "./updaters/m
 export {
   RepeatedDistillationModelUpdater,
   consolidationSchedule,
+  budgetConsolidationEpochs,
+  CONSOLIDATION_SAMPLE_BUDGET,
   type RepeatedDistillationOptions,
 } from "./updaters/repeated_distillation.js";
 export { FineTuningModelUpdater } from "./updaters/fine_tuning.js";
