@@ -23,7 +23,7 @@ const options = {
   memorySize: 500,
   batchSize: 32,
   optimizer: { name: "adam", learningRate: 1e-3 },
-  maxEpochs: 2,
+  maxEpochs: 5,
   seed: 0,
 } as const;
 
