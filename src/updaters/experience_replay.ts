@@ -32,24 +32,26 @@ export interface ExperienceReplayOptions extends ModelUpdaterOptions {
 }
 
 export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
-  readonly kind = "experience-replay";
+  readonly kind: string = "experience-replay";
   readonly memoryBatchSize: number;
+  /** Items enter the memory as they stream in (ER), or once the update's training is over (offline ER). */
+  protected readonly streamsIntoMemory: boolean = true;
 
   constructor(options: ExperienceReplayOptions) {
-    const resolved = resolveOptions(experienceReplayOptionsSchema, options, "ExperienceReplayModelUpdater");
+    const resolved = resolveOptions(experienceReplayOptionsSchema, options, new.target.name);
     super(resolved, "reservoir");
     this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
     const o = this.options;
-    assertSingleHead(this.model, "ExperienceReplayModelUpdater");
+    assertSingleHead(this.model, this.constructor.name);
     const stream = new StreamTracker(chunk.length);
     const offer = (indices: Int32Array) => {
       if (indices.length > 0) this.memory.add(subsetDataset(chunk, indices));
     };
     await this.train({
-      phase: "experience-replay",
+      phase: this.kind,
       model: this.model,
       taskId,
       data: replaySource({
@@ -59,7 +61,7 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
         memoryTransforms: this.bufferTransforms,
         memoryBatchSizes: [this.memoryBatchSize],
         draws: Random.fromSeed(this.phaseSeed("memory-draws")),
-        afterStep: (indices) => offer(stream.take(indices)),
+        ...(this.streamsIntoMemory ? { afterStep: (indices: Int32Array) => offer(stream.take(indices)) } : {}),
       }),
       loss: this.labelLoss,
       batchSize: o.batchSize,
