@@ -53,14 +53,7 @@ export interface GroupSummary {
 }
 
 /** The benchmark's settings and one summary per (updater, memory size), in order of first appearance. */
-export interface BenchmarkSummary {
-  dataset: string;
-  scenario: string;
-  tasks: number;
-  model: unknown;
-  backend: string;
-  epochs: number;
-  batchSize: number;
+export interface BenchmarkSummary extends Omit<BenchmarkResults, "runs"> {
   groups: GroupSummary[];
 }
 
