@@ -14,12 +14,17 @@ import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, OptionsError } from "../errors.js";
 import "./chained_ops.js";
 import { installWasmKernelOverrides } from "./wasm_kernels/index.js";
+import { MAX_WASM_THREADS } from "./wasm_thread_limits.js";
 // The pure-JS cpu backend is registered on import because it starts synchronously:
 // a model can then be built before initBackend() runs (as in the README's quick
 // start). initBackend switches to the chosen backend and tfjs moves the existing
 // tensors over on first use.
 import "@tensorflow/tfjs-backend-cpu";
+import { registerAdamUpdateKernel } from "./adam_update_kernel.js";
 silenceCpuBanner();
+// relearn's fused Adam step, for wasm and cpu (the kernel registry is by name,
+// so registering before the wasm package loads is fine).
+registerAdamUpdateKernel();
 
 /** A backend choice: "auto" or one tfjs backend. */
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu" | "webgl" | "webgpu";
@@ -30,6 +35,22 @@ export interface BackendInfo {
   name: string;
   requested: BackendName;
   reason: string;
+  /**
+   * Threads the backend computes on: XNNPACK's pool on wasm (see
+   * wasm_threads.ts), 1 on cpu; undefined where tfjs does not say.
+   */
+  threads?: number;
+}
+
+/** Options of `initBackend`. */
+export interface InitBackendOptions {
+  /**
+   * XNNPACK threads for the wasm backend in Node (1 to 4). Default: the
+   * RELEARN_WASM_THREADS environment variable, else one per core, at most 4.
+   * The count is fixed when wasm first starts in a process; asking for
+   * another one later is a BackendError.
+   */
+  wasmThreads?: number;
 }
 
 /** The only version relearn is tested with; every @tensorflow/* package must match it. */
@@ -47,6 +68,10 @@ const PACKAGE_OF: Record<Exclude<BackendName, "auto">, string> = {
 };
 
 let current: BackendInfo | undefined;
+/** The wasm backend's thread count once it started in this process. */
+let wasmThreadsInUse: number | undefined;
+/** The `wasmThreads` of the initBackend call in progress. */
+let requestedWasmThreads: number | undefined;
 let pending: { choice: BackendName; promise: Promise<BackendInfo> } | undefined;
 
 /**
@@ -55,10 +80,24 @@ let pending: { choice: BackendName; promise: Promise<BackendInfo> } | undefined;
  * returns at once. Throws BackendError when an explicit choice cannot start
  * (package not installed, no GPU, ...).
  */
-export async function initBackend(choice: BackendName = "auto"): Promise<BackendInfo> {
+export async function initBackend(choice: BackendName = "auto", options: InitBackendOptions = {}): Promise<BackendInfo> {
   if (!BACKEND_NAMES.includes(choice)) {
     throw new OptionsError(`backend must be one of ${BACKEND_NAMES.join(", ")}; got ${JSON.stringify(choice)}`);
   }
+  const { wasmThreads } = options;
+  if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS)) {
+    throw new OptionsError(`wasmThreads must be an integer from 1 to ${MAX_WASM_THREADS}; got ${String(wasmThreads)}`);
+  }
+  if (wasmThreads !== undefined && wasmThreadsInUse !== undefined && wasmThreads !== wasmThreadsInUse) {
+    throw new BackendError(
+      `wasmThreads ${wasmThreads} cannot be honoured: the wasm backend already runs on ${wasmThreadsInUse} thread(s) ` +
+        "in this process, and tfjs fixes the count when it first starts",
+    );
+  }
+  // Read (and checked) before any backend starts, so a bad RELEARN_WASM_THREADS
+  // is an error rather than a reason for "auto" to fall back to cpu.
+  const wantsWasm = choice === "auto" || choice === "wasm";
+  requestedWasmThreads = wasmThreads ?? (wantsWasm && isNode() ? (await import("./wasm_threads.js")).defaultWasmThreads() : undefined);
   if (current !== undefined && current.requested === choice && activeBackendName() === current.name) {
     return current;
   }
@@ -123,9 +162,9 @@ async function startAuto(): Promise<BackendInfo> {
   const notes: string[] = [];
   for (const name of ["tensorflow", "wasm", "cpu"] as const) {
     try {
-      await loadAndActivate(name);
+      const threads = await loadAndActivate(name);
       const why = notes.length === 0 ? `${PACKAGE_OF[name]} is installed` : notes.join("; ");
-      return { name, requested: "auto", reason: `auto: ${why}; using ${name}` };
+      return withThreads({ name, requested: "auto", reason: `auto: ${why}; using ${name}` }, threads);
     } catch (error) {
       notes.push(error instanceof MissingPackage ? `${PACKAGE_OF[name]} is not installed` : `${name} failed (${describe(error)})`);
     }
@@ -134,8 +173,9 @@ async function startAuto(): Promise<BackendInfo> {
 }
 
 async function startExplicit(name: Exclude<BackendName, "auto">): Promise<BackendInfo> {
+  let threads: number | undefined;
   try {
-    await loadAndActivate(name);
+    threads = await loadAndActivate(name);
   } catch (error) {
     if (error instanceof MissingPackage) {
       throw new BackendError(
@@ -146,29 +186,62 @@ async function startExplicit(name: Exclude<BackendName, "auto">): Promise<Backen
     }
     throw new BackendError(`backend "${name}" could not start: ${describe(error)}`, { cause: error });
   }
-  return { name, requested: name, reason: `requested ${name}` };
+  return withThreads({ name, requested: name, reason: `requested ${name}` }, threads);
+}
+
+function withThreads(info: BackendInfo, threads: number | undefined): BackendInfo {
+  return threads === undefined ? info : { ...info, threads };
 }
 
 /** The package of a backend is absent (as opposed to present but failing). */
 class MissingPackage extends Error {}
 
-async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<void> {
+/** Starts backend `name` and makes it active; returns its thread count where known. */
+async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<number | undefined> {
   if (!tf.engine().registryFactory[name]) await importBackendPackage(name);
   if (!tf.engine().registryFactory[name]) {
     throw new Error(`${PACKAGE_OF[name]} loaded but did not register a "${name}" backend (a second copy of tfjs-core?)`);
   }
   // setBackend resolves false (and logs) when the backend fails to initialise.
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`tf.setBackend("${name}") failed to initialise it`);
-  await tf.ready();
-  if (name === "wasm") installWasmKernelOverrides();
+  const activate = async (): Promise<void> => {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`tf.setBackend("${name}") failed to initialise it`);
+    await tf.ready();
+  };
+  if (name === "wasm") return activateWasm(activate);
+  await activate();
   if (name === "cpu") {
     // The cpu backend prints an "install tfjs-node" banner on its first
     // tensor; relearn is silent by default and "auto" already prefers
     // tfjs-node when it is there.
     const backend = tf.findBackend("cpu") as { firstUse?: boolean } | null;
     if (backend !== null && backend.firstUse === true) backend.firstUse = false;
+    return 1;
   }
+  return undefined;
+}
+
+/**
+ * Starts wasm with relearn's kernel overrides and, in Node, with several
+ * XNNPACK threads (wasm_threads.ts; loaded only in Node, so browser bundles
+ * never see its node: imports).
+ */
+async function activateWasm(activate: () => Promise<void>): Promise<number> {
+  const firstStart = tf.engine().registry["wasm"] === undefined;
+  if (firstStart && isNode()) {
+    const threads = await import("./wasm_threads.js");
+    await threads.startWithWasmThreads(requestedWasmThreads ?? 1, activate);
+    wasmThreadsInUse = threads.settleWasmThreads(tf.backend());
+  } else {
+    await activate();
+  }
+  installWasmKernelOverrides();
+  wasmThreadsInUse ??= 1;
+  return wasmThreadsInUse;
+}
+
+function isNode(): boolean {
+  return typeof process !== "undefined" && typeof process.versions?.node === "string";
 }
 
 async function importBackendPackage(name: Exclude<BackendName, "auto">): Promise<void> {

@@ -9,6 +9,7 @@
  * and dropout masks derive their seeds from one base seed (see deriveSeed),
  * so a run repeats bit for bit on the same backend.
  */
+import { compileLayers, compileModelChain, runChain, type ChainForward } from "./chain_forward.js";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
@@ -55,6 +56,8 @@ export class ContinualModel {
   private baseSeed: number;
   private readonly heads = new Map<string, Head>();
   private builtDropoutSeeds: Map<Layer, number | undefined> | undefined;
+  /** Compiled training forwards by task id (null: not a plain chain). */
+  private readonly trainingChains = new Map<string, ChainForward | null>();
   private disposed = false;
 
   private constructor(
@@ -138,9 +141,25 @@ export class ContinualModel {
     this.assertInputShape(x);
     const head = this.headFor(taskId);
     return tf.tidy(() => {
+      // Training runs a plain layer chain as ops (chain_forward.ts: same
+      // function, cheaper gradients); everything else goes through tfjs-layers.
+      const chain = training ? this.trainingChain(taskId) : null;
+      if (chain !== null) return runChain(chain, x, true) as tf.Tensor2D;
       const features = this.body.apply(x, { training }) as tf.Tensor;
       return (head === undefined ? features : head.layer.apply(features, { training })) as tf.Tensor2D;
     });
+  }
+
+  /** The compiled training forward of body + the head of `taskId`, or null when the layers are not a plain chain. */
+  private trainingChain(taskId: string): ChainForward | null {
+    const key = this.multiHead ? taskId : DEFAULT_TASK_ID;
+    if (!this.trainingChains.has(key)) {
+      const body = compileModelChain(this.body);
+      const head = this.headFor(taskId);
+      const headSteps = head === undefined ? [] : compileLayers([head.layer]);
+      this.trainingChains.set(key, body === null || headSteps === null ? null : [...body, ...headSteps]);
+    }
+    return this.trainingChains.get(key) ?? null;
   }
 
   /** The trainable variables the loss of `taskId` depends on: the body's and that task's head. */

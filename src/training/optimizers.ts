@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
 import { OptionsError } from "../errors.js";
+import { FusedAdam } from "./fused_adam.js";
 
 const learningRate = z.number().positive().finite();
 const decay = z.number().min(0).finite();
@@ -47,12 +48,15 @@ export type OptimizerOption = OptimizerSpec | OptimizerFactory;
 /**
  * A fresh optimizer for one training phase, with the learning rate settable
  * between steps (for schedules) and weight decay applied the PyTorch way.
+ * Adam and AdamW specs run relearn's FusedAdam (one kernel per variable on
+ * wasm and cpu); SGD specs and factories run the tf.Optimizer.
  */
 export class TrainingOptimizer {
   readonly baseLearningRate: number;
-  private readonly optimizer: tf.Optimizer;
+  /** The tf.Optimizer of an SGD spec or a factory; undefined for Adam/AdamW specs. */
+  private readonly optimizer: tf.Optimizer | undefined;
+  private readonly adam: FusedAdam | undefined;
   private readonly coupledDecay: number;
-  private readonly decoupledDecay: number;
   private learningRate: number;
 
   constructor(option: OptimizerOption) {
@@ -61,20 +65,26 @@ export class TrainingOptimizer {
       const lr = (this.optimizer as unknown as { learningRate?: unknown }).learningRate;
       this.baseLearningRate = typeof lr === "number" ? lr : Number.NaN;
       this.coupledDecay = 0;
-      this.decoupledDecay = 0;
     } else {
       const parsed = optimizerSpecSchema.safeParse(option);
       if (!parsed.success) throw new OptionsError(`invalid optimizer ${JSON.stringify(option)}: ${z.prettifyError(parsed.error)}`);
       const spec = parsed.data;
       this.baseLearningRate = spec.learningRate;
-      this.coupledDecay = spec.name === "adamw" ? 0 : spec.weightDecay;
-      this.decoupledDecay = spec.name === "adamw" ? spec.weightDecay : 0;
-      this.optimizer =
-        spec.name === "sgd"
-          ? spec.momentum > 0
-            ? tf.train.momentum(spec.learningRate, spec.momentum, spec.nesterov)
-            : tf.train.sgd(spec.learningRate)
-          : tf.train.adam(spec.learningRate, spec.beta1, spec.beta2, spec.epsilon);
+      if (spec.name === "sgd") {
+        this.coupledDecay = spec.weightDecay;
+        this.optimizer =
+          spec.momentum > 0 ? tf.train.momentum(spec.learningRate, spec.momentum, spec.nesterov) : tf.train.sgd(spec.learningRate);
+      } else {
+        // FusedAdam applies both kinds of decay itself.
+        this.coupledDecay = 0;
+        this.adam = new FusedAdam({
+          beta1: spec.beta1,
+          beta2: spec.beta2,
+          epsilon: spec.epsilon,
+          coupledDecay: spec.name === "adam" ? spec.weightDecay : 0,
+          decoupledDecay: spec.name === "adamw" ? spec.weightDecay : 0,
+        });
+      }
     }
     this.learningRate = this.baseLearningRate;
   }
@@ -82,15 +92,22 @@ export class TrainingOptimizer {
   /** Changes the learning rate used by the next steps. */
   setLearningRate(value: number): void {
     if (value === this.learningRate) return;
-    const target = this.optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate?: unknown };
-    if (typeof target.setLearningRate === "function") target.setLearningRate(value);
-    else if (typeof target.learningRate === "number") target.learningRate = value; // Adam, RMSProp, ... read it each step
-    else throw new OptionsError("this optimizer has no learning rate relearn can change: drop the learning-rate schedule or use a spec");
+    if (this.optimizer !== undefined) {
+      const target = this.optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate?: unknown };
+      if (typeof target.setLearningRate === "function") target.setLearningRate(value);
+      else if (typeof target.learningRate === "number") target.learningRate = value; // Adam, RMSProp, ... read it each step
+      else throw new OptionsError("this optimizer has no learning rate relearn can change: drop the learning-rate schedule or use a spec");
+    }
     this.learningRate = value;
   }
 
   /** Applies one update for `variables` from `grads` (keyed by variable name). */
   step(grads: tf.NamedTensorMap, variables: readonly tf.Variable[]): void {
+    if (this.adam !== undefined) {
+      this.adam.step(grads, variables, this.learningRate);
+      return;
+    }
+    const optimizer = this.optimizer!;
     tf.tidy(() => {
       const effective: tf.NamedTensorMap = {};
       for (const variable of variables) {
@@ -98,16 +115,12 @@ export class TrainingOptimizer {
         if (grad == null) continue;
         effective[variable.name] = this.coupledDecay > 0 ? tf.add(grad, tf.mul(variable, this.coupledDecay)) : grad;
       }
-      if (this.decoupledDecay > 0) {
-        // AdamW: w <- w - lr * wd * w, applied before the Adam step as PyTorch does.
-        const factor = 1 - this.learningRate * this.decoupledDecay;
-        for (const variable of variables) if (effective[variable.name] != null) variable.assign(tf.mul(variable, factor));
-      }
-      this.optimizer.applyGradients(effective);
+      optimizer.applyGradients(effective);
     });
   }
 
   dispose(): void {
-    this.optimizer.dispose();
+    this.optimizer?.dispose();
+    this.adam?.dispose();
   }
 }

@@ -32,7 +32,7 @@ test("calling initBackend again with the same choice returns at once, without re
 
 test("explicit cpu works, and switching back to wasm works", async () => {
   const cpu = await initBackend("cpu");
-  assert.deepEqual(cpu, { name: "cpu", requested: "cpu", reason: "requested cpu" });
+  assert.deepEqual(cpu, { name: "cpu", requested: "cpu", reason: "requested cpu", threads: 1 });
   assert.equal(tf.getBackend(), "cpu");
   await expectNoTensorLeak(matmulWorks);
   const wasm = await initBackend("wasm");

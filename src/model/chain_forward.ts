@@ -1,0 +1,117 @@
+/**
+ * The training forward pass of a plain layer chain (Dense, Activation,
+ * Dropout, Flatten: every MLP relearn builds) as tfjs ops on the layers' own
+ * variables, instead of through tfjs-layers' `apply`.
+ *
+ * Why: tfjs-layers runs Dense as `fused.matMul`, whose gradient is a
+ * custom gradient that computes the gradient of every input eagerly,
+ * including the input of the first layer, which nothing needs (a
+ * [batch x 256] x [256 x 784] matmul plus a transpose of the weights for a
+ * 784-256-256-10 MLP). With plain `matMul` + `add`, tfjs's tape computes
+ * only the gradients that lead to a variable. It also skips tfjs-layers'
+ * per-call bookkeeping (about 50 Reshape/Identity kernels per step). Measured
+ * on wasm, batch 32: a training step goes from about 5.0 to 3.9 ms.
+ *
+ * The result is the same function: Dense = x W + b then its activation
+ * (the layer's own activation object), Dropout = tf.dropout with the layer's
+ * rate and seed (what tfjs-layers calls, so the masks are the same), Flatten
+ * = reshape to [batch, -1]. Only the order of the bias addition differs
+ * from the fused kernel, a float rounding difference. Any other layer (or a
+ * branching model) gives `null`, and the caller keeps using `apply`.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+
+type Layer = tfl.layers.Layer;
+/** One layer's forward as ops: input -> output. */
+type Step = (input: tf.Tensor, training: boolean) => tf.Tensor;
+/** A compiled chain: the steps in order. */
+export type ChainForward = readonly Step[];
+
+interface ActivationObject {
+  getClassName(): string;
+  apply(x: tf.Tensor): tf.Tensor;
+}
+interface VariableHolder {
+  read(): tf.Variable;
+}
+
+/** Runs a compiled chain on `input`. */
+export function runChain(chain: ChainForward, input: tf.Tensor, training: boolean): tf.Tensor {
+  let output = input;
+  for (const step of chain) output = step(output, training);
+  return output;
+}
+
+/**
+ * The steps of `model`'s layers when they form one unbranched chain of
+ * supported layers (an InputLayer first is skipped); otherwise null.
+ */
+export function compileModelChain(model: tfl.LayersModel): ChainForward | null {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
+  const layers = model.layers.filter((layer) => layer.getClassName() !== "InputLayer");
+  for (const [index, layer] of layers.entries()) {
+    const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Layer[] }> }).inboundNodes;
+    if (nodes.length !== 1 || nodes[0]?.inboundLayers.length !== 1) return null;
+    const source = nodes[0].inboundLayers[0]!;
+    const expected = index === 0 ? undefined : layers[index - 1];
+    if (expected === undefined ? source.getClassName() !== "InputLayer" : source !== expected) return null;
+  }
+  const last = layers.at(-1);
+  if (last === undefined || model.outputs[0]?.sourceLayer !== last) return null;
+  return compileLayers(layers);
+}
+
+/** The steps of `layers` applied one after another; null if one is not supported. */
+export function compileLayers(layers: readonly Layer[]): ChainForward | null {
+  const steps: Step[] = [];
+  for (const layer of layers) {
+    const step = compileLayer(layer);
+    if (step === null) return null;
+    steps.push(step);
+  }
+  return steps;
+}
+
+function compileLayer(layer: Layer): Step | null {
+  const fields = layer as unknown as {
+    kernel?: VariableHolder | null;
+    bias?: VariableHolder | null;
+    activation?: ActivationObject;
+    rate?: number;
+    noiseShape?: unknown;
+    dataFormat?: string;
+  };
+  switch (layer.getClassName()) {
+    case "Dense": {
+      const { kernel, bias, activation } = fields;
+      // A Dense on rank > 2 inputs contracts the last axis only; leave it to tfjs-layers.
+      const inputShape = (layer.input as tfl.SymbolicTensor).shape;
+      if (kernel == null || activation === undefined || inputShape.length !== 2) return null;
+      const linear = activation.getClassName() === "linear";
+      return (input) => {
+        const product = tf.matMul(input as tf.Tensor2D, kernel.read() as tf.Tensor2D);
+        const output = bias == null ? product : tf.add(product, bias.read());
+        return linear ? output : activation.apply(output);
+      };
+    }
+    case "Activation": {
+      const { activation } = fields;
+      if (activation === undefined) return null;
+      return (input) => activation.apply(input);
+    }
+    case "Dropout": {
+      const { rate, noiseShape } = fields;
+      if (typeof rate !== "number" || noiseShape != null) return null;
+      // Read the seed at each call: ContinualModel reseeds dropout layers every step.
+      const seedOf = (): number | undefined => (layer as unknown as { seed?: number }).seed;
+      return (input, training) => (training && rate > 0 && rate < 1 ? tf.dropout(input, rate, undefined, seedOf()) : input);
+    }
+    case "Flatten": {
+      if (fields.dataFormat === "channelsFirst") return null;
+      return (input) => (input.rank <= 2 ? input : tf.reshape(input, [input.shape[0] ?? -1, -1]));
+    }
+    default:
+      return null;
+  }
+}

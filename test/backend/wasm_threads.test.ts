@@ -1,0 +1,80 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultWasmThreads, parseThreads } from "../../src/backend/wasm_threads.js";
+import { MAX_WASM_THREADS } from "../../src/backend/wasm_thread_limits.js";
+
+const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "helpers", "thread_probe.ts");
+
+interface ProbeRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Whether the probe had to be killed: it did not end by itself. */
+  hung: boolean;
+}
+
+/** Runs the probe in its own process with RELEARN_WASM_THREADS = threads. */
+function runProbe(threads: string): Promise<ProbeRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", PROBE], {
+      env: { ...process.env, RELEARN_WASM_THREADS: threads },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    let hung = false;
+    // Generous: the probe takes about 2 s, but CI runs test files side by side.
+    const timer = setTimeout(() => {
+      hung = true;
+      child.kill("SIGKILL");
+    }, 120_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, hung });
+    });
+  });
+}
+
+function parsed(run: ProbeRun): { threads: number; digest: string } {
+  assert.equal(run.hung, false, "the process did not exit by itself (a pthread worker kept it alive?)");
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "") as { threads: number; digest: string };
+}
+
+test("wasm runs on 2 XNNPACK threads in Node when asked, the process still exits by itself, and training gives the same weights bit for bit as on 1 thread", async () => {
+  const [one, two] = await Promise.all([runProbe("1"), runProbe("2")]);
+  const single = parsed(one);
+  const threaded = parsed(two);
+  assert.equal(single.threads, 1);
+  assert.equal(threaded.threads, 2);
+  assert.equal(threaded.digest, single.digest);
+});
+
+test("a bad RELEARN_WASM_THREADS stops the process with a message naming it", async () => {
+  const run = await runProbe("many");
+  assert.equal(run.hung, false);
+  assert.notEqual(run.code, 0);
+  assert.match(run.stderr, /RELEARN_WASM_THREADS must be an integer from 1 to 4; got "many"/);
+});
+
+test("default thread count: one per core, at most 4, unless RELEARN_WASM_THREADS says otherwise", () => {
+  const saved = process.env.RELEARN_WASM_THREADS;
+  try {
+    delete process.env.RELEARN_WASM_THREADS;
+    assert.equal(defaultWasmThreads(), Math.min(MAX_WASM_THREADS, os.availableParallelism()));
+    process.env.RELEARN_WASM_THREADS = "3";
+    assert.equal(defaultWasmThreads(), 3);
+  } finally {
+    if (saved === undefined) delete process.env.RELEARN_WASM_THREADS;
+    else process.env.RELEARN_WASM_THREADS = saved;
+  }
+  assert.equal(parseThreads("4", "x"), 4);
+  for (const bad of ["0", "5", "1.5", "-1", "two"]) assert.throws(() => parseThreads(bad, "x"), /x must be an integer from 1 to 4/);
+});
