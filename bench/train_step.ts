@@ -1,16 +1,20 @@
 /**
- * Training-step micro-benchmark on the wasm backend: ms per SGD step with
- * the stock tfjs-backend-wasm kernels against relearn's overrides
- * (src/backend/wasm_kernels), for an MLP 784-256-256-10 and a small CNN
- * (conv 32 3x3 -> pool -> conv 64 3x3 -> pool -> dense 128 -> 10 on
- * 28x28x1), batch 128. Also measures the plain-matmul ceiling in the same
- * run and how much of it the MLP step reaches.
+ * Training-step micro-benchmark on the wasm backend: ms per step of stock
+ * tfjs (tfjs-layers forward, tf.train optimizer, stock kernels) against
+ * relearn (op-chain forward, fused Adam, kernel overrides), for an MLP
+ * 784-256-256-10 (SGD at batch 128; Adam at batch 32, RD's expert step) and
+ * a small CNN (conv 32 3x3 -> pool -> conv 64 3x3 -> pool -> dense 128 -> 10
+ * on 28x28x1, SGD at batch 128). Also measures the plain-matmul ceiling in
+ * the same run and how much of it the MLP steps reach.
  *
  *   npx tsx bench/train_step.ts [--quick]
+ *   RELEARN_WASM_THREADS=1 npx tsx bench/train_step.ts   # on one XNNPACK thread
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend/backend.js";
 import { installWasmKernelOverrides, uninstallWasmKernelOverrides } from "../src/backend/wasm_kernels/index.js";
+import { setChainForwardEnabled } from "../src/model/chain_forward.js";
+import { TrainingOptimizer, type OptimizerSpec } from "../src/training/optimizers.js";
 import { buildModel, type ContinualModel } from "../src/model/continual_model.js";
 import { cnn, mlp, type ModelSpec } from "../src/model/spec.js";
 import { crossEntropyLoss } from "../src/training/losses.js";
@@ -53,22 +57,48 @@ function randomBatch(shape: number[], classes: number, seed: number): { x: tf.Te
   return { x: tf.tensor(values, shape), y: tf.tensor1d(labels, "int32") };
 }
 
-/** ms per SGD step of `spec` on the active backend; "throws: ..." when the step fails. */
-function timeTrainStep(spec: ModelSpec): number | string {
+/** What one measured configuration uses. */
+interface StepSetup {
+  /** relearn's wasm kernel overrides, its op-chain forward and its fused Adam; otherwise stock tfjs throughout. */
+  relearn: boolean;
+  optimizer: "sgd" | "adam";
+  batch: number;
+}
+
+/** ms per training step of `spec` on the active backend; "throws" when the step fails. */
+function timeTrainStep(spec: ModelSpec, setup: StepSetup): number | string {
+  if (setup.relearn) installWasmKernelOverrides();
+  else uninstallWasmKernelOverrides();
+  setChainForwardEnabled(setup.relearn);
   const model: ContinualModel = buildModel(spec, { seed: 0 });
-  const { x, y } = randomBatch([BATCH, ...spec.inputShape], spec.classes, 1);
-  const optimizer = tf.train.sgd(0.01);
+  const { x, y } = randomBatch([setup.batch, ...spec.inputShape], spec.classes, 1);
   const variables = model.trainableVariables();
   const loss = () => tf.mean(crossEntropyLoss(model.getLogits(x, undefined, true), y)) as tf.Scalar;
+  // Stock: tfjs's own optimizer. relearn: the training loop's optimizer (FusedAdam for Adam).
+  const stock = setup.relearn ? null : setup.optimizer === "sgd" ? tf.train.sgd(0.01) : tf.train.adam(1e-3);
+  const optimizerSpec: OptimizerSpec = setup.optimizer === "sgd" ? { name: "sgd", learningRate: 0.01 } : { name: "adam", learningRate: 1e-3 };
+  const ours = setup.relearn ? new TrainingOptimizer(optimizerSpec) : null;
+  const step = (): void => {
+    if (stock !== null) {
+      tf.dispose(stock.minimize(loss, false, variables) ?? []);
+      return;
+    }
+    const { value, grads } = tf.variableGrads(loss, variables);
+    ours!.step(grads, variables);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
   try {
-    return msPer(() => tf.dispose(optimizer.minimize(loss, false, variables) ?? []));
+    return msPer(step);
   } catch (error) {
-    failures.push(`${spec.type}: ${(error as Error).message.split("\n")[0] ?? ""}`);
+    failures.push(`${spec.type}, ${setup.relearn ? "relearn" : "stock"}: ${(error as Error).message.split("\n")[0] ?? ""}`);
     return "throws";
   } finally {
     tf.dispose([x, y]);
-    optimizer.dispose();
+    stock?.dispose();
+    ours?.dispose();
     model.dispose();
+    installWasmKernelOverrides();
+    setChainForwardEnabled(true);
   }
 }
 
@@ -81,11 +111,15 @@ function matmulGflops(m: number, k: number, n: number, transposeA = false, trans
   return (2 * m * k * n) / (ms * 1e6);
 }
 
-/** FLOPs of one MLP training step: forward + two backward matmuls per dense layer. */
-function mlpStepFlops(): number {
+/**
+ * Useful matmul FLOPs of one MLP training step: forward, weight gradient and
+ * input gradient per dense layer, except the first layer's input gradient,
+ * which nothing needs (PyTorch skips it too).
+ */
+function mlpStepFlops(batch: number): number {
   const widths = [784, 256, 256, 10];
   let flops = 0;
-  for (let i = 0; i + 1 < widths.length; i++) flops += 3 * 2 * BATCH * (widths[i] ?? 0) * (widths[i + 1] ?? 0);
+  for (let i = 0; i + 1 < widths.length; i++) flops += (i === 0 ? 2 : 3) * 2 * batch * (widths[i] ?? 0) * (widths[i + 1] ?? 0);
   return flops;
 }
 
@@ -121,45 +155,47 @@ const fmt = (value: number | string, digits = 1): string => (typeof value === "n
 
 async function main(): Promise<void> {
   const info = await initBackend("wasm");
-  console.log(`backend: ${info.name} (${info.reason}); batch ${BATCH}; node ${process.version}`);
+  console.log(
+    `backend: ${info.name} (${info.reason}), ${info.threads ?? 1} XNNPACK thread(s) (RELEARN_WASM_THREADS); node ${process.version}`,
+  );
 
-  uninstallWasmKernelOverrides();
-  const stockMlp = timeTrainStep(MLP_SPEC);
-  const stockCnn = timeTrainStep(CNN_SPEC);
-  installWasmKernelOverrides();
+  const configurations: Array<{ name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number }> = [
+    { name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH },
+    { name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32 },
+    { name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH },
+  ];
   const ceiling = matmulGflops(BATCH, 784, 256);
-  const fastMlp = timeTrainStep(MLP_SPEC);
-  const fastCnn = timeTrainStep(CNN_SPEC);
-  const ceilingAfter = matmulGflops(BATCH, 784, 256);
-  const backwardShaped = matmulGflops(784, BATCH, 256, true, false); // dW of the first layer
-  const flops = mlpStepFlops();
-
-  const rows: Array<[string, string, string, string]> = [["model (batch 128)", "stock ms/step", "relearn ms/step", "speed-up"]];
-  for (const [name, stock, fast] of [
-    ["MLP 784-256-256-10", stockMlp, fastMlp],
-    ["CNN conv32-conv64-128", stockCnn, fastCnn],
-  ] as const) {
+  const rows: Array<[string, string, string, string]> = [["training step", "stock tfjs ms", "relearn ms", "speed-up"]];
+  const measured = new Map<string, number | string>();
+  for (const { name, spec, optimizer, batch } of configurations) {
+    const stock = timeTrainStep(spec, { relearn: false, optimizer, batch });
+    const fast = timeTrainStep(spec, { relearn: true, optimizer, batch });
+    measured.set(name, fast);
     const speedup = typeof stock === "number" && typeof fast === "number" ? `${(stock / fast).toFixed(1)}x` : "-";
     rows.push([name, fmt(stock), fmt(fast), speedup]);
   }
+  const ceilingAfter = matmulGflops(BATCH, 784, 256);
   printTable(rows);
   for (const failure of failures) console.log(`  ${failure}`);
+  console.log("stock tfjs: tfjs-layers forward, tf.train optimizer, stock wasm kernels; relearn: its op-chain forward, its");
+  console.log("optimizer (fused Adam) and its wasm kernel overrides.");
 
   const meanCeiling = (ceiling + ceilingAfter) / 2;
   console.log("");
   console.log(`plain matmul ceiling 128x784 @ 784x256: ${ceiling.toFixed(1)} GFLOP/s before, ${ceilingAfter.toFixed(1)} after the steps`);
-  console.log(`backward-shaped matmul, matMul(a, b, true, false) with a [128,784], b [128,256]: ${backwardShaped.toFixed(1)} GFLOP/s`);
-  if (typeof fastMlp === "number") {
-    const achieved = flops / (fastMlp * 1e6);
+  for (const [name, batch] of [[configurations[0]!.name, BATCH], [configurations[1]!.name, 32]] as const) {
+    const ms = measured.get(name);
+    if (typeof ms !== "number") continue;
+    const flops = mlpStepFlops(batch);
+    const achieved = flops / (ms * 1e6);
     console.log(
-      `MLP step: ${(flops / 1e6).toFixed(0)} MFLOP (3 matmuls per dense layer) -> ${achieved.toFixed(1)} GFLOP/s = ` +
-        `${((100 * achieved) / meanCeiling).toFixed(0)}% of the ceiling (stock: ` +
-        `${typeof stockMlp === "number" ? ((100 * flops) / (stockMlp * 1e6) / meanCeiling).toFixed(0) : "-"}%)`,
+      `${name}: ${(flops / 1e6).toFixed(0)} MFLOP of useful matmuls -> ${achieved.toFixed(1)} GFLOP/s = ` +
+        `${((100 * achieved) / meanCeiling).toFixed(0)}% of the ceiling`,
     );
   }
   console.log("");
-  console.log(`top kernels, MLP step with overrides (ms): ${await topKernels(MLP_SPEC)}`);
-  console.log(`top kernels, CNN step with overrides (ms): ${await topKernels(CNN_SPEC)}`);
+  console.log(`top kernels, relearn MLP SGD step (ms): ${await topKernels(MLP_SPEC)}`);
+  console.log(`top kernels, relearn CNN SGD step (ms): ${await topKernels(CNN_SPEC)}`);
 }
 
 function printTable(rows: ReadonlyArray<readonly string[]>): void {

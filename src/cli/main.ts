@@ -11,6 +11,7 @@ import { initCommand } from "./init_command.js";
 import { updateCommand } from "./update_command.js";
 import { evaluateCommand, predictCommand } from "./evaluate_command.js";
 import { inspectCommand } from "./inspect_command.js";
+import { parseThreads } from "../backend/wasm_threads.js";
 
 // A reader that stops early (`relearn predict ... | head`) is not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -20,6 +21,15 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 const program = new Command("relearn")
   .description("continual learning for TypeScript: keep a model up to date as data arrives")
+  .option(
+    "--wasm-threads <n>",
+    "threads the wasm backend computes on, 1 to 4 (default: RELEARN_WASM_THREADS, else one per core, at most 4)",
+  )
+  .hook("preAction", (command) => {
+    // Passed on through the environment: every initBackend of this process reads it.
+    const threads = command.opts<{ wasmThreads?: string }>().wasmThreads;
+    if (threads !== undefined) process.env.RELEARN_WASM_THREADS = String(parseThreads(threads, "--wasm-threads"));
+  })
   .addCommand(initCommand())
   .addCommand(updateCommand())
   .addCommand(evaluateCommand())

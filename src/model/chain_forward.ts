@@ -36,6 +36,21 @@ interface VariableHolder {
   read(): tf.Variable;
 }
 
+let enabled = true;
+
+/**
+ * Turns the op chain on or off for every model (on by default). Only the
+ * benchmarks turn it off, to measure tfjs-layers' own forward.
+ */
+export function setChainForwardEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether ContinualModel may use the op chain. */
+export function chainForwardEnabled(): boolean {
+  return enabled;
+}
+
 /** Runs a compiled chain on `input`. */
 export function runChain(chain: ChainForward, input: tf.Tensor, training: boolean): tf.Tensor {
   let output = input;

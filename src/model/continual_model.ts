@@ -9,7 +9,7 @@
  * and dropout masks derive their seeds from one base seed (see deriveSeed),
  * so a run repeats bit for bit on the same backend.
  */
-import { compileLayers, compileModelChain, runChain, type ChainForward } from "./chain_forward.js";
+import { chainForwardEnabled, compileLayers, compileModelChain, runChain, type ChainForward } from "./chain_forward.js";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
@@ -143,7 +143,7 @@ export class ContinualModel {
     return tf.tidy(() => {
       // Training runs a plain layer chain as ops (chain_forward.ts: same
       // function, cheaper gradients); everything else goes through tfjs-layers.
-      const chain = training ? this.trainingChain(taskId) : null;
+      const chain = training && chainForwardEnabled() ? this.trainingChain(taskId) : null;
       if (chain !== null) return runChain(chain, x, true) as tf.Tensor2D;
       const features = this.body.apply(x, { training }) as tf.Tensor;
       return (head === undefined ? features : head.layer.apply(features, { training })) as tf.Tensor2D;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,4 +77,12 @@ test("default thread count: one per core, at most 4, unless RELEARN_WASM_THREADS
   }
   assert.equal(parseThreads("4", "x"), 4);
   for (const bad of ["0", "5", "1.5", "-1", "two"]) assert.throws(() => parseThreads(bad, "x"), /x must be an integer from 1 to 4/);
+});
+
+test("the CLI's --wasm-threads is checked before any work, before or after the command name", () => {
+  for (const args of [["--wasm-threads", "9", "inspect", "nowhere"], ["inspect", "nowhere", "--wasm-threads", "0"]]) {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /--wasm-threads must be an integer from 1 to 4/);
+  }
 });
