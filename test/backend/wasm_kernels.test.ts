@@ -75,9 +75,9 @@ before(async () => {
   await useBackend("wasm");
 });
 
-test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul and both conv gradients", () => {
+test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, both conv gradients and MaxPoolGrad", () => {
   assert.equal(wasmKernelOverridesInstalled(), true);
-  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput]) {
+  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad]) {
     const kernel = tf.getKernel(name, "wasm");
     assert.ok(kernel !== undefined, `${name} registered`);
     assert.match(kernel.kernelFunc.name, /OnFastPath$/, `${name} is relearn's override`);
@@ -192,6 +192,34 @@ test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree wit
       return tf.grads(loss)([xs, ws]);
     });
     assertAgree(outcome, `conv2d grads x [${x}] filter [${filter}] strides ${String(strides)} pad ${pad}`);
+  }
+});
+
+/** maxPool cases: window, stride, padding (valid, same, explicit), overlapping and not. */
+const POOLS: Array<{ x: number[]; filter: number | [number, number]; strides: number | [number, number]; pad: "valid" | "same" | number }> = [
+  { x: [2, 8, 8, 3], filter: 2, strides: 2, pad: "valid" },
+  { x: [1, 7, 9, 5], filter: 3, strides: 2, pad: "same" },
+  { x: [3, 6, 5, 2], filter: 3, strides: 1, pad: "valid" },
+  { x: [2, 5, 7, 4], filter: [2, 3], strides: [1, 2], pad: "same" },
+  { x: [1, 6, 6, 1], filter: 2, strides: 1, pad: 1 },
+];
+
+test("MaxPoolGrad: tf.grads of maxPool agree with cpu over windows, strides and paddings, ties included", async () => {
+  let seed = 7000;
+  for (const { x, filter, strides, pad } of POOLS) {
+    const random = randomInput(x, (seed += 2));
+    // Coarse values (multiples of 0.25) so many windows hold ties: the first maximum must win on both backends.
+    const tied: Input = { shape: x, values: random.values.map((v) => Math.round(v * 4) / 4) };
+    for (const input of [random, tied]) {
+      const outcome = await onBothBackends(() => {
+        const xs = tensorOf(input) as tf.Tensor4D;
+        const outShape = tf.maxPool(xs, filter, strides, pad).shape;
+        const weights = tensorOf(randomInput(outShape, seed + 1));
+        return tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, filter, strides, pad), weights)))([xs]);
+      });
+      // cpu sums overlapping windows in float64, wasm in float32: equal up to rounding.
+      assertAgree(outcome, `maxPool grad x [${x}] filter ${String(filter)} strides ${String(strides)} pad ${pad}`);
+    }
   }
 });
 
