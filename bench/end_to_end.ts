@@ -3,7 +3,8 @@
  * issue's protocol: class-incremental 5 x 2, MLP 784-256-256-10, Adam 1e-3,
  * batch 32, memory 500, 5 epochs, seed 0), timed the same work five ways in
  * one run:
- *   - relearn's RepeatedDistillationModelUpdater (wasm, relearn's kernels);
+ *   - relearn's RepeatedDistillationModelUpdater (wasm, relearn's kernels),
+ *     on 1 and on 2 wasm (XNNPACK) threads;
  *   - a plain tfjs-layers `model.fit` loop, stock wasm kernels, then with
  *     relearn's kernel overrides (what a user would write with tfjs);
  *   - bench/end_to_end_torch.py (PyTorch, when /usr/bin/python3 has torch)
@@ -42,12 +43,12 @@ const PYTHON = "/usr/bin/python3";
 const FEATURES = 784;
 const CLASSES = 10;
 const LEARNING_RATE = 1e-3;
-const VARIANTS = ["relearn", "fit-stock", "fit-overrides", "torch1", "torch2", "growth"] as const;
+const VARIANTS = ["relearn", "relearn-threads", "fit-stock", "fit-overrides", "torch1", "torch2", "growth"] as const;
 type Variant = (typeof VARIANTS)[number];
 /** The variants that do the whole protocol (a column of the table each). */
 type RunVariant = Exclude<Variant, "growth">;
 const LABELS: Record<RunVariant, string> = {
-  relearn: "relearn", "fit-stock": "fit (stock)", "fit-overrides": "fit (overrides)", torch1: "PyTorch 1 thread", torch2: "PyTorch 2 threads",
+  relearn: "relearn", "relearn-threads": "relearn, 2 wasm threads", "fit-stock": "fit (stock)", "fit-overrides": "fit (overrides)", torch1: "PyTorch 1 thread", torch2: "PyTorch 2 threads",
 };
 
 /** Everything a worker needs to rebuild the same updates; passed as JSON. */
@@ -323,8 +324,16 @@ function runWorker<T>(command: string, args: string[], env: NodeJS.ProcessEnv = 
   });
 }
 
+/**
+ * Runs a node variant in its own process: every one on 1 wasm thread except
+ * "relearn-threads" (relearn on 2 XNNPACK threads, RELEARN_WASM_THREADS = 2).
+ */
 const nodeWorker = <T>(kind: Variant, s: Settings): Promise<T> =>
-  runWorker<T>(process.execPath, ["--import", "tsx", SELF, "--worker", kind, "--settings", JSON.stringify(s)]);
+  runWorker<T>(
+    process.execPath,
+    ["--import", "tsx", SELF, "--worker", kind === "relearn-threads" ? "relearn" : kind, "--settings", JSON.stringify(s)],
+    { ...process.env, RELEARN_WASM_THREADS: kind === "relearn-threads" ? "2" : "1" },
+  );
 
 function torchVersion(): string | null {
   const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
