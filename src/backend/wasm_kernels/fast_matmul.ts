@@ -10,9 +10,11 @@
  * - a 2-D product may instead be computed transposed, C^T = B^T A^T, when
  *   that needs fewer transposes and a smaller right operand: XNNPACK repacks
  *   the right operand on every call with a new tensor (about 4x the cost of
- *   a transpose pass per element, measured), which dominates backprop, where
+ *   a transpose pass per element, measured), which dominates training, where
  *   every operand is new. `matMul(dy, w, false, true)` becomes
- *   (w @ dy^T)^T: dy^T is small, w needs no transpose;
+ *   (w @ dy^T)^T: dy^T is small, w needs no transpose; and a forward
+ *   `matMul(x, w)` with few rows becomes (w^T @ x^T)^T, unless XNNPACK still
+ *   holds w packed from an earlier call;
  * - when b has no batch (or a batch of 1), the batches of a are stacked into
  *   the rows of ONE 2-D matmul;
  * - otherwise each output batch is one 2-D call on copied slices.
@@ -23,10 +25,26 @@ import { copyRange, floatsOf, heapOf, release, stockKernel, view, type WasmBacke
 /** A fast-path matmul: a [1, m, k] times b [1, k, n], no transposes, returns [1, m, n]. */
 export type PlainMatMul = (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo;
 
+/**
+ * Buffers the stock kernel has used as a right operand. tfjs-backend-wasm
+ * keeps XNNPACK's packed copy of a right operand for as long as its tensor
+ * lives, so using one again costs no packing (model weights at inference);
+ * in training every weight is a new tensor after each step.
+ */
+const packedRightOperands = new WeakSet<tf.DataId>();
+
+/** Whether XNNPACK already holds `x` packed as a right operand. */
+export function isPackedRightOperand(x: tf.TensorInfo): boolean {
+  return packedRightOperands.has(x.dataId);
+}
+
 /** The fast-path call of the stock BatchMatMul kernel. */
 export function stockPlainMatMul(backend: WasmBackend): PlainMatMul {
   const batchMatMul = stockKernel(tf.BatchMatMul);
-  return (a, b) => batchMatMul(backend, { a, b }, { transposeA: false, transposeB: false });
+  return (a, b) => {
+    packedRightOperands.add(b.dataId);
+    return batchMatMul(backend, { a, b }, { transposeA: false, transposeB: false });
+  };
 }
 
 /**
@@ -45,7 +63,7 @@ export function matMulOnFastPath(
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
-  if (mayFlip && tf.util.sizeFromShape(outer) === 1 && (transposeA || transposeB)) {
+  if (mayFlip && tf.util.sizeFromShape(outer) === 1) {
     const flipped = flippedIfCheaper(backend, a, b, transposeA, transposeB, plain);
     if (flipped !== undefined) return view(flipped, [...outer, ...flipped.shape.slice(-2)]);
   }
@@ -97,8 +115,12 @@ function flippedIfCheaper(
   const [m, k] = transposeA ? [aColumns, aRows] : [aRows, aColumns];
   const n = transposeB ? bRows : bColumns;
   if ((transposeB ? bColumns : bRows) !== k) return undefined; // let the main path report it
-  const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + PACK_COST * k * n;
-  const flip = (transposeB ? 0 : k * n) + (transposeA ? 0 : m * k) + PACK_COST * k * m + m * n;
+  // The right operand is B for the direct product and A for the flipped one;
+  // either may already be packed (then it costs nothing), when used as it is.
+  const packDirect = !transposeB && isPackedRightOperand(b) ? 0 : PACK_COST * k * n;
+  const packFlip = transposeA && isPackedRightOperand(a) ? 0 : PACK_COST * k * m;
+  const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + packDirect;
+  const flip = (transposeB ? 0 : k * n) + (transposeA ? 0 : m * k) + packFlip + m * n;
   if (flip >= direct) return undefined;
   const left = transposeB ? view(b, [1, n, k]) : swapLastTwo(backend, view(b, [1, k, n]));
   const right = transposeA ? view(a, [1, k, m]) : swapLastTwo(backend, view(a, [1, m, k]));
