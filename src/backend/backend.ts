@@ -70,6 +70,8 @@ const PACKAGE_OF: Record<Exclude<BackendName, "auto">, string> = {
 let current: BackendInfo | undefined;
 /** The wasm backend's thread count once it started in this process. */
 let wasmThreadsInUse: number | undefined;
+/** Why wasm runs on fewer threads than asked, when it does. */
+let wasmThreadsNote: string | undefined;
 /** The `wasmThreads` of the initBackend call in progress. */
 let requestedWasmThreads: number | undefined;
 let pending: { choice: BackendName; promise: Promise<BackendInfo> } | undefined;
@@ -190,7 +192,9 @@ async function startExplicit(name: Exclude<BackendName, "auto">): Promise<Backen
 }
 
 function withThreads(info: BackendInfo, threads: number | undefined): BackendInfo {
-  return threads === undefined ? info : { ...info, threads };
+  if (threads === undefined) return info;
+  const reason = info.name === "wasm" && wasmThreadsNote !== undefined ? `${info.reason}; ${wasmThreadsNote}` : info.reason;
+  return { ...info, reason, threads };
 }
 
 /** The package of a backend is absent (as opposed to present but failing). */
@@ -230,7 +234,7 @@ async function activateWasm(activate: () => Promise<void>): Promise<number> {
   const firstStart = tf.engine().registry["wasm"] === undefined;
   if (firstStart && isNode()) {
     const threads = await import("./wasm_threads.js");
-    await threads.startWithWasmThreads(requestedWasmThreads ?? 1, activate);
+    wasmThreadsNote = await threads.startWithWasmThreads(requestedWasmThreads ?? 1, activate);
     wasmThreadsInUse = threads.settleWasmThreads(tf.backend());
   } else {
     await activate();

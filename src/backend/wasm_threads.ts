@@ -71,25 +71,35 @@ export function parseThreads(text: string, source: string): number {
 /**
  * Runs `start` (which must initialise the wasm backend, e.g.
  * `tf.setBackend("wasm")`) so that the backend comes up with `threads`
- * XNNPACK threads. With `threads` 1 it only runs `start`.
+ * XNNPACK threads. With `threads` 1 it only runs `start`. When the threaded
+ * start fails (no writable temp folder for the worker script, a worker that
+ * cannot load), it starts the single-threaded build instead and returns why;
+ * otherwise it returns undefined.
  */
-export async function startWithWasmThreads<T>(threads: number, start: () => Promise<T>): Promise<T> {
-  if (threads <= 1) return start();
-  const wasm = require(WASM_PACKAGE) as WasmPackage;
-  const mainScript = require.resolve(`${WASM_PACKAGE}/wasm-out/tfjs-backend-wasm-threaded-simd.js`);
-  const workerScript = writeWorkerScript();
-  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
-  wasm.setThreadsCount(threads);
-  const undo = [
-    answerWorkerBlobUrl(workerScript),
-    replaceMainScriptBlob(mainScript),
-    reportCpus(2 * threads),
-  ];
+export async function startWithWasmThreads(threads: number, start: () => Promise<void>): Promise<string | undefined> {
+  if (threads <= 1) {
+    await start();
+    return undefined;
+  }
+  const undo: Array<() => void> = [];
+  let failure: unknown;
   try {
-    return await start();
+    const wasm = require(WASM_PACKAGE) as WasmPackage;
+    const mainScript = require.resolve(`${WASM_PACKAGE}/wasm-out/tfjs-backend-wasm-threaded-simd.js`);
+    const workerScript = writeWorkerScript();
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+    wasm.setThreadsCount(threads);
+    undo.push(answerWorkerBlobUrl(workerScript), replaceMainScriptBlob(mainScript), reportCpus(2 * threads));
+    await start();
+    return undefined;
+  } catch (error) {
+    failure = error;
   } finally {
     for (const restore of undo.reverse()) restore();
   }
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  await start();
+  return `${threads} wasm threads could not start (${failure instanceof Error ? failure.message : String(failure)}); running on 1`;
 }
 
 /**

@@ -28,4 +28,4 @@ for (let step = 0; step < 10; step++) {
 }
 const hash = createHash("sha256");
 for (const variable of variables) hash.update(Buffer.from((variable.dataSync() as Float32Array).buffer));
-console.log(JSON.stringify({ threads: info.threads, digest: hash.digest("hex") }));
+console.log(JSON.stringify({ threads: info.threads, digest: hash.digest("hex"), reason: info.reason }));
