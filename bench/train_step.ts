@@ -36,16 +36,28 @@ const CNN_SPEC = cnn({
   classes: 10,
 });
 
-/** Median-free but steady: warm up, then time whole steps until MIN_MS has passed. */
+/** Rounds per measurement; the fastest round counts. */
+const ROUNDS = 5;
+
+/**
+ * ms per call of `step`: after warm-up, ROUNDS rounds of at least
+ * MIN_MS / ROUNDS each; the fastest round's mean. On a shared machine the
+ * fastest round is the one least disturbed, and the ceiling is measured the
+ * same way, so their ratio compares like with like.
+ */
 function msPer(step: () => void, warmup = 2): number {
   for (let i = 0; i < warmup; i++) step();
-  let steps = 0;
-  const start = performance.now();
-  do {
-    step();
-    steps++;
-  } while (performance.now() - start < MIN_MS || steps < 3);
-  return (performance.now() - start) / steps;
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < ROUNDS; round++) {
+    let steps = 0;
+    const start = performance.now();
+    do {
+      step();
+      steps++;
+    } while (performance.now() - start < MIN_MS / ROUNDS || steps < 3);
+    best = Math.min(best, (performance.now() - start) / steps);
+  }
+  return best;
 }
 
 function randomBatch(shape: number[], classes: number, seed: number): { x: tf.Tensor; y: tf.Tensor1D } {

@@ -33,7 +33,7 @@ export { mlp, cnn, parseModelSpec, modelSpecSchema, type ModelSpec, type MlpSpec
 export { saveModel, loadModel, fileSystemIO } from "./model/io.js";
 
 // Backend selection.
-export { initBackend, currentBackend, assertBackendSupports, type BackendName, type BackendInfo } from "./backend/backend.js";
+export { initBackend, currentBackend, assertBackendSupports, type BackendName, type BackendInfo, type InitBackendOptions } from "./backend/backend.js";
 
 // Data: typed-array datasets, transforms, readers.
 export { type Dataset, createDataset, featureSize } from "./data/dataset.js";

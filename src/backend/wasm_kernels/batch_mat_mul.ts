@@ -5,7 +5,7 @@
  * stock kernel runs in a scalar loop.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { isPackedRightOperand, matMulOnFastPath, stockPlainMatMul } from "./fast_matmul.js";
+import { isPackedRightOperand, matMulOnFastPath, offeredBefore, stockPlainMatMul } from "./fast_matmul.js";
 import { stockKernel, type WasmBackend } from "./wasm_heap.js";
 
 /** The override's kernel function. */
@@ -17,10 +17,12 @@ export function batchMatMulOnFastPath(args: {
   const backend = args.backend as WasmBackend;
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
-  // A plain product whose right operand XNNPACK still holds packed is already
-  // as fast as it gets; other plain products may be cheaper flipped (fast_matmul.ts).
-  const plainAndPacked = !transposeA && !transposeB && batchOf(a) === 1 && batchOf(b) === 1 && isPackedRightOperand(b);
-  if (plainAndPacked || a.dtype !== "float32" || b.dtype !== "float32" || isEmpty(a) || isEmpty(b)) {
+  // A plain product may be cheaper flipped (fast_matmul.ts), but only the
+  // first time its right operand is seen: one that comes back is packed once
+  // and kept by XNNPACK, which beats any flip.
+  const plain = !transposeA && !transposeB && batchOf(a) === 1 && batchOf(b) === 1;
+  const plainAndKept = plain && (isPackedRightOperand(b) || offeredBefore(b));
+  if (plainAndKept || a.dtype !== "float32" || b.dtype !== "float32" || isEmpty(a) || isEmpty(b)) {
     return stockKernel(tf.BatchMatMul)(backend, args.inputs, args.attrs);
   }
   return matMulOnFastPath(backend, a, b, transposeA === true, transposeB === true, stockPlainMatMul(backend), { mayFlip: true });

@@ -33,9 +33,24 @@ export type PlainMatMul = (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo;
  */
 const packedRightOperands = new WeakSet<tf.DataId>();
 
+/** Buffers offered as the right operand of a plain product at least once. */
+const offeredRightOperands = new WeakSet<tf.DataId>();
+
 /** Whether XNNPACK already holds `x` packed as a right operand. */
 export function isPackedRightOperand(x: tf.TensorInfo): boolean {
   return packedRightOperands.has(x.dataId);
+}
+
+/**
+ * Records that `b` is offered as the right operand of a plain product and
+ * says whether it was before. A right operand used a second time is likely
+ * to be used again (weights at inference, a fixed matrix in a loop): packing
+ * it once then pays off, so it should not be flipped away.
+ */
+export function offeredBefore(b: tf.TensorInfo): boolean {
+  if (offeredRightOperands.has(b.dataId)) return true;
+  offeredRightOperands.add(b.dataId);
+  return false;
 }
 
 /** The fast-path call of the stock BatchMatMul kernel. */
