@@ -11,6 +11,7 @@
  *       [--seeds 0,1,2] [--epochs 5] [--scenario class-incremental] [--dataset fashion-mnist] [--no-docs]
  */
 import { spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
 });
 
 const root = join(args.out!, args.scenario!);
+const threadsPerJob = Math.max(1, Math.min(4, Math.floor(availableParallelism() / Number(args.jobs))));
 const shards: { name: string; flags: string[] }[] = [];
 for (const updater of args.updaters!.split(",")) {
   const sizes = updaterEntry(updater).usesMemory ? args["memory-sizes"]!.split(",") : [null];
@@ -64,7 +66,11 @@ async function runShard(shard: (typeof shards)[number]): Promise<void> {
   const started = Date.now();
   console.log(`${shard.name}: started`);
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...shard.flags], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...shard.flags], {
+      stdio: ["ignore", "ignore", "pipe"],
+      // The jobs share the cores: each gets its share of wasm threads.
+      env: { ...process.env, RELEARN_WASM_THREADS: process.env.RELEARN_WASM_THREADS ?? String(threadsPerJob) },
+    });
     let tail = "";
     child.stderr.on("data", (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-4000)));
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${shard.name} failed (${code}):\n${tail}`))));

@@ -37,7 +37,13 @@ const result = spawnSync(
     "--test-reporter=tap", `--test-reporter-destination=${tapFile}`,
     ...files,
   ],
-  { stdio: "inherit" },
+  {
+    stdio: "inherit",
+    // Two test files run at once on a 2-core machine: one wasm thread each, so
+    // XNNPACK's spinning thread pools do not fight for the cores. Threads have
+    // their own tests (test/backend/wasm_threads.test.ts starts processes with 2).
+    env: { ...process.env, RELEARN_WASM_THREADS: process.env.RELEARN_WASM_THREADS ?? "1" },
+  },
 );
 const tap = readFileSync(tapFile, "utf8");
 rmSync(scratch, { recursive: true, force: true });

@@ -118,7 +118,8 @@ export abstract class ModelUpdater {
     const backend = this.options.backend;
     assertBackendSupports({ backend, devices: this.options.devices, precision: this.options.precision });
     this.backendInfo = await initBackend(backend);
-    this.logger.info(`relearn: backend ${this.backendInfo.name} (${this.backendInfo.reason})`);
+    const threads = this.backendInfo.threads === undefined ? "" : `, ${this.backendInfo.threads} thread(s)`;
+    this.logger.info(`relearn: backend ${this.backendInfo.name}${threads} (${this.backendInfo.reason})`);
     this.currentModel = this.resolveModel();
     const input = this.options.inputStateFolder;
     const state = input === undefined ? null : await readStateFolder(input, { kind: this.kind });
