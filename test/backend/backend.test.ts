@@ -92,3 +92,16 @@ test("assertBackendSupports accepts one device at 32-bit precision and rejects t
   assert.throws(() => assertBackendSupports({ backend: "wasm", devices: 0 }), OptionsError);
   assert.throws(() => assertBackendSupports({ backend: "wasm", devices: 1.5 }), OptionsError);
 });
+
+test("wasmThreads: out of range is an OptionsError; another count than the running one is a BackendError", async () => {
+  const info = await initBackend("wasm");
+  assert.ok(info.threads !== undefined && info.threads >= 1);
+  for (const bad of [0, 5, 1.5]) await assert.rejects(initBackend("wasm", { wasmThreads: bad }), OptionsError);
+  await assert.rejects(initBackend("wasm", { wasmThreads: info.threads === 1 ? 2 : 1 }), (error: unknown) => {
+    assert.ok(error instanceof BackendError);
+    assert.match(error.message, new RegExp(`already runs on ${info.threads} thread`));
+    return true;
+  });
+  // Asking for the running count is fine.
+  assert.equal((await initBackend("wasm", { wasmThreads: info.threads })).name, "wasm");
+});
