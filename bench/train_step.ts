@@ -192,7 +192,8 @@ async function main(): Promise<void> {
   console.log("stock tfjs: tfjs-layers forward, tf.train optimizer, stock wasm kernels; relearn: its op-chain forward, its");
   console.log("optimizer (fused Adam) and its wasm kernel overrides.");
 
-  const meanCeiling = (ceiling + ceilingAfter) / 2;
+  // The higher of the two: a ceiling lowered by a busy moment would flatter the steps.
+  const bestCeiling = Math.max(ceiling, ceilingAfter);
   console.log("");
   console.log(`plain matmul ceiling 128x784 @ 784x256: ${ceiling.toFixed(1)} GFLOP/s before, ${ceilingAfter.toFixed(1)} after the steps`);
   for (const [name, batch] of [[configurations[0]!.name, BATCH], [configurations[1]!.name, 32]] as const) {
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
     const achieved = flops / (ms * 1e6);
     console.log(
       `${name}: ${(flops / 1e6).toFixed(0)} MFLOP of useful matmuls -> ${achieved.toFixed(1)} GFLOP/s = ` +
-        `${((100 * achieved) / meanCeiling).toFixed(0)}% of the ceiling`,
+        `${((100 * achieved) / bestCeiling).toFixed(0)}% of the ceiling (the higher of the two)`,
     );
   }
   console.log("");
