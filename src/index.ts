@@ -36,7 +36,7 @@ export { saveModel, loadModel, fileSystemIO } from "./model/io.js";
 export { initBackend, currentBackend, assertBackendSupports, type BackendName, type BackendInfo, type InitBackendOptions } from "./backend/backend.js";
 
 // Data: typed-array datasets, transforms, readers.
-export { type Dataset, createDataset, featureSize } from "./data/dataset.js";
+export { type Dataset, type UnlabelledSamples, createDataset, featureSize } from "./data/dataset.js";
 export { subsetDataset, concatDatasets, classHistogram, classesPresent, filterByClasses } from "./data/dataset_ops.js";
 export {
   composeTransforms,
@@ -49,9 +49,9 @@ export {
   type TransformContext,
 } from "./data/transforms.js";
 export { parseIdx, encodeIdx } from "./data/idx.js";
-export { loadIdx, type LoadIdxOptions } from "./data/idx_file.js";
-export { parseCsv, type CsvOptions } from "./data/csv.js";
-export { loadCsv } from "./data/csv_file.js";
+export { loadIdx, loadIdxImages, type LoadIdxOptions } from "./data/idx_file.js";
+export { parseCsv, parseUnlabelledCsv, type CsvOptions } from "./data/csv.js";
+export { loadCsv, loadUnlabelledCsv } from "./data/csv_file.js";
 export { makeGaussianBlobs, type GaussianBlobsOptions } from "./data/synthetic.js";
 export { loadFashionMnist, FASHION_MNIST_CLASSES, type FashionMnist, type FashionMnistOptions } from "./data/fashion_mnist.js";
 export * from "./data/scenarios.js";

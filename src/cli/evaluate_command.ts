@@ -9,8 +9,8 @@ import { fixed, printJson } from "./output.js";
 const dataOptions = (command: Command) =>
   command
     .requiredOption("--state <dir>", "state folder")
-    .requiredOption("--data <file>", "a .csv file, or an IDX images file with --labels")
-    .option("--labels <file>", "IDX labels file of --data")
+    .requiredOption("--data <file>", "a .csv file, or an IDX images file (with --labels to evaluate)")
+    .option("--labels <file>", "IDX labels file of --data (evaluate needs it; predict does not)")
     .option("--config <file>", "config whose data settings (label column, scale, layout) apply")
     .option("--task-id <id>", "head to use (multi-head models)")
     .option("--backend <name>", "auto, wasm, cpu, ...", "auto");
@@ -47,7 +47,7 @@ export function evaluateCommand(): Command {
 
 export function predictCommand(): Command {
   return dataOptions(new Command("predict"))
-    .description("predicted class and class probabilities for every row of a data file")
+    .description("predicted class and class probabilities for every row of a data file (labels not needed)")
     .option("--format <format>", "csv or jsonl", "csv")
     .option("--out <file>", "write here instead of stdout")
     .option("--json", "same as --format jsonl")

@@ -18,6 +18,9 @@ export interface Dataset {
   readonly length: number;
 }
 
+/** Samples without labels: what a model predicts on (a Dataset minus its labels). */
+export type UnlabelledSamples = Pick<Dataset, "features" | "featureShape" | "length">;
+
 /** Number of values in one sample of the given shape (the product of its dims). */
 export function featureSize(shape: readonly number[]): number {
   let size = 1;

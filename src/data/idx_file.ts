@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { gunzip } from "node:zlib";
 import { promisify } from "node:util";
 import { DataError, OptionsError } from "../errors.js";
-import { createDataset, type Dataset } from "./dataset.js";
+import { createDataset, type Dataset, type UnlabelledSamples } from "./dataset.js";
 import { parseIdx, type IdxArray } from "./idx.js";
 
 const gunzipAsync = promisify(gunzip);
@@ -46,47 +46,43 @@ async function readIdx(path: string): Promise<IdxArray> {
 
 /** Loads an IDX images/labels pair as a Dataset with float32 features (pixel * scale). */
 export async function loadIdx(options: LoadIdxOptions): Promise<Dataset> {
-  const { numClasses = 10, scale = 1 / 255, layout = "flat" } = options;
+  const { numClasses = 10 } = options;
+  if (!Number.isInteger(numClasses) || numClasses <= 0) {
+    throw new OptionsError(`loadIdx: numClasses must be a positive integer, got ${numClasses}`);
+  }
+  const [samples, labels] = await Promise.all([loadIdxImages(options.images, options), readIdx(options.labels)]);
+  if (labels.dims.length !== 1) {
+    throw new DataError(`${options.labels}: labels must be 1-D [n], got dims [${labels.dims.join(", ")}]`);
+  }
+  if (labels.dims[0] !== samples.length) {
+    throw new DataError(`${options.images} holds ${samples.length} images but ${options.labels} holds ${labels.dims[0]} labels`);
+  }
+  for (let i = 0; i < samples.length; i++) {
+    const label = labels.data[i]!;
+    if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
+      throw new DataError(`${options.labels}: label ${label} at index ${i} is not an integer in [0, ${numClasses})`);
+    }
+  }
+  return createDataset({ ...samples, labels: Int32Array.from(labels.data), numClasses }, options.images);
+}
+
+/** Loads an IDX images file alone (no labels), e.g. new data to predict on. */
+export async function loadIdxImages(path: string, options: Pick<LoadIdxOptions, "scale" | "layout"> = {}): Promise<UnlabelledSamples> {
+  const { scale = 1 / 255, layout = "flat" } = options;
   if (!Number.isFinite(scale)) throw new OptionsError(`loadIdx: scale must be a finite number, got ${scale}`);
   if (layout !== "flat" && layout !== "hwc") {
     throw new OptionsError(`loadIdx: layout must be "flat" or "hwc", got ${JSON.stringify(layout)}`);
   }
-  if (!Number.isInteger(numClasses) || numClasses <= 0) {
-    throw new OptionsError(`loadIdx: numClasses must be a positive integer, got ${numClasses}`);
-  }
-  const [images, labels] = await Promise.all([readIdx(options.images), readIdx(options.labels)]);
-
+  const images = await readIdx(path);
   const [count, rows, cols, ...rest] = images.dims;
   if (count === undefined || rows === undefined || rest.length > 0 || (cols === undefined && layout === "hwc")) {
     throw new DataError(
-      `${options.images}: images must have dims [n, rows, cols]` +
-        (layout === "flat" ? " or [n, size]" : "") +
-        `, got [${images.dims.join(", ")}]`,
+      `${path}: images must have dims [n, rows, cols]` + (layout === "flat" ? " or [n, size]" : "") + `, got [${images.dims.join(", ")}]`,
     );
   }
-  if (labels.dims.length !== 1) {
-    throw new DataError(`${options.labels}: labels must be 1-D [n], got dims [${labels.dims.join(", ")}]`);
-  }
-  if (labels.dims[0] !== count) {
-    throw new DataError(
-      `${options.images} holds ${count} images but ${options.labels} holds ${labels.dims[0]} labels`,
-    );
-  }
-  for (let i = 0; i < count; i++) {
-    const label = labels.data[i]!;
-    if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
-      throw new DataError(
-        `${options.labels}: label ${label} at index ${i} is not an integer in [0, ${numClasses})`,
-      );
-    }
-  }
-
   const features = new Float32Array(images.data.length);
   const pixels = images.data;
   for (let i = 0; i < pixels.length; i++) features[i] = pixels[i]! * scale;
   const featureShape = layout === "hwc" ? [rows, cols!, 1] : [rows * (cols ?? 1)];
-  return createDataset(
-    { features, labels: Int32Array.from(labels.data), featureShape, numClasses },
-    options.images,
-  );
+  return { features, featureShape, length: count };
 }

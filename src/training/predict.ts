@@ -4,7 +4,7 @@
  * per sample.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Dataset } from "../data/dataset.js";
+import { createDataset, type Dataset, type UnlabelledSamples } from "../data/dataset.js";
 import type { FeatureTransform } from "../data/transforms.js";
 import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
 import { extractLogits } from "./logits.js";
@@ -17,13 +17,13 @@ export interface Predictions {
   numClasses: number;
 }
 
-/** Predicted classes (and optionally probabilities) for every item, in order. */
+/** Predicted classes (and optionally probabilities) for every item, in order; labels, if any, are not read. */
 export async function predict(
   model: ContinualModel,
-  dataset: Dataset,
+  samples: Dataset | UnlabelledSamples,
   options: { taskId?: string; batchSize?: number; transform?: FeatureTransform | undefined; probabilities?: boolean } = {},
 ): Promise<Predictions> {
-  const logits = extractLogits(model, dataset, options.batchSize ?? 256, options.taskId ?? DEFAULT_TASK_ID, { transform: options.transform });
+  const logits = extractLogits(model, withPlaceholderLabels(samples, model.numClasses), options.batchSize ?? 256, options.taskId ?? DEFAULT_TASK_ID, { transform: options.transform });
   try {
     const [classes, probabilities] = tf.tidy(() => [tf.argMax(logits, 1), options.probabilities ? tf.softmax(logits) : null] as const);
     try {
@@ -37,4 +37,13 @@ export async function predict(
   } finally {
     logits.dispose();
   }
+}
+
+/**
+ * The batch pipeline carries labels; prediction never reads them, so
+ * unlabelled samples get zeros that go no further than this call.
+ */
+function withPlaceholderLabels(samples: Dataset | UnlabelledSamples, numClasses: number): Dataset {
+  if ("labels" in samples) return samples;
+  return createDataset({ features: samples.features, featureShape: samples.featureShape, labels: new Int32Array(samples.length), numClasses }, "samples");
 }

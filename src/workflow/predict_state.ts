@@ -1,11 +1,12 @@
 /**
  * `relearn predict`: the state's model's predicted class and class
- * probabilities for every row of a data file (labels, if present, are ignored).
+ * probabilities for every row of a data file. The file needs no labels; if
+ * it has them they are ignored.
  */
 import type { BackendName } from "../backend/backend.js";
 import { predict, type Predictions } from "../training/predict.js";
 import type { RelearnConfig } from "./config.js";
-import { readDataFile, type DataFile } from "./data_files.js";
+import { readPredictionFile, type DataFile } from "./data_files.js";
 import { loadStateModel } from "./state_model.js";
 
 export async function predictState(request: {
@@ -17,11 +18,11 @@ export async function predictState(request: {
 }): Promise<Predictions> {
   const model = await loadStateModel(request.state, request.backend);
   try {
-    const dataset = await readDataFile(request.data, request.format ?? { layout: model.inputShape.length > 1 ? "hwc" : "flat" }, {
+    const samples = await readPredictionFile(request.data, request.format ?? { layout: model.inputShape.length > 1 ? "hwc" : "flat" }, {
       featureShape: model.inputShape,
       numClasses: model.numClasses,
     });
-    return await predict(model, dataset, { probabilities: true, ...(request.taskId ? { taskId: request.taskId } : {}) });
+    return await predict(model, samples, { probabilities: true, ...(request.taskId ? { taskId: request.taskId } : {}) });
   } finally {
     model.dispose();
   }

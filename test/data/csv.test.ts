@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataError } from "../../src/errors.js";
-import { parseCsv } from "../../src/data/csv.js";
+import { parseCsv, parseUnlabelledCsv } from "../../src/data/csv.js";
 import { loadCsv } from "../../src/data/csv_file.js";
 
 test("header row with a 'label' column anywhere", () => {
@@ -91,4 +91,21 @@ test("loadCsv reads a file and names its path in errors", async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("unlabelled CSV: every column is a feature, header or not; bad values name line and column", () => {
+  const withHeader = parseUnlabelledCsv("a,b,c\n1,2,3\n4,5,6.5\n", { source: "new.csv" });
+  assert.deepEqual(withHeader.featureShape, [3]);
+  assert.equal(withHeader.length, 2);
+  assert.deepEqual(Array.from(withHeader.features), [1, 2, 3, 4, 5, 6.5]);
+  assert.ok(!("labels" in withHeader));
+  const plain = parseUnlabelledCsv("7\n8\n", { source: "one.csv" });
+  assert.deepEqual([plain.featureShape, Array.from(plain.features)], [[1], [7, 8]]);
+  assert.throws(() => parseUnlabelledCsv("1,2\n3,x\n", { source: "new.csv" }), (error: unknown) => {
+    assert.ok(error instanceof DataError);
+    assert.match(error.message, /new\.csv: line 2, column 2: "x" is not a number/);
+    return true;
+  });
+  assert.throws(() => parseUnlabelledCsv("1,2\n3\n", { source: "new.csv" }), /new\.csv: line 2: expected 2 columns, got 1/);
+  assert.throws(() => parseUnlabelledCsv("1,nan\n", { source: "new.csv" }), /non-finite value "nan"/);
 });

@@ -4,7 +4,8 @@ import { readdir, readFile, rm, writeFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../helpers/backend.js";
-import { workflowFolder } from "../helpers/workflow_files.js";
+import { DIMS, workflowFolder } from "../helpers/workflow_files.js";
+import { encodeIdx } from "../../src/data/idx.js";
 import { readConfig, configJsonSchema, parseConfig } from "../../src/workflow/config.js";
 import { updateFromConfig } from "../../src/workflow/update.js";
 import { evaluateState } from "../../src/workflow/evaluate_state.js";
@@ -55,6 +56,47 @@ test("three updates, then evaluate, predict and inspect: every step is one libra
     assert.deepEqual(inspection.memory!.classHistogram.reduce((a, b) => a + b), 40);
     assert.equal(inspection.metricsHistory.length, 3 * 2 * 5, "3 updates x 2 phases x 5 epochs");
     assert.equal(inspection.options["memorySize"], 40);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("predict needs no labels: an unlabelled CSV or IDX file gives the same predictions as the labelled one", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "v1") });
+    const state = join(dir, "v1");
+    const labelled = await predictState({ state, data: { path: join(dir, "test.csv") } });
+
+    // The same rows without the label column, with and without a header.
+    const rows = (await readFile(join(dir, "test.csv"), "utf8")).trim().split("\n").map((line) => line.split(",").slice(0, -1).join(","));
+    await writeFile(join(dir, "new.csv"), rows.join("\n") + "\n");
+    await writeFile(join(dir, "new-no-header.csv"), rows.slice(1).join("\n") + "\n");
+    for (const name of ["new.csv", "new-no-header.csv"]) {
+      const unlabelled = await predictState({ state, data: { path: join(dir, name) } });
+      assert.deepEqual(unlabelled.classes, labelled.classes, name);
+      assert.deepEqual(unlabelled.probabilities, labelled.probabilities, name);
+    }
+
+    // A row short of one input is an error naming the file and both shapes.
+    await writeFile(join(dir, "short.csv"), rows.map((line) => line.split(",").slice(1).join(",")).join("\n") + "\n");
+    await assert.rejects(predictState({ state, data: { path: join(dir, "short.csv") } }), (error: unknown) => {
+      assert.ok(error instanceof DataError);
+      assert.match(error.message, /short\.csv: samples have shape \[7\] but the model takes \[8\]/);
+      return true;
+    });
+
+    // IDX images (bytes, [n, 8]) with and without their labels file.
+    const bytes = Uint8Array.from({ length: 20 * DIMS }, (_, i) => (i * 37) % 256);
+    await writeFile(join(dir, "images.idx"), encodeIdx([20, DIMS], bytes));
+    await writeFile(join(dir, "labels.idx"), encodeIdx([20], new Uint8Array(20)));
+    const withLabels = await predictState({ state, data: { path: join(dir, "images.idx"), labels: join(dir, "labels.idx") } });
+    const withoutLabels = await predictState({ state, data: { path: join(dir, "images.idx") } });
+    assert.equal(withoutLabels.classes.length, 20);
+    assert.deepEqual(withoutLabels.probabilities, withLabels.probabilities);
+    // evaluate still needs labels.
+    await assert.rejects(evaluateState({ state, data: { path: join(dir, "images.idx") } }), /IDX images need their labels file too/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
