@@ -101,8 +101,8 @@ function compileLayer(layer: Layer): Step | null {
     case "Dense": {
       const { kernel, bias, activation } = fields;
       // A Dense on rank > 2 inputs contracts the last axis only; leave it to tfjs-layers.
-      const inputShape = (layer.input as tfl.SymbolicTensor).shape;
-      if (kernel == null || activation === undefined || inputShape.length !== 2) return null;
+      const inputShape = symbolicInputShape(layer);
+      if (kernel == null || activation === undefined || inputShape?.length !== 2) return null;
       const linear = activation.getClassName() === "linear";
       return (input) => {
         const product = tf.matMul(input as tf.Tensor2D, kernel.read() as tf.Tensor2D);
@@ -128,5 +128,15 @@ function compileLayer(layer: Layer): Step | null {
     }
     default:
       return null;
+  }
+}
+
+/** The shape of the layer's symbolic input, or undefined when it has none or several (tfjs throws then). */
+function symbolicInputShape(layer: Layer): readonly (number | null)[] | undefined {
+  try {
+    const input = layer.input;
+    return Array.isArray(input) ? undefined : input.shape;
+  } catch {
+    return undefined;
   }
 }

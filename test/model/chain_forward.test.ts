@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import fc from "fast-check";
-import { compileModelChain, runChain } from "../../src/model/chain_forward.js";
+import { compileLayers, compileModelChain, runChain } from "../../src/model/chain_forward.js";
 import { ContinualModel, buildModel } from "../../src/model/continual_model.js";
 import { cnn, mlp } from "../../src/model/spec.js";
 import { expectNoTensorLeak, useBackend } from "../helpers/backend.js";
@@ -123,4 +123,13 @@ test("dropout in the chain is off outside training and uses the layer's current 
     assert.ok(a.some((v) => v === 0), "some units dropped");
   });
   model.dispose();
+});
+
+test("a Dense applied twice (no single symbolic input) is left to tfjs-layers instead of throwing", () => {
+  const shared = tfl.layers.dense({ units: 3 });
+  const a = tfl.input({ shape: [4] });
+  const b = tfl.input({ shape: [4] });
+  shared.apply(a);
+  shared.apply(b);
+  assert.equal(compileLayers([shared]), null);
 });
