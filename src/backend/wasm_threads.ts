@@ -44,7 +44,7 @@ interface WasmPackage {
 
 /** What Emscripten's runtime exposes about its pthread workers. */
 interface EmscriptenModule {
-  PThread?: { unusedWorkers: Array<{ unref(): void }>; runningWorkers: Array<{ unref(): void }> };
+  PThread?: { unusedWorkers: Array<{ unref(): void; terminate(): unknown }>; runningWorkers: Array<{ unref(): void }> };
   tfjs?: { getThreadsCount(): number };
 }
 
@@ -104,13 +104,18 @@ export async function startWithWasmThreads(threads: number, start: () => Promise
 
 /**
  * Lets a process with a threaded wasm backend exit when its work is done,
- * and returns the number of threads XNNPACK really uses (1 when wasm is
- * not threaded).
+ * stops the workers XNNPACK's pool did not take (Emscripten starts 8 whatever
+ * the pool size; it starts a new one if a thread is ever asked for again),
+ * and returns the number of threads XNNPACK really uses (1 when wasm is not
+ * threaded).
  */
 export function settleWasmThreads(backend: tf.KernelBackend): number {
   const module = (backend as { wasm?: EmscriptenModule }).wasm;
   const pool = module?.PThread;
-  if (pool !== undefined) for (const worker of [...pool.unusedWorkers, ...pool.runningWorkers]) worker.unref();
+  if (pool !== undefined) {
+    for (const worker of pool.unusedWorkers.splice(0)) void worker.terminate();
+    for (const worker of pool.runningWorkers) worker.unref();
+  }
   return module?.tfjs?.getThreadsCount() ?? 1;
 }
 
