@@ -31,7 +31,7 @@ const silent = vegaLogger(LOG_NONE);
 /**
  * The charts of a summary, in report order: per group an accuracy-matrix
  * heatmap and per-task accuracy lines, then average accuracy and forgetting
- * over updates with one line per group.
+ * over updates with one line per group (and a mean +/- std band over seeds).
  */
 export function chartSpecs(summary: BenchmarkSummary): ChartSpec[] {
   const slugs = uniqueSlugs(summary.groups);
@@ -44,12 +44,12 @@ export function chartSpecs(summary: BenchmarkSummary): ChartSpec[] {
     {
       name: "average-accuracy",
       title: "Average accuracy over updates",
-      spec: comparisonSpec(summary, "Average accuracy over updates", "average accuracy", (g) => g.perUpdate.averageAccuracy, [0, 1]),
+      spec: comparisonSpec(summary, "Average accuracy over updates", "average accuracy", (g) => [g.perUpdate.averageAccuracy, g.perUpdateStd.averageAccuracy], [0, 1]),
     },
     {
       name: "forgetting",
       title: "Forgetting over updates",
-      spec: comparisonSpec(summary, "Forgetting over updates", "forgetting", (g) => g.perUpdate.forgetting),
+      spec: comparisonSpec(summary, "Forgetting over updates", "forgetting", (g) => [g.perUpdate.forgetting, g.perUpdateStd.forgetting]),
     },
   ];
 }
@@ -143,35 +143,49 @@ function perTaskSpec(group: GroupSummary): TopLevelSpec {
   };
 }
 
+/**
+ * One line per group over updates, with a band of mean +/- one standard
+ * deviation over seeds where a group has several seeds (clipped to
+ * `domain`).
+ */
 function comparisonSpec(
   summary: BenchmarkSummary,
   title: string,
   yTitle: string,
-  pick: (group: GroupSummary) => readonly number[],
+  pick: (group: GroupSummary) => readonly [readonly number[], readonly number[]],
   domain?: [number, number],
 ): TopLevelSpec {
-  const values = summary.groups.flatMap((group) =>
-    pick(group).map((value, update) => ({ update, group: group.label, value })),
-  );
+  const clip = (v: number): number => (domain ? Math.min(domain[1], Math.max(domain[0], v)) : v);
+  const values = summary.groups.flatMap((group) => {
+    const [means, stds] = pick(group);
+    return means.map((value, update) => {
+      const std = stds[update] ?? 0;
+      return { update, group: group.label, value, low: clip(value - std), high: clip(value + std) };
+    });
+  });
+  const color = {
+    field: "group",
+    type: "nominal",
+    title: "updater",
+    sort: summary.groups.map((g) => g.label),
+    // Vega truncates legend labels at 160 px, which hides the memory size of long updater names.
+    // Line symbols at full opacity: the legend would otherwise take the bands' pale fill.
+    legend: { labelLimit: 480, symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 2.5 },
+    scale: { scheme: summary.groups.length > 10 ? "category20" : "category10" },
+  } as const;
+  const line = {
+    mark: { type: "line", point: true },
+    encoding: { y: { field: "value", type: "quantitative", title: yTitle, ...(domain ? { scale: { domain } } : {}) } },
+  } as const;
+  const band = { mark: { type: "area", opacity: 0.18 }, encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } } } as const;
+  const hasBands = values.some((v) => v.high > v.low);
   return {
     title,
     data: { values },
     width: 420,
     height: 260,
-    mark: { type: "line", point: true },
-    encoding: {
-      x: updateAxis(),
-      y: { field: "value", type: "quantitative", title: yTitle, ...(domain ? { scale: { domain } } : {}) },
-      color: {
-        field: "group",
-        type: "nominal",
-        title: "updater",
-        sort: summary.groups.map((g) => g.label),
-        // Vega truncates legend labels at 160 px, which hides the memory size of long updater names.
-        legend: { labelLimit: 480 },
-        scale: { scheme: summary.groups.length > 10 ? "category20" : "category10" },
-      },
-    },
+    encoding: { x: updateAxis(), color },
+    layer: hasBands ? [band, line] : [line],
   };
 }
 

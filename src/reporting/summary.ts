@@ -48,6 +48,8 @@ export interface GroupSummary {
   phaseSeconds?: Record<string, MeanStd>;
   /** Mean over seeds of each per-update series. */
   perUpdate: UpdateSeries;
+  /** Sample standard deviation over seeds of the charted series (0 with one seed): the charts' bands. */
+  perUpdateStd: { averageAccuracy: number[]; forgetting: number[] };
   /** Mean over seeds of the accuracy matrix. */
   accuracyMatrix: number[][];
 }
@@ -138,6 +140,10 @@ function summarizeGroup(members: readonly { run: RunResult; series: UpdateSeries
       negativeFlipRate: meanSeries(series.map((s) => s.negativeFlipRate)),
       updateSeconds: meanSeries(series.map((s) => s.updateSeconds)),
     },
+    perUpdateStd: {
+      averageAccuracy: stdSeries(series.map((s) => s.averageAccuracy)),
+      forgetting: stdSeries(series.map((s) => s.forgetting)),
+    },
     accuracyMatrix: meanMatrix(members.map((m) => m.run.accuracyMatrix)),
   };
   if (everyHasFwt) {
@@ -170,6 +176,10 @@ function meanOfFinite(values: readonly number[]): number {
 
 function meanSeries(series: readonly (readonly number[])[]): number[] {
   return series[0]!.map((_, t) => meanAndStd(series.map((s) => s[t]!)).mean);
+}
+
+function stdSeries(series: readonly (readonly number[])[]): number[] {
+  return series[0]!.map((_, t) => meanAndStd(series.map((s) => s[t]!)).std);
 }
 
 function meanMatrix(matrices: readonly (readonly (readonly number[])[])[]): number[][] {

@@ -49,3 +49,22 @@ test("the PNG is the SVG at twice its size", async () => {
   assert.equal(meta.width, 2 * width);
   assert.equal(meta.height, 2 * height);
 });
+
+test("comparison charts draw a mean +/- std band for groups with several seeds, clipped to [0, 1] for accuracy", async () => {
+  const summary = summarizeResults(fakeResults());
+  const replay = summary.groups.find((g) => g.updater === "replay")!;
+  // Seeds 1 and 2 end at average accuracy 0.75 and 0.7 (summary.test.ts): sample std 0.0354.
+  assert.ok(Math.abs(replay.perUpdateStd.averageAccuracy.at(-1)! - Math.SQRT1_2 * 0.05) < 1e-9);
+  assert.deepEqual(summary.groups.find((g) => g.updater === "fine-tuning")!.perUpdateStd.averageAccuracy, [0, 0]);
+  const chart = chartSpecs(summary).find((c) => c.name === "average-accuracy")!;
+  const svg = await renderSvg(chart.spec);
+  assert.match(svg, /mark-area/, "the band is drawn");
+  const values = (chart.spec as { data: { values: Array<{ low: number; high: number }> } }).data.values;
+  assert.ok(values.every((v) => v.low >= 0 && v.high <= 1 && v.low <= v.high));
+
+  // One seed per group: no band at all.
+  const single = fakeResults();
+  single.runs = single.runs.filter((run) => run.seed !== 2);
+  const plain = await renderSvg(chartSpecs(summarizeResults(single)).find((c) => c.name === "average-accuracy")!.spec);
+  assert.doesNotMatch(plain, /mark-area/);
+});
