@@ -104,10 +104,14 @@ export function randomHorizontalFlip(p = 0.5): FeatureTransform {
   };
 }
 
-/** Options of `gatherBatch`. */
-export interface GatherOptions {
+/** The feature and label transforms applied to rows as they are gathered. */
+export interface RowTransforms {
   transform?: FeatureTransform | undefined;
   targetTransform?: TargetTransform | undefined;
+}
+
+/** Options of `gatherBatch`. */
+export interface GatherOptions extends RowTransforms {
   /** Required when `transform` is given. */
   random?: Random | undefined;
   /** Upper bound (exclusive) for transformed labels; defaults to the dataset's numClasses. */

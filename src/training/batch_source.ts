@@ -4,7 +4,7 @@
  * Rows come out as typed arrays; the loop turns each batch into tensors.
  */
 import type { Dataset } from "../data/dataset.js";
-import { gatherBatch, type FeatureTransform, type TargetTransform } from "../data/transforms.js";
+import { gatherBatch, type RowTransforms } from "../data/transforms.js";
 import { DataError } from "../errors.js";
 import type { Random } from "../random.js";
 
@@ -35,9 +35,7 @@ export interface BatchSource {
   afterStep?(indices: Int32Array): void | Promise<void>;
 }
 
-export interface DatasetSourceOptions {
-  transform?: FeatureTransform | undefined;
-  targetTransform?: TargetTransform | undefined;
+export interface DatasetSourceOptions extends RowTransforms {
   /** One row of `width` values per dataset item, in dataset order. */
   targets?: { values: Float32Array; width: number } | undefined;
 }

@@ -21,13 +21,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
-import { Random } from "../random.js";
 import { extractLogitsArray } from "../training/logits.js";
 import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
-import { assertSingleHead, CHUNK_ROLE, classesSeen, replaySource, StreamTracker } from "./replay_source.js";
+import { assertSingleHead, CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
 
 const LOGITS = "logits";
 /** Target roles of the two memory batches (see replaySource). */
@@ -125,13 +124,7 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
       phase: "der++",
       model,
       taskId,
-      data: replaySource({
-        chunk,
-        chunkTransforms: this.trainTransforms,
-        memory: this.memory,
-        memoryTransforms: this.bufferTransforms,
-        memoryBatchSizes: [this.memoryBatchSize, this.memoryBatchSize],
-        draws: Random.fromSeed(this.phaseSeed("memory-draws")),
+      data: this.replayBatches(chunk, [this.memoryBatchSize, this.memoryBatchSize], {
         memoryTargets: { key: LOGITS, width: model.numClasses },
         afterStep: (indices) => offer(stream.take(indices)),
       }),
@@ -146,6 +139,4 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
   protected algorithmOptions(): Record<string, unknown> {
     return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize, alpha: this.alpha, beta: this.beta };
   }
-
-
 }

@@ -14,10 +14,9 @@
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
-import { Random } from "../random.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
-import { assertSingleHead, classesSeen, replaySource, StreamTracker } from "./replay_source.js";
+import { assertSingleHead, classesSeen, StreamTracker } from "./replay_source.js";
 
 export const experienceReplayOptionsSchema = updaterOptionsSchema.extend({
   memorySize: z.number().int().positive(),
@@ -54,15 +53,11 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
       phase: this.kind,
       model: this.model,
       taskId,
-      data: replaySource({
+      data: this.replayBatches(
         chunk,
-        chunkTransforms: this.trainTransforms,
-        memory: this.memory,
-        memoryTransforms: this.bufferTransforms,
-        memoryBatchSizes: [this.memoryBatchSize],
-        draws: Random.fromSeed(this.phaseSeed("memory-draws")),
-        ...(this.streamsIntoMemory ? { afterStep: (indices: Int32Array) => offer(stream.take(indices)) } : {}),
-      }),
+        [this.memoryBatchSize],
+        this.streamsIntoMemory ? { afterStep: (indices: Int32Array) => offer(stream.take(indices)) } : {},
+      ),
       loss: this.labelLoss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,
@@ -74,6 +69,4 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
   protected algorithmOptions(): Record<string, unknown> {
     return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize };
   }
-
-
 }

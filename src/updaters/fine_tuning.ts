@@ -3,8 +3,6 @@
  * else. The lower bound of continual learning: it forgets old tasks.
  */
 import type { Dataset } from "../data/dataset.js";
-import { classesPresent } from "../data/dataset_ops.js";
-import { datasetSource } from "../training/batch_source.js";
 import { ModelUpdater } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 
@@ -16,17 +14,7 @@ export class FineTuningModelUpdater extends ModelUpdater {
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
-    const o = this.options;
-    await this.train({
-      phase: "fine-tuning",
-      model: this.model,
-      taskId,
-      data: datasetSource(chunk, this.trainTransforms),
-      loss: this.labelLoss,
-      batchSize: o.batchSize,
-      epochs: o.maxEpochs,
-      allowedClasses: o.maskUnusedClasses ? classesPresent(chunk) : undefined,
-    });
+    await this.trainOnLabels("fine-tuning", taskId, chunk, this.trainTransforms);
   }
 
   protected algorithmOptions(): Record<string, unknown> {

@@ -13,8 +13,6 @@
  */
 import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
-import { classesPresent } from "../data/dataset_ops.js";
-import { datasetSource } from "../training/batch_source.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { assertSingleHead } from "./replay_source.js";
@@ -37,22 +35,11 @@ export class GDumbModelUpdater extends MemoryModelUpdater {
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
-    const o = this.options;
     assertSingleHead(this.model, "GDumbModelUpdater");
     this.memory.add(chunk);
     this.model.reinitialize(this.phaseSeed("gdumb-init"));
     // Valid for the whole phase: nothing is added to the memory while it trains.
-    const stored = this.memory.asDataset();
-    await this.train({
-      phase: "gdumb",
-      model: this.model,
-      taskId,
-      data: datasetSource(stored, this.bufferTransforms),
-      loss: this.labelLoss,
-      batchSize: o.batchSize,
-      epochs: o.maxEpochs,
-      allowedClasses: o.maskUnusedClasses ? classesPresent(stored) : undefined,
-    });
+    await this.trainOnLabels("gdumb", taskId, this.memory.asDataset(), this.bufferTransforms);
   }
 
   protected algorithmOptions(): Record<string, unknown> {

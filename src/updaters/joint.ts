@@ -9,7 +9,6 @@ import type { Dataset } from "../data/dataset.js";
 import { concatDatasets } from "../data/dataset_ops.js";
 import { StateError } from "../errors.js";
 import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
-import { datasetSource } from "../training/batch_source.js";
 import { ModelUpdater } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 
@@ -23,18 +22,10 @@ export class JointModelUpdater extends ModelUpdater {
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
-    const o = this.options;
     this.seen = this.seen ? concatDatasets([this.seen, chunk]) : chunk;
     this.model.reinitialize(this.phaseSeed("joint-init"));
-    await this.train({
-      phase: "joint",
-      model: this.model,
-      taskId,
-      data: datasetSource(this.seen, this.trainTransforms),
-      loss: this.labelLoss,
-      batchSize: o.batchSize,
-      epochs: o.maxEpochs,
-    });
+    // With maskUnusedClasses, the classes of everything seen so far.
+    await this.trainOnLabels("joint", taskId, this.seen, this.trainTransforms);
   }
 
   protected algorithmOptions(): Record<string, unknown> {

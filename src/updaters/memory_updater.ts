@@ -3,11 +3,15 @@
  * DER++, GDumb): the memory itself, its capacity and slot policy, and its
  * place in the state folder, written and checked the same way for all.
  */
+import type { Dataset } from "../data/dataset.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
+import { Random } from "../random.js";
+import type { BatchSource } from "../training/batch_source.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { loadMemory, saveMemory } from "./memory_state.js";
 import { ModelUpdater } from "./model_updater.js";
 import type { ResolvedOptions } from "./options.js";
+import { replaySource, type ReplaySourceOptions } from "./replay_source.js";
 
 export abstract class MemoryModelUpdater extends ModelUpdater {
   /** Capacity of the memory (items). */
@@ -19,6 +23,27 @@ export abstract class MemoryModelUpdater extends ModelUpdater {
     super(options);
     this.memorySize = options.memorySize;
     this.memory = new ReplayBuffer({ capacity: options.memorySize, policy, seed: options.seed });
+  }
+
+  /**
+   * The chunk's batches with memory batches of `memoryBatchSizes` appended
+   * (replay_source.ts): train transforms on chunk rows, buffer transforms on
+   * memory rows, memory draws seeded by this update.
+   */
+  protected replayBatches(
+    chunk: Dataset,
+    memoryBatchSizes: readonly number[],
+    extra: Pick<ReplaySourceOptions, "memoryTargets" | "afterStep"> = {},
+  ): BatchSource {
+    return replaySource({
+      chunk,
+      chunkTransforms: this.trainTransforms,
+      memory: this.memory,
+      memoryTransforms: this.bufferTransforms,
+      memoryBatchSizes,
+      draws: Random.fromSeed(this.phaseSeed("memory-draws")),
+      ...extra,
+    });
   }
 
   protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {

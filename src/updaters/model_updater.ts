@@ -12,7 +12,8 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
-import type { FeatureTransform, TargetTransform } from "../data/transforms.js";
+import type { RowTransforms } from "../data/transforms.js";
+import { classesPresent } from "../data/dataset_ops.js";
 import { DataError, OptionsError, StateError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
@@ -226,14 +227,33 @@ export abstract class ModelUpdater {
   };
 
   /** The transforms for chunk items being trained on. */
-  protected get trainTransforms(): { transform: FeatureTransform | undefined; targetTransform: TargetTransform | undefined } {
+  protected get trainTransforms(): RowTransforms {
     return { transform: this.options.trainTransform, targetTransform: this.options.trainTargetTransform };
   }
 
   /** The transforms for memory items: the buffer ones, defaulting to the train ones (Renate's rule). */
-  protected get bufferTransforms(): { transform: FeatureTransform | undefined; targetTransform: TargetTransform | undefined } {
+  protected get bufferTransforms(): RowTransforms {
     const o = this.options;
     return { transform: o.bufferTransform ?? o.trainTransform, targetTransform: o.bufferTargetTransform ?? o.trainTargetTransform };
+  }
+
+  /**
+   * Plain supervised training of the current model on `data` (fine-tuning,
+   * joint, GDumb): the label loss, the options' batch size and epochs, and
+   * with maskUnusedClasses the classes present in `data`.
+   */
+  protected trainOnLabels(phase: string, taskId: string, data: Dataset, transforms: RowTransforms): Promise<PhaseReport> {
+    const o = this.options;
+    return this.train({
+      phase,
+      model: this.model,
+      taskId,
+      data: datasetSource(data, transforms),
+      loss: this.labelLoss,
+      batchSize: o.batchSize,
+      epochs: o.maxEpochs,
+      allowedClasses: o.maskUnusedClasses ? classesPresent(data) : undefined,
+    });
   }
 
   /** Cross-entropy (or the user's loss) on the batch labels, as a BatchLoss. */

@@ -11,7 +11,7 @@
  */
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
-import { gatherBatch, type FeatureTransform, type TargetTransform } from "../data/transforms.js";
+import { gatherBatch, type RowTransforms } from "../data/transforms.js";
 import { ModelError } from "../errors.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import type { ContinualModel } from "../model/continual_model.js";
@@ -20,11 +20,6 @@ import type { Batch, BatchSource } from "../training/batch_source.js";
 
 /** Role (first target column) of chunk rows; memory batch k (1-based) has role k. */
 export const CHUNK_ROLE = 0;
-
-export interface RowTransforms {
-  transform?: FeatureTransform | undefined;
-  targetTransform?: TargetTransform | undefined;
-}
 
 export interface ReplaySourceOptions {
   chunk: Dataset;

@@ -70,3 +70,21 @@ test("fine-tuning continues from the current weights; joint and fine-tuning resu
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("maskUnusedClasses: joint and fine-tuning leave the logits of classes not trained on untouched", async () => {
+  for (const Updater of [JointModelUpdater, FineTuningModelUpdater]) {
+    const outputBias = async (mask: boolean): Promise<number[]> => {
+      const model = buildModel(spec, { seed: 0 });
+      await new Updater({ ...base, maxEpochs: 2, model, maskUnusedClasses: mask }).update(data.train[0]!);
+      const bias = Array.from(model.trainableVariables().at(-1)!.dataSync());
+      model.dispose();
+      return bias;
+    };
+    // Task 0 holds classes 0 and 1; the head's bias starts at zero.
+    const masked = await outputBias(true);
+    assert.deepEqual(masked.slice(2), [0, 0, 0, 0], `${Updater.name}: masked classes moved: ${masked}`);
+    assert.ok(masked.slice(0, 2).some((b) => b !== 0));
+    const unmasked = await outputBias(false);
+    assert.ok(unmasked.slice(2).some((b) => b !== 0), `${Updater.name}: without the mask every class trains`);
+  }
+});
