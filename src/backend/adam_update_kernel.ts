@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_UPDATE_WASM } from "./wasm_kernels/adam_update_wasm.js";
-import { type WasmBackend } from "./wasm_kernels/wasm_heap.js";
+import { type KernelArgs, type WasmBackend } from "./wasm_kernels/wasm_heap.js";
 
 /** The kernel's registered name. */
 export const ADAM_UPDATE = "RelearnAdamUpdate";
@@ -117,7 +117,7 @@ function checkInputs(inputs: tf.NamedTensorInfoMap): Inputs {
   return { value, grad, m, v };
 }
 
-function wasmAdamUpdate({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
+function wasmAdamUpdate({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
   const { value, grad, m, v } = checkInputs(inputs);
   const outputs = [value, m, v].map((info) => wasm.makeOutput(info.shape, "float32"));
@@ -131,7 +131,7 @@ function wasmAdamUpdate({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfo
   return outputs;
 }
 
-function cpuAdamUpdate({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
+function cpuAdamUpdate({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const cpu = backend as tf.KernelBackend & {
     data: { get(dataId: tf.DataId): { values: tf.backend_util.BackendValues } };
     makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.backend_util.BackendValues): tf.TensorInfo;

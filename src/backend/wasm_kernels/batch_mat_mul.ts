@@ -6,14 +6,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { isPackedRightOperand, matMulOnFastPath, offeredBefore, stockPlainMatMul } from "./fast_matmul.js";
-import { stockKernel, type WasmBackend } from "./wasm_heap.js";
+import { stockKernel, type KernelArgs, type WasmBackend } from "./wasm_heap.js";
 
 /** The override's kernel function. */
-export function batchMatMulOnFastPath(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+export function batchMatMulOnFastPath(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };

@@ -16,25 +16,18 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError } from "../../errors.js";
-import { copyRange, floatsOf, heapOf, release, stockKernel, view, type WasmBackend } from "./wasm_heap.js";
+import { copyRange, floatsOf, heapOf, release, stockKernel, view, type KernelArgs, type WasmBackend, type WindowAttrs } from "./wasm_heap.js";
 
 /** Floats of the patch matrix per chunk (32 MB): large enough for long matmuls, small for the heap. */
 const PATCH_FLOATS_PER_CHUNK = 8 * 1024 * 1024;
 
-interface BackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+interface BackpropFilterAttrs extends WindowAttrs {
   dataFormat?: "NHWC" | "NCHW";
-  dimRoundingMode?: "floor" | "round" | "ceil";
   filterShape: [number, number, number, number];
 }
 
 /** The override's kernel function. */
-export function conv2DBackpropFilterOnFastPath(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+export function conv2DBackpropFilterOnFastPath(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = args.attrs as unknown as BackpropFilterAttrs;

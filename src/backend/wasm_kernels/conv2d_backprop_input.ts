@@ -12,22 +12,15 @@
  * the scalar loop.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { floatsOf, heapOf, release, stockKernel, type WasmBackend } from "./wasm_heap.js";
+import { floatsOf, heapOf, release, stockKernel, type KernelArgs, type WasmBackend, type WindowAttrs } from "./wasm_heap.js";
 
-interface BackpropInputAttrs {
-  strides: number | [number, number];
-  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+interface BackpropInputAttrs extends WindowAttrs {
   dataFormat?: "NHWC" | "NCHW";
-  dimRoundingMode?: "floor" | "round" | "ceil";
   inputShape: [number, number, number, number];
 }
 
 /** The override's kernel function. */
-export function conv2DBackpropInputOnFastPath(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+export function conv2DBackpropInputOnFastPath(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = args.attrs as unknown as BackpropInputAttrs;

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { batchOf, isEmpty } from "./batch_mat_mul.js";
 import { matMulOnFastPath } from "./fast_matmul.js";
-import { stockKernel, type WasmBackend } from "./wasm_heap.js";
+import { stockKernel, type KernelArgs, type WasmBackend } from "./wasm_heap.js";
 
 interface FusedAttrs {
   transposeA?: boolean;
@@ -18,11 +18,7 @@ interface FusedAttrs {
 }
 
 /** The override's kernel function. */
-export function fusedMatMulOnFastPath(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+export function fusedMatMulOnFastPath(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { a, b, bias, preluActivationWeights } = args.inputs as {
     a: tf.TensorInfo;

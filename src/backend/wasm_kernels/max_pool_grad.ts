@@ -10,17 +10,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError } from "../../errors.js";
-import { heapOf, type WasmBackend } from "./wasm_heap.js";
+import { heapOf, type KernelArgs, type WasmBackend, type WindowAttrs } from "./wasm_heap.js";
 
-interface MaxPoolGradAttrs {
+interface MaxPoolGradAttrs extends WindowAttrs {
   filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: "floor" | "round" | "ceil";
 }
 
 /** The override's kernel function. */
-export function maxPoolGradOnFastPath(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function maxPoolGradOnFastPath(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
   const attrs = args.attrs as unknown as MaxPoolGradAttrs;

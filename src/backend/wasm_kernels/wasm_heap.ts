@@ -19,12 +19,22 @@ export interface WasmBackend extends tf.KernelBackend {
   wasm: { HEAPU8: Uint8Array };
 }
 
-/** A kernel's function as tfjs calls it. */
-export type KernelCall = (args: {
+/** What tfjs passes a kernel function. */
+export interface KernelArgs {
   inputs: tf.NamedTensorInfoMap;
   backend: tf.KernelBackend;
   attrs?: tf.NamedAttrMap;
-}) => tf.TensorInfo;
+}
+
+/** A kernel's function as tfjs calls it. */
+export type KernelCall = (args: KernelArgs) => tf.TensorInfo;
+
+/** The window attributes tfjs gives the convolution and pooling gradient kernels. */
+export interface WindowAttrs {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
 
 /** The stock wasm kernels, captured before the overrides replace any of them. */
 const stock = new Map<string, tf.KernelConfig>();
