@@ -72,8 +72,6 @@ let current: BackendInfo | undefined;
 let wasmThreadsInUse: number | undefined;
 /** Why wasm runs on fewer threads than asked, when it does. */
 let wasmThreadsNote: string | undefined;
-/** The `wasmThreads` of the initBackend call in progress. */
-let requestedWasmThreads: number | undefined;
 let pending: { choice: BackendName; promise: Promise<BackendInfo> } | undefined;
 
 /**
@@ -99,12 +97,12 @@ export async function initBackend(choice: BackendName = "auto", options: InitBac
   // Read (and checked) before any backend starts, so a bad RELEARN_WASM_THREADS
   // is an error rather than a reason for "auto" to fall back to cpu.
   const wantsWasm = choice === "auto" || choice === "wasm";
-  requestedWasmThreads = wasmThreads ?? (wantsWasm && isNode() ? (await import("./wasm_threads.js")).defaultWasmThreads() : undefined);
+  const threads = wasmThreads ?? (wantsWasm && isNode() ? (await import("./wasm_threads.js")).defaultWasmThreads() : 1);
   if (current !== undefined && current.requested === choice && activeBackendName() === current.name) {
     return current;
   }
   if (pending !== undefined && pending.choice === choice) return pending.promise;
-  const promise = (choice === "auto" ? startAuto() : startExplicit(choice)).finally(() => {
+  const promise = (choice === "auto" ? startAuto(threads) : startExplicit(choice, threads)).finally(() => {
     if (pending?.promise === promise) pending = undefined;
   });
   pending = { choice, promise };
@@ -160,11 +158,11 @@ function activeBackendName(): string | undefined {
   return name ?? undefined;
 }
 
-async function startAuto(): Promise<BackendInfo> {
+async function startAuto(wasmThreads: number): Promise<BackendInfo> {
   const notes: string[] = [];
   for (const name of ["tensorflow", "wasm", "cpu"] as const) {
     try {
-      const threads = await loadAndActivate(name);
+      const threads = await loadAndActivate(name, wasmThreads);
       const why = notes.length === 0 ? `${PACKAGE_OF[name]} is installed` : notes.join("; ");
       return withThreads({ name, requested: "auto", reason: `auto: ${why}; using ${name}` }, threads);
     } catch (error) {
@@ -174,10 +172,10 @@ async function startAuto(): Promise<BackendInfo> {
   throw new BackendError(`auto: no backend could start: ${notes.join("; ")}`);
 }
 
-async function startExplicit(name: Exclude<BackendName, "auto">): Promise<BackendInfo> {
+async function startExplicit(name: Exclude<BackendName, "auto">, wasmThreads: number): Promise<BackendInfo> {
   let threads: number | undefined;
   try {
-    threads = await loadAndActivate(name);
+    threads = await loadAndActivate(name, wasmThreads);
   } catch (error) {
     if (error instanceof MissingPackage) {
       throw new BackendError(
@@ -200,8 +198,8 @@ function withThreads(info: BackendInfo, threads: number | undefined): BackendInf
 /** The package of a backend is absent (as opposed to present but failing). */
 class MissingPackage extends Error {}
 
-/** Starts backend `name` and makes it active; returns its thread count where known. */
-async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<number | undefined> {
+/** Starts backend `name` (wasm on `wasmThreads` threads) and makes it active; returns its thread count where known. */
+async function loadAndActivate(name: Exclude<BackendName, "auto">, wasmThreads: number): Promise<number | undefined> {
   if (!tf.engine().registryFactory[name]) await importBackendPackage(name);
   if (!tf.engine().registryFactory[name]) {
     throw new Error(`${PACKAGE_OF[name]} loaded but did not register a "${name}" backend (a second copy of tfjs-core?)`);
@@ -212,7 +210,7 @@ async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<numb
     if (!ok) throw new Error(`tf.setBackend("${name}") failed to initialise it`);
     await tf.ready();
   };
-  if (name === "wasm") return activateWasm(activate);
+  if (name === "wasm") return activateWasm(activate, wasmThreads);
   await activate();
   if (name === "cpu") {
     // The cpu backend prints an "install tfjs-node" banner on its first
@@ -227,14 +225,14 @@ async function loadAndActivate(name: Exclude<BackendName, "auto">): Promise<numb
 
 /**
  * Starts wasm with relearn's kernel overrides and, in Node, with several
- * XNNPACK threads (wasm_threads.ts; loaded only in Node, so browser bundles
- * never see its node: imports).
+ * XNNPACK threads (wasm_threads.ts, imported only in Node, so a browser
+ * never loads its node: imports).
  */
-async function activateWasm(activate: () => Promise<void>): Promise<number> {
+async function activateWasm(activate: () => Promise<void>, wasmThreads: number): Promise<number> {
   const firstStart = tf.engine().registry["wasm"] === undefined;
   if (firstStart && isNode()) {
     const threads = await import("./wasm_threads.js");
-    wasmThreadsNote = await threads.startWithWasmThreads(requestedWasmThreads ?? 1, activate);
+    wasmThreadsNote = await threads.startWithWasmThreads(wasmThreads, activate);
     wasmThreadsInUse = threads.settleWasmThreads(tf.backend());
   } else {
     await activate();
