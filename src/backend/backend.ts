@@ -14,7 +14,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, OptionsError } from "../errors.js";
 import "./chained_ops.js";
 import { installWasmKernelOverrides } from "./wasm_kernels/index.js";
-import { MAX_WASM_THREADS } from "./wasm_thread_limits.js";
+import { checkWasmThreads } from "./wasm_thread_limits.js";
 // The pure-JS cpu backend is registered on import because it starts synchronously:
 // a model can then be built before initBackend() runs (as in the README's quick
 // start). initBackend switches to the chosen backend and tfjs moves the existing
@@ -85,9 +85,7 @@ export async function initBackend(choice: BackendName = "auto", options: InitBac
     throw new OptionsError(`backend must be one of ${BACKEND_NAMES.join(", ")}; got ${JSON.stringify(choice)}`);
   }
   const { wasmThreads } = options;
-  if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS)) {
-    throw new OptionsError(`wasmThreads must be an integer from 1 to ${MAX_WASM_THREADS}; got ${String(wasmThreads)}`);
-  }
+  if (wasmThreads !== undefined) checkWasmThreads(wasmThreads, "wasmThreads");
   if (wasmThreads !== undefined && wasmThreadsInUse !== undefined && wasmThreads !== wasmThreadsInUse) {
     throw new BackendError(
       `wasmThreads ${wasmThreads} cannot be honoured: the wasm backend already runs on ${wasmThreadsInUse} thread(s) ` +

@@ -33,8 +33,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { OptionsError } from "../errors.js";
-import { MAX_WASM_THREADS } from "./wasm_thread_limits.js";
+import { checkWasmThreads, MAX_WASM_THREADS } from "./wasm_thread_limits.js";
 
 const require = createRequire(import.meta.url);
 const WASM_PACKAGE = "@tensorflow/tfjs-backend-wasm";
@@ -62,11 +61,7 @@ export function defaultWasmThreads(): number {
 
 /** A thread count from text; throws an OptionsError naming `source` when it is not an integer in 1..MAX. */
 export function parseThreads(text: string, source: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_WASM_THREADS) {
-    throw new OptionsError(`${source} must be an integer from 1 to ${MAX_WASM_THREADS}; got ${JSON.stringify(text)}`);
-  }
-  return value;
+  return checkWasmThreads(Number(text), source, JSON.stringify(text));
 }
 
 /**
