@@ -5,23 +5,27 @@ import { evaluateState } from "../workflow/evaluate_state.js";
 import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
 import { readConfig } from "../workflow/config.js";
 import { fixed, printJson } from "./output.js";
+import { describeReading, headerOption } from "./data_flags.js";
 
 const dataOptions = (command: Command) =>
   command
     .requiredOption("--state <dir>", "state folder")
     .requiredOption("--data <file>", "a .csv file, or an IDX images file (with --labels to evaluate)")
     .option("--labels <file>", "IDX labels file of --data (evaluate needs it; predict does not)")
-    .option("--config <file>", "config whose data settings (label column, scale, layout) apply")
+    .option("--config <file>", "config whose data settings (header, label column, scale, layout) apply instead of those the state remembers")
+    .addOption(headerOption("as the state's training data was read (the state remembers it), else auto"))
     .option("--task-id <id>", "head to use (multi-head models)")
     .option("--backend <name>", "auto, wasm, cpu, ...", "auto");
 
-async function common(flags: Record<string, string | undefined>) {
-  const format = flags["config"] ? (await readConfig(flags["config"])).data : undefined;
+async function common(flags: Record<string, string | boolean | undefined>) {
+  // Data settings: the state's, then the config's, then --header.
+  const config = typeof flags["config"] === "string" ? (await readConfig(flags["config"])).data : undefined;
+  const format = flags["header"] === undefined ? config : { ...config, header: flags["header"] as boolean | "auto" };
   return {
-    state: flags["state"]!,
-    data: { path: flags["data"]!, labels: flags["labels"] },
+    state: flags["state"] as string,
+    data: { path: flags["data"] as string, labels: flags["labels"] as string | undefined },
     ...(format ? { format } : {}),
-    ...(flags["taskId"] ? { taskId: flags["taskId"] } : {}),
+    ...(flags["taskId"] ? { taskId: flags["taskId"] as string } : {}),
     backend: flags["backend"] as never,
   };
 }
@@ -35,7 +39,7 @@ export function evaluateCommand(): Command {
       const result = await evaluateState(await common(flags));
       if (flags.json) return printJson(result);
       const lines = [
-        `${result.file}: ${result.items} items, accuracy ${fixed(result.accuracy)}`,
+        `${result.file}: ${result.items} items (${describeReading(result.read)}), accuracy ${fixed(result.accuracy)}`,
         "per-class accuracy:",
         ...result.perClassAccuracy.map((a, c) => `  class ${c}: ${fixed(a)}`),
         "confusion matrix (rows: label, columns: prediction):",
@@ -54,6 +58,8 @@ export function predictCommand(): Command {
     .addHelpText("after", "\nExample:\n  relearn predict --state state/v2 --data new.csv --format jsonl --out predictions.jsonl")
     .action(async (flags) => {
       const predictions = await predictState(await common(flags));
+      // On stderr, so the row count and the header decision are visible without touching the output.
+      process.stderr.write(`relearn predict: ${predictions.read.file}: ${predictions.read.rows} rows (${describeReading(predictions.read)})\n`);
       const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions) : predictionsToCsv(predictions);
       if (flags.out) await writeFile(flags.out, text);
       else process.stdout.write(text);

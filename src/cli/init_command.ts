@@ -7,6 +7,7 @@ import { OptionsError } from "../errors.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
 import { configJsonSchema, defaultConfig, writeConfig } from "../workflow/config.js";
 import { printJson } from "./output.js";
+import { headerOption } from "./data_flags.js";
 
 export function initCommand(): Command {
   return new Command("init")
@@ -15,6 +16,7 @@ export function initCommand(): Command {
     .option("--updater <name>", `one of ${UPDATER_NAMES.join(", ")}`, "rd")
     .option("--input-shape <dims>", "sample shape, e.g. 784 or 28,28,1", "784")
     .option("--classes <n>", "number of classes", "10")
+    .addOption(headerOption('auto; written to the config as "data.header"'))
     .option("--force", "overwrite an existing config file")
     .option("--json", "print the config as JSON on stdout")
     .addHelpText("after", "\nExample:\n  relearn init --config relearn.json --updater rd --input-shape 784 --classes 10")
@@ -24,6 +26,7 @@ export function initCommand(): Command {
         inputShape: String(flags.inputShape).split(",").map(Number),
         classes: Number(flags.classes),
         updater: flags.updater,
+        ...(flags.header === undefined ? {} : { header: flags.header }),
       });
       await writeConfig(flags.config, config);
       await writeFile(join(dirname(flags.config), "relearn.schema.json"), JSON.stringify(configJsonSchema(), null, 2) + "\n");

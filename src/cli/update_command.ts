@@ -4,12 +4,13 @@ import { readConfig, parseConfig } from "../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatHistogram, printJson } from "./output.js";
 import { progressCallbacks } from "./progress.js";
+import { describeReading, headerOption } from "./data_flags.js";
 
 function formatSummary(s: UpdateSummary): string {
   const lines = [
     `relearn update: ${s.updater} on ${s.backend}, update ${s.updatesDone} written to ${s.outputState} in ${s.seconds.toFixed(1)} s`,
-    `data: ${s.data.file}, ${s.data.items} items, classes ${formatHistogram(s.data.classHistogram)}`,
-    ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items`] : []),
+    `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram)}`,
+    ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items (${describeReading(s.validation.read)})`] : []),
     "phases:",
     ...s.phases.map(
       (p) =>
@@ -34,6 +35,7 @@ export function updateCommand(): Command {
     .option("--input-state <dir>", "state to resume from (absent folder: start fresh)")
     .requiredOption("--output-state <dir>", "where to write the new state (may equal --input-state)")
     .option("--task-id <id>", "task of this data (multi-head models)")
+    .addOption(headerOption('the config\'s "data.header", else auto; the state remembers it for evaluate and predict'))
     .option("--epochs <n>", "overrides options.maxEpochs of the config")
     .option("--memory-size <n>", "overrides options.memorySize of the config")
     .option("--seed <n>", "overrides options.seed of the config")
@@ -54,7 +56,8 @@ Examples:
       if (flags.memorySize !== undefined) overrides["memorySize"] = Number(flags.memorySize);
       if (flags.seed !== undefined) overrides["seed"] = Number(flags.seed);
       if (flags.backend !== undefined) overrides["backend"] = flags.backend;
-      const merged = parseConfig({ ...config, options: { ...config.options, ...overrides } }, `${flags.config} with command-line overrides`);
+      const data = flags.header === undefined ? config.data : { ...config.data, header: flags.header };
+      const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       const summary = await updateFromConfig({
         config: merged,
         data: { path: flags.data, labels: flags.labels },

@@ -2,6 +2,12 @@
  * Numeric CSV to Dataset: one sample per line, one column of integer labels,
  * every other column a feature. No quoting rules beyond stripping quotes
  * around a field: a file of numbers does not need them.
+ *
+ * Whether line 1 is a header is the one guess here, and a wrong guess loses
+ * or adds a row without any error. pandas names the columns of a frame built
+ * from an array 0, 1, ..., n-1 and writes them as line 1, so a first row of
+ * numbers is not proof of data. "auto" therefore guesses only where a header
+ * and data cannot be confused, and asks for `header` where they can.
  */
 import { DataError, OptionsError } from "../errors.js";
 import { createDataset, type Dataset, type UnlabelledSamples } from "./dataset.js";
@@ -10,13 +16,43 @@ import { createDataset, type Dataset, type UnlabelledSamples } from "./dataset.j
 export interface CsvOptions {
   /** Column name (needs a header) or 0-based index. Default: the column named "label", else the last one. */
   labelColumn?: string | number;
-  /** "auto" (default): the first row is a header when any of its fields is not a number. */
-  header?: boolean | "auto";
+  /**
+   * Whether line 1 is a header row. "auto" (default) reads line 1 as a header when a field is not a
+   * number (`a,b,label`, `0,1,2,label`) or when it is exactly 0,1,...,n-1 with n >= 2 (pandas'
+   * column names for a frame without names); as data when it holds numbers that cannot be column
+   * numbers (a decimal, a sign, an exponent, a repeat or a decrease). A row that could be either (other increasing
+   * non-negative integers, e.g. `0,1,3,4` after pandas dropped a column, or a lone `0`) is a DataError
+   * asking for `header: true` or `false`.
+   */
+  header?: CsvHeader;
   /** Default: the largest label + 1. */
   numClasses?: number;
   delimiter?: string;
   /** Named in error messages (a file path, usually). */
   source?: string;
+}
+
+/** The header setting of a CSV reader: true, false, or "auto" (see CsvOptions.header). */
+export type CsvHeader = boolean | "auto";
+
+/**
+ * Why line 1 was or was not read as a header: "setting" (header true or false was given),
+ * or what "auto" saw: "names" (a field that is not a number), "column-numbers" (0,1,...,n-1,
+ * as pandas writes them) or "numbers" (a row of data).
+ */
+export type CsvHeaderRule = "setting" | "names" | "column-numbers" | "numbers";
+
+/** How a CSV text was read, for summaries: the rows, whether line 1 was a header, the label column. */
+export interface CsvInfo {
+  source: string;
+  /** Data rows read (= samples). */
+  rows: number;
+  columns: number;
+  /** True when line 1 was read as a header row (and not as a sample). */
+  header: boolean;
+  headerRule: CsvHeaderRule;
+  /** 0-based index and header name (when there is a header) of the label column; null for unlabelled reads. */
+  labelColumn: { index: number; name?: string } | null;
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -32,10 +68,45 @@ function looksNumeric(field: string): boolean {
   return NUMBER.test(field) || NON_FINITE.test(field);
 }
 
+/**
+ * "auto": whether the first row is a header, and why. Throws when it may be
+ * either: guessing wrong would silently add or drop a sample.
+ */
+function detectHeader(fields: string[], line: number, source: string): { header: boolean; rule: CsvHeaderRule } {
+  // An empty field is a missing value, not a column name: it must not turn a data row into a header.
+  if (fields.some((field) => field !== "" && !looksNumeric(field))) return { header: true, rule: "names" };
+  // Column numbers are written as plain non-negative integers in increasing order; anything else is data.
+  if (!fields.every((field) => /^\d+$/.test(field))) return { header: false, rule: "numbers" };
+  const values = fields.map(Number);
+  if (values.some((value, i) => i > 0 && value <= values[i - 1]!)) return { header: false, rule: "numbers" };
+  if (values.length >= 2 && values.every((value, i) => value === i)) return { header: true, rule: "column-numbers" };
+  if (values.length === 1 && values[0] !== 0) return { header: false, rule: "numbers" };
+  const shown = fields.length > 8 ? `${fields.slice(0, 8).join(",")},...` : fields.join(",");
+  throw new DataError(
+    `${source}: line ${line} (${shown}) could be a header of numbered columns or a row of data: set header true ` +
+      `(line ${line} is a header) or false (line ${line} is data), in the config's "data.header" or with --header`,
+  );
+}
+
+/**
+ * A lone CR (no LF after it) ends lines in files from classic Mac OS and some
+ * exporters; split on LF alone, the whole file would be one line of garbled fields.
+ */
+function checkLineEnds(text: string, source: string): void {
+  const lone = /\r(?!\n)/.exec(text);
+  if (lone === null) return;
+  const line = text.slice(0, lone.index).split("\n").length;
+  throw new DataError(
+    `${source}: line ${line} ends with a lone carriage return (CR, old Mac line ends): lines must end in LF or CRLF; ` +
+      `convert the file, e.g. \`tr '\\r' '\\n' < in.csv > out.csv\` or \`mac2unix\`, or save it again as "CSV UTF-8"`,
+  );
+}
+
 /** The rows of a CSV text, split and unquoted, with the header detected. */
 interface Table {
   source: string;
   names: string[] | undefined;
+  headerRule: CsvHeaderRule;
   columns: number;
   /** The first row (header or data): where column-level errors point. */
   first: { line: number; fields: string[] };
@@ -48,6 +119,7 @@ function readTable(text: string, options: Pick<CsvOptions, "header" | "delimiter
   if (header !== true && header !== false && header !== "auto") {
     throw new OptionsError(`${source}: header must be true, false or "auto", got ${JSON.stringify(header)}`);
   }
+  checkLineEnds(text, source);
   // Blank lines are skipped wherever they are (as pandas does); line numbers stay those of the file.
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const rows: { line: number; fields: string[] }[] = [];
@@ -56,11 +128,22 @@ function readTable(text: string, options: Pick<CsvOptions, "header" | "delimiter
   });
   const first = rows[0];
   if (first === undefined) throw new DataError(`${source}: empty file, no rows to read`);
-  // An empty field is a missing value, not a column name: it must not turn a data row into a header.
-  const hasHeader = header === "auto" ? first.fields.some((field) => field !== "" && !looksNumeric(field)) : header;
-  const dataRows = hasHeader ? rows.slice(1) : rows;
+  const detected = header === "auto" ? detectHeader(first.fields, first.line, source) : { header, rule: "setting" as const };
+  const dataRows = detected.header ? rows.slice(1) : rows;
   if (dataRows.length === 0) throw new DataError(`${source}: no data rows after the header on line ${first.line}`);
-  return { source, names: hasHeader ? first.fields : undefined, columns: first.fields.length, first, dataRows };
+  return { source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows };
+}
+
+function csvInfo(table: Table, labelIndex: number | null): CsvInfo {
+  const name = labelIndex === null ? undefined : table.names?.[labelIndex];
+  return {
+    source: table.source,
+    rows: table.dataRows.length,
+    columns: table.columns,
+    header: table.names !== undefined,
+    headerRule: table.headerRule,
+    labelColumn: labelIndex === null ? null : { index: labelIndex, ...(name === undefined ? {} : { name }) },
+  };
 }
 
 /** Each row's fields as numbers, in order; `onValue` gets (value, field, column, row, where). Errors name line and column. */
@@ -86,6 +169,11 @@ function checkFeature(value: number, field: string, where: string): void {
 
 /** Parses numeric CSV text into a Dataset with featureShape [number of feature columns]. */
 export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
+  return parseCsvWithInfo(text, options).dataset;
+}
+
+/** As `parseCsv`, and how the text was read (rows, header, label column). */
+export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { dataset: Dataset; info: CsvInfo } {
   const table = readTable(text, options);
   const { source, names, columns, first } = table;
   if (options.numClasses !== undefined && (!Number.isInteger(options.numClasses) || options.numClasses <= 0)) {
@@ -119,11 +207,19 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   });
 
   const numClasses = options.numClasses ?? maxLabel + 1;
-  return createDataset({ features, labels, featureShape: [numFeatures], numClasses }, source);
+  return { dataset: createDataset({ features, labels, featureShape: [numFeatures], numClasses }, source), info: csvInfo(table, labelIndex) };
 }
 
 /** Parses numeric CSV text whose every column is a feature (no label column), for prediction. */
 export function parseUnlabelledCsv(text: string, options: Pick<CsvOptions, "header" | "delimiter" | "source"> = {}): UnlabelledSamples {
+  return parseUnlabelledCsvWithInfo(text, options).samples;
+}
+
+/** As `parseUnlabelledCsv`, and how the text was read (rows, header). */
+export function parseUnlabelledCsvWithInfo(
+  text: string,
+  options: Pick<CsvOptions, "header" | "delimiter" | "source"> = {},
+): { samples: UnlabelledSamples; info: CsvInfo } {
   const table = readTable(text, options);
   const features = new Float32Array(table.dataRows.length * table.columns);
   let position = 0;
@@ -131,7 +227,7 @@ export function parseUnlabelledCsv(text: string, options: Pick<CsvOptions, "head
     checkFeature(value, field, where);
     features[position++] = value;
   });
-  return { features, featureShape: [table.columns], length: table.dataRows.length };
+  return { samples: { features, featureShape: [table.columns], length: table.dataRows.length }, info: csvInfo(table, null) };
 }
 
 function resolveLabelColumn(

@@ -2,16 +2,29 @@
 import { readFile } from "node:fs/promises";
 import { DataError } from "../errors.js";
 import type { Dataset, UnlabelledSamples } from "./dataset.js";
-import { parseCsv, parseUnlabelledCsv, type CsvOptions } from "./csv.js";
+import { parseCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvInfo, type CsvOptions } from "./csv.js";
 
 /** Reads a numeric CSV file (UTF-8) as a Dataset; error messages name `path`. */
 export async function loadCsv(path: string, options: Omit<CsvOptions, "source"> = {}): Promise<Dataset> {
-  return parseCsv(await readText(path), { ...options, source: path });
+  return (await loadCsvWithInfo(path, options)).dataset;
+}
+
+/** As `loadCsv`, and how the file was read (rows, header, label column). */
+export async function loadCsvWithInfo(path: string, options: Omit<CsvOptions, "source"> = {}): Promise<{ dataset: Dataset; info: CsvInfo }> {
+  return parseCsvWithInfo(await readText(path), { ...options, source: path });
 }
 
 /** Reads a numeric CSV file whose every column is a feature (no labels), e.g. new data to predict on. */
 export async function loadUnlabelledCsv(path: string, options: Pick<CsvOptions, "header" | "delimiter"> = {}): Promise<UnlabelledSamples> {
-  return parseUnlabelledCsv(await readText(path), { ...options, source: path });
+  return (await loadUnlabelledCsvWithInfo(path, options)).samples;
+}
+
+/** As `loadUnlabelledCsv`, and how the file was read (rows, header). */
+export async function loadUnlabelledCsvWithInfo(
+  path: string,
+  options: Pick<CsvOptions, "header" | "delimiter"> = {},
+): Promise<{ samples: UnlabelledSamples; info: CsvInfo }> {
+  return parseUnlabelledCsvWithInfo(await readText(path), { ...options, source: path });
 }
 
 async function readText(path: string): Promise<string> {

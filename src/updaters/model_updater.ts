@@ -43,6 +43,11 @@ export interface UpdateOptions {
   taskId?: string | undefined;
   /** Callbacks for this update only (e.g. a progress bar), after the constructor's. */
   callbacks?: readonly TrainingCallback[] | undefined;
+  /**
+   * How the training data was read (JSON: e.g. CSV header and label column), stored as `data` in the
+   * state manifest so readers of the state can read new files the same way. Kept from the resumed state when absent.
+   */
+  dataSettings?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** One training phase's outcome, for summaries and logs. */
@@ -76,6 +81,7 @@ export abstract class ModelUpdater {
   private validationSets: ValidationSet[] = [];
   private currentValidation: ValidationSet | undefined;
   private updateCallbacks: readonly TrainingCallback[] = [];
+  private dataSettings: Readonly<Record<string, unknown>> | undefined;
   private prepared = false;
 
   protected constructor(options: ResolvedOptions) {
@@ -158,6 +164,7 @@ export abstract class ModelUpdater {
         this.updateCallbacks = [];
       }
       this.updatesDone++;
+      if (updateOptions.dataSettings !== undefined) this.dataSettings = updateOptions.dataSettings;
       if (output !== undefined) await this.saveState(output);
     } finally {
       await lock?.release();
@@ -277,6 +284,7 @@ export abstract class ModelUpdater {
           options: { ...persistableOptions(this.options, PERSISTED_COMMON_KEYS), ...this.algorithmOptions() },
           validation,
           algorithm,
+          ...(this.dataSettings === undefined ? {} : { data: this.dataSettings }),
         };
       },
     });
@@ -295,6 +303,8 @@ export abstract class ModelUpdater {
       if (this.currentModel !== saved) saved.dispose();
     }
     this.updatesDone = updatesDone;
+    const dataSettings = data["data"];
+    if (typeof dataSettings === "object" && dataSettings !== null) this.dataSettings = dataSettings as Record<string, unknown>;
     this.metricsHistory = await readStateLogs(join(dir, LOGS_FOLDER));
     this.validationSets = await this.loadValidationSets(join(dir, "validation"), data["validation"]);
     const algorithm = data["algorithm"];

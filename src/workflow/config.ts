@@ -12,8 +12,17 @@ import { optimizerSpecSchema } from "../training/optimizers.js";
 import { learningRateScheduleSchema } from "../training/schedules.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
 
-/** How data files are read: CSV (a label column + numeric features) or IDX (images + labels files). */
+/**
+ * How data files are read: CSV (a label column + numeric features) or IDX
+ * (images + labels files). A state remembers the settings it was trained with
+ * (see state_data.ts), so evaluate and predict read files the same way.
+ */
 export const dataFormatSchema = z.strictObject({
+  /**
+   * Whether line 1 of a CSV file is a header row: true, false, or "auto" (the default): a header when a field is
+   * not a number or the fields are 0,1,...,n-1 (pandas' default column names); an error when it could be either.
+   */
+  header: z.union([z.boolean(), z.literal("auto")]).optional(),
   /** Column name or 0-based index of the label in CSV files; default the column named "label", else the last. */
   labelColumn: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
   /** Pixel scale for IDX images (default 1/255). */
@@ -55,6 +64,8 @@ export const relearnConfigSchema = z.strictObject({
 });
 
 export type RelearnConfig = z.output<typeof relearnConfigSchema>;
+/** The data section of a config: how data files are read. */
+export type DataFormat = z.output<typeof dataFormatSchema>;
 export type RelearnConfigInput = z.input<typeof relearnConfigSchema>;
 
 /** Validates a parsed config; errors name the file and the field. */
@@ -87,13 +98,16 @@ export function configJsonSchema(): Record<string, unknown> {
 }
 
 /** A starting config: RD on an MLP, Renate-like settings. */
-export function defaultConfig(overrides: { inputShape?: number[]; classes?: number; updater?: string } = {}): RelearnConfigInput {
+export function defaultConfig(
+  overrides: { inputShape?: number[]; classes?: number; updater?: string; header?: boolean | "auto" } = {},
+): RelearnConfigInput {
   return {
     $schema: "./relearn.schema.json",
     model: { type: "mlp", inputShape: overrides.inputShape ?? [784], hidden: [256, 256], classes: overrides.classes ?? 10 },
     updater: overrides.updater ?? "rd",
     options: { memorySize: 500, batchSize: 32, maxEpochs: 5, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 0 },
-    data: { layout: "flat" },
+    // Written out so the user sees the setting that decides whether line 1 of a CSV file is data.
+    data: { header: overrides.header ?? "auto", layout: "flat" },
   };
 }
 

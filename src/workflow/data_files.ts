@@ -2,13 +2,15 @@
  * Reading one data file of the production workflow: a CSV file, or an IDX
  * images file with its labels file. The data must fit the model (sample shape,
  * class count): a mismatch names the file before anything is trained or written.
- * Data to predict on may come without labels.
+ * Data to predict on may come without labels. Each read also says how the file
+ * was read (rows, CSV header, label column), for summaries.
  */
 import { featureSize, type Dataset, type UnlabelledSamples } from "../data/dataset.js";
-import { loadCsv, loadUnlabelledCsv } from "../data/csv_file.js";
+import type { CsvHeaderRule, CsvInfo } from "../data/csv.js";
+import { loadCsvWithInfo, loadUnlabelledCsvWithInfo } from "../data/csv_file.js";
 import { loadIdx, loadIdxImages } from "../data/idx_file.js";
 import { DataError, OptionsError } from "../errors.js";
-import type { RelearnConfig } from "./config.js";
+import type { DataFormat } from "./config.js";
 
 export interface DataFile {
   /** A .csv file, or an IDX images file (plain or .gz). */
@@ -17,27 +19,49 @@ export interface DataFile {
   labels?: string | undefined;
 }
 
+/** How a data file was read. */
+export interface DataReading {
+  file: string;
+  format: "csv" | "idx";
+  /** Samples read (CSV: data rows, the header row not counted). */
+  rows: number;
+  /** CSV: whether line 1 was read as a header row; null for IDX. */
+  header: boolean | null;
+  /** CSV: why (the `header` setting, or what "auto" saw); see CsvHeaderRule. */
+  headerRule?: CsvHeaderRule;
+  /** CSV: the label column, 0-based, with its header name; null without labels (or for IDX). */
+  labelColumn: { index: number; name?: string } | null;
+}
+
+/** Samples read from a data file and how they were read. */
+export interface ReadData<T extends UnlabelledSamples> {
+  samples: T;
+  reading: DataReading;
+}
+
+type ModelShape = { featureShape: readonly number[]; numClasses: number };
+
 /** Loads a data file with the config's format settings for a model of `featureShape` and `numClasses`. */
-export async function readDataFile(
-  file: DataFile,
-  format: RelearnConfig["data"],
-  model: { featureShape: readonly number[]; numClasses: number },
-): Promise<Dataset> {
-  let dataset: Dataset;
+export async function readDataFile(file: DataFile, format: DataFormat, model: ModelShape): Promise<Dataset> {
+  return (await readDataFileWithInfo(file, format, model)).samples;
+}
+
+/** As `readDataFile`, and how the file was read. */
+export async function readDataFileWithInfo(file: DataFile, format: DataFormat, model: ModelShape): Promise<ReadData<Dataset>> {
   if (file.path.toLowerCase().endsWith(".csv")) {
     if (file.labels !== undefined) throw new OptionsError(`${file.path}: a CSV file carries its labels; drop the labels file ${file.labels}`);
-    dataset = await loadCsv(file.path, { numClasses: model.numClasses, ...(format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }) });
-  } else {
-    if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images need their labels file too (--labels)`);
-    dataset = await loadIdx({
-      images: file.path,
-      labels: file.labels,
-      numClasses: model.numClasses,
-      layout: format.layout,
-      ...(format.scale === undefined ? {} : { scale: format.scale }),
-    });
+    const { dataset, info } = await loadCsvWithInfo(file.path, { numClasses: model.numClasses, ...csvOptions(format) });
+    return checkedSamples(file, dataset, model, csvReading(info));
   }
-  return checkedSamples(file, dataset, model);
+  if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images need their labels file too (--labels)`);
+  const dataset = await loadIdx({
+    images: file.path,
+    labels: file.labels,
+    numClasses: model.numClasses,
+    layout: format.layout,
+    ...(format.scale === undefined ? {} : { scale: format.scale }),
+  });
+  return checkedSamples(file, dataset, model, idxReading(file, dataset.length));
 }
 
 /**
@@ -46,31 +70,48 @@ export async function readDataFile(
  * more, the label column (chosen as for training) is dropped unread. IDX
  * images without --labels have none.
  */
-export async function readPredictionFile(
-  file: DataFile,
-  format: RelearnConfig["data"],
-  model: { featureShape: readonly number[]; numClasses: number },
-): Promise<UnlabelledSamples> {
+export async function readPredictionFile(file: DataFile, format: DataFormat, model: ModelShape): Promise<UnlabelledSamples> {
+  return (await readPredictionFileWithInfo(file, format, model)).samples;
+}
+
+/** As `readPredictionFile`, and how the file was read. */
+export async function readPredictionFileWithInfo(file: DataFile, format: DataFormat, model: ModelShape): Promise<ReadData<UnlabelledSamples>> {
   const isCsv = file.path.toLowerCase().endsWith(".csv");
   if (isCsv && file.labels === undefined) {
-    const samples = await loadUnlabelledCsv(file.path);
+    // The header setting applies to both reads, so both see the same rows.
+    const { samples, info } = await loadUnlabelledCsvWithInfo(file.path, csvOptions(format, false));
     const inputs = featureSize(model.featureShape);
-    if (samples.featureShape[0] !== inputs + 1) return checkedSamples(file, samples, model);
-    const labelled = await loadCsv(file.path, format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn });
-    return checkedSamples(file, labelled, model);
+    if (samples.featureShape[0] !== inputs + 1) return checkedSamples(file, samples, model, csvReading(info));
+    const labelled = await loadCsvWithInfo(file.path, csvOptions(format));
+    return checkedSamples(file, labelled.dataset, model, csvReading(labelled.info));
   }
   if (!isCsv && file.labels === undefined) {
     const images = await loadIdxImages(file.path, { layout: format.layout, ...(format.scale === undefined ? {} : { scale: format.scale }) });
-    return checkedSamples(file, images, model);
+    return checkedSamples(file, images, model, idxReading(file, images.length));
   }
-  return readDataFile(file, format, model);
+  return readDataFileWithInfo(file, format, model);
+}
+
+function csvOptions(format: DataFormat, labelled = true): { header?: boolean | "auto"; labelColumn?: string | number } {
+  return {
+    ...(format.header === undefined ? {} : { header: format.header }),
+    ...(!labelled || format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }),
+  };
+}
+
+function csvReading(info: CsvInfo): DataReading {
+  return { file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn };
+}
+
+function idxReading(file: DataFile, rows: number): DataReading {
+  return { file: file.path, format: "idx", rows, header: null, labelColumn: null };
 }
 
 /** `samples` when they fit the model and are not empty; else a DataError naming the file. */
-function checkedSamples<T extends UnlabelledSamples>(file: DataFile, samples: T, model: { featureShape: readonly number[] }): T {
+function checkedSamples<T extends UnlabelledSamples>(file: DataFile, samples: T, model: { featureShape: readonly number[] }, reading: DataReading): ReadData<T> {
   if (samples.featureShape.join("x") !== model.featureShape.join("x")) {
     throw new DataError(`${file.path}: samples have shape [${samples.featureShape}] but the model takes [${model.featureShape}]`);
   }
   if (samples.length === 0) throw new DataError(`${file.path}: no samples`);
-  return samples;
+  return { samples, reading };
 }

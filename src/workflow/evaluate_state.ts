@@ -5,13 +5,16 @@
 import type { BackendName } from "../backend/backend.js";
 import { accuracy, confusionMatrix, perClassAccuracy } from "../metrics/accuracy.js";
 import { predict } from "../training/predict.js";
-import type { RelearnConfig } from "./config.js";
-import { readDataFile, type DataFile } from "./data_files.js";
+import type { DataFormat } from "./config.js";
+import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
+import { dataFormatFor } from "./state_data.js";
 import { loadStateModel } from "./state_model.js";
 
 export interface Evaluation {
   file: string;
   items: number;
+  /** How the file was read (CSV header row or not, label column). */
+  read: DataReading;
   accuracy: number;
   /** NaN (null in JSON) for classes absent from the file. */
   perClassAccuracy: number[];
@@ -22,13 +25,14 @@ export interface Evaluation {
 export async function evaluateState(request: {
   state: string;
   data: DataFile;
-  format?: RelearnConfig["data"];
+  /** Settings that override those the state remembers from its training data (header, labelColumn, scale, layout). */
+  format?: Partial<DataFormat>;
   taskId?: string;
   backend?: BackendName;
 }): Promise<Evaluation> {
-  const model = await loadStateModel(request.state, request.backend);
+  const { model, dataFormat } = await loadStateModel(request.state, request.backend);
   try {
-    const dataset = await readDataFile(request.data, request.format ?? { layout: model.inputShape.length > 1 ? "hwc" : "flat" }, {
+    const { samples: dataset, reading } = await readDataFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,
       numClasses: model.numClasses,
     });
@@ -36,6 +40,7 @@ export async function evaluateState(request: {
     return {
       file: request.data.path,
       items: dataset.length,
+      read: reading,
       accuracy: accuracy(classes, dataset.labels),
       perClassAccuracy: perClassAccuracy(classes, dataset.labels, model.numClasses),
       confusionMatrix: confusionMatrix(classes, dataset.labels, model.numClasses),

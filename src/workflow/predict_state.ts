@@ -1,28 +1,32 @@
 /**
  * `relearn predict`: the state's model's predicted class and class
  * probabilities for every row of a data file. The file needs no labels; if
- * it has them they are ignored.
+ * it has them they are ignored. The file is read with the data settings the
+ * state remembers (CSV header, label column), unless `format` overrides them.
  */
 import type { BackendName } from "../backend/backend.js";
 import { predict, type Predictions } from "../training/predict.js";
-import type { RelearnConfig } from "./config.js";
-import { readPredictionFile, type DataFile } from "./data_files.js";
+import type { DataFormat } from "./config.js";
+import { readPredictionFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
+import { dataFormatFor } from "./state_data.js";
 import { loadStateModel } from "./state_model.js";
 
 export async function predictState(request: {
   state: string;
   data: DataFile;
-  format?: RelearnConfig["data"];
+  /** Settings that override those the state remembers from its training data (header, labelColumn, scale, layout). */
+  format?: Partial<DataFormat>;
   taskId?: string;
   backend?: BackendName;
-}): Promise<Predictions> {
-  const model = await loadStateModel(request.state, request.backend);
+}): Promise<Predictions & { read: DataReading }> {
+  const { model, dataFormat } = await loadStateModel(request.state, request.backend);
   try {
-    const samples = await readPredictionFile(request.data, request.format ?? { layout: model.inputShape.length > 1 ? "hwc" : "flat" }, {
+    const { samples, reading } = await readPredictionFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,
       numClasses: model.numClasses,
     });
-    return await predict(model, samples, { probabilities: true, ...(request.taskId ? { taskId: request.taskId } : {}) });
+    const predictions = await predict(model, samples, { probabilities: true, ...(request.taskId ? { taskId: request.taskId } : {}) });
+    return { ...predictions, read: reading };
   } finally {
     model.dispose();
   }

@@ -8,10 +8,20 @@ import { initBackend, type BackendName } from "../backend/backend.js";
 import type { ContinualModel } from "../model/continual_model.js";
 import { loadModel } from "../model/io.js";
 import { readStateFolder } from "../state/read_state.js";
+import { MANIFEST_FILE } from "../state/format.js";
+import type { DataFormat } from "./config.js";
+import { readStateDataSettings } from "./state_data.js";
 
-export async function loadStateModel(dir: string, backend: BackendName = "auto"): Promise<ContinualModel> {
+export interface StateModel {
+  model: ContinualModel;
+  /** How the state's training data was read (undefined for states written without it). */
+  dataFormat: DataFormat | undefined;
+}
+
+export async function loadStateModel(dir: string, backend: BackendName = "auto"): Promise<StateModel> {
   const state = await readStateFolder(dir);
   if (!state) throw new StateError(`${dir}: no state folder there`);
+  const dataFormat = readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE));
   await initBackend(backend);
-  return loadModel(join(state.dir, "model"));
+  return { model: await loadModel(join(state.dir, "model")), dataFormat };
 }

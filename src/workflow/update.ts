@@ -10,7 +10,8 @@ import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
 import type { RelearnConfig } from "./config.js";
-import { readDataFile, type DataFile } from "./data_files.js";
+import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
+import { stateDataSettings } from "./state_data.js";
 
 export interface UpdateRequest {
   config: RelearnConfig;
@@ -39,8 +40,9 @@ export interface UpdateSummary {
   backend: string;
   updatesDone: number;
   outputState: string;
-  data: { file: string; items: number; classHistogram: number[] };
-  validation?: { file: string; items: number };
+  /** The training file: samples, classes, and how it was read (CSV header row or not, label column). */
+  data: { file: string; items: number; classHistogram: number[]; read: DataReading };
+  validation?: { file: string; items: number; read: DataReading };
   phases: PhaseSummary[];
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
   seconds: number;
@@ -52,8 +54,9 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   const { config } = request;
   const model = { featureShape: config.model.inputShape, numClasses: config.model.classes };
   // Read and check all data before touching any state: bad data writes nothing.
-  const train = await readDataFile(request.data, config.data, model);
-  const val: Dataset | undefined = request.val ? await readDataFile(request.val, config.data, model) : undefined;
+  const { samples: train, reading } = await readDataFileWithInfo(request.data, config.data, model);
+  const validation = request.val ? await readDataFileWithInfo(request.val, config.data, model) : undefined;
+  const val: Dataset | undefined = validation?.samples;
   const updater = createUpdater(config.updater, {
     ...config.options,
     model: config.model,
@@ -62,7 +65,12 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     logger: request.logger,
   });
   try {
-    await updater.update(train, { valDataset: val, taskId: request.taskId, callbacks: request.callbacks });
+    await updater.update(train, {
+      valDataset: val,
+      taskId: request.taskId,
+      callbacks: request.callbacks,
+      dataSettings: stateDataSettings(config.data),
+    });
   } finally {
     // The model lives on in the output state; in memory it is ours to free (also when the update failed).
     if (updater.hasModel) updater.model.dispose();
@@ -73,8 +81,8 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     backend: updater.backendInfo?.name ?? "unknown",
     updatesDone: updater.updatesDone,
     outputState: request.outputState,
-    data: { file: request.data.path, items: train.length, classHistogram: classHistogram(train) },
-    ...(val && request.val ? { validation: { file: request.val.path, items: val.length } } : {}),
+    data: { file: request.data.path, items: train.length, classHistogram: classHistogram(train), read: reading },
+    ...(validation && request.val ? { validation: { file: request.val.path, items: validation.samples.length, read: validation.reading } } : {}),
     phases: updater.lastUpdatePhases.map((p) => ({
       phase: p.phase,
       epochsRun: p.epochsRun,

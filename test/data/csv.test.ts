@@ -101,7 +101,7 @@ test("unlabelled CSV: every column is a feature, header or not; bad values name 
   assert.ok(!("labels" in withHeader));
   const plain = parseUnlabelledCsv("7\n8\n", { source: "one.csv" });
   assert.deepEqual([plain.featureShape, Array.from(plain.features)], [[1], [7, 8]]);
-  assert.throws(() => parseUnlabelledCsv("1,2\n3,x\n", { source: "new.csv" }), (error: unknown) => {
+  assert.throws(() => parseUnlabelledCsv("1,2\n3,x\n", { source: "new.csv", header: false }), (error: unknown) => {
     assert.ok(error instanceof DataError);
     assert.match(error.message, /new\.csv: line 2, column 2: "x" is not a number/);
     return true;
