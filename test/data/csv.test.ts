@@ -106,6 +106,6 @@ test("unlabelled CSV: every column is a feature, header or not; bad values name 
     assert.match(error.message, /new\.csv: line 2, column 2: "x" is not a number/);
     return true;
   });
-  assert.throws(() => parseUnlabelledCsv("1,2\n3\n", { source: "new.csv" }), /new\.csv: line 2: expected 2 columns, got 1/);
+  assert.throws(() => parseUnlabelledCsv("1,2\n3\n", { source: "new.csv", header: false }), /new\.csv: line 2: expected 2 columns, got 1/);
   assert.throws(() => parseUnlabelledCsv("1,nan\n", { source: "new.csv" }), /non-finite value "nan"/);
 });
