@@ -50,8 +50,8 @@ export {
 } from "./data/transforms.js";
 export { parseIdx, encodeIdx } from "./data/idx.js";
 export { loadIdx, loadIdxImages, type LoadIdxOptions } from "./data/idx_file.js";
-export { parseCsv, parseUnlabelledCsv, type CsvOptions } from "./data/csv.js";
-export { loadCsv, loadUnlabelledCsv } from "./data/csv_file.js";
+export { parseCsv, parseUnlabelledCsv, parseCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvOptions, type CsvHeader, type CsvHeaderRule, type CsvInfo } from "./data/csv.js";
+export { loadCsv, loadUnlabelledCsv, loadCsvWithInfo, loadUnlabelledCsvWithInfo } from "./data/csv_file.js";
 export { makeGaussianBlobs, type GaussianBlobsOptions } from "./data/synthetic.js";
 export { loadFashionMnist, FASHION_MNIST_CLASSES, type FashionMnist, type FashionMnistOptions } from "./data/fashion_mnist.js";
 export * from "./data/scenarios.js";
@@ -76,12 +76,12 @@ export * from "./metrics/accuracy.js";
 export * from "./metrics/continual.js";
 
 // The production workflow: config files and state folders, one call per CLI command.
-export { readConfig, writeConfig, parseConfig, defaultConfig, configJsonSchema, relearnConfigSchema, type RelearnConfig } from "./workflow/config.js";
+export { readConfig, writeConfig, parseConfig, defaultConfig, configJsonSchema, relearnConfigSchema, type RelearnConfig, type DataFormat } from "./workflow/config.js";
 export { updateFromConfig, type UpdateRequest, type UpdateSummary } from "./workflow/update.js";
 export { evaluateState, type Evaluation } from "./workflow/evaluate_state.js";
 export { predictState, predictionsToCsv, predictionsToJsonl } from "./workflow/predict_state.js";
 export { inspectState, type StateInspection } from "./workflow/inspect_state.js";
-export { readDataFile, type DataFile } from "./workflow/data_files.js";
+export { readDataFile, readDataFileWithInfo, type DataFile, type DataReading } from "./workflow/data_files.js";
 
 // Logs: TensorBoard event files (written without tfjs-node) and per-epoch logs.
 export { TensorBoardWriter, readEventFile } from "./reporting/tensorboard.js";
