@@ -14,6 +14,7 @@ import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
 import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
 import { progressCallbacks } from "./progress.js";
+import { headerOption } from "./data_flags.js";
 
 const list = (parse: (s: string) => number) => (value: string) => value.split(",").map((s) => parse(s.trim()));
 function positiveInt(value: string): number {
@@ -47,6 +48,7 @@ export function benchmarkCommand(): Command {
     .description("run continual-learning updaters on a benchmark scenario and compare them")
     .option("--dataset <name>", "fashion-mnist (full, Debian package), fashion-mnist-bundled (subset in the repo), auto, a folder of IDX files, or a train .csv", "auto")
     .option("--test-dataset <file>", "test .csv (with a .csv --dataset)")
+    .addOption(headerOption("auto (for .csv --dataset and --test-dataset)"))
     .option("--layout <layout>", "flat or hwc (for CNN models) images", "flat")
     .option("--scenario <name>", `one of ${SCENARIO_NAMES.join(", ")}`, "class-incremental")
     .option("--tasks <n>", "number of updates", positiveInt, 5)
@@ -74,7 +76,7 @@ Examples:
     .action(async (flags) => {
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       updaters.forEach((u) => updaterEntry(u));
-      const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout });
+      const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
       const model = await resolveModelSpec(flags.model, data.train);
       process.stderr.write(
         `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ${flags.scenario} x ${flags.tasks}, ` +

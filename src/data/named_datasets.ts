@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { OptionsError } from "../errors.js";
 import type { Dataset } from "./dataset.js";
 import { loadCsv } from "./csv_file.js";
+import type { CsvHeader } from "./csv.js";
 import { loadFashionMnist } from "./fashion_mnist.js";
 import { loadIdx } from "./idx_file.js";
 
@@ -25,6 +26,8 @@ export interface LoadNamedDataOptions {
   testDataset?: string | undefined;
   /** "flat" (default) or "hwc" images, for IDX data. */
   layout?: "flat" | "hwc" | undefined;
+  /** Whether line 1 of the CSV files is a header row (see CsvOptions.header); default "auto". */
+  header?: CsvHeader | undefined;
 }
 
 const IDX_NAMES = {
@@ -44,8 +47,9 @@ export async function loadNamedData(dataset: string, options: LoadNamedDataOptio
   }
   if (dataset.toLowerCase().endsWith(".csv")) {
     if (!options.testDataset) throw new OptionsError(`${dataset}: a CSV training file needs a CSV test file too (--test-dataset)`);
-    const train = await loadCsv(dataset);
-    const test = await loadCsv(options.testDataset, { numClasses: train.numClasses });
+    const header = options.header ?? "auto";
+    const train = await loadCsv(dataset, { header });
+    const test = await loadCsv(options.testDataset, { numClasses: train.numClasses, header });
     return { name: dataset, train, test };
   }
   const folder = await stat(dataset).catch(() => null);

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { DataError } from "../../src/errors.js";
 import { parseCsv, parseCsvWithInfo, parseUnlabelledCsv, parseUnlabelledCsvWithInfo } from "../../src/data/csv.js";
 import { loadCsv, loadUnlabelledCsv } from "../../src/data/csv_file.js";
+import { loadNamedData } from "../../src/data/named_datasets.js";
 
 /** A feature value with a fractional part, so a row of them can never be column numbers. */
 const feature = fc.integer({ min: -4000, max: 4000 }).map((i) => (i / 8 + 0.0625).toString());
@@ -141,6 +142,22 @@ test("CR-only line ends (old Mac) are an error saying so and how to fix it, for 
     await writeFile(path, "f1,f2,label\r1,2,0\r3,4,1\r");
     await assert.rejects(loadCsv(path), { name: "DataError", message: new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: line 1 ends with a lone carriage return`) });
     await assert.rejects(loadUnlabelledCsv(path), /lone carriage return/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("benchmark CSV data (loadNamedData): pandas' numbered header read as a header, the header option passed to both files", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-csv-named-"));
+  try {
+    const rows = "0.5,1.5,0\n2.5,3.5,1\n4.5,5.5,1\n";
+    await writeFile(join(dir, "pandas.csv"), `0,1,2\n${rows}`);
+    await writeFile(join(dir, "one-based.csv"), `1,2,3\n${rows}`);
+    const pandas = await loadNamedData(join(dir, "pandas.csv"), { testDataset: join(dir, "pandas.csv") });
+    assert.deepEqual([pandas.train.length, pandas.test.length, Array.from(pandas.train.labels)], [3, 3, [0, 1, 1]]);
+    await assert.rejects(loadNamedData(join(dir, "one-based.csv"), { testDataset: join(dir, "one-based.csv") }), /one-based\.csv: line 1 \(1,2,3\) could be a header/);
+    const explicit = await loadNamedData(join(dir, "one-based.csv"), { testDataset: join(dir, "one-based.csv"), header: true });
+    assert.deepEqual([explicit.train.length, explicit.test.length], [3, 3]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
