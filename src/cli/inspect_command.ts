@@ -18,6 +18,7 @@ export function inspectCommand(): Command {
         `${s.dir}: relearn state format ${s.formatVersion} (written by ${s.library.name} ${s.library.version})`,
         `updater: ${s.updater}, ${s.updatesDone} update(s) so far; ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`,
         `options: ${JSON.stringify(s.options)}`,
+        `data settings (evaluate and predict read files with them): ${s.dataSettings ? JSON.stringify(s.dataSettings) : "none stored"}`,
         ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered, ${s.memory.policy}), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
         `validation sets: ${s.validationSets.map((v) => `${v.taskId} (${v.items})`).join(", ") || "none"}`,
         "metrics history (last epoch of each phase):",

@@ -10,6 +10,9 @@ import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { readStateFolder } from "../state/read_state.js";
 import { loadMemory } from "../updaters/memory_state.js";
 import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
+import { MANIFEST_FILE } from "../state/format.js";
+import type { DataFormat } from "./config.js";
+import { readStateDataSettings } from "./state_data.js";
 
 export interface StateInspection {
   dir: string;
@@ -18,6 +21,8 @@ export interface StateInspection {
   updater: string;
   updatesDone: number;
   options: Record<string, unknown>;
+  /** How the training files were read (CSV header, label column...); null for a state written without it. */
+  dataSettings: DataFormat | null;
   files: number;
   bytes: number;
   model: unknown;
@@ -49,6 +54,7 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     updater: state.manifest.kind,
     updatesDone: data.updatesDone,
     options: data.options,
+    dataSettings: readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE)) ?? null,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     model: (state.data as { model?: unknown }).model ?? null,

@@ -12,6 +12,7 @@ import { parseConfig } from "../../src/workflow/config.js";
 import { updateFromConfig } from "../../src/workflow/update.js";
 import { evaluateState } from "../../src/workflow/evaluate_state.js";
 import { predictState } from "../../src/workflow/predict_state.js";
+import { inspectState } from "../../src/workflow/inspect_state.js";
 import { createUpdater } from "../../src/updaters/registry.js";
 import { expectNoTensorLeak, useBackend } from "../helpers/backend.js";
 import { DIMS, workflowConfig } from "../helpers/workflow_files.js";
@@ -119,6 +120,7 @@ test("the state remembers how its data was read; evaluate and predict read files
     await updateFromConfig({ config, data: { path: join(dir, "train.csv") }, outputState: v1 });
     const manifest = JSON.parse(await readFile(join(v1, "manifest.json"), "utf8")) as { data: { data: unknown } };
     assert.deepEqual(manifest.data.data, { header: true, labelColumn: DIMS, layout: "flat" });
+    assert.deepEqual((await inspectState(v1)).dataSettings, { header: true, labelColumn: DIMS, layout: "flat" });
 
     // No settings given: the state's header: true applies (under "auto" these files are an error).
     const evaluation = await evaluateState({ state: v1, data: { path: join(dir, "test.csv") } });
