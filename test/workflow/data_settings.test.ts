@@ -3,6 +3,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Dataset } from "../../src/data/dataset.js";
@@ -95,6 +96,7 @@ test("an explicit header setting: true reads any numbered header as a header, fa
       updateFromConfig({ config: auto, data: { path: join(dir, "one-based.csv") }, outputState: join(dir, "auto") }),
       (error: unknown) => error instanceof DataError && /one-based\.csv: line 1 \(1,2,3,4,5,6,7,8,\.\.\.\) could be a header.*data\.header.*--header/.test(error.message),
     );
+    assert.equal(existsSync(join(dir, "auto")), false, "nothing written");
     const yes = await updateFromConfig({ config: parseConfig({ ...base, data: { header: true } }), data: { path: join(dir, "one-based.csv") }, outputState: join(dir, "yes") });
     assert.deepEqual([yes.data.items, yes.data.read.header, yes.data.read.headerRule], [train.length, true, "setting"]);
     const no = await updateFromConfig({ config: parseConfig({ ...base, data: { header: false } }), data: { path: join(dir, "bare.csv") }, outputState: join(dir, "no") });
@@ -166,6 +168,32 @@ test("ModelUpdater: dataSettings of an update go into the manifest, and a resume
     assert.deepEqual(await manifestData(join(dir, "a")), { header: true, layout: "flat" });
     assert.deepEqual(await manifestData(join(dir, "b")), { header: true, layout: "flat" });
     assert.equal(await manifestData(join(dir, "c")), undefined, "no settings given, none stored");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("CR-only line ends are an error naming the file on every workflow path: training, validation, evaluate, predict", async () => {
+  const dir = await folder();
+  try {
+    const train = blobs(4, 1);
+    const config = parseConfig(workflowConfig({ maxEpochs: 1 }));
+    const header = [...numbered(DIMS), "label"];
+    await writeFile(join(dir, "train.csv"), csv(train, header));
+    await writeFile(join(dir, "mac.csv"), csv(train, header).replaceAll("\n", "\r"));
+    await writeFile(join(dir, "mac-new.csv"), csv(train, null, false).replaceAll("\n", "\r"));
+    const crError = (file: string) => (error: unknown) =>
+      error instanceof DataError && error.message.startsWith(`${join(dir, file)}: line 1 ends with a lone carriage return (CR, old Mac line ends)`);
+    await assert.rejects(updateFromConfig({ config, data: { path: join(dir, "mac.csv") }, outputState: join(dir, "out") }), crError("mac.csv"));
+    await assert.rejects(
+      updateFromConfig({ config, data: { path: join(dir, "train.csv") }, val: { path: join(dir, "mac.csv") }, outputState: join(dir, "out") }),
+      crError("mac.csv"),
+    );
+    assert.equal(existsSync(join(dir, "out")), false, "nothing written");
+    await updateFromConfig({ config, data: { path: join(dir, "train.csv") }, outputState: join(dir, "v1") });
+    await assert.rejects(evaluateState({ state: join(dir, "v1"), data: { path: join(dir, "mac.csv") } }), crError("mac.csv"));
+    await assert.rejects(predictState({ state: join(dir, "v1"), data: { path: join(dir, "mac-new.csv") } }), crError("mac-new.csv"));
+    await assert.rejects(predictState({ state: join(dir, "v1"), data: { path: join(dir, "mac.csv") } }), crError("mac.csv"));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
