@@ -10,7 +10,6 @@
  */
 import { appendFile, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { renderCharts, svgToPng } from "./charts.js";
 import { renderReportHtml } from "./html.js";
 import { fileSlug } from "./results.js";
 import type { BenchmarkResults, RunResult } from "./results.js";
@@ -75,12 +74,15 @@ export async function writeResultsFolder(
   const lines = metricsLines(results).map((line) => JSON.stringify(line));
   await write("metrics.jsonl", lines.join("\n") + "\n");
 
-  const charts = options.charts === false ? [] : await renderCharts(summary);
+  // vega, vega-lite and sharp load only here: they take most of the install and
+  // about 2 s to import, which no other use of the package should pay.
+  const chartsModule = options.charts === false ? undefined : await import("./charts.js");
+  const charts = chartsModule === undefined ? [] : await chartsModule.renderCharts(summary);
   const pngs = options.pngs !== false && charts.length > 0;
   if (charts.length > 0) await mkdir(join(dir, "charts"), { recursive: true });
   for (const chart of charts) {
     await write(`charts/${chart.name}.svg`, chart.svg);
-    if (pngs) await write(`charts/${chart.name}.png`, await svgToPng(chart.svg, options.pngScale ?? 2));
+    if (pngs) await write(`charts/${chart.name}.png`, await chartsModule!.svgToPng(chart.svg, options.pngScale ?? 2));
   }
   const html = renderReportHtml(summary, charts, {
     ...(charts.length > 0 ? { chartsFolder: "charts" } : {}),
