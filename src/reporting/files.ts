@@ -3,7 +3,7 @@
  * after a benchmark, in plain formats.
  *
  *   summary.json     { summary, runs }: the per-group summary and the raw runs
- *   accuracy-<updater>-m<memory>-s<seed>.csv   one per run, header task_0..task_{T-1}, a row per update
+ *   accuracy-<updater>-m<memory>-s<seed>.csv   one per run, header task_0..task_{T-1} (task ids), a row per update from update 1
  *   metrics.jsonl    one line per run and update
  *   charts/*.svg, charts/*.png   see charts.ts
  *   report.html      self-contained report
@@ -38,13 +38,14 @@ export interface MetricsLine {
   updater: string;
   memorySize: number | null;
   seed: number;
+  /** Number of the update, from 1 (the first update is update 1). */
   update: number;
   averageAccuracy: number;
   microAverageAccuracy: number;
   forgetting: number;
   bwt: number;
   fwt: number | null;
-  /** Negative flip rate against the model after the previous update; null at update 0. */
+  /** Negative flip rate against the model after the previous update; null at update 1. */
   nfr: number | null;
   seconds: number;
 }
@@ -129,7 +130,7 @@ export function metricsLines(results: BenchmarkResults): MetricsLine[] {
       updater: run.updater,
       memorySize: run.memorySize,
       seed: run.seed,
-      update: t,
+      update: t + 1,
       averageAccuracy,
       microAverageAccuracy: series.microAverageAccuracy[t]!,
       forgetting: series.forgetting[t]!,
