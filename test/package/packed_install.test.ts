@@ -19,8 +19,14 @@ const REPO = resolve(".");
 const NOT_COPIED = new Set(["node_modules", "dist", ".git", "results", "state", "tmp", ".scratch_wasm"]);
 const TSC = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 
+// A user's shell, not `npm test`'s: npm passes its settings to scripts as npm_* variables
+// (npm_config_local_prefix names this repository), which must not steer the fresh project's npm.
+// The cache and the user's npmrc stay, so the install reuses what `npm ci` downloaded.
+const KEPT_NPM_VARIABLES = new Set(["npm_config_cache", "npm_config_userconfig"]);
+const ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith("npm_") || KEPT_NPM_VARIABLES.has(key)));
+
 function run(command: string, args: string[], cwd: string, timeout = 240_000): SpawnSyncReturns<string> {
-  const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout });
+  const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout, env: ENV });
   assert.equal(result.status, 0, `${command} ${args.join(" ")} in ${cwd} failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}\n${result.stderr}`);
   return result;
 }
@@ -103,7 +109,7 @@ test("npm pack ships a working package: ESM import, TypeScript types, one update
     // One tsc run without skipLibCheck: only tfjs-layers' own declarations may fail under strict,
     // so `skipLibCheck: true` (which the README asks for) leaves no error at all.
     writeFileSync(join(app, "tsconfig.json"), TSCONFIG);
-    const tsc = spawnSync(process.execPath, [TSC, "-p", "."], { cwd: app, encoding: "utf8", timeout: 240_000 });
+    const tsc = spawnSync(process.execPath, [TSC, "-p", "."], { cwd: app, encoding: "utf8", timeout: 240_000, env: ENV });
     assert.equal(tsc.error, undefined);
     const ours = tsc.stdout.split("\n").filter((line) => /^\S.*error TS/.test(line) && !line.startsWith("node_modules/@tensorflow/"));
     assert.deepEqual(ours, [], "relearn's own declarations and the user's file type-check");
