@@ -36,11 +36,13 @@ export interface BenchmarkConfig {
 
 /** Where a benchmark stands, for progress displays. */
 export interface RunProgress {
+  /** Position of the run in the plan, from 0 (print `run + 1` of `runs`). */
   run: number;
   runs: number;
   updater: string;
   memorySize: number | null;
   seed: number;
+  /** Position of the update in the run, from 0: the accuracy-matrix row it fills (print `update + 1`, "update 1"). */
   update: number;
   updates: number;
 }

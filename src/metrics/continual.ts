@@ -160,7 +160,7 @@ function checkMatrix(matrix: AccuracyMatrix): void {
     if (!Array.isArray(row)) throw new RangeError(`accuracy matrix row ${t} is not an array`);
     if (row.length < t + 1) {
       throw new RangeError(
-        `accuracy matrix row ${t} has ${row.length} entries; it needs at least ${t + 1} (tasks 0..${t} seen after update ${t})`,
+        `accuracy matrix row ${t} has ${row.length} entries; it needs at least ${t + 1} (tasks 0..${t} seen after update ${t + 1})`,
       );
     }
     for (let i = 0; i < row.length; i++) checkAccuracy(row[i], `accuracy matrix entry [${t}][${i}]`);
@@ -196,7 +196,7 @@ function checkForwardEntries(matrix: AccuracyMatrix, t: number): void {
   for (let i = 1; i <= t; i++) {
     if (matrix[i - 1]!.length <= i) {
       throw new RangeError(
-        `forward transfer needs the accuracy on task ${i} after update ${i - 1} (before training on it), ` +
+        `forward transfer needs the accuracy on task ${i} after update ${i} (before training on it), ` +
           `but accuracy matrix row ${i - 1} has only ${matrix[i - 1]!.length} entries`,
       );
     }

@@ -83,9 +83,7 @@ function heatmapSpec(group: GroupSummary): TopLevelSpec {
   const tasks = group.accuracyMatrix.length;
   // Cells big enough for "0.93"; large matrices shrink to stay on a page.
   const cell = Math.max(26, Math.min(48, Math.floor(560 / tasks)));
-  const values = group.accuracyMatrix.flatMap((row, update) =>
-    row.map((accuracy, task) => ({ update, task, accuracy })),
-  );
+  const values = matrixValues(group);
   return {
     title: `Accuracy matrix: ${group.label}`,
     data: { values },
@@ -121,9 +119,7 @@ function heatmapSpec(group: GroupSummary): TopLevelSpec {
 
 function perTaskSpec(group: GroupSummary): TopLevelSpec {
   const tasks = group.accuracyMatrix.length;
-  const values = group.accuracyMatrix.flatMap((row, update) =>
-    row.map((accuracy, task) => ({ update, task, accuracy })),
-  );
+  const values = matrixValues(group);
   return {
     title: `Accuracy per task: ${group.label}`,
     data: { values },
@@ -158,9 +154,9 @@ function comparisonSpec(
   const clip = (v: number): number => (domain ? Math.min(domain[1], Math.max(domain[0], v)) : v);
   const values = summary.groups.flatMap((group) => {
     const [means, stds] = pick(group);
-    return means.map((value, update) => {
-      const std = stds[update] ?? 0;
-      return { update, group: group.label, value, low: clip(value - std), high: clip(value + std) };
+    return means.map((value, t) => {
+      const std = stds[t] ?? 0;
+      return { update: t + 1, group: group.label, value, low: clip(value - std), high: clip(value + std) };
     });
   });
   const color = {
@@ -187,6 +183,14 @@ function comparisonSpec(
     encoding: { x: updateAxis(), color },
     layer: hasBands ? [band, line] : [line],
   };
+}
+
+/**
+ * The accuracy matrix as chart rows. Updates are numbered from 1, as every
+ * summary prints them (row t is update t + 1); tasks keep their 0-based ids.
+ */
+function matrixValues(group: GroupSummary): { update: number; task: number; accuracy: number }[] {
+  return group.accuracyMatrix.flatMap((row, t) => row.map((accuracy, task) => ({ update: t + 1, task, accuracy })));
 }
 
 function updateAxis() {

@@ -3,14 +3,13 @@
  * after a benchmark, in plain formats.
  *
  *   summary.json     { summary, runs }: the per-group summary and the raw runs
- *   accuracy-<updater>-m<memory>-s<seed>.csv   one per run, header task_0..task_{T-1}, a row per update
+ *   accuracy-<updater>-m<memory>-s<seed>.csv   one per run, header task_0..task_{T-1} (task ids), a row per update from update 1
  *   metrics.jsonl    one line per run and update
  *   charts/*.svg, charts/*.png   see charts.ts
  *   report.html      self-contained report
  */
 import { appendFile, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { renderCharts, svgToPng } from "./charts.js";
 import { renderReportHtml } from "./html.js";
 import { fileSlug } from "./results.js";
 import type { BenchmarkResults, RunResult } from "./results.js";
@@ -39,13 +38,14 @@ export interface MetricsLine {
   updater: string;
   memorySize: number | null;
   seed: number;
+  /** Number of the update, from 1 (the first update is update 1). */
   update: number;
   averageAccuracy: number;
   microAverageAccuracy: number;
   forgetting: number;
   bwt: number;
   fwt: number | null;
-  /** Negative flip rate against the model after the previous update; null at update 0. */
+  /** Negative flip rate against the model after the previous update; null at update 1. */
   nfr: number | null;
   seconds: number;
 }
@@ -75,12 +75,15 @@ export async function writeResultsFolder(
   const lines = metricsLines(results).map((line) => JSON.stringify(line));
   await write("metrics.jsonl", lines.join("\n") + "\n");
 
-  const charts = options.charts === false ? [] : await renderCharts(summary);
+  // vega, vega-lite and sharp load only here: they take most of the install and
+  // about 2 s to import, which no other use of the package should pay.
+  const chartsModule = options.charts === false ? undefined : await import("./charts.js");
+  const charts = chartsModule === undefined ? [] : await chartsModule.renderCharts(summary);
   const pngs = options.pngs !== false && charts.length > 0;
   if (charts.length > 0) await mkdir(join(dir, "charts"), { recursive: true });
   for (const chart of charts) {
     await write(`charts/${chart.name}.svg`, chart.svg);
-    if (pngs) await write(`charts/${chart.name}.png`, await svgToPng(chart.svg, options.pngScale ?? 2));
+    if (pngs) await write(`charts/${chart.name}.png`, await chartsModule!.svgToPng(chart.svg, options.pngScale ?? 2));
   }
   const html = renderReportHtml(summary, charts, {
     ...(charts.length > 0 ? { chartsFolder: "charts" } : {}),
@@ -127,7 +130,7 @@ export function metricsLines(results: BenchmarkResults): MetricsLine[] {
       updater: run.updater,
       memorySize: run.memorySize,
       seed: run.seed,
-      update: t,
+      update: t + 1,
       averageAccuracy,
       microAverageAccuracy: series.microAverageAccuracy[t]!,
       forgetting: series.forgetting[t]!,

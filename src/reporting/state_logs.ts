@@ -12,7 +12,9 @@ import { METRICS_JSONL, trainingLogCallbacks } from "./training_log.js";
 
 /** One epoch of one phase of one update. */
 export interface EpochRecord {
+  /** Number of the update, from 1 (the first update is update 1). */
   update: number;
+  /** Epoch index within the phase, from 0 (as tfjs callbacks count epochs). */
   phase: string;
   epoch: number;
   learningRate: number;
@@ -25,7 +27,7 @@ const META_KEYS = new Set(["update", "phase", "epoch", "learningRate", "step", "
 export async function writeStateLogs(dir: string, records: readonly EpochRecord[]): Promise<void> {
   const updates = [...new Set(records.map((r) => r.update))].sort((a, b) => a - b);
   for (const update of updates) {
-    const log = await trainingLogCallbacks(dir, { updateIndex: update, timestamps: false, hostname: "relearn" });
+    const log = await trainingLogCallbacks(dir, { update, timestamps: false, hostname: "relearn" });
     try {
       for (const r of records.filter((x) => x.update === update)) {
         const event: TrainingEvent = {

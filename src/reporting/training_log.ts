@@ -30,8 +30,8 @@ export const CSV_COLUMNS = ["update", "phase", "epoch", "step", "learning_rate",
 
 /** Options of {@link trainingLogCallbacks}. */
 export interface TrainingLogOptions {
-  /** The 0-based index of the update being trained (from the state's counters). */
-  updateIndex: number;
+  /** Number of the update being trained, from 1 (the first update is update 1), as summaries print it. */
+  update: number;
   /** Write TensorBoard event files. Default true. */
   tensorboard?: boolean;
   /** Write metrics.csv. Default true. */
@@ -83,9 +83,9 @@ export interface TrainingLog {
  * An existing metrics.csv with a different header is refused (DataError), not mixed.
  */
 export async function trainingLogCallbacks(dir: string, options: TrainingLogOptions): Promise<TrainingLog> {
-  const { updateIndex } = options;
-  if (!Number.isSafeInteger(updateIndex) || updateIndex < 0) {
-    throw new OptionsError(`trainingLogCallbacks: updateIndex must be a non-negative integer, got ${String(updateIndex)}`);
+  const updateNumber = options.update;
+  if (!Number.isSafeInteger(updateNumber) || updateNumber < 1) {
+    throw new OptionsError(`trainingLogCallbacks: update is numbered from 1 (the first update is update 1), got ${String(updateNumber)}`);
   }
   if (options.startStep !== undefined && (!Number.isSafeInteger(options.startStep) || options.startStep < 0)) {
     throw new OptionsError(`trainingLogCallbacks: startStep must be a non-negative integer, got ${String(options.startStep)}`);
@@ -122,13 +122,13 @@ export async function trainingLogCallbacks(dir: string, options: TrainingLogOpti
   const onEpochEnd = async (event: TrainingEvent): Promise<void> => {
     now = wallClock();
     const time = options.timestamps === false ? null : new Date(now).toISOString();
-    const line = jsonlLine(event, updateIndex, step, time);
+    const line = jsonlLine(event, updateNumber, step, time);
     if (options.jsonl !== false) {
       await appendFile(jsonlPath, jsonlPrefix + JSON.stringify(line) + "\n");
       jsonlPrefix = "";
     }
     if (options.csv !== false) {
-      await appendFile(csvPath, csvPrefix + csvRow(event, updateIndex, step, time) + "\n");
+      await appendFile(csvPath, csvPrefix + csvRow(event, updateNumber, step, time) + "\n");
       csvPrefix = "";
     }
     if (tensorboard) {

@@ -229,7 +229,8 @@ export abstract class ModelUpdater {
   /** Keeps every epoch's metrics and learning rate for the state's logs. */
   private readonly epochRecorder: TrainingCallback = {
     onEpochEnd: (e) => {
-      this.metricsHistory.push({ update: this.updatesDone, phase: e.phase, epoch: e.epoch, learningRate: e.learningRate, logs: { ...e.logs } });
+      // Numbered from 1 like every update a person reads about (docs/design.md): the first update is update 1.
+      this.metricsHistory.push({ update: this.updatesDone + 1, phase: e.phase, epoch: e.epoch, learningRate: e.learningRate, logs: { ...e.logs } });
     },
   };
 

@@ -126,7 +126,7 @@ test("class-incremental: impossible splits are named errors", () => {
   const test9 = labelled(9, 9, 3, 500);
   const wide = createDataset({ ...test9, numClasses: 10 });
   assert.throws(() => classIncremental({ ...options, test: wide, tasks: 10, classOrder: "natural" }),
-    isError(DataError, /update 9 \(classes 9\) has no test samples/));
+    isError(DataError, /update 10 \(classes 9\) has no test samples/));
   assert.throws(() => classIncremental({ ...options, test: labelled(30, 10, 4), tasks: 2 }),
     isError(DataError, /train featureShape \[3\] differs from test featureShape \[4\]/));
   assert.throws(() => classIncremental({ ...options, test: labelled(30, 12), tasks: 2 }),
@@ -171,9 +171,9 @@ test("splitByColumn: rows go to [b_i, b_i+1), values outside are dropped", () =>
     isError(OptionsError, /strictly increasing, but boundaries\[2\] = 10 <= boundaries\[1\] = 10/));
   assert.throws(() => splitByColumn({ ...base, boundaries: [0] }), isError(OptionsError, /at least 2 values/));
   assert.throws(() => splitByColumn({ ...base, boundaries: [0, 10, 20, 22] }),
-    isError(DataError, /update 2 \[20, 22\) has no test rows/));
+    isError(DataError, /update 3 \[20, 22\) has no test rows/));
   assert.throws(() => splitByColumn({ ...base, boundaries: [100, 200, 1e10] }),
-    isError(DataError, /update 0 \[100, 200\) has no train rows/));
+    isError(DataError, /update 1 \[100, 200\) has no train rows/));
   assert.throws(() => splitByColumn({ ...base, column: Float64Array.of(1, 2), boundaries: [0, 10] }),
     isError(DataError, /column must hold one value per row \(8\), got 2/));
   assert.throws(() => splitByColumn({ ...base, testColumn: Float64Array.of(1, NaN, 3, 4), boundaries: [0, 10] }),

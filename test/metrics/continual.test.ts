@@ -60,7 +60,7 @@ test("a lower-triangular (ragged) matrix gives the same values, but no forward t
   assertClose(summary.backwardTransfer, [0, -0.1078, -0.4833], "backward transfer");
   assert.throws(() => summarizeAccuracyMatrix(ragged, { testSizes, init }), {
     name: "RangeError",
-    message: /forward transfer needs the accuracy on task 1 after update 0.*row 0 has only 1 entries/,
+    message: /forward transfer needs the accuracy on task 1 after update 1.*row 0 has only 1 entries/,
   });
 });
 

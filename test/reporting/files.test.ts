@@ -85,8 +85,8 @@ test("metrics.jsonl has one parsable line per run and update with the right valu
   const lines = text.trimEnd().split("\n").map((line) => JSON.parse(line) as MetricsLine);
   assert.equal(lines.length, 3 * 2);
   const replay1 = lines.filter((l) => l.updater === "replay" && l.seed === 1);
-  assert.deepEqual(replay1.map((l) => l.update), [0, 1]);
-  assert.equal(replay1[0]!.nfr, null, "no previous model at update 0");
+  assert.deepEqual(replay1.map((l) => l.update), [1, 2]);
+  assert.equal(replay1[0]!.nfr, null, "no previous model at update 1");
   assert.equal(replay1[1]!.nfr, 0.05);
   assert.equal(replay1[1]!.memorySize, 100);
   assert.ok(Math.abs(replay1[1]!.averageAccuracy - 0.75) < 1e-12);
@@ -94,9 +94,9 @@ test("metrics.jsonl has one parsable line per run and update with the right valu
   assert.ok(Math.abs(replay1[1]!.bwt + 0.2) < 1e-12);
   assert.ok(Math.abs(replay1[1]!.fwt! + 0.1) < 1e-12);
   assert.equal(replay1[1]!.seconds, 2);
-  const replay2 = lines.find((l) => l.seed === 2 && l.update === 1)!;
+  const replay2 = lines.find((l) => l.seed === 2 && l.update === 2)!;
   assert.equal(replay2.nfr, 0.15, "a length-T flip-rate list drops its first entry");
-  const fineTuning = lines.find((l) => l.updater === "fine-tuning" && l.update === 1)!;
+  const fineTuning = lines.find((l) => l.updater === "fine-tuning" && l.update === 2)!;
   assert.equal(fineTuning.memorySize, null);
   assert.equal(fineTuning.fwt, null);
 });

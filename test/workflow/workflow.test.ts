@@ -194,7 +194,7 @@ test("a state carries its training logs: metrics.jsonl, metrics.csv and TensorBo
     const logs = join(dir, "v2", "logs");
     const jsonl = (await readFile(join(logs, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(jsonl.length, 2 * 2 * 5);
-    assert.deepEqual([jsonl[0]!["update"], jsonl[0]!["phase"], jsonl[0]!["epoch"], jsonl[0]!["learningRate"]], [0, "expert", 0, 0.01]);
+    assert.deepEqual([jsonl[0]!["update"], jsonl[0]!["phase"], jsonl[0]!["epoch"], jsonl[0]!["learningRate"]], [1, "expert", 0, 0.01]);
     assert.equal(typeof jsonl[0]!["val_accuracy"], "number");
     const csv = (await readFile(join(logs, "metrics.csv"), "utf8")).trim().split("\n");
     assert.equal(csv.length, 1 + 20);

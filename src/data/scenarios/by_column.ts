@@ -44,8 +44,8 @@ export function splitByColumn(options: ByColumnOptions): ScenarioUpdate[] {
   const testRows = rowsPerRange(scenario, "testColumn", options.test, options.testColumn, boundaries);
   return trainRows.map((rows, i) => {
     const range = `[${boundaries[i]}, ${boundaries[i + 1]})`;
-    if (rows.length === 0) throw new DataError(`${scenario}: update ${i} ${range} has no train rows`);
-    if (testRows[i]!.length === 0) throw new DataError(`${scenario}: update ${i} ${range} has no test rows`);
+    if (rows.length === 0) throw new DataError(`${scenario}: update ${i + 1} ${range} has no train rows`);
+    if (testRows[i]!.length === 0) throw new DataError(`${scenario}: update ${i + 1} ${range} has no test rows`);
     const train = subsetDataset(options.train, rows);
     return { taskId: SHARED_TASK_ID, train, test: subsetDataset(options.test, testRows[i]!), classes: classesPresent(train) };
   });

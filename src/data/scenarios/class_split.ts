@@ -54,7 +54,7 @@ function splitClasses(
     const classes = [...group].sort((a, b) => a - b);
     const test = filterByClasses(options.test, classes);
     if (test.length === 0) {
-      throw new DataError(`${scenario}: update ${i} (classes ${classes.join(", ")}) has no test samples`);
+      throw new DataError(`${scenario}: update ${i + 1} (classes ${classes.join(", ")}) has no test samples`);
     }
     return { taskId: taskIdOf(i), train: filterByClasses(options.train, classes), test, classes };
   });
