@@ -15,7 +15,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
 import { buildBody } from "./build.js";
-import { reachableLayers, reinitializeLayer, type Layer } from "./reinitialize.js";
+import { ownWeights, reachableLayers, reinitializeLayer, type Layer } from "./reinitialize.js";
 import type { ModelSpec } from "./spec.js";
 import { parseModelSpec } from "./spec.js";
 
@@ -173,7 +173,10 @@ export class ContinualModel {
   /**
    * Re-draws every weight IN PLACE with its layer's own initializer, seeded
    * from `seed` and the weight's position; batch-norm moving statistics go
-   * back to their initial values. Same seed -> identical weights.
+   * back to their initial values. Same seed -> identical weights. Frozen
+   * weights (`trainable: false` on a layer, a nested model or the whole
+   * model) keep their values bit for bit, and so do the moving statistics of
+   * frozen layers (see reinitialize.ts).
    */
   reinitialize(seed: number): void {
     this.assertUsable();
@@ -184,11 +187,56 @@ export class ContinualModel {
 
   /**
    * A new model with the same architecture and heads and fresh weights
-   * seeded from `seed`. A user model is rebuilt from its config (custom
-   * layers must be registered with tf.serialization.registerClass).
+   * seeded from `seed`, as this model would be after `reinitialize(seed)`:
+   * frozen weights are copies of this model's. A user model is rebuilt from
+   * its config (custom layers must be registered with
+   * tf.serialization.registerClass).
    */
   cloneFresh(seed: number): ContinualModel {
     this.assertUsable();
+    const clone = this.cloneArchitecture(seed);
+    // Copy, then re-initialise: the one re-init path decides what is frozen, so the clone cannot disagree with it.
+    const weights = this.snapshotWeights();
+    try {
+      this.copyTrainabilityTo(clone);
+      clone.restoreWeights(weights);
+    } catch (error) {
+      clone.dispose();
+      throw error;
+    } finally {
+      tf.dispose(weights);
+    }
+    clone.reinitialize(seed);
+    return clone;
+  }
+
+  /**
+   * Gives `clone` (same architecture) this model's `trainable` flags: of the
+   * body, of every layer and of every weight. A spec rebuild knows none of
+   * them and a config rebuild not the per-weight ones.
+   */
+  private copyTrainabilityTo(clone: ContinualModel): void {
+    const layers = [this.body, ...this.allLayers()];
+    const cloneLayers = [clone.body, ...clone.allLayers()];
+    const mismatch = () => new ModelError(`cannot clone model "${this.body.name}": the rebuilt model has other layers or weights`);
+    if (layers.length !== cloneLayers.length) throw mismatch();
+    // Layers first: setting a layer's flag rewrites its weights' flags.
+    layers.forEach((layer, i) => {
+      if (cloneLayers[i]!.trainable !== layer.trainable) cloneLayers[i]!.trainable = layer.trainable;
+    });
+    // Weights paired in creation order: `weights` orders them by their flags, which may still differ here.
+    layers.forEach((layer, i) => {
+      const own = ownWeights(layer).trainable;
+      const twins = ownWeights(cloneLayers[i]!).trainable;
+      if (own.length !== twins.length) throw mismatch();
+      own.forEach((weight, j) => {
+        twins[j]!.trainable = weight.trainable;
+      });
+    });
+  }
+
+  /** A model of the same architecture and heads (weights and trainable flags not yet this model's). */
+  private cloneArchitecture(seed: number): ContinualModel {
     if (this.spec !== undefined) {
       const clone = ContinualModel.build(this.spec, { seed });
       for (const taskId of this.heads.keys()) clone.ensureHead(taskId);
@@ -203,9 +251,7 @@ export class ContinualModel {
     } catch (error) {
       throw new ModelError(`cannot clone model "${this.body.name}" from its config: ${(error as Error).message}`, { cause: error });
     }
-    const clone = ContinualModel.fromLayersModel(rebuilt, { seed });
-    clone.reinitialize(seed);
-    return clone;
+    return ContinualModel.fromLayersModel(rebuilt, { seed });
   }
 
   /**
@@ -344,7 +390,8 @@ export class ContinualModel {
   }
 
   private reinitializeBody(seed: number): void {
-    this.body.layers.forEach((layer, i) => reinitializeLayer(layer, deriveSeed(seed, "body", i)));
+    const insideFrozen = !this.body.trainable;
+    this.body.layers.forEach((layer, i) => reinitializeLayer(layer, deriveSeed(seed, "body", i), { insideFrozen }));
   }
 
   private features(): tfl.SymbolicTensor {
