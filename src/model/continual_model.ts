@@ -311,6 +311,23 @@ export class ContinualModel {
     weights.forEach((weight, i) => weight.write(snapshot[i]!));
   }
 
+  /**
+   * Names of the weights holding a NaN or an infinity: one reduction per
+   * weight (w * 0 sums to 0 unless w holds one) and a single read for all.
+   */
+  async nonFiniteWeights(): Promise<string[]> {
+    this.assertUsable();
+    const weights = this.allWeights();
+    if (weights.length === 0) return [];
+    const sums = tf.tidy(() => tf.stack(weights.map((weight) => tf.sum(tf.mul(tf.cast(weight.read(), "float32"), 0)))));
+    try {
+      const values = await sums.data();
+      return weights.filter((_, i) => !Number.isFinite(values[i]!)).map((weight) => weight.originalName);
+    } finally {
+      sums.dispose();
+    }
+  }
+
   /** Number of weight values, batch-norm moving statistics included (as Keras's count_params). */
   numParameters(): number {
     return this.allWeights().reduce((sum, weight) => sum + weight.shape.reduce<number>((n, d) => n * (d ?? 1), 1), 0);
