@@ -15,7 +15,8 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
 import { buildBody } from "./build.js";
-import { ownWeights, reachableLayers, reinitializeLayer, type Layer } from "./reinitialize.js";
+import { frozenStatefulLayers, ownWeights, reachableLayers, type Layer } from "./frozen.js";
+import { reinitializeLayer } from "./reinitialize.js";
 import type { ModelSpec } from "./spec.js";
 import { parseModelSpec } from "./spec.js";
 
@@ -145,9 +146,37 @@ export class ContinualModel {
       // function, cheaper gradients); everything else goes through tfjs-layers.
       const chain = training && chainForwardEnabled() ? this.trainingChain(taskId) : null;
       if (chain !== null) return runChain(chain, x, true) as tf.Tensor2D;
-      const features = this.body.apply(x, { training }) as tf.Tensor;
+      const forward = () => this.body.apply(x, { training }) as tf.Tensor;
+      const features = training ? this.withFrozenStateInInference(forward) : forward();
       return (head === undefined ? features : head.layer.apply(features, { training })) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * Runs a training forward pass with every frozen layer that keeps state
+   * (batch norm) in inference mode, so training leaves that state as it is
+   * (frozen.ts). tfjs would otherwise update a frozen batch norm's moving
+   * statistics. The layers' `call` is wrapped for this synchronous pass only.
+   */
+  private withFrozenStateInInference<T>(forward: () => T): T {
+    const layers = frozenStatefulLayers(this.body);
+    if (layers.length === 0) return forward();
+    type Call = (inputs: unknown, kwargs: Record<string, unknown>) => unknown;
+    const fields = layers.map((layer) => layer as unknown as { call: Call });
+    const own = fields.map((field) => Object.getOwnPropertyDescriptor(field, "call"));
+    for (const field of fields) {
+      const call = field.call;
+      field.call = (inputs, kwargs) => call.call(field, inputs, { ...kwargs, training: false });
+    }
+    try {
+      return forward();
+    } finally {
+      fields.forEach((field, i) => {
+        const descriptor = own[i];
+        if (descriptor === undefined) delete (field as Partial<{ call: Call }>).call;
+        else Object.defineProperty(field, "call", descriptor);
+      });
+    }
   }
 
   /** The compiled training forward of body + the head of `taskId`, or null when the layers are not a plain chain. */

@@ -9,33 +9,24 @@
  * initializer is re-created through tfjs serialization (className + config)
  * with a `seed`, so the same seed gives bitwise the same weights.
  *
- * Frozen weights are never re-drawn. This file is the one place every
- * re-initialisation goes through (building, `reinitialize`, `cloneFresh`, and
- * so every updater that starts a model afresh), so the rule lives here only:
- * - a weight the optimizer trains (in `root.trainableWeights`) is re-drawn;
- * - a weight frozen by `trainable: false` on its layer, on an enclosing
- *   layer or model, or on the weight itself is kept bit for bit: it is
- *   pre-trained knowledge that no training would ever restore;
- * - a layer's own state (weights tfjs creates non-trainable, such as
- *   batch-norm moving mean/variance) is reset when its layer trains (it
- *   describes the model being replaced) and kept when its layer is frozen.
- * Any weight the rule cannot place is kept: keeping is never worse than
- * silently destroying what a user loaded.
+ * Frozen weights are never re-drawn: see frozen.ts for the rule, which this
+ * file applies. Every re-initialisation goes through here (building,
+ * `reinitialize`, `cloneFresh`, and so every updater that starts a model
+ * afresh), so a new updater cannot get it wrong.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
+import { reachableLayers, redrawnWeights, type Layer } from "./frozen.js";
 // tfjs-layers initializers (Orthogonal) call chained tensor methods.
 import "../backend/chained_ops.js";
 
-/** Any tfjs-layers layer (the class itself is not exported at the top level). */
-export type Layer = tfl.LayersModel["layers"][number];
 type Weight = tfl.LayerVariable;
 type Initializer = { getClassName(): string; getConfig(): tf.serialization.ConfigDict; apply(shape: number[], dtype?: tf.DataType): tf.Tensor };
 
 /**
- * Gives every weight of `layer` that is not frozen (see the rule above) a
+ * Gives every weight of `layer` that is not frozen (see frozen.ts) a
  * fresh value drawn by that weight's own initializer, seeded with
  * deriveSeed(seed, weightIndex); frozen weights keep their values. Pass
  * `insideFrozen` when a model enclosing `layer` has `trainable: false`.
@@ -72,73 +63,6 @@ export function reinitializeLayer(layer: Layer, seed: number, { insideFrozen = f
       weight.write(value);
     });
   });
-}
-
-/**
- * The weights of `root` a re-initialisation re-draws: the trainable ones,
- * plus the state weights of layers that train (see the rule at the top).
- */
-export function redrawnWeights(root: Layer, insideFrozen = false): Set<Weight> {
-  const liveState = new Set<Weight>();
-  const frozenState = new Set<Weight>();
-  const visited = new Map<Layer, boolean>();
-  const visit = (layer: Layer, frozenAbove: boolean): void => {
-    const frozen = frozenAbove || !layer.trainable;
-    // A layer reached both through a frozen and a trainable path counts as frozen.
-    if (visited.has(layer) && (visited.get(layer) === true || !frozen)) return;
-    visited.set(layer, frozen);
-    for (const weight of ownWeights(layer).state) {
-      (frozen ? frozenState : liveState).add(weight);
-    }
-    for (const child of childLayers(layer)) visit(child, frozen);
-  };
-  visit(root, insideFrozen);
-  const redrawn = new Set<Weight>(insideFrozen ? [] : root.trainableWeights);
-  for (const weight of liveState) if (!frozenState.has(weight)) redrawn.add(weight);
-  return redrawn;
-}
-
-/**
- * The weights a layer created itself, in creation order whatever their
- * `trainable` flags (`layer.weights` puts the currently trainable ones
- * first): those it creates trainable, and its state, created non-trainable.
- * tfjs keeps the two apart only in these fields; a sub-model holds none.
- */
-export function ownWeights(layer: Layer): { trainable: Weight[]; state: Weight[] } {
-  const fields = layer as unknown as { _trainableWeights?: Weight[]; _nonTrainableWeights?: Weight[] };
-  return { trainable: fields._trainableWeights ?? [], state: fields._nonTrainableWeights ?? [] };
-}
-
-/** The layer and every layer-like object inside it (RNN cells, wrapped layers, sub-models). */
-export function reachableLayers(root: Layer): Layer[] {
-  const seen = new Set<object>([root]);
-  const queue: Layer[] = [root];
-  for (let i = 0; i < queue.length; i++) {
-    for (const candidate of childLayers(queue[i]!)) {
-      if (!seen.has(candidate)) {
-        seen.add(candidate);
-        queue.push(candidate);
-      }
-    }
-  }
-  return queue;
-}
-
-/** Layer-like objects held directly by `node` (a sub-model's layers, an RNN's cell, a wrapper's layer). */
-function childLayers(node: Layer): Layer[] {
-  const children: Layer[] = [];
-  for (const value of Object.values(node)) {
-    for (const candidate of Array.isArray(value) ? value : [value]) {
-      if (isLayerLike(candidate) && candidate !== node) children.push(candidate);
-    }
-  }
-  return children;
-}
-
-function isLayerLike(value: unknown): value is Layer {
-  if (typeof value !== "object" || value === null) return false;
-  const candidate = value as Partial<Layer>;
-  return typeof candidate.getClassName === "function" && typeof candidate.apply === "function" && "trainableWeights" in candidate;
 }
 
 function isInitializer(value: unknown): value is Initializer {

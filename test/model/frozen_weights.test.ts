@@ -187,3 +187,33 @@ test("a weight frozen on its own (LayerVariable.trainable = false) is kept too, 
   });
   model.dispose();
 });
+
+test("training forward passes leave a frozen batch norm's statistics alone (also inside a frozen nested model); a live one's move", async () => {
+  const input = tfl.input({ shape: [3] });
+  const nestedInput = tfl.input({ shape: [3] });
+  const nestedBn = tfl.layers.batchNormalization({ name: "nested_bn" });
+  const nested = tfl.model({ inputs: nestedInput, outputs: nestedBn.apply(nestedInput) as tfl.SymbolicTensor, name: "nested" });
+  const frozenBn = tfl.layers.batchNormalization({ name: "frozen_bn" });
+  const liveBn = tfl.layers.batchNormalization({ name: "live_bn" });
+  let x = frozenBn.apply(input) as tfl.SymbolicTensor;
+  x = nested.apply(x) as tfl.SymbolicTensor;
+  x = liveBn.apply(x) as tfl.SymbolicTensor;
+  const model = ContinualModel.fromLayersModel(tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(x) as tfl.SymbolicTensor }));
+  frozenBn.trainable = false;
+  nested.trainable = false;
+  const frozenBefore = valuesOf([...frozenBn.weights, ...nestedBn.weights]);
+  const liveBefore = valuesOf(liveBn.weights);
+  await expectNoTensorLeak(() => {
+    tf.tidy(() => {
+      model.getLogits(tf.randomNormal([16, 3], 5, 3, "float32", 1), undefined, true);
+    });
+  });
+  assert.deepEqual(valuesOf([...frozenBn.weights, ...nestedBn.weights]), frozenBefore);
+  assert.notDeepEqual(valuesOf(liveBn.weights), liveBefore);
+  // The frozen layers are themselves again afterwards: their own training-mode call still updates them.
+  tf.tidy(() => {
+    frozenBn.apply(tf.randomNormal([16, 3], 5, 3, "float32", 2), { training: true });
+  });
+  assert.notDeepEqual(valuesOf(frozenBn.weights), frozenBefore.slice(0, 4));
+  model.dispose();
+});

@@ -21,11 +21,13 @@ before(async () => {
 const DIMS = 10;
 const data = splitBlobs({ tasks: 2, samplesPerClass: 30, dims: DIMS });
 
-/** input -> frozen "pretrained" Dense (a frozen non-first layer too: "frozen_mid") -> trainable Dense -> logits. */
+/** input -> frozen "pretrained" Dense -> frozen batch norm -> trainable Dense -> frozen "frozen_mid" Dense -> logits. */
 function transferModel(): tfl.LayersModel {
   const model = tfl.sequential({
     layers: [
       tfl.layers.dense({ units: 12, activation: "relu", inputShape: [DIMS], name: "pretrained", trainable: false }),
+      // Its statistics must not move under training either (tfjs would update them in training mode).
+      tfl.layers.batchNormalization({ name: "frozen_bn", trainable: false }),
       tfl.layers.dense({ units: 12, activation: "relu", name: "trained" }),
       tfl.layers.dense({ units: 12, activation: "relu", name: "frozen_mid", trainable: false }),
       tfl.layers.dense({ units: 4, name: "logits" }),
@@ -34,14 +36,16 @@ function transferModel(): tfl.LayersModel {
   // "Pre-trained" values: fixed, and unlike anything an initializer draws.
   model.weights.forEach((w, i) => {
     tf.tidy(() => {
-      w.write(tf.add(tf.randomNormal(w.shape as number[], 0, 0.3, "float32", 50 + i), 0.01));
+      const values = tf.add(tf.randomNormal(w.shape as number[], 0, 0.3, "float32", 50 + i), 0.01);
+      // A variance must stay positive.
+      w.write(w.originalName.endsWith("moving_variance") ? tf.add(tf.abs(values), 0.5) : values);
     });
   });
   return model;
 }
 
 const frozenValues = (model: tfl.LayersModel) =>
-  ["pretrained", "frozen_mid"].flatMap((name) => model.getLayer(name).weights.map((w) => Float32Array.from(w.read().dataSync())));
+  ["pretrained", "frozen_bn", "frozen_mid"].flatMap((name) => model.getLayer(name).weights.map((w) => Float32Array.from(w.read().dataSync())));
 
 for (const name of UPDATER_NAMES) {
   test(`${name}: frozen layers keep their pre-trained weights bit for bit over two updates and in the saved state`, async () => {
