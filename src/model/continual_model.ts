@@ -60,6 +60,8 @@ export class ContinualModel {
   /** Compiled training forwards by task id (null: not a plain chain). */
   private readonly trainingChains = new Map<string, ChainForward | null>();
   private disposed = false;
+  /** Whether any layer keeps state (batch norm); computed on the first training forward. */
+  private bodyHasState: boolean | undefined;
 
   private constructor(
     private readonly body: tfl.LayersModel,
@@ -159,6 +161,9 @@ export class ContinualModel {
    * statistics. The layers' `call` is wrapped for this synchronous pass only.
    */
   private withFrozenStateInInference<T>(forward: () => T): T {
+    // Which layers keep state never changes; which are frozen may, between any two steps.
+    this.bodyHasState ??= this.allLayers().some((layer) => ownWeights(layer).state.length > 0);
+    if (!this.bodyHasState) return forward();
     const layers = frozenStatefulLayers(this.body);
     if (layers.length === 0) return forward();
     type Call = (inputs: unknown, kwargs: Record<string, unknown>) => unknown;
