@@ -22,6 +22,12 @@ export class ModelError extends RelearnError {}
 /** A replay buffer used inconsistently (e.g. metadata keys that change). */
 export class MemoryError extends RelearnError {}
 
+/**
+ * Training that went numerically wrong: a loss, metric or weight that is NaN
+ * or infinite. The update that hit it fails and writes nothing.
+ */
+export class TrainingError extends RelearnError {}
+
 /** A state folder that is missing pieces, corrupt or of another format. */
 export class StateError extends RelearnError {}
 

@@ -94,6 +94,6 @@ export { lockStateFolder } from "./state/lock.js";
 export { STATE_FORMAT_VERSION } from "./state/format.js";
 
 // Errors, randomness, logging.
-export { RelearnError, OptionsError, DataError, ModelError, MemoryError, StateError, BackendError } from "./errors.js";
+export { RelearnError, OptionsError, DataError, ModelError, MemoryError, StateError, BackendError, TrainingError } from "./errors.js";
 export { Random, deriveSeed } from "./random.js";
 export { silentLogger, type Logger } from "./logger.js";

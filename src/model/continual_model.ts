@@ -15,7 +15,8 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
 import { buildBody } from "./build.js";
-import { reachableLayers, reinitializeLayer, type Layer } from "./reinitialize.js";
+import { frozenStatefulLayers, ownWeights, reachableLayers, type Layer } from "./frozen.js";
+import { reinitializeLayer } from "./reinitialize.js";
 import type { ModelSpec } from "./spec.js";
 import { parseModelSpec } from "./spec.js";
 
@@ -59,6 +60,8 @@ export class ContinualModel {
   /** Compiled training forwards by task id (null: not a plain chain). */
   private readonly trainingChains = new Map<string, ChainForward | null>();
   private disposed = false;
+  /** Whether any layer keeps state (batch norm); computed on the first training forward. */
+  private bodyHasState: boolean | undefined;
 
   private constructor(
     private readonly body: tfl.LayersModel,
@@ -145,9 +148,40 @@ export class ContinualModel {
       // function, cheaper gradients); everything else goes through tfjs-layers.
       const chain = training && chainForwardEnabled() ? this.trainingChain(taskId) : null;
       if (chain !== null) return runChain(chain, x, true) as tf.Tensor2D;
-      const features = this.body.apply(x, { training }) as tf.Tensor;
+      const forward = () => this.body.apply(x, { training }) as tf.Tensor;
+      const features = training ? this.withFrozenStateInInference(forward) : forward();
       return (head === undefined ? features : head.layer.apply(features, { training })) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * Runs a training forward pass with every frozen layer that keeps state
+   * (batch norm) in inference mode, so training leaves that state as it is
+   * (frozen.ts). tfjs would otherwise update a frozen batch norm's moving
+   * statistics. The layers' `call` is wrapped for this synchronous pass only.
+   */
+  private withFrozenStateInInference<T>(forward: () => T): T {
+    // Which layers keep state never changes; which are frozen may, between any two steps.
+    this.bodyHasState ??= this.allLayers().some((layer) => ownWeights(layer).state.length > 0);
+    if (!this.bodyHasState) return forward();
+    const layers = frozenStatefulLayers(this.body);
+    if (layers.length === 0) return forward();
+    type Call = (inputs: unknown, kwargs: Record<string, unknown>) => unknown;
+    const fields = layers.map((layer) => layer as unknown as { call: Call });
+    const own = fields.map((field) => Object.getOwnPropertyDescriptor(field, "call"));
+    for (const field of fields) {
+      const call = field.call;
+      field.call = (inputs, kwargs) => call.call(field, inputs, { ...kwargs, training: false });
+    }
+    try {
+      return forward();
+    } finally {
+      fields.forEach((field, i) => {
+        const descriptor = own[i];
+        if (descriptor === undefined) delete (field as Partial<{ call: Call }>).call;
+        else Object.defineProperty(field, "call", descriptor);
+      });
+    }
   }
 
   /** The compiled training forward of body + the head of `taskId`, or null when the layers are not a plain chain. */
@@ -173,7 +207,10 @@ export class ContinualModel {
   /**
    * Re-draws every weight IN PLACE with its layer's own initializer, seeded
    * from `seed` and the weight's position; batch-norm moving statistics go
-   * back to their initial values. Same seed -> identical weights.
+   * back to their initial values. Same seed -> identical weights. Frozen
+   * weights (`trainable: false` on a layer, a nested model or the whole
+   * model) keep their values bit for bit, and so do the moving statistics of
+   * frozen layers (see reinitialize.ts).
    */
   reinitialize(seed: number): void {
     this.assertUsable();
@@ -184,11 +221,56 @@ export class ContinualModel {
 
   /**
    * A new model with the same architecture and heads and fresh weights
-   * seeded from `seed`. A user model is rebuilt from its config (custom
-   * layers must be registered with tf.serialization.registerClass).
+   * seeded from `seed`, as this model would be after `reinitialize(seed)`:
+   * frozen weights are copies of this model's. A user model is rebuilt from
+   * its config (custom layers must be registered with
+   * tf.serialization.registerClass).
    */
   cloneFresh(seed: number): ContinualModel {
     this.assertUsable();
+    const clone = this.cloneArchitecture(seed);
+    // Copy, then re-initialise: the one re-init path decides what is frozen, so the clone cannot disagree with it.
+    const weights = this.snapshotWeights();
+    try {
+      this.copyTrainabilityTo(clone);
+      clone.restoreWeights(weights);
+    } catch (error) {
+      clone.dispose();
+      throw error;
+    } finally {
+      tf.dispose(weights);
+    }
+    clone.reinitialize(seed);
+    return clone;
+  }
+
+  /**
+   * Gives `clone` (same architecture) this model's `trainable` flags: of the
+   * body, of every layer and of every weight. A spec rebuild knows none of
+   * them and a config rebuild not the per-weight ones.
+   */
+  private copyTrainabilityTo(clone: ContinualModel): void {
+    const layers = [this.body, ...this.allLayers()];
+    const cloneLayers = [clone.body, ...clone.allLayers()];
+    const mismatch = () => new ModelError(`cannot clone model "${this.body.name}": the rebuilt model has other layers or weights`);
+    if (layers.length !== cloneLayers.length) throw mismatch();
+    // Layers first: setting a layer's flag rewrites its weights' flags.
+    layers.forEach((layer, i) => {
+      if (cloneLayers[i]!.trainable !== layer.trainable) cloneLayers[i]!.trainable = layer.trainable;
+    });
+    // Weights paired in creation order: `weights` orders them by their flags, which may still differ here.
+    layers.forEach((layer, i) => {
+      const own = ownWeights(layer).trainable;
+      const twins = ownWeights(cloneLayers[i]!).trainable;
+      if (own.length !== twins.length) throw mismatch();
+      own.forEach((weight, j) => {
+        twins[j]!.trainable = weight.trainable;
+      });
+    });
+  }
+
+  /** A model of the same architecture and heads (weights and trainable flags not yet this model's). */
+  private cloneArchitecture(seed: number): ContinualModel {
     if (this.spec !== undefined) {
       const clone = ContinualModel.build(this.spec, { seed });
       for (const taskId of this.heads.keys()) clone.ensureHead(taskId);
@@ -203,9 +285,7 @@ export class ContinualModel {
     } catch (error) {
       throw new ModelError(`cannot clone model "${this.body.name}" from its config: ${(error as Error).message}`, { cause: error });
     }
-    const clone = ContinualModel.fromLayersModel(rebuilt, { seed });
-    clone.reinitialize(seed);
-    return clone;
+    return ContinualModel.fromLayersModel(rebuilt, { seed });
   }
 
   /**
@@ -263,6 +343,23 @@ export class ContinualModel {
       }
     });
     weights.forEach((weight, i) => weight.write(snapshot[i]!));
+  }
+
+  /**
+   * Names of the weights holding a NaN or an infinity: one reduction per
+   * weight (w * 0 sums to 0 unless w holds one) and a single read for all.
+   */
+  async nonFiniteWeights(): Promise<string[]> {
+    this.assertUsable();
+    const weights = this.allWeights();
+    if (weights.length === 0) return [];
+    const sums = tf.tidy(() => tf.stack(weights.map((weight) => tf.sum(tf.mul(tf.cast(weight.read(), "float32"), 0)))));
+    try {
+      const values = await sums.data();
+      return weights.filter((_, i) => !Number.isFinite(values[i]!)).map((weight) => weight.originalName);
+    } finally {
+      sums.dispose();
+    }
   }
 
   /** Number of weight values, batch-norm moving statistics included (as Keras's count_params). */
@@ -344,7 +441,8 @@ export class ContinualModel {
   }
 
   private reinitializeBody(seed: number): void {
-    this.body.layers.forEach((layer, i) => reinitializeLayer(layer, deriveSeed(seed, "body", i)));
+    const insideFrozen = !this.body.trainable;
+    this.body.layers.forEach((layer, i) => reinitializeLayer(layer, deriveSeed(seed, "body", i), { insideFrozen }));
   }
 
   private features(): tfl.SymbolicTensor {

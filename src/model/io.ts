@@ -31,7 +31,8 @@ export type FileSystemIOHandler = Required<Pick<tf.io.IOHandler, "save" | "load"
 /**
  * A tf.io.IOHandler reading and writing `dir/model.json` + `dir/weights.bin`.
  * `tfl.loadLayersModel(fileSystemIO(dir))` and `model.save(fileSystemIO(dir))`
- * work in Node with it. Load errors are ModelErrors naming the file.
+ * work in Node with it. Load errors are ModelErrors naming the file; a NaN
+ * or infinite weight is refused both ways (saving it, or loading it as corrupt).
  */
 export function fileSystemIO(dir: string): FileSystemIOHandler {
   return {
@@ -40,6 +41,11 @@ export function fileSystemIO(dir: string): FileSystemIOHandler {
         throw new ModelError(`cannot save to ${dir}: only models with a JSON topology can be saved`);
       }
       const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const broken = firstNonFinite(artifacts.weightSpecs ?? [], weightData);
+      if (broken !== undefined) {
+        // A NaN model answers class 0 with NaN probabilities: never let it replace a good one.
+        throw new ModelError(`cannot save to ${dir}: weight "${broken.name}" holds ${broken.value} at index ${broken.index}`);
+      }
       const modelJson: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
@@ -79,6 +85,14 @@ export function fileSystemIO(dir: string): FileSystemIOHandler {
         buffers.push(...groupBuffers);
       }
       const weightData = tf.io.concatenateArrayBuffers(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
+      const broken = firstNonFinite(specs, weightData);
+      if (broken !== undefined) {
+        const files = modelJson.weightsManifest.flatMap((group) => group.paths.map((path) => join(dir, path))).join(", ");
+        throw new ModelError(
+          `${files} is corrupt: weight "${broken.name}" holds ${broken.value} at index ${broken.index} ` +
+            `(saved by a diverged training, or damaged); use an earlier state`,
+        );
+      }
       return tf.io.getModelArtifactsForJSONSync(modelJson, specs, weightData);
     },
   };
@@ -153,6 +167,31 @@ function parseModelJson(bytes: Uint8Array, path: string): tf.io.ModelJSON {
     );
   if (!validManifest) throw new ModelError(`${path} has no valid weightsManifest (a list of { paths, weights })`);
   return json as tf.io.ModelJSON;
+}
+
+/**
+ * The first NaN or infinity among the float weights of `data` (laid out as
+ * `specs` say), or undefined. Quantized weights are integers: skipped.
+ */
+function firstNonFinite(
+  specs: readonly tf.io.WeightsManifestEntry[],
+  data: ArrayBuffer,
+): { name: string; index: number; value: number } | undefined {
+  let offset = 0;
+  for (const spec of specs) {
+    const count = spec.shape.reduce((n, d) => n * d, 1);
+    const bytes = byteSize(spec, "weights manifest");
+    if (spec.quantization === undefined && (spec.dtype === "float32" || spec.dtype === "complex64")) {
+      const length = spec.dtype === "complex64" ? count * 2 : count;
+      // A view needs 4-byte alignment, which 1-byte weights (bool) before this one may have broken.
+      const values = offset % 4 === 0 ? new Float32Array(data, offset, length) : new Float32Array(data.slice(offset, offset + bytes));
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i]!)) return { name: spec.name, index: i, value: values[i]! };
+      }
+    }
+    offset += bytes;
+  }
+  return undefined;
 }
 
 function byteSize(spec: tf.io.WeightsManifestEntry, path: string): number {

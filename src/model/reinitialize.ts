@@ -8,27 +8,37 @@
  * `xxxInitializer` (that is how every tfjs layer names them). The
  * initializer is re-created through tfjs serialization (className + config)
  * with a `seed`, so the same seed gives bitwise the same weights.
+ *
+ * Frozen weights are never re-drawn: see frozen.ts for the rule, which this
+ * file applies. Every re-initialisation goes through here (building,
+ * `reinitialize`, `cloneFresh`, and so every updater that starts a model
+ * afresh), so a new updater cannot get it wrong.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
+import { reachableLayers, redrawnWeights, type Layer } from "./frozen.js";
 // tfjs-layers initializers (Orthogonal) call chained tensor methods.
 import "../backend/chained_ops.js";
 
-/** Any tfjs-layers layer (the class itself is not exported at the top level). */
-export type Layer = tfl.LayersModel["layers"][number];
 type Weight = tfl.LayerVariable;
 type Initializer = { getClassName(): string; getConfig(): tf.serialization.ConfigDict; apply(shape: number[], dtype?: tf.DataType): tf.Tensor };
 
 /**
- * Gives every weight of `layer` a fresh value drawn by that weight's own
- * initializer, seeded with deriveSeed(seed, weightIndex). Throws ModelError
- * naming the layer and weight when no initializer can be found or rebuilt.
+ * Gives every weight of `layer` that is not frozen (see frozen.ts) a
+ * fresh value drawn by that weight's own initializer, seeded with
+ * deriveSeed(seed, weightIndex); frozen weights keep their values. Pass
+ * `insideFrozen` when a model enclosing `layer` has `trainable: false`.
+ * Throws ModelError naming the layer and weight when no initializer can be
+ * found or rebuilt.
  */
-export function reinitializeLayer(layer: Layer, seed: number): void {
+export function reinitializeLayer(layer: Layer, seed: number, { insideFrozen = false }: { insideFrozen?: boolean } = {}): void {
   const owners = reachableLayers(layer);
+  const redrawn = redrawnWeights(layer, insideFrozen);
   layer.weights.forEach((weight, index) => {
+    // The index counts frozen weights too, so freezing a layer changes no other weight's seed.
+    if (!redrawn.has(weight)) return;
     const found = findInitializer(owners, weight);
     if (found === undefined) {
       throw new ModelError(
@@ -53,30 +63,6 @@ export function reinitializeLayer(layer: Layer, seed: number): void {
       weight.write(value);
     });
   });
-}
-
-/** The layer and every layer-like object inside it (RNN cells, wrapped layers, sub-models). */
-export function reachableLayers(root: Layer): Layer[] {
-  const seen = new Set<object>([root]);
-  const queue: Layer[] = [root];
-  for (let i = 0; i < queue.length; i++) {
-    const node = queue[i]!;
-    for (const value of Object.values(node)) {
-      for (const candidate of Array.isArray(value) ? value : [value]) {
-        if (isLayerLike(candidate) && !seen.has(candidate)) {
-          seen.add(candidate);
-          queue.push(candidate);
-        }
-      }
-    }
-  }
-  return queue;
-}
-
-function isLayerLike(value: unknown): value is Layer {
-  if (typeof value !== "object" || value === null) return false;
-  const candidate = value as Partial<Layer>;
-  return typeof candidate.getClassName === "function" && typeof candidate.apply === "function" && "trainableWeights" in candidate;
 }
 
 function isInitializer(value: unknown): value is Initializer {

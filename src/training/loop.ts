@@ -6,7 +6,8 @@
  * per-sample BatchLoss) nor of which phase of which algorithm it serves.
  *
  * No tensor is read back during an epoch: losses and metrics are summed on the
- * device and read once at epoch end.
+ * device and read once at epoch end. A non-finite loss, metric or final
+ * weight is a TrainingError (divergence.ts).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "../backend/gradients.js";
@@ -23,6 +24,7 @@ import { DeviceSums, defaultMetrics, type BatchMetric } from "./metrics.js";
 import { TrainingOptimizer, type OptimizerOption } from "./optimizers.js";
 import { learningRateAt, type LearningRateSchedule, type ScheduleInterval } from "./schedules.js";
 import { clipGradients, type GradientClipping } from "./gradient_clipping.js";
+import { assertFiniteLogs, assertFiniteWeights } from "./divergence.js";
 
 /** Per-sample training loss of a batch: logits (B, C) -> (B,). */
 export type BatchLoss = (logits: tf.Tensor2D, batch: BatchTensors) => tf.Tensor1D;
@@ -138,6 +140,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
             await evaluateModel(model, options.validation.sources, { loss: options.validation.loss, metrics, batchSize, prefix: "val_" }),
           );
         }
+        // A NaN or infinite loss or metric fails the phase now: later epochs could not bring the weights back.
+        assertFiniteLogs(logs, { phase, taskId, epoch, epochs, learningRate });
         result.history.push(logs);
         result.epochsRun = epoch + 1;
         if (monitor) {
@@ -161,6 +165,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       result.bestEpoch = monitor.bestEpoch;
       if (bestWeights && monitor.bestEpoch !== result.epochsRun - 1) model.restoreWeights(bestWeights);
     }
+    // The last step may have broken weights the last logged loss did not see (one reduction per weight).
+    await assertFiniteWeights(model, { phase, taskId, epoch: result.epochsRun - 1, epochs, learningRate });
     await runHook(callbacks, "onTrainEnd", event(result.epochsRun - 1, 0, result.history.at(-1) ?? {}));
     return result;
   } finally {

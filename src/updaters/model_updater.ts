@@ -14,7 +14,7 @@ import { initBackend, assertBackendSupports, type BackendInfo } from "../backend
 import type { Dataset } from "../data/dataset.js";
 import type { RowTransforms } from "../data/transforms.js";
 import { classesPresent } from "../data/dataset_ops.js";
-import { DataError, OptionsError, StateError } from "../errors.js";
+import { DataError, ModelError, OptionsError, StateError, TrainingError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
 import { saveModel, loadModel } from "../model/io.js";
@@ -30,6 +30,7 @@ import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns
 import { datasetSource, type BatchSource } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
+import { DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
 import { defaultMetrics } from "../training/metrics.js";
 import type { EvaluationSource } from "../training/evaluate.js";
 import type { TrainingCallback } from "../training/callbacks.js";
@@ -156,7 +157,9 @@ export abstract class ModelUpdater {
       this.updateCallbacks = updateOptions.callbacks ?? [];
       const historyLength = this.metricsHistory.length;
       try {
+        await this.assertFiniteModel("before");
         await this.performUpdate(trainDataset, taskId);
+        await this.assertFiniteModel("after");
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
         throw error;
@@ -170,6 +173,25 @@ export abstract class ModelUpdater {
       await lock?.release();
     }
     return this.model;
+  }
+
+  /**
+   * NaN or infinite weights: before an update, a model given broken (or left
+   * broken by a failed update) is a ModelError; after it, a TrainingError, so
+   * nothing is saved. One reduction per weight, once each.
+   */
+  private async assertFiniteModel(when: "before" | "after"): Promise<void> {
+    const bad = await this.model.nonFiniteWeights();
+    if (bad.length === 0) return;
+    const update = `update ${this.updatesDone + 1}`;
+    if (when === "before") {
+      throw new ModelError(
+        `the model holds NaN or infinite weights (${listNames(bad)}) before ${update}: it cannot be trained. ` +
+          `Give a model with finite weights, or resume from the last state saved (a failed update leaves its model broken)`,
+      );
+    }
+    const phases = this.lastUpdatePhases.map((p) => p.phase).join(", ");
+    throw new TrainingError(`training diverged: after ${update} (phases: ${phases}) weights ${listNames(bad)} are NaN or infinite. ${DIVERGENCE_FIXES}`);
   }
 
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */

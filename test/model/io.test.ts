@@ -219,3 +219,34 @@ test("missing, garbage and truncated files are ModelErrors naming the file", asy
     assert.ok(existsSync(weightsPath));
   });
 });
+
+test("non-finite weights: saveModel refuses to write them, loadModel rejects a weights.bin holding one as corrupt", async () => {
+  const model = buildModel(mlp({ inputShape: [3], hidden: [4], classes: 2 }), { seed: 0 });
+  await expectNoTensorLeak(async () => {
+    const good = freshDir();
+    await saveModel(model, good);
+    // Every kind of non-finite float32, at a position inside a later weight (not only the first value of the file).
+    for (const [bits, shown] of [[0x7fc00000, "NaN"], [0x7f800000, "Infinity"], [0xff800000, "-Infinity"]] as const) {
+      const dir = freshDir();
+      await saveModel(model, dir);
+      const bytes = readFileSync(join(dir, "weights.bin"));
+      const index = 3 * 4 + 1; // dense_0/kernel is [3, 4]: its 12 values come first, then its bias
+      bytes.writeUInt32LE(bits, index * 4);
+      writeFileSync(join(dir, "weights.bin"), bytes);
+      await expectModelError(
+        loadModel(dir),
+        new RegExp(`${join(dir, "weights.bin").replace(/[/\\.]/g, "\\$&")} is corrupt: weight "dense_0/bias" holds ${shown} at index 1`),
+      );
+    }
+    const snapshot = model.snapshotWeights();
+    const broken = snapshot.map((w, i) => (i === 1 ? tf.fill(w.shape, NaN) : w.clone()));
+    model.restoreWeights(broken);
+    const refused = freshDir();
+    await expectModelError(saveModel(model, refused), /cannot save to .*: weight "dense_0\/bias" holds NaN at index 0/);
+    assert.equal(existsSync(refused), false, "nothing written");
+    model.restoreWeights(snapshot);
+    tf.dispose([...snapshot, ...broken]);
+    (await loadModel(good)).dispose(); // the good folder still loads
+  });
+  model.dispose();
+});

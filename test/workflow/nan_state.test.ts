@@ -1,0 +1,48 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { cp, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { workflowFolder } from "../helpers/workflow_files.js";
+import { ModelError } from "../../src/errors.js";
+import { readStateFolder } from "../../src/state/read_state.js";
+import { writeStateFolder } from "../../src/state/atomic_folder.js";
+import { readConfig } from "../../src/workflow/config.js";
+import { evaluateState } from "../../src/workflow/evaluate_state.js";
+import { predictState } from "../../src/workflow/predict_state.js";
+import { updateFromConfig } from "../../src/workflow/update.js";
+
+// Issue 10, part 3: a state whose model holds NaN weights (as an update that diverged wrote it before the fix, with
+// valid checksums) answered `predict` with class 0 and NaN probabilities. Every reader now calls it corrupt.
+test("a state whose model holds NaN weights (checksums valid) is rejected by predict, evaluate and a resumed update, naming weights.bin", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "good") });
+    const good = await readStateFolder(join(dir, "good"));
+    assert.ok(good);
+    const broken = join(dir, "broken");
+    await writeStateFolder(broken, {
+      kind: good.manifest.kind,
+      write: async (tmp) => {
+        await cp(good.dir, tmp, { recursive: true, filter: (path) => !path.endsWith("manifest.json") });
+        const weights = await readFile(join(tmp, "model", "weights.bin"));
+        weights.writeFloatLE(Number.NaN, 8);
+        await writeFile(join(tmp, "model", "weights.bin"), weights);
+        return good.manifest.data;
+      },
+    });
+    const corrupt = (error: unknown) => {
+      assert.ok(error instanceof ModelError, String(error));
+      assert.match(error.message, new RegExp(`${join(broken, "model", "weights.bin").replace(/[/\\.]/g, "\\$&")} is corrupt: weight "[^"]+" holds NaN`));
+      return true;
+    };
+    await assert.rejects(predictState({ state: broken, data: { path: join(dir, "test.csv") } }), corrupt);
+    await assert.rejects(evaluateState({ state: broken, data: { path: join(dir, "test.csv") } }), corrupt);
+    await assert.rejects(
+      updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: broken, outputState: join(dir, "next") }),
+      corrupt,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
