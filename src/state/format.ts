@@ -95,7 +95,8 @@ export function manifestToJson(manifest: StateManifest): string {
 
 /** The manifest with its `manifestSha256` filled in (any given one is replaced). */
 export function sealManifest(manifest: StateManifest): StateManifest {
-  const { manifestSha256: _old, ...content } = manifest;
+  const content: StateManifest = { ...manifest };
+  delete content.manifestSha256;
   return { ...content, manifestSha256: sha256Hex(manifestToJson(content)) };
 }
 
