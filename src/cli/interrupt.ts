@@ -10,7 +10,7 @@
  * update: `yieldForSignals` is a training callback that does, every 50 ms.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { commitSettled, committedStateFolders, undoInFlightSync } from "../state/in_flight.js";
+import { commitCount, commitSettled, undoInFlightSync } from "../state/in_flight.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -21,14 +21,14 @@ const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
  */
 export async function exitCleanlyOnSignals<T>(output: string, run: () => Promise<T>): Promise<T> {
   let stopping = false;
-  const committedBefore = committedStateFolders().length;
+  const committedBefore = commitCount();
   const handler = (signal: keyof typeof EXIT_CODES) => {
     if (stopping) return;
     stopping = true;
     void (async () => {
       await commitSettled();
       undoInFlightSync();
-      const written = committedStateFolders().length > committedBefore;
+      const written = commitCount() > committedBefore;
       process.stderr.write(
         written
           ? `\nrelearn: interrupted (${signal}) after the new state was written to ${output}\n`

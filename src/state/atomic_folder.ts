@@ -113,7 +113,7 @@ export async function writeStateFolder(outDir: string, options: WriteStateFolder
       throw error;
     }
     crashPointForTests("before-swap");
-    await runCommit(target, () => swapIn(tmp, target));
+    await runCommit(() => swapIn(tmp, target));
     await removeLeftovers(target);
     return manifest;
   } finally {

@@ -17,7 +17,7 @@ import { rmSync } from "node:fs";
 const folders = new Set<string>();
 const lockReleasers = new Map<string, () => void>();
 let commit: Promise<unknown> | undefined;
-const committedTargets: string[] = [];
+let commits = 0;
 
 /** Marks `path` (absolute) as a folder this process is writing or swapping. */
 export function trackFolder(path: string): void {
@@ -52,12 +52,12 @@ export function holdsLock(path: string): boolean {
  * Runs `swap` (the renames that commit `target`) as the commit in progress,
  * so a signal handler can wait for it rather than exit between the renames.
  */
-export async function runCommit<T>(target: string, swap: () => Promise<T>): Promise<T> {
+export async function runCommit<T>(swap: () => Promise<T>): Promise<T> {
   const running = swap();
   commit = running;
   try {
     const result = await running;
-    committedTargets.push(target);
+    commits++;
     return result;
   } finally {
     if (commit === running) commit = undefined;
@@ -69,9 +69,9 @@ export async function commitSettled(): Promise<void> {
   while (commit !== undefined) await commit.catch(() => undefined);
 }
 
-/** State folders this process has committed (absolute paths, in order). */
-export function committedStateFolders(): readonly string[] {
-  return committedTargets;
+/** How many state folders this process has committed so far. */
+export function commitCount(): number {
+  return commits;
 }
 
 /**
