@@ -13,7 +13,8 @@ import { buildModel } from "../../src/model/continual_model.js";
 import { mlp } from "../../src/model/spec.js";
 import { ExperienceReplayModelUpdater } from "../../src/updaters/experience_replay.js";
 import { FineTuningModelUpdater } from "../../src/updaters/fine_tuning.js";
-import { readUpdaterState } from "../../src/updaters/state_kinds.js";
+import { readUpdaterState, STATE_KINDS } from "../../src/updaters/state_kinds.js";
+import { UPDATERS, UPDATER_NAMES } from "../../src/updaters/registry.js";
 import type { ModelUpdater } from "../../src/updaters/model_updater.js";
 
 before(async () => {
@@ -150,4 +151,13 @@ test("the seen counter edited by hand (300 -> 700, no new checksum) is refused, 
     () => new ExperienceReplayModelUpdater({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 100, inputStateFolder: dir }),
     (updater) => assert.rejects(updater.prepare(), rejectsWith(/manifest\.json: checksum mismatch: the manifest was modified/)),
   );
+});
+
+test("every registered updater's state kind is readable by inspect/evaluate, with that updater's own options schema", () => {
+  for (const name of UPDATER_NAMES) {
+    const updater = UPDATERS[name].create({ ...base, model: spec, memorySize: 10 });
+    const schema = (updater.constructor as typeof ModelUpdater).optionsSchema;
+    assert.ok(schema !== undefined, `${name} declares its options schema`);
+    assert.equal(STATE_KINDS[updater.kind], schema, `${name} (kind ${updater.kind})`);
+  }
 });
