@@ -92,6 +92,9 @@ export { type EpochRecord } from "./reporting/state_logs.js";
 export { readStateFolder } from "./state/read_state.js";
 export { lockStateFolder } from "./state/lock.js";
 export { STATE_FORMAT_VERSION } from "./state/format.js";
+// Any updater's state, checked against that updater's schema (what inspect, evaluate and predict read).
+export { readUpdaterState } from "./updaters/state_kinds.js";
+export { type UpdaterStateData } from "./updaters/state_schema.js";
 
 // Errors, randomness, logging.
 export { RelearnError, OptionsError, DataError, ModelError, MemoryError, StateError, BackendError, TrainingError } from "./errors.js";

@@ -39,7 +39,8 @@ const program = new Command("relearn")
   .addHelpText(
     "after",
     `
-Exit codes: 0 success; 1 bad input, options, data or state (the message says what to fix); 2 an unexpected failure.`,
+Exit codes: 0 success; 1 bad input, options, data or state (the message says what to fix); 2 an unexpected failure;
+130 or 143: update interrupted by SIGINT (Ctrl-C) or SIGTERM (nothing written, lock removed).`,
   );
 
 try {

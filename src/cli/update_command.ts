@@ -5,6 +5,7 @@ import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatHistogram, printJson } from "./output.js";
 import { progressCallbacks } from "./progress.js";
 import { describeReading, headerOption } from "./data_flags.js";
+import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 
 function formatSummary(s: UpdateSummary): string {
   const lines = [
@@ -32,8 +33,9 @@ export function updateCommand(): Command {
     .option("--labels <file>", "IDX labels file of --data")
     .option("--val <file>", "validation data (.csv or IDX images with --val-labels)")
     .option("--val-labels <file>", "IDX labels file of --val")
-    .option("--input-state <dir>", "state to resume from (absent folder: start fresh)")
+    .option("--input-state <dir>", "state to resume from (must exist; leave the option out to start from a fresh model)")
     .requiredOption("--output-state <dir>", "where to write the new state (may equal --input-state)")
+    .option("--overwrite-output-state", "replace the state already in --output-state when it is not the input state (refused otherwise)")
     .option("--task-id <id>", "task of this data (multi-head models)")
     .addOption(headerOption('the config\'s "data.header", else auto; the state remembers it for evaluate and predict'))
     .option("--epochs <n>", "overrides options.maxEpochs of the config")
@@ -58,16 +60,17 @@ Examples:
       if (flags.backend !== undefined) overrides["backend"] = flags.backend;
       const data = flags.header === undefined ? config.data : { ...config.data, header: flags.header };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
-      const summary = await updateFromConfig({
+      const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({
         config: merged,
         data: { path: flags.data, labels: flags.labels },
         val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
         inputState: flags.inputState,
         outputState: flags.outputState,
+        overwriteOutputState: flags.overwriteOutputState === true,
         taskId: flags.taskId,
-        callbacks: progressCallbacks("update"),
+        callbacks: [...progressCallbacks("update"), yieldForSignals()],
         logger: { info: () => {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
-      });
+      }));
       if (flags.json) printJson(summary);
       else process.stdout.write(formatSummary(summary));
     });

@@ -13,16 +13,21 @@
  *   next successful write once the process that made it is gone.
  * - `.old-` sibling next to an existing outDir (crash after the swap): same.
  * - `.old-` sibling and NO outDir (crash between the two renames): the
- *   `.old-` folder is the last committed state. `readStateFolder` does not
- *   guess: it throws a StateError naming that folder and how to recover
- *   (rename it back), rather than silently starting fresh or moving folders
- *   behind the caller's back.
+ *   `.old-` folder is the last committed state (the new one was never
+ *   committed: its write did not return). `recoverInterruptedSwap` renames it
+ *   back, so the next read or write just works and an unattended job does
+ *   not stop for a person. It is never done while the writer may still be
+ *   mid-swap (its process alive and not an earlier holder of our pid).
  *
- * One writer at a time per outDir; concurrent writers to the same path are
- * not supported.
+ * One writer at a time per outDir (lock.ts); concurrent writers to the same
+ * path are not supported.
+ *
+ * Crash injection for tests: RELEARN_TEST_CRASH_AT=before-swap,
+ * between-renames or after-swap makes the process SIGKILL itself there.
  */
 import { randomBytes, createHash } from "node:crypto";
 import { lstat, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StateError } from "../errors.js";
 import {
@@ -32,9 +37,11 @@ import {
   STATE_FORMAT_VERSION,
   canonicalJson,
   manifestToJson,
+  sealManifest,
   type FileEntry,
   type StateManifest,
 } from "./format.js";
+import { isOwnFolder, runCommit, trackFolder, untrackFolder } from "./in_flight.js";
 
 /** Options of {@link writeStateFolder}. */
 export interface WriteStateFolderOptions {
@@ -53,6 +60,12 @@ export interface WriteStateFolderOptions {
    * A value it returns (other than undefined) becomes the manifest's data.
    */
   write: (tmpDir: string) => Promise<unknown> | unknown;
+  /**
+   * Called once the new folder is complete, just before it is swapped in;
+   * what it throws aborts the write (outDir untouched). The updater checks
+   * there that it still holds the output's lock.
+   */
+  beforeSwap?: () => Promise<void>;
 }
 
 /**
@@ -70,34 +83,82 @@ export async function writeStateFolder(outDir: string, options: WriteStateFolder
   // Serialise once up front: data that cannot be stored fails before anything is touched.
   if (options.data !== undefined) canonicalJson(options.data, "data");
   await mkdir(dirname(target), { recursive: true });
+  await recoverInterruptedSwap(target);
   await checkReplaceable(target);
 
   const tmp = `${target}.tmp-${process.pid}-${randomHex()}`;
-  await mkdir(tmp);
-  let manifest: StateManifest;
+  trackFolder(tmp);
   try {
-    const written = await options.write(tmp);
-    const data = written === undefined ? (options.data ?? {}) : written;
-    canonicalJson(data, "data");
-    const files = await checksumAndSync(tmp);
-    manifest = {
-      formatVersion: STATE_FORMAT_VERSION,
-      library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
-      kind: options.kind,
-      files,
-      data,
-    };
-    const text = manifestToJson(manifest);
-    await writeFileSynced(join(tmp, MANIFEST_FILE), text);
-    await fsyncFolder(tmp);
-    manifest = JSON.parse(text) as StateManifest;
-  } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw error;
+    await mkdir(tmp);
+    let manifest: StateManifest;
+    try {
+      const written = await options.write(tmp);
+      const data = written === undefined ? (options.data ?? {}) : written;
+      canonicalJson(data, "data");
+      const files = await checksumAndSync(tmp);
+      manifest = sealManifest({
+        formatVersion: STATE_FORMAT_VERSION,
+        library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
+        kind: options.kind,
+        files,
+        data,
+      });
+      const text = manifestToJson(manifest);
+      await writeFileSynced(join(tmp, MANIFEST_FILE), text);
+      await fsyncFolder(tmp);
+      manifest = JSON.parse(text) as StateManifest;
+      await options.beforeSwap?.();
+    } catch (error) {
+      await rm(tmp, { recursive: true, force: true });
+      throw error;
+    }
+    crashPointForTests("before-swap");
+    await runCommit(() => swapIn(tmp, target));
+    await removeLeftovers(target);
+    return manifest;
+  } finally {
+    untrackFolder(tmp);
   }
-  await swapIn(tmp, target);
-  await removeLeftovers(target);
-  return manifest;
+}
+
+/**
+ * Undoes a write that stopped between its two renames: when `target` (an
+ * absolute path) is missing and exactly one `.old-` sibling exists whose
+ * writer is gone, renames it back to `target`. Returns the folder it
+ * recovered from, or undefined when there was nothing to do. While the
+ * writer may still be alive (mid-swap), waits for it up to `waitMs`, then
+ * throws a StateError saying what to do; so does an ambiguous case (several
+ * `.old-` siblings).
+ */
+export async function recoverInterruptedSwap(target: string, waitMs = 5000): Promise<string | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    if (await exists(target)) return undefined;
+    const old = (await findLeftoverSiblings(target)).filter((leftover) => leftover.type === "old");
+    if (old.length === 0) return undefined;
+    const [leftover] = old;
+    const writerGone = old.length === 1 && leftover !== undefined && !isOwnFolder(leftover.path) &&
+      (leftover.pid === process.pid || !isProcessAlive(leftover.pid));
+    if (writerGone) {
+      try {
+        await rename(leftover.path, target);
+      } catch (error) {
+        // Another reader recovered it first: fine if the state is back in place.
+        if (await exists(target)) return undefined;
+        throw new StateError(`could not move ${leftover.path} back to ${target}: ${String(error)}`, { cause: error });
+      }
+      await fsyncFolder(dirname(target));
+      return leftover.path;
+    }
+    if (old.length > 1 || Date.now() >= deadline) {
+      throw new StateError(
+        `${target} is missing but ${old.map((o) => o.path).join(" and ")} exists: a write of this state folder ` +
+          `stopped between its two renames${old.length > 1 ? "" : " (or its process is still running)"}, and that ` +
+          `folder is the last complete state. Rename it to ${target} to resume from it, or delete it to start fresh.`,
+      );
+    }
+    await sleep(50); // a live writer is between its two renames: they take milliseconds
+  }
 }
 
 /** A crash leftover next to a state folder: `<base>.tmp-<pid>-<hex>` or `<base>.old-<pid>-<hex>`. */
@@ -221,26 +282,43 @@ async function swapIn(tmp: string, target: string): Promise<void> {
   try {
     if (await exists(target)) {
       old = `${target}.old-${process.pid}-${randomHex()}`;
+      trackFolder(old);
       await rename(target, old);
+      crashPointForTests("between-renames");
     }
     await rename(tmp, target);
   } catch (error) {
     // Put the previous state back where it was; the new one is lost, as it would be had the write failed earlier.
     if (old !== undefined && !(await exists(target))) await rename(old, target).catch(() => undefined);
+    if (old !== undefined) untrackFolder(old);
     await rm(tmp, { recursive: true, force: true });
     throw new StateError(`could not move the new state folder into place at ${target}: ${String(error)}`, { cause: error });
   }
   await fsyncFolder(dirname(target));
-  if (old !== undefined) await rm(old, { recursive: true, force: true });
+  crashPointForTests("after-swap");
+  if (old !== undefined) {
+    await rm(old, { recursive: true, force: true });
+    untrackFolder(old);
+  }
 }
 
-/** Removes crash leftovers of processes that are gone; never those of a live process (maybe a writer mid-way). */
+/**
+ * Removes crash leftovers of processes that are gone; never those of a live
+ * process (maybe a writer mid-way). One named with our own pid that is not
+ * ours was left by an earlier process with the same pid.
+ */
 async function removeLeftovers(target: string): Promise<void> {
   for (const leftover of await findLeftoverSiblings(target)) {
-    if (leftover.pid !== process.pid && !isProcessAlive(leftover.pid)) {
+    if (isOwnFolder(leftover.path)) continue;
+    if (leftover.pid === process.pid || !isProcessAlive(leftover.pid)) {
       await rm(leftover.path, { recursive: true, force: true });
     }
   }
+}
+
+/** Test-only crash injection (see the module comment): dies here, as a SIGKILL would. */
+function crashPointForTests(point: "before-swap" | "between-renames" | "after-swap"): void {
+  if (process.env.RELEARN_TEST_CRASH_AT === point) process.kill(process.pid, "SIGKILL");
 }
 
 function isProcessAlive(pid: number): boolean {

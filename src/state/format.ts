@@ -5,12 +5,27 @@
  * same state always gives a byte-identical folder (diffable, cacheable,
  * testable). `formatVersion` is bumped on any change a reader of the old
  * version could misread; a reader refuses every other version.
+ *
+ * The manifest checksums every other file, and since format 2 itself too:
+ * `manifestSha256` is the SHA-256 of the manifest's canonical text without
+ * that field, and a reader also requires the file to be exactly the
+ * canonical text of what it holds. So any edited byte of manifest.json is
+ * an error naming it, as for any other file.
+ *
+ * Pure format logic, no file system: a future store (IndexedDB) reuses it.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { StateError } from "../errors.js";
 
-/** The one state folder format this relearn writes and reads. */
-export const STATE_FORMAT_VERSION = 1;
+/**
+ * The state folder format this relearn writes. Format 1 (relearn 0.1.0
+ * before manifest checksums: no `manifestSha256`) is still read.
+ */
+export const STATE_FORMAT_VERSION = 2;
+
+/** Every format version this relearn reads. */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, STATE_FORMAT_VERSION];
 
 /** The library name recorded in every manifest. */
 export const LIBRARY_NAME = "relearn";
@@ -30,7 +45,7 @@ export const fileEntrySchema = z.strictObject({
   bytes: z.number().int().nonnegative(),
 });
 
-/** Schema of manifest.json. */
+/** Schema of manifest.json (format 2; format 1 is the same without `manifestSha256`). */
 export const manifestSchema = z.strictObject({
   formatVersion: z.literal(STATE_FORMAT_VERSION),
   library: z.strictObject({ name: z.literal(LIBRARY_NAME), version: z.string().min(1) }),
@@ -40,23 +55,31 @@ export const manifestSchema = z.strictObject({
   files: z.record(z.string(), fileEntrySchema),
   /** The updater's own JSON (options, counters, random state, column descriptors...). */
   data: z.unknown().refine((value) => value !== undefined, "is missing"),
+  /** SHA-256 (lowercase hex) of the manifest's canonical text without this field. */
+  manifestSha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits"),
 });
+
+/** Schema of a format-1 manifest (no checksum of its own). */
+const manifestV1Schema = manifestSchema.omit({ manifestSha256: true }).extend({ formatVersion: z.literal(1) });
 
 /** One file's entry in the manifest. */
 export type FileEntry = z.infer<typeof fileEntrySchema>;
 
 /** The parsed content of manifest.json. */
 export interface StateManifest {
-  formatVersion: typeof STATE_FORMAT_VERSION;
+  /** STATE_FORMAT_VERSION, or 1 for a state read from the previous format. */
+  formatVersion: number;
   library: { name: typeof LIBRARY_NAME; version: string };
   kind: string;
   files: Record<string, FileEntry>;
   data: unknown;
+  /** Absent in format 1 only. */
+  manifestSha256?: string;
 }
 
 /**
  * manifest.json's text: top-level keys in the schema's order (formatVersion
- * first, for whoever opens the file), sorted keys below.
+ * first, for whoever opens the file), sorted keys below, the checksum last.
  */
 export function manifestToJson(manifest: StateManifest): string {
   const ordered = {
@@ -65,8 +88,78 @@ export function manifestToJson(manifest: StateManifest): string {
     kind: manifest.kind,
     files: canonicalJson(manifest.files, "files"),
     data: canonicalJson(manifest.data, "data"),
+    ...(manifest.manifestSha256 === undefined ? {} : { manifestSha256: manifest.manifestSha256 }),
   };
   return JSON.stringify(ordered, null, 2) + "\n";
+}
+
+/** The manifest with its `manifestSha256` filled in (any given one is replaced). */
+export function sealManifest(manifest: StateManifest): StateManifest {
+  const content: StateManifest = { ...manifest };
+  delete content.manifestSha256;
+  return { ...content, manifestSha256: sha256Hex(manifestToJson(content)) };
+}
+
+/**
+ * Parses and checks the text of `manifestPath` (a name for messages only):
+ * JSON, a readable format version, the schema, safe file paths, and for
+ * format 2 the checksum and the exact canonical text. Every error is a
+ * StateError naming the file.
+ */
+export function parseManifest(text: string, manifestPath: string): StateManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new StateError(`${manifestPath} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  // Checked before the schema: a newer format may differ anywhere, and "found 3, supported 2" is the useful message.
+  const found = (json as { formatVersion?: unknown } | null)?.formatVersion;
+  if (typeof json === "object" && json !== null && found !== undefined && !READABLE_FORMAT_VERSIONS.includes(found as number)) {
+    throw new StateError(
+      `${manifestPath} has formatVersion ${JSON.stringify(found)}, but this relearn (${LIBRARY_VERSION}) ` +
+        `reads formatVersion ${READABLE_FORMAT_VERSIONS.join(" and ")} only`,
+    );
+  }
+  const parsed = (found === 1 ? manifestV1Schema : manifestSchema).safeParse(json);
+  if (!parsed.success) {
+    throw new StateError(`${manifestPath} is not a valid state manifest: ${describeZodIssue(parsed.error, [])}`);
+  }
+  const manifest = parsed.data as StateManifest;
+  for (const relative of Object.keys(manifest.files)) {
+    const problem = checkRelativePath(relative);
+    if (problem !== undefined) {
+      throw new StateError(`${manifestPath} lists the file "${relative}", whose path ${problem}`);
+    }
+  }
+  if (manifest.manifestSha256 !== undefined) {
+    if (sealManifest(manifest).manifestSha256 !== manifest.manifestSha256) {
+      throw new StateError(
+        `${manifestPath}: checksum mismatch: the manifest was modified (its content does not match its manifestSha256); ` +
+          `restore the state folder from a backup`,
+      );
+    }
+    if (manifestToJson(manifest) !== text) {
+      throw new StateError(
+        `${manifestPath} was modified: its bytes are not the canonical text relearn writes (spacing, key order or ` +
+          `number format changed); restore the state folder from a backup`,
+      );
+    }
+  }
+  return manifest;
+}
+
+/** The first schema issue as `field "a.b": message` (zod's own message), with a count of the others. */
+export function describeZodIssue(error: z.ZodError, prefix: readonly PropertyKey[]): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return "invalid";
+  const path = [...prefix, ...issue.path].map(String).join(".");
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more issue(s))` : "";
+  return `${path === "" ? "" : `field "${path}": `}${issue.message}${more}`;
+}
+
+function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /**

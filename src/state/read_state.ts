@@ -1,18 +1,22 @@
 /**
  * Reading and verifying a state folder (SPEC section 4): a folder that is
- * absent means "start fresh"; a folder that exists but is damaged or of
- * another format is a StateError, never a silent fresh start.
+ * absent means "no state here" (null; the caller decides whether that is an
+ * error); a folder that exists but is empty, damaged, of another format, or
+ * holds files its manifest does not list, is a StateError naming the file,
+ * never a silent fresh start.
  *
  * Decisions:
- * - An EMPTY folder is a fresh start too (null): it holds no state to lose,
- *   and `mkdir state && relearn update --state state` should just work.
- * - Files the manifest does not list are ignored: relearn never reads them,
- *   so they cannot corrupt a resume, and OS litter (.DS_Store, editor
- *   backups) must not block one.
+ * - An EMPTY folder is an error: it holds no state, and reading it as a fresh
+ *   start would silently drop the state the caller meant to resume from. (An
+ *   empty folder is fine as an OUTPUT: `writeStateFolder` fills it.)
+ * - Every file of the folder must be listed in the manifest: an unlisted file
+ *   means the folder was changed after it was written (or is not what it
+ *   seems), and state folders are written whole by relearn only.
  * - Every listed file is checked (size, then SHA-256) before anything is
- *   returned, so a caller never resumes from half a state.
- * - A missing folder with a `.old-` crash leftover beside it is a StateError
- *   telling how to recover (see atomic_folder.ts).
+ *   returned, so a caller never resumes from half a state; the manifest
+ *   itself is checked against its own checksum (format.ts).
+ * - A missing folder with a `.old-` crash leftover beside it (a write that
+ *   stopped between its two renames) is recovered (atomic_folder.ts).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -20,15 +24,8 @@ import { lstat, readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { z } from "zod";
 import { StateError } from "../errors.js";
-import { errorCode, findLeftoverSiblings } from "./atomic_folder.js";
-import {
-  LIBRARY_VERSION,
-  MANIFEST_FILE,
-  STATE_FORMAT_VERSION,
-  checkRelativePath,
-  manifestSchema,
-  type StateManifest,
-} from "./format.js";
+import { errorCode, recoverInterruptedSwap } from "./atomic_folder.js";
+import { MANIFEST_FILE, describeZodIssue, parseManifest, type StateManifest } from "./format.js";
 
 /** A verified state folder. */
 export interface StateFolder<Data = unknown> {
@@ -37,6 +34,8 @@ export interface StateFolder<Data = unknown> {
   manifest: StateManifest;
   /** `manifest.data`, parsed by `dataSchema` when one was given. */
   data: Data;
+  /** Set when the folder was missing and recovered from this `.old-` leftover of an interrupted write. */
+  recoveredFrom?: string;
 }
 
 /** Options of {@link readStateFolder}. */
@@ -47,7 +46,7 @@ export interface ReadStateFolderOptions {
 
 /**
  * Reads and verifies the state folder at `dir`. Returns null when `dir` does
- * not exist or is empty (fresh start). Throws a StateError naming the file at
+ * not exist (and no interrupted write of it can be recovered). Throws a StateError naming the file at
  * fault when the folder is not a complete, unmodified state of the supported
  * format and expected kind. With `dataSchema`, `data` is parsed by it too.
  */
@@ -61,12 +60,15 @@ export async function readStateFolder(
   options: ReadStateFolderOptions & { dataSchema?: z.ZodType } = {},
 ): Promise<StateFolder | null> {
   const target = resolve(dir);
+  let recoveredFrom: string | undefined;
   if (!(await folderExists(target))) {
-    await refuseCrashedSwap(target);
-    return null;
+    recoveredFrom = await recoverInterruptedSwap(target);
+    if (recoveredFrom === undefined) return null;
   }
   const names = await readdir(target);
-  if (names.length === 0) return null;
+  if (names.length === 0) {
+    throw new StateError(`${target} is an empty folder, not a state folder (a state folder has a ${MANIFEST_FILE})`);
+  }
 
   const manifestPath = join(target, MANIFEST_FILE);
   const manifest = await readManifest(manifestPath, target);
@@ -75,6 +77,7 @@ export async function readStateFolder(
       `${manifestPath} is a state of kind "${manifest.kind}", but a "${options.kind}" state was expected`,
     );
   }
+  await refuseUnlistedEntries(target, manifest);
   for (const relative of Object.keys(manifest.files).sort()) {
     await verifyFile(target, relative, manifest.files[relative]!.bytes, manifest.files[relative]!.sha256);
   }
@@ -83,11 +86,38 @@ export async function readStateFolder(
   if (options.dataSchema !== undefined) {
     const parsed = options.dataSchema.safeParse(data);
     if (!parsed.success) {
-      throw new StateError(`${manifestPath}: ${describeIssue(parsed.error, ["data"])}`);
+      throw new StateError(`${manifestPath}: ${describeZodIssue(parsed.error, ["data"])}`);
     }
     data = parsed.data;
   }
-  return { dir: target, manifest, data };
+  return { dir: target, manifest, data, ...(recoveredFrom === undefined ? {} : { recoveredFrom }) };
+}
+
+/** Throws a StateError naming the first file or folder under `target` the manifest does not account for. */
+async function refuseUnlistedEntries(target: string, manifest: StateManifest): Promise<void> {
+  const listed = new Set(Object.keys(manifest.files));
+  const folders = new Set<string>();
+  for (const relative of listed) {
+    const parts = relative.split("/");
+    for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join("/"));
+  }
+  async function walk(folder: string, prefix: string): Promise<void> {
+    const entries = await readdir(folder, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const relative = prefix + entry.name;
+      if (relative === MANIFEST_FILE) continue;
+      if (entry.isDirectory() && folders.has(relative)) await walk(join(folder, entry.name), `${relative}/`);
+      else if (!listed.has(relative)) {
+        throw new StateError(
+          `${join(target, ...relative.split("/"))} is not listed in ${join(target, MANIFEST_FILE)}: a state folder holds ` +
+            `only the files relearn wrote into it, so it was changed after it was written; remove that ` +
+            `${entry.isDirectory() ? "folder" : "file"} if you added it, or restore the state folder from a backup`,
+        );
+      }
+    }
+  }
+  await walk(target, "");
 }
 
 async function folderExists(target: string): Promise<boolean> {
@@ -105,16 +135,6 @@ async function folderExists(target: string): Promise<boolean> {
   return true;
 }
 
-async function refuseCrashedSwap(target: string): Promise<void> {
-  const old = (await findLeftoverSiblings(target)).filter((leftover) => leftover.type === "old");
-  if (old.length === 0) return;
-  throw new StateError(
-    `${target} is missing but ${old.map((o) => o.path).join(" and ")} exists: a previous write of this state ` +
-      `folder stopped between its two renames, and that folder is the last complete state. Rename it to ${target} ` +
-      `to resume from it, or delete it to start fresh.`,
-  );
-}
-
 async function readManifest(manifestPath: string, target: string): Promise<StateManifest> {
   let text: string;
   try {
@@ -127,31 +147,7 @@ async function readManifest(manifestPath: string, target: string): Promise<State
     }
     throw new StateError(`cannot read ${manifestPath}: ${String(error)}`, { cause: error });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new StateError(`${manifestPath} is not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
-  // Checked before the schema: a newer format may differ anywhere, and "found 2, supported 1" is the useful message.
-  const found = (json as { formatVersion?: unknown } | null)?.formatVersion;
-  if (typeof json === "object" && json !== null && found !== undefined && found !== STATE_FORMAT_VERSION) {
-    throw new StateError(
-      `${manifestPath} has formatVersion ${JSON.stringify(found)}, but this relearn (${LIBRARY_VERSION}) ` +
-        `supports formatVersion ${STATE_FORMAT_VERSION} only`,
-    );
-  }
-  const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new StateError(`${manifestPath} is not a valid state manifest: ${describeIssue(parsed.error, [])}`);
-  }
-  for (const relative of Object.keys(parsed.data.files)) {
-    const problem = checkRelativePath(relative);
-    if (problem !== undefined) {
-      throw new StateError(`${manifestPath} lists the file "${relative}", whose path ${problem}`);
-    }
-  }
-  return parsed.data as StateManifest;
+  return parseManifest(text, manifestPath);
 }
 
 async function verifyFile(target: string, relative: string, bytes: number, sha256: string): Promise<void> {
@@ -183,13 +179,4 @@ async function sha256Of(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex");
-}
-
-/** The first schema issue as `field "a.b": message` (zod's own message). */
-function describeIssue(error: z.ZodError, prefix: readonly PropertyKey[]): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return "invalid";
-  const path = [...prefix, ...issue.path].map(String).join(".");
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more issue(s))` : "";
-  return `${path === "" ? "" : `field "${path}": `}${issue.message}${more}`;
 }

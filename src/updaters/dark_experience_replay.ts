@@ -27,6 +27,7 @@ import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { assertSingleHead, CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
+import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 const LOGITS = "logits";
 /** Target roles of the two memory batches (see replaySource). */
@@ -94,6 +95,7 @@ export function darkExperienceReplayLoss(
 
 export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
   readonly kind = "der++";
+  static override readonly optionsSchema: UpdaterOptionsSchema = darkExperienceReplayOptionsSchema;
   readonly memoryBatchSize: number;
   readonly alpha: number;
   readonly beta: number;

@@ -17,6 +17,7 @@ import { subsetDataset } from "../data/dataset_ops.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { assertSingleHead, classesSeen, StreamTracker } from "./replay_source.js";
+import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 export const experienceReplayOptionsSchema = updaterOptionsSchema.extend({
   memorySize: z.number().int().positive(),
@@ -32,6 +33,7 @@ export interface ExperienceReplayOptions extends ModelUpdaterOptions {
 
 export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
   readonly kind: string = "experience-replay";
+  static override readonly optionsSchema: UpdaterOptionsSchema = experienceReplayOptionsSchema;
   readonly memoryBatchSize: number;
   /** Items enter the memory as they stream in (ER), or once the update's training is over (offline ER). */
   protected readonly streamsIntoMemory: boolean = true;

@@ -5,9 +5,11 @@
 import type { Dataset } from "../data/dataset.js";
 import { ModelUpdater } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
+import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 export class FineTuningModelUpdater extends ModelUpdater {
   readonly kind = "fine-tuning";
+  static override readonly optionsSchema: UpdaterOptionsSchema = updaterOptionsSchema;
 
   constructor(options: ModelUpdaterOptions) {
     super(resolveOptions(updaterOptionsSchema, options, "FineTuningModelUpdater"));

@@ -16,6 +16,7 @@ import type { Dataset } from "../data/dataset.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { assertSingleHead } from "./replay_source.js";
+import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 export const gdumbOptionsSchema = updaterOptionsSchema.extend({
   memorySize: z.number().int().positive(),
@@ -28,6 +29,7 @@ export interface GDumbOptions extends ModelUpdaterOptions {
 
 export class GDumbModelUpdater extends MemoryModelUpdater {
   readonly kind = "gdumb";
+  static override readonly optionsSchema: UpdaterOptionsSchema = gdumbOptionsSchema;
 
   constructor(options: GDumbOptions) {
     const resolved = resolveOptions(gdumbOptionsSchema, options, "GDumbModelUpdater");

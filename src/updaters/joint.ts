@@ -11,9 +11,11 @@ import { StateError } from "../errors.js";
 import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
 import { ModelUpdater } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
+import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 export class JointModelUpdater extends ModelUpdater {
   readonly kind = "joint";
+  static override readonly optionsSchema: UpdaterOptionsSchema = updaterOptionsSchema;
   /** Every training item seen so far. */
   private seen: Dataset | undefined;
 

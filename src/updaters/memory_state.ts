@@ -5,10 +5,12 @@
  * `memory/<column>.bin`.
  */
 import { join } from "node:path";
-import { StateError } from "../errors.js";
+import { z } from "zod";
+import { MemoryError, StateError } from "../errors.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
-import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+import { columnDescriptorSchema, readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";
 
 /** The manifest's description of a saved memory. */
 export interface SavedMemory {
@@ -17,6 +19,12 @@ export interface SavedMemory {
 }
 
 const MEMORY_FOLDER = "memory";
+
+/** The manifest's memory section; the buffer checks `meta` itself (ReplayBuffer.fromSnapshot). */
+const savedMemorySchema = z.strictObject({
+  meta: z.record(z.string(), z.unknown()),
+  columns: z.record(z.string(), columnDescriptorSchema),
+});
 
 /** Writes `memory`'s columns under `dir/memory/` and returns the section for the manifest. */
 export async function saveMemory(dir: string, memory: ReplayBuffer): Promise<SavedMemory> {
@@ -36,17 +44,28 @@ export async function loadMemory(
   section: unknown,
   expected: { kind: string; capacity: number; policy: SlotPolicyName },
 ): Promise<ReplayBuffer> {
-  const memory = section as Partial<SavedMemory> | undefined;
-  if (typeof memory !== "object" || memory === null || typeof memory.columns !== "object" || memory.columns === null || memory.meta === undefined) {
-    throw new StateError(`${dir}/manifest.json: the ${expected.kind} state has no memory section`);
+  const manifest = join(dir, MANIFEST_FILE);
+  const parsed = savedMemorySchema.safeParse(section);
+  if (!parsed.success) {
+    throw new StateError(`${manifest}: the ${expected.kind} state's memory section is invalid: ${describeZodIssue(parsed.error, ["data", "algorithm", "memory"])}`);
   }
+  const memory = parsed.data;
   const columns: Record<string, Float32Array | Int32Array> = {};
   for (const [name, descriptor] of Object.entries(memory.columns)) {
     const values = await readColumn(join(dir, MEMORY_FOLDER), descriptor);
     if (!(values instanceof Float32Array || values instanceof Int32Array)) throw new StateError(`${dir}/${MEMORY_FOLDER}/${name}: unexpected column type`);
     columns[name] = values;
   }
-  const restored = ReplayBuffer.fromSnapshot({ meta: memory.meta, columns });
+  let restored: ReplayBuffer;
+  try {
+    restored = ReplayBuffer.fromSnapshot({ meta: memory.meta, columns });
+  } catch (error) {
+    // The buffer's own check knows the field, not the file: name the manifest that holds it.
+    if (error instanceof MemoryError) {
+      throw new StateError(`${manifest}: the memory section (data.algorithm.memory) is inconsistent: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
   if (restored.capacity !== expected.capacity) {
     throw new StateError(
       `${dir}: the saved memory holds up to ${restored.capacity} items but memorySize is ${expected.capacity}; use the same memorySize to resume`,

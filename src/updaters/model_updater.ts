@@ -9,7 +9,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { join } from "node:path";
+import { lstat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
 import type { RowTransforms } from "../data/transforms.js";
@@ -19,14 +20,15 @@ import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
 import { saveModel, loadModel } from "../model/io.js";
 import { deriveSeed } from "../random.js";
-import { writeStateFolder } from "../state/atomic_folder.js";
+import { recoverInterruptedSwap, writeStateFolder } from "../state/atomic_folder.js";
+import { MANIFEST_FILE } from "../state/format.js";
 import { readStateFolder } from "../state/read_state.js";
-import { lockStateFolder } from "../state/lock.js";
+import { lockStateFolder, type StateLock } from "../state/lock.js";
 import { readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 
 /** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/). */
 export const LOGS_FOLDER = "logs";
-import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+import { readColumn, writeColumn } from "../state/columns_io.js";
 import { datasetSource, type BatchSource } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
@@ -34,7 +36,8 @@ import { DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
 import { defaultMetrics } from "../training/metrics.js";
 import type { EvaluationSource } from "../training/evaluate.js";
 import type { TrainingCallback } from "../training/callbacks.js";
-import { commonOptionsSchema, persistableOptions, type ResolvedOptions } from "./options.js";
+import { persistableOptions, type ResolvedOptions } from "./options.js";
+import { parseUpdaterState, PERSISTED_COMMON_KEYS, type UpdaterOptionsSchema, type UpdaterStateData } from "./state_schema.js";
 
 /** Per-update arguments. */
 export interface UpdateOptions {
@@ -62,12 +65,15 @@ interface ValidationSet {
   taskId: string;
 }
 
-/** Option keys stored in the manifest (for inspection and resume checks). */
-const PERSISTED_COMMON_KEYS = Object.keys(commonOptionsSchema.shape).filter((k) => k !== "inputStateFolder" && k !== "outputStateFolder");
-
 export abstract class ModelUpdater {
   /** Name of the algorithm; also the `kind` of its state folders. */
   abstract readonly kind: string;
+  /**
+   * The updater's options schema: the options section of a state it resumes
+   * from must fit it. An updater defined outside relearn may leave it out
+   * (then the common options are checked and other JSON options let through).
+   */
+  static readonly optionsSchema: UpdaterOptionsSchema | undefined = undefined;
   protected readonly options: ResolvedOptions;
   protected readonly logger: Logger;
   protected readonly lossFn: LossFunction;
@@ -83,6 +89,8 @@ export abstract class ModelUpdater {
   private currentValidation: ValidationSet | undefined;
   private updateCallbacks: readonly TrainingCallback[] = [];
   private dataSettings: Readonly<Record<string, unknown>> | undefined;
+  /** State folders (absolute) this updater resumed from or wrote: its own history, which it may replace. */
+  private readonly ownStates = new Set<string>();
   private prepared = false;
 
   protected constructor(options: ResolvedOptions) {
@@ -130,9 +138,22 @@ export abstract class ModelUpdater {
     this.logger.info(`relearn: backend ${this.backendInfo.name}${threads} (${this.backendInfo.reason})`);
     this.currentModel = this.resolveModel();
     const input = this.options.inputStateFolder;
-    const state = input === undefined ? null : await readStateFolder(input, { kind: this.kind });
-    if (state) await this.loadState(state.dir, state.data as Record<string, unknown>);
-    else if (!this.currentModel) throw new OptionsError(`no model given and no state in ${input}`);
+    if (input !== undefined) {
+      const state = await readStateFolder(input, { kind: this.kind });
+      if (state === null) {
+        // A typo in the path must not train from scratch and replace a model: fresh starts are asked for by leaving it out.
+        throw new StateError(
+          `the input state folder ${input} does not exist; check the path, or leave out inputStateFolder ` +
+            `(--input-state) to start from a fresh model`,
+        );
+      }
+      if (state.recoveredFrom !== undefined) {
+        this.logger.warn(`${state.dir} was missing after an interrupted write; recovered the last committed state from ${state.recoveredFrom}`);
+      }
+      const schema = (this.constructor as typeof ModelUpdater).optionsSchema;
+      await this.loadState(state.dir, parseUpdaterState(state, schema));
+      this.ownStates.add(state.dir);
+    }
     this.prepared = true;
   }
 
@@ -152,6 +173,7 @@ export abstract class ModelUpdater {
     // Taken before training, so a second update writing the same output fails at once, not after an hour.
     const lock = output === undefined ? undefined : await lockStateFolder(output);
     try {
+      if (output !== undefined) await this.refuseSilentOverwrite(output);
       this.model.ensureHead(taskId);
       this.lastUpdatePhases = [];
       this.updateCallbacks = updateOptions.callbacks ?? [];
@@ -168,7 +190,10 @@ export abstract class ModelUpdater {
       }
       this.updatesDone++;
       if (updateOptions.dataSettings !== undefined) this.dataSettings = updateOptions.dataSettings;
-      if (output !== undefined) await this.saveState(output);
+      if (output !== undefined) {
+        await this.saveState(output, lock);
+        this.ownStates.add(resolve(output));
+      }
     } finally {
       await lock?.release();
     }
@@ -291,11 +316,36 @@ export abstract class ModelUpdater {
     return (logits, batch) => this.lossFn(logits, batch.labels);
   }
 
-  /** Writes the complete state into `outDir`, atomically. */
-  async saveState(outDir: string): Promise<void> {
+  /**
+   * Refuses to replace a state at `output` that is not one this updater
+   * resumed from or wrote itself, unless overwriteOutputState: a missing
+   * --input-state (or a wrong output path) must not silently destroy a state.
+   */
+  private async refuseSilentOverwrite(output: string): Promise<void> {
+    const input = this.options.inputStateFolder;
+    if (this.options.overwriteOutputState || this.ownStates.has(resolve(output))) return;
+    await recoverInterruptedSwap(resolve(output));
+    const holdsState = await lstat(join(output, MANIFEST_FILE)).then(() => true, () => false);
+    if (holdsState) {
+      throw new StateError(
+        `the output state folder ${output} already holds a state, and this update would replace it with one that ` +
+          `${input === undefined ? "starts from a fresh model" : `continues ${input}`}. To continue ${output}, give it as ` +
+          `the input state too (--input-state ${output}); to replace it, set overwriteOutputState ` +
+          `(--overwrite-output-state); or choose another output folder`,
+      );
+    }
+  }
+
+  /**
+   * Writes the complete state into `outDir`, atomically. With `lock` (the
+   * output's, taken by update()), the write is abandoned if the lock was
+   * lost to another process before the new state is swapped in.
+   */
+  async saveState(outDir: string, lock?: StateLock): Promise<void> {
     const model = this.model;
     await writeStateFolder(outDir, {
       kind: this.kind,
+      ...(lock === undefined ? {} : { beforeSwap: () => lock.verify() }),
       write: async (dir) => {
         await saveModel(model, join(dir, "model"));
         const validation = await this.saveValidationSets(join(dir, "validation"));
@@ -313,11 +363,7 @@ export abstract class ModelUpdater {
     });
   }
 
-  private async loadState(dir: string, data: Record<string, unknown>): Promise<void> {
-    const updatesDone = data["updatesDone"];
-    if (typeof updatesDone !== "number" || !Number.isInteger(updatesDone) || updatesDone < 0) {
-      throw new StateError(`${dir}/manifest.json: updatesDone must be a non-negative integer, got ${JSON.stringify(updatesDone)}`);
-    }
+  private async loadState(dir: string, data: UpdaterStateData): Promise<void> {
     const saved = await loadModel(join(dir, "model"));
     try {
       if (this.currentModel) copyWeightsInto(saved, this.currentModel, dir);
@@ -325,13 +371,11 @@ export abstract class ModelUpdater {
     } finally {
       if (this.currentModel !== saved) saved.dispose();
     }
-    this.updatesDone = updatesDone;
-    const dataSettings = data["data"];
-    if (typeof dataSettings === "object" && dataSettings !== null) this.dataSettings = dataSettings as Record<string, unknown>;
+    this.updatesDone = data.updatesDone;
+    if (data.data !== undefined) this.dataSettings = data.data;
     this.metricsHistory = await readStateLogs(join(dir, LOGS_FOLDER));
-    this.validationSets = await this.loadValidationSets(join(dir, "validation"), data["validation"]);
-    const algorithm = data["algorithm"];
-    await this.loadAlgorithmState(dir, (typeof algorithm === "object" && algorithm !== null ? algorithm : {}) as Record<string, unknown>);
+    this.validationSets = await this.loadValidationSets(join(dir, "validation"), data.validation);
+    await this.loadAlgorithmState(dir, data.algorithm);
   }
 
   private async saveValidationSets(dir: string): Promise<unknown[]> {
@@ -348,10 +392,9 @@ export abstract class ModelUpdater {
     return out;
   }
 
-  private async loadValidationSets(dir: string, entries: unknown): Promise<ValidationSet[]> {
-    if (!Array.isArray(entries)) throw new StateError(`${dir}: the manifest's validation list is missing`);
+  private async loadValidationSets(dir: string, entries: UpdaterStateData["validation"]): Promise<ValidationSet[]> {
     const sets: ValidationSet[] = [];
-    for (const entry of entries as { taskId: string; featureShape: number[]; numClasses: number; features: ColumnDescriptor; labels: ColumnDescriptor }[]) {
+    for (const entry of entries) {
       const features = await readColumn(dir, entry.features);
       const labels = await readColumn(dir, entry.labels);
       if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) {

@@ -44,6 +44,12 @@ export const commonOptionsSchema = z.strictObject({
   maskUnusedClasses: z.boolean().default(false),
   inputStateFolder: z.string().min(1).optional(),
   outputStateFolder: z.string().min(1).optional(),
+  /**
+   * Allow update() to replace a state already in outputStateFolder that is
+   * not the input state (default false: refused, so a forgotten
+   * inputStateFolder cannot silently destroy a state). Never stored.
+   */
+  overwriteOutputState: z.boolean().default(false),
 });
 
 /** Options that are functions or objects: checked for shape, never persisted. */

@@ -20,6 +20,7 @@ import { extractLogitsArray } from "../training/logits.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
+import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 const LOGITS = "logits";
 
@@ -82,6 +83,7 @@ export function budgetConsolidationEpochs(memorySize: number, maxEpochs: number,
 
 export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
   readonly kind = "repeated-distillation";
+  static override readonly optionsSchema: UpdaterOptionsSchema = repeatedDistillationOptionsSchema;
   readonly batchMemoryFrac: number;
   readonly consolidationEpochs: number;
 

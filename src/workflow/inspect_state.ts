@@ -5,9 +5,8 @@
  * metrics history of every update.
  */
 import { join } from "node:path";
-import { StateError } from "../errors.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
-import { readStateFolder } from "../state/read_state.js";
+import { readUpdaterState } from "../updaters/state_kinds.js";
 import { loadMemory } from "../updaters/memory_state.js";
 import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 import { MANIFEST_FILE } from "../state/format.js";
@@ -32,13 +31,9 @@ export interface StateInspection {
 }
 
 export async function inspectState(dir: string): Promise<StateInspection> {
-  const state = await readStateFolder(dir);
-  if (!state) throw new StateError(`${dir}: no state folder there`);
-  const data = state.data as {
-    updatesDone: number;
-    options: Record<string, unknown>;
-    validation?: { taskId: string; labels: { length: number } }[];
-    algorithm?: { memory?: { meta?: { capacity?: number; policy?: SlotPolicyName } } };
+  const state = await readUpdaterState(dir);
+  const data = state.data as Omit<typeof state.data, "algorithm"> & {
+    algorithm: { memory?: { meta?: { capacity?: number; policy?: SlotPolicyName } } };
   };
   const files = Object.values(state.manifest.files);
   const memoryMeta = data.algorithm?.memory?.meta;
@@ -57,9 +52,9 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     dataSettings: readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE)) ?? null,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.bytes, 0),
-    model: (state.data as { model?: unknown }).model ?? null,
+    model: data.model,
     ...(memory ? { memory } : {}),
-    validationSets: (data.validation ?? []).map((v) => ({ taskId: v.taskId, items: v.labels.length })),
+    validationSets: data.validation.map((v) => ({ taskId: v.taskId, items: v.labels.length })),
     metricsHistory: await readStateLogs(join(state.dir, "logs")),
   };
 }

@@ -1,14 +1,13 @@
 /**
  * The model of a state folder, for evaluate and predict: the folder is checked
- * whole (manifest, checksums) before its model is loaded.
+ * whole (manifest, checksums, the updater's schema) before its model is loaded.
  */
 import { join } from "node:path";
-import { StateError } from "../errors.js";
 import { initBackend, type BackendName } from "../backend/backend.js";
 import type { ContinualModel } from "../model/continual_model.js";
 import { loadModel } from "../model/io.js";
-import { readStateFolder } from "../state/read_state.js";
 import { MANIFEST_FILE } from "../state/format.js";
+import { readUpdaterState } from "../updaters/state_kinds.js";
 import type { DataFormat } from "./config.js";
 import { readStateDataSettings } from "./state_data.js";
 
@@ -19,8 +18,7 @@ export interface StateModel {
 }
 
 export async function loadStateModel(dir: string, backend: BackendName = "auto"): Promise<StateModel> {
-  const state = await readStateFolder(dir);
-  if (!state) throw new StateError(`${dir}: no state folder there`);
+  const state = await readUpdaterState(dir);
   const dataFormat = readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE));
   await initBackend(backend);
   return { model: await loadModel(join(state.dir, "model")), dataFormat };

@@ -17,9 +17,11 @@ export interface UpdateRequest {
   config: RelearnConfig;
   data: DataFile;
   val?: DataFile | undefined;
-  /** Resume from here when it holds a state; start fresh when absent. */
+  /** Resume from this state folder (it must exist); leave it out to start from a fresh model. */
   inputState?: string | undefined;
   outputState: string;
+  /** Replace a state already in outputState that is not inputState (refused otherwise). */
+  overwriteOutputState?: boolean | undefined;
   taskId?: string | undefined;
   callbacks?: readonly TrainingCallback[] | undefined;
   logger?: Logger | undefined;
@@ -62,6 +64,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     model: config.model,
     inputStateFolder: request.inputState,
     outputStateFolder: request.outputState,
+    overwriteOutputState: request.overwriteOutputState ?? false,
     logger: request.logger,
   });
   try {

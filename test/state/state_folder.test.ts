@@ -4,11 +4,12 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, truncate, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { spawn } from "node:child_process";
 import { z } from "zod";
 import { StateError } from "../../src/errors.js";
-import { writeStateFolder } from "../../src/state/atomic_folder.js";
+import { recoverInterruptedSwap, writeStateFolder } from "../../src/state/atomic_folder.js";
 import { readColumn, writeColumn, writeJson, readJson, columnDescriptorSchema } from "../../src/state/columns_io.js";
-import { STATE_FORMAT_VERSION } from "../../src/state/format.js";
+import { STATE_FORMAT_VERSION, manifestToJson, sealManifest, type StateManifest } from "../../src/state/format.js";
 import { readStateFolder } from "../../src/state/read_state.js";
 
 const MODEL_JSON = '{"modelTopology":{"layers":[]}}';
@@ -62,7 +63,9 @@ test("round trip: what was written is read back, with a manifest listing every f
   assert.deepEqual(await readJson(out, "counters"), { a: 1, b: 2 });
   // Top-level keys in schema order, nested keys sorted.
   const text = await readFile(join(out, "manifest.json"), "utf8");
-  assert.deepEqual(Object.keys(JSON.parse(text)), ["formatVersion", "library", "kind", "files", "data"]);
+  assert.deepEqual(Object.keys(JSON.parse(text)), ["formatVersion", "library", "kind", "files", "data", "manifestSha256"]);
+  const { manifestSha256, ...content } = JSON.parse(text) as StateManifest;
+  assert.equal(manifestSha256, sha256(manifestToJson(content)), "the checksum of the manifest's text without the checksum");
   assert.ok(text.indexOf('"seed"') > text.indexOf('"counters"'));
   assert.deepEqual(await readdir(join(out, "..")), ["state"], "no tmp or old sibling is left behind");
 });
@@ -89,19 +92,68 @@ test("the same content gives a byte-identical manifest.json, whatever the key in
   assert.deepEqual(await readFile(join(root, "a", "manifest.json")), first);
 });
 
-test("a missing folder, or an empty one, is a fresh start (null)", async (t) => {
+test("a missing folder is no state (null); an empty folder is an error, not a fresh start", async (t) => {
   const root = await scratch(t);
   assert.equal(await readStateFolder(join(root, "nothing-here")), null);
   assert.equal(await readStateFolder(join(root, "no", "parent", "either")), null);
   await mkdir(join(root, "empty"));
-  assert.equal(await readStateFolder(join(root, "empty")), null);
+  await assert.rejects(readStateFolder(join(root, "empty")), { name: "StateError", message: /empty is an empty folder, not a state folder/ });
 });
 
-test("extra files the manifest does not list are ignored", async (t) => {
+test("a file or folder the manifest does not list is an error naming it", async (t) => {
+  const extras: [string, (dir: string) => Promise<unknown>][] = [
+    [".DS_Store", (d) => writeFile(join(d, ".DS_Store"), "junk")],
+    ["memory/y.bin", (d) => writeFile(join(d, "memory", "y.bin"), "")],
+    ["notes", (d) => mkdir(join(d, "notes"))],
+    ["memory/deeper", (d) => mkdir(join(d, "memory", "deeper"))],
+  ];
+  for (const [name, add] of extras) {
+    const out = join(await scratch(t), "state");
+    await writeSample(out);
+    await add(out);
+    await assert.rejects(readStateFolder(out), {
+      name: "StateError",
+      message: new RegExp(`state/${name.replace(".", "\\.")} is not listed in .*manifest\\.json`),
+    });
+  }
+});
+
+test("a format-1 state (written before manifests had their own checksum) is still read", async (t) => {
   const out = join(await scratch(t), "state");
   await writeSample(out);
-  await writeFile(join(out, ".DS_Store"), "junk");
-  assert.ok((await readStateFolder(out)) !== null);
+  const content = JSON.parse(await readFile(join(out, "manifest.json"), "utf8")) as StateManifest;
+  delete content.manifestSha256;
+  await writeFile(join(out, "manifest.json"), manifestToJson({ ...content, formatVersion: 1 }));
+  assert.deepEqual((await readStateFolder(out))?.data, { counters: { seen: 7, updates: 2 }, seed: 42 });
+  // a format-2 field in a format-1 manifest is no format 1
+  await editManifest(out, (m) => ({ ...m, formatVersion: 1, manifestSha256: "0".repeat(64) }), { reseal: false });
+  await assert.rejects(readStateFolder(out), { name: "StateError", message: /manifest\.json is not a valid state manifest/ });
+});
+
+test("any one edited byte of manifest.json is an error naming manifest.json", async (t) => {
+  const out = join(await scratch(t), "state");
+  await writeSample(out);
+  const path = join(out, "manifest.json");
+  const original = await readFile(path);
+  for (let i = 0; i < original.length; i++) {
+    const edited = Buffer.from(original);
+    // a digit becomes another digit (a counter 300 -> 700), anything else another printable character
+    const c = edited[i]!;
+    edited[i] = c >= 0x30 && c <= 0x39 ? 0x30 + ((c - 0x30 + 4) % 10) : c === 0x20 ? 0x09 : c === 0x61 ? 0x62 : 0x61;
+    await writeFile(path, edited);
+    await assert.rejects(readStateFolder(out), (error: unknown) => {
+      assert.ok(error instanceof StateError, `byte ${i}: ${String(error)}`);
+      assert.match(error.message, /manifest\.json/, `byte ${i}`);
+      return true;
+    });
+  }
+  await writeFile(path, original);
+  assert.ok(await readStateFolder(out));
+  // an edit that keeps the JSON identical but changes its bytes (spacing, key order) is caught too
+  await writeFile(path, JSON.stringify(JSON.parse(original.toString("utf8")), null, 2) + " \n");
+  await assert.rejects(readStateFolder(out), { name: "StateError", message: /manifest\.json was modified: its bytes are not the canonical text/ });
+  await editManifest(out, (m) => ({ ...m, data: { counters: { seen: 700, updates: 2 }, seed: 42 } }), { reseal: false });
+  await assert.rejects(readStateFolder(out), { name: "StateError", message: /manifest\.json: checksum mismatch: the manifest was modified/ });
 });
 
 /** Each corruption, applied to a fresh sample state, and the message it must give. */
@@ -111,12 +163,12 @@ const corruptions: [string, (dir: string) => Promise<void>, RegExp][] = [
   ["deleted file", (d) => unlink(join(d, "counters.json")), /counters\.json is missing \(listed in manifest\.json\)/],
   ["deleted manifest", (d) => unlink(join(d, "manifest.json")), /manifest\.json is missing: .* is not a relearn state folder/],
   ["garbage manifest", (d) => writeFile(join(d, "manifest.json"), "{ not json"), /manifest\.json is not valid JSON/],
-  ["wrong version", (d) => editManifest(d, (m) => ({ ...m, formatVersion: 2 })), /manifest\.json has formatVersion 2, but this relearn .* supports formatVersion 1 only/],
+  ["wrong version", (d) => editManifest(d, (m) => ({ ...m, formatVersion: 3 })), /manifest\.json has formatVersion 3, but this relearn .* reads formatVersion 1 and 2 only/],
   ["schema: library name", (d) => editManifest(d, (m) => ({ ...m, library: { name: "other", version: "1" } })), /manifest\.json is not a valid state manifest: field "library\.name"/],
   ["schema: bad sha256", (d) => editManifest(d, (m) => ({ ...m, files: { "model.json": { sha256: "xyz", bytes: 31 } } })), /field "files\.model\.json\.sha256": expected 64 lowercase hex digits/],
-  ["schema: no data", (d) => editManifest(d, ({ data: _data, ...m }) => m), /field "data": is missing/],
+  ["schema: no data", (d) => editManifest(d, ({ data: _data, ...m }) => m, { reseal: false }), /field "data": is missing/],
   ["path escaping the folder", (d) => editManifest(d, (m) => ({ ...m, files: { "../secret": { sha256: "0".repeat(64), bytes: 1 } } })), /lists the file "\.\.\/secret", whose path has an empty, '\.' or '\.\.' segment/],
-  ["listed folder", (d) => editManifest(d, (m) => ({ ...m, files: { memory: { sha256: "0".repeat(64), bytes: 1 } } })), /memory is not a regular file/],
+  ["listed folder", (d) => editManifest(d, (m) => ({ ...m, files: { ...(m["files"] as object), memory: { sha256: "0".repeat(64), bytes: 1 } } })), /memory is not a regular file/],
 ];
 
 for (const [name, corrupt, message] of corruptions) {
@@ -218,34 +270,54 @@ test("refuses to replace a non-empty folder that is not a state folder, or a fil
 // A pid far above Linux's pid_max: the "process that crashed" is certainly gone.
 const DEAD_PID = 99999999;
 
-test("crash leftovers: .tmp- and .old- siblings are ignored by reads and removed by the next write", async (t) => {
+test("crash leftovers: .tmp- and .old- siblings are ignored by reads and removed by the next write, unless a live writer's", async (t) => {
   const root = await scratch(t);
   const out = join(root, "state");
   await writeSample(out);
   await mkdir(`${out}.tmp-${DEAD_PID}-deadbeef`);
   await writeFile(join(`${out}.tmp-${DEAD_PID}-deadbeef`, "model.json"), "half");
   await mkdir(`${out}.old-${DEAD_PID}-cafebabe`);
-  const live = `${out}.tmp-${process.pid}-0000abcd`; // this very process: it may be a writer at work
+  // our own pid, but no write of this process: left by an earlier process with the same pid (a container's pid 1)
+  await mkdir(`${out}.tmp-${process.pid}-0000abcd`);
+  const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 20000)"]);
+  t.after(() => sleeper.kill("SIGKILL"));
+  const live = `${out}.tmp-${sleeper.pid}-0000beef`; // another live process: it may be a writer at work
   await mkdir(live);
   assert.ok((await readStateFolder(out)) !== null);
   await writeSample(out, { after: "crash" });
-  assert.deepEqual((await readdir(root)).sort(), ["state", `state.tmp-${process.pid}-0000abcd`]);
+  assert.deepEqual((await readdir(root)).sort(), ["state", `state.tmp-${sleeper.pid}-0000beef`]);
   assert.deepEqual((await readStateFolder(out))?.data, { after: "crash" });
 });
 
-test("crash between the two renames: the read names the .old- folder to recover, and recovery works", async (t) => {
+test("crash between the two renames: the next read or write recovers the last committed state by itself", async (t) => {
   const root = await scratch(t);
   const out = join(root, "state");
+  // the writer is gone: a dead pid, or our own pid from an earlier process (pid reuse)
+  for (const pid of [DEAD_PID, process.pid]) {
+    await writeSample(out);
+    const old = `${out}.old-${pid}-0badf00d`;
+    await rename(out, old);
+    const state = await readStateFolder(out);
+    assert.deepEqual(state?.data, { counters: { seen: 7, updates: 2 }, seed: 42 });
+    assert.equal(state?.recoveredFrom, old);
+    assert.deepEqual(await readdir(root), ["state"]);
+    // a write finds and recovers it too (so a fresh write onto it is refused like any existing state would be)
+    await rename(out, old);
+    await writeSample(out, { next: true });
+    assert.deepEqual((await readStateFolder(out))?.data, { next: true });
+    assert.deepEqual(await readdir(root), ["state"]);
+    assert.ok((await stat(out)).isDirectory());
+    await rm(out, { recursive: true });
+  }
+  // a live writer may be between its renames: waited for, then a StateError saying what to do
   await writeSample(out);
-  const old = `${out}.old-${DEAD_PID}-0badf00d`;
-  await rename(out, old);
-  await assert.rejects(readStateFolder(out), {
+  const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 20000)"]);
+  t.after(() => sleeper.kill("SIGKILL"));
+  await rename(out, `${out}.old-${sleeper.pid}-0badf00d`);
+  await assert.rejects(recoverInterruptedSwap(out, 100), {
     name: "StateError",
-    message: /state is missing but .*state\.old-99999999-0badf00d exists: .*Rename it to .*state to resume/,
+    message: new RegExp(`state is missing but .*state\\.old-${sleeper.pid}-0badf00d exists: .*Rename it to .*state to resume`),
   });
-  await rename(old, out); // what the message tells the user to do
-  assert.deepEqual((await readStateFolder(out))?.data, { counters: { seen: 7, updates: 2 }, seed: 42 });
-  assert.ok((await stat(out)).isDirectory());
 });
 
 async function flipByte(path: string, index: number): Promise<void> {
@@ -254,9 +326,19 @@ async function flipByte(path: string, index: number): Promise<void> {
   await writeFile(path, bytes);
 }
 
-async function editManifest(dir: string, edit: (manifest: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+/**
+ * Rewrites manifest.json through `edit`. With reseal (default) the manifest
+ * gets a matching checksum and canonical text, as a tool that knows the
+ * format would write it, so the checks after the checksum are reached.
+ */
+async function editManifest(
+  dir: string,
+  edit: (manifest: Record<string, unknown>) => Record<string, unknown>,
+  { reseal = true } = {},
+): Promise<void> {
   const path = join(dir, "manifest.json");
-  await writeFile(path, JSON.stringify(edit(JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>)));
+  const edited = edit(JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>);
+  await writeFile(path, reseal ? manifestToJson(sealManifest(edited as unknown as StateManifest)) : JSON.stringify(edited));
 }
 
 test("columnDescriptorSchema accepts what writeColumn returns", async (t) => {

@@ -167,7 +167,7 @@ test("a corrupt input state is a clear error, never a fresh start", async () => 
     const next = new RepeatedDistillationModelUpdater({ ...options, model: buildModel(spec, { seed: 0 }), inputStateFolder: join(dir, "s") });
     await assert.rejects(next.update(data.train[1]!), (e: unknown) => e instanceof StateError && e.message.includes(memoryFile));
     const noModel = new RepeatedDistillationModelUpdater({ ...options, inputStateFolder: join(dir, "missing") });
-    await assert.rejects(noModel.prepare(), (e: unknown) => e instanceof OptionsError && /no model given/.test((e as Error).message));
+    await assert.rejects(noModel.prepare(), (e: unknown) => e instanceof StateError && /missing does not exist/.test((e as Error).message));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -221,7 +221,7 @@ test("the manifest names the model spec, the updater and its options, the counte
       formatVersion: number; library: { version: string }; kind: string; files: Record<string, { sha256: string }>;
       data: { updatesDone: number; options: Record<string, unknown>; model: { spec: unknown }; algorithm: { memory: { meta: { randomState: number[]; seen: number } } } };
     };
-    assert.equal(manifest.formatVersion, 1);
+    assert.equal(manifest.formatVersion, 2);
     assert.equal(manifest.kind, "repeated-distillation");
     assert.deepEqual(manifest.data.model.spec, config.model);
     assert.equal(manifest.data.options["memorySize"], 40);

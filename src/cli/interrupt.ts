@@ -1,0 +1,65 @@
+/**
+ * Ctrl-C (SIGINT) or SIGTERM during a command that writes state: wait for a
+ * commit under way (two renames, milliseconds) rather than exit between them,
+ * remove this process's unfinished temporary folders and locks, say what
+ * happened on stderr, and exit with the conventional code (128 + signal
+ * number: 130 for SIGINT, 143 for SIGTERM).
+ *
+ * A signal handler runs only when the event loop gets control, and a
+ * training loop on the wasm or cpu backend may not give it any for a whole
+ * update: `yieldForSignals` is a training callback that does, every 50 ms.
+ */
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { commitCount, commitSettled, undoInFlightSync } from "../state/in_flight.js";
+import type { TrainingCallback } from "../training/callbacks.js";
+
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Installs the handlers for the duration of `run`. `output` is the state
+ * folder the command writes, for the message.
+ */
+export async function exitCleanlyOnSignals<T>(output: string, run: () => Promise<T>): Promise<T> {
+  let stopping = false;
+  const committedBefore = commitCount();
+  const handler = (signal: keyof typeof EXIT_CODES) => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await commitSettled();
+      undoInFlightSync();
+      const written = commitCount() > committedBefore;
+      process.stderr.write(
+        written
+          ? `\nrelearn: interrupted (${signal}) after the new state was written to ${output}\n`
+          : `\nrelearn: interrupted (${signal}), nothing written: ${output} is unchanged\n`,
+      );
+      process.exit(EXIT_CODES[signal]);
+    })();
+  };
+  const onInt = () => handler("SIGINT");
+  const onTerm = () => handler("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  try {
+    return await run();
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+}
+
+/** How often training lets the event loop run (and so a signal handler): rarely enough to cost nothing. */
+const YIELD_EVERY_MS = 50;
+
+/** A training callback that hands the event loop a turn every YIELD_EVERY_MS ms of training. */
+export function yieldForSignals(): TrainingCallback {
+  let last = performance.now();
+  return {
+    onBatchEnd: async () => {
+      if (performance.now() - last < YIELD_EVERY_MS) return;
+      await nextTurn();
+      last = performance.now();
+    },
+  };
+}

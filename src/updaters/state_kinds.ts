@@ -1,0 +1,46 @@
+/**
+ * Reading the state of any relearn updater (inspect, evaluate, predict): the
+ * folder is verified (state/read_state.ts), its kind must be one relearn
+ * writes, and its data must fit that updater's state schema, options
+ * included (state_schema.ts). Updaters resuming a state check their own.
+ */
+import { StateError } from "../errors.js";
+import { MANIFEST_FILE } from "../state/format.js";
+import { readStateFolder, type StateFolder } from "../state/read_state.js";
+import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { ExperienceReplayModelUpdater } from "./experience_replay.js";
+import { FineTuningModelUpdater } from "./fine_tuning.js";
+import { GDumbModelUpdater } from "./gdumb.js";
+import { JointModelUpdater } from "./joint.js";
+import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
+import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
+import { parseUpdaterState, type UpdaterOptionsSchema, type UpdaterStateData } from "./state_schema.js";
+
+/** The options schema of every state kind relearn writes (a state's `kind` is its updater's `kind`). */
+export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
+  "repeated-distillation": RepeatedDistillationModelUpdater.optionsSchema,
+  "fine-tuning": FineTuningModelUpdater.optionsSchema,
+  joint: JointModelUpdater.optionsSchema,
+  "experience-replay": ExperienceReplayModelUpdater.optionsSchema,
+  "offline-er": OfflineExperienceReplayModelUpdater.optionsSchema,
+  gdumb: GDumbModelUpdater.optionsSchema,
+  "der++": DarkExperienceReplayModelUpdater.optionsSchema,
+};
+
+/**
+ * Reads and checks the state folder at `dir`: a StateError when it is
+ * missing, damaged, of a kind relearn does not write, or its data does not
+ * fit its updater's schema.
+ */
+export async function readUpdaterState(dir: string): Promise<StateFolder<UpdaterStateData>> {
+  const state = await readStateFolder(dir);
+  if (!state) throw new StateError(`${dir}: no state folder there`);
+  const schema = STATE_KINDS[state.manifest.kind];
+  if (schema === undefined) {
+    throw new StateError(
+      `${state.dir}/${MANIFEST_FILE} is a state of kind "${state.manifest.kind}", which no relearn updater writes ` +
+        `(known: ${Object.keys(STATE_KINDS).join(", ")})`,
+    );
+  }
+  return { ...state, data: parseUpdaterState(state, schema) };
+}
