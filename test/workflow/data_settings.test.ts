@@ -16,6 +16,7 @@ import { predictState } from "../../src/workflow/predict_state.js";
 import { inspectState } from "../../src/workflow/inspect_state.js";
 import { createUpdater } from "../../src/updaters/registry.js";
 import { expectNoTensorLeak, useBackend } from "../helpers/backend.js";
+import { editManifestSealed } from "../helpers/state_edits.js";
 import { DIMS, workflowConfig } from "../helpers/workflow_files.js";
 
 before(async () => {
@@ -139,9 +140,10 @@ test("the state remembers how its data was read; evaluate and predict read files
     await updateFromConfig({ config: parseConfig({ ...workflowConfig({ maxEpochs: 1 }), data: { header: false } }), data: { path: join(dir, "bare-train.csv") }, inputState: v1, outputState: v2 });
     assert.equal((await predictState({ state: v2, data: { path: join(dir, "bare.csv") } })).classes.length, test.length);
 
-    // Settings in the manifest are checked (the manifest's checksums are p47's part; here the content).
-    const edited = { ...manifest, data: { ...manifest.data, data: { header: "maybe" } } };
-    await writeFile(join(v1, "manifest.json"), JSON.stringify(edited));
+    // Settings in the manifest are checked: an edit sealed with a matching checksum reaches the settings' schema.
+    await editManifestSealed(v1, (edited) => {
+      edited.data["data"] = { header: "maybe" };
+    });
     await assert.rejects(evaluateState({ state: v1, data: { path: join(dir, "test.csv") } }), (error: unknown) => error instanceof StateError && /manifest\.json.*data settings/.test(error.message));
   } finally {
     await rm(dir, { recursive: true, force: true });
