@@ -5,10 +5,11 @@
  * `memory/<column>.bin`.
  */
 import { join } from "node:path";
-import { StateError } from "../errors.js";
+import { MemoryError, StateError } from "../errors.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+import { DEFAULT_TASK_ID } from "../task_id.js";
 
 /** The manifest's description of a saved memory. */
 export interface SavedMemory {
@@ -29,12 +30,16 @@ export async function saveMemory(dir: string, memory: ReplayBuffer): Promise<Sav
 /**
  * Rebuilds the memory saveMemory wrote. `expected` is what the resuming
  * updater was configured with: a memory of another capacity or policy is a
- * StateError, never a silently different memory.
+ * StateError, never a silently different memory. A memory written before
+ * items recorded their task (snapshot version 1) is read as all of the
+ * default task for a single-head model, whose one head that is; for a
+ * multi-head model it is a StateError, as no one knows which head its items
+ * belong to.
  */
 export async function loadMemory(
   dir: string,
   section: unknown,
-  expected: { kind: string; capacity: number; policy: SlotPolicyName },
+  expected: { kind: string; capacity: number; policy: SlotPolicyName; multiHead: boolean },
 ): Promise<ReplayBuffer> {
   const memory = section as Partial<SavedMemory> | undefined;
   if (typeof memory !== "object" || memory === null || typeof memory.columns !== "object" || memory.columns === null || memory.meta === undefined) {
@@ -46,7 +51,13 @@ export async function loadMemory(
     if (!(values instanceof Float32Array || values instanceof Int32Array)) throw new StateError(`${dir}/${MEMORY_FOLDER}/${name}: unexpected column type`);
     columns[name] = values;
   }
-  const restored = ReplayBuffer.fromSnapshot({ meta: memory.meta, columns });
+  let restored: ReplayBuffer;
+  try {
+    restored = ReplayBuffer.fromSnapshot({ meta: memory.meta, columns }, { legacyTaskId: expected.multiHead ? undefined : DEFAULT_TASK_ID });
+  } catch (error) {
+    if (error instanceof MemoryError) throw new StateError(`${dir}/manifest.json (algorithm.memory): ${error.message}`, { cause: error });
+    throw error;
+  }
   if (restored.capacity !== expected.capacity) {
     throw new StateError(
       `${dir}: the saved memory holds up to ${restored.capacity} items but memorySize is ${expected.capacity}; use the same memorySize to resume`,
