@@ -282,10 +282,7 @@ test("each item keeps the task it was added under, through overwrites and a snap
 test("a version 1 snapshot (no task ids) reads as the legacy task given, and without one is refused once it holds items", () => {
   const buffer = new ReplayBuffer({ capacity: 6, seed: 2 });
   addChunk(buffer, 0, 9);
-  const current = buffer.toSnapshot();
-  const { t: _dropped, ...columns } = current.columns;
-  const { taskIds: _none, ...meta } = current.meta;
-  const legacy = { meta: { ...meta, version: 1 }, columns };
+  const legacy = asVersion1(buffer.toSnapshot());
   assert.throws(
     () => ReplayBuffer.fromSnapshot(legacy),
     (e: unknown) => e instanceof MemoryError && /version 1 snapshot: its 6 items record no task id/.test(e.message) && /fresh state/.test(e.message),
@@ -295,11 +292,17 @@ test("a version 1 snapshot (no task ids) reads as the legacy task given, and wit
   assert.deepEqual(read.asDataset(), buffer.asDataset());
   assert.equal(read.toSnapshot().meta.version, 2, "written back in the current version");
   // An empty version 1 buffer has nothing to misroute.
-  const empty = new ReplayBuffer({ capacity: 3 }).toSnapshot();
-  const { t: _t, ...emptyColumns } = empty.columns;
-  const { taskIds: _ids, ...emptyMeta } = empty.meta;
-  assert.deepEqual(ReplayBuffer.fromSnapshot({ meta: { ...emptyMeta, version: 1 }, columns: emptyColumns }).taskIds, []);
+  assert.deepEqual(ReplayBuffer.fromSnapshot(asVersion1(new ReplayBuffer({ capacity: 3 }).toSnapshot())).taskIds, []);
 });
+
+/** A snapshot as relearn wrote it before items recorded their task (version 1: no meta.taskIds, no column "t"). */
+function asVersion1(snapshot: ReplayBufferSnapshot): { meta: unknown; columns: ReplayBufferSnapshot["columns"] } {
+  const columns = { ...snapshot.columns };
+  delete columns.t;
+  const meta: Record<string, unknown> = { ...snapshot.meta, version: 1 };
+  delete meta.taskIds;
+  return { meta, columns };
+}
 
 test("constructor options are checked", () => {
   assert.throws(() => new ReplayBuffer({ capacity: -1 }), (e: unknown) => e instanceof OptionsError && /capacity/.test(e.message));
