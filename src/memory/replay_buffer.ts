@@ -59,6 +59,21 @@ function checkOptions(options: ReplayBufferOptions): Required<ReplayBufferOption
   return { capacity, policy, seed };
 }
 
+/** Labels must stay below this for balanceKey to keep (task, class) pairs apart. */
+const TASK_STRIDE = 2 ** 20;
+
+/**
+ * What the slot policy sees as an item's class: its class within its task.
+ * Task index 0 (every item of a one-task memory) gives the label itself, so a
+ * one-task memory balances exactly as before items recorded a task; with
+ * tasks whose labels restart at 0 (task-incremental data), each (task, class)
+ * pair is a class of its own, so GDumb's balanced memory keeps every task's
+ * classes instead of refusing a later task's items as over-represented.
+ */
+function balanceKey(label: number, task: number): number {
+  return task * TASK_STRIDE + label;
+}
+
 function createPolicy(name: SlotPolicyName, capacity: number): SlotPolicy {
   return name === "reservoir" ? new ReservoirPolicy(capacity) : new ClassBalancedPolicy(capacity);
 }
@@ -69,8 +84,8 @@ function checkDataset(dataset: Dataset): void {
   if (!Array.isArray(featureShape) || !featureShape.every((dim) => Number.isInteger(dim) && dim > 0)) {
     throw new DataError(`ReplayBuffer.add: featureShape must be a list of positive integers, got ${JSON.stringify(featureShape)}`);
   }
-  if (!Number.isInteger(numClasses) || numClasses <= 0) {
-    throw new DataError(`ReplayBuffer.add: numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses <= 0 || numClasses > TASK_STRIDE) {
+    throw new DataError(`ReplayBuffer.add: numClasses must be a positive integer up to ${TASK_STRIDE}, got ${numClasses}`);
   }
   if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) {
     throw new DataError("ReplayBuffer.add: features must be a Float32Array and labels an Int32Array");
@@ -171,7 +186,7 @@ export class ReplayBuffer {
     this.taskIdList = [...taskIds];
     const { features, labels } = dataset;
     for (let row = 0; row < dataset.length; row++) {
-      const slot = this.slotPolicy.chooseSlot(labels[row]!, { seen: this.offered, length: store.length }, this.random);
+      const slot = this.slotPolicy.chooseSlot(balanceKey(labels[row]!, task), { seen: this.offered, length: store.length }, this.random);
       this.offered++;
       if (slot >= 0) store.writeRow(slot, features, labels, metadata, row, task);
     }
@@ -269,12 +284,13 @@ export class ReplayBuffer {
       );
       buffer.store = ColumnStore.fromColumns(meta.capacity, Object.freeze([...meta.featureShape]), schema, meta.length, columns);
     }
-    const labels = buffer.columns().labelsView();
+    const tasks = buffer.columns().tasksView();
+    const keys = Array.from(buffer.columns().labelsView(), (label, slot) => balanceKey(label, tasks[slot]!));
     try {
       buffer.slotPolicy =
         meta.policy === "reservoir"
           ? ReservoirPolicy.restore(meta.capacity, meta.policyState)
-          : ClassBalancedPolicy.restore(meta.capacity, labels, meta.policyState);
+          : ClassBalancedPolicy.restore(meta.capacity, keys, meta.policyState);
     } catch (error) {
       if (error instanceof MemoryError) throw new MemoryError(`replay buffer snapshot: meta.policyState: ${error.message}`);
       throw error;

@@ -55,9 +55,9 @@ async function accuracyOf(updater: ModelUpdater, t: number): Promise<number> {
   return (await evaluateDataset(updater.model, testSets[t]!, { taskId: TASKS[t]! })).accuracy;
 }
 
-for (const name of [...REPLAY_UPDATERS, "joint"]) {
-  test(`task-incremental ${name}: task 0 keeps its accuracy after an update on task 1, each item through its own head, no tensor leak`, async () => {
-    const updater = make(name);
+for (const [name, memorySize] of [...[...REPLAY_UPDATERS, "joint"].map((n) => [n, 500] as const), ["gdumb", 100] as const]) {
+  test(`task-incremental ${name} (memory ${memorySize}): task 0 keeps its accuracy after an update on task 1, each item through its own head, no tensor leak`, async () => {
+    const updater = make(name, { memorySize });
     await updater.update(train[0]!, { taskId: TASKS[0] });
     const afterFirst = await accuracyOf(updater, 0);
     updater.model.ensureHead(TASKS[1]!); // the head's own tensors are not a leak
