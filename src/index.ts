@@ -28,7 +28,7 @@ export { summarizeResults, formatComparisonTable, summaryToMarkdown } from "./re
 export { writeResultsFolder } from "./reporting/files.js";
 
 // Models: JSON specs built with a seed, user LayersModels, multi-head by task id, save/load.
-export { ContinualModel, DEFAULT_TASK_ID, buildModel } from "./model/continual_model.js";
+export { ContinualModel, DEFAULT_TASK_ID, buildModel, type RowTasks } from "./model/continual_model.js";
 export { mlp, cnn, parseModelSpec, modelSpecSchema, type ModelSpec, type MlpSpec, type CnnSpec } from "./model/spec.js";
 export { saveModel, loadModel, fileSystemIO } from "./model/io.js";
 

@@ -20,8 +20,12 @@ import { SLOT_POLICY_NAMES, type SlotPolicyName, type SlotPolicyState } from "./
 
 /** Value of `meta.format` in every replay buffer snapshot. */
 export const REPLAY_BUFFER_FORMAT = "relearn-replay-buffer";
-/** Version of the snapshot layout; bumped on any incompatible change. */
-export const REPLAY_BUFFER_FORMAT_VERSION = 1;
+/**
+ * Version of the snapshot layout; bumped on any incompatible change.
+ * Version 2 added each item's task (meta.taskIds and the column `t`);
+ * version 1 snapshots are still read (see validateSnapshot).
+ */
+export const REPLAY_BUFFER_FORMAT_VERSION = 2;
 
 /** JSON-serialisable description of a buffer; see ReplayBuffer.toSnapshot. */
 export interface ReplayBufferMeta {
@@ -37,6 +41,8 @@ export interface ReplayBufferMeta {
   featureShape: number[] | null;
   /** Largest numClasses of any inserted dataset (0 before the first insert). */
   numClasses: number;
+  /** Task ids of the stored items, in first-seen order; column `t` holds an index into it per item. */
+  taskIds: string[];
   /** Metadata columns by key; the column itself is `columns[metadataColumnName(key)]`. */
   metadata: Record<string, { dtype: ColumnDtype; rowShape: number[] }>;
   /** State of the buffer's Random, so a restored buffer continues the same stream. */
@@ -45,7 +51,7 @@ export interface ReplayBufferMeta {
   policyState: SlotPolicyState;
 }
 
-/** A buffer as plain data: `columns` holds `x`, `y` and one `metadata.<key>` column per metadata key. */
+/** A buffer as plain data: `columns` holds `x`, `y`, `t` and one `metadata.<key>` column per metadata key. */
 export interface ReplayBufferSnapshot {
   meta: ReplayBufferMeta;
   columns: Record<string, NumericArray>;
@@ -55,13 +61,14 @@ const int32 = z.int().min(-(2 ** 31)).max(2 ** 31 - 1);
 
 const metaSchema = z.strictObject({
   format: z.literal(REPLAY_BUFFER_FORMAT),
-  version: z.literal(REPLAY_BUFFER_FORMAT_VERSION),
+  version: z.union([z.literal(1), z.literal(REPLAY_BUFFER_FORMAT_VERSION)]),
   capacity: z.int().nonnegative(),
   policy: z.enum(SLOT_POLICY_NAMES as [SlotPolicyName, ...SlotPolicyName[]]),
   seen: z.int().nonnegative(),
   length: z.int().nonnegative(),
   featureShape: z.array(z.int().positive()).nullable(),
   numClasses: z.int().nonnegative(),
+  taskIds: z.array(z.string()).optional(),
   metadata: z.record(
     z.string(),
     z.strictObject({ dtype: z.enum(["float32", "int32"]), rowShape: z.array(z.int().positive()) }),
@@ -74,10 +81,24 @@ function fail(message: string): never {
   throw new MemoryError(`replay buffer snapshot: ${message}`);
 }
 
-/** Checks a snapshot's meta and columns against each other and returns the meta, typed. */
-export function validateSnapshot(snapshot: unknown): ReplayBufferSnapshot {
+/** How validateSnapshot reads a version-1 snapshot, which records no task ids. */
+export interface LegacySnapshotOptions {
+  /**
+   * The task every stored item of a version-1 snapshot belongs to (a
+   * single-head model's one task). Without it, such a snapshot holding items
+   * is a MemoryError: guessing would replay items through the wrong head.
+   */
+  legacyTaskId?: string | undefined;
+}
+
+/**
+ * Checks a snapshot's meta and columns against each other and returns it
+ * typed, in the current version: a version-1 snapshot comes back with every
+ * item in task `options.legacyTaskId` (see LegacySnapshotOptions).
+ */
+export function validateSnapshot(snapshot: unknown, options: LegacySnapshotOptions = {}): ReplayBufferSnapshot {
   if (typeof snapshot !== "object" || snapshot === null) fail("expected an object with meta and columns");
-  const { meta: rawMeta, columns } = snapshot as { meta?: unknown; columns?: unknown };
+  const { meta: rawMeta, columns: rawColumns } = snapshot as { meta?: unknown; columns?: unknown };
   const parsed = metaSchema.safeParse(rawMeta);
   if (!parsed.success) {
     const details = parsed.error.issues.map((issue) => {
@@ -86,7 +107,7 @@ export function validateSnapshot(snapshot: unknown): ReplayBufferSnapshot {
     });
     fail(details.join("; "));
   }
-  const meta = parsed.data as ReplayBufferMeta;
+  const { meta, columns } = upgradeLegacy(parsed.data, rawColumns, options);
 
   if (meta.length > meta.capacity) fail(`meta.length ${meta.length} exceeds meta.capacity ${meta.capacity}`);
   // Both policies append until full and never shrink, so length is determined by seen.
@@ -118,6 +139,7 @@ export function validateSnapshot(snapshot: unknown): ReplayBufferSnapshot {
   const expected = new Map<string, { dtype: ColumnDtype; size: number }>([
     ["x", { dtype: "float32", size: meta.featureShape === null ? 0 : meta.length * rowSize }],
     ["y", { dtype: "int32", size: meta.length }],
+    ["t", { dtype: "int32", size: meta.length }],
   ]);
   for (const [key, spec] of Object.entries(meta.metadata)) {
     expected.set(metadataColumnName(key), { dtype: spec.dtype, size: meta.length * featureSize(spec.rowShape) });
@@ -142,5 +164,44 @@ export function validateSnapshot(snapshot: unknown): ReplayBufferSnapshot {
       fail(`column "y" slot ${slot} holds label ${label}, outside [0, ${meta.numClasses})`);
     }
   }
+  if (new Set(meta.taskIds).size !== meta.taskIds.length) fail(`meta.taskIds has duplicates: ${JSON.stringify(meta.taskIds)}`);
+  const tasks = given.t as Int32Array;
+  for (let slot = 0; slot < tasks.length; slot++) {
+    const task = tasks[slot]!;
+    if (task < 0 || task >= meta.taskIds.length) {
+      fail(`column "t" slot ${slot} holds task index ${task}, outside [0, ${meta.taskIds.length}) (meta.taskIds)`);
+    }
+  }
   return { meta, columns: given as Record<string, NumericArray> };
+}
+
+/**
+ * A parsed meta (and its columns) in the current version. Version 1 had no
+ * task ids: its items all go to `options.legacyTaskId`, and without one a
+ * version-1 snapshot holding items is refused.
+ */
+function upgradeLegacy(
+  parsed: z.infer<typeof metaSchema>,
+  columns: unknown,
+  options: LegacySnapshotOptions,
+): { meta: ReplayBufferMeta; columns: unknown } {
+  if (parsed.version === REPLAY_BUFFER_FORMAT_VERSION) {
+    if (parsed.taskIds === undefined) fail("meta.taskIds is missing");
+    return { meta: parsed as ReplayBufferMeta, columns };
+  }
+  if (parsed.taskIds !== undefined) fail("meta.taskIds is not part of a version 1 snapshot");
+  if (typeof columns !== "object" || columns === null) fail("columns must be an object of typed arrays");
+  if ("t" in columns) fail(`column "t" is not part of a version 1 snapshot`);
+  const stored = parsed.length > 0;
+  if (stored && options.legacyTaskId === undefined) {
+    fail(
+      `version 1 snapshot: its ${parsed.length} items record no task id, so a multi-head (task-incremental) model ` +
+        `cannot tell which head each belongs to; start from a fresh state or keep the relearn version that wrote it`,
+    );
+  }
+  const taskIds = stored ? [options.legacyTaskId!] : [];
+  return {
+    meta: { ...parsed, version: REPLAY_BUFFER_FORMAT_VERSION, taskIds } as ReplayBufferMeta,
+    columns: { ...columns, t: new Int32Array(parsed.length) },
+  };
 }

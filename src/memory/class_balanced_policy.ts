@@ -43,9 +43,10 @@ export class ClassBalancedPolicy implements SlotPolicy {
 
   /**
    * A policy resumed from a snapshot: per-class slots come from the stored
-   * labels, the set of classes ever offered from `state.classesSeen`.
+   * labels (the class the buffer gave each slot), the set of classes ever
+   * offered from `state.classesSeen`.
    */
-  static restore(capacity: number, storedLabels: Int32Array, state: SlotPolicyState): ClassBalancedPolicy {
+  static restore(capacity: number, storedLabels: ArrayLike<number>, state: SlotPolicyState): ClassBalancedPolicy {
     const extra = Object.keys(state).filter((key) => key !== "classesSeen");
     if (extra.length > 0) {
       throw new MemoryError(`class-balanced policy state has unknown keys: ${extra.join(", ")}`);

@@ -1,7 +1,7 @@
 /**
  * Typed column storage behind the replay buffer: one row per slot in `x`
- * (features), `y` (labels) and any number of named metadata columns (e.g. the
- * expert's logits). The slot policy decides WHERE a row goes; this file only
+ * (features), `y` (labels), `t` (task: an index into the buffer's task ids)
+ * and any number of named metadata columns (e.g. the expert's logits). The slot policy decides WHERE a row goes; this file only
  * keeps rows aligned across columns, so a metadata row always travels with its
  * item. Rows are allocated lazily (doubling up to the capacity) so a large
  * capacity costs nothing until it is filled.
@@ -34,6 +34,8 @@ export interface MetadataRows {
 export interface GatheredRows {
   features: Float32Array;
   labels: Int32Array;
+  /** Task index of each row (see ReplayBuffer.taskIds). */
+  tasks: Int32Array;
   metadata: Record<string, NumericArray>;
 }
 
@@ -148,11 +150,12 @@ interface MetadataColumn {
   values: NumericArray;
 }
 
-/** Aligned x / y / metadata columns for at most `capacity` rows; rows 0..length-1 are filled. */
+/** Aligned x / y / t / metadata columns for at most `capacity` rows; rows 0..length-1 are filled. */
 export class ColumnStore {
   readonly rowSize: number;
   private x: Float32Array;
   private y: Int32Array;
+  private t: Int32Array;
   private readonly metadata = new Map<string, MetadataColumn>();
   private allocatedRows = 0;
   private filled = 0;
@@ -165,6 +168,7 @@ export class ColumnStore {
     this.rowSize = featureSize(featureShape);
     this.x = new Float32Array(0);
     this.y = new Int32Array(0);
+    this.t = new Int32Array(0);
     for (const [key, spec] of Object.entries(schema)) {
       this.metadata.set(key, { spec, rowSize: featureSize(spec.rowShape), values: allocate(spec.dtype, 0) });
     }
@@ -176,8 +180,9 @@ export class ColumnStore {
   }
 
   /**
-   * Copies row `row` of the source arrays into `slot`. A slot equal to the
-   * current length appends; a larger one would leave a hole and is refused.
+   * Copies row `row` of the source arrays into `slot`, with task index
+   * `task`. A slot equal to the current length appends; a larger one would
+   * leave a hole and is refused.
    */
   writeRow(
     slot: number,
@@ -185,6 +190,7 @@ export class ColumnStore {
     labels: Int32Array,
     metadata: Readonly<Record<string, MetadataRows>>,
     row: number,
+    task = 0,
   ): void {
     if (!Number.isInteger(slot) || slot < 0 || slot > this.filled || slot >= this.capacity) {
       throw new MemoryError(
@@ -195,6 +201,7 @@ export class ColumnStore {
     const size = this.rowSize;
     this.x.set(features.subarray(row * size, (row + 1) * size), slot * size);
     this.y[slot] = labels[row]!;
+    this.t[slot] = task;
     for (const [key, column] of this.metadata) {
       const source = metadata[key]!.values;
       const rowSize = column.rowSize;
@@ -215,10 +222,12 @@ export class ColumnStore {
     const size = this.rowSize;
     const features = new Float32Array(count * size);
     const labels = new Int32Array(count);
+    const tasks = new Int32Array(count);
     for (let i = 0; i < count; i++) {
       const slot = slots[i]!;
       features.set(this.x.subarray(slot * size, (slot + 1) * size), i * size);
       labels[i] = this.y[slot]!;
+      tasks[i] = this.t[slot]!;
     }
     const metadata: Record<string, NumericArray> = {};
     for (const [key, column] of this.metadata) {
@@ -230,7 +239,7 @@ export class ColumnStore {
       }
       metadata[key] = out;
     }
-    return { features, labels, metadata };
+    return { features, labels, tasks, metadata };
   }
 
   /** Overwrites metadata column `key` for slots 0..length-1 with `values` (slot order, same dtype). */
@@ -268,9 +277,14 @@ export class ColumnStore {
     return this.y.subarray(0, this.filled);
   }
 
-  /** Copies of every column trimmed to length: `x`, `y` and `metadataColumnName(key)` per key. */
+  /** A view of the stored task indices for slots 0..length-1; valid until the next write. */
+  tasksView(): Int32Array {
+    return this.t.subarray(0, this.filled);
+  }
+
+  /** Copies of every column trimmed to length: `x`, `y`, `t` and `metadataColumnName(key)` per key. */
   export(): Record<string, NumericArray> {
-    const columns: Record<string, NumericArray> = { x: this.featuresView().slice(), y: this.labelsView().slice() };
+    const columns: Record<string, NumericArray> = { x: this.featuresView().slice(), y: this.labelsView().slice(), t: this.tasksView().slice() };
     for (const key of this.metadata.keys()) columns[metadataColumnName(key)] = this.metadataView(key).slice();
     return columns;
   }
@@ -290,6 +304,7 @@ export class ColumnStore {
     store.reserve(length);
     store.x.set(columns.x as Float32Array);
     store.y.set(columns.y as Int32Array);
+    store.t.set(columns.t as Int32Array);
     for (const [key, column] of store.metadata) column.values.set(columns[metadataColumnName(key)]!);
     store.filled = length;
     return store;
@@ -316,6 +331,7 @@ export class ColumnStore {
     };
     this.x = grow(this.x, this.rowSize, "float32");
     this.y = grow(this.y, 1, "int32");
+    this.t = grow(this.t, 1, "int32");
     for (const column of this.metadata.values()) {
       column.values = grow(column.values, column.rowSize, column.spec.dtype);
     }

@@ -1,6 +1,7 @@
 /**
  * The replay memory: a slot policy (where does an offered item go?) over
- * typed columns (x, y and named metadata such as the expert's logits). The
+ * typed columns (x, y, the item's task and named metadata such as the
+ * expert's logits). The
  * buffer owns the seeded Random that the policy draws from, and persists its
  * state, so a buffer restored from a snapshot continues the very same random
  * stream as the one that was saved.
@@ -8,6 +9,7 @@
 import { DataError, MemoryError, OptionsError } from "../errors.js";
 import { Random } from "../random.js";
 import { featureSize, type Dataset } from "../data/dataset.js";
+import { DEFAULT_TASK_ID, withTaskId, type RowTasks } from "../task_id.js";
 import {
   ColumnStore,
   assertSameFeatureShape,
@@ -22,6 +24,7 @@ import {
   REPLAY_BUFFER_FORMAT,
   REPLAY_BUFFER_FORMAT_VERSION,
   validateSnapshot,
+  type LegacySnapshotOptions,
   type ReplayBufferSnapshot,
 } from "./buffer_snapshot.js";
 import { ClassBalancedPolicy } from "./class_balanced_policy.js";
@@ -56,6 +59,21 @@ function checkOptions(options: ReplayBufferOptions): Required<ReplayBufferOption
   return { capacity, policy, seed };
 }
 
+/** Labels must stay below this for balanceKey to keep (task, class) pairs apart. */
+const TASK_STRIDE = 2 ** 20;
+
+/**
+ * What the slot policy sees as an item's class: its class within its task.
+ * Task index 0 (every item of a one-task memory) gives the label itself, so a
+ * one-task memory balances exactly as before items recorded a task; with
+ * tasks whose labels restart at 0 (task-incremental data), each (task, class)
+ * pair is a class of its own, so GDumb's balanced memory keeps every task's
+ * classes instead of refusing a later task's items as over-represented.
+ */
+function balanceKey(label: number, task: number): number {
+  return task * TASK_STRIDE + label;
+}
+
 function createPolicy(name: SlotPolicyName, capacity: number): SlotPolicy {
   return name === "reservoir" ? new ReservoirPolicy(capacity) : new ClassBalancedPolicy(capacity);
 }
@@ -66,8 +84,8 @@ function checkDataset(dataset: Dataset): void {
   if (!Array.isArray(featureShape) || !featureShape.every((dim) => Number.isInteger(dim) && dim > 0)) {
     throw new DataError(`ReplayBuffer.add: featureShape must be a list of positive integers, got ${JSON.stringify(featureShape)}`);
   }
-  if (!Number.isInteger(numClasses) || numClasses <= 0) {
-    throw new DataError(`ReplayBuffer.add: numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses <= 0 || numClasses > TASK_STRIDE) {
+    throw new DataError(`ReplayBuffer.add: numClasses must be a positive integer up to ${TASK_STRIDE}, got ${numClasses}`);
   }
   if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) {
     throw new DataError("ReplayBuffer.add: features must be a Float32Array and labels an Int32Array");
@@ -95,6 +113,8 @@ export class ReplayBuffer {
   private store: ColumnStore | null = null;
   private offered = 0;
   private classes = 0;
+  /** Task ids in first-seen order; the `t` column indexes into it. */
+  private taskIdList: string[] = [];
 
   constructor(options: ReplayBufferOptions) {
     const { capacity, policy, seed } = checkOptions(options);
@@ -124,19 +144,35 @@ export class ReplayBuffer {
     return this.store?.featureShape ?? null;
   }
 
+  /** Task ids of the items ever added, in first-seen order (an item's task index points into this list). */
+  get taskIds(): readonly string[] {
+    return this.taskIdList;
+  }
+
+  /**
+   * The task of every stored item, slot order: `rows` is a view valid until
+   * the next `add`, `taskIds` a copy.
+   */
+  tasks(): RowTasks {
+    return { taskIds: [...this.taskIdList], rows: this.columns().tasksView() };
+  }
+
   /** Metadata keys with their dtypes and row shapes, fixed by the first insert. */
   get metadataSchema(): MetadataSchema {
     return this.store?.schema ?? {};
   }
 
   /**
-   * Offers every row of `dataset`, in order, to the slot policy. `metadata`
-   * holds one row per dataset row for each key. The first insert fixes the
-   * feature shape and the metadata keys, dtypes and row shapes; a later
-   * mismatch is a MemoryError. Everything is checked before anything is stored.
+   * Offers every row of `dataset`, in order, to the slot policy, as items of
+   * task `taskId` (a task-incremental model replays each item through its
+   * task's head). `metadata` holds one row per dataset row for each key. The
+   * first insert fixes the feature shape and the metadata keys, dtypes and
+   * row shapes; a later mismatch is a MemoryError. Everything is checked
+   * before anything is stored.
    */
-  add(dataset: Dataset, metadata: Readonly<Record<string, MetadataRows>> = {}): void {
+  add(dataset: Dataset, metadata: Readonly<Record<string, MetadataRows>> = {}, taskId: string = DEFAULT_TASK_ID): void {
     checkDataset(dataset);
+    if (typeof taskId !== "string") throw new DataError(`ReplayBuffer.add: taskId must be a string, got ${JSON.stringify(taskId)}`);
     const schema = describeMetadata(metadata, dataset.length);
     if (this.store === null) {
       this.store = new ColumnStore(this.capacity, Object.freeze([...dataset.featureShape]), schema);
@@ -146,11 +182,13 @@ export class ReplayBuffer {
     }
     const store = this.store;
     this.classes = Math.max(this.classes, dataset.numClasses);
+    const { taskIds, index: task } = withTaskId(this.taskIdList, taskId);
+    this.taskIdList = [...taskIds];
     const { features, labels } = dataset;
     for (let row = 0; row < dataset.length; row++) {
-      const slot = this.slotPolicy.chooseSlot(labels[row]!, { seen: this.offered, length: store.length }, this.random);
+      const slot = this.slotPolicy.chooseSlot(balanceKey(labels[row]!, task), { seen: this.offered, length: store.length }, this.random);
       this.offered++;
-      if (slot >= 0) store.writeRow(slot, features, labels, metadata, row);
+      if (slot >= 0) store.writeRow(slot, features, labels, metadata, row, task);
     }
   }
 
@@ -214,6 +252,7 @@ export class ReplayBuffer {
         length: store.length,
         featureShape: this.store === null ? null : [...this.store.featureShape],
         numClasses: this.classes,
+        taskIds: [...this.taskIdList],
         metadata,
         randomState: this.random.state(),
         policyState: this.slotPolicy.exportState(),
@@ -226,26 +265,32 @@ export class ReplayBuffer {
    * Rebuilds a buffer from `toSnapshot` output (e.g. read back from a state
    * folder), checking everything; any inconsistency is a MemoryError. The
    * restored buffer continues the original's random stream. `meta` is typed
-   * `unknown` because it usually comes straight from parsed JSON.
+   * `unknown` because it usually comes straight from parsed JSON. A version-1
+   * snapshot (no task ids) needs `options.legacyTaskId` once it holds items.
    */
-  static fromSnapshot(snapshot: { meta: unknown; columns: Readonly<Record<string, NumericArray>> }): ReplayBuffer {
-    const { meta, columns } = validateSnapshot(snapshot);
+  static fromSnapshot(
+    snapshot: { meta: unknown; columns: Readonly<Record<string, NumericArray>> },
+    options: LegacySnapshotOptions = {},
+  ): ReplayBuffer {
+    const { meta, columns } = validateSnapshot(snapshot, options);
     const buffer = new ReplayBuffer({ capacity: meta.capacity, policy: meta.policy });
     buffer.random = Random.fromState(meta.randomState);
     buffer.offered = meta.seen;
     buffer.classes = meta.numClasses;
+    buffer.taskIdList = [...meta.taskIds];
     if (meta.featureShape !== null) {
       const schema: MetadataSchema = Object.fromEntries(
         Object.entries(meta.metadata).map(([key, spec]) => [key, { dtype: spec.dtype, rowShape: Object.freeze([...spec.rowShape]) }]),
       );
       buffer.store = ColumnStore.fromColumns(meta.capacity, Object.freeze([...meta.featureShape]), schema, meta.length, columns);
     }
-    const labels = buffer.columns().labelsView();
+    const tasks = buffer.columns().tasksView();
+    const keys = Array.from(buffer.columns().labelsView(), (label, slot) => balanceKey(label, tasks[slot]!));
     try {
       buffer.slotPolicy =
         meta.policy === "reservoir"
           ? ReservoirPolicy.restore(meta.capacity, meta.policyState)
-          : ClassBalancedPolicy.restore(meta.capacity, labels, meta.policyState);
+          : ClassBalancedPolicy.restore(meta.capacity, keys, meta.policyState);
     } catch (error) {
       if (error instanceof MemoryError) throw new MemoryError(`replay buffer snapshot: meta.policyState: ${error.message}`);
       throw error;

@@ -14,14 +14,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
+import { DEFAULT_TASK_ID, type RowTasks } from "../task_id.js";
 import { buildBody } from "./build.js";
 import { frozenStatefulLayers, ownWeights, reachableLayers, type Layer } from "./frozen.js";
 import { reinitializeLayer } from "./reinitialize.js";
 import type { ModelSpec } from "./spec.js";
 import { parseModelSpec } from "./spec.js";
 
-/** The task id used when the caller names none. */
-export const DEFAULT_TASK_ID = "default_task";
+export { DEFAULT_TASK_ID, type RowTasks } from "../task_id.js";
 
 interface Head {
   layer: Layer;
@@ -59,6 +59,8 @@ export class ContinualModel {
   private builtDropoutSeeds: Map<Layer, number | undefined> | undefined;
   /** Compiled training forwards by task id (null: not a plain chain). */
   private readonly trainingChains = new Map<string, ChainForward | null>();
+  /** Compiled training forwards of the body alone and of each head alone (rows of several tasks). */
+  private readonly partChains = new Map<Layer | tfl.LayersModel, ChainForward | null>();
   private disposed = false;
   /** Whether any layer keeps state (batch norm); computed on the first training forward. */
   private bodyHasState: boolean | undefined;
@@ -135,13 +137,19 @@ export class ContinualModel {
   }
 
   /**
-   * Logits [batch, classes] for a batch of inputs. `training` switches
+   * Logits [batch, classes] for a batch of inputs. `tasks` is one task id
+   * for the whole batch, or the task of each row (RowTasks, rows.length =
+   * batch): each row then gets the logits of its own task's head (a
+   * single-head model has one head and ignores it). `training` switches
    * dropout and batch-norm to training behaviour (batch statistics, moving
-   * averages updated).
+   * averages updated). Throws a ModelError for a task without a head.
    */
-  getLogits(x: tf.Tensor, taskId: string = DEFAULT_TASK_ID, training = false): tf.Tensor2D {
+  getLogits(x: tf.Tensor, tasks: string | RowTasks = DEFAULT_TASK_ID, training = false): tf.Tensor2D {
     this.assertUsable();
     this.assertInputShape(x);
+    const groups = typeof tasks === "string" ? null : this.groupRows(tasks, x.shape[0]!);
+    if (groups !== null && groups.length > 1) return this.getLogitsOfGroups(x, groups, training);
+    const taskId = typeof tasks === "string" ? tasks : (groups?.[0]?.taskId ?? tasks.taskIds[0] ?? DEFAULT_TASK_ID);
     const head = this.headFor(taskId);
     return tf.tidy(() => {
       // Training runs a plain layer chain as ops (chain_forward.ts: same
@@ -184,6 +192,61 @@ export class ContinualModel {
     }
   }
 
+  /**
+   * A batch whose rows belong to several tasks: the body runs once on the
+   * whole batch (so batch-norm sees the batch as a whole), every head of a
+   * task present runs on all rows, and each row keeps its own head's logits
+   * through a 0/1 mask per task (no per-row tensors; masked rows get exactly
+   * zero gradient into the other heads). A mask rather than gather/scatter,
+   * because the wasm backend has no UnsortedSegmentSum for gather's gradient.
+   */
+  private getLogitsOfGroups(x: tf.Tensor, groups: readonly { taskId: string; mask: Float32Array }[], training: boolean): tf.Tensor2D {
+    const heads = groups.map(({ taskId }) => this.headFor(taskId)!);
+    return tf.tidy(() => {
+      const features = this.runPart(this.body, x, training);
+      let logits: tf.Tensor | null = null;
+      groups.forEach(({ mask }, g) => {
+        const own = tf.mul(this.runPart(heads[g]!.layer, features, training), tf.tensor2d(mask, [mask.length, 1]));
+        logits = logits === null ? own : tf.add(logits, own);
+      });
+      return logits! as tf.Tensor2D;
+    });
+  }
+
+  /** The body or one head on `input`, as a compiled op chain when training and possible. */
+  private runPart(part: Layer | tfl.LayersModel, input: tf.Tensor, training: boolean): tf.Tensor {
+    if (training && chainForwardEnabled()) {
+      if (!this.partChains.has(part)) {
+        this.partChains.set(part, part instanceof tfl.LayersModel ? compileModelChain(part) : compileLayers([part]));
+      }
+      const chain = this.partChains.get(part);
+      if (chain) return runChain(chain, input, true);
+    }
+    const forward = () => part.apply(input, { training }) as tf.Tensor;
+    return training && part === this.body ? this.withFrozenStateInInference(forward) : forward();
+  }
+
+  /**
+   * Rows of a multi-head batch grouped by task, each group as a 0/1 row mask
+   * (tasks in first-appearance order); null for a single-head model.
+   */
+  private groupRows(tasks: RowTasks, batch: number): { taskId: string; mask: Float32Array }[] | null {
+    if (tasks.rows.length !== batch) {
+      throw new ModelError(`per-row tasks give ${tasks.rows.length} rows but the batch has ${batch}`);
+    }
+    if (!this.multiHead) return null;
+    const masks = new Map<number, Float32Array>();
+    tasks.rows.forEach((task, row) => {
+      if (!Number.isInteger(task) || task < 0 || task >= tasks.taskIds.length) {
+        throw new ModelError(`row ${row} has task index ${task}, outside the ${tasks.taskIds.length} task ids given`);
+      }
+      let mask = masks.get(task);
+      if (mask === undefined) masks.set(task, (mask = new Float32Array(batch)));
+      mask[row] = 1;
+    });
+    return [...masks].map(([task, mask]) => ({ taskId: tasks.taskIds[task]!, mask }));
+  }
+
   /** The compiled training forward of body + the head of `taskId`, or null when the layers are not a plain chain. */
   private trainingChain(taskId: string): ChainForward | null {
     const key = this.multiHead ? taskId : DEFAULT_TASK_ID;
@@ -196,11 +259,15 @@ export class ContinualModel {
     return this.trainingChains.get(key) ?? null;
   }
 
-  /** The trainable variables the loss of `taskId` depends on: the body's and that task's head. */
-  trainableVariables(taskId: string = DEFAULT_TASK_ID): tf.Variable[] {
+  /**
+   * The trainable variables the loss of `taskId` depends on: the body's and
+   * that task's head; for a list of task ids, the body's and each listed
+   * task's head once.
+   */
+  trainableVariables(taskIds: string | readonly string[] = DEFAULT_TASK_ID): tf.Variable[] {
     this.assertUsable();
-    const head = this.headFor(taskId);
-    const weights = [...this.body.trainableWeights, ...(head?.layer.trainableWeights ?? [])];
+    const heads = new Set((typeof taskIds === "string" ? [taskIds] : taskIds).map((taskId) => this.headFor(taskId)));
+    const weights = [...this.body.trainableWeights, ...[...heads].flatMap((head) => head?.layer.trainableWeights ?? [])];
     return weights.map((weight) => weight.read() as tf.Variable);
   }
 

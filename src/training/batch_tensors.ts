@@ -2,12 +2,15 @@
  * The batch boundary: typed-array rows become tensors here and nowhere else.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { RowTasks } from "../task_id.js";
 import type { Batch } from "./batch_source.js";
 
 export interface BatchTensors {
   readonly x: tf.Tensor;
   readonly labels: tf.Tensor1D;
   readonly targets?: tf.Tensor2D;
+  /** The task (head) of each row, kept on the CPU: the model groups rows by it. */
+  readonly tasks?: RowTasks;
 }
 
 /** Tensors for one batch; the caller disposes them (see disposeBatch). */
@@ -15,10 +18,11 @@ export function toBatchTensors(batch: Batch, featureShape: readonly number[], ta
   const size = batch.labels.length;
   const x = tf.tensor(batch.features, [size, ...featureShape], "float32");
   const labels = tf.tensor1d(batch.labels, "int32");
+  const tasks = batch.tasks ? { tasks: batch.tasks } : {};
   if (batch.targets && targetWidth !== undefined) {
-    return { x, labels, targets: tf.tensor2d(batch.targets, [size, targetWidth], "float32") };
+    return { x, labels, targets: tf.tensor2d(batch.targets, [size, targetWidth], "float32"), ...tasks };
   }
-  return { x, labels };
+  return { x, labels, ...tasks };
 }
 
 export function disposeBatch(batch: BatchTensors): void {

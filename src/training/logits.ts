@@ -9,6 +9,7 @@ import type { Dataset } from "../data/dataset.js";
 import type { FeatureTransform } from "../data/transforms.js";
 import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
 import { Random } from "../random.js";
+import type { RowTasks } from "../task_id.js";
 import { datasetSource } from "./batch_source.js";
 import { sequentialBatches, toBatchTensors, disposeBatch } from "./batch_tensors.js";
 
@@ -17,23 +18,28 @@ export interface ExtractLogitsOptions {
   transform?: FeatureTransform | undefined;
 }
 
-/** (N, C) logits of `model` for every item, in order; the caller disposes the tensor. */
+/**
+ * (N, C) logits of `model` for every item, in order; the caller disposes the
+ * tensor. `tasks` is the task id of every item, or each item's own task
+ * (RowTasks, one index per item: each item through its own task's head).
+ */
 export function extractLogits(
   model: ContinualModel,
   dataset: Dataset,
   batchSize: number,
-  taskId: string = DEFAULT_TASK_ID,
+  tasks: string | RowTasks = DEFAULT_TASK_ID,
   options: ExtractLogitsOptions = {},
 ): tf.Tensor2D {
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-  const source = datasetSource(dataset, { transform: options.transform });
+  const taskId = typeof tasks === "string" ? tasks : undefined;
+  const source = datasetSource(dataset, { transform: options.transform, tasks: typeof tasks === "string" ? undefined : tasks });
   const random = Random.fromSeed(0); // deterministic transforms ignore it
   const parts: tf.Tensor2D[] = [];
   try {
     for (const indices of sequentialBatches(dataset.length, batchSize)) {
       const batch = toBatchTensors(source.gather(indices, random), dataset.featureShape);
       try {
-        parts.push(tf.tidy(() => model.getLogits(batch.x, taskId, false)));
+        parts.push(tf.tidy(() => model.getLogits(batch.x, batch.tasks ?? taskId, false)));
       } finally {
         disposeBatch(batch);
       }
@@ -50,10 +56,10 @@ export async function extractLogitsArray(
   model: ContinualModel,
   dataset: Dataset,
   batchSize: number,
-  taskId: string = DEFAULT_TASK_ID,
+  tasks: string | RowTasks = DEFAULT_TASK_ID,
   options: ExtractLogitsOptions = {},
 ): Promise<{ values: Float32Array; width: number }> {
-  const logits = extractLogits(model, dataset, batchSize, taskId, options);
+  const logits = extractLogits(model, dataset, batchSize, tasks, options);
   try {
     return { values: (await logits.data()) as Float32Array, width: logits.shape[1] };
   } finally {

@@ -124,7 +124,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
           try {
             // A source may append rows of its own (replay memory): sums are means over every row trained on.
             const rows = batch.labels.shape[0];
-            sums.add(trainStep(model, taskId, variables, batch, options.loss, metrics, maskBias, optimizer, options.gradientClipping), rows);
+            // Rows of several tasks train the body and each of their heads.
+            const stepVariables = batch.tasks ? model.trainableVariables([taskId, ...batch.tasks.taskIds]) : variables;
+            sums.add(trainStep(model, taskId, stepVariables, batch, options.loss, metrics, maskBias, optimizer, options.gradientClipping), rows);
           } finally {
             disposeBatch(batch);
           }
@@ -189,7 +191,7 @@ function trainStep(
 ): Record<string, tf.Scalar> {
   let logitsForMetrics: tf.Tensor2D | null = null;
   const { value, grads } = tf.variableGrads(() => {
-    const raw = model.getLogits(batch.x, taskId, true);
+    const raw = model.getLogits(batch.x, batch.tasks ?? taskId, true);
     const logits = maskBias ? (tf.add(raw, maskBias) as tf.Tensor2D) : raw;
     logitsForMetrics = tf.keep(logits);
     return tf.mean(loss(logits, batch)) as tf.Scalar;

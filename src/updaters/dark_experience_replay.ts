@@ -26,7 +26,7 @@ import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
-import { assertSingleHead, CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
+import { CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 const LOGITS = "logits";
@@ -111,13 +111,12 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
     const o = this.options;
     const model = this.model;
-    assertSingleHead(model, "DarkExperienceReplayModelUpdater");
     const stream = new StreamTracker(chunk.length);
     const offer = async (indices: Int32Array) => {
       if (indices.length === 0) return;
       const items = subsetDataset(chunk, indices);
       const logits = await extractLogitsArray(model, items, o.batchSize, taskId, { transform: o.testTransform });
-      this.memory.add(items, { [LOGITS]: { values: logits.values, rowShape: [logits.width] } });
+      this.memory.add(items, { [LOGITS]: { values: logits.values, rowShape: [logits.width] } }, taskId);
     };
     const scoredClasses = o.maskUnusedClasses ? classesSeen(chunk, this.memory) : undefined;
     const loss: BatchLoss = (logits, batch) =>
@@ -126,7 +125,7 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
       phase: "der++",
       model,
       taskId,
-      data: this.replayBatches(chunk, [this.memoryBatchSize, this.memoryBatchSize], {
+      data: this.replayBatches(chunk, taskId, [this.memoryBatchSize, this.memoryBatchSize], {
         memoryTargets: { key: LOGITS, width: model.numClasses },
         afterStep: (indices) => offer(stream.take(indices)),
       }),

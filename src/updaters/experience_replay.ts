@@ -16,7 +16,7 @@ import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
-import { assertSingleHead, classesSeen, StreamTracker } from "./replay_source.js";
+import { classesSeen, StreamTracker } from "./replay_source.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 export const experienceReplayOptionsSchema = updaterOptionsSchema.extend({
@@ -46,10 +46,9 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
     const o = this.options;
-    assertSingleHead(this.model, this.constructor.name);
     const stream = new StreamTracker(chunk.length);
     const offer = (indices: Int32Array) => {
-      if (indices.length > 0) this.memory.add(subsetDataset(chunk, indices));
+      if (indices.length > 0) this.memory.add(subsetDataset(chunk, indices), {}, taskId);
     };
     await this.train({
       phase: this.kind,
@@ -57,6 +56,7 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
       taskId,
       data: this.replayBatches(
         chunk,
+        taskId,
         [this.memoryBatchSize],
         this.streamsIntoMemory ? { afterStep: (indices: Int32Array) => offer(stream.take(indices)) } : {},
       ),

@@ -15,7 +15,6 @@ import { z } from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
-import { assertSingleHead } from "./replay_source.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 export const gdumbOptionsSchema = updaterOptionsSchema.extend({
@@ -37,11 +36,10 @@ export class GDumbModelUpdater extends MemoryModelUpdater {
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
-    assertSingleHead(this.model, "GDumbModelUpdater");
-    this.memory.add(chunk);
+    this.memory.add(chunk, {}, taskId);
     this.model.reinitialize(this.phaseSeed("gdumb-init"));
-    // Valid for the whole phase: nothing is added to the memory while it trains.
-    await this.trainOnLabels("gdumb", taskId, this.memory.asDataset(), this.bufferTransforms);
+    // Valid for the whole phase: nothing is added to the memory while it trains. Each item trains its own task's head.
+    await this.trainOnLabels("gdumb", taskId, this.memory.asDataset(), { ...this.bufferTransforms, tasks: this.memory.tasks() });
   }
 
   protected algorithmOptions(): Record<string, unknown> {

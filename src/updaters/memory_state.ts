@@ -11,6 +11,7 @@ import { ReplayBuffer } from "../memory/replay_buffer.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { columnDescriptorSchema, readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
 import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";
+import { DEFAULT_TASK_ID } from "../task_id.js";
 
 /** The manifest's description of a saved memory. */
 export interface SavedMemory {
@@ -37,12 +38,16 @@ export async function saveMemory(dir: string, memory: ReplayBuffer): Promise<Sav
 /**
  * Rebuilds the memory saveMemory wrote. `expected` is what the resuming
  * updater was configured with: a memory of another capacity or policy is a
- * StateError, never a silently different memory.
+ * StateError, never a silently different memory. A memory written before
+ * items recorded their task (snapshot version 1) is read as all of the
+ * default task for a single-head model, whose one head that is; for a
+ * multi-head model it is a StateError, as no one knows which head its items
+ * belong to.
  */
 export async function loadMemory(
   dir: string,
   section: unknown,
-  expected: { kind: string; capacity: number; policy: SlotPolicyName },
+  expected: { kind: string; capacity: number; policy: SlotPolicyName; multiHead: boolean },
 ): Promise<ReplayBuffer> {
   const manifest = join(dir, MANIFEST_FILE);
   const parsed = savedMemorySchema.safeParse(section);
@@ -58,7 +63,7 @@ export async function loadMemory(
   }
   let restored: ReplayBuffer;
   try {
-    restored = ReplayBuffer.fromSnapshot({ meta: memory.meta, columns });
+    restored = ReplayBuffer.fromSnapshot({ meta: memory.meta, columns }, { legacyTaskId: expected.multiHead ? undefined : DEFAULT_TASK_ID });
   } catch (error) {
     // The buffer's own check knows the field, not the file: name the manifest that holds it.
     if (error instanceof MemoryError) {

@@ -28,15 +28,18 @@ export abstract class MemoryModelUpdater extends ModelUpdater {
   /**
    * The chunk's batches with memory batches of `memoryBatchSizes` appended
    * (replay_source.ts): train transforms on chunk rows, buffer transforms on
-   * memory rows, memory draws seeded by this update.
+   * memory rows, memory draws seeded by this update; chunk rows belong to
+   * task `taskId`, memory rows to their own.
    */
   protected replayBatches(
     chunk: Dataset,
+    taskId: string,
     memoryBatchSizes: readonly number[],
     extra: Pick<ReplaySourceOptions, "memoryTargets" | "afterStep"> = {},
   ): BatchSource {
     return replaySource({
       chunk,
+      taskId,
       chunkTransforms: this.trainTransforms,
       memory: this.memory,
       memoryTransforms: this.bufferTransforms,
@@ -51,6 +54,11 @@ export abstract class MemoryModelUpdater extends ModelUpdater {
   }
 
   protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    this.memory = await loadMemory(dir, data["memory"], { kind: this.kind, capacity: this.memorySize, policy: this.policy });
+    this.memory = await loadMemory(dir, data["memory"], {
+      kind: this.kind,
+      capacity: this.memorySize,
+      policy: this.policy,
+      multiHead: this.model.multiHead,
+    });
   }
 }

@@ -29,7 +29,7 @@ import { readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/st
 /** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/). */
 export const LOGS_FOLDER = "logs";
 import { readColumn, writeColumn } from "../state/columns_io.js";
-import { datasetSource, type BatchSource } from "../training/batch_source.js";
+import { datasetSource, type BatchSource, type DatasetSourceOptions } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
 import { DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
@@ -295,15 +295,16 @@ export abstract class ModelUpdater {
   /**
    * Plain supervised training of the current model on `data` (fine-tuning,
    * joint, GDumb): the label loss, the options' batch size and epochs, and
-   * with maskUnusedClasses the classes present in `data`.
+   * with maskUnusedClasses the classes present in `data`. Items are of task
+   * `taskId` unless `source.tasks` gives each its own.
    */
-  protected trainOnLabels(phase: string, taskId: string, data: Dataset, transforms: RowTransforms): Promise<PhaseReport> {
+  protected trainOnLabels(phase: string, taskId: string, data: Dataset, source: DatasetSourceOptions): Promise<PhaseReport> {
     const o = this.options;
     return this.train({
       phase,
       model: this.model,
       taskId,
-      data: datasetSource(data, transforms),
+      data: datasetSource(data, source),
       loss: this.labelLoss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,

@@ -6,6 +6,9 @@
  *   B. re-initialise the user's model in place and distil it over the memory
  *      alone (double distillation loss), then refresh every stored logit row
  *      with the consolidated model's logits.
+ * The memory records each item's task: with a multi-head (task-incremental)
+ * model, consolidation and refresh run each item through its own task's
+ * head (the expert's logits came from that head too).
  * Deliberate differences from Renate (SPEC): extractLogits runs in inference
  * mode on test-transformed inputs, the reservoir draws from [0, seen]
  * inclusive, and the logit refresh happens whether or not a state is saved.
@@ -120,11 +123,12 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
     } finally {
       expert.dispose();
     }
-    this.memory.add(chunk, { [LOGITS]: { values: expertLogits.values, rowShape: [expertLogits.width] } });
+    this.memory.add(chunk, { [LOGITS]: { values: expertLogits.values, rowShape: [expertLogits.width] } }, taskId);
 
     // Phase B: the user's model, re-initialised in place, distilled over the memory alone.
     model.reinitialize(this.phaseSeed("consolidation-init"));
     const stored = this.memory.asDataset();
+    const storedTasks = this.memory.tasks();
     const { batchSize, stepsPerEpoch } = consolidationSchedule({
       batchSize: o.batchSize,
       memorySize: this.memorySize,
@@ -140,6 +144,7 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
       data: datasetSource(stored, {
         ...this.bufferTransforms,
         targets: { values: this.memory.metadataColumn(LOGITS) as Float32Array, width: expertLogits.width },
+        tasks: storedTasks,
       }),
       loss: distillation,
       batchSize,
@@ -148,7 +153,7 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
     });
 
     // Refresh: every stored target becomes the consolidated model's logits.
-    const refreshed = await extractLogitsArray(model, stored, o.batchSize, taskId, { transform: o.testTransform });
+    const refreshed = await extractLogitsArray(model, stored, o.batchSize, storedTasks, { transform: o.testTransform });
     this.memory.setMetadataColumn(LOGITS, refreshed.values);
   }
 

@@ -1,21 +1,22 @@
 /**
  * What the rehearsal updaters (ER, offline ER, DER++) share: a BatchSource
  * that appends memory items to every batch of chunk items, a tracker that
- * streams each chunk item into the memory exactly once, and the checks and
- * class sets they all need.
+ * streams each chunk item into the memory exactly once, and the class sets
+ * they all need.
  *
  * Each batch is [chunk rows | memory batch 1 | memory batch 2 | ...]. Every
  * memory batch is drawn uniformly WITHOUT replacement from the memory as it
  * is at that step (Mammoth's buffer.get_data), independently of the others;
- * while the memory is empty the batch is the chunk rows alone.
+ * while the memory is empty the batch is the chunk rows alone. Every row
+ * carries its task (chunk rows the update's, memory rows their own), so a
+ * multi-head model trains each through its own head.
  */
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { gatherBatch, type RowTransforms } from "../data/transforms.js";
-import { ModelError } from "../errors.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
-import type { ContinualModel } from "../model/continual_model.js";
 import type { Random } from "../random.js";
+import { withTaskId, type RowTasks } from "../task_id.js";
 import type { Batch, BatchSource } from "../training/batch_source.js";
 
 /** Role (first target column) of chunk rows; memory batch k (1-based) has role k. */
@@ -23,6 +24,8 @@ export const CHUNK_ROLE = 0;
 
 export interface ReplaySourceOptions {
   chunk: Dataset;
+  /** Task of the chunk's items. */
+  taskId: string;
   chunkTransforms: RowTransforms;
   /** Read at every step, so items added while training are drawn from the next step on. */
   memory: ReplayBuffer;
@@ -42,7 +45,7 @@ export interface ReplaySourceOptions {
 
 /** A BatchSource over the chunk whose batches carry memory items too. */
 export function replaySource(options: ReplaySourceOptions): BatchSource {
-  const { chunk, memory, memoryBatchSizes, draws, memoryTargets, afterStep } = options;
+  const { chunk, taskId, memory, memoryBatchSizes, draws, memoryTargets, afterStep } = options;
   const numClasses = Math.max(chunk.numClasses, memory.numClasses);
   const targetWidth = memoryTargets ? memoryTargets.width + 1 : undefined;
   return {
@@ -64,7 +67,7 @@ export function replaySource(options: ReplaySourceOptions): BatchSource {
           roles.push(k + 1);
         });
       }
-      const batch = concatBatches(parts);
+      const batch = { ...concatBatches(parts), tasks: rowTasks(taskId, indices.length, memory, slotLists) };
       if (!memoryTargets || targetWidth === undefined) return batch;
       const targets = new Float32Array(batch.labels.length * targetWidth);
       const metadata = slotLists.length > 0 ? memory.metadataColumn(memoryTargets.key) : new Float32Array(0);
@@ -80,6 +83,16 @@ export function replaySource(options: ReplaySourceOptions): BatchSource {
       return { ...batch, targets };
     },
   };
+}
+
+/** The task of each row of [chunk rows | memory batches]: `taskId` for the chunk's, the stored one for memory items. */
+function rowTasks(taskId: string, chunkRows: number, memory: ReplayBuffer, slotLists: readonly Int32Array[]): RowTasks {
+  const stored = memory.tasks();
+  const { taskIds, index: current } = withTaskId(stored.taskIds, taskId);
+  const rows = new Int32Array(chunkRows + slotLists.reduce((n, slots) => n + slots.length, 0)).fill(current, 0, chunkRows);
+  let row = chunkRows;
+  for (const slots of slotLists) for (const slot of slots) rows[row++] = stored.rows[slot]!;
+  return { taskIds, rows };
 }
 
 function concatBatches(parts: readonly Batch[]): Batch {
@@ -140,14 +153,4 @@ export function classesSeen(chunk: Dataset, memory: ReplayBuffer): number[] {
     if (count > 0) classes.add(c);
   });
   return [...classes].sort((a, b) => a - b);
-}
-
-/**
- * Memory items carry no task id and are replayed through the current task's
- * head, which is only meaningful for a single-head model.
- */
-export function assertSingleHead(model: ContinualModel, updater: string): void {
-  if (model.multiHead) {
-    throw new ModelError(`${updater} replays memory items through one output head; multi-head (task-incremental) models are not supported`);
-  }
 }

@@ -39,7 +39,8 @@ export async function inspectState(dir: string): Promise<StateInspection> {
   const memoryMeta = data.algorithm?.memory?.meta;
   let memory: StateInspection["memory"];
   if (memoryMeta?.capacity !== undefined && memoryMeta.policy !== undefined) {
-    const buffer = await loadMemory(state.dir, data.algorithm!.memory, { kind: state.manifest.kind, capacity: memoryMeta.capacity, policy: memoryMeta.policy });
+    const multiHead = (state.data as { model?: { multiHead?: unknown } }).model?.multiHead === true;
+    const buffer = await loadMemory(state.dir, data.algorithm!.memory, { kind: state.manifest.kind, capacity: memoryMeta.capacity, policy: memoryMeta.policy, multiHead });
     memory = { length: buffer.length, capacity: buffer.capacity, seen: buffer.seen, policy: buffer.policy, classHistogram: buffer.classHistogram() };
   }
   return {

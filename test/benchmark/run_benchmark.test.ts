@@ -7,6 +7,7 @@ import { classIncremental, taskIncremental } from "../../src/data/scenarios.js";
 import { mlp } from "../../src/model/spec.js";
 import { planRuns, runBenchmark } from "../../src/benchmark/run_benchmark.js";
 import { OptionsError } from "../../src/errors.js";
+import { UPDATER_NAMES } from "../../src/updaters/registry.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -77,4 +78,24 @@ test("a task-incremental scenario gives the model a head per task", async () => 
   // with a head per task and the task known at test time, fine-tuning keeps far more than in class-incremental
   const last = results.runs[0]!.accuracyMatrix[2]!;
   assert.ok(last.every((a) => a > 0.5), `${last}`);
+});
+
+test("a task-incremental benchmark runs every updater, and each one with a memory keeps the old tasks through their own heads", async () => {
+  const before = tf.memory().numTensors;
+  const results = await runBenchmark({
+    ...config,
+    scenario: "task-incremental",
+    makeUpdates: (seed) => taskIncremental({ train, test: testSet, tasks: 3, seed }),
+    updaters: UPDATER_NAMES,
+    memorySizes: [120],
+    seeds: [1],
+    updaterOptions: { "rd-budget": { consolidationEpochs: 10 } }, // its budget rule would run 209 epochs on this tiny memory
+  });
+  assert.equal(tf.memory().numTensors, before);
+  assert.deepEqual(results.runs.map((r) => r.updater), UPDATER_NAMES);
+  for (const run of results.runs) {
+    if (run.memorySize === null) continue;
+    const last = run.accuracyMatrix[2]!;
+    assert.ok(last.every((a) => a >= 0.9), `${run.updater}: accuracy per task after the last update ${last}`);
+  }
 });

@@ -110,3 +110,23 @@ test("restore rebuilds the same choices from the stored labels and classesSeen",
   assert.throws(() => ClassBalancedPolicy.restore(6, Int32Array.from(labels), { classesSeen: "x" }), /non-negative integers/);
   assert.throws(() => ClassBalancedPolicy.restore(6, Int32Array.from(labels), { classesSeen: [0, 1, 3], more: 1 }), /unknown keys: more/);
 });
+
+test("class-balanced memory: with tasks whose labels restart at 0, each (task, class) pair gets its share", () => {
+  const memory = new ReplayBuffer({ capacity: 8, policy: "class-balanced", seed: 1 });
+  const task = (offset: number): Dataset =>
+    createDataset({ features: Float32Array.from({ length: 10 }, (_, i) => offset + i), labels: Int32Array.from({ length: 10 }, (_, i) => i % 2), featureShape: [1], numClasses: 2 });
+  memory.add(task(0), {}, "a");
+  memory.add(task(100), {}, "b");
+  const { taskIds, rows } = memory.tasks();
+  const labels = memory.asDataset().labels;
+  const counts = new Map<string, number>();
+  rows.forEach((t, slot) => counts.set(`${taskIds[t]}/${labels[slot]}`, (counts.get(`${taskIds[t]}/${labels[slot]}`) ?? 0) + 1));
+  assert.deepEqual(Object.fromEntries([...counts].sort()), { "a/0": 2, "a/1": 2, "b/0": 2, "b/1": 2 });
+  // The same balance after a snapshot round trip, and the next offers keep it.
+  const restored = ReplayBuffer.fromSnapshot(memory.toSnapshot());
+  restored.add(task(200), {}, "c");
+  memory.add(task(200), {}, "c");
+  assert.deepEqual(restored.toSnapshot(), memory.toSnapshot());
+  assert.deepEqual(memory.taskIds, ["a", "b", "c"]);
+  assert.ok(memory.tasks().rows.includes(2), "task c's items are stored too");
+});

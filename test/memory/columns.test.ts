@@ -27,23 +27,25 @@ function sourceRows() {
 test("rows are written to slots, gathered in the order asked, and exported trimmed", () => {
   const store = new ColumnStore(5, [2, 2], schema);
   const { features, labels, metadata } = sourceRows();
-  store.writeRow(0, features, labels, metadata, 2);
-  store.writeRow(1, features, labels, metadata, 0);
-  store.writeRow(0, features, labels, metadata, 1); // overwrite keeps length
+  store.writeRow(0, features, labels, metadata, 2, 4);
+  store.writeRow(1, features, labels, metadata, 0, 7);
+  store.writeRow(0, features, labels, metadata, 1, 5); // overwrite keeps length
   assert.equal(store.length, 2);
 
   const got = store.gather([1, 0, 1]);
   assert.deepEqual([...got.features], [0, 1, 2, 3, 10, 11, 12, 13, 0, 1, 2, 3]);
   assert.deepEqual([...got.labels], [0, 1, 0]);
+  assert.deepEqual([...got.tasks], [7, 5, 7], "the task index travels with its row");
   assert.ok(got.metadata.logits instanceof Float32Array);
   assert.ok(got.metadata.tag instanceof Int32Array);
   assert.deepEqual([...got.metadata.logits!], [0, -0, 1, -1, 0, -0]);
   assert.deepEqual([...got.metadata.tag!], [100, 101, 100]);
 
   const exported = store.export();
-  assert.deepEqual(Object.keys(exported).sort(), ["metadata.logits", "metadata.tag", "x", "y"]);
+  assert.deepEqual(Object.keys(exported).sort(), ["metadata.logits", "metadata.tag", "t", "x", "y"]);
   assert.equal(exported.x!.length, 8);
   assert.deepEqual([...exported.y!], [1, 0]);
+  assert.deepEqual([...exported.t!], [5, 7]);
   assert.deepEqual([...exported[metadataColumnName("tag")]!], [101, 100]);
   // Exported columns are copies: later writes do not reach them.
   store.writeRow(0, features, labels, metadata, 2);

@@ -203,7 +203,13 @@ test("fromSnapshot names every inconsistency", () => {
   };
   const cases: [ReplayBufferSnapshot, RegExp][] = [
     [withMeta({ format: "other" }), /meta\.format/],
-    [withMeta({ version: 2 }), /meta\.version/],
+    [withMeta({ version: 3 }), /meta\.version/],
+    [withMeta({ taskIds: undefined }), /meta\.taskIds is missing/],
+    [withMeta({ taskIds: ["a", "a"] }), /meta\.taskIds has duplicates/],
+    [withMeta({ taskIds: [] }), /column "t" slot 0 holds task index 0, outside \[0, 0\) \(meta\.taskIds\)/],
+    [withColumns({ t: new Int32Array(8).fill(-1) }), /column "t" slot 0 holds task index -1/],
+    [without("t"), /column "t" is missing/],
+    [withMeta({ version: 1, taskIds: undefined }), /column "t" is not part of a version 1 snapshot/],
     [withMeta({ policy: "fifo" }), /meta\.policy/],
     [withMeta({ capacity: -1 }), /meta\.capacity/],
     [withMeta({ capacity: 4 }), /meta\.length 8 exceeds meta\.capacity 4/],
@@ -237,6 +243,66 @@ test("fromSnapshot names every inconsistency", () => {
   );
   assert.doesNotThrow(() => ReplayBuffer.fromSnapshot(good));
 });
+
+test("each item keeps the task it was added under, through overwrites and a snapshot", () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom<SlotPolicyName>("reservoir", "class-balanced"),
+      fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), fc.integer({ min: 1, max: 9 })), { minLength: 1, maxLength: 8 }),
+      (policy, chunks) => {
+        const buffer = new ReplayBuffer({ capacity: 7, policy, seed: 4 });
+        let first = 0;
+        const taskOfFirstFeature = new Map<number, string>();
+        for (const [taskId, n] of chunks) {
+          const { dataset, metadata } = chunk(first, n, NUM_CLASSES);
+          buffer.add(dataset, metadata, taskId);
+          for (let i = 0; i < n; i++) taskOfFirstFeature.set(dataset.features[i * dataset.featureShape.reduce((a, d) => a * d, 1)]!, taskId);
+          first += n;
+        }
+        assert.deepEqual(buffer.taskIds, [...new Set(chunks.map(([taskId]) => taskId))], "task ids in first-seen order");
+        const check = (b: ReplayBuffer) => {
+          const { taskIds, rows } = b.tasks();
+          const stored = b.asDataset();
+          const size = stored.features.length / stored.length;
+          for (let slot = 0; slot < stored.length; slot++) {
+            assert.equal(taskIds[rows[slot]!], taskOfFirstFeature.get(stored.features[slot * size]!), `slot ${slot}`);
+          }
+          assert.deepEqual(Array.from(b.get([0]).tasks), [rows[0]]);
+        };
+        check(buffer);
+        const restored = ReplayBuffer.fromSnapshot(viaJson(buffer.toSnapshot()));
+        check(restored);
+        assert.deepEqual(restored.toSnapshot(), buffer.toSnapshot());
+      },
+    ),
+    { numRuns: 50 },
+  );
+});
+
+test("a version 1 snapshot (no task ids) reads as the legacy task given, and without one is refused once it holds items", () => {
+  const buffer = new ReplayBuffer({ capacity: 6, seed: 2 });
+  addChunk(buffer, 0, 9);
+  const legacy = asVersion1(buffer.toSnapshot());
+  assert.throws(
+    () => ReplayBuffer.fromSnapshot(legacy),
+    (e: unknown) => e instanceof MemoryError && /version 1 snapshot: its 6 items record no task id/.test(e.message) && /fresh state/.test(e.message),
+  );
+  const read = ReplayBuffer.fromSnapshot(legacy, { legacyTaskId: "only" });
+  assert.deepEqual(read.tasks(), { taskIds: ["only"], rows: new Int32Array(6) });
+  assert.deepEqual(read.asDataset(), buffer.asDataset());
+  assert.equal(read.toSnapshot().meta.version, 2, "written back in the current version");
+  // An empty version 1 buffer has nothing to misroute.
+  assert.deepEqual(ReplayBuffer.fromSnapshot(asVersion1(new ReplayBuffer({ capacity: 3 }).toSnapshot())).taskIds, []);
+});
+
+/** A snapshot as relearn wrote it before items recorded their task (version 1: no meta.taskIds, no column "t"). */
+function asVersion1(snapshot: ReplayBufferSnapshot): { meta: unknown; columns: ReplayBufferSnapshot["columns"] } {
+  const columns = { ...snapshot.columns };
+  delete columns.t;
+  const meta: Record<string, unknown> = { ...snapshot.meta, version: 1 };
+  delete meta.taskIds;
+  return { meta, columns };
+}
 
 test("constructor options are checked", () => {
   assert.throws(() => new ReplayBuffer({ capacity: -1 }), (e: unknown) => e instanceof OptionsError && /capacity/.test(e.message));
