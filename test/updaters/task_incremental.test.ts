@@ -144,7 +144,9 @@ async function makeLegacy(stateDir: string, edit: (algorithm: Record<string, unk
   assert.ok(file in manifest.files, `${file} is not listed in the manifest`);
   delete manifest.files[file];
   await rm(join(stateDir, file));
-  await writeFile(path, manifestToJson(manifest));
+  // What relearn 0.1.0 wrote: state format 1, whose manifest carries no checksum of its own.
+  delete manifest.manifestSha256;
+  await writeFile(path, manifestToJson({ ...manifest, formatVersion: 1 }));
 }
 
 function dropMemoryTasks(algorithm: Record<string, unknown>): string {
