@@ -28,7 +28,7 @@
 import { randomBytes, createHash } from "node:crypto";
 import { lstat, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { StateError } from "../errors.js";
 import {
   LIBRARY_NAME,
@@ -41,6 +41,7 @@ import {
   type FileEntry,
   type StateManifest,
 } from "./format.js";
+import { realStatePath } from "./real_path.js";
 import { isOwnFolder, runCommit, trackFolder, untrackFolder } from "./in_flight.js";
 
 /** Options of {@link writeStateFolder}. */
@@ -76,7 +77,8 @@ export interface WriteStateFolderOptions {
  * user's files. Returns the manifest written.
  */
 export async function writeStateFolder(outDir: string, options: WriteStateFolderOptions): Promise<StateManifest> {
-  const target = resolve(outDir);
+  // A symlinked outDir is followed: the new state replaces the folder it points to (real_path.ts).
+  const target = await realStatePath(outDir);
   if (typeof options.kind !== "string" || options.kind === "") {
     throw new StateError(`writeStateFolder(${outDir}): kind must be a non-empty string`);
   }

@@ -111,8 +111,9 @@ async function refuseUnlistedEntries(target: string, manifest: StateManifest): P
       else if (!listed.has(relative)) {
         throw new StateError(
           `${join(target, ...relative.split("/"))} is not listed in ${join(target, MANIFEST_FILE)}: a state folder holds ` +
-            `only the files relearn wrote into it, so it was changed after it was written; remove that ` +
-            `${entry.isDirectory() ? "folder" : "file"} if you added it, or restore the state folder from a backup`,
+            `only the files relearn wrote into it, so something was added after it was written (e.g. an output ` +
+            `folder placed inside it). Move that ${entry.isDirectory() ? "folder" : "file"} out of ${target} (the ` +
+            `listed files are checked separately); restore the state folder from a backup only if listed files fail their check`,
         );
       }
     }

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { lstat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
 import type { RowTransforms } from "../data/transforms.js";
@@ -24,6 +24,7 @@ import { recoverInterruptedSwap, writeStateFolder } from "../state/atomic_folder
 import { MANIFEST_FILE } from "../state/format.js";
 import { readStateFolder } from "../state/read_state.js";
 import { lockStateFolder, type StateLock } from "../state/lock.js";
+import { realStatePath, refuseNestedStates } from "../state/real_path.js";
 import { readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 
 /** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/). */
@@ -152,7 +153,7 @@ export abstract class ModelUpdater {
       }
       const schema = (this.constructor as typeof ModelUpdater).optionsSchema;
       await this.loadState(state.dir, parseUpdaterState(state, schema));
-      this.ownStates.add(state.dir);
+      this.ownStates.add(await realStatePath(state.dir));
     }
     this.prepared = true;
   }
@@ -169,7 +170,11 @@ export abstract class ModelUpdater {
       this.currentValidation = { dataset: updateOptions.valDataset, taskId };
       this.validationSets.push(this.currentValidation);
     }
-    const output = this.options.outputStateFolder;
+    // The output's real path (a symlinked output is followed), checked before the lock and training, so a bad
+    // output folder fails at once, not after an hour.
+    const output = this.options.outputStateFolder === undefined ? undefined : await realStatePath(this.options.outputStateFolder);
+    const input = this.options.inputStateFolder;
+    if (output !== undefined && input !== undefined) await refuseNestedStates(input, output);
     // Taken before training, so a second update writing the same output fails at once, not after an hour.
     const lock = output === undefined ? undefined : await lockStateFolder(output);
     try {
@@ -192,7 +197,7 @@ export abstract class ModelUpdater {
       if (updateOptions.dataSettings !== undefined) this.dataSettings = updateOptions.dataSettings;
       if (output !== undefined) {
         await this.saveState(output, lock);
-        this.ownStates.add(resolve(output));
+        this.ownStates.add(output);
       }
     } finally {
       await lock?.release();
@@ -324,8 +329,8 @@ export abstract class ModelUpdater {
    */
   private async refuseSilentOverwrite(output: string): Promise<void> {
     const input = this.options.inputStateFolder;
-    if (this.options.overwriteOutputState || this.ownStates.has(resolve(output))) return;
-    await recoverInterruptedSwap(resolve(output));
+    if (this.options.overwriteOutputState || this.ownStates.has(output)) return;
+    await recoverInterruptedSwap(output);
     const holdsState = await lstat(join(output, MANIFEST_FILE)).then(() => true, () => false);
     if (holdsState) {
       throw new StateError(
