@@ -2,11 +2,15 @@
  * Writing a state folder atomically: a reader sees either the previous state
  * or the new one, whole, never a mix, even if the process dies midway.
  *
- * The new state is built in a temporary sibling `<outDir>.tmp-<pid>-<hex>`,
+ * The new state is built in a temporary sibling `<outDir>.tmp-<writer>-<hex>`,
  * checksummed, given its manifest.json LAST (a folder with a manifest is a
  * finished folder), fsynced, then swapped in with two renames in the same
- * parent folder: outDir -> `<outDir>.old-<pid>-<hex>`, tmp -> outDir. The old
- * folder is removed only once the new one is durable.
+ * parent folder: outDir -> `<outDir>.old-<writer>-<hex>`, tmp -> outDir. The old
+ * folder is removed only once the new one is durable. `<writer>` is the
+ * writing process's identity (`<pid>-<start time>-<host hash>-<boot hash>`,
+ * see {@link writerTag}), the same identity a lock records (process_identity.ts):
+ * a pid alone cannot tell a live writer from an unrelated process that got
+ * its pid since (a container's pid 1 on every restart).
  *
  * Crash leftovers and how they are handled:
  * - `.tmp-` sibling (crash while writing): ignored by readers; removed by the
@@ -17,7 +21,9 @@
  *   committed: its write did not return). `recoverInterruptedSwap` renames it
  *   back, so the next read or write just works and an unattended job does
  *   not stop for a person. It is never done while the writer may still be
- *   mid-swap (its process alive and not an earlier holder of our pid).
+ *   mid-swap: its process (pid AND start time, same boot) still runs, or it
+ *   ran on another host. Leftovers named by relearn before the identity was
+ *   recorded (`<pid>-<hex>`) are judged by their pid only.
  *
  * One writer at a time per outDir (lock.ts); concurrent writers to the same
  * path are not supported.
@@ -42,6 +48,7 @@ import {
   type StateManifest,
 } from "./format.js";
 import { realStatePath } from "./real_path.js";
+import { currentProcess, holderStatus, type HolderStatus, type ProcessIdentity } from "./process_identity.js";
 import { isOwnFolder, runCommit, trackFolder, untrackFolder } from "./in_flight.js";
 
 /** Options of {@link writeStateFolder}. */
@@ -88,7 +95,7 @@ export async function writeStateFolder(outDir: string, options: WriteStateFolder
   await recoverInterruptedSwap(target);
   await checkReplaceable(target);
 
-  const tmp = `${target}.tmp-${process.pid}-${randomHex()}`;
+  const tmp = `${target}.tmp-${writerTag()}-${randomHex()}`;
   trackFolder(tmp);
   try {
     await mkdir(tmp);
@@ -139,8 +146,7 @@ export async function recoverInterruptedSwap(target: string, waitMs = 5000): Pro
     const old = (await findLeftoverSiblings(target)).filter((leftover) => leftover.type === "old");
     if (old.length === 0) return undefined;
     const [leftover] = old;
-    const writerGone = old.length === 1 && leftover !== undefined && !isOwnFolder(leftover.path) &&
-      (leftover.pid === process.pid || !isProcessAlive(leftover.pid));
+    const writerGone = old.length === 1 && leftover !== undefined && isWriterGone(leftover);
     if (writerGone) {
       try {
         await rename(leftover.path, target);
@@ -153,9 +159,12 @@ export async function recoverInterruptedSwap(target: string, waitMs = 5000): Pro
       return leftover.path;
     }
     if (old.length > 1 || Date.now() >= deadline) {
+      const running = leftover !== undefined && writerStatus(leftover) === "other-host"
+        ? " (it was written on another host, where its process may still run)"
+        : " (or its process is still running)";
       throw new StateError(
         `${target} is missing but ${old.map((o) => o.path).join(" and ")} exists: a write of this state folder ` +
-          `stopped between its two renames${old.length > 1 ? "" : " (or its process is still running)"}, and that ` +
+          `stopped between its two renames${old.length > 1 ? "" : running}, and that ` +
           `folder is the last complete state. Rename it to ${target} to resume from it, or delete it to start fresh.`,
       );
     }
@@ -163,11 +172,44 @@ export async function recoverInterruptedSwap(target: string, waitMs = 5000): Pro
   }
 }
 
-/** A crash leftover next to a state folder: `<base>.tmp-<pid>-<hex>` or `<base>.old-<pid>-<hex>`. */
+/** A crash leftover next to a state folder: `<base>.tmp-<writer>-<hex>` or `<base>.old-<writer>-<hex>`. */
 export interface LeftoverSibling {
   path: string;
   type: "tmp" | "old";
-  pid: number;
+  /**
+   * The process that made it, as recorded in its name; `hostname` and `bootId` are 8-hex-digit hashes (see
+   * {@link writerTag}). Names without the identity (older relearn) give the pid only.
+   */
+  writer: ProcessIdentity;
+}
+
+/**
+ * The writer part of a leftover's name: `<pid>-<start time or x>-<host hash>-<boot hash>`, hashes being the first
+ * 8 hex digits of the SHA-256 of the host name and of the boot id ("" where unknown). Hashed to keep names short
+ * and free of characters a host name may hold.
+ */
+export function writerTag(identity: ProcessIdentity = currentProcess()): string {
+  return `${identity.pid}-${identity.startTime ?? "x"}-${hash8(identity.hostname)}-${hash8(identity.bootId ?? "")}`;
+}
+
+function hash8(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 8);
+}
+
+/** What a leftover's writer is, seen from this process (identities compared through their hashes). */
+function writerStatus(leftover: LeftoverSibling): HolderStatus {
+  const self = currentProcess();
+  return holderStatus(leftover.writer, { ...self, hostname: hash8(self.hostname), bootId: hash8(self.bootId ?? "") });
+}
+
+/**
+ * True when no process can still be using `leftover`: its writer is dead (pid gone, or now another process's,
+ * or the host rebooted), or it carries this process's identity without being one of its writes in flight.
+ */
+function isWriterGone(leftover: LeftoverSibling): boolean {
+  if (isOwnFolder(leftover.path)) return false;
+  const status = writerStatus(leftover);
+  return status === "dead" || status === "this-process";
 }
 
 /** The `.tmp-` and `.old-` siblings of `target` (an absolute path), sorted by name. */
@@ -184,8 +226,14 @@ export async function findLeftoverSiblings(target: string): Promise<LeftoverSibl
   const leftovers: LeftoverSibling[] = [];
   for (const name of names.sort()) {
     if (!name.startsWith(`${base}.`)) continue;
-    const match = /^(tmp|old)-(\d+)-[0-9a-f]{8}$/.exec(name.slice(base.length + 1));
-    if (match) leftovers.push({ path: join(parent, name), type: match[1] as "tmp" | "old", pid: Number(match[2]) });
+    const match = /^(tmp|old)-(\d+)(?:-(\d+|x)-([0-9a-f]{8})-([0-9a-f]{8}))?-[0-9a-f]{8}$/.exec(name.slice(base.length + 1));
+    if (!match) continue;
+    const [, type, pid, startTime, host, boot] = match;
+    // Without a recorded identity (older names), the host is taken as ours and only the pid is compared.
+    const writer: ProcessIdentity = host === undefined
+      ? { pid: Number(pid), hostname: hash8(currentProcess().hostname) }
+      : { pid: Number(pid), hostname: host, ...(boot === undefined ? {} : { bootId: boot }), ...(startTime === undefined || startTime === "x" ? {} : { startTime }) };
+    leftovers.push({ path: join(parent, name), type: type as "tmp" | "old", writer });
   }
   return leftovers;
 }
@@ -283,7 +331,7 @@ async function swapIn(tmp: string, target: string): Promise<void> {
   let old: string | undefined;
   try {
     if (await exists(target)) {
-      old = `${target}.old-${process.pid}-${randomHex()}`;
+      old = `${target}.old-${writerTag()}-${randomHex()}`;
       trackFolder(old);
       await rename(target, old);
       crashPointForTests("between-renames");
@@ -306,30 +354,18 @@ async function swapIn(tmp: string, target: string): Promise<void> {
 
 /**
  * Removes crash leftovers of processes that are gone; never those of a live
- * process (maybe a writer mid-way). One named with our own pid that is not
- * ours was left by an earlier process with the same pid.
+ * process (maybe a writer mid-way) or of another host. One named with our own
+ * identity that is not in flight here is a leftover of an earlier write.
  */
 async function removeLeftovers(target: string): Promise<void> {
   for (const leftover of await findLeftoverSiblings(target)) {
-    if (isOwnFolder(leftover.path)) continue;
-    if (leftover.pid === process.pid || !isProcessAlive(leftover.pid)) {
-      await rm(leftover.path, { recursive: true, force: true });
-    }
+    if (isWriterGone(leftover)) await rm(leftover.path, { recursive: true, force: true });
   }
 }
 
 /** Test-only crash injection (see the module comment): dies here, as a SIGKILL would. */
 function crashPointForTests(point: "before-swap" | "between-renames" | "after-swap"): void {
   if (process.env.RELEARN_TEST_CRASH_AT === point) process.kill(process.pid, "SIGKILL");
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === "EPERM"; // exists, owned by someone else
-  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -82,7 +82,7 @@ export function commitCount(): number {
  */
 export function undoInFlightSync(): void {
   for (const path of folders) {
-    if (/\.tmp-\d+-[0-9a-f]{8}$/.test(path)) rmSync(path, { recursive: true, force: true });
+    if (/\.tmp-[0-9a-fx-]+$/.test(path)) rmSync(path, { recursive: true, force: true });
   }
   folders.clear();
   for (const release of lockReleasers.values()) {

@@ -7,7 +7,8 @@ import { join, relative } from "node:path";
 import { spawn } from "node:child_process";
 import { z } from "zod";
 import { StateError } from "../../src/errors.js";
-import { recoverInterruptedSwap, writeStateFolder } from "../../src/state/atomic_folder.js";
+import { recoverInterruptedSwap, writeStateFolder, writerTag } from "../../src/state/atomic_folder.js";
+import { currentProcess } from "../../src/state/process_identity.js";
 import { readColumn, writeColumn, writeJson, readJson, columnDescriptorSchema } from "../../src/state/columns_io.js";
 import { STATE_FORMAT_VERSION, manifestToJson, sealManifest, type StateManifest } from "../../src/state/format.js";
 import { readStateFolder } from "../../src/state/read_state.js";
@@ -318,6 +319,54 @@ test("crash between the two renames: the next read or write recovers the last co
     name: "StateError",
     message: new RegExp(`state is missing but .*state\\.old-${sleeper.pid}-0badf00d exists: .*Rename it to .*state to resume`),
   });
+});
+
+/** Field 22 of /proc/<pid>/stat (the process's start time), as process_identity.ts reads it; undefined without /proc. */
+async function startTimeOf(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+}
+
+test("a crash leftover records its writer's identity (pid, start time, boot, host): one whose pid now belongs to an unrelated live process is recovered or removed at once", async (t) => {
+  const root = await scratch(t);
+  const out = join(root, "state");
+  const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 20000)"]);
+  t.after(() => sleeper.kill("SIGKILL"));
+  await new Promise((resolve) => sleeper.once("spawn", resolve));
+  const sleeperStart = await startTimeOf(sleeper.pid!);
+  if (sleeperStart === undefined) return t.skip("no /proc: start times are not recorded on this system");
+  const self = currentProcess();
+  const tag = (pid: number, startTime: string, other: Partial<{ hostname: string; bootId: string }> = {}) =>
+    writerTag({ ...self, pid, startTime, ...other });
+  // pid 1 and a live sleeper, each recorded with a start time that is not theirs: the pid was reused, the writer is dead
+  // (and waitMs 0: nothing to wait for); a writer of an earlier boot of this host is dead too
+  for (const name of [tag(1, "1"), tag(sleeper.pid!, `${Number(sleeperStart) + 1}`), tag(sleeper.pid!, sleeperStart, { bootId: "earlier boot" })]) {
+    await writeSample(out);
+    const old = `${out}.old-${name}-deadbeef`;
+    await rename(out, old);
+    assert.equal(await recoverInterruptedSwap(out, 0), old, name);
+    assert.deepEqual(await readdir(root), ["state"], name);
+    await rm(out, { recursive: true });
+  }
+  // the sleeper itself (pid and start time match): it may be a writer mid-swap, so it is waited for, then a person decides
+  await writeSample(out);
+  await rename(out, `${out}.old-${tag(sleeper.pid!, sleeperStart)}-deadbeef`);
+  await assert.rejects(recoverInterruptedSwap(out, 100), { name: "StateError", message: /state is missing but .* exists: .*\(or its process is still running\).*Rename it to/ });
+  await rm(root, { recursive: true });
+  await mkdir(root);
+  // another host's writer cannot be checked from here
+  await writeSample(out);
+  await rename(out, `${out}.old-${tag(sleeper.pid!, sleeperStart, { hostname: "elsewhere" })}-deadbeef`);
+  await assert.rejects(recoverInterruptedSwap(out, 0), { name: "StateError", message: /written on another host, where its process may still run/ });
+  await rm(root, { recursive: true });
+  await mkdir(root);
+  // .tmp- leftovers: a dead writer's (reused pid) is removed by the next write, a live writer's and another host's are kept
+  await writeSample(out);
+  const live = `state.tmp-${tag(sleeper.pid!, sleeperStart)}-0000beef`;
+  const remote = `state.tmp-${tag(sleeper.pid!, sleeperStart, { hostname: "elsewhere" })}-0000beef`;
+  for (const name of [`state.tmp-${tag(sleeper.pid!, "1")}-0000beef`, `state.tmp-${tag(1, "1")}-0000beef`, live, remote]) await mkdir(join(root, name));
+  await writeSample(out, { after: "crash" });
+  assert.deepEqual((await readdir(root)).sort(), ["state", live, remote].sort());
 });
 
 async function flipByte(path: string, index: number): Promise<void> {
