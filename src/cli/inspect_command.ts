@@ -15,7 +15,8 @@ export function inspectCommand(): Command {
       const lastEpochs = new Map<string, (typeof s.metricsHistory)[number]>();
       for (const r of s.metricsHistory) lastEpochs.set(`${r.update}/${r.phase}`, r);
       const lines = [
-        `${s.dir}: relearn state format ${s.formatVersion} (written by ${s.library.name} ${s.library.version})`,
+        `${s.dir}: relearn state format ${s.formatVersion} (written by ${s.library.name} ${s.library.version})` +
+          (s.formatVersion === 1 ? "; warning: format 1 has no manifest checksum, so edits to manifest.json cannot be detected" : ""),
         `updater: ${s.updater}, ${s.updatesDone} update(s) so far; ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`,
         `options: ${JSON.stringify(s.options)}`,
         `data settings (evaluate and predict read files with them): ${s.dataSettings ? JSON.stringify(s.dataSettings) : "none stored"}`,

@@ -152,7 +152,7 @@ export abstract class ModelUpdater {
         this.logger.warn(`${state.dir} was missing after an interrupted write; recovered the last committed state from ${state.recoveredFrom}`);
       }
       const schema = (this.constructor as typeof ModelUpdater).optionsSchema;
-      await this.loadState(state.dir, parseUpdaterState(state, schema));
+      await this.loadState(state.dir, parseUpdaterState(state, schema, this.logger));
       this.ownStates.add(await realStatePath(state.dir));
     }
     this.prepared = true;

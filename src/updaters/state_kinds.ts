@@ -5,6 +5,7 @@
  * included (state_schema.ts). Updaters resuming a state check their own.
  */
 import { StateError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readStateFolder, type StateFolder } from "../state/read_state.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
@@ -32,7 +33,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
  * missing, damaged, of a kind relearn does not write, or its data does not
  * fit its updater's schema.
  */
-export async function readUpdaterState(dir: string): Promise<StateFolder<UpdaterStateData>> {
+export async function readUpdaterState(dir: string, logger?: Logger): Promise<StateFolder<UpdaterStateData>> {
   const state = await readStateFolder(dir);
   if (!state) throw new StateError(`${dir}: no state folder there`);
   const schema = STATE_KINDS[state.manifest.kind];
@@ -42,5 +43,5 @@ export async function readUpdaterState(dir: string): Promise<StateFolder<Updater
         `(known: ${Object.keys(STATE_KINDS).join(", ")})`,
     );
   }
-  return { ...state, data: parseUpdaterState(state, schema) };
+  return { ...state, data: parseUpdaterState(state, schema, logger) };
 }

@@ -14,6 +14,7 @@ import { StateError } from "../errors.js";
 import { columnDescriptorSchema } from "../state/columns_io.js";
 import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";
 import type { StateFolder } from "../state/read_state.js";
+import { silentLogger, type Logger } from "../logger.js";
 import { commonOptionsSchema, updaterOptionsSchema } from "./options.js";
 
 /** Options an updater takes but never stores: where it reads and writes its state, and whether it may replace one. */
@@ -101,12 +102,43 @@ export function updaterStateSchema(full: UpdaterOptionsSchema | undefined): z.Zo
 /**
  * Checks a state folder's data against the schema of the updater that wrote
  * it (`full` is that updater's options schema); a StateError naming
- * manifest.json and the field otherwise.
+ * manifest.json and the field otherwise. A format-1 state (relearn 0.1.0)
+ * must hold only what 0.1.0 wrote, and reading one warns on `logger` that its
+ * manifest has no checksum (see {@link format2OnlyContent}).
  */
-export function parseUpdaterState(state: StateFolder, full: UpdaterOptionsSchema | undefined): UpdaterStateData {
+export function parseUpdaterState(state: StateFolder, full: UpdaterOptionsSchema | undefined, logger: Logger = silentLogger): UpdaterStateData {
+  const manifest = `${state.dir}/${MANIFEST_FILE}`;
   const parsed = updaterStateSchema(full).safeParse(state.data);
   if (!parsed.success) {
-    throw new StateError(`${state.dir}/${MANIFEST_FILE} is not a valid ${state.manifest.kind} state: ${describeZodIssue(parsed.error, ["data"])}`);
+    throw new StateError(`${manifest} is not a valid ${state.manifest.kind} state: ${describeZodIssue(parsed.error, ["data"])}`);
+  }
+  if (state.manifest.formatVersion === 1) {
+    const newer = format2OnlyContent(parsed.data);
+    if (newer !== undefined) {
+      throw new StateError(
+        `${manifest} says formatVersion 1 (relearn 0.1.0, no manifest checksum) but holds ${newer}, which only format 2 ` +
+          `writes: the manifest was edited (claiming format 1 drops its checksum). Restore the state folder from a backup`,
+      );
+    }
+    logger.warn(
+      `${manifest} is state format 1 (relearn 0.1.0): its manifest carries no checksum of its own, so an edit to it cannot be ` +
+        `detected; the next update writes the state as format 2, with one`,
+    );
   }
   return parsed.data;
+}
+
+/**
+ * The first content of `data` that relearn 0.1.0 (format 1) never wrote, described with its field path, or
+ * undefined. A format-1 manifest has no checksum, so its honesty can only be judged by what it holds: 0.1.0 stored
+ * no data settings (`data.data`) and no task ids (memory snapshot version 1; Joint without `tasks`/`taskIds`).
+ */
+export function format2OnlyContent(data: UpdaterStateData): string | undefined {
+  if (data.data !== undefined) return `field "data.data" (the data settings)`;
+  const algorithm = data.algorithm;
+  const memory = (algorithm["memory"] as { meta?: Record<string, unknown> } | undefined)?.meta;
+  if (memory !== undefined && memory["version"] !== 1) return `field "data.algorithm.memory.meta.version" = ${JSON.stringify(memory["version"])} (0.1.0 wrote 1)`;
+  if (memory !== undefined && "taskIds" in memory) return `field "data.algorithm.memory.meta.taskIds"`;
+  for (const key of ["taskIds", "tasks"]) if (key in algorithm) return `field "data.algorithm.${key}"`;
+  return undefined;
 }
