@@ -142,7 +142,15 @@ async function readIfExists(path: string): Promise<string | undefined> {
     return await readFile(path, "utf8");
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
-    throw error;
+    if (errorCode(error) === "EISDIR") {
+      // Not ours (relearn only ever makes files there): a person has to decide what it is.
+      throw new StateError(
+        `${path} is a folder, but relearn keeps a lock file at that path to allow one update at a time: ` +
+          `move or delete that folder, then run the update again`,
+        { cause: error },
+      );
+    }
+    throw new StateError(`cannot read the lock ${path}: ${String(error)}`, { cause: error });
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile, readFile, readdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile, readFile, readdir } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -135,4 +135,18 @@ test("five processes racing to take over a stale lock, every syscall slowed: nev
     assert.ok(codes.includes(0), `someone takes the stale lock over: ${codes}`);
     assert.ok(codes.every((c) => c === 0 || c === 1), `exit codes ${codes}`);
   }
+});
+
+test("a folder where the lock file goes is a StateError naming it (not an unexpected EISDIR), and leaves nothing behind", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-lock-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const out = join(dir, "state");
+  await mkdir(`${out}.lock`);
+  await assert.rejects(lockStateFolder(out), (e) => e instanceof StateError && e.message.includes(`${out}.lock is a folder`) && /move or delete that folder/.test(e.message));
+  assert.deepEqual((await readdir(dir)).sort(), ["state.lock"]);
+  // the same for the takeover file of a stale lock
+  await rm(`${out}.lock`, { recursive: true });
+  await writeFile(`${out}.lock`, JSON.stringify({ pid: 99999999, hostname: hostname() }));
+  await mkdir(`${out}.lock.takeover`);
+  await assert.rejects(lockStateFolder(out), (e) => e instanceof StateError && e.message.includes(`${out}.lock.takeover is a folder`));
 });
