@@ -38,7 +38,8 @@ import { defaultMetrics } from "../training/metrics.js";
 import type { EvaluationSource } from "../training/evaluate.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 import { persistableOptions, type ResolvedOptions } from "./options.js";
-import { parseUpdaterState, PERSISTED_COMMON_KEYS, type UpdaterOptionsSchema, type UpdaterStateData } from "./state_schema.js";
+import { PERSISTED_COMMON_KEYS, type UpdaterOptionsSchema, type UpdaterStateData } from "./state_schema.js";
+import { checkUpdaterState } from "./state_check.js";
 
 /** Per-update arguments. */
 export interface UpdateOptions {
@@ -152,7 +153,8 @@ export abstract class ModelUpdater {
         this.logger.warn(`${state.dir} was missing after an interrupted write; recovered the last committed state from ${state.recoveredFrom}`);
       }
       const schema = (this.constructor as typeof ModelUpdater).optionsSchema;
-      await this.loadState(state.dir, parseUpdaterState(state, schema, this.logger));
+      const data = await checkUpdaterState(state, schema, { dataSettingsSchema: this.options.dataSettingsSchema, logger: this.logger });
+      await this.loadState(state.dir, data);
       this.ownStates.add(await realStatePath(state.dir));
     }
     this.prepared = true;

@@ -71,6 +71,7 @@ const runtimeOptionsSchema = z.object({
   logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).warn === "function", {
     message: "logger must have warn() and info()",
   }).optional(),
+  dataSettingsSchema: z.custom<z.ZodType>((v) => v instanceof z.ZodType, { message: "dataSettingsSchema must be a zod schema" }).optional(),
 });
 
 export const updaterOptionsSchema = commonOptionsSchema.extend(runtimeOptionsSchema.shape);
@@ -95,6 +96,11 @@ export interface ModelUpdaterOptions extends z.input<typeof commonOptionsSchema>
   loggedMetrics?: Record<string, BatchMetric> | undefined;
   callbacks?: TrainingCallback[] | undefined;
   logger?: Logger | undefined;
+  /**
+   * Schema the resumed state's data settings (`data.data` of its manifest) must fit; relearn's workflow gives
+   * its own. Without one, any JSON object passes.
+   */
+  dataSettingsSchema?: z.ZodType | undefined;
 }
 
 /** Options after validation, with every default filled in. */

@@ -5,7 +5,6 @@
  * included (state_schema.ts). Updaters resuming a state check their own.
  */
 import { StateError } from "../errors.js";
-import type { Logger } from "../logger.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readStateFolder, type StateFolder } from "../state/read_state.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
@@ -15,7 +14,8 @@ import { GDumbModelUpdater } from "./gdumb.js";
 import { JointModelUpdater } from "./joint.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
-import { parseUpdaterState, type UpdaterOptionsSchema, type UpdaterStateData } from "./state_schema.js";
+import { checkUpdaterState, type StateCheckOptions } from "./state_check.js";
+import type { UpdaterOptionsSchema, UpdaterStateData } from "./state_schema.js";
 
 /** The options schema of every state kind relearn writes (a state's `kind` is its updater's `kind`). */
 export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
@@ -30,10 +30,10 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
 
 /**
  * Reads and checks the state folder at `dir`: a StateError when it is
- * missing, damaged, of a kind relearn does not write, or its data does not
- * fit its updater's schema.
+ * missing, damaged, of a kind relearn does not write, or fails the check of
+ * the whole state every reader runs (state_check.ts).
  */
-export async function readUpdaterState(dir: string, logger?: Logger): Promise<StateFolder<UpdaterStateData>> {
+export async function readUpdaterState(dir: string, options: StateCheckOptions = {}): Promise<StateFolder<UpdaterStateData>> {
   const state = await readStateFolder(dir);
   if (!state) throw new StateError(`${dir}: no state folder there`);
   const schema = STATE_KINDS[state.manifest.kind];
@@ -43,5 +43,5 @@ export async function readUpdaterState(dir: string, logger?: Logger): Promise<St
         `(known: ${Object.keys(STATE_KINDS).join(", ")})`,
     );
   }
-  return { ...state, data: parseUpdaterState(state, schema, logger) };
+  return { ...state, data: await checkUpdaterState(state, schema, options) };
 }

@@ -11,7 +11,7 @@ import { loadMemory } from "../updaters/memory_state.js";
 import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import type { DataFormat } from "./config.js";
-import { readStateDataSettings } from "./state_data.js";
+import { readStateDataSettings, stateDataSettingsSchema } from "./state_data.js";
 
 export interface StateInspection {
   dir: string;
@@ -31,7 +31,7 @@ export interface StateInspection {
 }
 
 export async function inspectState(dir: string): Promise<StateInspection> {
-  const state = await readUpdaterState(dir);
+  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema });
   const data = state.data as Omit<typeof state.data, "algorithm"> & {
     algorithm: { memory?: { meta?: { capacity?: number; policy?: SlotPolicyName } } };
   };

@@ -9,7 +9,7 @@ import { loadModel } from "../model/io.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
 import type { DataFormat } from "./config.js";
-import { readStateDataSettings } from "./state_data.js";
+import { readStateDataSettings, stateDataSettingsSchema } from "./state_data.js";
 
 export interface StateModel {
   model: ContinualModel;
@@ -18,7 +18,7 @@ export interface StateModel {
 }
 
 export async function loadStateModel(dir: string, backend: BackendName = "auto"): Promise<StateModel> {
-  const state = await readUpdaterState(dir);
+  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema });
   const dataFormat = readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE));
   await initBackend(backend);
   return { model: await loadModel(join(state.dir, "model")), dataFormat };

@@ -11,7 +11,7 @@ import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
 import type { RelearnConfig } from "./config.js";
 import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
-import { stateDataSettings } from "./state_data.js";
+import { stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
 
 export interface UpdateRequest {
   config: RelearnConfig;
@@ -66,6 +66,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     outputStateFolder: request.outputState,
     overwriteOutputState: request.overwriteOutputState ?? false,
     logger: request.logger,
+    dataSettingsSchema: stateDataSettingsSchema,
   });
   try {
     await updater.update(train, {

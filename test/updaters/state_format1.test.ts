@@ -55,7 +55,7 @@ test("a format-1 manifest holding format-2-only content (data settings, task ids
   });
   await rm(join(state, "memory", "t.bin"), { force: true });
   const inspected = recorder();
-  assert.equal((await readUpdaterState(state, inspected.logger)).data.updatesDone, 7);
+  assert.equal((await readUpdaterState(state, { logger: inspected.logger })).data.updatesDone, 7);
   assert.equal(inspected.warnings.length, 1);
   assert.match(inspected.warnings[0]!, /s\/manifest\.json is state format 1 .*no checksum of its own, so an edit to it cannot be detected/);
   const updated = recorder();
