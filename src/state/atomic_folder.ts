@@ -14,7 +14,8 @@
  *
  * Crash leftovers and how they are handled:
  * - `.tmp-` sibling (crash while writing): ignored by readers; removed by the
- *   next successful write once the process that made it is gone.
+ *   next successful write (or recovery, below) once the process that made it
+ *   is gone.
  * - `.old-` sibling next to an existing outDir (crash after the swap): same.
  * - `.old-` sibling and NO outDir (crash between the two renames): the
  *   `.old-` folder is the last committed state (the new one was never
@@ -156,6 +157,8 @@ export async function recoverInterruptedSwap(target: string, waitMs = 5000): Pro
         throw new StateError(`could not move ${leftover.path} back to ${target}: ${String(error)}`, { cause: error });
       }
       await fsyncFolder(dirname(target));
+      // The crashed write's other leftovers (its .tmp- folder) are garbage now too: a reader need not leave them.
+      await removeLeftovers(target);
       return leftover.path;
     }
     if (old.length > 1 || Date.now() >= deadline) {

@@ -344,6 +344,7 @@ test("a crash leftover records its writer's identity (pid, start time, boot, hos
     await writeSample(out);
     const old = `${out}.old-${name}-deadbeef`;
     await rename(out, old);
+    await mkdir(`${out}.tmp-${name}-deadbeef`); // the same crashed write's new state, unfinished: removed with the recovery
     assert.equal(await recoverInterruptedSwap(out, 0), old, name);
     assert.deepEqual(await readdir(root), ["state"], name);
     await rm(out, { recursive: true });
