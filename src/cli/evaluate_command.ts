@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { evaluateState } from "../workflow/evaluate_state.js";
 import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
 import { readConfig } from "../workflow/config.js";
-import { fixed, printJson } from "./output.js";
+import { fixed, printJson, stderrLogger } from "./output.js";
 import { describeReading, headerOption } from "./data_flags.js";
 
 const dataOptions = (command: Command) =>
@@ -27,6 +27,7 @@ async function common(flags: Record<string, string | boolean | undefined>) {
     ...(format ? { format } : {}),
     ...(flags["taskId"] ? { taskId: flags["taskId"] as string } : {}),
     backend: flags["backend"] as never,
+    logger: stderrLogger,
   };
 }
 

@@ -1,4 +1,8 @@
 /** Output helpers shared by the commands: results on stdout, everything else on stderr. */
+import type { Logger } from "../logger.js";
+
+/** Warnings on stderr, info dropped (progress has its own display). */
+export const stderrLogger: Logger = { info: () => {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) };
 
 /** Prints `value` as JSON (NaN -> null) on stdout. */
 export function printJson(value: unknown): void {

@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { readConfig, parseConfig } from "../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
-import { fixed, formatHistogram, printJson } from "./output.js";
+import { fixed, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
 import { describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
@@ -69,7 +69,7 @@ Examples:
         overwriteOutputState: flags.overwriteOutputState === true,
         taskId: flags.taskId,
         callbacks: [...progressCallbacks("update"), yieldForSignals()],
-        logger: { info: () => {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
+        logger: stderrLogger,
       }));
       if (flags.json) printJson(summary);
       else process.stdout.write(formatSummary(summary));

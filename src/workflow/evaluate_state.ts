@@ -3,6 +3,7 @@
  * per-class accuracy and the confusion matrix.
  */
 import type { BackendName } from "../backend/backend.js";
+import type { Logger } from "../logger.js";
 import { accuracy, confusionMatrix, perClassAccuracy } from "../metrics/accuracy.js";
 import { predict } from "../training/predict.js";
 import type { DataFormat } from "./config.js";
@@ -29,8 +30,10 @@ export async function evaluateState(request: {
   format?: Partial<DataFormat>;
   taskId?: string;
   backend?: BackendName;
+  /** Warnings about the state (e.g. format 1: no manifest checksum). */
+  logger?: Logger;
 }): Promise<Evaluation> {
-  const { model, dataFormat } = await loadStateModel(request.state, request.backend);
+  const { model, dataFormat } = await loadStateModel(request.state, request.backend, request.logger);
   try {
     const { samples: dataset, reading } = await readDataFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,

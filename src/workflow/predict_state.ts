@@ -5,6 +5,7 @@
  * state remembers (CSV header, label column), unless `format` overrides them.
  */
 import type { BackendName } from "../backend/backend.js";
+import type { Logger } from "../logger.js";
 import { predict, type Predictions } from "../training/predict.js";
 import type { DataFormat } from "./config.js";
 import { readPredictionFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
@@ -18,8 +19,10 @@ export async function predictState(request: {
   format?: Partial<DataFormat>;
   taskId?: string;
   backend?: BackendName;
+  /** Warnings about the state (e.g. format 1: no manifest checksum). */
+  logger?: Logger;
 }): Promise<Predictions & { read: DataReading }> {
-  const { model, dataFormat } = await loadStateModel(request.state, request.backend);
+  const { model, dataFormat } = await loadStateModel(request.state, request.backend, request.logger);
   try {
     const { samples, reading } = await readPredictionFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { initBackend, type BackendName } from "../backend/backend.js";
 import type { ContinualModel } from "../model/continual_model.js";
 import { loadModel } from "../model/io.js";
+import type { Logger } from "../logger.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
 import type { DataFormat } from "./config.js";
@@ -17,8 +18,8 @@ export interface StateModel {
   dataFormat: DataFormat | undefined;
 }
 
-export async function loadStateModel(dir: string, backend: BackendName = "auto"): Promise<StateModel> {
-  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema });
+export async function loadStateModel(dir: string, backend: BackendName = "auto", logger?: Logger): Promise<StateModel> {
+  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema, logger });
   const dataFormat = readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE));
   await initBackend(backend);
   return { model: await loadModel(join(state.dir, "model")), dataFormat };

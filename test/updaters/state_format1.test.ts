@@ -8,6 +8,7 @@ import { manifestToJson, type StateManifest } from "../../src/state/format.js";
 import { readUpdaterState } from "../../src/updaters/state_kinds.js";
 import { parseConfig } from "../../src/workflow/config.js";
 import { updateFromConfig } from "../../src/workflow/update.js";
+import { evaluateState } from "../../src/workflow/evaluate_state.js";
 
 type Manifest = StateManifest & { data: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -58,6 +59,9 @@ test("a format-1 manifest holding format-2-only content (data settings, task ids
   assert.equal((await readUpdaterState(state, { logger: inspected.logger })).data.updatesDone, 7);
   assert.equal(inspected.warnings.length, 1);
   assert.match(inspected.warnings[0]!, /s\/manifest\.json is state format 1 .*no checksum of its own, so an edit to it cannot be detected/);
+  const evaluated = recorder();
+  await evaluateState({ state, data: { path: join(dir, "test.csv") }, logger: evaluated.logger });
+  assert.match(evaluated.warnings.join("\n"), /is state format 1 .*no checksum of its own/);
   const updated = recorder();
   const summary = await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: state, outputState: join(dir, "next"), logger: updated.logger });
   assert.equal(summary.updatesDone, 8);
