@@ -241,7 +241,11 @@ export async function findLeftoverSiblings(target: string): Promise<LeftoverSibl
   return leftovers;
 }
 
-async function checkReplaceable(target: string): Promise<void> {
+/**
+ * Throws a StateError unless `target` (absolute) is absent, an empty folder or a state folder: what
+ * writeStateFolder may replace. Updaters call it before training too, so a wrong output fails at once.
+ */
+export async function checkReplaceable(target: string): Promise<void> {
   let stats;
   try {
     stats = await lstat(target);

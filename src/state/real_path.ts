@@ -10,9 +10,10 @@
  * state is written atomically where it points (the link itself is left as
  * it is). A dangling symlink is refused: where to write is unclear.
  */
-import { lstat, realpath } from "node:fs/promises";
+import { lstat, readFile, realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { StateError } from "../errors.js";
+import { LIBRARY_NAME, MANIFEST_FILE } from "./format.js";
 
 /**
  * The real absolute path of `path` (symlinks resolved), also when it does not
@@ -46,6 +47,31 @@ export async function realStatePath(path: string): Promise<string> {
 export function isInsideFolder(inner: string, outer: string): boolean {
   const rel = relative(outer, inner);
   return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/**
+ * Refuses an output state folder (a real path) inside ANY relearn state folder (an ancestor whose manifest.json
+ * names relearn; another tool's manifest.json is no state): the new folder would be an unlisted entry that makes
+ * that state unreadable.
+ */
+export async function refuseOutputInsideState(output: string): Promise<void> {
+  for (let folder = dirname(output); folder !== dirname(folder); folder = dirname(folder)) {
+    const text = await readFile(join(folder, MANIFEST_FILE), "utf8").catch(() => undefined);
+    if (text !== undefined && isRelearnManifest(text)) {
+      throw new StateError(
+        `the output state folder ${output} is inside the state folder ${folder}: writing it would add an unlisted entry ` +
+          `to that state and make it unreadable. Choose an output folder outside ${folder}`,
+      );
+    }
+  }
+}
+
+function isRelearnManifest(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { library?: { name?: unknown } } | null)?.library?.name === LIBRARY_NAME;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -20,11 +20,11 @@ import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
 import { saveModel, loadModel } from "../model/io.js";
 import { deriveSeed } from "../random.js";
-import { recoverInterruptedSwap, writeStateFolder } from "../state/atomic_folder.js";
+import { checkReplaceable, recoverInterruptedSwap, writeStateFolder } from "../state/atomic_folder.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readStateFolder } from "../state/read_state.js";
 import { lockStateFolder, type StateLock } from "../state/lock.js";
-import { realStatePath, refuseNestedStates } from "../state/real_path.js";
+import { realStatePath, refuseNestedStates, refuseOutputInsideState } from "../state/real_path.js";
 import { readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 
 /** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/). */
@@ -177,6 +177,10 @@ export abstract class ModelUpdater {
     const output = this.options.outputStateFolder === undefined ? undefined : await realStatePath(this.options.outputStateFolder);
     const input = this.options.inputStateFolder;
     if (output !== undefined && input !== undefined) await refuseNestedStates(input, output);
+    if (output !== undefined) {
+      await refuseOutputInsideState(output);
+      await checkReplaceable(output);
+    }
     // Taken before training, so a second update writing the same output fails at once, not after an hour.
     const lock = output === undefined ? undefined : await lockStateFolder(output);
     try {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readlink, rm, symlink } from "node:fs/promises";
+import { lstat, mkdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
 import { StateError } from "../../src/errors.js";
@@ -51,6 +51,29 @@ test("an output folder inside the input state, or containing it (any depth, thro
     assert.ok(await readStateFolder(input), `the input state ${input} still reads`);
   }
   assert.equal(existsSync(join(cc, "next")), false);
+});
+
+test("an output inside any state folder (not only the input), or a non-empty folder that is no state, is refused before training", async (t) => {
+  const dir = await workflowFolder();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const other = join(dir, "other");
+  await update(dir, undefined, other);
+  await mkdir(join(dir, "photos"));
+  await writeFile(join(dir, "photos", "a.jpg"), "not a state");
+  // another tool's manifest.json (a web app's) does not make a state folder: an output inside it is fine
+  await mkdir(join(dir, "app"));
+  await writeFile(join(dir, "app", "manifest.json"), JSON.stringify({ name: "my app" }));
+  assert.equal((await update(dir, undefined, join(dir, "app", "state"))).updatesDone, 1);
+  const cases: [string, RegExp][] = [
+    [join(other, "sub", "next"), /next is inside the state folder .*other: writing it would add an unlisted entry/],
+    [join(dir, "photos"), /photos is not empty and has no manifest\.json/],
+  ];
+  for (const [output, message] of cases) {
+    const epochs = { count: 0 };
+    await assert.rejects(update(dir, undefined, output, epochs), (e) => e instanceof StateError && message.test(e.message), output);
+    assert.equal(epochs.count, 0, `refused before training: ${output}`);
+  }
+  assert.ok(await readStateFolder(other));
 });
 
 test("an unlisted entry in a state folder: the message says to move it out, not only to restore a backup", async (t) => {
