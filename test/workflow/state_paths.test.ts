@@ -22,6 +22,14 @@ async function update(dir: string, input: string | undefined, output: string, ep
   });
 }
 
+/** Asserts that the update is a StateError matching `message`, raised before any epoch was trained and before the lock was taken. */
+async function refusedBeforeTraining(dir: string, input: string | undefined, output: string, message: RegExp): Promise<void> {
+  const epochs = { count: 0 };
+  await assert.rejects(update(dir, input, output, epochs), (e) => e instanceof StateError && message.test(e.message), output);
+  assert.equal(epochs.count, 0, `refused before training: ${output}`);
+  assert.equal(existsSync(`${output}.lock`), false, `refused before taking the lock: ${output}`);
+}
+
 async function updatesDone(state: string): Promise<number> {
   const read = await readStateFolder(state);
   return (read!.manifest.data as { updatesDone: number }).updatesDone;
@@ -44,10 +52,7 @@ test("an output folder inside the input state, or containing it (any depth, thro
     [join(dir, "outer", "a", "b"), join(dir, "outer", "a"), /contains the input state folder/],
   ];
   for (const [input, output, message] of cases) {
-    const epochs = { count: 0 };
-    await assert.rejects(update(dir, input, output, epochs), (e) => e instanceof StateError && message.test(e.message), output);
-    assert.equal(epochs.count, 0, `refused before training: ${output}`);
-    assert.equal(existsSync(`${output}.lock`), false, `refused before taking the lock: ${output}`);
+    await refusedBeforeTraining(dir, input, output, message);
     assert.ok(await readStateFolder(input), `the input state ${input} still reads`);
   }
   assert.equal(existsSync(join(cc, "next")), false);
@@ -68,11 +73,7 @@ test("an output inside any state folder (not only the input), or a non-empty fol
     [join(other, "sub", "next"), /next is inside the state folder .*other: writing it would add an unlisted entry/],
     [join(dir, "photos"), /photos is not empty and has no manifest\.json/],
   ];
-  for (const [output, message] of cases) {
-    const epochs = { count: 0 };
-    await assert.rejects(update(dir, undefined, output, epochs), (e) => e instanceof StateError && message.test(e.message), output);
-    assert.equal(epochs.count, 0, `refused before training: ${output}`);
-  }
+  for (const [output, message] of cases) await refusedBeforeTraining(dir, undefined, output, message);
   assert.ok(await readStateFolder(other));
 });
 
@@ -110,7 +111,5 @@ test("a dangling symlink as output is refused before training, naming the symlin
   const dir = await workflowFolder();
   t.after(() => rm(dir, { recursive: true, force: true }));
   await symlink(join(dir, "nowhere"), join(dir, "current"));
-  const epochs = { count: 0 };
-  await assert.rejects(update(dir, undefined, join(dir, "current"), epochs), (e) => e instanceof StateError && /current is a symlink to a folder that does not exist/.test(e.message));
-  assert.equal(epochs.count, 0);
+  await refusedBeforeTraining(dir, undefined, join(dir, "current"), /current is a symlink to a folder that does not exist/);
 });
