@@ -25,6 +25,14 @@ export interface CsvOptions {
    * asking for `header: true` or `false`.
    */
   header?: CsvHeader;
+  /**
+   * With header "auto": the decision for a line 1 that auto cannot settle from the line alone (it could be a
+   * header of numbered columns or data, including pandas' 0,1,...,n-1), usually how the state's training file
+   * was read. A line with names is still a header, and a line that is plainly data still data.
+   */
+  headerFallback?: boolean;
+  /** Where `header` came from, for errors (e.g. "--header or the config's data.header"). Default "the header setting". */
+  headerSource?: string;
   /** Default: the largest label + 1. */
   numClasses?: number;
   delimiter?: string;
@@ -38,9 +46,10 @@ export type CsvHeader = boolean | "auto";
 /**
  * Why line 1 was or was not read as a header: "setting" (header true or false was given),
  * or what "auto" saw: "names" (a field that is not a number), "column-numbers" (0,1,...,n-1,
- * as pandas writes them) or "numbers" (a row of data).
+ * as pandas writes them, above rows that are not all integers), "numbers" (a row of data), or
+ * "remembered" (line 1 could be either and `headerFallback` decided).
  */
-export type CsvHeaderRule = "setting" | "names" | "column-numbers" | "numbers";
+export type CsvHeaderRule = "setting" | "names" | "column-numbers" | "numbers" | "remembered";
 
 /** How a CSV text was read, for summaries: the rows, whether line 1 was a header, the label column. */
 export interface CsvInfo {
@@ -69,21 +78,42 @@ function looksNumeric(field: string): boolean {
 }
 
 /**
- * "auto": whether the first row is a header, and why. Throws when it may be
- * either: guessing wrong would silently add or drop a sample.
+ * A row no one would write as a header: every field a number and at least one with a decimal point,
+ * an exponent or a sign (column names, even numbered ones, are plain integers).
  */
-function detectHeader(fields: string[], line: number, source: string): { header: boolean; rule: CsvHeaderRule } {
+function plainlyData(fields: string[]): boolean {
+  return fields.every((field) => NUMBER.test(field)) && fields.some((field) => /[.eE+-]/.test(field));
+}
+
+const shownRow = (fields: string[]) => (fields.length > 8 ? `${fields.slice(0, 8).join(",")},...` : fields.join(","));
+
+/**
+ * "auto": whether the first row is a header, and why. A row that may be either is settled by
+ * `fallback` (how the training file was read) when there is one; without one it is a DataError:
+ * guessing wrong would silently add or drop a sample.
+ */
+function detectHeader(
+  first: { line: number; fields: string[] },
+  rest: { fields: string[] }[],
+  fallback: boolean | undefined,
+  source: string,
+): { header: boolean; rule: CsvHeaderRule } {
+  const { fields, line } = first;
   // An empty field is a missing value, not a column name: it must not turn a data row into a header.
   if (fields.some((field) => field !== "" && !looksNumeric(field))) return { header: true, rule: "names" };
   // Column numbers are written as plain non-negative integers in increasing order; anything else is data.
   if (!fields.every((field) => /^\d+$/.test(field))) return { header: false, rule: "numbers" };
+  // A row of plain integers is read as the training file's line 1 was: numbered names there, numbered names here.
+  if (fallback !== undefined) return { header: fallback, rule: "remembered" };
   const values = fields.map(Number);
   if (values.some((value, i) => i > 0 && value <= values[i - 1]!)) return { header: false, rule: "numbers" };
-  if (values.length >= 2 && values.every((value, i) => value === i)) return { header: true, rule: "column-numbers" };
   if (values.length === 1 && values[0] !== 0) return { header: false, rule: "numbers" };
-  const shown = fields.length > 8 ? `${fields.slice(0, 8).join(",")},...` : fields.join(",");
+  // 0,1,...,n-1 is pandas' header only when the rows below do not look the same: above rows of plain
+  // integers (`0,1` then `2,1`) it is as likely a row of data.
+  const integersBelow = rest.every((row) => row.fields.every((field) => /^\d+$/.test(field)));
+  if (values.length >= 2 && values.every((value, i) => value === i) && !integersBelow) return { header: true, rule: "column-numbers" };
   throw new DataError(
-    `${source}: line ${line} (${shown}) could be a header of numbered columns or a row of data: set header true ` +
+    `${source}: line ${line} (${shownRow(fields)}) could be a header of numbered columns or a row of data: set header true ` +
       `(line ${line} is a header) or false (line ${line} is data), in the config's "data.header" or with --header`,
   );
 }
@@ -113,7 +143,10 @@ interface Table {
   dataRows: { line: number; fields: string[] }[];
 }
 
-function readTable(text: string, options: Pick<CsvOptions, "header" | "delimiter" | "source">): Table {
+/** The options that decide which rows are read: shared by the labelled and the unlabelled reader. */
+export type CsvRowOptions = Pick<CsvOptions, "header" | "headerFallback" | "headerSource" | "delimiter" | "source">;
+
+function readTable(text: string, options: CsvRowOptions): Table {
   const { header = "auto", delimiter = ",", source = "csv" } = options;
   if (delimiter.length === 0) throw new OptionsError(`${source}: delimiter must not be empty`);
   if (header !== true && header !== false && header !== "auto") {
@@ -128,7 +161,13 @@ function readTable(text: string, options: Pick<CsvOptions, "header" | "delimiter
   });
   const first = rows[0];
   if (first === undefined) throw new DataError(`${source}: empty file, no rows to read`);
-  const detected = header === "auto" ? detectHeader(first.fields, first.line, source) : { header, rule: "setting" as const };
+  if (header === true && plainlyData(first.fields)) {
+    throw new DataError(
+      `${source}: line ${first.line} (${shownRow(first.fields)}) is a row of numbers, not a header, but header is true ` +
+        `(${options.headerSource ?? "the header setting"}): set header false or auto (--header false) to read it as data`,
+    );
+  }
+  const detected = header === "auto" ? detectHeader(first, rows.slice(1), options.headerFallback, source) : { header, rule: "setting" as const };
   const dataRows = detected.header ? rows.slice(1) : rows;
   if (dataRows.length === 0) throw new DataError(`${source}: no data rows after the header on line ${first.line}`);
   return { source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows };
@@ -211,14 +250,14 @@ export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { data
 }
 
 /** Parses numeric CSV text whose every column is a feature (no label column), for prediction. */
-export function parseUnlabelledCsv(text: string, options: Pick<CsvOptions, "header" | "delimiter" | "source"> = {}): UnlabelledSamples {
+export function parseUnlabelledCsv(text: string, options: CsvRowOptions = {}): UnlabelledSamples {
   return parseUnlabelledCsvWithInfo(text, options).samples;
 }
 
 /** As `parseUnlabelledCsv`, and how the text was read (rows, header). */
 export function parseUnlabelledCsvWithInfo(
   text: string,
-  options: Pick<CsvOptions, "header" | "delimiter" | "source"> = {},
+  options: CsvRowOptions = {},
 ): { samples: UnlabelledSamples; info: CsvInfo } {
   const table = readTable(text, options);
   const features = new Float32Array(table.dataRows.length * table.columns);

@@ -6,7 +6,7 @@
  * was read (rows, CSV header, label column), for summaries.
  */
 import { featureSize, type Dataset, type UnlabelledSamples } from "../data/dataset.js";
-import type { CsvHeaderRule, CsvInfo } from "../data/csv.js";
+import type { CsvHeaderRule, CsvInfo, CsvOptions } from "../data/csv.js";
 import { loadCsvWithInfo, loadUnlabelledCsvWithInfo } from "../data/csv_file.js";
 import { loadIdx, loadIdxImages } from "../data/idx_file.js";
 import { DataError, OptionsError } from "../errors.js";
@@ -41,13 +41,20 @@ export interface ReadData<T extends UnlabelledSamples> {
 
 type ModelShape = { featureShape: readonly number[]; numClasses: number };
 
+/**
+ * A config's data settings, and for CSV files read for a state: `headerFallback`, how the training
+ * file's line 1 was read (settles a line 1 "auto" cannot), and `headerSource`, where `header` came
+ * from (for errors). See CsvOptions.
+ */
+export type ReadFormat = DataFormat & { headerFallback?: boolean; headerSource?: string };
+
 /** Loads a data file with the config's format settings for a model of `featureShape` and `numClasses`. */
-export async function readDataFile(file: DataFile, format: DataFormat, model: ModelShape): Promise<Dataset> {
+export async function readDataFile(file: DataFile, format: ReadFormat, model: ModelShape): Promise<Dataset> {
   return (await readDataFileWithInfo(file, format, model)).samples;
 }
 
 /** As `readDataFile`, and how the file was read. */
-export async function readDataFileWithInfo(file: DataFile, format: DataFormat, model: ModelShape): Promise<ReadData<Dataset>> {
+export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<Dataset>> {
   if (file.path.toLowerCase().endsWith(".csv")) {
     if (file.labels !== undefined) throw new OptionsError(`${file.path}: a CSV file carries its labels; drop the labels file ${file.labels}`);
     const { dataset, info } = await loadCsvWithInfo(file.path, { numClasses: model.numClasses, ...csvOptions(format) });
@@ -70,12 +77,12 @@ export async function readDataFileWithInfo(file: DataFile, format: DataFormat, m
  * more, the label column (chosen as for training) is dropped unread. IDX
  * images without --labels have none.
  */
-export async function readPredictionFile(file: DataFile, format: DataFormat, model: ModelShape): Promise<UnlabelledSamples> {
+export async function readPredictionFile(file: DataFile, format: ReadFormat, model: ModelShape): Promise<UnlabelledSamples> {
   return (await readPredictionFileWithInfo(file, format, model)).samples;
 }
 
 /** As `readPredictionFile`, and how the file was read. */
-export async function readPredictionFileWithInfo(file: DataFile, format: DataFormat, model: ModelShape): Promise<ReadData<UnlabelledSamples>> {
+export async function readPredictionFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<UnlabelledSamples>> {
   const isCsv = file.path.toLowerCase().endsWith(".csv");
   if (isCsv && file.labels === undefined) {
     // The header setting applies to both reads, so both see the same rows.
@@ -92,9 +99,11 @@ export async function readPredictionFileWithInfo(file: DataFile, format: DataFor
   return readDataFileWithInfo(file, format, model);
 }
 
-function csvOptions(format: DataFormat, labelled = true): { header?: boolean | "auto"; labelColumn?: string | number } {
+function csvOptions(format: ReadFormat, labelled = true): Omit<CsvOptions, "source"> {
   return {
     ...(format.header === undefined ? {} : { header: format.header }),
+    ...(format.headerFallback === undefined ? {} : { headerFallback: format.headerFallback }),
+    ...(format.headerSource === undefined ? {} : { headerSource: format.headerSource }),
     ...(!labelled || format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }),
   };
 }
