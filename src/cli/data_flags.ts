@@ -35,5 +35,6 @@ export function describeReading(read: DataReading): string {
   if (read.format === "idx") return "IDX";
   const header = `header row: ${read.header ? "yes" : "no"}${read.headerRule ? ` (${HEADER_RULES[read.headerRule]})` : ""}`;
   const label = read.labelColumn === null ? "" : `, label column ${read.labelColumn.index}${read.labelColumn.name === undefined ? "" : ` ("${read.labelColumn.name}")`}`;
-  return `CSV, ${header}${label}`;
+  const warnings = (read.warnings ?? []).map((warning) => `; warning: ${warning}`).join("");
+  return `CSV, ${header}${label}${warnings}`;
 }

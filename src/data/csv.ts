@@ -62,6 +62,11 @@ export interface CsvInfo {
   headerRule: CsvHeaderRule;
   /** 0-based index and header name (when there is a header) of the label column; null for unlabelled reads. */
   labelColumn: { index: number; name?: string } | null;
+  /**
+   * What looks wrong but was read anyway (only present when there is something): a separator other than ','
+   * on line 1, or a first column without a name (pandas' index column, read as a feature).
+   */
+  warnings?: string[];
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -101,6 +106,8 @@ function detectHeader(
   const { fields, line } = first;
   // An empty field is a missing value, not a column name: it must not turn a data row into a header.
   if (fields.some((field) => field !== "" && !looksNumeric(field))) return { header: true, rule: "names" };
+  // pandas' header of a frame written with its index: an empty name, then 0,1,...,k-1 (a data row with an empty field is unreadable anyway).
+  if (fields.length >= 2 && fields[0] === "" && fields.slice(1).every((field, i) => field === String(i))) return { header: true, rule: "column-numbers" };
   // Column numbers are written as plain non-negative integers in increasing order; anything else is data.
   if (!fields.every((field) => /^\d+$/.test(field))) return { header: false, rule: "numbers" };
   // A row of plain integers is read as the training file's line 1 was: numbered names there, numbered names here.
@@ -141,6 +148,8 @@ interface Table {
   /** The first row (header or data): where column-level errors point. */
   first: { line: number; fields: string[] };
   dataRows: { line: number; fields: string[] }[];
+  /** Line 1 as written (for the separator hint). */
+  firstText: string;
 }
 
 /** The options that decide which rows are read: shared by the labelled and the unlabelled reader. */
@@ -156,7 +165,9 @@ function readTable(text: string, options: CsvRowOptions): Table {
   // Blank lines are skipped wherever they are (as pandas does); line numbers stay those of the file.
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const rows: { line: number; fields: string[] }[] = [];
+  let firstText = "";
   lines.forEach((content, i) => {
+    if (rows.length === 0) firstText = content;
     if (content.trim() !== "") rows.push({ line: i + 1, fields: content.split(delimiter).map(unquote) });
   });
   const first = rows[0];
@@ -170,12 +181,37 @@ function readTable(text: string, options: CsvRowOptions): Table {
   const detected = header === "auto" ? detectHeader(first, rows.slice(1), options.headerFallback, source) : { header, rule: "setting" as const };
   const dataRows = detected.header ? rows.slice(1) : rows;
   if (dataRows.length === 0) throw new DataError(`${source}: no data rows after the header on line ${first.line}`);
-  return { source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows };
+  return { source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows, firstText };
+}
+
+/**
+ * A hint when line 1 holds a ';' or a tab: a numeric CSV has neither, so the file likely uses it
+ * as separator (Excel in many locales writes ';'), which this reader does not support; else "".
+ */
+function separatorHint(table: Table): string {
+  const used = [";", "\t"].find((separator) => table.firstText.includes(separator));
+  if (used === undefined) return "";
+  return `the file seems to use ${used === "\t" ? "a tab" : `'${used}'`} as separator, and only ',' is supported: save it with ',' as separator`;
+}
+
+/** The warning (CsvInfo.warnings) for a header whose first name is empty, as pandas writes its index column. */
+export const UNNAMED_FIRST_COLUMN = "the first column has no name: a pandas index? write with index=False or drop it; it is read as a feature";
+
+function tableWarnings(table: Table, labelIndex: number | null): string[] {
+  const warnings: string[] = [];
+  const separator = separatorHint(table);
+  if (separator !== "") warnings.push(separator);
+  if (table.names?.[0] === "" && labelIndex !== 0) {
+    warnings.push(UNNAMED_FIRST_COLUMN);
+  }
+  return warnings;
 }
 
 function csvInfo(table: Table, labelIndex: number | null): CsvInfo {
   const name = labelIndex === null ? undefined : table.names?.[labelIndex];
+  const warnings = tableWarnings(table, labelIndex);
   return {
+    ...(warnings.length === 0 ? {} : { warnings }),
     source: table.source,
     rows: table.dataRows.length,
     columns: table.columns,
@@ -195,7 +231,8 @@ function forEachValue(table: Table, onValue: (value: number, field: string, colu
     fields.forEach((field, column) => {
       const where = `${source}: line ${line}, column ${column + 1}${names ? ` ("${names[column]}")` : ""}`;
       if (!NUMBER.test(field)) {
-        throw new DataError(NON_FINITE.test(field) ? `${where}: non-finite value "${field}"` : `${where}: "${field}" is not a number`);
+        const hint = separatorHint(table);
+        throw new DataError(NON_FINITE.test(field) ? `${where}: non-finite value "${field}"` : `${where}: "${field}" is not a number${hint === "" ? "" : `; ${hint}`}`);
       }
       onValue(Number(field), field, column, row, where);
     });
@@ -219,7 +256,8 @@ export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { data
     throw new OptionsError(`${source}: numClasses must be a positive integer, got ${options.numClasses}`);
   }
   if (columns < 2) {
-    throw new DataError(`${source}: line ${first.line} has ${columns} column; need at least one feature and a label`);
+    const hint = separatorHint(table);
+    throw new DataError(`${source}: line ${first.line} has ${columns} column; need at least one feature and a label${hint === "" ? "" : `; ${hint}`}`);
   }
   const labelIndex = resolveLabelColumn(options.labelColumn, names, columns, `${source}: line ${first.line}`);
 

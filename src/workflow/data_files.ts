@@ -6,7 +6,7 @@
  * was read (rows, CSV header, label column), for summaries.
  */
 import { featureSize, type Dataset, type UnlabelledSamples } from "../data/dataset.js";
-import type { CsvHeaderRule, CsvInfo, CsvOptions } from "../data/csv.js";
+import { UNNAMED_FIRST_COLUMN, type CsvHeaderRule, type CsvInfo, type CsvOptions } from "../data/csv.js";
 import { loadCsvWithInfo, loadUnlabelledCsvWithInfo } from "../data/csv_file.js";
 import { loadIdx, loadIdxImages } from "../data/idx_file.js";
 import { DataError, OptionsError } from "../errors.js";
@@ -31,6 +31,8 @@ export interface DataReading {
   headerRule?: CsvHeaderRule;
   /** CSV: the label column, 0-based, with its header name; null without labels (or for IDX). */
   labelColumn: { index: number; name?: string } | null;
+  /** CSV: what looks wrong but was read anyway (see CsvInfo.warnings); absent when nothing does. */
+  warnings?: string[];
 }
 
 /** Samples read from a data file and how they were read. */
@@ -60,6 +62,7 @@ export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, m
     const { dataset, info } = await loadCsvWithInfo(file.path, { numClasses: model.numClasses, ...csvOptions(format) });
     return checkedSamples(file, dataset, model, csvReading(info));
   }
+  checkNotTextData(file.path);
   if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images need their labels file too (--labels)`);
   const dataset = await loadIdx({
     images: file.path,
@@ -88,10 +91,13 @@ export async function readPredictionFileWithInfo(file: DataFile, format: ReadFor
     // The header setting applies to both reads, so both see the same rows.
     const { samples, info } = await loadUnlabelledCsvWithInfo(file.path, csvOptions(format, false));
     const inputs = featureSize(model.featureShape);
-    if (samples.featureShape[0] !== inputs + 1) return checkedSamples(file, samples, model, csvReading(info));
+    // One column too many is a label column, unless it is pandas' unnamed index column: then the shape error says so.
+    const indexed = info.warnings?.includes(UNNAMED_FIRST_COLUMN) ?? false;
+    if (samples.featureShape[0] !== inputs + 1 || indexed) return checkedSamples(file, samples, model, csvReading(info));
     const labelled = await loadCsvWithInfo(file.path, csvOptions(format));
     return checkedSamples(file, labelled.dataset, model, csvReading(labelled.info));
   }
+  if (!isCsv) checkNotTextData(file.path);
   if (!isCsv && file.labels === undefined) {
     const images = await loadIdxImages(file.path, { layout: format.layout, ...(format.scale === undefined ? {} : { scale: format.scale }) });
     return checkedSamples(file, images, model, idxReading(file, images.length));
@@ -108,8 +114,25 @@ function csvOptions(format: ReadFormat, labelled = true): Omit<CsvOptions, "sour
   };
 }
 
+/**
+ * Files named like text data that is not a plain .csv: everything but .csv is read as IDX, which would
+ * fail with a message about IDX (or its labels file) that does not help.
+ */
+function checkNotTextData(path: string): void {
+  const name = path.toLowerCase();
+  if (/\.(csv|tsv|txt)\.gz$/.test(name)) {
+    throw new OptionsError(`${path}: gzipped CSV is not supported yet: decompress it first (\`gunzip -k ${path}\`) and pass the .csv file`);
+  }
+  if (name.endsWith(".tsv") || name.endsWith(".txt")) {
+    throw new OptionsError(`${path}: only comma-separated files named .csv are read as CSV (every other file is read as IDX): save it as a ',' separated .csv file`);
+  }
+}
+
 function csvReading(info: CsvInfo): DataReading {
-  return { file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn };
+  return {
+    file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn,
+    ...(info.warnings === undefined ? {} : { warnings: info.warnings }),
+  };
 }
 
 function idxReading(file: DataFile, rows: number): DataReading {
@@ -119,7 +142,9 @@ function idxReading(file: DataFile, rows: number): DataReading {
 /** `samples` when they fit the model and are not empty; else a DataError naming the file. */
 function checkedSamples<T extends UnlabelledSamples>(file: DataFile, samples: T, model: { featureShape: readonly number[] }, reading: DataReading): ReadData<T> {
   if (samples.featureShape.join("x") !== model.featureShape.join("x")) {
-    throw new DataError(`${file.path}: samples have shape [${samples.featureShape}] but the model takes [${model.featureShape}]`);
+    // What looked wrong in the file (another separator, a pandas index column) is likely why.
+    const hints = reading.warnings === undefined ? "" : `; ${reading.warnings.join("; ")}`;
+    throw new DataError(`${file.path}: samples have shape [${samples.featureShape}] but the model takes [${model.featureShape}]${hints}`);
   }
   if (samples.length === 0) throw new DataError(`${file.path}: no samples`);
   return { samples, reading };

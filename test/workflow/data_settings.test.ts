@@ -243,3 +243,34 @@ test("the state remembers how line 1 of its training file was read, so evaluate 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("data files that are text but not a plain .csv, and a pandas index column, get errors that say so", async () => {
+  const dir = await folder();
+  try {
+    const train = blobs(4, 1);
+    const state = join(dir, "state");
+    await writeFile(join(dir, "train.csv"), csv(train, null));
+    await updateFromConfig({ config: parseConfig(workflowConfig({ maxEpochs: 1 })), data: { path: join(dir, "train.csv") }, outputState: state });
+    for (const [name, message] of [
+      ["data.csv.gz", /data\.csv\.gz: gzipped CSV is not supported yet: decompress it/],
+      ["data.CSV.GZ", /gzipped CSV is not supported yet/],
+      ["data.tsv", /data\.tsv: only comma-separated files named \.csv are read as CSV/],
+      ["data.txt", /only comma-separated files named \.csv/],
+    ] as const) {
+      await writeFile(join(dir, name), csv(train, null));
+      const config = parseConfig(workflowConfig({ maxEpochs: 1 }));
+      await assert.rejects(updateFromConfig({ config, data: { path: join(dir, name) }, outputState: join(dir, "out") }), message, name);
+      await assert.rejects(evaluateState({ state, data: { path: join(dir, name) } }), message, name);
+      await assert.rejects(predictState({ state, data: { path: join(dir, name) } }), message, name);
+    }
+    // pandas' to_csv with its index: an unnamed first column, one feature too many.
+    const indexed = (labels: boolean) => csv(train, ["", ...numbered(DIMS), ...(labels ? ["label"] : [])], labels).split("\n").map((line, i) => (i === 0 || line === "" ? line : `${i - 1},${line}`)).join("\n");
+    await writeFile(join(dir, "indexed.csv"), indexed(true));
+    await writeFile(join(dir, "indexed-new.csv"), indexed(false));
+    const hint = /samples have shape \[9\] but the model takes \[8\]; the first column has no name: a pandas index\? write with index=False or drop it/;
+    await assert.rejects(evaluateState({ state, data: { path: join(dir, "indexed.csv") } }), hint);
+    await assert.rejects(predictState({ state, data: { path: join(dir, "indexed-new.csv") } }), hint);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
