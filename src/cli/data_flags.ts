@@ -27,7 +27,7 @@ const HEADER_RULES: Record<string, string> = {
   names: "auto: line 1 has names",
   "column-numbers": "auto: line 1 is 0,1,...,n-1, pandas' column names",
   numbers: "auto: line 1 is data",
-  remembered: "auto: line 1 is plain integers, read as the state's training file's line 1 was",
+  remembered: "auto: line 1 is whole numbers, read as in the state's training file",
 };
 
 /** "CSV, header row: yes (auto: line 1 has names), label column 8 ("label")", or "IDX". */
