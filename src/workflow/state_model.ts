@@ -8,13 +8,12 @@ import type { ContinualModel } from "../model/continual_model.js";
 import { loadModel } from "../model/io.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
-import type { DataFormat } from "./config.js";
-import { readStateDataSettings } from "./state_data.js";
+import { readStateDataSettings, type StateDataSettings } from "./state_data.js";
 
 export interface StateModel {
   model: ContinualModel;
   /** How the state's training data was read (undefined for states written without it). */
-  dataFormat: DataFormat | undefined;
+  dataFormat: StateDataSettings | undefined;
 }
 
 export async function loadStateModel(dir: string, backend: BackendName = "auto"): Promise<StateModel> {
