@@ -367,7 +367,24 @@ export abstract class ModelUpdater {
   private async loadState(dir: string, data: UpdaterStateData): Promise<void> {
     const saved = await loadModel(join(dir, "model"));
     try {
-      if (this.currentModel) copyWeightsInto(saved, this.currentModel, dir);
+      if (this.currentModel) {
+        // The model given wins: its freeze flags, not the state's, decide what trains from now on.
+        const recorded = saved.frozenWeightNames().sort();
+        for (const taskId of saved.taskIds()) this.currentModel.ensureHead(taskId);
+        try {
+          this.currentModel.shareTrainabilityWith(saved);
+        } catch {
+          // Another architecture: copyWeightsInto names the difference.
+        }
+        const now = saved.frozenWeightNames().sort();
+        if (recorded.length !== now.length || recorded.some((name, i) => name !== now[i])) {
+          this.logger.warn(
+            `the model given freezes other weights than ${dir}/model recorded (${recorded.length} frozen there, ${now.length} in the model given); ` +
+              `the model given decides what trains`,
+          );
+        }
+        copyWeightsInto(saved, this.currentModel, dir);
+      }
       else this.currentModel = saved;
     } finally {
       if (this.currentModel !== saved) saved.dispose();
