@@ -6,9 +6,14 @@
  * only what is read anyway (the epoch logs) or run one reduction per weight
  * at the end of a phase: no per-batch sync.
  */
+import type * as tf from "@tensorflow/tfjs-core";
+import type { Dataset } from "../data/dataset.js";
+import { subsetDataset } from "../data/dataset_ops.js";
+import type { FeatureTransform } from "../data/transforms.js";
 import { TrainingError } from "../errors.js";
 import type { ContinualModel } from "../model/continual_model.js";
 import type { TrainingLogs } from "./callbacks.js";
+import { describeRows, extractLogits, nonFiniteRows } from "./logits.js";
 
 /** Where in training a check runs, for the error message. */
 export interface TrainingPlace {
@@ -39,6 +44,42 @@ export async function assertFiniteWeights(model: ContinualModel, place: Training
   const bad = await model.nonFiniteWeights();
   if (bad.length === 0) return;
   throw new TrainingError(`training diverged: weights ${listNames(bad)} are NaN or infinite ${where(place)}. ${DIVERGENCE_FIXES}`);
+}
+
+/** Rows of the data run through the model by assertFiniteOutputs: one inference batch. */
+export const OUTPUT_CHECK_ROWS = 256;
+
+/**
+ * Throws a TrainingError when the model's logits on `data` (up to
+ * OUTPUT_CHECK_ROWS rows spread evenly over it, through `taskId`'s head, in
+ * inference mode with the deterministic `transform`) hold a NaN or an
+ * infinity. Finite weights do not make a usable model: a last step that
+ * blows up leaves weights near the float32 limit (~3e38), and the forward
+ * pass then overflows, while the epoch's loss, computed before that step,
+ * looked fine.
+ */
+export async function assertFiniteOutputs(
+  model: ContinualModel,
+  data: Dataset,
+  options: { taskId: string; transform: FeatureTransform | undefined; what: string; update: string },
+): Promise<void> {
+  const count = Math.min(data.length, OUTPUT_CHECK_ROWS);
+  if (count === 0) return;
+  const rows = Int32Array.from({ length: count }, (_, i) => Math.floor((i * data.length) / count));
+  let logits: tf.Tensor2D | undefined;
+  let bad: number[];
+  try {
+    logits = extractLogits(model, subsetDataset(data, rows), count, options.taskId, { transform: options.transform });
+    bad = await nonFiniteRows(logits);
+  } finally {
+    logits?.dispose();
+  }
+  if (bad.length === 0) return;
+  throw new TrainingError(
+    `training diverged: after ${options.update} the weights are finite but the model's outputs (logits) are NaN or ` +
+      `infinite on ${bad.length} of ${count} rows of ${options.what} checked (${describeRows(bad.map((i) => rows[i]!))}): ` +
+      `the weights grew so large that the forward pass overflows float32. ${DIVERGENCE_FIXES}`,
+  );
 }
 
 /** "a, b, c and 4 more" */

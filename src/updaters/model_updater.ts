@@ -32,7 +32,7 @@ import { readColumn, writeColumn } from "../state/columns_io.js";
 import { datasetSource, type BatchSource, type DatasetSourceOptions } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
-import { DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
+import { assertFiniteOutputs, DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
 import { defaultMetrics } from "../training/metrics.js";
 import type { EvaluationSource } from "../training/evaluate.js";
 import type { TrainingCallback } from "../training/callbacks.js";
@@ -182,6 +182,12 @@ export abstract class ModelUpdater {
         await this.assertFiniteModel("before");
         await this.performUpdate(trainDataset, taskId);
         await this.assertFiniteModel("after");
+        await assertFiniteOutputs(this.model, trainDataset, {
+          taskId,
+          transform: this.options.testTransform,
+          what: "this update's training data",
+          update: `update ${this.updatesDone + 1}`,
+        });
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
         throw error;

@@ -64,17 +64,20 @@ async function failsWritingNothing(
   }
 }
 
-/** A callback that writes NaN into the first weight of `model()` on the named hook of `phase`. */
-function poison(model: () => ContinualModel, phase: string, hook: "onEpochBegin" | "onTrainEnd", epoch = 0): TrainingCallback {
+/**
+ * A callback that writes NaN into the first weight of `model()` on the named hook of `phase`;
+ * with `huge`, that finite value into EVERY weight instead (finite weights whose forward pass overflows).
+ */
+function poison(model: () => ContinualModel, phase: string, hook: "onEpochBegin" | "onTrainEnd", epoch = 0, huge?: number): TrainingCallback {
   return {
     [hook]: (e: TrainingEvent) => {
       if (e.phase !== phase || (hook === "onEpochBegin" && e.epoch !== epoch)) return;
       const snapshot = model().snapshotWeights();
-      tf.tidy(() => {
-        snapshot[0] = tf.keep(tf.fill(snapshot[0]!.shape, NaN));
-      });
-      model().restoreWeights(snapshot);
-      tf.dispose(snapshot);
+      const broken = tf.tidy(() =>
+        huge === undefined ? [tf.keep(tf.fill(snapshot[0]!.shape, NaN)), ...snapshot.slice(1)] : snapshot.map((w) => tf.keep(tf.fill(w.shape, huge))),
+      );
+      model().restoreWeights(broken);
+      tf.dispose([...snapshot, ...broken]);
     },
   };
 }
@@ -142,6 +145,18 @@ for (const name of UPDATER_NAMES) {
       new RegExp(`in phase "${lastPhase.replace("+", "\\+")}" \\(task "default_task"\\), epoch 2 of \\d+`),
     );
     updater!.model.dispose();
+    // Weights finite (1e30) but the outputs overflow: the update must not ship a model that predicts NaN.
+    await expectNoTensorLeak(async () => {
+      await failsWritingNothing(
+        (output) => {
+          updater = make(name, output, { callbacks: [poison(model, lastPhase, "onTrainEnd", 0, 1e30)] });
+          return updater.update(data.train[0]!);
+        },
+        TrainingError,
+        /diverged: after update 1 the weights are finite but the model's outputs \(logits\) are NaN or infinite on \d+ of 40 rows of this update's training data checked \(rows? \d+.*Nothing was saved/s,
+      );
+      updater!.model.dispose();
+    });
   });
 }
 

@@ -46,3 +46,35 @@ test("a state whose model holds NaN weights (checksums valid) is rejected by pre
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// Issue 10, part 3 (second round): weights that are finite but so large that the forward pass overflows (what
+// a last SGD step at learning rate 1e38 leaves) answered `predict` with NaN probabilities and exit 0.
+test("a state whose finite weights make the outputs NaN is refused by predict and evaluate, naming the rows and the likely cause", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = await readConfig(join(dir, "relearn.json"));
+    await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "good") });
+    const good = await readStateFolder(join(dir, "good"));
+    assert.ok(good);
+    const huge = join(dir, "huge");
+    await writeStateFolder(huge, {
+      kind: good.manifest.kind,
+      write: async (tmp) => {
+        await cp(good.dir, tmp, { recursive: true, filter: (path) => !path.endsWith("manifest.json") });
+        const weights = await readFile(join(tmp, "model", "weights.bin"));
+        for (let offset = 0; offset + 4 <= weights.length; offset += 4) weights.writeFloatLE(1e30, offset);
+        await writeFile(join(tmp, "model", "weights.bin"), weights);
+        return good.manifest.data;
+      },
+    });
+    const overflow = (error: unknown) => {
+      assert.ok(error instanceof ModelError, String(error));
+      assert.match(error.message, /outputs \(logits\) are NaN or infinite for \d+ of \d+ rows \(rows? \d+.*0-based\): no class can be predicted.*overflows float32/s);
+      return true;
+    };
+    await assert.rejects(predictState({ state: huge, data: { path: join(dir, "test.csv") } }), overflow);
+    await assert.rejects(evaluateState({ state: huge, data: { path: join(dir, "test.csv") } }), overflow);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
