@@ -31,11 +31,24 @@ export const DIVERGENCE_FIXES =
   "range (e.g. standardised to mean 0 and variance 1: values far from 1 overflow float32); gradient clipping " +
   "(gradientClipVal, in the updater options or the config file's options)";
 
-/** Throws a TrainingError when any logged loss or metric of an epoch is NaN or infinite. */
-export function assertFiniteLogs(logs: TrainingLogs, place: TrainingPlace): void {
+/**
+ * Throws a TrainingError when any logged loss or metric of an epoch is NaN
+ * or infinite. When only validation values are (training is finite), the
+ * message blames the validation sets, of tasks `validationTasks`.
+ */
+export function assertFiniteLogs(logs: TrainingLogs, place: TrainingPlace, validationTasks: readonly string[] = []): void {
   const bad = Object.entries(logs).filter(([, value]) => !Number.isFinite(value));
   if (bad.length === 0) return;
   const values = bad.map(([name, value]) => `${name}=${value}`).join(", ");
+  if (bad.every(([name]) => name.startsWith("val_"))) {
+    const tasks = [...new Set(validationTasks)];
+    const sets = tasks.length === 0 ? "the validation data" : `the validation set${tasks.length === 1 ? "" : "s"} of task${tasks.length === 1 ? "" : "s"} ${listNames(tasks)}`;
+    throw new TrainingError(
+      `${sets} gave ${values} ${where(place)} while training values are finite: the model's outputs overflow on ` +
+        `that data, most likely because its features are far outside the range of the training data (values near ` +
+        `1e38 overflow float32). Nothing was saved. Scale the validation data like the training data, or leave it out`,
+    );
+  }
   throw new TrainingError(`training diverged: ${values} ${where(place)}. ${DIVERGENCE_FIXES}`);
 }
 
