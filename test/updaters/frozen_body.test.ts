@@ -142,3 +142,36 @@ for (const name of UPDATER_NAMES) {
     });
   }
 }
+
+test("resuming with a model given: its own freeze flags win (a warning when they differ from the state's) and every weight lands in its place", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-frozen-given-"));
+  const options = { batchSize: 16, maxEpochs: 1, seed: 1, backend: "wasm", optimizer: { name: "sgd", learningRate: 0.1 } } as Parameters<typeof createUpdater>[1];
+  try {
+    const { model: first, frozen } = nestedFreezeModel("nested");
+    const writer = createUpdater("fine-tuning", { ...options, model: first, outputStateFolder: join(dir, "1") });
+    await writer.update(data.train[0]!);
+    const stateValues = valuesOf(first, first.weights.map((w) => w.originalName));
+    const names = first.weights.map((w) => w.originalName);
+    writer.model.dispose();
+
+    for (const how of ["same", "unfrozen"] as const) {
+      // Built again by the user in a later run: same names, fresh values, frozen as before or not at all.
+      const { model: given } = nestedFreezeModel("nested");
+      if (how === "unfrozen") (given.getLayer("body") as tfl.LayersModel).trainable = true;
+      const warnings: string[] = [];
+      const resumed = createUpdater("fine-tuning", {
+        ...options,
+        model: given,
+        inputStateFolder: join(dir, "1"),
+        logger: { info: () => {}, warn: (message: string) => warnings.push(message) },
+      });
+      await resumed.prepare();
+      assert.deepEqual(valuesOf(given, names), stateValues, `${how}: the state's values, each in its own weight`);
+      assert.deepEqual(resumed.model.frozenWeightNames().sort(), how === "same" ? [...frozen].sort() : [], `${how}: the given model's flags`);
+      assert.equal(warnings.some((w) => /freezes other weights than .* the model given decides what trains/.test(w)), how === "unfrozen", `${how}: warning`);
+      resumed.model.dispose();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
