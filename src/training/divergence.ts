@@ -12,6 +12,7 @@ import { subsetDataset } from "../data/dataset_ops.js";
 import type { FeatureTransform } from "../data/transforms.js";
 import { TrainingError } from "../errors.js";
 import type { ContinualModel } from "../model/continual_model.js";
+import { gatherRowTasks, type RowTasks } from "../task_id.js";
 import type { TrainingLogs } from "./callbacks.js";
 import { describeRows, extractLogits, nonFiniteRows } from "./logits.js";
 
@@ -64,7 +65,8 @@ export const OUTPUT_CHECK_ROWS = 256;
 
 /**
  * Throws a TrainingError when the model's logits on `data` (up to
- * OUTPUT_CHECK_ROWS rows spread evenly over it, through `taskId`'s head, in
+ * OUTPUT_CHECK_ROWS rows spread evenly over it, through the head of `tasks`
+ * (one task id, or each row's own), in
  * inference mode with the deterministic `transform`) hold a NaN or an
  * infinity. Finite weights do not make a usable model: a last step that
  * blows up leaves weights near the float32 limit (~3e38), and the forward
@@ -74,7 +76,7 @@ export const OUTPUT_CHECK_ROWS = 256;
 export async function assertFiniteOutputs(
   model: ContinualModel,
   data: Dataset,
-  options: { taskId: string; transform: FeatureTransform | undefined; what: string; update: string },
+  options: { tasks: string | RowTasks; transform: FeatureTransform | undefined; what: string; update: string },
 ): Promise<void> {
   const count = Math.min(data.length, OUTPUT_CHECK_ROWS);
   if (count === 0) return;
@@ -82,7 +84,8 @@ export async function assertFiniteOutputs(
   let logits: tf.Tensor2D | undefined;
   let bad: number[];
   try {
-    logits = extractLogits(model, subsetDataset(data, rows), count, options.taskId, { transform: options.transform });
+    const tasks = typeof options.tasks === "string" ? options.tasks : gatherRowTasks(options.tasks, rows);
+    logits = extractLogits(model, subsetDataset(data, rows), count, tasks, { transform: options.transform });
     bad = await nonFiniteRows(logits);
   } finally {
     logits?.dispose();

@@ -17,7 +17,7 @@ import type { RowTransforms } from "../data/transforms.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { DataError, ModelError, OptionsError, StateError, TrainingError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
-import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
+import { ContinualModel, DEFAULT_TASK_ID, type RowTasks } from "../model/continual_model.js";
 import { saveModel, loadModel } from "../model/io.js";
 import { deriveSeed } from "../random.js";
 import { recoverInterruptedSwap, writeStateFolder } from "../state/atomic_folder.js";
@@ -58,6 +58,15 @@ export interface UpdateOptions {
 export interface PhaseReport extends TrainResult {
   phase: string;
   seconds: number;
+}
+
+/** Data checked for finite outputs after an update (see ModelUpdater.outputChecks). */
+export interface OutputCheck {
+  data: Dataset;
+  /** One task id for every row, or each row's own. */
+  tasks: string | RowTasks;
+  /** Names the data in the error, e.g. "the memory". */
+  what: string;
 }
 
 interface ValidationSet {
@@ -182,12 +191,9 @@ export abstract class ModelUpdater {
         await this.assertFiniteModel("before");
         await this.performUpdate(trainDataset, taskId);
         await this.assertFiniteModel("after");
-        await assertFiniteOutputs(this.model, trainDataset, {
-          taskId,
-          transform: this.options.testTransform,
-          what: "this update's training data",
-          update: `update ${this.updatesDone + 1}`,
-        });
+        for (const check of this.outputChecks(trainDataset, taskId)) {
+          await assertFiniteOutputs(this.model, check.data, { ...check, transform: this.options.testTransform, update: `update ${this.updatesDone + 1}` });
+        }
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
         throw error;
@@ -223,6 +229,15 @@ export abstract class ModelUpdater {
     }
     const phases = this.lastUpdatePhases.map((p) => p.phase).join(", ");
     throw new TrainingError(`training diverged: after ${update} (phases: ${phases}) weights ${listNames(bad)} are NaN or infinite. ${DIVERGENCE_FIXES}`);
+  }
+
+  /**
+   * Data the trained model must give finite outputs on before it is saved
+   * (a bounded sample of each is run, see assertFiniteOutputs): the chunk,
+   * through its task's head; replay updaters add their memory.
+   */
+  protected outputChecks(trainDataset: Dataset, taskId: string): OutputCheck[] {
+    return [{ data: trainDataset, tasks: taskId, what: "this update's training data" }];
   }
 
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */

@@ -188,3 +188,34 @@ test("validation metrics that go non-finite fail the update: an overflowing vali
     /diverged: train_broken=NaN in phase "expert" \(task "default_task"\), epoch 1 of 2/,
   );
 });
+
+for (const name of ["er", "der++", "rd"] as const) {
+  test(`${name}: outputs that overflow only on the memory (an old task's head) fail the update, naming the replay memory`, async () => {
+    const multi = mlp({ inputShape: [DIMS], hidden: [8], classes: 4, multiHead: true });
+    const dir = await mkdtemp(join(tmpdir(), "relearn-diverge-"));
+    try {
+      let updater: ModelUpdater | undefined;
+      const blowOldHead: TrainingCallback = {
+        // At the end of every phase of update 2: the last one leaves it broken, after the loop's own weight check.
+        onTrainEnd: () => {
+          if (updater!.updatesDone !== 1) return;
+          // Weights: body, then head "a" (kernel, bias), then head "b": head a's kernel near the float32 limit.
+          const snapshot = updater!.model.snapshotWeights();
+          const broken = tf.tidy(() => snapshot.map((w, i) => (i === snapshot.length - 4 ? tf.keep(tf.fill(w.shape, 3e38)) : tf.keep(w.clone()))));
+          updater!.model.restoreWeights(broken);
+          tf.dispose([...snapshot, ...broken]);
+        },
+      };
+      updater = make(name, join(dir, "state"), { model: ContinualModel.build(multi, { seed: 0 }), callbacks: [blowOldHead] });
+      await updater.update(data.train[0]!, { taskId: "a" });
+      await assert.rejects(updater.update(data.train[1]!, { taskId: "b" }), (error: unknown) => {
+        assert.ok(error instanceof TrainingError, String(error));
+        assert.match(error.message, /outputs \(logits\) are NaN or infinite on \d+ of \d+ rows of the replay memory checked/);
+        return true;
+      });
+      updater.model.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
