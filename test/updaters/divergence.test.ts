@@ -194,19 +194,18 @@ for (const name of ["er", "der++", "rd"] as const) {
     const multi = mlp({ inputShape: [DIMS], hidden: [8], classes: 4, multiHead: true });
     const dir = await mkdtemp(join(tmpdir(), "relearn-diverge-"));
     try {
-      let updater: ModelUpdater | undefined;
       const blowOldHead: TrainingCallback = {
         // At the end of every phase of update 2: the last one leaves it broken, after the loop's own weight check.
         onTrainEnd: () => {
-          if (updater!.updatesDone !== 1) return;
+          if (updater.updatesDone !== 1) return;
           // Weights: body, then head "a" (kernel, bias), then head "b": head a's kernel near the float32 limit.
-          const snapshot = updater!.model.snapshotWeights();
+          const snapshot = updater.model.snapshotWeights();
           const broken = tf.tidy(() => snapshot.map((w, i) => (i === snapshot.length - 4 ? tf.keep(tf.fill(w.shape, 3e38)) : tf.keep(w.clone()))));
-          updater!.model.restoreWeights(broken);
+          updater.model.restoreWeights(broken);
           tf.dispose([...snapshot, ...broken]);
         },
       };
-      updater = make(name, join(dir, "state"), { model: ContinualModel.build(multi, { seed: 0 }), callbacks: [blowOldHead] });
+      const updater: ModelUpdater = make(name, join(dir, "state"), { model: ContinualModel.build(multi, { seed: 0 }), callbacks: [blowOldHead] });
       await updater.update(data.train[0]!, { taskId: "a" });
       await assert.rejects(updater.update(data.train[1]!, { taskId: "b" }), (error: unknown) => {
         assert.ok(error instanceof TrainingError, String(error));
