@@ -218,3 +218,27 @@ for (const name of ["er", "der++", "rd"] as const) {
     }
   });
 }
+
+// The tester's case: one full-batch SGD step at a huge learning rate. The epoch loss was computed before the step
+// (finite), the weights after it are finite (~1e37), but the forward pass overflows: the model predicted NaN.
+for (const [name, learningRate] of [["fine-tuning", 1e38], ["der++", 1e30]] as const) {
+  test(`${name}: one SGD step at ${learningRate} leaves finite weights whose outputs overflow: TrainingError, nothing written`, async () => {
+    const blobs = splitBlobs({ tasks: 1, samplesPerClass: 32, dims: 4, seed: 2 });
+    let updater: ModelUpdater | undefined;
+    await failsWritingNothing(
+      (output) => {
+        updater = make(name, output, {
+          model: ContinualModel.build(mlp({ inputShape: [4], hidden: [8], classes: 2 }), { seed: 0 }),
+          batchSize: 64,
+          maxEpochs: 1,
+          seed: 0,
+          optimizer: { name: "sgd", learningRate },
+        });
+        return updater.update(blobs.train[0]!);
+      },
+      TrainingError,
+      /after update 1 the weights are finite but the model's outputs \(logits\) are NaN or infinite on \d+ of 64 rows of this update's training data/,
+    );
+    updater!.model.dispose();
+  });
+}
