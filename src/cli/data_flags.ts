@@ -27,6 +27,7 @@ const HEADER_RULES: Record<string, string> = {
   names: "auto: line 1 has names",
   "column-numbers": "auto: line 1 is 0,1,...,n-1, pandas' column names",
   numbers: "auto: line 1 is data",
+  remembered: "auto: line 1 is whole numbers, read as in the state's training file",
 };
 
 /** "CSV, header row: yes (auto: line 1 has names), label column 8 ("label")", or "IDX". */
@@ -34,5 +35,6 @@ export function describeReading(read: DataReading): string {
   if (read.format === "idx") return "IDX";
   const header = `header row: ${read.header ? "yes" : "no"}${read.headerRule ? ` (${HEADER_RULES[read.headerRule]})` : ""}`;
   const label = read.labelColumn === null ? "" : `, label column ${read.labelColumn.index}${read.labelColumn.name === undefined ? "" : ` ("${read.labelColumn.name}")`}`;
-  return `CSV, ${header}${label}`;
+  const warnings = (read.warnings ?? []).map((warning) => `; warning: ${warning}`).join("");
+  return `CSV, ${header}${label}${warnings}`;
 }

@@ -25,6 +25,14 @@ export interface CsvOptions {
    * asking for `header: true` or `false`.
    */
   header?: CsvHeader;
+  /**
+   * With header "auto": the decision for a line 1 that auto cannot settle from the line alone (it could be a
+   * header of numbered columns or data, including pandas' 0,1,...,n-1), usually how the state's training file
+   * was read. A line with names is still a header, and a line that is plainly data still data.
+   */
+  headerFallback?: boolean;
+  /** Where `header` came from, for errors (e.g. "--header or the config's data.header"). Default "the header setting". */
+  headerSource?: string;
   /** Default: the largest label + 1. */
   numClasses?: number;
   delimiter?: string;
@@ -38,9 +46,10 @@ export type CsvHeader = boolean | "auto";
 /**
  * Why line 1 was or was not read as a header: "setting" (header true or false was given),
  * or what "auto" saw: "names" (a field that is not a number), "column-numbers" (0,1,...,n-1,
- * as pandas writes them) or "numbers" (a row of data).
+ * as pandas writes them, above rows that are not all integers), "numbers" (a row of data), or
+ * "remembered" (line 1 could be either and `headerFallback` decided).
  */
-export type CsvHeaderRule = "setting" | "names" | "column-numbers" | "numbers";
+export type CsvHeaderRule = "setting" | "names" | "column-numbers" | "numbers" | "remembered";
 
 /** How a CSV text was read, for summaries: the rows, whether line 1 was a header, the label column. */
 export interface CsvInfo {
@@ -53,6 +62,11 @@ export interface CsvInfo {
   headerRule: CsvHeaderRule;
   /** 0-based index and header name (when there is a header) of the label column; null for unlabelled reads. */
   labelColumn: { index: number; name?: string } | null;
+  /**
+   * What looks wrong but was read anyway (only present when there is something): a separator other than ','
+   * on line 1, or a first column without a name (pandas' index column, read as a feature).
+   */
+  warnings?: string[];
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -69,21 +83,44 @@ function looksNumeric(field: string): boolean {
 }
 
 /**
- * "auto": whether the first row is a header, and why. Throws when it may be
- * either: guessing wrong would silently add or drop a sample.
+ * A row no one would write as a header: every field a number and at least one with a decimal point,
+ * an exponent or a sign (column names, even numbered ones, are plain integers).
  */
-function detectHeader(fields: string[], line: number, source: string): { header: boolean; rule: CsvHeaderRule } {
+function plainlyData(fields: string[]): boolean {
+  return fields.every((field) => NUMBER.test(field)) && fields.some((field) => /[.eE+-]/.test(field));
+}
+
+const shownRow = (fields: string[]) => (fields.length > 8 ? `${fields.slice(0, 8).join(",")},...` : fields.join(","));
+
+/**
+ * "auto": whether the first row is a header, and why. A row that may be either is settled by
+ * `fallback` (how the training file was read) when there is one; without one it is a DataError:
+ * guessing wrong would silently add or drop a sample.
+ */
+function detectHeader(
+  first: { line: number; fields: string[] },
+  rest: { fields: string[] }[],
+  fallback: boolean | undefined,
+  source: string,
+): { header: boolean; rule: CsvHeaderRule } {
+  const { fields, line } = first;
   // An empty field is a missing value, not a column name: it must not turn a data row into a header.
   if (fields.some((field) => field !== "" && !looksNumeric(field))) return { header: true, rule: "names" };
+  // pandas' header of a frame written with its index: an empty name, then 0,1,...,k-1 (a data row with an empty field is unreadable anyway).
+  if (fields.length >= 2 && fields[0] === "" && fields.slice(1).every((field, i) => field === String(i))) return { header: true, rule: "column-numbers" };
   // Column numbers are written as plain non-negative integers in increasing order; anything else is data.
   if (!fields.every((field) => /^\d+$/.test(field))) return { header: false, rule: "numbers" };
+  // A row of plain integers is read as the training file's line 1 was: numbered names there, numbered names here.
+  if (fallback !== undefined) return { header: fallback, rule: "remembered" };
   const values = fields.map(Number);
   if (values.some((value, i) => i > 0 && value <= values[i - 1]!)) return { header: false, rule: "numbers" };
-  if (values.length >= 2 && values.every((value, i) => value === i)) return { header: true, rule: "column-numbers" };
   if (values.length === 1 && values[0] !== 0) return { header: false, rule: "numbers" };
-  const shown = fields.length > 8 ? `${fields.slice(0, 8).join(",")},...` : fields.join(",");
+  // 0,1,...,n-1 is pandas' header only when the rows below do not look the same: above rows of plain
+  // integers (`0,1` then `2,1`) it is as likely a row of data.
+  const integersBelow = rest.every((row) => row.fields.every((field) => /^\d+$/.test(field)));
+  if (values.length >= 2 && values.every((value, i) => value === i) && !integersBelow) return { header: true, rule: "column-numbers" };
   throw new DataError(
-    `${source}: line ${line} (${shown}) could be a header of numbered columns or a row of data: set header true ` +
+    `${source}: line ${line} (${shownRow(fields)}) could be a header of numbered columns or a row of data: set header true ` +
       `(line ${line} is a header) or false (line ${line} is data), in the config's "data.header" or with --header`,
   );
 }
@@ -111,9 +148,14 @@ interface Table {
   /** The first row (header or data): where column-level errors point. */
   first: { line: number; fields: string[] };
   dataRows: { line: number; fields: string[] }[];
+  /** Line 1 as written (for the separator hint). */
+  firstText: string;
 }
 
-function readTable(text: string, options: Pick<CsvOptions, "header" | "delimiter" | "source">): Table {
+/** The options that decide which rows are read: shared by the labelled and the unlabelled reader. */
+export type CsvRowOptions = Pick<CsvOptions, "header" | "headerFallback" | "headerSource" | "delimiter" | "source">;
+
+function readTable(text: string, options: CsvRowOptions): Table {
   const { header = "auto", delimiter = ",", source = "csv" } = options;
   if (delimiter.length === 0) throw new OptionsError(`${source}: delimiter must not be empty`);
   if (header !== true && header !== false && header !== "auto") {
@@ -123,20 +165,53 @@ function readTable(text: string, options: Pick<CsvOptions, "header" | "delimiter
   // Blank lines are skipped wherever they are (as pandas does); line numbers stay those of the file.
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const rows: { line: number; fields: string[] }[] = [];
+  let firstText = "";
   lines.forEach((content, i) => {
+    if (rows.length === 0) firstText = content;
     if (content.trim() !== "") rows.push({ line: i + 1, fields: content.split(delimiter).map(unquote) });
   });
   const first = rows[0];
   if (first === undefined) throw new DataError(`${source}: empty file, no rows to read`);
-  const detected = header === "auto" ? detectHeader(first.fields, first.line, source) : { header, rule: "setting" as const };
+  if (header === true && plainlyData(first.fields)) {
+    throw new DataError(
+      `${source}: line ${first.line} (${shownRow(first.fields)}) is a row of numbers, not a header, but header is true ` +
+        `(${options.headerSource ?? "the header setting"}): set header false or auto (--header false) to read it as data`,
+    );
+  }
+  const detected = header === "auto" ? detectHeader(first, rows.slice(1), options.headerFallback, source) : { header, rule: "setting" as const };
   const dataRows = detected.header ? rows.slice(1) : rows;
   if (dataRows.length === 0) throw new DataError(`${source}: no data rows after the header on line ${first.line}`);
-  return { source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows };
+  return { source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows, firstText };
+}
+
+/**
+ * A hint when line 1 holds a ';' or a tab: a numeric CSV has neither, so the file likely uses it
+ * as separator (Excel in many locales writes ';'), which this reader does not support; else "".
+ */
+function separatorHint(table: Table): string {
+  const used = [";", "\t"].find((separator) => table.firstText.includes(separator));
+  if (used === undefined) return "";
+  return `the file seems to use ${used === "\t" ? "a tab" : `'${used}'`} as separator, and only ',' is supported: save it with ',' as separator`;
+}
+
+/** The warning (CsvInfo.warnings) for a header whose first name is empty, as pandas writes its index column. */
+export const UNNAMED_FIRST_COLUMN = "the first column has no name: a pandas index? write with index=False or drop it; it is read as a feature";
+
+function tableWarnings(table: Table, labelIndex: number | null): string[] {
+  const warnings: string[] = [];
+  const separator = separatorHint(table);
+  if (separator !== "") warnings.push(separator);
+  if (table.names?.[0] === "" && labelIndex !== 0) {
+    warnings.push(UNNAMED_FIRST_COLUMN);
+  }
+  return warnings;
 }
 
 function csvInfo(table: Table, labelIndex: number | null): CsvInfo {
   const name = labelIndex === null ? undefined : table.names?.[labelIndex];
+  const warnings = tableWarnings(table, labelIndex);
   return {
+    ...(warnings.length === 0 ? {} : { warnings }),
     source: table.source,
     rows: table.dataRows.length,
     columns: table.columns,
@@ -156,7 +231,8 @@ function forEachValue(table: Table, onValue: (value: number, field: string, colu
     fields.forEach((field, column) => {
       const where = `${source}: line ${line}, column ${column + 1}${names ? ` ("${names[column]}")` : ""}`;
       if (!NUMBER.test(field)) {
-        throw new DataError(NON_FINITE.test(field) ? `${where}: non-finite value "${field}"` : `${where}: "${field}" is not a number`);
+        const hint = separatorHint(table);
+        throw new DataError(NON_FINITE.test(field) ? `${where}: non-finite value "${field}"` : `${where}: "${field}" is not a number${hint === "" ? "" : `; ${hint}`}`);
       }
       onValue(Number(field), field, column, row, where);
     });
@@ -180,7 +256,8 @@ export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { data
     throw new OptionsError(`${source}: numClasses must be a positive integer, got ${options.numClasses}`);
   }
   if (columns < 2) {
-    throw new DataError(`${source}: line ${first.line} has ${columns} column; need at least one feature and a label`);
+    const hint = separatorHint(table);
+    throw new DataError(`${source}: line ${first.line} has ${columns} column; need at least one feature and a label${hint === "" ? "" : `; ${hint}`}`);
   }
   const labelIndex = resolveLabelColumn(options.labelColumn, names, columns, `${source}: line ${first.line}`);
 
@@ -211,14 +288,14 @@ export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { data
 }
 
 /** Parses numeric CSV text whose every column is a feature (no label column), for prediction. */
-export function parseUnlabelledCsv(text: string, options: Pick<CsvOptions, "header" | "delimiter" | "source"> = {}): UnlabelledSamples {
+export function parseUnlabelledCsv(text: string, options: CsvRowOptions = {}): UnlabelledSamples {
   return parseUnlabelledCsvWithInfo(text, options).samples;
 }
 
 /** As `parseUnlabelledCsv`, and how the text was read (rows, header). */
 export function parseUnlabelledCsvWithInfo(
   text: string,
-  options: Pick<CsvOptions, "header" | "delimiter" | "source"> = {},
+  options: CsvRowOptions = {},
 ): { samples: UnlabelledSamples; info: CsvInfo } {
   const table = readTable(text, options);
   const features = new Float32Array(table.dataRows.length * table.columns);

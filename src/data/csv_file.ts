@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { DataError } from "../errors.js";
 import type { Dataset, UnlabelledSamples } from "./dataset.js";
-import { parseCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvInfo, type CsvOptions } from "./csv.js";
+import { parseCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvInfo, type CsvOptions, type CsvRowOptions } from "./csv.js";
 
 /** Reads a numeric CSV file (UTF-8) as a Dataset; error messages name `path`. */
 export async function loadCsv(path: string, options: Omit<CsvOptions, "source"> = {}): Promise<Dataset> {
@@ -15,14 +15,14 @@ export async function loadCsvWithInfo(path: string, options: Omit<CsvOptions, "s
 }
 
 /** Reads a numeric CSV file whose every column is a feature (no labels), e.g. new data to predict on. */
-export async function loadUnlabelledCsv(path: string, options: Pick<CsvOptions, "header" | "delimiter"> = {}): Promise<UnlabelledSamples> {
+export async function loadUnlabelledCsv(path: string, options: Omit<CsvRowOptions, "source"> = {}): Promise<UnlabelledSamples> {
   return (await loadUnlabelledCsvWithInfo(path, options)).samples;
 }
 
 /** As `loadUnlabelledCsv`, and how the file was read (rows, header). */
 export async function loadUnlabelledCsvWithInfo(
   path: string,
-  options: Pick<CsvOptions, "header" | "delimiter"> = {},
+  options: Omit<CsvRowOptions, "source"> = {},
 ): Promise<{ samples: UnlabelledSamples; info: CsvInfo }> {
   return parseUnlabelledCsvWithInfo(await readText(path), { ...options, source: path });
 }

@@ -39,6 +39,12 @@ export interface ContinualModelMetadata {
   taskIds: string[];
   /** Head layer name of each task id, in taskIds order (empty for a user model). */
   headLayers: string[];
+  /**
+   * Weights (originalName) frozen by any flag: tfjs saves `trainable` only on
+   * plain layers, not on a nested model or a single weight, so a reload would
+   * otherwise train what the user froze. Absent when nothing is frozen.
+   */
+  frozenWeights?: string[];
 }
 
 // tfjs Dropout layers (and subclasses like SpatialDropout1D) read `this.seed` on every call.
@@ -336,6 +342,51 @@ export class ContinualModel {
     });
   }
 
+  /**
+   * Names (originalName) of every weight no training moves: weights outside
+   * the trainable weights of the body and heads, and the state (batch-norm
+   * statistics) of frozen layers. saveModel records them (see freezeWeights).
+   */
+  frozenWeightNames(): string[] {
+    this.assertUsable();
+    const roots = [this.body, ...[...this.heads.values()].map((head) => head.layer)];
+    const trainable = new Set(roots.flatMap((root) => root.trainableWeights));
+    const state = new Set(this.allLayers().flatMap((layer) => ownWeights(layer).state));
+    const frozenState = new Set(roots.flatMap((root) => frozenStatefulLayers(root)).flatMap((layer) => ownWeights(layer).state));
+    return this.allWeights()
+      .filter((weight) => (state.has(weight) ? frozenState.has(weight) : !trainable.has(weight)))
+      .map((weight) => weight.originalName);
+  }
+
+  /**
+   * Freezes the weights named (as frozenWeightNames gives them): each gets
+   * `trainable = false`, and a layer whose state is named is frozen whole
+   * (so its statistics stay put in training, frozen.ts). A ModelError names
+   * a weight the model does not have.
+   */
+  freezeWeights(names: readonly string[]): void {
+    this.assertUsable();
+    const wanted = new Set(names);
+    const weights = this.allWeights();
+    const known = new Set(weights.map((weight) => weight.originalName));
+    const unknown = names.filter((name) => !known.has(name));
+    if (unknown.length > 0) throw new ModelError(`cannot freeze weights ${unknown.map((n) => `"${n}"`).join(", ")}: the model has none of that name`);
+    // Layers first: setting a layer's flag rewrites its weights' flags.
+    for (const layer of this.allLayers()) {
+      if (ownWeights(layer).state.some((weight) => wanted.has(weight.originalName))) layer.trainable = false;
+    }
+    for (const weight of weights) if (wanted.has(weight.originalName)) weight.trainable = false;
+  }
+
+  /**
+   * Gives `other` (same architecture) this model's trainable flags, so both
+   * list their weights in the same order (tfjs puts trainable ones first).
+   * Used when a state's weights are copied into the model a user gave.
+   */
+  shareTrainabilityWith(other: ContinualModel): void {
+    this.copyTrainabilityTo(other);
+  }
+
   /** A model of the same architecture and heads (weights and trainable flags not yet this model's). */
   private cloneArchitecture(seed: number): ContinualModel {
     if (this.spec !== undefined) {
@@ -457,6 +508,8 @@ export class ContinualModel {
       headLayers: [...this.heads.values()].map((head) => head.layer.name),
     };
     if (this.spec !== undefined) metadata.spec = this.spec;
+    const frozen = this.frozenWeightNames();
+    if (frozen.length > 0) metadata.frozenWeights = frozen;
     if (this.heads.size === 0) return { model: this.body, metadata };
     const outputs = [...this.heads.values()].map((head) => head.output);
     return { model: tfl.model({ inputs: this.body.inputs, outputs, name: "relearn_model" }), metadata };
@@ -464,6 +517,12 @@ export class ContinualModel {
 
   /** Rebuilds a ContinualModel from a model written by toLayersModel (see loadModel). */
   static fromSavedLayersModel(model: tfl.LayersModel, metadata: ContinualModelMetadata): ContinualModel {
+    const restored = ContinualModel.restoreSaved(model, metadata);
+    restored.freezeWeights(metadata.frozenWeights ?? []);
+    return restored;
+  }
+
+  private static restoreSaved(model: tfl.LayersModel, metadata: ContinualModelMetadata): ContinualModel {
     if (metadata.source === "layers") return ContinualModel.fromLayersModel(model, { seed: metadata.seed });
     if (metadata.spec === undefined) throw new ModelError("saved model metadata has source \"spec\" but no spec");
     const spec = parseModelSpec(metadata.spec);

@@ -216,7 +216,8 @@ function readMetadata(value: unknown, path: string): ContinualModelMetadata | un
     Array.isArray(meta.taskIds) &&
     meta.taskIds.every((id) => typeof id === "string") &&
     Array.isArray(meta.headLayers) &&
-    meta.headLayers.every((name) => typeof name === "string");
+    meta.headLayers.every((name) => typeof name === "string") &&
+    (meta.frozenWeights === undefined || (Array.isArray(meta.frozenWeights) && meta.frozenWeights.every((name) => typeof name === "string")));
   if (!valid) throw new ModelError(`${path}: userDefinedMetadata.${METADATA_KEY} is malformed or of an unknown format`);
   return meta as ContinualModelMetadata;
 }

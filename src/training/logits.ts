@@ -66,3 +66,27 @@ export async function extractLogitsArray(
     logits.dispose();
   }
 }
+
+/**
+ * Indices of the rows of (N, C) `logits` holding a NaN or an infinity: no
+ * class can be picked from them. One read of N booleans.
+ */
+export async function nonFiniteRows(logits: tf.Tensor2D): Promise<number[]> {
+  const flags = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(logits)), 1));
+  try {
+    const values = await flags.data();
+    const rows: number[] = [];
+    values.forEach((flag, row) => {
+      if (flag) rows.push(row);
+    });
+    return rows;
+  } finally {
+    flags.dispose();
+  }
+}
+
+/** "rows 0, 3, 7 and 12 more" (row numbers as given, 0-based like the predictions' index). */
+export function describeRows(rows: readonly number[], max = 5): string {
+  const shown = rows.slice(0, max).join(", ");
+  return `row${rows.length === 1 ? "" : "s"} ${shown}${rows.length > max ? ` and ${rows.length - max} more` : ""}`;
+}

@@ -143,7 +143,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
           );
         }
         // A NaN or infinite loss or metric fails the phase now: later epochs could not bring the weights back.
-        assertFiniteLogs(logs, { phase, taskId, epoch, epochs, learningRate });
+        assertFiniteLogs(logs, { phase, taskId, epoch, epochs, learningRate }, options.validation?.sources.map((source) => source.taskId));
         result.history.push(logs);
         result.epochsRun = epoch + 1;
         if (monitor) {

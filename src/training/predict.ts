@@ -7,7 +7,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { createDataset, type Dataset, type UnlabelledSamples } from "../data/dataset.js";
 import type { FeatureTransform } from "../data/transforms.js";
 import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
-import { extractLogits } from "./logits.js";
+import { ModelError } from "../errors.js";
+import { describeRows, extractLogits, nonFiniteRows } from "./logits.js";
 
 export interface Predictions {
   /** Arg-max class per item. */
@@ -17,7 +18,10 @@ export interface Predictions {
   numClasses: number;
 }
 
-/** Predicted classes (and optionally probabilities) for every item, in order; labels, if any, are not read. */
+/**
+ * Predicted classes (and optionally probabilities) for every item, in order; labels, if any, are not read.
+ * A ModelError naming the rows when any row's logits are NaN or infinite (no answer is given for any row).
+ */
 export async function predict(
   model: ContinualModel,
   samples: Dataset | UnlabelledSamples,
@@ -25,6 +29,16 @@ export async function predict(
 ): Promise<Predictions> {
   const logits = extractLogits(model, withPlaceholderLabels(samples, model.numClasses), options.batchSize ?? 256, options.taskId ?? DEFAULT_TASK_ID, { transform: options.transform });
   try {
+    const broken = await nonFiniteRows(logits);
+    if (broken.length > 0) {
+      // A class picked from NaNs is a silent wrong answer: refuse all of them.
+      throw new ModelError(
+        `the model's outputs (logits) are NaN or infinite for ${broken.length} of ${logits.shape[0]} rows ` +
+          `(${describeRows(broken)}, 0-based): no class can be predicted from them. Likely causes: weights so large ` +
+          `that the forward pass overflows float32 (a diverged training; use an earlier state or retrain with a ` +
+          `smaller learning rate), or features far outside the range the model was trained on (scale them as in training)`,
+      );
+    }
     const [classes, probabilities] = tf.tidy(() => [tf.argMax(logits, 1), options.probabilities ? tf.softmax(logits) : null] as const);
     try {
       const result: Predictions = { classes: (await classes.data()) as Int32Array, numClasses: logits.shape[1] };

@@ -9,7 +9,7 @@ import { Random } from "../random.js";
 import type { BatchSource } from "../training/batch_source.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { loadMemory, saveMemory } from "./memory_state.js";
-import { ModelUpdater } from "./model_updater.js";
+import { ModelUpdater, type OutputCheck } from "./model_updater.js";
 import type { ResolvedOptions } from "./options.js";
 import { replaySource, type ReplaySourceOptions } from "./replay_source.js";
 
@@ -47,6 +47,13 @@ export abstract class MemoryModelUpdater extends ModelUpdater {
       draws: Random.fromSeed(this.phaseSeed("memory-draws")),
       ...extra,
     });
+  }
+
+  /** The chunk and the memory: replayed items go through their own tasks' heads. */
+  protected override outputChecks(trainDataset: Dataset, taskId: string): OutputCheck[] {
+    const checks = super.outputChecks(trainDataset, taskId);
+    if (this.memory.length > 0) checks.push({ data: this.memory.asDataset(), tasks: this.memory.tasks(), what: "the replay memory" });
+    return checks;
   }
 
   protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {

@@ -17,7 +17,7 @@ import type { RowTransforms } from "../data/transforms.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { DataError, ModelError, OptionsError, StateError, TrainingError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
-import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
+import { ContinualModel, DEFAULT_TASK_ID, type RowTasks } from "../model/continual_model.js";
 import { saveModel, loadModel } from "../model/io.js";
 import { deriveSeed } from "../random.js";
 import { checkReplaceable, recoverInterruptedSwap, writeStateFolder } from "../state/atomic_folder.js";
@@ -33,7 +33,7 @@ import { readColumn, writeColumn } from "../state/columns_io.js";
 import { datasetSource, type BatchSource, type DatasetSourceOptions } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
-import { DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
+import { assertFiniteOutputs, DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
 import { defaultMetrics } from "../training/metrics.js";
 import type { EvaluationSource } from "../training/evaluate.js";
 import type { TrainingCallback } from "../training/callbacks.js";
@@ -60,6 +60,15 @@ export interface UpdateOptions {
 export interface PhaseReport extends TrainResult {
   phase: string;
   seconds: number;
+}
+
+/** Data checked for finite outputs after an update (see ModelUpdater.outputChecks). */
+export interface OutputCheck {
+  data: Dataset;
+  /** One task id for every row, or each row's own. */
+  tasks: string | RowTasks;
+  /** Names the data in the error, e.g. "the memory". */
+  what: string;
 }
 
 interface ValidationSet {
@@ -193,6 +202,9 @@ export abstract class ModelUpdater {
         await this.assertFiniteModel("before");
         await this.performUpdate(trainDataset, taskId);
         await this.assertFiniteModel("after");
+        for (const check of this.outputChecks(trainDataset, taskId)) {
+          await assertFiniteOutputs(this.model, check.data, { ...check, transform: this.options.testTransform, update: `update ${this.updatesDone + 1}` });
+        }
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
         throw error;
@@ -228,6 +240,15 @@ export abstract class ModelUpdater {
     }
     const phases = this.lastUpdatePhases.map((p) => p.phase).join(", ");
     throw new TrainingError(`training diverged: after ${update} (phases: ${phases}) weights ${listNames(bad)} are NaN or infinite. ${DIVERGENCE_FIXES}`);
+  }
+
+  /**
+   * Data the trained model must give finite outputs on before it is saved
+   * (a bounded sample of each is run, see assertFiniteOutputs): the chunk,
+   * through its task's head; replay updaters add their memory.
+   */
+  protected outputChecks(trainDataset: Dataset, taskId: string): OutputCheck[] {
+    return [{ data: trainDataset, tasks: taskId, what: "this update's training data" }];
   }
 
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
@@ -378,7 +399,24 @@ export abstract class ModelUpdater {
   private async loadState(dir: string, data: UpdaterStateData): Promise<void> {
     const saved = await loadModel(join(dir, "model"));
     try {
-      if (this.currentModel) copyWeightsInto(saved, this.currentModel, dir);
+      if (this.currentModel) {
+        // The model given wins: its freeze flags, not the state's, decide what trains from now on.
+        const recorded = saved.frozenWeightNames().sort();
+        for (const taskId of saved.taskIds()) this.currentModel.ensureHead(taskId);
+        try {
+          this.currentModel.shareTrainabilityWith(saved);
+        } catch {
+          // Another architecture: copyWeightsInto names the difference.
+        }
+        const now = saved.frozenWeightNames().sort();
+        if (recorded.length !== now.length || recorded.some((name, i) => name !== now[i])) {
+          this.logger.warn(
+            `the model given freezes other weights than ${dir}/model recorded (${recorded.length} frozen there, ${now.length} in the model given); ` +
+              `the model given decides what trains`,
+          );
+        }
+        copyWeightsInto(saved, this.currentModel, dir);
+      }
       else this.currentModel = saved;
     } finally {
       if (this.currentModel !== saved) saved.dispose();

@@ -6,7 +6,7 @@
  * was read (rows, CSV header, label column), for summaries.
  */
 import { featureSize, type Dataset, type UnlabelledSamples } from "../data/dataset.js";
-import type { CsvHeaderRule, CsvInfo } from "../data/csv.js";
+import { UNNAMED_FIRST_COLUMN, type CsvHeaderRule, type CsvInfo, type CsvOptions } from "../data/csv.js";
 import { loadCsvWithInfo, loadUnlabelledCsvWithInfo } from "../data/csv_file.js";
 import { loadIdx, loadIdxImages } from "../data/idx_file.js";
 import { DataError, OptionsError } from "../errors.js";
@@ -31,6 +31,8 @@ export interface DataReading {
   headerRule?: CsvHeaderRule;
   /** CSV: the label column, 0-based, with its header name; null without labels (or for IDX). */
   labelColumn: { index: number; name?: string } | null;
+  /** CSV: what looks wrong but was read anyway (see CsvInfo.warnings); absent when nothing does. */
+  warnings?: string[];
 }
 
 /** Samples read from a data file and how they were read. */
@@ -41,18 +43,26 @@ export interface ReadData<T extends UnlabelledSamples> {
 
 type ModelShape = { featureShape: readonly number[]; numClasses: number };
 
+/**
+ * A config's data settings, and for CSV files read for a state: `headerFallback`, how the training
+ * file's line 1 was read (settles a line 1 "auto" cannot), and `headerSource`, where `header` came
+ * from (for errors). See CsvOptions.
+ */
+export type ReadFormat = DataFormat & { headerFallback?: boolean; headerSource?: string };
+
 /** Loads a data file with the config's format settings for a model of `featureShape` and `numClasses`. */
-export async function readDataFile(file: DataFile, format: DataFormat, model: ModelShape): Promise<Dataset> {
+export async function readDataFile(file: DataFile, format: ReadFormat, model: ModelShape): Promise<Dataset> {
   return (await readDataFileWithInfo(file, format, model)).samples;
 }
 
 /** As `readDataFile`, and how the file was read. */
-export async function readDataFileWithInfo(file: DataFile, format: DataFormat, model: ModelShape): Promise<ReadData<Dataset>> {
+export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<Dataset>> {
   if (file.path.toLowerCase().endsWith(".csv")) {
     if (file.labels !== undefined) throw new OptionsError(`${file.path}: a CSV file carries its labels; drop the labels file ${file.labels}`);
     const { dataset, info } = await loadCsvWithInfo(file.path, { numClasses: model.numClasses, ...csvOptions(format) });
     return checkedSamples(file, dataset, model, csvReading(info));
   }
+  checkNotTextData(file.path);
   if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images need their labels file too (--labels)`);
   const dataset = await loadIdx({
     images: file.path,
@@ -70,21 +80,24 @@ export async function readDataFileWithInfo(file: DataFile, format: DataFormat, m
  * more, the label column (chosen as for training) is dropped unread. IDX
  * images without --labels have none.
  */
-export async function readPredictionFile(file: DataFile, format: DataFormat, model: ModelShape): Promise<UnlabelledSamples> {
+export async function readPredictionFile(file: DataFile, format: ReadFormat, model: ModelShape): Promise<UnlabelledSamples> {
   return (await readPredictionFileWithInfo(file, format, model)).samples;
 }
 
 /** As `readPredictionFile`, and how the file was read. */
-export async function readPredictionFileWithInfo(file: DataFile, format: DataFormat, model: ModelShape): Promise<ReadData<UnlabelledSamples>> {
+export async function readPredictionFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<UnlabelledSamples>> {
   const isCsv = file.path.toLowerCase().endsWith(".csv");
   if (isCsv && file.labels === undefined) {
     // The header setting applies to both reads, so both see the same rows.
     const { samples, info } = await loadUnlabelledCsvWithInfo(file.path, csvOptions(format, false));
     const inputs = featureSize(model.featureShape);
-    if (samples.featureShape[0] !== inputs + 1) return checkedSamples(file, samples, model, csvReading(info));
+    // One column too many is a label column, unless it is pandas' unnamed index column: then the shape error says so.
+    const indexed = info.warnings?.includes(UNNAMED_FIRST_COLUMN) ?? false;
+    if (samples.featureShape[0] !== inputs + 1 || indexed) return checkedSamples(file, samples, model, csvReading(info));
     const labelled = await loadCsvWithInfo(file.path, csvOptions(format));
     return checkedSamples(file, labelled.dataset, model, csvReading(labelled.info));
   }
+  if (!isCsv) checkNotTextData(file.path);
   if (!isCsv && file.labels === undefined) {
     const images = await loadIdxImages(file.path, { layout: format.layout, ...(format.scale === undefined ? {} : { scale: format.scale }) });
     return checkedSamples(file, images, model, idxReading(file, images.length));
@@ -92,15 +105,34 @@ export async function readPredictionFileWithInfo(file: DataFile, format: DataFor
   return readDataFileWithInfo(file, format, model);
 }
 
-function csvOptions(format: DataFormat, labelled = true): { header?: boolean | "auto"; labelColumn?: string | number } {
+function csvOptions(format: ReadFormat, labelled = true): Omit<CsvOptions, "source"> {
   return {
     ...(format.header === undefined ? {} : { header: format.header }),
+    ...(format.headerFallback === undefined ? {} : { headerFallback: format.headerFallback }),
+    ...(format.headerSource === undefined ? {} : { headerSource: format.headerSource }),
     ...(!labelled || format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }),
   };
 }
 
+/**
+ * Files named like text data that is not a plain .csv: everything but .csv is read as IDX, which would
+ * fail with a message about IDX (or its labels file) that does not help.
+ */
+function checkNotTextData(path: string): void {
+  const name = path.toLowerCase();
+  if (/\.(csv|tsv|txt)\.gz$/.test(name)) {
+    throw new OptionsError(`${path}: gzipped CSV is not supported yet: decompress it first (\`gunzip -k ${path}\`) and pass the .csv file`);
+  }
+  if (name.endsWith(".tsv") || name.endsWith(".txt")) {
+    throw new OptionsError(`${path}: only comma-separated files named .csv are read as CSV (every other file is read as IDX): save it as a ',' separated .csv file`);
+  }
+}
+
 function csvReading(info: CsvInfo): DataReading {
-  return { file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn };
+  return {
+    file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn,
+    ...(info.warnings === undefined ? {} : { warnings: info.warnings }),
+  };
 }
 
 function idxReading(file: DataFile, rows: number): DataReading {
@@ -110,7 +142,9 @@ function idxReading(file: DataFile, rows: number): DataReading {
 /** `samples` when they fit the model and are not empty; else a DataError naming the file. */
 function checkedSamples<T extends UnlabelledSamples>(file: DataFile, samples: T, model: { featureShape: readonly number[] }, reading: DataReading): ReadData<T> {
   if (samples.featureShape.join("x") !== model.featureShape.join("x")) {
-    throw new DataError(`${file.path}: samples have shape [${samples.featureShape}] but the model takes [${model.featureShape}]`);
+    // What looked wrong in the file (another separator, a pandas index column) is likely why.
+    const hints = reading.warnings === undefined ? "" : `; ${reading.warnings.join("; ")}`;
+    throw new DataError(`${file.path}: samples have shape [${samples.featureShape}] but the model takes [${model.featureShape}]${hints}`);
   }
   if (samples.length === 0) throw new DataError(`${file.path}: no samples`);
   return { samples, reading };

@@ -8,13 +8,23 @@
 import { z } from "zod";
 import { StateError } from "../errors.js";
 import { dataFormatSchema, type DataFormat } from "./config.js";
+import type { ReadFormat } from "./data_files.js";
 
-/** Schema of the `data` object in a state manifest's data: a config's data section, header written out. */
-export const stateDataSettingsSchema = dataFormatSchema.extend({ header: z.union([z.boolean(), z.literal("auto")]) });
+/**
+ * Schema of the `data` object in a state manifest's data: a config's data section, header written out
+ * as given, and `headerRead`: whether line 1 of the training CSV file was read as a header (how "auto"
+ * resolved; absent for IDX data and in states written before relearn remembered it).
+ */
+export const stateDataSettingsSchema = dataFormatSchema.extend({
+  header: z.union([z.boolean(), z.literal("auto")]),
+  headerRead: z.boolean().optional(),
+});
 
-/** The settings to store in a state for data read with `format`: every setting explicit. */
-export function stateDataSettings(format: DataFormat): z.output<typeof stateDataSettingsSchema> {
-  return { ...format, header: format.header ?? "auto" };
+export type StateDataSettings = z.output<typeof stateDataSettingsSchema>;
+
+/** The settings to store in a state for data read with `format`; `headerRead` as the training CSV file was read (null: not CSV). */
+export function stateDataSettings(format: DataFormat, headerRead: boolean | null = null): StateDataSettings {
+  return { ...format, header: format.header ?? "auto", ...(headerRead === null ? {} : { headerRead }) };
 }
 
 /**
@@ -22,7 +32,7 @@ export function stateDataSettings(format: DataFormat): z.output<typeof stateData
  * or undefined for a state written without them (by the library directly,
  * or by an older relearn). Invalid settings are a StateError naming `manifestPath`.
  */
-export function readStateDataSettings(manifestData: unknown, manifestPath: string): DataFormat | undefined {
+export function readStateDataSettings(manifestData: unknown, manifestPath: string): StateDataSettings | undefined {
   const stored = (manifestData as { data?: unknown } | null)?.data;
   if (stored === undefined) return undefined;
   const parsed = stateDataSettingsSchema.safeParse(stored);
@@ -34,12 +44,27 @@ export function readStateDataSettings(manifestData: unknown, manifestPath: strin
  * The settings to read a file for a state's model with: the defaults for the
  * model (images as [h, w, 1] for a model taking more than one axis), then the
  * state's remembered settings, then each setting the caller gives.
+ *
+ * The remembered CSV header is not forced on a new file: that file may differ from the training
+ * file (a header there, none here). It is read with "auto", and a line 1 auto cannot settle (plain
+ * integers: numbered names or data) is read as the training file's line 1 was. States that did not
+ * record `headerRead` fall back to a boolean `header`. A header the caller gives applies as given.
  */
 export function dataFormatFor(
   inputShape: readonly number[],
-  remembered: DataFormat | undefined,
+  remembered: StateDataSettings | undefined,
   overrides: Partial<DataFormat> | undefined,
-): DataFormat {
-  const given = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, value]) => value !== undefined));
-  return { layout: inputShape.length > 1 ? "hwc" : "flat", ...remembered, ...given };
+): ReadFormat {
+  const given = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, value]) => value !== undefined)) as Partial<DataFormat>;
+  const base: ReadFormat = { layout: inputShape.length > 1 ? "hwc" : "flat" };
+  if (remembered !== undefined) {
+    const { headerRead, header, ...rest } = remembered;
+    const fallback = headerRead ?? (typeof header === "boolean" ? header : undefined);
+    Object.assign(base, rest, { header: "auto" }, fallback === undefined ? {} : { headerFallback: fallback });
+  }
+  if (given.header !== undefined) {
+    delete base.headerFallback;
+    base.headerSource = "--header or the config's data.header";
+  }
+  return { ...base, ...given };
 }

@@ -9,13 +9,12 @@ import { loadModel } from "../model/io.js";
 import type { Logger } from "../logger.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
-import type { DataFormat } from "./config.js";
-import { readStateDataSettings, stateDataSettingsSchema } from "./state_data.js";
+import { readStateDataSettings, stateDataSettingsSchema, type StateDataSettings } from "./state_data.js";
 
 export interface StateModel {
   model: ContinualModel;
   /** How the state's training data was read (undefined for states written without it). */
-  dataFormat: DataFormat | undefined;
+  dataFormat: StateDataSettings | undefined;
 }
 
 export async function loadStateModel(dir: string, backend: BackendName = "auto", logger?: Logger): Promise<StateModel> {

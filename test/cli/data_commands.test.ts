@@ -63,7 +63,13 @@ test("update --header true, then evaluate and predict on the state: the state's 
 
     run = relearn(["evaluate", "--state", join(dir, "v1"), "--data", join(dir, "test.csv")]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes \(as set\), label column 8 \("9"\)\), accuracy/);
+    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes \(auto: line 1 is whole numbers, read as in the state's training file\), label column 8 \("9"\)\), accuracy/);
+
+    // The tester's case: no header in the new file, none given: every row is a sample.
+    run = relearn(["predict", "--state", join(dir, "v1"), "--data", join(dir, "new.csv")]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim().split("\n").length, 1 + 18);
+    assert.match(run.stderr, /relearn predict: .*new\.csv: 18 rows \(CSV, header row: no \(auto: line 1 is data\)\)/);
 
     run = relearn(["predict", "--state", join(dir, "v1"), "--data", join(dir, "new.csv"), "--header", "false"]);
     assert.equal(run.status, 0, run.stderr);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataError } from "../../src/errors.js";
-import { parseCsv, parseUnlabelledCsv } from "../../src/data/csv.js";
+import { parseCsv, parseCsvWithInfo, parseUnlabelledCsv, parseUnlabelledCsvWithInfo } from "../../src/data/csv.js";
 import { loadCsv } from "../../src/data/csv_file.js";
 
 test("header row with a 'label' column anywhere", () => {
@@ -108,4 +108,31 @@ test("unlabelled CSV: every column is a feature, header or not; bad values name 
   });
   assert.throws(() => parseUnlabelledCsv("1,2\n3\n", { source: "new.csv", header: false }), /new\.csv: line 2: expected 2 columns, got 1/);
   assert.throws(() => parseUnlabelledCsv("1,nan\n", { source: "new.csv" }), /non-finite value "nan"/);
+});
+
+test("a file separated by ';' or tabs: every error it causes says so, and that only ',' is supported", () => {
+  const separators = [[";", "';'"], ["\t", "a tab"]] as const;
+  for (const [separator, shown] of separators) {
+    const hint = new RegExp(`the file seems to use ${shown} as separator, and only ',' is supported`);
+    for (const header of [["a", "b", "label"], null]) {
+      const rows = [...(header ? [header] : []), ["0.5", "1.5", "1"], ["2.5", "3", "0"]];
+      const text = rows.map((row) => row.join(separator)).join("\n") + "\n";
+      assert.throws(() => parseCsv(text, { source: "semi.csv" }), (error: unknown) => error instanceof DataError && /semi\.csv: line 1 has 1 column/.test(error.message) && hint.test(error.message), `${shown} ${header}`);
+      // Unlabelled, one column is a valid shape, but the joined fields are not a number.
+      assert.throws(() => parseUnlabelledCsv(text), (error: unknown) => error instanceof DataError && /is not a number/.test(error.message) && hint.test(error.message));
+    }
+    // Decimal commas with ';' between fields (Excel in many locales): the not-a-number error gives the hint.
+    assert.throws(() => parseCsv(`1,5${separator}2,5${separator}1\n0,5${separator}1,5${separator}0\n`, { header: false }), hint);
+  }
+  // A comma-separated file gets no such warning.
+  assert.equal(parseCsvWithInfo("a,b,label\n0.5,1,1\n").info.warnings, undefined);
+});
+
+test("a header whose first name is empty (pandas' index column) is read as a feature, with a warning saying so", () => {
+  const { dataset, info } = parseCsvWithInfo(",0,1,label\n0,0.5,1.5,1\n1,2.5,3,0\n", { source: "indexed.csv" });
+  assert.deepEqual(dataset.featureShape, [3]);
+  assert.deepEqual(info.warnings, ["the first column has no name: a pandas index? write with index=False or drop it; it is read as a feature"]);
+  assert.match(parseCsvWithInfo(",0,1,label\n0,0.5,1.5,1\n", { header: true }).info.warnings?.join() ?? "", /pandas index/);
+  assert.match(parseUnlabelledCsvWithInfo(",0,1\n0,0.5,1.5\n").info.warnings?.join() ?? "", /pandas index/);
+  assert.equal(parseCsvWithInfo("x,0,1,label\n0,0.5,1.5,1\n").info.warnings, undefined);
 });

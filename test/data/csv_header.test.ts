@@ -100,8 +100,9 @@ test("header auto: a first row with a decimal, sign, exponent, repeat or decreas
   for (const first of ["3,2,1", "1,1,0", "-1,2,3", "1e2,3e2,4", "0,1.5,2"]) assert.equal(parseCsv(`${first}\n4,5,1\n`).length, 2, first);
 });
 
-test("header true / false: exactly the rows after line 1 / all rows, whatever line 1 holds", () => {
-  const anyField = fc.oneof(feature, fc.integer({ min: 0, max: 99 }).map(String));
+test("header true / false: exactly the rows after line 1 / all rows, whatever header line 1 holds", () => {
+  // Any header a writer might use: names, numbers, plain integers (a row of decimals is data: see below).
+  const anyField = fc.oneof(fc.constantFrom("a", "x1", "y", "f 2"), fc.integer({ min: 0, max: 99 }).map(String));
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 6 }).chain((f) => fc.tuple(fc.array(anyField, { minLength: f + 1, maxLength: f + 1 }), table(f))), ([header, rows]) => {
       const data = labelledRows(rows);
@@ -161,4 +162,50 @@ test("benchmark CSV data (loadNamedData): pandas' numbered header read as a head
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("a line 1 that is plainly data (numbers, one with a decimal, sign or exponent) is never lost: read under auto whatever the remembered decision, an error under header true", () => {
+  const fallbacks = [undefined, true, false] as const;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 6 }).chain((f) => table(f)), fc.constantFrom(...fallbacks), (rows, fallback) => {
+      const data = labelledRows(rows);
+      const text = toText(data);
+      const options = { source: "new.csv", ...(fallback === undefined ? {} : { headerFallback: fallback }) };
+      const labelled = parseCsvWithInfo(text, options);
+      assert.equal(labelled.dataset.length, rows.length);
+      assert.deepEqual(Array.from(labelled.dataset.labels), rows.map(([, l]) => l));
+      assert.deepEqual([labelled.info.header, labelled.info.headerRule], [false, "numbers"]);
+      assert.equal(parseUnlabelledCsv(toText(rows.map(([f]) => f)), options).length, rows.length);
+      for (const read of [() => parseCsv(text, { ...options, header: true, headerSource: "--header" }), () => parseUnlabelledCsv(text, { ...options, header: true, headerSource: "--header" })]) {
+        assert.throws(read, (error: unknown) => error instanceof DataError && /^new\.csv: line 1 \(.*\) is a row of numbers, not a header, but header is true \(--header\): set header false/.test(error.message));
+      }
+    }),
+  );
+});
+
+test("a header line with a name is never read as a sample, whatever the remembered decision", () => {
+  const name = fc.constantFrom("a", "x1", "label", "petal length", "f_3");
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 6 }).chain((f) => fc.tuple(table(f), fc.array(fc.oneof(name, fc.integer({ min: 0, max: 9 }).map(String)), { minLength: f, maxLength: f }), name)), fc.constantFrom(undefined, true, false), ([rows, names, lastName], fallback) => {
+      const header = [...names.map((n) => (n === "label" ? "y" : n)), lastName === "label" ? "label" : "z"];
+      const options = fallback === undefined ? {} : { headerFallback: fallback };
+      const { dataset, info } = parseCsvWithInfo(toText([header, ...labelledRows(rows)]), options);
+      assert.equal(dataset.length, rows.length);
+      assert.deepEqual([info.header, info.headerRule], [true, "names"]);
+      assert.equal(parseUnlabelledCsv(toText([header.slice(0, -1).map((n) => `${n}_`), ...rows.map(([f]) => f)]), options).length, rows.length);
+    }),
+  );
+});
+
+test("a line 1 of plain integers that may be either is read as the remembered decision says; without one, 0,1,...,n-1 above integer rows is an error, not a guess", () => {
+  // One binary feature and a label: `0,1` is as likely a sample as pandas' header.
+  assert.throws(() => parseCsv("0,1\n2,1\n", { source: "bin.csv" }), /bin\.csv: line 1 \(0,1\) could be a header/);
+  assert.throws(() => parseUnlabelledCsv("0,1,2,3\n4,5,6,7\n"), /could be a header/);
+  assert.deepEqual(Array.from(parseCsv("0,1\n2,1\n", { headerFallback: false }).labels), [1, 1]);
+  assert.deepEqual(Array.from(parseCsv("0,1\n2,1\n", { headerFallback: true }).labels), [1]);
+  const read = parseUnlabelledCsvWithInfo("0,1,2,3\n0.644,0.725,0.033,-0.382\n", { headerFallback: false });
+  assert.deepEqual([read.samples.length, read.info.header, read.info.headerRule], [2, false, "remembered"]);
+  // Numbered from 1 or decreasing (wavelengths): numbered names when the training file had them.
+  assert.equal(parseUnlabelledCsv("700,650,600\n0.5,0.25,0.125\n", { headerFallback: true }).length, 1);
+  assert.equal(parseUnlabelledCsv("700,650,600\n0.5,0.25,0.125\n", { headerFallback: false }).length, 2);
 });

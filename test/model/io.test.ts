@@ -250,3 +250,33 @@ test("non-finite weights: saveModel refuses to write them, loadModel rejects a w
   });
   model.dispose();
 });
+
+test("saveModel/loadModel keep freezes tfjs does not save: a frozen nested model (its batch norm too) and a weight frozen on its own", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "relearn-io-frozen-"));
+  try {
+    const body = tfl.sequential({ name: "body", layers: [tfl.layers.dense({ inputShape: [3], units: 4, name: "b1" }), tfl.layers.batchNormalization({ name: "bn" })] });
+    const input = tfl.input({ shape: [3] });
+    const hidden = tfl.layers.dense({ units: 4, name: "mid" }).apply(body.apply(input)) as tfl.SymbolicTensor;
+    const model = ContinualModel.fromLayersModel(tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2, name: "out" }).apply(hidden) as tfl.SymbolicTensor }));
+    body.trainable = false;
+    const { model: layers } = model.toLayersModel();
+    layers.getLayer("mid").weights.find((w) => w.originalName === "mid/kernel")!.trainable = false;
+    const frozen = ["b1/kernel", "b1/bias", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance", "mid/kernel"];
+    assert.deepEqual(model.frozenWeightNames().sort(), [...frozen].sort());
+    await saveModel(model, dir);
+    const meta = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")).userDefinedMetadata.relearn;
+    assert.deepEqual([...meta.frozenWeights].sort(), [...frozen].sort());
+
+    const loaded = await loadModel(dir);
+    assert.deepEqual(loaded.frozenWeightNames().sort(), [...frozen].sort());
+    // Only "mid"'s bias and "out" train; the batch norm is frozen as a layer, so it runs in inference mode in training.
+    assert.equal(loaded.trainableVariables().length, 3);
+    const { model: loadedLayers } = loaded.toLayersModel();
+    const bn = (loadedLayers.getLayer("body") as tfl.LayersModel).getLayer("bn");
+    assert.equal(bn.trainable, false);
+    model.dispose();
+    loaded.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -64,17 +64,20 @@ async function failsWritingNothing(
   }
 }
 
-/** A callback that writes NaN into the first weight of `model()` on the named hook of `phase`. */
-function poison(model: () => ContinualModel, phase: string, hook: "onEpochBegin" | "onTrainEnd", epoch = 0): TrainingCallback {
+/**
+ * A callback that writes NaN into the first weight of `model()` on the named hook of `phase`;
+ * with `huge`, that finite value into EVERY weight instead (finite weights whose forward pass overflows).
+ */
+function poison(model: () => ContinualModel, phase: string, hook: "onEpochBegin" | "onTrainEnd", epoch = 0, huge?: number): TrainingCallback {
   return {
     [hook]: (e: TrainingEvent) => {
       if (e.phase !== phase || (hook === "onEpochBegin" && e.epoch !== epoch)) return;
       const snapshot = model().snapshotWeights();
-      tf.tidy(() => {
-        snapshot[0] = tf.keep(tf.fill(snapshot[0]!.shape, NaN));
-      });
-      model().restoreWeights(snapshot);
-      tf.dispose(snapshot);
+      const broken = tf.tidy(() =>
+        huge === undefined ? [tf.keep(tf.fill(snapshot[0]!.shape, NaN)), ...snapshot.slice(1)] : snapshot.map((w) => tf.keep(tf.fill(w.shape, huge))),
+      );
+      model().restoreWeights(broken);
+      tf.dispose([...snapshot, ...broken]);
     },
   };
 }
@@ -142,6 +145,18 @@ for (const name of UPDATER_NAMES) {
       new RegExp(`in phase "${lastPhase.replace("+", "\\+")}" \\(task "default_task"\\), epoch 2 of \\d+`),
     );
     updater!.model.dispose();
+    // Weights finite (1e30) but the outputs overflow: the update must not ship a model that predicts NaN.
+    await expectNoTensorLeak(async () => {
+      await failsWritingNothing(
+        (output) => {
+          updater = make(name, output, { callbacks: [poison(model, lastPhase, "onTrainEnd", 0, 1e30)] });
+          return updater.update(data.train[0]!);
+        },
+        TrainingError,
+        /diverged: after update 1 the weights are finite but the model's outputs \(logits\) are NaN or infinite on \d+ of 40 rows of this update's training data checked \(rows? \d+.*Nothing was saved/s,
+      );
+      updater!.model.dispose();
+    });
   });
 }
 
@@ -165,7 +180,7 @@ test("validation metrics that go non-finite fail the update: an overflowing vali
   await failsWritingNothing(
     (output) => make("fine-tuning", output).update(data.train[0]!, { valDataset: overflowing }),
     TrainingError,
-    /diverged: val_loss=(NaN|Infinity).* in phase "fine-tuning"/,
+    /^the validation set of task "default_task" gave val_loss=(NaN|Infinity).* in phase "fine-tuning" .*while training values are finite: .*features are far outside the range of the training data.*Nothing was saved/s,
   );
   await failsWritingNothing(
     (output) => make("rd", output, { loggedMetrics: { broken: () => tf.scalar(NaN) } }).update(data.train[0]!),
@@ -173,3 +188,57 @@ test("validation metrics that go non-finite fail the update: an overflowing vali
     /diverged: train_broken=NaN in phase "expert" \(task "default_task"\), epoch 1 of 2/,
   );
 });
+
+for (const name of ["er", "der++", "rd"] as const) {
+  test(`${name}: outputs that overflow only on the memory (an old task's head) fail the update, naming the replay memory`, async () => {
+    const multi = mlp({ inputShape: [DIMS], hidden: [8], classes: 4, multiHead: true });
+    const dir = await mkdtemp(join(tmpdir(), "relearn-diverge-"));
+    try {
+      const blowOldHead: TrainingCallback = {
+        // At the end of every phase of update 2: the last one leaves it broken, after the loop's own weight check.
+        onTrainEnd: () => {
+          if (updater.updatesDone !== 1) return;
+          // Weights: body, then head "a" (kernel, bias), then head "b": head a's kernel near the float32 limit.
+          const snapshot = updater.model.snapshotWeights();
+          const broken = tf.tidy(() => snapshot.map((w, i) => (i === snapshot.length - 4 ? tf.keep(tf.fill(w.shape, 3e38)) : tf.keep(w.clone()))));
+          updater.model.restoreWeights(broken);
+          tf.dispose([...snapshot, ...broken]);
+        },
+      };
+      const updater: ModelUpdater = make(name, join(dir, "state"), { model: ContinualModel.build(multi, { seed: 0 }), callbacks: [blowOldHead] });
+      await updater.update(data.train[0]!, { taskId: "a" });
+      await assert.rejects(updater.update(data.train[1]!, { taskId: "b" }), (error: unknown) => {
+        assert.ok(error instanceof TrainingError, String(error));
+        assert.match(error.message, /outputs \(logits\) are NaN or infinite on \d+ of \d+ rows of the replay memory checked/);
+        return true;
+      });
+      updater.model.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+// The tester's case: one full-batch SGD step at a huge learning rate. The epoch loss was computed before the step
+// (finite), the weights after it are finite (~1e37), but the forward pass overflows: the model predicted NaN.
+for (const [name, learningRate] of [["fine-tuning", 1e38], ["der++", 1e30]] as const) {
+  test(`${name}: one SGD step at ${learningRate} leaves finite weights whose outputs overflow: TrainingError, nothing written`, async () => {
+    const blobs = splitBlobs({ tasks: 1, samplesPerClass: 32, dims: 4, seed: 2 });
+    let updater: ModelUpdater | undefined;
+    await failsWritingNothing(
+      (output) => {
+        updater = make(name, output, {
+          model: ContinualModel.build(mlp({ inputShape: [4], hidden: [8], classes: 2 }), { seed: 0 }),
+          batchSize: 64,
+          maxEpochs: 1,
+          seed: 0,
+          optimizer: { name: "sgd", learningRate },
+        });
+        return updater.update(blobs.train[0]!);
+      },
+      TrainingError,
+      /after update 1 the weights are finite but the model's outputs \(logits\) are NaN or infinite on \d+ of 64 rows of this update's training data/,
+    );
+    updater!.model.dispose();
+  });
+}

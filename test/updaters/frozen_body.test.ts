@@ -83,3 +83,95 @@ for (const name of UPDATER_NAMES) {
     }
   });
 }
+
+/**
+ * input -> nested Sequential "body" (Dense "b1", batch norm "bn") -> Dense head.
+ * `nested`: the whole nested model is frozen; `weight`: only b1's kernel and bn's gamma are.
+ * tfjs saves neither flag in model.json, so the state must record them itself.
+ */
+function nestedFreezeModel(how: "nested" | "weight"): { model: tfl.LayersModel; frozen: string[] } {
+  const body = tfl.sequential({
+    name: "body",
+    layers: [tfl.layers.dense({ inputShape: [DIMS], units: 6, name: "b1" }), tfl.layers.batchNormalization({ name: "bn" })],
+  });
+  const input = tfl.input({ shape: [DIMS] });
+  const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 4, name: "out" }).apply(body.apply(input)) as tfl.SymbolicTensor });
+  // Flags set after the outer model is built: building a container resets its layers' weight flags.
+  if (how === "nested") body.trainable = false;
+  else for (const w of body.weights) if (w.originalName === "b1/kernel" || w.originalName === "bn/gamma") w.trainable = false;
+  const frozen = how === "nested" ? body.weights.map((w) => w.originalName) : ["b1/kernel", "bn/gamma"];
+  return { model, frozen };
+}
+
+const valuesOf = (model: tfl.LayersModel, names: readonly string[]) =>
+  names.map((name) => Float32Array.from(model.weights.find((w) => w.originalName === name)!.read().dataSync()));
+
+for (const name of UPDATER_NAMES) {
+  for (const how of ["nested", "weight"] as const) {
+    test(`${name}: a ${how === "nested" ? "frozen nested model" : "weight frozen on its own"} stays bit for bit over resumes from states given no model`, async () => {
+      const { model, frozen } = nestedFreezeModel(how);
+      const pretrained = valuesOf(model, frozen);
+      const dir = await mkdtemp(join(tmpdir(), "relearn-frozen-resume-"));
+      const options = {
+        memorySize: 40,
+        batchSize: 16,
+        maxEpochs: 1,
+        seed: 1,
+        backend: "wasm",
+        optimizer: { name: "sgd", learningRate: 0.1 },
+        ...(name === "rd-budget" ? { consolidationEpochs: 1 } : {}),
+      } as Parameters<typeof createUpdater>[1];
+      try {
+        const first = createUpdater(name, { ...options, model, outputStateFolder: join(dir, "1") });
+        await first.update(data.train[0]!);
+        first.model.dispose();
+        for (const [from, to] of [["1", "2"], ["2", "3"]] as const) {
+          const resumed = createUpdater(name, { ...options, inputStateFolder: join(dir, from), outputStateFolder: join(dir, to) });
+          await resumed.prepare();
+          await expectNoTensorLeak(() => resumed.update(data.train[to === "2" ? 1 : 0]!));
+          resumed.model.dispose();
+        }
+        const saved = await loadModel(join(dir, "3", "model"));
+        const { model: savedLayers } = saved.toLayersModel();
+        assert.deepEqual(valuesOf(savedLayers, frozen), pretrained, "after two resumes");
+        assert.deepEqual(saved.frozenWeightNames().sort(), [...frozen].sort(), "and still frozen when loaded");
+        saved.dispose();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
+test("resuming with a model given: its own freeze flags win (a warning when they differ from the state's) and every weight lands in its place", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-frozen-given-"));
+  const options = { batchSize: 16, maxEpochs: 1, seed: 1, backend: "wasm", optimizer: { name: "sgd", learningRate: 0.1 } } as Parameters<typeof createUpdater>[1];
+  try {
+    const { model: first, frozen } = nestedFreezeModel("nested");
+    const writer = createUpdater("fine-tuning", { ...options, model: first, outputStateFolder: join(dir, "1") });
+    await writer.update(data.train[0]!);
+    const stateValues = valuesOf(first, first.weights.map((w) => w.originalName));
+    const names = first.weights.map((w) => w.originalName);
+    writer.model.dispose();
+
+    for (const how of ["same", "unfrozen"] as const) {
+      // Built again by the user in a later run: same names, fresh values, frozen as before or not at all.
+      const { model: given } = nestedFreezeModel("nested");
+      if (how === "unfrozen") (given.getLayer("body") as tfl.LayersModel).trainable = true;
+      const warnings: string[] = [];
+      const resumed = createUpdater("fine-tuning", {
+        ...options,
+        model: given,
+        inputStateFolder: join(dir, "1"),
+        logger: { info: () => {}, warn: (message: string) => warnings.push(message) },
+      });
+      await resumed.prepare();
+      assert.deepEqual(valuesOf(given, names), stateValues, `${how}: the state's values, each in its own weight`);
+      assert.deepEqual(resumed.model.frozenWeightNames().sort(), how === "same" ? [...frozen].sort() : [], `${how}: the given model's flags`);
+      assert.equal(warnings.some((w) => /freezes other weights than .* the model given decides what trains/.test(w)), how === "unfrozen", `${how}: warning`);
+      resumed.model.dispose();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -122,12 +122,12 @@ test("the state remembers how its data was read; evaluate and predict read files
     const v1 = join(dir, "v1");
     await updateFromConfig({ config, data: { path: join(dir, "train.csv") }, outputState: v1 });
     const manifest = JSON.parse(await readFile(join(v1, "manifest.json"), "utf8")) as { data: { data: unknown } };
-    assert.deepEqual(manifest.data.data, { header: true, labelColumn: DIMS, layout: "flat" });
-    assert.deepEqual((await inspectState(v1)).dataSettings, { header: true, labelColumn: DIMS, layout: "flat" });
+    assert.deepEqual(manifest.data.data, { header: true, headerRead: true, labelColumn: DIMS, layout: "flat" });
+    assert.deepEqual((await inspectState(v1)).dataSettings, { header: true, headerRead: true, labelColumn: DIMS, layout: "flat" });
 
-    // No settings given: the state's header: true applies (under "auto" these files are an error).
+    // No settings given: line 1 is read as the training file's was (under "auto" alone these files are an error).
     const evaluation = await evaluateState({ state: v1, data: { path: join(dir, "test.csv") } });
-    assert.deepEqual([evaluation.items, evaluation.read.header, evaluation.read.headerRule], [test.length, true, "setting"]);
+    assert.deepEqual([evaluation.items, evaluation.read.header, evaluation.read.headerRule], [test.length, true, "remembered"]);
     const predictions = await predictState({ state: v1, data: { path: join(dir, "new.csv") } });
     assert.equal(predictions.classes.length, test.length);
     // Overridden per call.
@@ -196,6 +196,80 @@ test("CR-only line ends are an error naming the file on every workflow path: tra
     await assert.rejects(evaluateState({ state: join(dir, "v1"), data: { path: join(dir, "mac.csv") } }), crError("mac.csv"));
     await assert.rejects(predictState({ state: join(dir, "v1"), data: { path: join(dir, "mac-new.csv") } }), crError("mac-new.csv"));
     await assert.rejects(predictState({ state: join(dir, "v1"), data: { path: join(dir, "mac.csv") } }), crError("mac.csv"));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the state remembers how line 1 of its training file was read, so evaluate and predict on a file without (or with) a header lose no row", async () => {
+  const dir = await folder();
+  try {
+    const train = blobs(10, 1);
+    const test = blobs(3, 2);
+    const base = workflowConfig({ maxEpochs: 1 });
+    // (a) Trained with header true on a file that has one; the new file has none: its line 1 is a sample.
+    await writeFile(join(dir, "named-train.csv"), csv(train, [...numbered(DIMS), "label"]));
+    await writeFile(join(dir, "bare.csv"), csv(test, null, false));
+    await writeFile(join(dir, "bare-labelled.csv"), csv(test, null));
+    const named = join(dir, "named");
+    await updateFromConfig({ config: parseConfig({ ...base, data: { header: true } }), data: { path: join(dir, "named-train.csv") }, outputState: named });
+    const bare = await predictState({ state: named, data: { path: join(dir, "bare.csv") } });
+    assert.deepEqual([bare.classes.length, bare.read.rows, bare.read.header, bare.read.headerRule], [test.length, test.length, false, "numbers"]);
+    assert.equal((await evaluateState({ state: named, data: { path: join(dir, "bare-labelled.csv") } })).items, test.length);
+    // A state written before headerRead existed (header: true stored as given) reads the same.
+    await editManifestSealed(named, (edited) => {
+      delete edited.data["data"].headerRead;
+    });
+    assert.equal((await predictState({ state: named, data: { path: join(dir, "bare.csv") } })).classes.length, test.length);
+    // header true given for this file is an error naming the file and the fix, not a lost row.
+    await assert.rejects(
+      predictState({ state: named, data: { path: join(dir, "bare.csv") }, format: { header: true } }),
+      (error: unknown) => error instanceof DataError && /bare\.csv: line 1 .* is a row of numbers, not a header, but header is true \(--header or the config's data\.header\): set header false/.test(error.message),
+    );
+
+    // (b) Trained on a headerless file (auto: no header); a new file whose first sample is 0,1,...,n-1 keeps it.
+    await writeFile(join(dir, "bare-train.csv"), csv(train, null));
+    const plain = join(dir, "plain");
+    await updateFromConfig({ config: parseConfig(base), data: { path: join(dir, "bare-train.csv") }, outputState: plain });
+    const manifest = JSON.parse(await readFile(join(plain, "manifest.json"), "utf8")) as { data: { data: unknown } };
+    assert.deepEqual(manifest.data.data, { header: "auto", headerRead: false, layout: "flat" });
+    await writeFile(join(dir, "counting.csv"), [numbered(DIMS).join(","), csv(test, null, false)].join("\n"));
+    const counting = await predictState({ state: plain, data: { path: join(dir, "counting.csv") } });
+    assert.deepEqual([counting.classes.length, counting.read.header, counting.read.headerRule], [test.length + 1, false, "remembered"]);
+    // A named header is still a header.
+    await writeFile(join(dir, "named-new.csv"), csv(test, numbered(DIMS).map((i) => `f${i}`), false));
+    assert.equal((await predictState({ state: plain, data: { path: join(dir, "named-new.csv") } })).classes.length, test.length);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("data files that are text but not a plain .csv, and a pandas index column, get errors that say so", async () => {
+  const dir = await folder();
+  try {
+    const train = blobs(4, 1);
+    const state = join(dir, "state");
+    await writeFile(join(dir, "train.csv"), csv(train, null));
+    await updateFromConfig({ config: parseConfig(workflowConfig({ maxEpochs: 1 })), data: { path: join(dir, "train.csv") }, outputState: state });
+    for (const [name, message] of [
+      ["data.csv.gz", /data\.csv\.gz: gzipped CSV is not supported yet: decompress it/],
+      ["data.CSV.GZ", /gzipped CSV is not supported yet/],
+      ["data.tsv", /data\.tsv: only comma-separated files named \.csv are read as CSV/],
+      ["data.txt", /only comma-separated files named \.csv/],
+    ] as const) {
+      await writeFile(join(dir, name), csv(train, null));
+      const config = parseConfig(workflowConfig({ maxEpochs: 1 }));
+      await assert.rejects(updateFromConfig({ config, data: { path: join(dir, name) }, outputState: join(dir, "out") }), message, name);
+      await assert.rejects(evaluateState({ state, data: { path: join(dir, name) } }), message, name);
+      await assert.rejects(predictState({ state, data: { path: join(dir, name) } }), message, name);
+    }
+    // pandas' to_csv with its index: an unnamed first column, one feature too many.
+    const indexed = (labels: boolean) => csv(train, ["", ...numbered(DIMS), ...(labels ? ["label"] : [])], labels).split("\n").map((line, i) => (i === 0 || line === "" ? line : `${i - 1},${line}`)).join("\n");
+    await writeFile(join(dir, "indexed.csv"), indexed(true));
+    await writeFile(join(dir, "indexed-new.csv"), indexed(false));
+    const hint = /samples have shape \[9\] but the model takes \[8\]; the first column has no name: a pandas index\? write with index=False or drop it/;
+    await assert.rejects(evaluateState({ state, data: { path: join(dir, "indexed.csv") } }), hint);
+    await assert.rejects(predictState({ state, data: { path: join(dir, "indexed-new.csv") } }), hint);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,14 @@
+// How a read is described on the command line: the header decision and anything that looked wrong.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { describeReading } from "../../src/cli/data_flags.js";
+import { UNNAMED_FIRST_COLUMN } from "../../src/data/csv.js";
+
+test("describeReading names the header rule (remembered included) and every warning of the read", () => {
+  const read = { file: "a.csv", format: "csv" as const, rows: 2, header: false, headerRule: "remembered" as const, labelColumn: null };
+  assert.equal(describeReading(read), "CSV, header row: no (auto: line 1 is whole numbers, read as in the state's training file)");
+  assert.equal(
+    describeReading({ ...read, header: true, headerRule: "names", labelColumn: { index: 4, name: "label" }, warnings: [UNNAMED_FIRST_COLUMN] }),
+    `CSV, header row: yes (auto: line 1 has names), label column 4 ("label"); warning: ${UNNAMED_FIRST_COLUMN}`,
+  );
+});
