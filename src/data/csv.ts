@@ -110,8 +110,6 @@ function detectHeader(
   if (fields.length >= 2 && fields[0] === "" && fields.slice(1).every((field, i) => field === String(i))) return { header: true, rule: "column-numbers" };
   // Column numbers are written as plain non-negative integers in increasing order; anything else is data.
   if (!fields.every((field) => /^\d+$/.test(field))) return { header: false, rule: "numbers" };
-  // A row of plain integers is read as the training file's line 1 was: numbered names there, numbered names here.
-  if (fallback !== undefined) return { header: fallback, rule: "remembered" };
   const values = fields.map(Number);
   if (values.some((value, i) => i > 0 && value <= values[i - 1]!)) return { header: false, rule: "numbers" };
   if (values.length === 1 && values[0] !== 0) return { header: false, rule: "numbers" };
@@ -119,6 +117,9 @@ function detectHeader(
   // integers (`0,1` then `2,1`) it is as likely a row of data.
   const integersBelow = rest.every((row) => row.fields.every((field) => /^\d+$/.test(field)));
   if (values.length >= 2 && values.every((value, i) => value === i) && !integersBelow) return { header: true, rule: "column-numbers" };
+  // Only what the rules above cannot decide (increasing plain integers) is read as the training file's line 1
+  // was: a remembered decision must never overrule a line that is plainly data or plainly pandas' header.
+  if (fallback !== undefined) return { header: fallback, rule: "remembered" };
   throw new DataError(
     `${source}: line ${line} (${shownRow(fields)}) could be a header of numbered columns or a row of data: set header true ` +
       `(line ${line} is a header) or false (line ${line} is data), in the config's "data.header" or with --header`,

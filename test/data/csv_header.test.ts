@@ -203,9 +203,30 @@ test("a line 1 of plain integers that may be either is read as the remembered de
   assert.throws(() => parseUnlabelledCsv("0,1,2,3\n4,5,6,7\n"), /could be a header/);
   assert.deepEqual(Array.from(parseCsv("0,1\n2,1\n", { headerFallback: false }).labels), [1, 1]);
   assert.deepEqual(Array.from(parseCsv("0,1\n2,1\n", { headerFallback: true }).labels), [1]);
-  const read = parseUnlabelledCsvWithInfo("0,1,2,3\n0.644,0.725,0.033,-0.382\n", { headerFallback: false });
+  // Numbered from 1 (increasing, not 0,1,...): numbered names when the training file had them.
+  assert.equal(parseUnlabelledCsv("1,2,3\n0.5,0.25,0.125\n", { headerFallback: true }).length, 1);
+  const read = parseUnlabelledCsvWithInfo("1,2,3\n0.5,0.25,0.125\n", { headerFallback: false });
   assert.deepEqual([read.samples.length, read.info.header, read.info.headerRule], [2, false, "remembered"]);
-  // Numbered from 1 or decreasing (wavelengths): numbered names when the training file had them.
-  assert.equal(parseUnlabelledCsv("700,650,600\n0.5,0.25,0.125\n", { headerFallback: true }).length, 1);
-  assert.equal(parseUnlabelledCsv("700,650,600\n0.5,0.25,0.125\n", { headerFallback: false }).length, 2);
+});
+
+test("a remembered decision never overrules what auto decides: whole numbers not increasing are data, pandas' 0,1,...,n-1 above non-integer rows is a header", () => {
+  // The second tester's case: a state trained on a file with a header, a new file without one whose line 1 is whole numbers.
+  for (const fallback of [undefined, true, false]) {
+    const options = fallback === undefined ? {} : { headerFallback: fallback };
+    const read = parseCsvWithInfo("5,11,5,4,1\n6,11,8,11,2\n3,2,1,0,0\n", options);
+    assert.deepEqual([read.dataset.length, read.info.header, read.info.headerRule], [3, false, "numbers"]);
+    const pandas = parseUnlabelledCsvWithInfo("0,1,2,3\n5.5,6,7,8\n1,2,3,4\n", options);
+    assert.deepEqual([pandas.samples.length, pandas.info.header, pandas.info.headerRule], [2, true, "column-numbers"]);
+  }
+  // As a property: any line 1 of whole numbers with a repeat or a decrease is a sample under every remembered decision.
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 2, maxLength: 6 }).filter((v) => v.some((x, i) => i > 0 && x <= v[i - 1]!)),
+      fc.constantFrom(true, false),
+      (line1, fallback) => {
+        const text = `${line1.join(",")}\n${line1.map((x) => x + 0.5).join(",")}\n`;
+        assert.equal(parseUnlabelledCsv(text, { headerFallback: fallback }).length, 2);
+      },
+    ),
+  );
 });

@@ -227,15 +227,19 @@ test("the state remembers how line 1 of its training file was read, so evaluate 
       (error: unknown) => error instanceof DataError && /bare\.csv: line 1 .* is a row of numbers, not a header, but header is true \(--header or the config's data\.header\): set header false/.test(error.message),
     );
 
-    // (b) Trained on a headerless file (auto: no header); a new file whose first sample is 0,1,...,n-1 keeps it.
+    // (b) Trained on a headerless file (auto: no header); a new file whose first sample is 1,2,...,n (whole numbers,
+    // increasing: auto cannot tell) keeps it. pandas' 0,1,...,n-1 above rows with decimals stays a header.
     await writeFile(join(dir, "bare-train.csv"), csv(train, null));
     const plain = join(dir, "plain");
     await updateFromConfig({ config: parseConfig(base), data: { path: join(dir, "bare-train.csv") }, outputState: plain });
     const manifest = JSON.parse(await readFile(join(plain, "manifest.json"), "utf8")) as { data: { data: unknown } };
     assert.deepEqual(manifest.data.data, { header: "auto", headerRead: false, layout: "flat" });
-    await writeFile(join(dir, "counting.csv"), [numbered(DIMS).join(","), csv(test, null, false)].join("\n"));
+    await writeFile(join(dir, "counting.csv"), [numbered(DIMS).map((i) => Number(i) + 1).join(","), csv(test, null, false)].join("\n"));
     const counting = await predictState({ state: plain, data: { path: join(dir, "counting.csv") } });
     assert.deepEqual([counting.classes.length, counting.read.header, counting.read.headerRule], [test.length + 1, false, "remembered"]);
+    await writeFile(join(dir, "pandas.csv"), [numbered(DIMS).join(","), csv(test, null, false)].join("\n"));
+    const pandas = await predictState({ state: plain, data: { path: join(dir, "pandas.csv") } });
+    assert.deepEqual([pandas.classes.length, pandas.read.header, pandas.read.headerRule], [test.length, true, "column-numbers"]);
     // A named header is still a header.
     await writeFile(join(dir, "named-new.csv"), csv(test, numbered(DIMS).map((i) => `f${i}`), false));
     assert.equal((await predictState({ state: plain, data: { path: join(dir, "named-new.csv") } })).classes.length, test.length);
