@@ -7,14 +7,15 @@
  * On top of the folder check (read_state.ts: manifest, checksums) and the
  * updater's schema (state_schema.ts), it checks what needs the files or
  * another section:
- * - the data settings (`data.data`), with a schema the caller injects (the
- *   workflow's; updaters must not import the workflow);
+ * - the data settings (`data.data`), with data_format.ts's schema (or one a
+ *   caller injects), so a library update checks them as the CLI does;
  * - the memory section against its columns (ReplayBuffer.fromSnapshot: seen
  *   at least the stored length, labels below numClasses, ...);
  * - `updatesDone` against the logs: the logs cannot hold a later update.
  */
 import { join } from "node:path";
 import type { z } from "zod";
+import { stateDataSettingsSchema } from "../data/data_format.js";
 import { StateError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
@@ -46,8 +47,9 @@ export async function checkUpdaterState(
 ): Promise<UpdaterStateData> {
   const data = parseUpdaterState(state, full, options.logger);
   const manifest = join(state.dir, MANIFEST_FILE);
-  if (options.dataSettingsSchema !== undefined && data.data !== undefined) {
-    const parsed = options.dataSettingsSchema.safeParse(data.data);
+  if (data.data !== undefined) {
+    // The library's own schema unless a caller injects another: a library update must not carry invalid settings forward.
+    const parsed = (options.dataSettingsSchema ?? stateDataSettingsSchema).safeParse(data.data);
     if (!parsed.success) {
       throw new StateError(`${manifest}: the data settings are invalid: ${describeZodIssue(parsed.error, ["data", "data"])}`);
     }

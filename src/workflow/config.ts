@@ -12,24 +12,8 @@ import { optimizerSpecSchema } from "../training/optimizers.js";
 import { learningRateScheduleSchema } from "../training/schedules.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
 
-/**
- * How data files are read: CSV (a label column + numeric features) or IDX
- * (images + labels files). A state remembers the settings it was trained with
- * (see state_data.ts), so evaluate and predict read files the same way.
- */
-export const dataFormatSchema = z.strictObject({
-  /**
-   * Whether line 1 of a CSV file is a header row: true, false, or "auto" (the default): a header when a field is
-   * not a number or the fields are 0,1,...,n-1 (pandas' default column names); an error when it could be either.
-   */
-  header: z.union([z.boolean(), z.literal("auto")]).optional(),
-  /** Column name or 0-based index of the label in CSV files; default the column named "label", else the last. */
-  labelColumn: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
-  /** Pixel scale for IDX images (default 1/255). */
-  scale: z.number().positive().optional(),
-  /** IDX images as flat vectors or [h, w, 1] (for CNN specs). */
-  layout: z.enum(["flat", "hwc"]).default("flat"),
-});
+export { dataFormatSchema } from "../data/data_format.js";
+import { dataFormatSchema } from "../data/data_format.js";
 
 /** The JSON-serialisable updater options a config can set (functions are for code, not config files). */
 export const configUpdaterOptionsSchema = z.strictObject({

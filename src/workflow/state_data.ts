@@ -7,18 +7,11 @@
  */
 import { z } from "zod";
 import { StateError } from "../errors.js";
-import { dataFormatSchema, type DataFormat } from "./config.js";
+import { stateDataSettingsSchema } from "../data/data_format.js";
+import type { DataFormat } from "./config.js";
 import type { ReadFormat } from "./data_files.js";
 
-/**
- * Schema of the `data` object in a state manifest's data: a config's data section, header written out
- * as given, and `headerRead`: whether line 1 of the training CSV file was read as a header (how "auto"
- * resolved; absent for IDX data and in states written before relearn remembered it).
- */
-export const stateDataSettingsSchema = dataFormatSchema.extend({
-  header: z.union([z.boolean(), z.literal("auto")]),
-  headerRead: z.boolean().optional(),
-});
+export { stateDataSettingsSchema };
 
 export type StateDataSettings = z.output<typeof stateDataSettingsSchema>;
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
 import { editManifestSealed, type EditableManifest } from "../helpers/state_edits.js";
 import { StateError } from "../../src/errors.js";
+import { createUpdater } from "../../src/updaters/registry.js";
 import { parseConfig } from "../../src/workflow/config.js";
 import { evaluateState } from "../../src/workflow/evaluate_state.js";
 import { inspectState } from "../../src/workflow/inspect_state.js";
@@ -13,7 +14,7 @@ import { updateFromConfig } from "../../src/workflow/update.js";
 
 const config = parseConfig(workflowConfig({ maxEpochs: 1 }));
 
-test("every reader (update, inspect, evaluate, predict) runs the same check of the whole state: data settings, memory consistency, updatesDone vs the logs", async (t) => {
+test("every reader (update, inspect, evaluate, predict, a library updater) runs the same check of the whole state: data settings, memory consistency, updatesDone vs the logs", async (t) => {
   const dir = await workflowFolder();
   t.after(() => rm(dir, { recursive: true, force: true }));
   const good = join(dir, "good");
@@ -33,6 +34,8 @@ test("every reader (update, inspect, evaluate, predict) runs the same check of t
       ["inspect", () => inspectState(state)],
       ["evaluate", () => evaluateState({ state, data: { path: join(dir, "test.csv") } })],
       ["predict", () => predictState({ state, data: { path: join(dir, "test.csv") } })],
+      // The library's own updater, given no schema by anyone: it must check the data settings too (second tester).
+      ["library updater", () => createUpdater(config.updater, { ...config.options, inputStateFolder: state }).prepare()],
     ];
     for (const [reader, read] of readers) {
       await assert.rejects(read(), (e) => e instanceof StateError && /manifest\.json/.test(e.message) && message.test(e.message), `${name}: ${reader}`);

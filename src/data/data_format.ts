@@ -1,0 +1,37 @@
+/**
+ * How data files are read (CSV header and label column, IDX scale and
+ * layout), as a config's data section and as a state remembers it. Here, below
+ * the updaters and the workflow, so that every reader of a state (the library's
+ * updaters included) checks the remembered settings with the same schema.
+ */
+import { z } from "zod";
+
+/**
+ * How data files are read: CSV (a label column + numeric features) or IDX
+ * (images + labels files). A state remembers the settings it was trained with
+ * (see state_data.ts), so evaluate and predict read files the same way.
+ */
+export const dataFormatSchema = z.strictObject({
+  /**
+   * Whether line 1 of a CSV file is a header row: true, false, or "auto" (the default): a header when a field is
+   * not a number or the fields are 0,1,...,n-1 (pandas' default column names); an error when it could be either.
+   */
+  header: z.union([z.boolean(), z.literal("auto")]).optional(),
+  /** Column name or 0-based index of the label in CSV files; default the column named "label", else the last. */
+  labelColumn: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+  /** Pixel scale for IDX images (default 1/255). */
+  scale: z.number().positive().optional(),
+  /** IDX images as flat vectors or [h, w, 1] (for CNN specs). */
+  layout: z.enum(["flat", "hwc"]).default("flat"),
+});
+
+/**
+ * Schema of the `data` object in a state manifest's data: a config's data section, header written out
+ * as given, and `headerRead`: whether line 1 of the training CSV file was read as a header (how "auto"
+ * resolved; absent for IDX data and in states written before relearn remembered it).
+ */
+export const stateDataSettingsSchema = dataFormatSchema.extend({
+  header: z.union([z.boolean(), z.literal("auto")]),
+  headerRead: z.boolean().optional(),
+});
+
