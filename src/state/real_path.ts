@@ -26,7 +26,7 @@ export async function realStatePath(path: string): Promise<string> {
   try {
     isLink = (await lstat(absolute)).isSymbolicLink();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw unusablePath(path, error);
     const parent = dirname(absolute);
     return parent === absolute ? absolute : join(await realStatePath(parent), basename(absolute));
   }
@@ -39,8 +39,24 @@ export async function realStatePath(path: string): Promise<string> {
         { cause: error },
       );
     }
-    throw error;
+    throw unusablePath(path, error);
   }
+}
+
+/**
+ * A path no state can be read from or written to (a symlink loop, a file where a folder must be, no permission):
+ * a StateError naming it (exit 1), not an unexpected failure.
+ */
+function unusablePath(path: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    ELOOP: "goes through a loop of symlinks",
+    ENOTDIR: "goes through a file where a folder must be",
+    EACCES: "cannot be read (permission denied)",
+    ENAMETOOLONG: "is too long",
+  };
+  const reason = code === undefined ? undefined : why[code];
+  return reason === undefined ? error : new StateError(`${path} ${reason}: give a state folder path that can be resolved`, { cause: error });
 }
 
 /** True when `inner` lies strictly inside `outer` (both absolute, already real). */

@@ -113,3 +113,13 @@ test("a dangling symlink as output is refused before training, naming the symlin
   await symlink(join(dir, "nowhere"), join(dir, "current"));
   await refusedBeforeTraining(dir, undefined, join(dir, "current"), /current is a symlink to a folder that does not exist/);
 });
+
+test("an output path that cannot be resolved (a symlink loop, a file where a folder must be) is a StateError naming it, before training", async (t) => {
+  const dir = await workflowFolder();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await symlink(join(dir, "loop-b"), join(dir, "loop-a"));
+  await symlink(join(dir, "loop-a"), join(dir, "loop-b"));
+  await refusedBeforeTraining(dir, undefined, join(dir, "loop-a"), /loop-a goes through a loop of symlinks/);
+  await writeFile(join(dir, "a-file"), "x");
+  await refusedBeforeTraining(dir, undefined, join(dir, "a-file", "sub"), /sub goes through a file where a folder must be/);
+});
