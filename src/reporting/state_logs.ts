@@ -11,6 +11,9 @@ import type { TrainingEvent } from "../training/callbacks.js";
 import { METRICS_JSONL, trainingLogCallbacks } from "./training_log.js";
 
 /** One epoch of one phase of one update. */
+/** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/), relative to the state folder. */
+export const LOGS_FOLDER = "logs";
+
 export interface EpochRecord {
   /** Number of the update, from 1 (the first update is update 1). */
   update: number;

@@ -25,13 +25,14 @@ import { MANIFEST_FILE } from "../state/format.js";
 import { readStateFolder } from "../state/read_state.js";
 import { lockStateFolder, type StateLock } from "../state/lock.js";
 import { realStatePath, refuseNestedStates, refuseOutputInsideState } from "../state/real_path.js";
-import { readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
+import { LOGS_FOLDER, readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 
-/** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/). */
-export const LOGS_FOLDER = "logs";
 import { readColumn, writeColumn } from "../state/columns_io.js";
 import { datasetSource, type BatchSource, type DatasetSourceOptions } from "../training/batch_source.js";
 import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
+
+/** Re-exported where it always was, for existing importers. */
+export { LOGS_FOLDER };
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
 import { assertFiniteOutputs, DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
 import { defaultMetrics } from "../training/metrics.js";

@@ -19,7 +19,7 @@ import { stateDataSettingsSchema } from "../data/data_format.js";
 import { StateError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
-import { readStateLogs } from "../reporting/state_logs.js";
+import { LOGS_FOLDER, readStateLogs } from "../reporting/state_logs.js";
 import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";
 import type { StateFolder } from "../state/read_state.js";
 import { loadMemory } from "./memory_state.js";
@@ -64,8 +64,7 @@ export async function checkUpdaterState(
       multiHead: data.model.multiHead,
     });
   }
-  // The updater's logs folder (ModelUpdater's LOGS_FOLDER; named here too, as model_updater.ts imports this module).
-  const logs = await readStateLogs(join(state.dir, "logs"));
+  const logs = await readStateLogs(join(state.dir, LOGS_FOLDER));
   const lastLogged = logs.reduce((last, record) => Math.max(last, record.update), 0);
   if (lastLogged > data.updatesDone) {
     throw new StateError(

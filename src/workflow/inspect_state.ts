@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
 import { loadMemory } from "../updaters/memory_state.js";
-import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
+import { LOGS_FOLDER, readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import type { DataFormat } from "./config.js";
 import { readStateDataSettings, stateDataSettingsSchema } from "./state_data.js";
@@ -56,6 +56,6 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     model: data.model,
     ...(memory ? { memory } : {}),
     validationSets: data.validation.map((v) => ({ taskId: v.taskId, items: v.labels.length })),
-    metricsHistory: await readStateLogs(join(state.dir, "logs")),
+    metricsHistory: await readStateLogs(join(state.dir, LOGS_FOLDER)),
   };
 }
