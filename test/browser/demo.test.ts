@@ -1,0 +1,70 @@
+// The browser demo (npm run demo:browser) in a real Chromium: it loads, runs
+// two updates side by side in its workers with no console error, and shows
+// accuracy matrices of the right shape where RD keeps task 1 and fine-tuning
+// forgets it. A missing browser fails the test (never a skip).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { chromium, type Browser } from "playwright-core";
+import { serveDemo } from "../../scripts/demo_server.mjs";
+
+const CHROMIUM_PATHS = ["/usr/bin/chromium-headless-shell", "/usr/bin/chromium"];
+
+function chromiumPath(): string {
+  const found = CHROMIUM_PATHS.find((path) => existsSync(path));
+  if (found === undefined) {
+    throw new Error(
+      `no Chromium at ${CHROMIUM_PATHS.join(" or ")}: the browser tests need one; install it with ` +
+        "`apt-get install -y chromium-headless-shell` (or `apt-get install -y chromium`) as root",
+    );
+  }
+  return found;
+}
+
+test("the demo page runs two updates in its workers with no console error and shows sane accuracy matrices", { timeout: 240_000 }, async () => {
+  const server = await serveDemo({ port: 0 });
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console.error: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
+    page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+    await page.goto(server.url);
+    await page.evaluate(() => window.relearnDemo.ready);
+    await page.evaluate(() => window.relearnDemo.runNext());
+    await page.evaluate(() => window.relearnDemo.runNext());
+    assert.deepEqual(problems, []);
+
+    const rows = await page.evaluate(() => window.relearnDemo.rows());
+    for (const key of ["rd", "ft"]) {
+      const lane = rows[key]!;
+      assert.equal(lane.length, 2, `${key}: two updates recorded`);
+      for (const row of lane) {
+        assert.ok(row !== null && row.length === 5, `${key}: one accuracy per task`);
+        assert.ok(row.every((a) => a >= 0 && a <= 1), `${key}: accuracies in [0, 1]: ${row.join(", ")}`);
+        assert.ok(row.slice(2).every((a) => a === 0), `${key}: classes never taught are never predicted: ${row.join(", ")}`);
+      }
+    }
+    const [rd1, rd2] = rows["rd"]! as number[][];
+    const [ft1, ft2] = rows["ft"]! as number[][];
+    assert.ok(rd1![0]! > 0.9 && ft1![0]! > 0.9, `both learn task 1: rd ${rd1![0]}, ft ${ft1![0]}`);
+    assert.ok(rd2![1]! > 0.8 && ft2![1]! > 0.8, `both learn task 2: rd ${rd2![1]}, ft ${ft2![1]}`);
+    assert.ok(rd2![0]! > 0.6, `RD keeps task 1: ${rd2![0]}`);
+    assert.ok(ft2![0]! < 0.2, `fine-tuning forgets task 1: ${ft2![0]}`);
+
+    // What the page draws: the lower triangle of each matrix (update i x task j <= i), with the recorded values.
+    const cells = await page.$$eval("#lane-rd svg.matrix rect[data-accuracy]", (rects) =>
+      rects.map((r) => [Number(r.getAttribute("data-row")), Number(r.getAttribute("data-col")), Number(r.getAttribute("data-accuracy"))]),
+    );
+    assert.deepEqual(cells.map(([i, j]) => [i, j]), [[0, 0], [1, 0], [1, 1]]);
+    for (const [i, j, a] of cells) assert.ok(Math.abs(a! - rows["rd"]![i!]![j!]!) < 1e-4);
+    assert.match(await page.textContent("#status") ?? "", /Next: update 3 of 5/);
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+});
