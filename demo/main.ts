@@ -248,7 +248,7 @@ function renderLane(lane: Lane): void {
     colour: TASK_COLOURS[j]!,
     values: Array.from({ length: TASKS }, (_, i) => (i >= j ? (lane.rows[i]?.[j] ?? null) : null)),
   }));
-  $(".lines-box", root).innerHTML = lineChartSvg(series, TASKS);
+  $(".lines-box", root).innerHTML = lineChartSvg(series, TASKS, { width: 270, height: 170 });
   $(".legend-box", root).innerHTML = legendHtml(series.map((s, j) => ({ name: `task ${j + 1}`, colour: s.colour })));
   $<HTMLButtonElement>(".export", root).disabled = busy || !PERSIST || lane.rows.length === 0;
 }
