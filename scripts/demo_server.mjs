@@ -25,16 +25,6 @@ const DATA_FILES = new Set([
 const WASM_DIR = dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm"));
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".map": "application/json", ".wasm": "application/wasm", ".gz": "application/octet-stream" };
 
-// BRIDGE until the lead's "Platform split" lands on main: the updaters still import node: modules.
-// Stubbed as empty CommonJS modules (only os.endianness runs at load); no state is written without a store.
-const nodeStubPlugin = {
-  name: "demo-node-stub",
-  setup(build) {
-    build.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: "node-stub" }));
-    build.onLoad({ filter: /.*/, namespace: "node-stub" }, () => ({ contents: "module.exports = { endianness: () => 'LE' };", loader: "js" }));
-  },
-};
-
 /**
  * The page and worker bundles, keyed by URL path ("/main.js", "/worker.js",
  * and their source maps). Throws esbuild's error (file and line) when the demo
@@ -48,11 +38,13 @@ export async function buildDemo() {
     platform: "browser",
     target: "es2022",
     minify: true,
+    // Error classes keep their names (RelearnError sets name from the class), so messages say "StateError", not "wt".
+    keepNames: true,
     sourcemap: "linked",
     outdir: "/",
     write: false,
     logLevel: "silent",
-    plugins: [browserPlatformPlugin, nodeStubPlugin],
+    plugins: [browserPlatformPlugin],
   });
   return new Map(result.outputFiles.map((file) => [file.path, file.contents]));
 }

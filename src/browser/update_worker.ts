@@ -17,6 +17,7 @@ import type { TrainingCallback } from "../training/callbacks.js";
 import type { ModelUpdater } from "../updaters/model_updater.js";
 import { createUpdater } from "../updaters/registry.js";
 import type { StateStore } from "../state/store.js";
+import { defaultStateStore } from "../platform.js";
 import {
   datasetFromMessage,
   errorToMessage,
@@ -41,8 +42,8 @@ export interface WorkerScope {
 /** Options of serveUpdateWorker. */
 export interface UpdateWorkerOptions {
   /**
-   * Where states named by `stateName` live (in a browser: an IndexedDB
-   * store). Required for requests with a stateName.
+   * Where states named by `stateName` live; default the host's store
+   * (IndexedDB database "relearn" in a browser, folders in Node).
    */
   stateStore?: StateStore;
   /** Turns the stored state `name` into one file; needed for export-state requests. */
@@ -53,6 +54,7 @@ interface Session {
   updater: ModelUpdater;
   stateName: string | undefined;
 }
+
 
 /**
  * Serves update requests on `scope` until the worker ends. Returns at once;
@@ -68,17 +70,14 @@ export function serveUpdateWorker(scope: WorkerScope, options: UpdateWorkerOptio
       if (session !== undefined) throw new OptionsError("this worker is already initialised: start a new worker for another updater");
       if (request.wasmPaths !== undefined) setWasmPaths(request.wasmPaths);
       const stateName = request.stateName;
-      const store = options.stateStore;
-      if (stateName !== undefined && store === undefined) {
-        throw new OptionsError(`stateName "${stateName}" needs a state store: give serveUpdateWorker a stateStore (e.g. indexedDbStore())`);
-      }
+      // The host's store (IndexedDB in a browser, folders in Node) unless the worker was given one.
+      const store = stateName === undefined ? undefined : (options.stateStore ?? defaultStateStore());
       const resumed = stateName !== undefined && store !== undefined && (await store.holdsState(stateName));
       const updater = createUpdater(request.updater, {
         ...request.options,
         backend: request.backend ?? "wasm",
-        ...(stateName === undefined ? {} : { outputStateFolder: stateName }),
+        ...(stateName === undefined || store === undefined ? {} : { outputStateFolder: stateName, stateStore: store }),
         ...(resumed ? { inputStateFolder: stateName } : {}),
-        ...(store === undefined ? {} : ({ stateStore: store } as Record<string, unknown>)),
       });
       await updater.prepare();
       session = { updater, stateName };
@@ -126,8 +125,9 @@ export function serveUpdateWorker(scope: WorkerScope, options: UpdateWorkerOptio
 
     "export-state": async (): Promise<ExportStateResult> => {
       const { stateName } = started(session);
-      const { stateStore, exportState } = options;
-      if (stateName === undefined || stateStore === undefined) {
+      const { exportState } = options;
+      const stateStore = options.stateStore ?? defaultStateStore();
+      if (stateName === undefined) {
         throw new StateError("this worker stores no state (it was initialised without a stateName): there is nothing to export");
       }
       if (exportState === undefined) throw new OptionsError("this worker was started without exportState: give serveUpdateWorker one to export states");

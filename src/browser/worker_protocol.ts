@@ -220,21 +220,27 @@ export function transferList(datasets: readonly DatasetMessage[]): ArrayBuffer[]
   return [...buffers];
 }
 
-const ERROR_CLASSES: Record<string, new (message: string) => Error> = {
-  RelearnError,
-  OptionsError,
-  DataError,
-  ModelError,
-  MemoryError,
-  TrainingError,
-  StateError,
-  BackendError,
-};
+/** relearn's error classes by name; subclasses before RelearnError, so the first instanceof match is the most specific. */
+const ERROR_CLASSES: readonly [string, new (message: string) => Error][] = [
+  ["OptionsError", OptionsError],
+  ["DataError", DataError],
+  ["ModelError", ModelError],
+  ["MemoryError", MemoryError],
+  ["TrainingError", TrainingError],
+  ["StateError", StateError],
+  ["BackendError", BackendError],
+  ["RelearnError", RelearnError],
+];
 
-/** The cloneable form of anything thrown. */
+/**
+ * The cloneable form of anything thrown. A relearn error is named by its
+ * class, found with instanceof: a minified bundle renames classes, so
+ * `error.name` (taken from the class name) may read "wt" there.
+ */
 export function errorToMessage(error: unknown): ErrorMessage {
   if (error instanceof Error) {
-    return { name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
+    const name = ERROR_CLASSES.find(([, Class]) => error instanceof Class)?.[0] ?? error.name;
+    return { name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
   }
   return { name: "Error", message: String(error) };
 }
@@ -245,7 +251,7 @@ export function errorToMessage(error: unknown): ErrorMessage {
  * the worker's, so a report points at where it failed.
  */
 export function errorFromMessage(message: ErrorMessage): Error {
-  const Class = ERROR_CLASSES[message.name];
+  const Class = ERROR_CLASSES.find(([name]) => name === message.name)?.[1];
   const error = Class ? new Class(message.message) : new Error(message.message);
   error.name = message.name;
   if (message.stack !== undefined) error.stack = message.stack;

@@ -3,6 +3,9 @@
 // exactly as a Worker does, so "the page's arrays are detached" is tested here.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../helpers/backend.js";
 import { splitBlobs } from "../helpers/continual_data.js";
@@ -91,15 +94,6 @@ test("worker errors reach the page as relearn's classes, naming the fix", async 
   } finally {
     close();
   }
-  const second = channel();
-  try {
-    await assert.rejects(
-      createUpdateWorker(second.page, { ...config, stateName: "my-model" }),
-      (e: unknown) => e instanceof OptionsError && /needs a state store/.test(e.message),
-    );
-  } finally {
-    second.close();
-  }
   const third = channel();
   try {
     const worker = await createUpdateWorker(third.page, config);
@@ -112,11 +106,56 @@ test("worker errors reach the page as relearn's classes, naming the fix", async 
   }
 });
 
+test("a worker with a stateName stores every update and a new worker resumes from it; a damaged state is a StateError on the page", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-worker-"));
+  const data = splitBlobs({ tasks: 2, samplesPerClass: 30, dims: DIMS });
+  try {
+    const stateName = join(dir, "state"); // in Node the host's store is the file system: a state name is a folder
+    const first = channel();
+    let accuracy: number;
+    try {
+      const worker = await createUpdateWorker(first.page, { ...config, stateName });
+      assert.equal(worker.info.resumed, false);
+      const summary = await worker.update(data.train[0]!);
+      assert.equal(summary.stateName, stateName);
+      accuracy = (await worker.evaluate([{ dataset: data.test[0]! }], { transfer: false }))[0]!.accuracy;
+      await assert.rejects(worker.exportState(), (e: unknown) => e instanceof OptionsError && /without exportState/.test(e.message));
+      worker.terminate();
+    } finally {
+      first.close();
+    }
+    const second = channel();
+    try {
+      const worker = await createUpdateWorker(second.page, { ...config, stateName });
+      assert.equal(worker.info.resumed, true);
+      assert.equal(worker.info.updatesDone, 1);
+      const again = (await worker.evaluate([{ dataset: data.test[0]! }], { transfer: false }))[0]!.accuracy;
+      assert.equal(again, accuracy, "the resumed model is the stored one");
+      worker.terminate();
+    } finally {
+      second.close();
+    }
+    await writeFile(join(stateName, "model", "weights.bin"), new Uint8Array(16));
+    const third = channel();
+    try {
+      await assert.rejects(createUpdateWorker(third.page, { ...config, stateName }), (e: unknown) => e instanceof StateError && /weights\.bin/.test(e.message));
+    } finally {
+      third.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test("errors keep their relearn class and name across the message boundary", () => {
   const back = errorFromMessage(structuredClone(errorToMessage(new StateError("state x is damaged"))));
   assert.ok(back instanceof StateError);
   assert.equal(back.name, "StateError");
   assert.equal(back.message, "state x is damaged");
+  // A minifier renames classes (and so RelearnError's name): the class is found by instanceof, not by name.
+  const Minified = class wt extends StateError {};
+  assert.equal(new Minified("x").name, "wt");
+  assert.equal(errorToMessage(new Minified("x")).name, "StateError");
   const other = errorFromMessage(errorToMessage(new TypeError("bad")));
   assert.equal(other.name, "TypeError");
   assert.equal(errorFromMessage(errorToMessage("plain string")).message, "plain string");
