@@ -53,9 +53,10 @@ async function takeWebLock(locks: LockManager, lockName: string, what: string): 
   let released = false;
   // Set when the lock ends while we still hold it: another context requested it with `steal: true`.
   let lost: unknown;
+  let ended: Promise<unknown> = Promise.resolve();
   const granted = await new Promise<boolean>((resolve, reject) => {
     let answered = false;
-    locks
+    ended = locks
       .request(lockName, { ifAvailable: true }, (lock) => {
         answered = true;
         resolve(lock !== null);
@@ -85,6 +86,9 @@ async function takeWebLock(locks: LockManager, lockName: string, what: string): 
       if (released) return;
       released = true;
       releaseHeld();
+      // The browser frees the lock only once the callback's promise has settled: wait for that, so a caller that
+      // releases and at once takes the lock again (the next update) is not refused by itself.
+      await ended;
     },
   };
 }

@@ -165,7 +165,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): IndexedDbSt
     }
   }
 
-  const takeLock = (name: string): Promise<StateLock> =>
+  const takeLock = async (name: string): Promise<StateLock> =>
     takeBrowserLock(locks, lockTable, `relearn-state ${JSON.stringify([databaseName, name])}`, location(name));
 
   return {
