@@ -70,8 +70,8 @@ export async function exportState(store: StateStore, name: string): Promise<Uint
 function zipEntries(entries: readonly (readonly [string, Uint8Array])[]): Uint8Array {
   const chunks: Uint8Array[] = [];
   let failure: unknown;
-  // fflate's streaming Zip is synchronous with ZipDeflate. It is used rather than zipSync because zipSync keys
-  // entries by name in a plain object, where a file named "__proto__" would be lost.
+  // fflate's streaming Zip (synchronous with ZipDeflate) rather than zipSync: zipSync takes entries as object keys,
+  // which JavaScript orders integer-like names ("0", "12") first, not in the order given.
   const zip = new Zip((error, chunk) => {
     if (error !== null) failure ??= error;
     else chunks.push(chunk);
@@ -235,9 +235,9 @@ function extract(bytes: Uint8Array, source: string, wanted: ReadonlySet<string>)
   }
   const out = new Map<string, Uint8Array>();
   for (const path of wanted) {
-    // fflate gathers entries in a plain object, where the name "__proto__" sets the prototype instead of a key.
-    const found = Object.hasOwn(inflated, path) ? inflated[path] : path === "__proto__" ? (Object.getPrototypeOf(inflated) as unknown) : undefined;
-    if (found instanceof Uint8Array) out.set(path, found);
+    // (No manifest lists "__proto__", which fflate's plain object could not hold as a key: see idb_store.ts's writer.)
+    const found = Object.hasOwn(inflated, path) ? inflated[path] : undefined;
+    if (found !== undefined) out.set(path, found);
   }
   return out;
 }

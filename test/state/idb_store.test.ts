@@ -334,6 +334,7 @@ test("the writer refuses bad paths, a file written twice, and a path that is bot
   await assert.rejects(attempt((f) => f.writeFile("../x", "a")), /cannot write "\.\.\/x" into indexeddb:\/\/relearn-test\/rd: the path has an empty/);
   await assert.rejects(attempt((f) => f.writeFile("manifest.json", "a")), /is the manifest itself/);
   await assert.rejects(attempt((f) => f.writeFile("/abs", "a")), /is absolute/);
+  await assert.rejects(attempt((f) => f.writeFile("__proto__", "a")), /the path is "__proto__", which manifest\.json cannot list/);
   await assert.rejects(attempt(async (f) => { await f.writeFile("a.bin", "1"); await f.writeFile("a.bin", "2"); }), /a\.bin was written twice/);
   await assert.rejects(attempt(async (f) => { await f.writeFile("a", "1"); await f.writeFile("a/b", "2"); }), /a is a file of the state, so it cannot also be a folder/);
   await assert.rejects(attempt(async (f) => { await f.writeFile("a/b", "1"); await f.writeFile("a", "2"); }), /cannot be a file: other files of the state are inside it/);

@@ -141,6 +141,20 @@ test("a tampered or foreign archive is refused, naming the entry, and nothing is
   flipped[10]! ^= 1;
   const editedManifest = new TextEncoder().encode(manifestToJson(manifest).replace('"seed": 42', '"seed": 41'));
   const hugeManifest = await sealManifest({ ...manifest, files: { ...manifest.files, "memory/x.bin": { ...manifest.files["memory/x.bin"]!, bytes: 4_000_000_000 } } });
+  const protoFiles = JSON.parse(`{"__proto__": ${JSON.stringify(manifest.files["counters.json"])}}`) as StateManifest["files"];
+  const protoManifest = await sealManifest({ ...manifest, files: { ...manifest.files, ...protoFiles } });
+  const protoArchive = (() => {
+    const chunks: Uint8Array[] = [];
+    const zip = new Zip((_, chunk) => chunks.push(chunk));
+    for (const [name, bytes] of [...Object.entries(entries), ["manifest.json", new TextEncoder().encode(manifestToJson(protoManifest))], ["__proto__", entries["counters.json"]!]] as const) {
+      if (name === "manifest.json" && bytes === entries["manifest.json"]) continue;
+      const file = new ZipPassThrough(name);
+      zip.add(file);
+      file.push(bytes, true);
+    }
+    zip.end();
+    return Uint8Array.from(chunks.flatMap((chunk) => [...chunk]));
+  })();
   const duplicated = (() => {
     const chunks: Uint8Array[] = [];
     const zip = new Zip((_, chunk) => chunks.push(chunk));
@@ -169,6 +183,7 @@ test("a tampered or foreign archive is refused, naming the entry, and nothing is
       /^t\.zip: entry "memory\/x\.bin" declares 4000000000 bytes, more than \d+ compressed bytes can hold/,
     ],
     ["a huge manifest", patchDeclaredSize(archive, "manifest.json", 100_000_000), /^t\.zip: entry "manifest\.json" declares 100000000 bytes, more than the 67108864 a manifest may have/],
+    ["a manifest listing \"__proto__\"", protoArchive, /^t\.zip: entry "manifest\.json": checksum mismatch/],
     ["an entry twice", duplicated, /^t\.zip has the entry "memory\/x\.bin" more than once/],
     ["not a zip", new TextEncoder().encode("hello, not a zip"), /^t\.zip is not a readable zip archive/],
   ];
