@@ -217,22 +217,24 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): IndexedDbSt
         throw new StateError(`cannot write ${where}: kind must be a non-empty string`);
       }
       const writer = new MemoryStateWriter(where);
-      let text: string;
+      let written: unknown;
       try {
-        const written = await writeOptions.write(writer);
-        const data = written === undefined ? {} : written;
-        canonicalJson(data, "data");
-        const manifest = await sealManifest({
-          formatVersion: STATE_FORMAT_VERSION,
-          library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
-          kind: writeOptions.kind,
-          files: writer.entries(),
-          data,
-        });
-        text = manifestToJson(manifest);
+        written = await writeOptions.write(writer);
       } finally {
         writer.close();
       }
+      // Only now: a writeFile still running when the callback returned (not awaited) would be missing from the manifest.
+      writer.checkComplete();
+      const data = written === undefined ? {} : written;
+      canonicalJson(data, "data");
+      const manifest = await sealManifest({
+        formatVersion: STATE_FORMAT_VERSION,
+        library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
+        kind: writeOptions.kind,
+        files: writer.entries(),
+        data,
+      });
+      const text = manifestToJson(manifest);
       await writeOptions.beforeCommit?.();
       await withDatabase((db) => commitState(db, name, where, text, writer.files, writeOptions.expectedPrevious));
       return JSON.parse(text) as StateManifest;
@@ -486,6 +488,8 @@ class MemoryStateWriter implements StateWriter {
   /** Every folder some file is in ("a" and "a/b" for "a/b/c.bin"): a path cannot be both a file and a folder. */
   private readonly folders = new Set<string>();
   private closed = false;
+  /** writeFile calls still hashing. */
+  private pending = 0;
 
   constructor(readonly location: string) {}
 
@@ -514,7 +518,12 @@ class MemoryStateWriter implements StateWriter {
     else throw new StateError(`${where}: content must be a Uint8Array or a string`);
     for (let i = 1; i < parts.length; i++) this.folders.add(parts.slice(0, i).join("/"));
     this.files.set(path, bytes);
-    this.sums.set(path, { sha256: await sha256Hex(bytes), bytes: bytes.length });
+    this.pending += 1;
+    try {
+      this.sums.set(path, { sha256: await sha256Hex(bytes), bytes: bytes.length });
+    } finally {
+      this.pending -= 1;
+    }
   }
 
   /** The manifest's `files`. */
@@ -524,8 +533,19 @@ class MemoryStateWriter implements StateWriter {
     return out;
   }
 
+  /** Refuses every later writeFile (the write callback has returned or thrown). */
   close(): void {
     this.closed = true;
+  }
+
+  /** Throws a StateError when a writeFile had not finished when the callback returned. */
+  checkComplete(): void {
+    if (this.pending === 0) return;
+    const unfinished = [...this.files.keys()].filter((path) => !this.sums.has(path));
+    throw new StateError(
+      `${this.location}/${unfinished[0] ?? "?"}: writeFile had not finished when the write callback returned ` +
+        `(a missing await?); nothing was written`,
+    );
   }
 }
 

@@ -346,6 +346,15 @@ test("the writer refuses bad paths, a file written twice, and a path that is bot
     },
   });
   assert.match(String(await late), /the write of this state has finished/);
+  await assert.rejects(
+    store.write("rd", {
+      kind: "test-updater",
+      write: async (f) => {
+        void f.writeFile("unawaited.bin", new Uint8Array(10));
+      },
+    }),
+    /rd\/unawaited\.bin: writeFile had not finished when the write callback returned \(a missing await\?\); nothing was written/,
+  );
   await assert.rejects(store.write("rd", { kind: "", write: async () => undefined }), /kind must be a non-empty string/);
   await assert.rejects(
     store.write("rd", { kind: "k", write: async () => ({ bad: Number.NaN }) }),
