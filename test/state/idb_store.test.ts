@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { IDBFactory, IDBObjectStore } from "fake-indexeddb";
 import { StateError } from "../../src/errors.js";
-import { writeStateFolder } from "../../src/state/atomic_folder.js";
+import { fileSystemStore } from "../../src/state/fs_store.js";
 import { manifestToJson, sealManifest, type StateManifest } from "../../src/state/format.js";
 import { checkStateName, indexedDbStore } from "../../src/state/idb_store.js";
 import type { StateStore } from "../../src/state/store.js";
@@ -60,16 +60,8 @@ test("the stored manifest.json text is byte-identical to what the file-system wr
   await writeSample(store, "rd");
   const dir = await mkdtemp(join(tmpdir(), "relearn-idb-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  await writeStateFolder(join(dir, "state"), {
-    kind: "test-updater",
-    write: async (tmp) => {
-      for (const [path, content] of [["model/model.json", '{"version":1}'], ["memory/x.bin", WEIGHTS]] as const) {
-        await mkdir(dirname(join(tmp, path)), { recursive: true });
-        await writeFile(join(tmp, path), content);
-      }
-      return { counters: { updates: 1 }, seed: 42 };
-    },
-  });
+  // The same callback, through the file-system store.
+  await writeSample(fileSystemStore(), join(dir, "state"));
   assert.equal(await manifestText(factory, "rd"), await readFile(join(dir, "state", "manifest.json"), "utf8"));
 });
 
