@@ -9,8 +9,11 @@ import { DataError } from "../src/errors.js";
 
 async function fetchIdx(url: string): Promise<{ dims: number[]; data: ArrayLike<number> }> {
   const response = await fetch(url);
-  if (!response.ok || response.body === null) throw new DataError(`${url}: HTTP ${response.status} ${response.statusText}`);
-  const bytes = new Uint8Array(await new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
+  if (!response.ok) throw new DataError(`${url}: HTTP ${response.status} ${response.statusText}`);
+  // Read whole before inflating: piping the body straight into DecompressionStream lets Chromium
+  // cancel the request once the gzip stream ends, which it reports as a failed (aborted) request.
+  const gzipped = new Blob([await response.arrayBuffer()]);
+  const bytes = new Uint8Array(await new Response(gzipped.stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
   return parseIdx(bytes, url);
 }
 

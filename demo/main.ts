@@ -11,17 +11,13 @@ import { createUpdateWorker, type UpdateWorkerClient, type UpdateWorkerConfig } 
 import type { ProgressEvent } from "../src/browser/worker_protocol.js";
 import { TASK_COLOURS, accuracyMatrixSvg, legendHtml, lineChartSvg } from "./charts.js";
 import { loadFashionMnistSubset } from "./data.js";
+import { deleteDemoDatabase } from "./storage.js";
 
 const TASKS = 5;
 /** Fashion-MNIST's labels (as FASHION_MNIST_CLASSES in src/data/fashion_mnist.ts, a Node-only module). */
 const CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 /** Where the demo keeps its progress; bump when the settings below change, so old rows are not mixed with new ones. */
 const STORAGE_PREFIX = "relearn-demo:v1:";
-/**
- * Whether the workers keep their states in IndexedDB. Off until the browser
- * store is on main: without one, nothing is stored and a reload starts over.
- */
-const PERSIST = false;
 
 const COMMON = {
   model: { type: "mlp" as const, inputShape: [784], hidden: [128], classes: 10 },
@@ -250,7 +246,7 @@ function renderLane(lane: Lane): void {
   }));
   $(".lines-box", root).innerHTML = lineChartSvg(series, TASKS, { width: 270, height: 170 });
   $(".legend-box", root).innerHTML = legendHtml(series.map((s, j) => ({ name: `task ${j + 1}`, colour: s.colour })));
-  $<HTMLButtonElement>(".export", root).disabled = busy || !PERSIST || lane.rows.length === 0;
+  $<HTMLButtonElement>(".export", root).disabled = busy || lane.rows.length === 0;
 }
 
 function renderCompare(): void {
@@ -286,7 +282,7 @@ function renderControls(): void {
   if (!ready) return;
   if (busy) status.innerHTML = `<b>Running update ${done + 1} of ${TASKS}</b>: both models learn ${taskLabel(done)}, each in its worker.`;
   else if (done >= TASKS) status.innerHTML = `<b>All ${TASKS} updates done.</b> Compare the matrices: RD keeps the old tasks, fine-tuning only knows the last one.`;
-  else status.innerHTML = `<b>Next: update ${done + 1} of ${TASKS}</b>, ${taskLabel(done)}.${done > 0 && PERSIST ? " Reload the page any time: it resumes here." : ""}`;
+  else status.innerHTML = `<b>Next: update ${done + 1} of ${TASKS}</b>, ${taskLabel(done)}.${done > 0 ? " Reload the page any time: it resumes here." : ""}`;
 }
 
 let frame = 0;
@@ -317,7 +313,7 @@ async function startWorkers(): Promise<void> {
         ...lane.spec.config,
         backend: "wasm",
         wasmPaths: new URL("wasm/", location.href).href,
-        ...(PERSIST ? { stateName: stateName(lane) } : {}),
+        stateName: stateName(lane),
       });
       client.onProgress((event) => {
         if (lane.progress !== undefined && lane.progress.phase !== event.phase) lane.phasesDone.add(lane.progress.phase);
@@ -393,18 +389,14 @@ async function startOver(): Promise<void> {
       lane.phasesDone = new Set();
       localStorage.removeItem(STORAGE_PREFIX + lane.spec.key);
     }
-    if (PERSIST) await deleteStoredStates();
+    // The workers are gone, and their connections and Web Locks with them.
+    await deleteDemoDatabase();
     render();
     await startWorkers();
   } finally {
     busy = false;
     render();
   }
-}
-
-/** The demo's IndexedDB states (see update worker's store); wired once the browser store is on main. */
-async function deleteStoredStates(): Promise<void> {
-  // Filled in with the IndexedDB store's database name when it lands.
 }
 
 async function exportLane(lane: Lane): Promise<void> {

@@ -1,8 +1,10 @@
 /**
- * The demo's update worker: relearn's serveUpdateWorker, nothing else. One
- * worker runs per updater (RD and fine-tuning), so both train side by side
- * off the main thread.
+ * The demo's update worker: relearn's serveUpdateWorker with the demo's
+ * IndexedDB store. One worker runs per updater (RD and fine-tuning), so both
+ * train side by side off the main thread.
  */
 import { serveUpdateWorker, type WorkerScope } from "../src/browser/update_worker.js";
+import { indexedDbStore } from "../src/state/idb_store.js";
+import { DEMO_DATABASE } from "./storage.js";
 
-serveUpdateWorker(self as unknown as WorkerScope);
+serveUpdateWorker(self as unknown as WorkerScope, { stateStore: indexedDbStore({ databaseName: DEMO_DATABASE }) });

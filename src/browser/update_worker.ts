@@ -18,6 +18,7 @@ import type { ModelUpdater } from "../updaters/model_updater.js";
 import { createUpdater } from "../updaters/registry.js";
 import type { StateStore } from "../state/store.js";
 import { defaultStateStore } from "../platform.js";
+import { exportState as exportStateArchive } from "../state/state_export.js";
 import {
   datasetFromMessage,
   errorToMessage,
@@ -46,7 +47,7 @@ export interface UpdateWorkerOptions {
    * (IndexedDB database "relearn" in a browser, folders in Node).
    */
   stateStore?: StateStore;
-  /** Turns the stored state `name` into one file; needed for export-state requests. */
+  /** Turns the stored state `name` into one file; default relearn's zip export (state/state_export.ts). */
   exportState?: (store: StateStore, name: string) => Promise<Uint8Array>;
 }
 
@@ -125,16 +126,15 @@ export function serveUpdateWorker(scope: WorkerScope, options: UpdateWorkerOptio
 
     "export-state": async (): Promise<ExportStateResult> => {
       const { stateName } = started(session);
-      const { exportState } = options;
+      const exportState = options.exportState ?? exportStateArchive;
       const stateStore = options.stateStore ?? defaultStateStore();
       if (stateName === undefined) {
         throw new StateError("this worker stores no state (it was initialised without a stateName): there is nothing to export");
       }
-      if (exportState === undefined) throw new OptionsError("this worker was started without exportState: give serveUpdateWorker one to export states");
       if (!(await stateStore.holdsState(stateName))) {
         throw new StateError(`no state "${stateName}" is stored yet: run an update first, then export`);
       }
-      return { bytes: await exportState(stateStore, stateName), fileName: `${stateName}.relearn.zip` };
+      return { bytes: await exportState(stateStore, stateName), fileName: `${stateName.split(/[\\/]/).pop() || "state"}.relearn.zip` };
     },
   } satisfies { [K in PageToWorker["type"]]: (request: Extract<PageToWorker, { type: K }>) => Promise<ResultOf[K]> };
 

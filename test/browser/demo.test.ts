@@ -1,10 +1,12 @@
 // The browser demo (npm run demo:browser) in a real Chromium: it loads, runs
 // two updates side by side in its workers with no console error, and shows
 // accuracy matrices of the right shape where RD keeps task 1 and fine-tuning
-// forgets it. A missing browser fails the test (never a skip).
+// forgets it; a reload resumes at update 3, export downloads a zip, start over
+// forgets. A missing browser fails the test (never a skip).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { chromium, type Browser } from "playwright-core";
 import { serveDemo } from "../../scripts/demo_server.mjs";
 
@@ -21,7 +23,7 @@ function chromiumPath(): string {
   return found;
 }
 
-test("the demo page runs two updates in its workers with no console error and shows sane accuracy matrices", { timeout: 240_000 }, async () => {
+test("the demo page runs two updates in its workers with no console error, shows sane accuracy matrices, resumes after a reload, exports and starts over", { timeout: 240_000 }, async () => {
   const server = await serveDemo({ port: 0 });
   let browser: Browser | undefined;
   try {
@@ -32,7 +34,7 @@ test("the demo page runs two updates in its workers with no console error and sh
       if (message.type() === "error") problems.push(`console.error: ${message.text()}`);
     });
     page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
-    page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+    page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
     await page.goto(server.url);
     await page.evaluate(() => window.relearnDemo.ready);
     await page.evaluate(() => window.relearnDemo.runNext());
@@ -63,6 +65,29 @@ test("the demo page runs two updates in its workers with no console error and sh
     assert.deepEqual(cells.map(([i, j]) => [i, j]), [[0, 0], [1, 0], [1, 1]]);
     for (const [i, j, a] of cells) assert.ok(Math.abs(a! - rows["rd"]![i!]![j!]!) < 1e-4);
     assert.match(await page.textContent("#status") ?? "", /Next: update 3 of 5/);
+
+    // Reloaded, the page resumes from IndexedDB at update 3 with the same matrices.
+    await page.reload();
+    await page.evaluate(() => window.relearnDemo.ready);
+    assert.deepEqual(await page.evaluate(() => window.relearnDemo.rows()), rows);
+    assert.match(await page.textContent("#status") ?? "", /Next: update 3 of 5/);
+
+    // Export downloads the stored state as a zip.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#lane-rd .export")]);
+    assert.equal(download.suggestedFilename(), "relearn-demo-rd.relearn.zip");
+    const zip = await readFile(await download.path());
+    assert.ok(zip.length > 10_000, `${zip.length} bytes`);
+    assert.equal(zip.subarray(0, 4).toString("hex"), "504b0304", "a zip archive");
+
+    // Start over forgets everything, also across a reload.
+    await page.click("#reset");
+    await page.waitForFunction(() => !(document.querySelector<HTMLButtonElement>("#next")?.disabled ?? true));
+    assert.deepEqual(await page.evaluate(() => window.relearnDemo.rows()), { rd: [], ft: [] });
+    await page.reload();
+    await page.evaluate(() => window.relearnDemo.ready);
+    assert.deepEqual(await page.evaluate(() => window.relearnDemo.rows()), { rd: [], ft: [] });
+    assert.match(await page.textContent("#status") ?? "", /Next: update 1 of 5/);
+    assert.deepEqual(problems, []);
   } finally {
     await browser?.close();
     await server.close();

@@ -119,7 +119,9 @@ test("a worker with a stateName stores every update and a new worker resumes fro
       const summary = await worker.update(data.train[0]!);
       assert.equal(summary.stateName, stateName);
       accuracy = (await worker.evaluate([{ dataset: data.test[0]! }], { transfer: false }))[0]!.accuracy;
-      await assert.rejects(worker.exportState(), (e: unknown) => e instanceof OptionsError && /without exportState/.test(e.message));
+      const exported = await worker.exportState();
+      assert.equal(exported.fileName, "state.relearn.zip");
+      assert.deepEqual([...exported.bytes.subarray(0, 4)], [0x50, 0x4b, 0x03, 0x04], "a zip archive");
       worker.terminate();
     } finally {
       first.close();
