@@ -77,6 +77,8 @@ const $ = <T extends HTMLElement = HTMLElement>(selector: string, root: ParentNo
 let tasks: ScenarioUpdate[] = [];
 const lanes: Lane[] = LANES.map((spec) => ({ spec, client: undefined, rows: [], running: false, progress: undefined, phasesDone: new Set(), backend: "", lastSeconds: undefined }));
 let busy = false;
+/** Per update sent: whether the copy's arrays were left empty here (moved, not copied, to the worker). */
+const transfers: boolean[] = [];
 
 function stateName(lane: Lane): string {
   return `relearn-demo-${lane.spec.key}`;
@@ -354,7 +356,10 @@ async function runNext(): Promise<void> {
         render();
         try {
           // Each worker gets its own copy, MOVED to it (transfer): the page keeps the original for "start over".
-          const summary = await lane.client.update(copyDataset(task.train), { taskId: task.taskId });
+          const copy = copyDataset(task.train);
+          const sent = lane.client.update(copy, { taskId: task.taskId });
+          transfers.push(copy.features.byteLength === 0 && copy.labels.byteLength === 0);
+          const summary = await sent;
           lane.lastSeconds = summary.seconds;
           lane.rows.push(await evaluateAll(lane));
           saveRows(lane);
@@ -429,7 +434,12 @@ async function main(): Promise<void> {
 /** For the browser test: the page's progress, readable from outside. */
 declare global {
   interface Window {
-    relearnDemo: { ready: Promise<void>; runNext: () => Promise<void>; rows: () => Record<string, (number[] | null)[]> };
+    relearnDemo: {
+      ready: Promise<void>;
+      runNext: () => Promise<void>;
+      rows: () => Record<string, (number[] | null)[]>;
+      transfers: () => boolean[];
+    };
   }
 }
 const ready = main();
@@ -438,4 +448,5 @@ window.relearnDemo = {
   ready,
   runNext,
   rows: () => Object.fromEntries(lanes.map((l) => [l.spec.key, l.rows])),
+  transfers: () => [...transfers],
 };

@@ -40,6 +40,7 @@ test("the demo page runs two updates in its workers with no console error, shows
     await page.evaluate(() => window.relearnDemo.runNext());
     await page.evaluate(() => window.relearnDemo.runNext());
     assert.deepEqual(problems, []);
+    assert.deepEqual(await page.evaluate(() => window.relearnDemo.transfers()), [true, true, true, true], "each chunk moved to its worker (page arrays detached)");
 
     const rows = await page.evaluate(() => window.relearnDemo.rows());
     for (const key of ["rd", "ft"]) {
