@@ -498,10 +498,7 @@ class MemoryStateWriter implements StateWriter {
     if (this.closed) {
       throw new StateError(`${where}: the write of this state has finished; write every file before the write callback returns (a missing await?)`);
     }
-    // "__proto__" passes checkRelativePath, but the manifest's schema (zod) cannot hold it as a key of `files`: a
-    // state with it would be written and then be unreadable, so it is refused here (the file-system writer refuses it too).
-    const problem =
-      typeof path !== "string" ? "is not a string" : path === "__proto__" ? 'is "__proto__", which manifest.json cannot list' : checkRelativePath(path);
+    const problem = typeof path !== "string" ? "is not a string" : checkRelativePath(path);
     if (problem !== undefined) throw new StateError(`cannot write ${JSON.stringify(path)} into ${this.location}: the path ${problem}`);
     if (this.files.has(path)) throw new StateError(`${where} was written twice`);
     if (this.folders.has(path)) throw new StateError(`${where} cannot be a file: other files of the state are inside it, as in a folder`);

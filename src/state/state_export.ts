@@ -20,6 +20,7 @@
  *   default only where no state is (`overwrite` replaces one, atomically).
  */
 import { Zip, ZipDeflate, unzipSync, type UnzipFileInfo } from "fflate";
+import { concatArrays } from "../concat_arrays.js";
 import { StateError } from "../errors.js";
 import { MANIFEST_FILE, manifestToJson, parseManifest, type StateManifest } from "./format.js";
 import { sha256Hex } from "./sha256.js";
@@ -84,13 +85,7 @@ function zipEntries(entries: readonly (readonly [string, Uint8Array])[]): Uint8A
   }
   zip.end();
   if (failure !== undefined) throw new StateError(`cannot build the state archive: ${String(failure)}`, { cause: failure });
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concatArrays(chunks, new Uint8Array(0));
 }
 
 /** Options of {@link importState}. */
