@@ -3,8 +3,8 @@
  * IndexedDB store. One worker runs per updater (RD and fine-tuning), so both
  * train side by side off the main thread.
  */
-import { serveUpdateWorker, type WorkerScope } from "../src/browser/update_worker.js";
+import { serveUpdateWorker } from "../src/browser/update_worker.js";
 import { indexedDbStore } from "../src/state/idb_store.js";
 import { DEMO_DATABASE } from "./storage.js";
 
-serveUpdateWorker(self as unknown as WorkerScope, { stateStore: indexedDbStore({ databaseName: DEMO_DATABASE }) });
+serveUpdateWorker({ stateStore: indexedDbStore({ databaseName: DEMO_DATABASE }) });

@@ -2,8 +2,8 @@
  * What runs inside an update worker: one updater, driven by the messages of
  * worker_protocol.ts. A worker module is two lines:
  *
- *   import { serveUpdateWorker } from "relearn/browser"; // or a relative path
- *   serveUpdateWorker(self as unknown as WorkerScope);
+ *   import { serveUpdateWorker } from "relearn";
+ *   serveUpdateWorker();
  *
  * Training runs here, so the page's main thread stays free to draw; progress
  * goes back as events built from the training callbacks. Requests are handled
@@ -42,6 +42,8 @@ export interface WorkerScope {
 
 /** Options of serveUpdateWorker. */
 export interface UpdateWorkerOptions {
+  /** Where requests arrive: the worker's global scope (default), or a MessagePort. */
+  scope?: WorkerScope;
   /**
    * Where states named by `stateName` live; default the host's store
    * (IndexedDB database "relearn" in a browser, folders in Node).
@@ -58,10 +60,12 @@ interface Session {
 
 
 /**
- * Serves update requests on `scope` until the worker ends. Returns at once;
- * every request is answered with a result or an error message.
+ * Serves update requests on `options.scope` (default: the worker's own
+ * global scope) until the worker ends. Returns at once; every request is answered with a
+ * result or an error message.
  */
-export function serveUpdateWorker(scope: WorkerScope, options: UpdateWorkerOptions = {}): void {
+export function serveUpdateWorker(options: UpdateWorkerOptions = {}): void {
+  const scope = options.scope ?? (globalThis as unknown as WorkerScope);
   let session: Session | undefined;
   let queue: Promise<void> = Promise.resolve();
   const post = (message: WorkerToPage, transfer: Transferable[] = []) => scope.postMessage(message, transfer);

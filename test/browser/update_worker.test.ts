@@ -31,7 +31,7 @@ const config: UpdateWorkerConfig = {
 /** A client and a worker side joined by a MessageChannel (what a Worker is, minus the thread). */
 function channel(): { page: WorkerLike; close: () => void } {
   const { port1, port2 } = new MessageChannel();
-  serveUpdateWorker(port2 as unknown as WorkerScope);
+  serveUpdateWorker({ scope: port2 as unknown as WorkerScope });
   port2.start();
   return { page: port1 as unknown as WorkerLike, close: () => { port1.close(); port2.close(); } };
 }
