@@ -5,6 +5,7 @@
 // forgets. A missing browser fails the test (never a skip).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { chromium, type Browser } from "playwright-core";
@@ -93,4 +94,40 @@ test("the demo page runs two updates in its workers with no console error, shows
     await browser?.close();
     await server.close();
   }
+});
+
+test("npm run demo:browser serves the page, its bundles, the data and the .wasm files on 127.0.0.1 and prints the URL", { timeout: 120_000 }, async () => {
+  const child = spawn(process.execPath, ["scripts/demo-browser.mjs", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    let output = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const found = /relearn browser demo: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+        if (found) resolve(found[1]!);
+      });
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      child.once("exit", (code) => reject(new Error(`demo:browser exited with ${code}: ${output}`)));
+    });
+    for (const [path, type] of [
+      ["", "text/html"],
+      ["main.js", "text/javascript"],
+      ["worker.js", "text/javascript"],
+      ["data/train-images-idx3-ubyte.gz", "application/octet-stream"],
+      ["wasm/tfjs-backend-wasm-simd.wasm", "application/wasm"],
+    ] as const) {
+      const response = await fetch(url + path);
+      assert.equal(response.status, 200, path);
+      assert.match(response.headers.get("content-type") ?? "", new RegExp(type), path);
+      assert.ok((await response.arrayBuffer()).byteLength > 0, path);
+    }
+    for (const path of ["data/../package.json", "data/LICENSE-fashion-mnist", "wasm/x.wasm", "src/core.ts"]) {
+      assert.equal((await fetch(url + path)).status, 404, path);
+    }
+  } finally {
+    child.kill();
+  }
+  const bad = spawnSync(process.execPath, ["scripts/demo-browser.mjs", "--port", "http"], { encoding: "utf8" });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--port must be an integer/);
 });
