@@ -66,6 +66,8 @@ interface Lane {
   phasesDone: Set<string>;
   backend: string;
   lastSeconds: number | undefined;
+  /** True when the worker resumed a state stored by an earlier visit. */
+  resumed: boolean;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string, root: ParentNode = document): T => {
@@ -75,7 +77,7 @@ const $ = <T extends HTMLElement = HTMLElement>(selector: string, root: ParentNo
 };
 
 let tasks: ScenarioUpdate[] = [];
-const lanes: Lane[] = LANES.map((spec) => ({ spec, client: undefined, rows: [], running: false, progress: undefined, phasesDone: new Set(), backend: "", lastSeconds: undefined }));
+const lanes: Lane[] = LANES.map((spec) => ({ spec, client: undefined, rows: [], running: false, progress: undefined, phasesDone: new Set(), backend: "", lastSeconds: undefined, resumed: false }));
 let busy = false;
 /** Per update sent: whether the copy's arrays were left empty here (moved, not copied, to the worker). */
 const transfers: boolean[] = [];
@@ -218,7 +220,11 @@ function renderLane(lane: Lane): void {
   } else if (lane.rows.length === TASKS) {
     now.textContent = "All five tasks learned";
   } else {
-    now.textContent = lane.lastSeconds === undefined ? `Ready for update ${lane.rows.length + 1}` : `Update ${lane.rows.length} took ${lane.lastSeconds.toFixed(1)} s`;
+    const next = `ready for update ${lane.rows.length + 1}`;
+    now.textContent =
+      lane.lastSeconds !== undefined ? `Update ${lane.rows.length} took ${lane.lastSeconds.toFixed(1)} s; ${next}`
+      : lane.resumed ? `Resumed ${lane.rows.length} update${lane.rows.length === 1 ? "" : "s"} from IndexedDB; ${next}`
+      : `Fresh model; ${next}`;
   }
   $(".loss", root).textContent = p?.loss !== undefined && lane.running ? `loss ${p.loss.toFixed(3)}` : "";
   for (const phase of lane.spec.phases) {
@@ -325,6 +331,7 @@ async function startWorkers(): Promise<void> {
       });
       lane.client = client;
       lane.backend = client.info.backend;
+      lane.resumed = client.info.resumed;
       lane.rows = loadRows(lane, client.info.updatesDone);
       // Rows lost with the storage (or recorded by an older page) are measured again for the current model.
       const lastIndex = lane.rows.length - 1;
@@ -391,6 +398,7 @@ async function startOver(): Promise<void> {
       lane.rows = [];
       lane.progress = undefined;
       lane.lastSeconds = undefined;
+      lane.resumed = false;
       lane.phasesDone = new Set();
       localStorage.removeItem(STORAGE_PREFIX + lane.spec.key);
     }
