@@ -10,7 +10,8 @@
  *
  * `update` and `evaluate` MOVE the datasets' arrays to the worker (transfer):
  * afterwards the page's arrays are empty. Pass `{ transfer: false }` to send a
- * copy instead and keep them.
+ * copy instead and keep them. An array that is a view into a larger buffer
+ * is always copied, so the rest of that buffer stays usable on the page.
  */
 import type { Dataset } from "../data/dataset.js";
 import { OptionsError } from "../errors.js";
@@ -67,6 +68,16 @@ export interface UpdateWorkerClient {
 interface Pending {
   resolve(result: unknown): void;
   reject(error: Error): void;
+}
+
+/**
+ * The array to send: itself when it may move (transfer, and it spans its
+ * whole buffer), else a copy. Transfer moves whole ArrayBuffers, so moving a
+ * view into a larger buffer would empty every other view of that buffer too.
+ */
+function movable<T extends Float32Array | Int32Array>(array: T, transfer: boolean): T {
+  const wholeBuffer = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
+  return transfer && wholeBuffer ? array : (array.slice() as T);
 }
 
 /**
@@ -127,8 +138,8 @@ export async function createUpdateWorker(source: string | URL | WorkerLike, conf
 
   const outgoing = (dataset: Dataset, options: SendOptions): DatasetMessage => {
     const message = datasetToMessage(dataset);
-    if (options.transfer ?? true) return message;
-    return { ...message, features: message.features.slice(), labels: message.labels.slice() };
+    const transfer = options.transfer ?? true;
+    return { ...message, features: movable(message.features, transfer), labels: movable(message.labels, transfer) };
   };
 
   let info: InitResult;

@@ -77,6 +77,14 @@ test("an update in the worker: the dataset moves (page arrays detached), progres
     // The same arrays cannot be sent twice: they are gone.
     await assert.rejects(worker.update(train), (e: unknown) => e instanceof DataError && /detached/.test(e.message));
 
+    // A view into a larger buffer is copied, not moved: the rest of the buffer stays the page's.
+    const whole = new Float32Array(data.train[1]!.features.length + 10).fill(7);
+    whole.set(data.train[1]!.features, 10);
+    const view = createDataset({ ...data.train[1]!, labels: data.train[1]!.labels.slice(), features: whole.subarray(10) });
+    await worker.evaluate([{ dataset: view }]);
+    assert.equal(whole.length, data.train[1]!.features.length + 10, "the larger buffer was not moved");
+    assert.equal(whole[0], 7);
+
     const tensorsBefore = tf.memory().numTensors;
     await worker.update(data.train[1]!);
     assert.equal(tf.memory().numTensors, tensorsBefore, "a second update leaks no tensor");
