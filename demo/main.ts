@@ -61,7 +61,8 @@ async function runNext(): Promise<void> {
   state.busy = true;
   render();
   try {
-    await Promise.all(
+    // allSettled: a lane that fails must not free the buttons while the other still trains.
+    const outcomes = await Promise.allSettled(
       lanes.map(async (lane) => {
         const next = lane.rows.length;
         const task = state.tasks[next];
@@ -86,6 +87,8 @@ async function runNext(): Promise<void> {
         }
       }),
     );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   } finally {
     state.busy = false;
     render();
