@@ -80,9 +80,12 @@ async function runNext(): Promise<void> {
           lane.lastSeconds = summary.seconds;
           lane.rows.push(await evaluateAll(lane));
           saveRows(lane);
+          lane.phasesDone = new Set(lane.spec.phases);
+        } catch (error) {
+          lane.phasesDone = new Set();
+          throw error;
         } finally {
           lane.running = false;
-          lane.phasesDone = new Set(lane.spec.phases);
           render();
         }
       }),

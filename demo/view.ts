@@ -218,6 +218,12 @@ export function showError(error: unknown): void {
   const box = $("#error");
   const e = error instanceof Error ? error : new Error(String(error));
   box.style.display = "block";
-  box.textContent = `${e.name}: ${e.message}`;
+  // A state another tab holds or changed: this page's models are stale, and a reload picks up the other tab's work.
+  // Any other StateError is a stored state that cannot be read: only starting over helps.
+  const otherTab = /locked|already holds a state|another tab|changed since/i.test(e.message);
+  const hint = e.name !== "StateError" ? ""
+    : otherTab ? "\nIs the demo open in another tab? Let it finish, then reload this page."
+    : "\n“Start over” deletes the demo's stored states and begins again.";
+  box.textContent = `${e.name}: ${e.message}${hint}`;
   console.error(e);
 }
