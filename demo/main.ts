@@ -24,7 +24,8 @@ function copyDataset(dataset: Dataset): Dataset {
 }
 
 async function startWorkers(): Promise<void> {
-  await Promise.all(
+  // allSettled: a lane whose stored state cannot be read fails alone; "start over" then clears both.
+  const outcomes = await Promise.allSettled(
     lanes.map(async (lane) => {
       const client = await createUpdateWorker(new URL("worker.js", location.href), {
         ...lane.spec.config,
@@ -49,6 +50,8 @@ async function startWorkers(): Promise<void> {
     }),
   );
   render();
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
 }
 
 async function evaluateAll(lane: Lane): Promise<number[]> {
@@ -151,7 +154,13 @@ async function main(): Promise<void> {
   $("#next").addEventListener("click", guarded(runNext));
   $("#all").addEventListener("click", guarded(runAll));
   $("#reset").addEventListener("click", guarded(startOver));
-  await startWorkers();
+  state.busy = true;
+  try {
+    await startWorkers();
+  } finally {
+    state.busy = false;
+    render();
+  }
 }
 
 /** For the browser test: the page's progress, readable from outside. */

@@ -187,7 +187,8 @@ function renderControls(state: DemoState): void {
   const ready = state.lanes.every((l) => l.client !== undefined);
   $<HTMLButtonElement>("#next").disabled = busy || !ready || done >= TASKS;
   $<HTMLButtonElement>("#all").disabled = busy || !ready || done >= TASKS;
-  $<HTMLButtonElement>("#reset").disabled = busy || !ready;
+  // Start over stays possible when a worker could not start (an unreadable stored state): it is the way out.
+  $<HTMLButtonElement>("#reset").disabled = busy;
   for (const [i] of state.tasks.entries()) {
     const badge = $(`[data-task="${i}"] .badge`);
     const stage = i < done ? "done" : i === done && busy ? "running" : i === done ? "next" : "";
@@ -195,7 +196,10 @@ function renderControls(state: DemoState): void {
     badge.textContent = { done: "learned", running: "learning…", next: "next", "": "" }[stage];
   }
   const status = $("#status");
-  if (!ready) return;
+  if (!ready) {
+    if (!busy) status.innerHTML = "<b>Not ready</b>: a worker could not start (the error is above).";
+    return;
+  }
   if (busy) status.innerHTML = `<b>Running update ${done + 1} of ${TASKS}</b>: both models learn ${taskLabel(state, done)}, each in its worker.`;
   else if (done >= TASKS) status.innerHTML = `<b>All ${TASKS} updates done.</b> Compare the matrices: RD keeps the old tasks, fine-tuning only knows the last one.`;
   else status.innerHTML = `<b>Next: update ${done + 1} of ${TASKS}</b>, ${taskLabel(state, done)}.${done > 0 ? " Reload the page any time: it resumes here." : ""}`;

@@ -1,8 +1,9 @@
 // The browser demo (npm run demo:browser) in a real Chromium: it loads, runs
 // two updates side by side in its workers with no console error, and shows
 // accuracy matrices of the right shape where RD keeps task 1 and fine-tuning
-// forgets it; a reload resumes at update 3, export downloads a zip, start over
-// forgets. A missing browser fails the test (never a skip).
+// forgets it; a reload resumes at update 3, export downloads a zip, a damaged
+// stored state is an error (never a fresh start) and start over recovers from
+// it. A missing browser fails the test (never a skip).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -24,7 +25,7 @@ function chromiumPath(): string {
   return found;
 }
 
-test("the demo page runs two updates in its workers with no console error, shows sane accuracy matrices, resumes after a reload, exports and starts over", { timeout: 240_000 }, async () => {
+test("the demo page runs two updates in its workers with no console error, shows sane accuracy matrices, resumes after a reload, exports, reports a damaged state and starts over", { timeout: 240_000 }, async () => {
   const server = await serveDemo({ port: 0 });
   let browser: Browser | undefined;
   try {
@@ -80,6 +81,41 @@ test("the demo page runs two updates in its workers with no console error, shows
     const zip = await readFile(await download.path());
     assert.ok(zip.length > 10_000, `${zip.length} bytes`);
     assert.equal(zip.subarray(0, 4).toString("hex"), "504b0304", "a zip archive");
+
+    assert.deepEqual(problems, []);
+
+    // A damaged stored state is an error on the page, never a fresh start; start over is the way out.
+    const damaged = await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const open = indexedDB.open("relearn-demo");
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      const store = db.transaction("files", "readwrite").objectStore("files");
+      const keys = await new Promise<IDBValidKey[]>((resolve) => {
+        const request = store.getAllKeys();
+        request.onsuccess = () => resolve(request.result);
+      });
+      const key = keys.find((k) => Array.isArray(k) && k[0] === "relearn-demo-rd" && String(k[1]).endsWith("weights.bin"));
+      if (key === undefined) return `no weights.bin among ${JSON.stringify(keys)}`;
+      const record = await new Promise<{ bytes: Uint8Array }>((resolve) => {
+        const request = store.get(key);
+        request.onsuccess = () => resolve(request.result as { bytes: Uint8Array });
+      });
+      record.bytes[0] = record.bytes[0]! ^ 0xff;
+      await new Promise((resolve) => (store.put(record).onsuccess = resolve));
+      db.close();
+      return String((key as IDBValidKey[])[1]);
+    });
+    assert.match(damaged, /weights\.bin$/);
+    await page.reload();
+    await page.evaluate(() => window.relearnDemo.ready).catch(() => undefined);
+    const banner = (await page.textContent("#error")) ?? "";
+    assert.match(banner, /^StateError: .*relearn-demo-rd.*weights\.bin/s, banner);
+    assert.match(banner, /Start over/);
+    // The page reports the error on the console too (and only that one); taken out of the list, which must stay empty.
+    const logged: string[] = (problems as string[]).splice(0);
+    assert.ok(logged.length === 1 && logged[0]!.includes("StateError"), logged.join("\n"));
 
     // Start over forgets everything, also across a reload.
     await page.click("#reset");
