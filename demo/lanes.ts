@@ -3,12 +3,13 @@
  * with their worker configuration, and each lane's live state and its
  * accuracy rows (kept in localStorage; the model itself is in IndexedDB).
  */
+import { FASHION_MNIST_CLASSES } from "../src/data/fashion_mnist_classes.js";
 import type { UpdateWorkerClient, UpdateWorkerConfig } from "../src/browser/worker_client.js";
 import type { ProgressEvent } from "../src/browser/worker_protocol.js";
 
 export const TASKS = 5;
-/** Fashion-MNIST's labels (as FASHION_MNIST_CLASSES in src/data/fashion_mnist.ts, a Node-only module). */
-export const CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+/** Fashion-MNIST's labels, indexed by class. */
+export const CLASS_NAMES: readonly string[] = FASHION_MNIST_CLASSES;
 /** Where the demo keeps its progress; bump when the settings below change, so old rows are not mixed with new ones. */
 const STORAGE_PREFIX = "relearn-demo:v1:";
 

@@ -234,8 +234,8 @@ const ERROR_CLASSES: readonly [string, new (message: string) => Error][] = [
 
 /**
  * The cloneable form of anything thrown. A relearn error is named by its
- * class, found with instanceof: a minified bundle renames classes, so
- * `error.name` (taken from the class name) may read "wt" there.
+ * class, found with instanceof (a subclass a user defines, whatever its
+ * name, crosses as the relearn class it extends).
  */
 export function errorToMessage(error: unknown): ErrorMessage {
   if (error instanceof Error) {
