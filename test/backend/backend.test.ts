@@ -52,8 +52,8 @@ test("currentBackend reports a switch made behind relearn's back", async () => {
   assert.equal(tf.getBackend(), "wasm");
 });
 
+// Not webgl: it is a dev dependency (the browser bench's SwiftShader row), so it is installed here.
 for (const [name, pkg] of [
-  ["webgl", "@tensorflow/tfjs-backend-webgl"],
   ["webgpu", "@tensorflow/tfjs-backend-webgpu"],
   ["tensorflow", "@tensorflow/tfjs-node"],
 ] as const) {
