@@ -28,8 +28,22 @@ async function smoke(args: ComputationArgs): Promise<Uint8Array> {
   }
 }
 
+/** The bytes of every weight of `model`, in snapshotWeights order. */
+export async function weightBytes(model: { snapshotWeights(): tf.Tensor[] }): Promise<Uint8Array> {
+  const weights = model.snapshotWeights();
+  try {
+    return concatFloat32(await Promise.all(weights.map((t) => t.data() as Promise<Float32Array>)));
+  } finally {
+    tf.dispose(weights);
+  }
+}
+
 /** Every computation by name. */
-export const COMPUTATIONS: Record<string, (args: ComputationArgs) => Promise<Uint8Array>> = { smoke };
+export const COMPUTATIONS: Record<string, (args: ComputationArgs) => Promise<Uint8Array>> = {
+  smoke,
+  // Imported on first use: the updaters are a much larger part of the bundle.
+  update: async (args) => (await import("./update_computations.js")).update(args),
+};
 
 /** Runs computation `name`; an Error naming the known ones for an unknown name. */
 export function runComputation(name: string, args: ComputationArgs): Promise<Uint8Array> {
