@@ -1,0 +1,91 @@
+/**
+ * Browser numbers (issue 11 part 6), measured in one run: the size of the
+ * browser entry's bundle (minified, and gzipped), then time to first update,
+ * one RD update and ms per training step in Chromium and Firefox ESR against
+ * Node's single-thread wasm on the same work (bench/browser_work.ts: the
+ * bundled Fashion-MNIST subset, MLP 784-256-256-10, RD memory 200, batch 32,
+ * one epoch per phase).
+ *
+ *   npx tsx bench/browser.ts            # Chromium and Firefox ESR, wasm
+ *   npx tsx bench/browser.ts --cpu      # also the cpu backend
+ *
+ * Node's "first update" counts from just before the backend starts (module
+ * import not included); a page's counts from navigation start (bundle load,
+ * data fetch and gunzip, wasm start).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { initBackend } from "../src/backend/backend.js";
+import {
+  REPO_ROOT, bundle, firefoxSkipReason, launchBrowser, serve, type BrowserName,
+} from "../test/browser/harness.js";
+import { fashionMnistFromGzip, runBrowserBench, type BrowserBenchResult } from "./browser_work.js";
+
+const BROWSER_ENTRY = "src/browser.ts";
+const backends = process.argv.includes("--cpu") ? ["wasm", "cpu"] : ["wasm"];
+
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KB`;
+const ms = (value: number): string => value.toFixed(1);
+
+async function bundleSizes(): Promise<void> {
+  const code = await bundle(BROWSER_ENTRY, { minify: true });
+  const bytes = Buffer.byteLength(code);
+  console.log(`bundle of ${BROWSER_ENTRY} (esbuild, browser, esm, minified, tfjs included, .wasm files not):`);
+  console.log(`  minified ${kb(bytes)}, gzip ${kb(gzipSync(code, { level: 9 }).length)}`);
+}
+
+async function nodeRun(): Promise<BrowserBenchResult> {
+  const startedAt = performance.now();
+  const folder = join(REPO_ROOT, "data", "fashion-mnist-subset");
+  return runBrowserBench(async () => {
+    await initBackend("wasm", { wasmThreads: 1 });
+    const [images, labels] = await Promise.all([
+      readFile(join(folder, "train-images-idx3-ubyte.gz")),
+      readFile(join(folder, "train-labels-idx1-ubyte.gz")),
+    ]);
+    return fashionMnistFromGzip(images, labels);
+  }, startedAt);
+}
+
+async function browserRun(name: BrowserName, url: string): Promise<BrowserBenchResult> {
+  const browser = await launchBrowser(name);
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    const result = await page.evaluate<BrowserBenchResult>("globalThis.relearnBench");
+    if (page.problems.length > 0) throw new Error(`${name} logged errors:\n${page.problems.join("\n")}`);
+    return result;
+  } finally {
+    await browser.close();
+  }
+}
+
+async function main(): Promise<void> {
+  await bundleSizes();
+  const server = await serve({ bench: await bundle("bench/browser_page.ts") });
+  const rows: string[][] = [["runtime", "backend", "first update ms", "RD update ms", "ms / Adam step (b32)", "vs Node step"]];
+  try {
+    const node = await nodeRun();
+    rows.push(["node " + process.version, "wasm 1 thread", ms(node.firstUpdateMs), ms(node.rdUpdateMs), ms(node.msPerStep), "1.00x"]);
+    for (const name of ["chromium", "firefox"] as const) {
+      const skip = name === "firefox" ? firefoxSkipReason() : undefined;
+      if (skip !== undefined) {
+        console.log(skip);
+        continue;
+      }
+      for (const backend of backends) {
+        const result = await browserRun(name, `${server.pageUrl("bench")}?backend=${backend}`);
+        const ratio = `${(result.msPerStep / node.msPerStep).toFixed(2)}x`;
+        rows.push([name, backend, ms(result.firstUpdateMs), ms(result.rdUpdateMs), ms(result.msPerStep), ratio]);
+      }
+    }
+  } finally {
+    await server.close();
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
+}
+
+await main();
