@@ -5,6 +5,26 @@
  */
 import { runComputation, type ComputationArgs } from "./computations.js";
 import { startBackend, toBase64 } from "./browser_backend.js";
+import { corruptStoredFile, stallStateWrites, storedKeys } from "./idb_records.js";
+import type { StepArgs } from "./state_steps.js";
+
+/** What a call that may fail returns: the weights' base64, or the error as "Name: message". */
+export interface Outcome {
+  weights?: string;
+  error?: string;
+}
+
+async function outcome(work: () => Promise<Uint8Array>): Promise<Outcome> {
+  try {
+    return { weights: toBase64(await work()) };
+  } catch (error) {
+    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  }
+}
+
+// Loaded on first use (see computations.ts).
+const steps = () => import("./state_steps.js");
+let pending: Promise<Outcome> | undefined;
 
 const api = {
   /** Runs computation `name` on `backend` in this page; its bytes as base64. */
@@ -30,6 +50,31 @@ const api = {
       worker.postMessage({ backend, name, args });
     });
   },
+
+  /** One update through stored states (state_steps.ts) in this page. */
+  async step(backend: string, args: StepArgs): Promise<Outcome> {
+    await startBackend(backend);
+    return outcome(async () => (await steps()).updateStep(args));
+  },
+
+  /** Starts `step` without waiting; `pendingStep` waits for it. */
+  startStep(backend: string, args: StepArgs): void {
+    pending = api.step(backend, args);
+  },
+
+  pendingStep(): Promise<Outcome> | undefined {
+    return pending;
+  },
+
+  /** The weights of the model stored in state `name`, loaded as `updater` resumes it. */
+  async storedWeights(backend: string, updater: string, name: string): Promise<Outcome> {
+    await startBackend(backend);
+    return outcome(async () => (await steps()).storedWeights(updater, name));
+  },
+
+  storedKeys,
+  corruptStoredFile,
+  stallStateWrites,
 };
 
 (globalThis as unknown as { relearnTest: typeof api }).relearnTest = api;
