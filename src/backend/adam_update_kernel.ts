@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_UPDATE_WASM } from "./wasm_kernels/adam_update_wasm.js";
-import { type KernelArgs, type WasmBackend } from "./wasm_kernels/wasm_heap.js";
+import type { KernelArgs, WasmBackend } from "./wasm_kernels/wasm_heap.js";
 
 /** The kernel's registered name. */
 export const ADAM_UPDATE = "RelearnAdamUpdate";

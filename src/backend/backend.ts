@@ -21,6 +21,7 @@ import { checkWasmThreads } from "./wasm_thread_limits.js";
 // tensors over on first use.
 import "@tensorflow/tfjs-backend-cpu";
 import { registerAdamUpdateKernel } from "./adam_update_kernel.js";
+import { autoBackendOrder, defaultWasmThreads, startWasm } from "../platform.js";
 silenceCpuBanner();
 // relearn's fused Adam step, for wasm and cpu (the kernel registry is by name,
 // so registering before the wasm package loads is fine).
@@ -95,7 +96,7 @@ export async function initBackend(choice: BackendName = "auto", options: InitBac
   // Read (and checked) before any backend starts, so a bad RELEARN_WASM_THREADS
   // is an error rather than a reason for "auto" to fall back to cpu.
   const wantsWasm = choice === "auto" || choice === "wasm";
-  const threads = wasmThreads ?? (wantsWasm && isNode() ? (await import("./wasm_threads.js")).defaultWasmThreads() : 1);
+  const threads = wasmThreads ?? (wantsWasm ? await defaultWasmThreads() : 1);
   if (current !== undefined && current.requested === choice && activeBackendName() === current.name) {
     return current;
   }
@@ -157,8 +158,9 @@ function activeBackendName(): string | undefined {
 }
 
 async function startAuto(wasmThreads: number): Promise<BackendInfo> {
-  const notes: string[] = [];
-  for (const name of ["tensorflow", "wasm", "cpu"] as const) {
+  const { order, note } = await autoBackendOrder();
+  const notes: string[] = note === undefined ? [] : [note];
+  for (const name of order) {
     try {
       const threads = await loadAndActivate(name, wasmThreads);
       const why = notes.length === 0 ? `${PACKAGE_OF[name]} is installed` : notes.join("; ");
@@ -223,25 +225,21 @@ async function loadAndActivate(name: Exclude<BackendName, "auto">, wasmThreads: 
 
 /**
  * Starts wasm with relearn's kernel overrides and, in Node, with several
- * XNNPACK threads (wasm_threads.ts, imported only in Node, so a browser
- * never loads its node: imports).
+ * XNNPACK threads (platform.ts; the browser's platform module has no
+ * node: imports).
  */
 async function activateWasm(activate: () => Promise<void>, wasmThreads: number): Promise<number> {
   const firstStart = tf.engine().registry["wasm"] === undefined;
-  if (firstStart && isNode()) {
-    const threads = await import("./wasm_threads.js");
-    wasmThreadsNote = await threads.startWithWasmThreads(wasmThreads, activate);
-    wasmThreadsInUse = threads.settleWasmThreads(tf.backend());
+  if (firstStart) {
+    const started = await startWasm(wasmThreads, activate, () => tf.backend());
+    wasmThreadsNote = started.note;
+    wasmThreadsInUse = started.threads;
   } else {
     await activate();
   }
   installWasmKernelOverrides();
   wasmThreadsInUse ??= 1;
   return wasmThreadsInUse;
-}
-
-function isNode(): boolean {
-  return typeof process !== "undefined" && typeof process.versions?.node === "string";
 }
 
 async function importBackendPackage(name: Exclude<BackendName, "auto">): Promise<void> {

@@ -1,57 +1,67 @@
 /**
- * The logs a state folder carries (logs/metrics.jsonl, logs/metrics.csv,
+ * The logs a state carries (logs/metrics.jsonl, logs/metrics.csv,
  * logs/tensorboard/): every epoch of every phase of every update so far.
  * A state is written whole each time, so the logs are rebuilt from the epoch
- * records, without timestamps: identical runs give byte-identical states.
+ * records, in memory and without timestamps: identical runs give
+ * byte-identical states, in Node and in a browser alike. The files are those
+ * training_log.ts appends in Node (one TensorBoard event file per update,
+ * named for time 0 and host "relearn", `.1`, `.2`... after the first).
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { StateError } from "../errors.js";
+import type { StateReader, StateWriter } from "../state/store.js";
 import type { TrainingEvent } from "../training/callbacks.js";
-import { METRICS_JSONL, trainingLogCallbacks } from "./training_log.js";
+import { CSV_COLUMNS, csvRow, jsonlLine, METRICS_CSV, METRICS_JSONL, TENSORBOARD_FOLDER } from "./log_lines.js";
+import { fileVersionRecord, scalarRecord } from "./tensorboard_records.js";
 
-/** One epoch of one phase of one update. */
 /** Where a state keeps its training logs (metrics.jsonl, metrics.csv, tensorboard/), relative to the state folder. */
 export const LOGS_FOLDER = "logs";
 
+/** One epoch of one phase of one update. */
 export interface EpochRecord {
   /** Number of the update, from 1 (the first update is update 1). */
   update: number;
-  /** Epoch index within the phase, from 0 (as tfjs callbacks count epochs). */
   phase: string;
+  /** Epoch index within the phase, from 0 (as tfjs callbacks count epochs). */
   epoch: number;
   learningRate: number;
   logs: Record<string, number>;
 }
 
 const META_KEYS = new Set(["update", "phase", "epoch", "learningRate", "step", "time"]);
+const EVENT_FILE = "events.out.tfevents.0.relearn";
 
-/** Writes the logs of `records` into `dir` (a fresh folder). */
-export async function writeStateLogs(dir: string, records: readonly EpochRecord[]): Promise<void> {
+/** Writes the logs of `records` into `logs/` of the state being written (nothing when there are none). */
+export async function writeStateLogs(files: StateWriter, records: readonly EpochRecord[]): Promise<void> {
+  if (records.length === 0) return;
   const updates = [...new Set(records.map((r) => r.update))].sort((a, b) => a - b);
-  for (const update of updates) {
-    const log = await trainingLogCallbacks(dir, { update, timestamps: false, hostname: "relearn" });
-    try {
-      for (const r of records.filter((x) => x.update === update)) {
-        const event: TrainingEvent = {
-          phase: r.phase, taskId: "", epoch: r.epoch, epochs: 0, step: 0, stepsPerEpoch: 0,
-          learningRate: r.learningRate, logs: r.logs, control: { stopTraining: false },
-        };
-        for (const callback of log.callbacks) await callback.onEpochEnd?.(event);
-      }
-    } finally {
-      await log.close();
+  const jsonl: string[] = [];
+  const csv: string[] = [CSV_COLUMNS.join(",")];
+  let step = 0;
+  for (const [i, update] of updates.entries()) {
+    const events: Uint8Array[] = [fileVersionRecord(0)];
+    for (const r of records.filter((x) => x.update === update)) {
+      const event: TrainingEvent = {
+        phase: r.phase, taskId: "", epoch: r.epoch, epochs: 0, step: 0, stepsPerEpoch: 0,
+        learningRate: r.learningRate, logs: r.logs, control: { stopTraining: false },
+      };
+      jsonl.push(JSON.stringify(jsonlLine(event, update, step, null)));
+      csv.push(csvRow(event, update, step, null));
+      for (const [metric, value] of Object.entries(r.logs)) events.push(scalarRecord(0, step, `${r.phase}/${metric}`, value));
+      events.push(scalarRecord(0, step, `${r.phase}/learning_rate`, r.learningRate));
+      step++;
     }
+    await files.writeFile(`${LOGS_FOLDER}/${TENSORBOARD_FOLDER}/${EVENT_FILE}${i === 0 ? "" : `.${i}`}`, concat(events));
   }
+  await files.writeFile(`${LOGS_FOLDER}/${METRICS_JSONL}`, jsonl.map((line) => `${line}\n`).join(""));
+  await files.writeFile(`${LOGS_FOLDER}/${METRICS_CSV}`, csv.map((line) => `${line}\n`).join(""));
 }
 
 /** The epoch records of a state's logs (none when it has no logs). */
-export async function readStateLogs(dir: string): Promise<EpochRecord[]> {
-  const path = join(dir, METRICS_JSONL);
-  const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return "";
-    throw error;
-  });
+export async function readStateLogs(files: StateReader): Promise<EpochRecord[]> {
+  const file = `${LOGS_FOLDER}/${METRICS_JSONL}`;
+  if (!files.has(file)) return [];
+  const path = `${files.location}/${file}`;
+  const text = new TextDecoder().decode(await files.readFile(file));
   return text
     .split("\n")
     .filter((line) => line.trim() !== "")
@@ -72,4 +82,14 @@ export async function readStateLogs(dir: string): Promise<EpochRecord[]> {
         logs,
       };
     });
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
 }

@@ -106,7 +106,7 @@ export async function writeStateFolder(outDir: string, options: WriteStateFolder
       const data = written === undefined ? (options.data ?? {}) : written;
       canonicalJson(data, "data");
       const files = await checksumAndSync(tmp);
-      manifest = sealManifest({
+      manifest = await sealManifest({
         formatVersion: STATE_FORMAT_VERSION,
         library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
         kind: options.kind,

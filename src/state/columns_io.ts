@@ -1,18 +1,17 @@
 /**
  * Typed-array columns and JSON files inside a state folder.
  *
- * A column is raw little-endian bytes in `<name>.bin` (no header: the dtype
- * and length live in the caller's JSON, as the descriptor returned here), so
- * it can be read back with one allocation and no parsing, in Node or in a
- * browser. `name` may contain "/" to place the file in a subfolder.
+ * A column is raw little-endian bytes in `<folder>/<name>.bin` (no header:
+ * the dtype and length live in the caller's JSON, as the descriptor returned
+ * here, whose `file` is relative to `folder`), so it can be read back with one
+ * allocation and no parsing, in Node or in a browser. `name` may contain "/"
+ * to place the file in a subfolder. Files go through the state's StateWriter
+ * and StateReader (store.ts), whatever the store.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { endianness } from "node:os";
-import { dirname, join } from "node:path";
 import { z } from "zod";
 import { StateError } from "../errors.js";
 import { stableStringify } from "./format.js";
-import { errorCode } from "./atomic_folder.js";
+import type { StateReader, StateWriter } from "./store.js";
 
 /** The element types a column can hold. */
 export type ColumnDtype = "float32" | "float64" | "int32" | "uint8";
@@ -45,18 +44,19 @@ export const columnDescriptorSchema = z.strictObject({
 });
 
 const BYTES_PER_ELEMENT: Record<ColumnDtype, number> = { float32: 4, float64: 8, int32: 4, uint8: 1 };
-const LITTLE_ENDIAN_HOST = endianness() === "LE";
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-/** Writes `array` to `<dir>/<name>.bin` as little-endian bytes; returns its descriptor. */
+/** Writes `array` to `<folder>/<name>.bin` of the state being written, as little-endian bytes; returns its descriptor. */
 export async function writeColumn<Array extends ColumnArray>(
-  dir: string,
+  files: StateWriter,
+  folder: string,
   name: string,
   array: Array,
 ): Promise<ColumnDescriptor<DtypeOf<Array>>> {
   const file = `${checkName(name)}.bin`;
   const dtype = dtypeOf(array) as DtypeOf<Array>;
   const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-  await writeInside(dir, file, toLittleEndian(bytes, BYTES_PER_ELEMENT[dtype]));
+  await files.writeFile(inside(folder, file), toLittleEndian(bytes, BYTES_PER_ELEMENT[dtype]));
   return { file, dtype, length: array.length };
 }
 
@@ -66,13 +66,15 @@ export async function writeColumn<Array extends ColumnArray>(
  * `expected` (the dtype, and length if given, the caller needs).
  */
 export async function readColumn<Dtype extends ColumnDtype>(
-  dir: string,
+  files: StateReader,
+  folder: string,
   descriptor: ColumnDescriptor,
   expected: { dtype: Dtype; length?: number },
 ): Promise<ColumnArrays[Dtype]>;
-export async function readColumn(dir: string, descriptor: ColumnDescriptor): Promise<ColumnArray>;
+export async function readColumn(files: StateReader, folder: string, descriptor: ColumnDescriptor): Promise<ColumnArray>;
 export async function readColumn(
-  dir: string,
+  files: StateReader,
+  folder: string,
   descriptor: ColumnDescriptor,
   expected?: { dtype: ColumnDtype; length?: number },
 ): Promise<ColumnArray> {
@@ -81,14 +83,15 @@ export async function readColumn(
     throw new StateError(`invalid column descriptor ${JSON.stringify(descriptor)}: ${checked.error.issues[0]?.message}`);
   }
   const { file, dtype, length } = checked.data;
-  const path = join(dir, ...checkPath(file).split("/"));
+  const relative = inside(folder, checkPath(file));
+  const path = `${files.location}/${relative}`;
   if (expected !== undefined && dtype !== expected.dtype) {
     throw new StateError(`${path} holds ${dtype} values, but ${expected.dtype} values were expected`);
   }
   if (expected?.length !== undefined && length !== expected.length) {
     throw new StateError(`${path} holds ${length} values, but ${expected.length} were expected`);
   }
-  const bytes = await readInside(path);
+  const bytes = await files.readFile(relative);
   const expectedBytes = length * BYTES_PER_ELEMENT[dtype];
   if (bytes.byteLength !== expectedBytes) {
     throw new StateError(
@@ -101,17 +104,18 @@ export async function readColumn(
   return out;
 }
 
-/** Writes `value` to `<dir>/<name>.json` with sorted keys; returns the file's relative path. */
-export async function writeJson(dir: string, name: string, value: unknown): Promise<string> {
+/** Writes `value` to `<name>.json` of the state being written, with sorted keys; returns the file's relative path. */
+export async function writeJson(files: StateWriter, name: string, value: unknown): Promise<string> {
   const file = `${checkName(name)}.json`;
-  await writeInside(dir, file, stableStringify(value, file));
+  await files.writeFile(file, stableStringify(value, file));
   return file;
 }
 
-/** Reads `<dir>/<name>.json`; StateError naming the file when it is missing or not JSON. */
-export async function readJson(dir: string, name: string): Promise<unknown> {
-  const path = join(dir, ...`${checkName(name)}.json`.split("/"));
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(await readInside(path));
+/** Reads `<name>.json` of a state; StateError naming the file when it is missing or not JSON. */
+export async function readJson(files: StateReader, name: string): Promise<unknown> {
+  const file = `${checkName(name)}.json`;
+  const path = `${files.location}/${file}`;
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(await files.readFile(file));
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
@@ -175,19 +179,11 @@ function checkPath(file: string): string {
   return file;
 }
 
-async function writeInside(dir: string, file: string, content: Uint8Array | string): Promise<void> {
-  const path = join(dir, ...file.split("/"));
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, content);
-}
-
-async function readInside(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if (errorCode(error) === "ENOENT") throw new StateError(`${path} is missing`, { cause: error });
-    throw new StateError(`cannot read ${path}: ${String(error)}`, { cause: error });
-  }
+/** `file` inside the state's subfolder `folder` ("" for the root). */
+function inside(folder: string, file: string): string {
+  if (folder === "") return file;
+  checkName(folder);
+  return `${folder}/${file}`;
 }
 
 function describe(value: unknown): string {

@@ -12,11 +12,11 @@
  * canonical text of what it holds. So any edited byte of manifest.json is
  * an error naming it, as for any other file.
  *
- * Pure format logic, no file system: a future store (IndexedDB) reuses it.
+ * Pure format logic, no file system: every store (state/store.ts) uses it.
  */
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import { StateError } from "../errors.js";
+import { sha256Hex } from "./sha256.js";
 
 /**
  * The state folder format this relearn writes. Format 1 (relearn 0.1.0
@@ -94,10 +94,10 @@ export function manifestToJson(manifest: StateManifest): string {
 }
 
 /** The manifest with its `manifestSha256` filled in (any given one is replaced). */
-export function sealManifest(manifest: StateManifest): StateManifest {
+export async function sealManifest(manifest: StateManifest): Promise<StateManifest> {
   const content: StateManifest = { ...manifest };
   delete content.manifestSha256;
-  return { ...content, manifestSha256: sha256Hex(manifestToJson(content)) };
+  return { ...content, manifestSha256: await sha256Hex(manifestToJson(content)) };
 }
 
 /**
@@ -106,7 +106,7 @@ export function sealManifest(manifest: StateManifest): StateManifest {
  * format 2 the checksum and the exact canonical text. Every error is a
  * StateError naming the file.
  */
-export function parseManifest(text: string, manifestPath: string): StateManifest {
+export async function parseManifest(text: string, manifestPath: string): Promise<StateManifest> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -133,7 +133,7 @@ export function parseManifest(text: string, manifestPath: string): StateManifest
     }
   }
   if (manifest.manifestSha256 !== undefined) {
-    if (sealManifest(manifest).manifestSha256 !== manifest.manifestSha256) {
+    if ((await sealManifest(manifest)).manifestSha256 !== manifest.manifestSha256) {
       throw new StateError(
         `${manifestPath}: checksum mismatch: the manifest was modified (its content does not match its manifestSha256); ` +
           `restore the state folder from a backup`,
@@ -156,10 +156,6 @@ export function describeZodIssue(error: z.ZodError, prefix: readonly PropertyKey
   const path = [...prefix, ...issue.path].map(String).join(".");
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more issue(s))` : "";
   return `${path === "" ? "" : `field "${path}": `}${issue.message}${more}`;
-}
-
-function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /**

@@ -26,17 +26,11 @@ import type { z } from "zod";
 import { StateError } from "../errors.js";
 import { errorCode, recoverInterruptedSwap } from "./atomic_folder.js";
 import { MANIFEST_FILE, describeZodIssue, parseManifest, type StateManifest } from "./format.js";
+import { folderReader } from "./folder_files.js";
+import type { StoredState } from "./store.js";
 
-/** A verified state folder. */
-export interface StateFolder<Data = unknown> {
-  /** Absolute path of the folder. */
-  dir: string;
-  manifest: StateManifest;
-  /** `manifest.data`, parsed by `dataSchema` when one was given. */
-  data: Data;
-  /** Set when the folder was missing and recovered from this `.old-` leftover of an interrupted write. */
-  recoveredFrom?: string;
-}
+/** A verified state folder (`dir` its absolute path; `recoveredFrom` a `.old-` leftover of an interrupted write). */
+export type StateFolder<Data = unknown> = StoredState<Data>;
 
 /** Options of {@link readStateFolder}. */
 export interface ReadStateFolderOptions {
@@ -90,7 +84,7 @@ export async function readStateFolder(
     }
     data = parsed.data;
   }
-  return { dir: target, manifest, data, ...(recoveredFrom === undefined ? {} : { recoveredFrom }) };
+  return { dir: target, manifest, data, files: folderReader(target, manifest), ...(recoveredFrom === undefined ? {} : { recoveredFrom }) };
 }
 
 /** Throws a StateError naming the first file or folder under `target` the manifest does not account for. */

@@ -5,15 +5,18 @@
  * storage grow with every update). Every item keeps its task, so a
  * multi-head (task-incremental) model trains each through its own head.
  */
-import { join } from "node:path";
 import type { Dataset } from "../data/dataset.js";
 import { concatDatasets } from "../data/dataset_ops.js";
 import { StateError } from "../errors.js";
 import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
+import type { StateReader, StateWriter } from "../state/store.js";
 import { DEFAULT_TASK_ID, withTaskId, type RowTasks } from "../task_id.js";
 import { ModelUpdater } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
+
+/** Where a joint state keeps every item seen. */
+const DATA_FOLDER = "data";
 
 export class JointModelUpdater extends ModelUpdater {
   readonly kind = "joint";
@@ -39,27 +42,27 @@ export class JointModelUpdater extends ModelUpdater {
     return {};
   }
 
-  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
+  protected async saveAlgorithmState(files: StateWriter): Promise<Record<string, unknown>> {
     if (!this.seen) return {};
-    const data = join(dir, "data");
     return {
       featureShape: this.seen.featureShape,
       numClasses: this.seen.numClasses,
-      features: await writeColumn(data, "features", this.seen.features),
-      labels: await writeColumn(data, "labels", this.seen.labels),
+      features: await writeColumn(files, DATA_FOLDER, "features", this.seen.features),
+      labels: await writeColumn(files, DATA_FOLDER, "labels", this.seen.labels),
       taskIds: this.seenTasks.taskIds,
-      tasks: await writeColumn(data, "tasks", this.seenTasks.rows),
+      tasks: await writeColumn(files, DATA_FOLDER, "tasks", this.seenTasks.rows),
     };
   }
 
-  protected async loadAlgorithmState(dir: string, state: Record<string, unknown>): Promise<void> {
+  protected async loadAlgorithmState(files: StateReader, state: Record<string, unknown>): Promise<void> {
     if (state["features"] === undefined) return;
-    const data = join(dir, "data");
-    const features = await readColumn(data, state["features"] as ColumnDescriptor);
-    const labels = await readColumn(data, state["labels"] as ColumnDescriptor);
-    if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) throw new StateError(`${data}: stored data has the wrong column types`);
+    const features = await readColumn(files, DATA_FOLDER, state["features"] as ColumnDescriptor);
+    const labels = await readColumn(files, DATA_FOLDER, state["labels"] as ColumnDescriptor);
+    if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) {
+      throw new StateError(`${files.location}/${DATA_FOLDER}: stored data has the wrong column types`);
+    }
     this.seen = { features, labels, featureShape: state["featureShape"] as number[], numClasses: state["numClasses"] as number, length: labels.length };
-    this.seenTasks = await this.loadTasks(dir, state, labels.length);
+    this.seenTasks = await this.loadTasks(files, state, labels.length);
   }
 
   /**
@@ -68,7 +71,8 @@ export class JointModelUpdater extends ModelUpdater {
    * a multi-head model it is a StateError (which head each item belongs to
    * is unknown).
    */
-  private async loadTasks(dir: string, state: Record<string, unknown>, length: number): Promise<RowTasks> {
+  private async loadTasks(files: StateReader, state: Record<string, unknown>, length: number): Promise<RowTasks> {
+    const dir = files.location;
     if (state["tasks"] === undefined) {
       if (this.model.multiHead) {
         throw new StateError(
@@ -79,7 +83,7 @@ export class JointModelUpdater extends ModelUpdater {
       return { taskIds: [DEFAULT_TASK_ID], rows: new Int32Array(length) };
     }
     const taskIds = state["taskIds"];
-    const rows = await readColumn(join(dir, "data"), state["tasks"] as ColumnDescriptor, { dtype: "int32", length });
+    const rows = await readColumn(files, DATA_FOLDER, state["tasks"] as ColumnDescriptor, { dtype: "int32", length });
     if (!Array.isArray(taskIds) || !taskIds.every((id) => typeof id === "string") || rows.some((t) => t < 0 || t >= taskIds.length)) {
       throw new StateError(`${dir}/manifest.json: the joint state's taskIds do not match its tasks column`);
     }

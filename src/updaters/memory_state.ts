@@ -4,13 +4,13 @@
  * goes into the manifest's `algorithm.memory` section, each column into
  * `memory/<column>.bin`.
  */
-import { join } from "node:path";
 import { z } from "zod";
 import { MemoryError, StateError } from "../errors.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { columnDescriptorSchema, readColumn, writeColumn, type ColumnDescriptor } from "../state/columns_io.js";
 import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";
+import type { StateReader, StateWriter } from "../state/store.js";
 import { DEFAULT_TASK_ID } from "../task_id.js";
 
 /** The manifest's description of a saved memory. */
@@ -27,11 +27,11 @@ const savedMemorySchema = z.strictObject({
   columns: z.record(z.string(), columnDescriptorSchema),
 });
 
-/** Writes `memory`'s columns under `dir/memory/` and returns the section for the manifest. */
-export async function saveMemory(dir: string, memory: ReplayBuffer): Promise<SavedMemory> {
+/** Writes `memory`'s columns under `memory/` of the state being written and returns the section for the manifest. */
+export async function saveMemory(files: StateWriter, memory: ReplayBuffer): Promise<SavedMemory> {
   const snapshot = memory.toSnapshot();
   const columns: Record<string, ColumnDescriptor> = {};
-  for (const [name, values] of Object.entries(snapshot.columns)) columns[name] = await writeColumn(join(dir, MEMORY_FOLDER), name, values);
+  for (const [name, values] of Object.entries(snapshot.columns)) columns[name] = await writeColumn(files, MEMORY_FOLDER, name, values);
   return { meta: snapshot.meta, columns };
 }
 
@@ -45,11 +45,12 @@ export async function saveMemory(dir: string, memory: ReplayBuffer): Promise<Sav
  * belong to.
  */
 export async function loadMemory(
-  dir: string,
+  files: StateReader,
   section: unknown,
   expected: { kind: string; capacity: number; policy: SlotPolicyName; multiHead: boolean },
 ): Promise<ReplayBuffer> {
-  const manifest = join(dir, MANIFEST_FILE);
+  const dir = files.location;
+  const manifest = `${dir}/${MANIFEST_FILE}`;
   const parsed = savedMemorySchema.safeParse(section);
   if (!parsed.success) {
     throw new StateError(`${manifest}: the ${expected.kind} state's memory section is invalid: ${describeZodIssue(parsed.error, ["data", "algorithm", "memory"])}`);
@@ -57,7 +58,7 @@ export async function loadMemory(
   const memory = parsed.data;
   const columns: Record<string, Float32Array | Int32Array> = {};
   for (const [name, descriptor] of Object.entries(memory.columns)) {
-    const values = await readColumn(join(dir, MEMORY_FOLDER), descriptor);
+    const values = await readColumn(files, MEMORY_FOLDER, descriptor);
     if (!(values instanceof Float32Array || values instanceof Int32Array)) throw new StateError(`${dir}/${MEMORY_FOLDER}/${name}: unexpected column type`);
     columns[name] = values;
   }

@@ -9,6 +9,7 @@ import { Random } from "../random.js";
 import type { BatchSource } from "../training/batch_source.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import { loadMemory, saveMemory } from "./memory_state.js";
+import type { StateReader, StateWriter } from "../state/store.js";
 import { ModelUpdater, type OutputCheck } from "./model_updater.js";
 import type { ResolvedOptions } from "./options.js";
 import { replaySource, type ReplaySourceOptions } from "./replay_source.js";
@@ -56,12 +57,12 @@ export abstract class MemoryModelUpdater extends ModelUpdater {
     return checks;
   }
 
-  protected async saveAlgorithmState(dir: string): Promise<Record<string, unknown>> {
-    return { memory: await saveMemory(dir, this.memory) };
+  protected async saveAlgorithmState(files: StateWriter): Promise<Record<string, unknown>> {
+    return { memory: await saveMemory(files, this.memory) };
   }
 
-  protected async loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void> {
-    this.memory = await loadMemory(dir, data["memory"], {
+  protected async loadAlgorithmState(files: StateReader, data: Record<string, unknown>): Promise<void> {
+    this.memory = await loadMemory(files, data["memory"], {
       kind: this.kind,
       capacity: this.memorySize,
       policy: this.policy,

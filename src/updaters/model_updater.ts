@@ -9,8 +9,6 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { lstat } from "node:fs/promises";
-import { join } from "node:path";
 import { initBackend, assertBackendSupports, type BackendInfo } from "../backend/backend.js";
 import type { Dataset } from "../data/dataset.js";
 import type { RowTransforms } from "../data/transforms.js";
@@ -18,13 +16,10 @@ import { classesPresent } from "../data/dataset_ops.js";
 import { DataError, ModelError, OptionsError, StateError, TrainingError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID, type RowTasks } from "../model/continual_model.js";
-import { saveModel, loadModel } from "../model/io.js";
+import { loadModelFiles, saveModelFiles } from "../model/model_files.js";
 import { deriveSeed } from "../random.js";
-import { checkReplaceable, recoverInterruptedSwap, writeStateFolder } from "../state/atomic_folder.js";
-import { MANIFEST_FILE } from "../state/format.js";
-import { readStateFolder } from "../state/read_state.js";
-import { lockStateFolder, type StateLock } from "../state/lock.js";
-import { realStatePath, refuseNestedStates, refuseOutputInsideState } from "../state/real_path.js";
+import { defaultStateStore } from "../platform.js";
+import type { StateLock, StateReader, StateStore, StateWriter } from "../state/store.js";
 import { LOGS_FOLDER, readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 
 import { readColumn, writeColumn } from "../state/columns_io.js";
@@ -33,6 +28,9 @@ import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
 
 /** Re-exported where it always was, for existing importers. */
 export { LOGS_FOLDER };
+
+/** Where a state keeps the validation sets of every update. */
+const VALIDATION_FOLDER = "validation";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
 import { assertFiniteOutputs, DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
 import { defaultMetrics } from "../training/metrics.js";
@@ -101,14 +99,20 @@ export abstract class ModelUpdater {
   private currentValidation: ValidationSet | undefined;
   private updateCallbacks: readonly TrainingCallback[] = [];
   private dataSettings: Readonly<Record<string, unknown>> | undefined;
-  /** State folders (absolute) this updater resumed from or wrote: its own history, which it may replace. */
-  private readonly ownStates = new Set<string>();
+  /**
+   * States (the store's canonical names) this updater resumed from or wrote, with the manifestSha256 it last saw
+   * there: its own history, which it may replace, as long as no one else changed it since.
+   */
+  private readonly ownStates = new Map<string, string | undefined>();
+  /** Where the states named by inputStateFolder / outputStateFolder live. */
+  protected readonly stateStore: StateStore;
   private prepared = false;
 
   protected constructor(options: ResolvedOptions) {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
     this.lossFn = options.lossFn ?? crossEntropyLoss;
+    this.stateStore = options.stateStore ?? defaultStateStore();
     if (options.earlyStoppingEnabled && options.metric === undefined) {
       this.logger.warn("earlyStoppingEnabled without a metric: early stopping is ignored");
     }
@@ -151,7 +155,7 @@ export abstract class ModelUpdater {
     this.currentModel = this.resolveModel();
     const input = this.options.inputStateFolder;
     if (input !== undefined) {
-      const state = await readStateFolder(input, { kind: this.kind });
+      const state = await this.stateStore.read(input, { kind: this.kind });
       if (state === null) {
         // A typo in the path must not train from scratch and replace a model: fresh starts are asked for by leaving it out.
         throw new StateError(
@@ -164,8 +168,8 @@ export abstract class ModelUpdater {
       }
       const schema = (this.constructor as typeof ModelUpdater).optionsSchema;
       const data = await checkUpdaterState(state, schema, { dataSettingsSchema: this.options.dataSettingsSchema, logger: this.logger });
-      await this.loadState(state.dir, data);
-      this.ownStates.add(await realStatePath(state.dir));
+      await this.loadState(state.files, data);
+      this.ownStates.set(await this.stateStore.resolve(state.dir), state.manifest.manifestSha256);
     }
     this.prepared = true;
   }
@@ -184,15 +188,11 @@ export abstract class ModelUpdater {
     }
     // The output's real path (a symlinked output is followed), checked before the lock and training, so a bad
     // output folder fails at once, not after an hour.
-    const output = this.options.outputStateFolder === undefined ? undefined : await realStatePath(this.options.outputStateFolder);
-    const input = this.options.inputStateFolder;
-    if (output !== undefined && input !== undefined) await refuseNestedStates(input, output);
-    if (output !== undefined) {
-      await refuseOutputInsideState(output);
-      await checkReplaceable(output);
-    }
+    const store = this.stateStore;
+    const output = this.options.outputStateFolder === undefined ? undefined : await store.resolve(this.options.outputStateFolder);
+    if (output !== undefined) await store.checkWritable(output, this.options.inputStateFolder);
     // Taken before training, so a second update writing the same output fails at once, not after an hour.
-    const lock = output === undefined ? undefined : await lockStateFolder(output);
+    const lock = output === undefined ? undefined : await store.lock(output);
     try {
       if (output !== undefined) await this.refuseSilentOverwrite(output);
       this.model.ensureHead(taskId);
@@ -214,10 +214,7 @@ export abstract class ModelUpdater {
       }
       this.updatesDone++;
       if (updateOptions.dataSettings !== undefined) this.dataSettings = updateOptions.dataSettings;
-      if (output !== undefined) {
-        await this.saveState(output, lock);
-        this.ownStates.add(output);
-      }
+      if (output !== undefined) await this.saveState(output, lock);
     } finally {
       await lock?.release();
     }
@@ -255,10 +252,10 @@ export abstract class ModelUpdater {
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
   protected abstract performUpdate(trainDataset: Dataset, taskId: string): Promise<void>;
 
-  /** Algorithm-specific state: JSON for the manifest, files written into `dir`. */
-  protected abstract saveAlgorithmState(dir: string): Promise<Record<string, unknown>>;
+  /** Algorithm-specific state: JSON for the manifest, files written through `files`. */
+  protected abstract saveAlgorithmState(files: StateWriter): Promise<Record<string, unknown>>;
   /** Restores what saveAlgorithmState wrote. */
-  protected abstract loadAlgorithmState(dir: string, data: Record<string, unknown>): Promise<void>;
+  protected abstract loadAlgorithmState(files: StateReader, data: Record<string, unknown>): Promise<void>;
   /** Option values specific to the algorithm, persisted in the manifest. */
   protected abstract algorithmOptions(): Record<string, unknown>;
 
@@ -358,9 +355,7 @@ export abstract class ModelUpdater {
   private async refuseSilentOverwrite(output: string): Promise<void> {
     const input = this.options.inputStateFolder;
     if (this.options.overwriteOutputState || this.ownStates.has(output)) return;
-    await recoverInterruptedSwap(output);
-    const holdsState = await lstat(join(output, MANIFEST_FILE)).then(() => true, () => false);
-    if (holdsState) {
+    if (await this.stateStore.holdsState(output)) {
       throw new StateError(
         `the output state folder ${output} already holds a state, and this update would replace it with one that ` +
           `${input === undefined ? "starts from a fresh model" : `continues ${input}`}. To continue ${output}, give it as ` +
@@ -371,20 +366,27 @@ export abstract class ModelUpdater {
   }
 
   /**
-   * Writes the complete state into `outDir`, atomically. With `lock` (the
-   * output's, taken by update()), the write is abandoned if the lock was
-   * lost to another process before the new state is swapped in.
+   * Writes the complete state under `name` in the updater's store,
+   * atomically. With `lock` (the output's, taken by update()), the write is
+   * abandoned if the lock was lost to another process before the new state
+   * is committed. A state this updater resumed from or wrote that someone
+   * else replaced since is never overwritten (StateError): that would lose
+   * their update.
    */
-  async saveState(outDir: string, lock?: StateLock): Promise<void> {
+  async saveState(name: string, lock?: StateLock): Promise<void> {
     const model = this.model;
-    await writeStateFolder(outDir, {
+    const store = this.stateStore;
+    const target = await store.resolve(name);
+    const expectedPrevious = this.ownStates.has(target) ? (this.ownStates.get(target) ?? undefined) : undefined;
+    const manifest = await store.write(target, {
       kind: this.kind,
-      ...(lock === undefined ? {} : { beforeSwap: () => lock.verify() }),
-      write: async (dir) => {
-        await saveModel(model, join(dir, "model"));
-        const validation = await this.saveValidationSets(join(dir, "validation"));
-        await writeStateLogs(join(dir, LOGS_FOLDER), this.metricsHistory);
-        const algorithm = await this.saveAlgorithmState(dir);
+      ...(lock === undefined ? {} : { beforeCommit: () => lock.verify() }),
+      ...(expectedPrevious === undefined ? {} : { expectedPrevious }),
+      write: async (files) => {
+        await saveModelFiles(model, files, "model");
+        const validation = await this.saveValidationSets(files);
+        await writeStateLogs(files, this.metricsHistory);
+        const algorithm = await this.saveAlgorithmState(files);
         return {
           updatesDone: this.updatesDone,
           model: { spec: model.spec ?? null, multiHead: model.multiHead, taskIds: model.taskIds(), inputShape: model.inputShape, numClasses: model.numClasses },
@@ -395,10 +397,12 @@ export abstract class ModelUpdater {
         };
       },
     });
+    this.ownStates.set(target, manifest.manifestSha256);
   }
 
-  private async loadState(dir: string, data: UpdaterStateData): Promise<void> {
-    const saved = await loadModel(join(dir, "model"));
+  private async loadState(files: StateReader, data: UpdaterStateData): Promise<void> {
+    const dir = files.location;
+    const saved = await loadModelFiles(files, "model");
     try {
       if (this.currentModel) {
         // The model given wins: its freeze flags, not the state's, decide what trains from now on.
@@ -424,32 +428,32 @@ export abstract class ModelUpdater {
     }
     this.updatesDone = data.updatesDone;
     if (data.data !== undefined) this.dataSettings = data.data;
-    this.metricsHistory = await readStateLogs(join(dir, LOGS_FOLDER));
-    this.validationSets = await this.loadValidationSets(join(dir, "validation"), data.validation);
-    await this.loadAlgorithmState(dir, data.algorithm);
+    this.metricsHistory = await readStateLogs(files);
+    this.validationSets = await this.loadValidationSets(files, data.validation);
+    await this.loadAlgorithmState(files, data.algorithm);
   }
 
-  private async saveValidationSets(dir: string): Promise<unknown[]> {
+  private async saveValidationSets(files: StateWriter): Promise<unknown[]> {
     const out: unknown[] = [];
     for (const [i, { dataset, taskId }] of this.validationSets.entries()) {
       out.push({
         taskId,
         featureShape: dataset.featureShape,
         numClasses: dataset.numClasses,
-        features: await writeColumn(dir, `${i}.features`, dataset.features),
-        labels: await writeColumn(dir, `${i}.labels`, dataset.labels),
+        features: await writeColumn(files, VALIDATION_FOLDER, `${i}.features`, dataset.features),
+        labels: await writeColumn(files, VALIDATION_FOLDER, `${i}.labels`, dataset.labels),
       });
     }
     return out;
   }
 
-  private async loadValidationSets(dir: string, entries: UpdaterStateData["validation"]): Promise<ValidationSet[]> {
+  private async loadValidationSets(files: StateReader, entries: UpdaterStateData["validation"]): Promise<ValidationSet[]> {
     const sets: ValidationSet[] = [];
     for (const entry of entries) {
-      const features = await readColumn(dir, entry.features);
-      const labels = await readColumn(dir, entry.labels);
+      const features = await readColumn(files, VALIDATION_FOLDER, entry.features);
+      const labels = await readColumn(files, VALIDATION_FOLDER, entry.labels);
       if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) {
-        throw new StateError(`${dir}: validation set of task ${entry.taskId} has the wrong column types`);
+        throw new StateError(`${files.location}/${VALIDATION_FOLDER}: validation set of task ${entry.taskId} has the wrong column types`);
       }
       sets.push({ taskId: entry.taskId, dataset: { features, labels, featureShape: entry.featureShape, numClasses: entry.numClasses, length: labels.length } });
     }

@@ -11,6 +11,7 @@ import type { FeatureTransform, TargetTransform } from "../data/transforms.js";
 import type { ContinualModel } from "../model/continual_model.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { Logger } from "../logger.js";
+import type { StateStore } from "../state/store.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 import type { LossFunction } from "../training/losses.js";
 import type { BatchMetric } from "../training/metrics.js";
@@ -72,6 +73,10 @@ const runtimeOptionsSchema = z.object({
     message: "logger must have warn() and info()",
   }).optional(),
   dataSettingsSchema: z.custom<z.ZodType>((v) => v instanceof z.ZodType, { message: "dataSettingsSchema must be a zod schema" }).optional(),
+  stateStore: z.custom<StateStore>(
+    (v) => typeof v === "object" && v !== null && typeof (v as StateStore).read === "function" && typeof (v as StateStore).write === "function",
+    { message: "stateStore must be a StateStore (fileSystemStore() in Node, indexedDbStore() in a browser)" },
+  ).optional(),
 });
 
 export const updaterOptionsSchema = commonOptionsSchema.extend(runtimeOptionsSchema.shape);
@@ -101,6 +106,12 @@ export interface ModelUpdaterOptions extends z.input<typeof commonOptionsSchema>
    * its own. Without one, any JSON object passes.
    */
   dataSettingsSchema?: z.ZodType | undefined;
+  /**
+   * Where inputStateFolder and outputStateFolder live: in Node the file system
+   * (folder paths), in a browser IndexedDB (state names). Default: the host's
+   * store (platform.ts).
+   */
+  stateStore?: StateStore | undefined;
 }
 
 /** Options after validation, with every default filled in. */

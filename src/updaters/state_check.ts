@@ -13,15 +13,14 @@
  *   at least the stored length, labels below numClasses, ...);
  * - `updatesDone` against the logs: the logs cannot hold a later update.
  */
-import { join } from "node:path";
 import type { z } from "zod";
 import { stateDataSettingsSchema } from "../data/data_format.js";
 import { StateError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
-import { LOGS_FOLDER, readStateLogs } from "../reporting/state_logs.js";
+import { readStateLogs } from "../reporting/state_logs.js";
 import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";
-import type { StateFolder } from "../state/read_state.js";
+import type { StoredState } from "../state/store.js";
 import { loadMemory } from "./memory_state.js";
 import { parseUpdaterState, type UpdaterOptionsSchema, type UpdaterStateData } from "./state_schema.js";
 
@@ -41,12 +40,12 @@ export interface StateCheckOptions {
  * returning its parsed data. Every inconsistency is a StateError naming the file.
  */
 export async function checkUpdaterState(
-  state: StateFolder,
+  state: StoredState,
   full: UpdaterOptionsSchema | undefined,
   options: StateCheckOptions = {},
 ): Promise<UpdaterStateData> {
   const data = parseUpdaterState(state, full, options.logger);
-  const manifest = join(state.dir, MANIFEST_FILE);
+  const manifest = `${state.dir}/${MANIFEST_FILE}`;
   if (data.data !== undefined) {
     // The library's own schema unless a caller injects another: a library update must not carry invalid settings forward.
     const parsed = (options.dataSettingsSchema ?? stateDataSettingsSchema).safeParse(data.data);
@@ -57,14 +56,14 @@ export async function checkUpdaterState(
   const memory = data.algorithm["memory"] as { meta?: { capacity?: unknown; policy?: unknown } } | undefined;
   if (memory !== undefined) {
     // loadMemory checks the section against its columns; capacity and policy are the stored ones (the options were checked against them).
-    await loadMemory(state.dir, memory, {
+    await loadMemory(state.files, memory, {
       kind: state.manifest.kind,
       capacity: Number(memory.meta?.capacity),
       policy: memory.meta?.policy as SlotPolicyName,
       multiHead: data.model.multiHead,
     });
   }
-  const logs = await readStateLogs(join(state.dir, LOGS_FOLDER));
+  const logs = await readStateLogs(state.files);
   const lastLogged = logs.reduce((last, record) => Math.max(last, record.update), 0);
   if (lastLogged > data.updatesDone) {
     throw new StateError(

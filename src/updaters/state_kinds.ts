@@ -6,7 +6,8 @@
  */
 import { StateError } from "../errors.js";
 import { MANIFEST_FILE } from "../state/format.js";
-import { readStateFolder, type StateFolder } from "../state/read_state.js";
+import { defaultStateStore } from "../platform.js";
+import type { StateStore, StoredState } from "../state/store.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
@@ -29,12 +30,15 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
 };
 
 /**
- * Reads and checks the state folder at `dir`: a StateError when it is
+ * Reads and checks the state `dir` of `options.store` (default: the host's, folders in Node): a StateError when it is
  * missing, damaged, of a kind relearn does not write, or fails the check of
  * the whole state every reader runs (state_check.ts).
  */
-export async function readUpdaterState(dir: string, options: StateCheckOptions = {}): Promise<StateFolder<UpdaterStateData>> {
-  const state = await readStateFolder(dir);
+export async function readUpdaterState(
+  dir: string,
+  options: StateCheckOptions & { store?: StateStore | undefined } = {},
+): Promise<StoredState<UpdaterStateData>> {
+  const state = await (options.store ?? defaultStateStore()).read(dir);
   if (!state) throw new StateError(`${dir}: no state folder there`);
   const schema = STATE_KINDS[state.manifest.kind];
   if (schema === undefined) {

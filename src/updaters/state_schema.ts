@@ -13,7 +13,7 @@ import { z } from "zod";
 import { StateError } from "../errors.js";
 import { columnDescriptorSchema } from "../state/columns_io.js";
 import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";
-import type { StateFolder } from "../state/read_state.js";
+import type { StoredState } from "../state/store.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { commonOptionsSchema, updaterOptionsSchema } from "./options.js";
 
@@ -106,7 +106,7 @@ export function updaterStateSchema(full: UpdaterOptionsSchema | undefined): z.Zo
  * must hold only what 0.1.0 wrote, and reading one warns on `logger` that its
  * manifest has no checksum (see {@link format2OnlyContent}).
  */
-export function parseUpdaterState(state: StateFolder, full: UpdaterOptionsSchema | undefined, logger: Logger = silentLogger): UpdaterStateData {
+export function parseUpdaterState(state: StoredState, full: UpdaterOptionsSchema | undefined, logger: Logger = silentLogger): UpdaterStateData {
   const manifest = `${state.dir}/${MANIFEST_FILE}`;
   const parsed = updaterStateSchema(full).safeParse(state.data);
   if (!parsed.success) {

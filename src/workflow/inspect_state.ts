@@ -4,11 +4,11 @@
  * options, updates so far, the memory and its class histogram, and the
  * metrics history of every update.
  */
-import { join } from "node:path";
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
 import { loadMemory } from "../updaters/memory_state.js";
-import { LOGS_FOLDER, readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
+import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
+import type { StateStore } from "../state/store.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import type { DataFormat } from "./config.js";
 import { readStateDataSettings, stateDataSettingsSchema } from "./state_data.js";
@@ -30,8 +30,9 @@ export interface StateInspection {
   metricsHistory: EpochRecord[];
 }
 
-export async function inspectState(dir: string): Promise<StateInspection> {
-  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema });
+/** Inspects the state `dir` of `store` (default: the host's, folders in Node). */
+export async function inspectState(dir: string, store?: StateStore): Promise<StateInspection> {
+  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema, store });
   const data = state.data as Omit<typeof state.data, "algorithm"> & {
     algorithm: { memory?: { meta?: { capacity?: number; policy?: SlotPolicyName } } };
   };
@@ -40,7 +41,7 @@ export async function inspectState(dir: string): Promise<StateInspection> {
   let memory: StateInspection["memory"];
   if (memoryMeta?.capacity !== undefined && memoryMeta.policy !== undefined) {
     const multiHead = (state.data as { model?: { multiHead?: unknown } }).model?.multiHead === true;
-    const buffer = await loadMemory(state.dir, data.algorithm!.memory, { kind: state.manifest.kind, capacity: memoryMeta.capacity, policy: memoryMeta.policy, multiHead });
+    const buffer = await loadMemory(state.files, data.algorithm!.memory, { kind: state.manifest.kind, capacity: memoryMeta.capacity, policy: memoryMeta.policy, multiHead });
     memory = { length: buffer.length, capacity: buffer.capacity, seen: buffer.seen, policy: buffer.policy, classHistogram: buffer.classHistogram() };
   }
   return {
@@ -50,12 +51,12 @@ export async function inspectState(dir: string): Promise<StateInspection> {
     updater: state.manifest.kind,
     updatesDone: data.updatesDone,
     options: data.options,
-    dataSettings: readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE)) ?? null,
+    dataSettings: readStateDataSettings(state.data, `${state.dir}/${MANIFEST_FILE}`) ?? null,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     model: data.model,
     ...(memory ? { memory } : {}),
     validationSets: data.validation.map((v) => ({ taskId: v.taskId, items: v.labels.length })),
-    metricsHistory: await readStateLogs(join(state.dir, LOGS_FOLDER)),
+    metricsHistory: await readStateLogs(state.files),
   };
 }

@@ -2,10 +2,10 @@
  * The model of a state folder, for evaluate and predict: the folder is checked
  * whole (manifest, checksums, the updater's schema) before its model is loaded.
  */
-import { join } from "node:path";
 import { initBackend, type BackendName } from "../backend/backend.js";
 import type { ContinualModel } from "../model/continual_model.js";
-import { loadModel } from "../model/io.js";
+import { loadModelFiles } from "../model/model_files.js";
+import type { StateStore } from "../state/store.js";
 import type { Logger } from "../logger.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
@@ -17,9 +17,10 @@ export interface StateModel {
   dataFormat: StateDataSettings | undefined;
 }
 
-export async function loadStateModel(dir: string, backend: BackendName = "auto", logger?: Logger): Promise<StateModel> {
-  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema, logger });
-  const dataFormat = readStateDataSettings(state.data, join(state.dir, MANIFEST_FILE));
+/** The model of the state `dir` of `store` (default: the host's, folders in Node), on `backend`. */
+export async function loadStateModel(dir: string, backend: BackendName = "auto", logger?: Logger, store?: StateStore): Promise<StateModel> {
+  const state = await readUpdaterState(dir, { dataSettingsSchema: stateDataSettingsSchema, logger, store });
+  const dataFormat = readStateDataSettings(state.data, `${state.dir}/${MANIFEST_FILE}`);
   await initBackend(backend);
-  return { model: await loadModel(join(state.dir, "model")), dataFormat };
+  return { model: await loadModelFiles(state.files, "model"), dataFormat };
 }

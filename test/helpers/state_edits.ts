@@ -15,5 +15,5 @@ export async function editManifestSealed(dir: string, edit: (manifest: EditableM
   const path = join(dir, "manifest.json");
   const manifest = JSON.parse(await readFile(path, "utf8")) as EditableManifest;
   edit(manifest);
-  await writeFile(path, manifestToJson(sealManifest(manifest)));
+  await writeFile(path, manifestToJson(await sealManifest(manifest)));
 }

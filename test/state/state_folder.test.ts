@@ -10,6 +10,7 @@ import { StateError } from "../../src/errors.js";
 import { recoverInterruptedSwap, writeStateFolder, writerTag } from "../../src/state/atomic_folder.js";
 import { currentProcess } from "../../src/state/process_identity.js";
 import { readColumn, writeColumn, writeJson, readJson, columnDescriptorSchema } from "../../src/state/columns_io.js";
+import { folderWriter } from "../../src/state/folder_files.js";
 import { STATE_FORMAT_VERSION, manifestToJson, sealManifest, type StateManifest } from "../../src/state/format.js";
 import { readStateFolder } from "../../src/state/read_state.js";
 
@@ -28,8 +29,8 @@ async function writeSample(outDir: string, data: unknown = { counters: { updates
     data,
     write: async (tmp) => {
       await writeFile(join(tmp, "model.json"), MODEL_JSON);
-      await writeColumn(tmp, "memory/x", Float32Array.from([0.5, -1.25, 3]));
-      await writeJson(tmp, "counters", { b: 2, a: 1 });
+      await writeColumn(folderWriter(tmp), "memory", "x", Float32Array.from([0.5, -1.25, 3]));
+      await writeJson(folderWriter(tmp), "counters", { b: 2, a: 1 });
     },
   });
 }
@@ -59,9 +60,9 @@ test("round trip: what was written is read back, with a manifest listing every f
   assert.deepEqual(state.manifest.files["model.json"], { sha256: sha256(MODEL_JSON), bytes: MODEL_JSON.length });
   assert.deepEqual(state.manifest.files["memory/x.bin"]?.bytes, 12);
   assert.deepEqual(state.data, { counters: { seen: 7, updates: 2 }, seed: 42 });
-  const x = await readColumn(out, { file: "memory/x.bin", dtype: "float32", length: 3 }, { dtype: "float32" });
+  const x = await readColumn(state.files, "", { file: "memory/x.bin", dtype: "float32", length: 3 }, { dtype: "float32" });
   assert.deepEqual(Array.from(x), [0.5, -1.25, 3]);
-  assert.deepEqual(await readJson(out, "counters"), { a: 1, b: 2 });
+  assert.deepEqual(await readJson(state.files, "counters"), { a: 1, b: 2 });
   // Top-level keys in schema order, nested keys sorted.
   const text = await readFile(join(out, "manifest.json"), "utf8");
   assert.deepEqual(Object.keys(JSON.parse(text)), ["formatVersion", "library", "kind", "files", "data", "manifestSha256"]);
@@ -239,18 +240,18 @@ test("overwriting the folder the state was read from works", async (t) => {
   await writeSample(out);
   const previous = await readStateFolder(out);
   assert.ok(previous !== null);
-  const x = await readColumn(out, { file: "memory/x.bin", dtype: "float32", length: 3 }, { dtype: "float32" });
+  const x = await readColumn(previous.files, "", { file: "memory/x.bin", dtype: "float32", length: 3 }, { dtype: "float32" });
   await writeStateFolder(out, {
     kind: "test-updater",
     data: { counters: { updates: 3 } },
     write: async (tmp) => {
-      await writeColumn(tmp, "memory/x", Float32Array.from([...x, 9]));
+      await writeColumn(folderWriter(tmp), "memory", "x", Float32Array.from([...x, 9]));
     },
   });
   const next = await readStateFolder(out);
   assert.deepEqual(next?.data, { counters: { updates: 3 } });
   assert.deepEqual(Object.keys(next!.manifest.files), ["memory/x.bin"], "files of the previous state are gone");
-  const grown = await readColumn(out, { file: "memory/x.bin", dtype: "float32", length: 4 });
+  const grown = await readColumn(next!.files, "", { file: "memory/x.bin", dtype: "float32", length: 4 });
   assert.deepEqual(Array.from(grown), [0.5, -1.25, 3, 9]);
   assert.deepEqual(await readdir(join(out, "..")), ["state"]);
 });
@@ -388,11 +389,11 @@ async function editManifest(
 ): Promise<void> {
   const path = join(dir, "manifest.json");
   const edited = edit(JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>);
-  await writeFile(path, reseal ? manifestToJson(sealManifest(edited as unknown as StateManifest)) : JSON.stringify(edited));
+  await writeFile(path, reseal ? manifestToJson(await sealManifest(edited as unknown as StateManifest)) : JSON.stringify(edited));
 }
 
 test("columnDescriptorSchema accepts what writeColumn returns", async (t) => {
   const dir = await scratch(t);
-  const descriptor = await writeColumn(dir, "y", Int32Array.from([1, 2]));
+  const descriptor = await writeColumn(folderWriter(dir), "", "y", Int32Array.from([1, 2]));
   assert.deepEqual(columnDescriptorSchema.parse(descriptor), { file: "y.bin", dtype: "int32", length: 2 });
 });

@@ -161,3 +161,23 @@ test("every registered updater's state kind is readable by inspect/evaluate, wit
     assert.equal(STATE_KINDS[updater.kind], schema, `${name} (kind ${updater.kind})`);
   }
 });
+
+test("two updaters resuming the same state: the second to finish is refused (compare-and-swap), the first's update is kept", async (t) => {
+  const dir = join(await scratch(t), "state");
+  await writeErState(dir);
+  const resume = () => new ExperienceReplayModelUpdater({ ...base, memorySize: 100, inputStateFolder: dir, outputStateFolder: dir });
+  await withUpdater(resume, async (late) => {
+    await late.prepare(); // reads the state now, as a second process or tab would
+    await withUpdater(resume, async (early) => void (await early.update(data.train[1]!)));
+    const written = await readFile(join(dir, "manifest.json"), "utf8");
+    await assert.rejects(late.update(data.train[1]!), rejectsWith(/was changed by another writer since this updater read or wrote it.*nothing was written/s));
+    assert.equal(await readFile(join(dir, "manifest.json"), "utf8"), written, "the first updater's state is untouched");
+    assert.equal((await readUpdaterState(dir)).data.updatesDone, 2);
+  });
+  // An updater that wrote the state itself continues it update after update.
+  await withUpdater(resume, async (updater) => {
+    await updater.update(data.train[0]!);
+    await updater.update(data.train[1]!);
+  });
+  assert.equal((await readUpdaterState(dir)).data.updatesDone, 4);
+});

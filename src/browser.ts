@@ -1,0 +1,11 @@
+/**
+ * relearn: continual learning for TypeScript on TensorFlow.js.
+ * The browser entry point (pages and Web Workers; package.json "exports"
+ * gives it to bundlers' "browser" condition): the core (core.ts) plus the
+ * IndexedDB state store. Built with platform.browser.ts in place of
+ * platform.ts, so it reaches no `node:` module.
+ */
+export * from "./core.js";
+
+// States in IndexedDB (the default store in a browser).
+export { indexedDbStore } from "./state/idb_store.js";
