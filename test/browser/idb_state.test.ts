@@ -119,7 +119,7 @@ for (const browserName of ["chromium", "firefox"] as const satisfies readonly Br
       }
     });
 
-    test("(d) two tabs updating the same state: one fails clearly or waits, nothing is lost", async () => {
+    test("(d) two tabs updating the same state: one fails clearly or waits, nothing is lost", async (t) => {
       const context = await browser.newContext();
       try {
         const first = await openPage(browser, server, context);
@@ -132,9 +132,15 @@ for (const browserName of ["chromium", "firefox"] as const satisfies readonly Br
         const stored = weightsOf(await callPage<Outcome>(first, "storedWeights", "wasm", UPDATER, "shared"), "reading the state");
         const failures = outcomes.filter((o) => o.error !== undefined);
         for (const failure of failures) assert.match(failure.error ?? "", /StateError/, "a refused update must be a StateError");
+        t.diagnostic(failures.length === 0 ? "both updates went through, one after the other" : `refused: ${failures[0]?.error ?? ""}`);
         if (failures.length === 1) {
           const winner = outcomes.find((o) => o.error === undefined)!;
           assert.deepEqual(stored, weightsOf(winner, "the update that went through"), "the stored state is not the committed update");
+          // The refused tab redoes its update on top of the winner's: both updates end up in the state.
+          const firstLost = outcomes[0]?.error !== undefined;
+          const [loser, loserTask] = firstLost ? [first, 1] : [second, 0];
+          const redone = weightsOf(await callPage<Outcome>(loser, "step", "wasm", step(loserTask, "shared", "shared")), "the redone update");
+          assert.deepEqual(redone, await nodeWeights(firstLost ? [0, 0, 1] : [0, 1, 0]), "the redone update differs from Node's serial run");
         } else {
           // Both went through: the second must have waited and continued from the first.
           assert.equal(failures.length, 0, `both updates failed: ${failures.map((f) => f.error).join("; ")}`);

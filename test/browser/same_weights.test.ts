@@ -21,8 +21,8 @@ for (const browserName of ["chromium", "firefox"] as const satisfies readonly Br
     let browser: TestBrowser;
     before(async () => {
       const [page, worker] = await Promise.all([
-        bundle(browserTestFile("pages/page.ts"), { stubNodeModules: true }),
-        bundle(browserTestFile("pages/worker.ts"), { stubNodeModules: true }),
+        bundle(browserTestFile("pages/page.ts")),
+        bundle(browserTestFile("pages/worker.ts")),
       ]);
       server = await serve({ page, worker });
       browser = await launchBrowser(browserName);
