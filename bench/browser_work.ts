@@ -13,6 +13,7 @@ import { mlp } from "../src/model/spec.js";
 import { crossEntropyLoss } from "../src/training/losses.js";
 import { TrainingOptimizer } from "../src/training/optimizers.js";
 import { createUpdater } from "../src/updaters/registry.js";
+import { activeBackend } from "../test/browser/pages/computations.js";
 
 /** What one run measured, in milliseconds. */
 export interface BrowserBenchResult {
@@ -47,7 +48,7 @@ export async function fashionMnistFromGzip(imagesGz: Uint8Array, labelsGz: Uint8
  */
 export async function runBrowserBench(load: () => Promise<Dataset>, startedAt: number): Promise<BrowserBenchResult> {
   const data = await load();
-  const updater = createUpdater("rd", { model: SPEC, memorySize: 200, batchSize: 32, maxEpochs: 1, seed: 0 });
+  const updater = createUpdater("rd", { model: SPEC, memorySize: 200, batchSize: 32, maxEpochs: 1, seed: 0, backend: activeBackend() });
   await updater.update(filterByClasses(data, [0, 1]));
   const firstUpdateMs = performance.now() - startedAt;
   const second = performance.now();

@@ -46,12 +46,26 @@ export const COMPUTATIONS: Record<string, (args: ComputationArgs) => Promise<Uin
 };
 
 /** Runs computation `name`; an Error naming the known ones for an unknown name. */
-export function runComputation(name: string, args: ComputationArgs): Promise<Uint8Array> {
+export async function runComputation(name: string, args: ComputationArgs): Promise<Uint8Array> {
   const computation = COMPUTATIONS[name];
   if (computation === undefined) {
     throw new Error(`no computation "${name}"; known: ${Object.keys(COMPUTATIONS).join(", ")}`);
   }
-  return computation(args);
+  const backend = activeBackend();
+  const bytes = await computation(args);
+  // A result computed partly on another backend would compare the wrong things.
+  if (tf.getBackend() !== backend) throw new Error(`computation "${name}" switched tfjs from ${backend} to ${tf.getBackend()}`);
+  return bytes;
+}
+
+/**
+ * The tfjs backend the caller started ("wasm" or "cpu"), for updaters'
+ * `backend` option: their default "auto" would switch a cpu run to wasm.
+ */
+export function activeBackend(): "wasm" | "cpu" {
+  const name = tf.getBackend();
+  if (name !== "wasm" && name !== "cpu") throw new Error(`the browser tests run on wasm or cpu; tfjs is on ${name}`);
+  return name;
 }
 
 /** The little-endian bytes of several float32 arrays, one after the other. */

@@ -8,7 +8,7 @@ import { filterByClasses } from "../../../src/data/dataset_ops.js";
 import { makeGaussianBlobs } from "../../../src/data/synthetic.js";
 import { mlp } from "../../../src/model/spec.js";
 import { createUpdater } from "../../../src/updaters/registry.js";
-import { weightBytes } from "./computations.js";
+import { activeBackend, weightBytes } from "./computations.js";
 
 /** One update of a stored-state run. */
 export interface StepArgs {
@@ -37,6 +37,8 @@ export async function updateStep(args: StepArgs): Promise<Uint8Array> {
     batchSize: 8,
     maxEpochs: 2,
     seed: args.seed,
+    // The backend the caller started: the default "auto" would switch cpu runs to wasm.
+    backend: activeBackend(),
   });
   const model = await updater.update(filterByClasses(data, classes));
   try {
@@ -48,7 +50,7 @@ export async function updateStep(args: StepArgs): Promise<Uint8Array> {
 
 /** The bytes of the weights of the model stored in state `name` (loaded as `updater` resumes it). */
 export async function storedWeights(updater: string, name: string): Promise<Uint8Array> {
-  const resumed = createUpdater(updater, { inputStateFolder: name, memorySize: 16 });
+  const resumed = createUpdater(updater, { inputStateFolder: name, memorySize: 16, backend: activeBackend() });
   await resumed.prepare();
   try {
     return await weightBytes(resumed.model);

@@ -6,7 +6,7 @@ import { filterByClasses } from "../../../src/data/dataset_ops.js";
 import { makeGaussianBlobs } from "../../../src/data/synthetic.js";
 import { mlp } from "../../../src/model/spec.js";
 import { createUpdater } from "../../../src/updaters/registry.js";
-import { weightBytes, type ComputationArgs } from "./computations.js";
+import { activeBackend, weightBytes, type ComputationArgs } from "./computations.js";
 
 /**
  * Two class-incremental updates (classes 0-1, then 2-3 of seeded Gaussian
@@ -22,6 +22,8 @@ export async function update(args: ComputationArgs): Promise<Uint8Array> {
     batchSize: 8,
     maxEpochs: 2,
     seed,
+    // The backend the caller started: the default "auto" would switch cpu runs to wasm.
+    backend: activeBackend(),
   });
   await updater.update(filterByClasses(data, [0, 1]));
   const model = await updater.update(filterByClasses(data, [2, 3]));
