@@ -1,9 +1,12 @@
 /**
  * The page of bench/browser.ts: runs the measured work (browser_work.ts) as
- * soon as it loads, on the backend named by `?backend=`, and leaves the
+ * soon as it loads, on the backend named by `?backend=` (wasm, cpu or webgl:
+ * the WebGL package is bundled in), and leaves the
  * result (or the error) in `globalThis.relearnBench`.
  */
-import { startBackend } from "../test/browser/pages/browser_backend.js";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-webgl";
+import { initBackend, type BackendName } from "../src/backend/backend.js";
 import { fashionMnistFromGzip, runBrowserBench, type BrowserBenchResult } from "./browser_work.js";
 
 async function fetchBytes(path: string): Promise<Uint8Array> {
@@ -13,14 +16,15 @@ async function fetchBytes(path: string): Promise<Uint8Array> {
 }
 
 async function run(): Promise<BrowserBenchResult> {
-  const backend = new URLSearchParams(location.search).get("backend") ?? "wasm";
+  const backend = (new URLSearchParams(location.search).get("backend") ?? "wasm") as BackendName;
+  setWasmPaths(`${location.origin}/node_modules/@tensorflow/tfjs-backend-wasm/dist/`);
   // performance.now() counts from navigation start: the first update's time includes loading this bundle.
   const load = async () => {
     const folder = "/data/fashion-mnist-subset";
     const [images, labels] = await Promise.all([
       fetchBytes(`${folder}/train-images-idx3-ubyte.gz`),
       fetchBytes(`${folder}/train-labels-idx1-ubyte.gz`),
-      startBackend(backend),
+      initBackend(backend),
     ]);
     return fashionMnistFromGzip(images, labels);
   };

@@ -244,12 +244,23 @@ export function browserBinary(name: BrowserName): string {
   return found;
 }
 
+/** Options of `launchBrowser`. */
+export interface LaunchOptions {
+  /**
+   * Allow WebGL on a software renderer (no GPU here): Chromium's SwiftShader
+   * needs `--enable-unsafe-swiftshader`, Firefox `webgl.force-enabled`.
+   */
+  webgl?: boolean;
+}
+
 /** Starts headless `name` from its Debian binary. */
-export async function launchBrowser(name: BrowserName): Promise<TestBrowser> {
+export async function launchBrowser(name: BrowserName, options: LaunchOptions = {}): Promise<TestBrowser> {
   const executablePath = browserBinary(name);
+  const webgl = options.webgl ?? false;
+  if (name === "firefox") return launchFirefox(executablePath, webgl);
   // The sandbox needs user namespaces that root in a container does not have.
-  const sandboxArgs = process.getuid?.() === 0 ? ["--no-sandbox"] : [];
-  return name === "chromium" ? launchChromium(executablePath, sandboxArgs) : launchFirefox(executablePath);
+  const args = [...(process.getuid?.() === 0 ? ["--no-sandbox"] : []), ...(webgl ? ["--enable-unsafe-swiftshader"] : [])];
+  return launchChromium(executablePath, args);
 }
 
 async function launchChromium(executablePath: string, args: string[]): Promise<TestBrowser> {
@@ -265,9 +276,14 @@ async function launchChromium(executablePath: string, args: string[]): Promise<T
   };
 }
 
-async function launchFirefox(executablePath: string): Promise<TestBrowser> {
+async function launchFirefox(executablePath: string, webgl: boolean): Promise<TestBrowser> {
   // puppeteer-core speaks WebDriver BiDi to Firefox (its default for "firefox").
-  const browser = await puppeteer.launch({ browser: "firefox", executablePath, headless: true });
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath,
+    headless: true,
+    ...(webgl ? { extraPrefsFirefox: { "webgl.force-enabled": true } } : {}),
+  });
   const version = (await browser.version()).replace(/^firefox\//i, "");
   return {
     name: "firefox",
