@@ -4,56 +4,34 @@
  * Firefox ESR as in Node, for the same seed, on wasm and on cpu.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { test } from "node:test";
 import { useBackend } from "../helpers/backend.js";
 import { runComputation } from "./pages/computations.js";
-import {
-  assertNoProblems, browserTestFile, bundle, callPage, firefoxSkipReason, fromBase64, launchBrowser, serve,
-  type BrowserName, type TestBrowser, type TestServer,
-} from "./harness.js";
+import { assertNoProblems, callPage, describeInBrowsers, fromBase64 } from "./harness.js";
 
-const BACKENDS = ["wasm", "cpu"] as const;
-const UPDATERS = ["rd", "er"] as const;
-
-for (const browserName of ["chromium", "firefox"] as const satisfies readonly BrowserName[]) {
-  describe(`same weights as Node in ${browserName}`, { skip: (browserName === "firefox" && firefoxSkipReason()) || false }, () => {
-    let server: TestServer;
-    let browser: TestBrowser;
-    before(async () => {
-      const [page, worker] = await Promise.all([
-        bundle(browserTestFile("pages/page.ts")),
-        bundle(browserTestFile("pages/worker.ts")),
-      ]);
-      server = await serve({ page, worker });
-      browser = await launchBrowser(browserName);
-    });
-    after(async () => {
-      await browser?.close();
-      await server?.close();
-    });
-
-    for (const backend of BACKENDS) {
-      test(`rd and er updates on ${backend}: page and worker weights equal Node's`, async (t) => {
-        t.diagnostic(browser.version);
-        await useBackend(backend);
-        const context = await browser.newContext();
-        try {
-          const page = await context.newPage();
-          await page.goto(server.pageUrl("page"));
-          for (const updater of UPDATERS) {
-            const args = { updater, seed: 5 };
-            const expected = await runComputation("update", args);
-            const inPage = fromBase64(await callPage<string>(page, "run", backend, "update", args));
-            const inWorker = fromBase64(await callPage<string>(page, "runInWorker", backend, "update", args));
-            assert.ok(expected.length > 0);
-            assert.deepEqual(inPage, expected, `${updater} in a page on ${backend} differs from Node`);
-            assert.deepEqual(inWorker, expected, `${updater} in a worker on ${backend} differs from Node`);
-          }
-          assertNoProblems(page);
-        } finally {
-          await context.close();
+describeInBrowsers("same weights as Node", (suite) => {
+  for (const backend of ["wasm", "cpu"] as const) {
+    test(`rd and er updates on ${backend}: page and worker weights equal Node's`, async (t) => {
+      const { browser, server } = suite();
+      t.diagnostic(browser.version);
+      await useBackend(backend);
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(server.pageUrl("page"));
+        for (const updater of ["rd", "er"]) {
+          const args = { updater, seed: 5 };
+          const expected = await runComputation("update", args);
+          const inPage = fromBase64(await callPage<string>(page, "run", backend, "update", args));
+          const inWorker = fromBase64(await callPage<string>(page, "runInWorker", backend, "update", args));
+          assert.ok(expected.length > 0);
+          assert.deepEqual(inPage, expected, `${updater} in a page on ${backend} differs from Node`);
+          assert.deepEqual(inWorker, expected, `${updater} in a worker on ${backend} differs from Node`);
         }
-      });
-    }
-  });
-}
+        assertNoProblems(page);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});

@@ -4,53 +4,31 @@
  * has the same weights and logits, byte for byte, as in Node.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { test } from "node:test";
 import { useBackend } from "../helpers/backend.js";
 import { runComputation } from "./pages/computations.js";
-import {
-  assertNoProblems, browserTestFile, bundle, callPage, firefoxSkipReason, fromBase64, launchBrowser, serve,
-  type BrowserName, type TestBrowser, type TestServer,
-} from "./harness.js";
+import { assertNoProblems, callPage, describeInBrowsers, fromBase64 } from "./harness.js";
 
-const BACKENDS = ["wasm", "cpu"] as const;
-
-for (const browserName of ["chromium", "firefox"] as const satisfies readonly BrowserName[]) {
-  const skip = browserName === "firefox" ? firefoxSkipReason() : undefined;
-  describe(`smoke in ${browserName}`, { skip: skip ?? false }, () => {
-    let server: TestServer;
-    let browser: TestBrowser;
-    before(async () => {
-      const [page, worker] = await Promise.all([
-        bundle(browserTestFile("pages/page.ts")),
-        bundle(browserTestFile("pages/worker.ts")),
-      ]);
-      server = await serve({ page, worker });
-      browser = await launchBrowser(browserName);
+describeInBrowsers("smoke", (suite) => {
+  for (const backend of ["wasm", "cpu"] as const) {
+    test(`a seeded model's weights and logits on ${backend} match Node byte for byte (page and worker)`, async (t) => {
+      const { browser, server } = suite();
+      t.diagnostic(browser.version);
+      await useBackend(backend);
+      const expected = await runComputation("smoke", { seed: 3 });
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(server.pageUrl("page"));
+        const inPage = fromBase64(await callPage<string>(page, "run", backend, "smoke", { seed: 3 }));
+        const inWorker = fromBase64(await callPage<string>(page, "runInWorker", backend, "smoke", { seed: 3 }));
+        assertNoProblems(page);
+        assert.ok(expected.length > 0);
+        assert.deepEqual(inPage, expected, `page on ${backend} differs from Node`);
+        assert.deepEqual(inWorker, expected, `worker on ${backend} differs from Node`);
+      } finally {
+        await context.close();
+      }
     });
-    after(async () => {
-      await browser?.close();
-      await server?.close();
-    });
-
-    for (const backend of BACKENDS) {
-      test(`a seeded model's weights and logits on ${backend} match Node byte for byte (page and worker)`, async (t) => {
-        t.diagnostic(browser.version);
-        await useBackend(backend);
-        const expected = await runComputation("smoke", { seed: 3 });
-        const context = await browser.newContext();
-        try {
-          const page = await context.newPage();
-          await page.goto(server.pageUrl("page"));
-          const inPage = fromBase64(await callPage<string>(page, "run", backend, "smoke", { seed: 3 }));
-          const inWorker = fromBase64(await callPage<string>(page, "runInWorker", backend, "smoke", { seed: 3 }));
-          assertNoProblems(page);
-          assert.ok(expected.length > 0);
-          assert.deepEqual(inPage, expected, `page on ${backend} differs from Node`);
-          assert.deepEqual(inWorker, expected, `worker on ${backend} differs from Node`);
-        } finally {
-          await context.close();
-        }
-      });
-    }
-  });
-}
+  }
+});
