@@ -49,26 +49,7 @@ export function firefoxSkipReason(): string | undefined {
 export interface BundleOptions {
   /** Minify (bench: the size a user ships). Default false (readable stack traces in test failures). */
   minify?: boolean;
-  /**
-   * Replace every `node:` module by a stub that throws when used, for code not
-   * yet split by host whose Node paths a browser never takes. Default false:
-   * a `node:` import is then a bundling error.
-   */
-  stubNodeModules?: boolean;
 }
-
-/** Resolves `node:*` to a CommonJS stub (so any named import links) that throws on use. */
-const nodeStubPlugin: esbuild.Plugin = {
-  name: "relearn-test-node-stub",
-  setup(build) {
-    build.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: "node-stub" }));
-    build.onLoad({ filter: /.*/, namespace: "node-stub" }, (args) => ({
-      loader: "js",
-      contents: `module.exports = new Proxy({}, { get(_, key) { if (key === "__esModule") return false; ` +
-        `throw new Error(${JSON.stringify(args.path)} + " is not available in a browser (used: " + String(key) + ")"); } });`,
-    }));
-  },
-};
 
 /**
  * Bundles `entry` (a path relative to the repository root, or absolute) for
@@ -88,7 +69,7 @@ export async function bundle(entry: string, options: BundleOptions = {}): Promis
     minify: options.minify ?? false,
     write: false,
     logLevel: "silent",
-    plugins: [await platformPlugin(), ...(options.stubNodeModules === true ? [nodeStubPlugin] : [])],
+    plugins: [await platformPlugin()],
   }).catch((error: unknown) => {
     const failure = error as { errors?: esbuild.Message[] };
     const messages = (failure.errors ?? []).map((m) => `  ${m.location?.file ?? "?"}: ${m.text}`);
