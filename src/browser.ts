@@ -8,4 +8,4 @@
 export * from "./core.js";
 
 // States in IndexedDB (the default store in a browser).
-export { indexedDbStore } from "./state/idb_store.js";
+export { indexedDbStore, checkStateName, DEFAULT_DATABASE_NAME, type IndexedDbStateStore, type IndexedDbStoreOptions, type StoredStateSummary } from "./state/idb_store.js";

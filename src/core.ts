@@ -80,6 +80,7 @@ export { readEventFile, type EventRecord } from "./reporting/tensorboard_records
 // States and where they live (StateStore: folders in Node, IndexedDB in browsers).
 export type { StateStore, StateReader, StateWriter, StoredState, StateLock, WriteStateOptions } from "./state/store.js";
 export { defaultStateStore, HOST } from "./platform.js";
+export { exportState, importState, type ImportStateOptions } from "./state/state_export.js";
 export { saveModelFiles, loadModelFiles } from "./model/model_files.js";
 export { STATE_FORMAT_VERSION } from "./state/format.js";
 // Any updater's state, checked against that updater's schema (what inspect, evaluate and predict read).

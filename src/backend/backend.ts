@@ -3,8 +3,13 @@
  * of relearn (and the CLI) runs on the same backend and reports why it was
  * chosen.
  *
- * Defaults: "auto" takes tfjs-node ("tensorflow") when it is installed, else
- * the wasm backend (4-6x faster than the pure-JS cpu backend here), else cpu.
+ * Defaults: in Node "auto" takes tfjs-node ("tensorflow") when it is
+ * installed, else the wasm backend (4-6x faster than the pure-JS cpu backend
+ * here), else cpu. In a browser it takes WebGL when the app imported
+ * "@tensorflow/tfjs-backend-webgl" and a GPU renders it, else wasm, else cpu
+ * (platform.browser.ts). Optional backends (webgl, webgpu, tensorflow) are
+ * imported by the app in a browser: relearn's own import of them is invisible
+ * to bundlers.
  * In Node the wasm backend finds its .wasm files next to its own bundle, so
  * no `setWasmPaths` call is needed (checked by test/backend/backend.test.ts);
  * a browser bundle that serves the .wasm files elsewhere must call
@@ -21,7 +26,7 @@ import { checkWasmThreads } from "./wasm_thread_limits.js";
 // tensors over on first use.
 import "@tensorflow/tfjs-backend-cpu";
 import { registerAdamUpdateKernel } from "./adam_update_kernel.js";
-import { autoBackendOrder, defaultWasmThreads, startWasm } from "../platform.js";
+import { autoBackendOrder, defaultWasmThreads, HOST, startWasm } from "../platform.js";
 silenceCpuBanner();
 // relearn's fused Adam step, for wasm and cpu (the kernel registry is by name,
 // so registering before the wasm package loads is fine).
@@ -177,6 +182,12 @@ async function startExplicit(name: Exclude<BackendName, "auto">, wasmThreads: nu
   try {
     threads = await loadAndActivate(name, wasmThreads);
   } catch (error) {
+    if (error instanceof MissingPackage && HOST === "browser") {
+      throw new BackendError(
+        `backend "${name}" is not registered: import "${PACKAGE_OF[name]}" in your app before initBackend ` +
+          `(npm install ${PACKAGE_OF[name]}@${TFJS_VERSION}; a bundler cannot see relearn's optional import of it)`,
+      );
+    }
     if (error instanceof MissingPackage) {
       throw new BackendError(
         `backend "${name}" needs the package ${PACKAGE_OF[name]}, which is not installed: ` +
@@ -253,8 +264,10 @@ async function importBackendPackage(name: Exclude<BackendName, "auto">): Promise
     return;
   }
   // Optional packages go through a variable specifier, so TypeScript and
-  // bundlers neither require nor try to resolve them.
+  // bundlers neither require nor try to resolve them. A page has no module
+  // resolution of its own: there the app imports the backend it wants.
   const specifier: string = PACKAGE_OF[name];
+  if (HOST === "browser") throw new MissingPackage(specifier);
   try {
     await import(specifier);
   } catch (error) {

@@ -5,6 +5,7 @@
  * the flips between consecutive models, and the wall time of each phase.
  */
 import type { ScenarioUpdate } from "../data/scenarios/common.js";
+import { concatArrays } from "../concat_arrays.js";
 import { buildModel } from "../model/continual_model.js";
 import type { ModelSpec } from "../model/spec.js";
 import { accuracy, negativeFlipRate } from "../metrics/accuracy.js";
@@ -117,7 +118,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
         const current = await predictAll(model, updates);
         const row = current.map((p, i) => accuracy(p, updates[i]!.test.labels));
         run.accuracyMatrix.push(row);
-        if (t > 0) run.negativeFlipRates.push(negativeFlipRate(concat(previous), concat(current), concat(updates.map((u) => u.test.labels))));
+        if (t > 0) run.negativeFlipRates.push(negativeFlipRate(concatArrays(previous, new Int32Array(0)), concatArrays(current, new Int32Array(0)), concatArrays(updates.map((u) => u.test.labels), new Int32Array(0))));
         previous = current;
         hooks.onUpdate?.(progress, row, seconds);
       }
@@ -141,15 +142,5 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
 async function predictAll(model: Parameters<typeof predict>[0], updates: readonly ScenarioUpdate[]): Promise<Int32Array[]> {
   const out: Int32Array[] = [];
   for (const u of updates) out.push((await predict(model, u.test, { taskId: u.taskId })).classes);
-  return out;
-}
-
-function concat(parts: readonly Int32Array[]): Int32Array {
-  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
   return out;
 }

@@ -11,6 +11,8 @@ import { initCommand } from "./init_command.js";
 import { updateCommand } from "./update_command.js";
 import { evaluateCommand, predictCommand } from "./evaluate_command.js";
 import { inspectCommand } from "./inspect_command.js";
+import { exportStateCommand, importStateCommand } from "./state_archive_command.js";
+import { fileSystemStore } from "../state/fs_store.js";
 import { parseThreads } from "../backend/wasm_threads.js";
 
 // A reader that stops early (`relearn predict ... | head`) is not an error.
@@ -35,6 +37,8 @@ const program = new Command("relearn")
   .addCommand(evaluateCommand())
   .addCommand(predictCommand())
   .addCommand(inspectCommand())
+  .addCommand(exportStateCommand(fileSystemStore))
+  .addCommand(importStateCommand(fileSystemStore))
   .addCommand(benchmarkCommand())
   .addHelpText(
     "after",

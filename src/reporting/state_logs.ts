@@ -7,6 +7,7 @@
  * training_log.ts appends in Node (one TensorBoard event file per update,
  * named for time 0 and host "relearn", `.1`, `.2`... after the first).
  */
+import { concatArrays } from "../concat_arrays.js";
 import { StateError } from "../errors.js";
 import type { StateReader, StateWriter } from "../state/store.js";
 import type { TrainingEvent } from "../training/callbacks.js";
@@ -50,7 +51,7 @@ export async function writeStateLogs(files: StateWriter, records: readonly Epoch
       events.push(scalarRecord(0, step, `${r.phase}/learning_rate`, r.learningRate));
       step++;
     }
-    await files.writeFile(`${LOGS_FOLDER}/${TENSORBOARD_FOLDER}/${EVENT_FILE}${i === 0 ? "" : `.${i}`}`, concat(events));
+    await files.writeFile(`${LOGS_FOLDER}/${TENSORBOARD_FOLDER}/${EVENT_FILE}${i === 0 ? "" : `.${i}`}`, concatArrays(events, new Uint8Array(0)));
   }
   await files.writeFile(`${LOGS_FOLDER}/${METRICS_JSONL}`, jsonl.map((line) => `${line}\n`).join(""));
   await files.writeFile(`${LOGS_FOLDER}/${METRICS_CSV}`, csv.map((line) => `${line}\n`).join(""));
@@ -82,14 +83,4 @@ export async function readStateLogs(files: StateReader): Promise<EpochRecord[]> 
         logs,
       };
     });
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }

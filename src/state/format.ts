@@ -218,5 +218,7 @@ export function checkRelativePath(path: string): string | undefined {
     return "has an empty, '.' or '..' segment";
   }
   if (path === MANIFEST_FILE) return `is the manifest itself`;
+  // The manifest's `files` is a JSON object keyed by path, and its schema cannot hold a "__proto__" key.
+  if (path === "__proto__") return 'is "__proto__", which manifest.json cannot list';
   return undefined;
 }

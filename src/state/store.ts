@@ -10,7 +10,7 @@
  *
  * Both store the same thing: the files of a state plus its manifest.json
  * (format.ts), with the same checksums, so a state exported from one store
- * imports into the other unchanged (state/export.ts). Updaters ask their store
+ * imports into the other unchanged (state/state_export.ts). Updaters ask their store
  * for a state by name and never build a path (like tfjs's tf.io handlers).
  *
  * File paths inside a state are relative and "/"-separated ("model/model.json",

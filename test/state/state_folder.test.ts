@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, truncate, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -396,4 +397,13 @@ test("columnDescriptorSchema accepts what writeColumn returns", async (t) => {
   const dir = await scratch(t);
   const descriptor = await writeColumn(folderWriter(dir), "", "y", Int32Array.from([1, 2]));
   assert.deepEqual(columnDescriptorSchema.parse(descriptor), { file: "y.bin", dtype: "int32", length: 2 });
+});
+
+test('a root file named "__proto__" is refused by the folder writer too (the manifest could not list it)', async (t) => {
+  const out = join(await scratch(t), "state");
+  await assert.rejects(
+    writeStateFolder(out, { kind: "test-updater", write: (tmp) => folderWriter(tmp).writeFile("__proto__", "x") }),
+    { name: "StateError", message: /the path is "__proto__", which manifest\.json cannot list/ },
+  );
+  assert.equal(existsSync(out), false);
 });
