@@ -69,10 +69,11 @@ async function browserRun(name: BrowserName, url: string): Promise<BrowserBenchR
 async function main(): Promise<void> {
   await bundleSizes();
   const server = await serve({ bench: await bundle("bench/browser_page.ts") });
-  const rows: string[][] = [["runtime", "backend", "first update ms", "RD update ms", "ms / Adam step (b32)", "vs Node step"]];
+  const rows: string[][] = [["runtime", "backend", "first update ms", "RD update ms", "RD vs Node", "ms / Adam step (b32)", "step vs Node"]];
+  const failures: string[] = [];
   try {
     const node = await nodeRun();
-    rows.push(["node " + process.version, "wasm 1 thread", ms(node.firstUpdateMs), ms(node.rdUpdateMs), ms(node.msPerStep), "1.00x"]);
+    rows.push(["node " + process.version, "wasm 1 thread", ms(node.firstUpdateMs), ms(node.rdUpdateMs), "1.00x", ms(node.msPerStep), "1.00x"]);
     for (const name of ["chromium", "firefox"] as const) {
       const skip = name === "firefox" ? firefoxSkipReason() : undefined;
       if (skip !== undefined) {
@@ -82,13 +83,17 @@ async function main(): Promise<void> {
       for (const backend of backends) {
         try {
           const result = await browserRun(name, `${server.pageUrl("bench")}?backend=${backend}`);
-          const ratio = `${(result.msPerStep / node.msPerStep).toFixed(2)}x`;
-          rows.push([name, backend, ms(result.firstUpdateMs), ms(result.rdUpdateMs), ms(result.msPerStep), ratio]);
+          const ratio = (value: number, base: number): string => `${(value / base).toFixed(2)}x`;
+          rows.push([
+            name, backend, ms(result.firstUpdateMs), ms(result.rdUpdateMs), ratio(result.rdUpdateMs, node.rdUpdateMs),
+            ms(result.msPerStep), ratio(result.msPerStep, node.msPerStep),
+          ]);
         } catch (error) {
-          // The relearn error inside the driver's wrapping, e.g. "BackendError: backend "webgl" could not start: ...".
+          // The innermost error inside the driver's wrapping, e.g. "BackendError: backend "webgl" could not start: ...".
           const text = String(error);
-          const reason = (/\b\w*Error: [^#\n]*/.exec(text.replace(/^[^:]*Error: /, "")) ?? [text])[0];
-          rows.push([name, backend, `fails: ${reason.slice(0, 120)}`, "", "", ""]);
+          const reason = [...text.matchAll(/\b\w*Error: [^#\n]*/g)].at(-1)?.[0] ?? text;
+          failures.push(`${name} ${backend}: ${reason}`);
+          rows.push([name, backend, `fails (${failures.length})`, "", "", "", ""]);
         }
       }
     }
@@ -97,6 +102,7 @@ async function main(): Promise<void> {
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
+  failures.forEach((failure, i) => console.log(`(${i + 1}) ${failure}`));
 }
 
 await main();
