@@ -91,7 +91,8 @@ async function main(): Promise<void> {
         } catch (error) {
           // The innermost error inside the driver's wrapping, e.g. "BackendError: backend "webgl" could not start: ...".
           const text = String(error);
-          const reason = [...text.matchAll(/\b\w*Error: [^#\n]*/g)].at(-1)?.[0] ?? text;
+          const innermost = [...text.matchAll(/\b\w*Error: /g)].at(-1)?.index ?? 0;
+          const reason = text.slice(innermost).split(/[#\n]/)[0] ?? text;
           failures.push(`${name} ${backend}: ${reason}`);
           rows.push([name, backend, `fails (${failures.length})`, "", "", "", ""]);
         }
