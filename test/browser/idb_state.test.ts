@@ -79,6 +79,21 @@ describeInBrowsers("IndexedDB states", (suite) => {
     }
   });
 
+  test("(b) a state written by an update in a worker is continued by the page after a reload, as in Node", async () => {
+    const context = await suite().browser.newContext();
+    try {
+      const page = await openPage(suite(), context);
+      const inWorker = fromBase64(await callPage<string>(page, "runInWorker", "wasm", "step", step(0, "from-worker")));
+      assert.deepEqual(inWorker, await nodeWeights([0]), "the worker's update differs from Node's");
+      await page.reload();
+      const resumed = weightsOf(await callPage<Outcome>(page, "step", "wasm", step(1, "from-page", "from-worker")), "update 2 in the page");
+      assert.deepEqual(resumed, await nodeWeights([0, 1]), "the page's update of the worker's state differs from Node's");
+      assertNoProblems(page);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("(c) a page closed in the middle of a state write leaves the previous state and no partial one", async () => {
     const context = await suite().browser.newContext();
     try {

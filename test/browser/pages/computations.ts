@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { buildModel } from "../../../src/model/continual_model.js";
 import { mlp } from "../../../src/model/spec.js";
+import type { StepArgs } from "./state_steps.js";
 
 /** A computation's arguments: plain JSON, so they cross into pages and workers. */
 export type ComputationArgs = Record<string, number | string | boolean>;
@@ -43,6 +44,8 @@ export const COMPUTATIONS: Record<string, (args: ComputationArgs) => Promise<Uin
   smoke,
   // Imported on first use: the updaters are a much larger part of the bundle.
   update: async (args) => (await import("./update_computations.js")).update(args),
+  // One update through stored states (state_steps.ts); args are a StepArgs.
+  step: async (args) => (await import("./state_steps.js")).updateStep(args as unknown as StepArgs),
 };
 
 /** Runs computation `name`; an Error naming the known ones for an unknown name. */
