@@ -15,7 +15,8 @@ import { test } from "node:test";
 import { useBackend } from "../helpers/backend.js";
 import type { Outcome } from "./pages/page.js";
 import { updateStep, type StepArgs } from "./pages/state_steps.js";
-import { assertNoProblems, callPage, describeInBrowsers, fromBase64, type BrowserSuite, type TestContext, type TestPage } from "./harness.js";
+import { assertNoProblems, callPage, fromBase64, type TestContext, type TestPage } from "./harness.js";
+import { describeInBrowsers, type BrowserSuite } from "./suite.js";
 
 const UPDATER = "rd";
 const SEED = 9;

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { useBackend } from "../helpers/backend.js";
 import { runComputation } from "./pages/computations.js";
-import { assertNoProblems, callPage, describeInBrowsers, fromBase64 } from "./harness.js";
+import { assertNoProblems, callPage, fromBase64 } from "./harness.js";
+import { describeInBrowsers } from "./suite.js";
 
 describeInBrowsers("smoke", (suite) => {
   for (const backend of ["wasm", "cpu"] as const) {
