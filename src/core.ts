@@ -52,6 +52,7 @@ export {
 export { parseIdx, encodeIdx } from "./data/idx.js";
 export { parseCsv, parseUnlabelledCsv, parseCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvOptions, type CsvHeader, type CsvHeaderRule, type CsvInfo } from "./data/csv.js";
 export { makeGaussianBlobs, type GaussianBlobsOptions } from "./data/synthetic.js";
+export { FASHION_MNIST_CLASSES } from "./data/fashion_mnist_classes.js";
 export * from "./data/scenarios.js";
 
 // Memory: replay buffers (reservoir, class-balanced) with metadata columns.

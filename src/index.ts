@@ -20,7 +20,7 @@ export { saveModel, loadModel, fileSystemIO } from "./model/io.js";
 // Data files read from paths.
 export { loadIdx, loadIdxImages, type LoadIdxOptions } from "./data/idx_file.js";
 export { loadCsv, loadUnlabelledCsv, loadCsvWithInfo, loadUnlabelledCsvWithInfo } from "./data/csv_file.js";
-export { loadFashionMnist, FASHION_MNIST_CLASSES, type FashionMnist, type FashionMnistOptions } from "./data/fashion_mnist.js";
+export { loadFashionMnist, type FashionMnist, type FashionMnistOptions } from "./data/fashion_mnist.js";
 
 // The production workflow: config files and state folders, one call per CLI command.
 export { readConfig, writeConfig, parseConfig, defaultConfig, configJsonSchema, relearnConfigSchema, type RelearnConfig, type DataFormat } from "./workflow/config.js";

@@ -11,19 +11,9 @@ import { DataError, OptionsError } from "../errors.js";
 import type { Dataset } from "./dataset.js";
 import { loadIdx } from "./idx_file.js";
 
-/** The class names, indexed by label. */
-export const FASHION_MNIST_CLASSES = Object.freeze([
-  "T-shirt/top",
-  "Trouser",
-  "Pullover",
-  "Dress",
-  "Coat",
-  "Sandal",
-  "Shirt",
-  "Sneaker",
-  "Bag",
-  "Ankle boot",
-] as const);
+import { FASHION_MNIST_CLASSES } from "./fashion_mnist_classes.js";
+
+export { FASHION_MNIST_CLASSES };
 
 /** Where Debian's dataset-fashion-mnist package installs the full data. */
 export const FASHION_MNIST_FULL_PATH = "/usr/share/datasets/fashion-mnist";

@@ -70,6 +70,6 @@ async function checkPrevious(target: string, expected: string | null): Promise<v
   throw new StateError(
     `${target} was changed by another writer since this updater ${expected === null ? "checked it was empty" : "read or wrote it"} ` +
       `(manifest ${found ?? "gone"}, expected ${expected ?? "none"}): nothing was written, so no update is lost. ` +
-      `Resume from the state now there (--input-state ${target}) and update again`,
+      `Resume from the state now there (give it as the input state: inputStateFolder, --input-state) and update again`,
   );
 }

@@ -104,15 +104,13 @@ export abstract class ModelUpdater {
    * there: its own history, which it may replace, as long as no one else changed it since.
    */
   private readonly ownStates = new Map<string, string | undefined>();
-  /** Where the states named by inputStateFolder / outputStateFolder live. */
-  protected readonly stateStore: StateStore;
+  private store: StateStore | undefined;
   private prepared = false;
 
   protected constructor(options: ResolvedOptions) {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
     this.lossFn = options.lossFn ?? crossEntropyLoss;
-    this.stateStore = options.stateStore ?? defaultStateStore();
     if (options.earlyStoppingEnabled && options.metric === undefined) {
       this.logger.warn("earlyStoppingEnabled without a metric: early stopping is ignored");
     }
@@ -125,6 +123,15 @@ export abstract class ModelUpdater {
   get model(): ContinualModel {
     if (!this.currentModel) throw new OptionsError("the model is not ready yet: call update() or prepare() first");
     return this.currentModel;
+  }
+
+  /**
+   * Where the states named by inputStateFolder / outputStateFolder live: the stateStore option, else the host's
+   * default (taken when first needed, so an updater that keeps no state never touches IndexedDB or the disk).
+   */
+  protected get stateStore(): StateStore {
+    this.store ??= this.options.stateStore ?? defaultStateStore();
+    return this.store;
   }
 
   /** True once the model exists (built, wrapped or loaded from state). */

@@ -51,3 +51,13 @@ test('package.json "exports": a browser bundler gets dist/browser.bundle.js, Nod
   // Node's own ESM resolution (the package refers to itself by name through the same "exports").
   assert.match(import.meta.resolve("relearn"), /\/dist\/index\.js$/);
 });
+
+test("error classes keep their names in a minified bundle (what a page or a worker message shows)", async () => {
+  const result = await esbuild.build({
+    entryPoints: [join(ROOT, "src/errors.ts")], bundle: true, format: "esm", platform: "browser", minify: true, write: false, logLevel: "silent",
+  });
+  const code = result.outputFiles[0]!.text;
+  const errors = (await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`)) as Record<string, new (message: string) => Error>;
+  const names = Object.values(errors).map((ErrorClass) => new ErrorClass("x").name).sort();
+  assert.deepEqual(names, ["BackendError", "DataError", "MemoryError", "ModelError", "OptionsError", "RelearnError", "StateError", "TrainingError"]);
+});
