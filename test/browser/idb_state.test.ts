@@ -127,8 +127,11 @@ describeInBrowsers("IndexedDB states", (suite) => {
       weightsOf(await callPage<Outcome>(first, "step", "wasm", step(0, "shared")), "update 1");
       const second = await openPage(suite(), context);
       // Different updates (task 1 and task 0 again), so a lost one would show in the weights.
-      await callPage(first, "startStep", "wasm", step(1, "shared", "shared"));
-      await callPage(second, "startStep", "wasm", step(0, "shared", "shared"));
+      await callPage(first, "armStep", "wasm", step(1, "shared", "shared"));
+      await callPage(second, "armStep", "wasm", step(0, "shared", "shared"));
+      // A third tab fires both at once, so the two updates really overlap.
+      const starter = await openPage(suite(), context);
+      await callPage(starter, "go");
       const outcomes = [await callPage<Outcome>(first, "pendingStep"), await callPage<Outcome>(second, "pendingStep")];
       const stored = weightsOf(await callPage<Outcome>(first, "storedWeights", "wasm", UPDATER, "shared"), "reading the state");
       const failures = outcomes.filter((o) => o.error !== undefined);
@@ -148,7 +151,7 @@ describeInBrowsers("IndexedDB states", (suite) => {
         const serial = [await nodeWeights([0, 1, 0]), await nodeWeights([0, 0, 1])];
         assert.ok(serial.some((w) => Buffer.from(w).equals(stored)), "both updates committed but one was lost");
       }
-      assertNoProblems(first, second);
+      assertNoProblems(first, second, starter);
     } finally {
       await context.close();
     }

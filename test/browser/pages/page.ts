@@ -66,6 +66,27 @@ const api = {
     return pending;
   },
 
+  /**
+   * Like startStep, but the step starts when any tab of this origin calls
+   * `go()` (a BroadcastChannel message), so two tabs start within the same moment.
+   */
+  armStep(backend: string, args: StepArgs): void {
+    const channel = new BroadcastChannel("relearn-test-go");
+    pending = new Promise<Outcome>((resolve) => {
+      channel.onmessage = () => {
+        channel.close();
+        resolve(api.step(backend, args));
+      };
+    });
+  },
+
+  /** Starts every armed step in every tab of this origin. */
+  go(): void {
+    const channel = new BroadcastChannel("relearn-test-go");
+    channel.postMessage("go");
+    channel.close();
+  },
+
   /** The weights of the model stored in state `name`, loaded as `updater` resumes it. */
   async storedWeights(backend: string, updater: string, name: string): Promise<Outcome> {
     await startBackend(backend);
