@@ -4,7 +4,7 @@
  * the updaters and the workflow, so that every reader of a state (the library's
  * updaters included) checks the remembered settings with the same schema.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * How data files are read: CSV (a label column + numeric features) or IDX

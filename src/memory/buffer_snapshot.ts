@@ -6,7 +6,7 @@
  * version: any inconsistency is a MemoryError naming the field at fault,
  * never a silently different buffer.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MemoryError } from "../errors.js";
 import { featureSize } from "../data/dataset.js";
 import {

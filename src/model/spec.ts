@@ -10,7 +10,7 @@
  *   -> 2x2 max-pool ("valid", stride 2)?; flatten; then per dense width:
  *   dense -> batchNorm? -> activation -> dropout?; then the head(s).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { OptionsError } from "../errors.js";
 
 const positiveInt = (what: string) =>

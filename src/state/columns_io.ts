@@ -8,7 +8,7 @@
  * to place the file in a subfolder. Files go through the state's StateWriter
  * and StateReader (store.ts), whatever the store.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { StateError } from "../errors.js";
 import { stableStringify } from "./format.js";
 import type { StateReader, StateWriter } from "./store.js";

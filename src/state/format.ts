@@ -14,7 +14,7 @@
  *
  * Pure format logic, no file system: every store (state/store.ts) uses it.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { StateError } from "../errors.js";
 import { sha256Hex } from "./sha256.js";
 

@@ -22,7 +22,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { StateError } from "../errors.js";
 import { errorCode, recoverInterruptedSwap } from "./atomic_folder.js";
 import { MANIFEST_FILE, describeZodIssue, parseManifest, type StateManifest } from "./format.js";

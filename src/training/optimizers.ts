@@ -6,7 +6,7 @@
  * the form that works with adaptive learning rates.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { z } from "zod";
+import * as z from "zod";
 import { OptionsError } from "../errors.js";
 import { FusedAdam } from "./fused_adam.js";
 

@@ -3,7 +3,7 @@
  * (epochs or steps since the phase began, starting at 0), so a schedule needs
  * no state of its own and resumes trivially.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { OptionsError } from "../errors.js";
 
 const positiveInt = z.number().int().positive();

@@ -18,7 +18,7 @@
  * the end of the update with the final model's logits.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { z } from "zod";
+import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
 import { extractLogitsArray } from "../training/logits.js";

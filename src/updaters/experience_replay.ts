@@ -11,7 +11,7 @@
  * that training never reached (maxEpochs 0, or a stop within the first
  * epoch) are offered at the end of the update.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
 import { MemoryModelUpdater } from "./memory_updater.js";

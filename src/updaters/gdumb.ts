@@ -11,7 +11,7 @@
  * unless a class was evicted entirely, are scored; GDumb's own code masks to
  * the classes seen).
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";

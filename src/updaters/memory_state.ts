@@ -4,7 +4,7 @@
  * goes into the manifest's `algorithm.memory` section, each column into
  * `memory/<column>.bin`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MemoryError, StateError } from "../errors.js";
 import { ReplayBuffer } from "../memory/replay_buffer.js";
 import type { SlotPolicyName } from "../memory/slot_policy.js";

@@ -5,7 +5,7 @@
  * camelCase (accelerator -> backend).
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { z } from "zod";
+import * as z from "zod";
 import { OptionsError } from "../errors.js";
 import type { FeatureTransform, TargetTransform } from "../data/transforms.js";
 import type { ContinualModel } from "../model/continual_model.js";

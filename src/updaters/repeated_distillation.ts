@@ -13,7 +13,7 @@
  * mode on test-transformed inputs, the reservoir draws from [0, seen]
  * inclusive, and the logit refresh happens whether or not a state is saved.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { OptionsError } from "../errors.js";

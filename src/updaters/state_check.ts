@@ -13,7 +13,7 @@
  *   at least the stored length, labels below numClasses, ...);
  * - `updatesDone` against the logs: the logs cannot hold a later update.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { stateDataSettingsSchema } from "../data/data_format.js";
 import { StateError } from "../errors.js";
 import type { Logger } from "../logger.js";

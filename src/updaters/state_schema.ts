@@ -9,7 +9,7 @@
  * `memorySize`). Algorithm sections are checked by the updater that reads
  * them (memory_state.ts), so an updater can add to its own section.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { StateError } from "../errors.js";
 import { columnDescriptorSchema } from "../state/columns_io.js";
 import { describeZodIssue, MANIFEST_FILE } from "../state/format.js";

@@ -5,7 +5,7 @@
  * editors a JSON Schema for completion and checks.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { OptionsError } from "../errors.js";
 import { modelSpecSchema } from "../model/spec.js";
 import { optimizerSpecSchema } from "../training/optimizers.js";

@@ -5,7 +5,7 @@
  * files with them, so a file is read the same way at every step unless the
  * caller overrides a setting.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { StateError } from "../errors.js";
 import { stateDataSettingsSchema } from "../data/data_format.js";
 import type { DataFormat } from "./config.js";
