@@ -7,6 +7,8 @@ import { runComputation, type ComputationArgs } from "./computations.js";
 import { startBackend, toBase64 } from "./browser_backend.js";
 import { corruptStoredFile, stallStateWrites, storedKeys } from "./idb_records.js";
 import type { StepArgs } from "./state_steps.js";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { initBackend } from "../../../src/backend/backend.js";
 
 /** What a call that may fail returns: the weights' base64, or the error as "Name: message". */
 export interface Outcome {
@@ -91,6 +93,17 @@ const api = {
   async storedWeights(backend: string, updater: string, name: string): Promise<Outcome> {
     await startBackend(backend);
     return outcome(async () => (await steps()).storedWeights(updater, name));
+  },
+
+  /**
+   * `initBackend("auto")` after the app registered WebGL (as an app does, by importing its package): the
+   * backend chosen and why.
+   */
+  async autoBackend(): Promise<{ name: string; reason: string }> {
+    await import("@tensorflow/tfjs-backend-webgl");
+    setWasmPaths(`${location.origin}/node_modules/@tensorflow/tfjs-backend-wasm/dist/`);
+    const { name, reason } = await initBackend("auto");
+    return { name, reason };
   },
 
   storedKeys,
