@@ -169,6 +169,22 @@ export class ContinualModel {
   }
 
   /**
+   * The body's output on `x` (batch x ...inputShape) in inference mode,
+   * flattened to batch x width: the penultimate-layer features every head
+   * reads (what drift detection compares). For a user LayersModel wrapped
+   * whole the body is the whole model, so these are its logits. The caller
+   * owns the result.
+   */
+  getFeatures(x: tf.Tensor): tf.Tensor2D {
+    this.assertUsable();
+    this.assertInputShape(x);
+    return tf.tidy(() => {
+      const features = this.body.apply(x, { training: false }) as tf.Tensor;
+      return tf.reshape(features, [features.shape[0]!, -1]) as tf.Tensor2D;
+    });
+  }
+
+  /**
    * Runs a training forward pass with every frozen layer that keeps state
    * (batch norm) in inference mode, so training leaves that state as it is
    * (frozen.ts). tfjs would otherwise update a frozen batch norm's moving
