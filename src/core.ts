@@ -89,9 +89,7 @@ export { readUpdaterState } from "./updaters/state_kinds.js";
 export { type UpdaterStateData } from "./updaters/state_schema.js";
 
 // Drift detection: is new data distributed like a reference (MMD or per-feature KS, raw or penultimate features)?
-export { detectDrift, detectSampleDrift, driftFeatures, DRIFT_DETECTORS, type DriftDetectorName, type DriftOptions, type DriftReport } from "./drift/detector.js";
-export { mmdTest, type MmdEstimator, type MmdOptions, type MmdResult } from "./drift/mmd.js";
-export { ksTwoSample, kolmogorovSurvival, type KsMethod } from "./drift/kolmogorov_smirnov.js";
+export * from "./drift/public.js";
 
 // Errors, randomness, logging.
 export { RelearnError, OptionsError, DataError, ModelError, MemoryError, StateError, BackendError, TrainingError } from "./errors.js";
