@@ -11,6 +11,7 @@ import { initCommand } from "./init_command.js";
 import { updateCommand } from "./update_command.js";
 import { evaluateCommand, predictCommand } from "./evaluate_command.js";
 import { inspectCommand } from "./inspect_command.js";
+import { driftCommand } from "./drift_command.js";
 import { exportStateCommand, importStateCommand } from "./state_archive_command.js";
 import { fileSystemStore } from "../state/fs_store.js";
 import { parseThreads } from "../backend/wasm_threads.js";
@@ -37,6 +38,7 @@ const program = new Command("relearn")
   .addCommand(evaluateCommand())
   .addCommand(predictCommand())
   .addCommand(inspectCommand())
+  .addCommand(driftCommand())
   .addCommand(exportStateCommand(fileSystemStore))
   .addCommand(importStateCommand(fileSystemStore))
   .addCommand(benchmarkCommand())
