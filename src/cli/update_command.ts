@@ -1,5 +1,7 @@
 /** `relearn update`: one update from a config, data files and a state folder. */
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { DRIFT_DETECTORS } from "../drift/detector.js";
+import { describeDrift } from "./drift_command.js";
 import { readConfig, parseConfig } from "../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatHistogram, printJson, stderrLogger } from "./output.js";
@@ -21,8 +23,14 @@ function formatSummary(s: UpdateSummary): string {
         (p.stoppedEarly ? `  (stopped early; best epoch ${p.bestEpoch! + 1})` : ""),
     ),
     ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
+    ...(s.drift === undefined ? [] : [formatDrift(s.drift)]),
   ];
   return lines.join("\n") + "\n";
+}
+
+function formatDrift(drift: NonNullable<UpdateSummary["drift"]>): string {
+  if ("skipped" in drift) return `drift: not measured: ${drift.skipped}`;
+  return `drift of the data from the ${drift.memoryItems} items in memory before this update (${drift.report.detector}, raw features): ${describeDrift(drift.report)}`;
 }
 
 export function updateCommand(): Command {
@@ -42,6 +50,10 @@ export function updateCommand(): Command {
     .option("--memory-size <n>", "overrides options.memorySize of the config")
     .option("--seed <n>", "overrides options.seed of the config")
     .option("--backend <name>", "overrides options.backend of the config")
+    .addOption(
+      new Option("--drift <detector>", "before training, test the data against the memory the update starts from (raw features; mmd or ks, as relearn drift) and report it in the summary")
+        .choices(DRIFT_DETECTORS),
+    )
     .option("--json", "print the summary as JSON on stdout")
     .addHelpText(
       "after",
@@ -70,6 +82,7 @@ Examples:
         taskId: flags.taskId,
         callbacks: [...progressCallbacks("update"), yieldForSignals()],
         logger: stderrLogger,
+        drift: flags.drift === undefined ? undefined : { detector: flags.drift },
       }));
       if (flags.json) printJson(summary);
       else process.stdout.write(formatSummary(summary));

@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
+import { detectSampleDrift, type DriftOptions, type DriftReport } from "../drift/detector.js";
 import type { RelearnConfig } from "./config.js";
 import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
 import { stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
@@ -25,7 +26,12 @@ export interface UpdateRequest {
   taskId?: string | undefined;
   callbacks?: readonly TrainingCallback[] | undefined;
   logger?: Logger | undefined;
+  /** Test the new data's raw features against the memory's before training (`relearn update --drift`); see UpdateSummary.drift. */
+  drift?: DriftOptions | undefined;
 }
+
+/** The new data against the memory the update starts from: a report, or why there is none. */
+export type MemoryDrift = { memoryItems: number; report: DriftReport } | { skipped: string };
 
 export interface PhaseSummary {
   phase: string;
@@ -47,6 +53,8 @@ export interface UpdateSummary {
   validation?: { file: string; items: number; read: DataReading };
   phases: PhaseSummary[];
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
+  /** With `drift` in the request: the new data's drift from the memory as it was before this update. */
+  drift?: MemoryDrift;
   seconds: number;
 }
 
@@ -68,7 +76,9 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     logger: request.logger,
     dataSettingsSchema: stateDataSettingsSchema,
   });
+  let drift: MemoryDrift | undefined;
   try {
+    if (request.drift !== undefined) drift = await memoryDrift(updater, config.updater, train, request.drift);
     await updater.update(train, {
       valDataset: val,
       taskId: request.taskId,
@@ -96,6 +106,18 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       last: p.history.at(-1) ?? {},
     })),
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
+    ...(drift ? { drift } : {}),
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** Drift of `train` from the updater's memory as loaded from the input state (prepare() loads it). */
+async function memoryDrift(updater: ReturnType<typeof createUpdater>, name: string, train: Dataset, options: DriftOptions): Promise<MemoryDrift> {
+  await updater.prepare();
+  const memory = (updater as unknown as { memory?: ReplayBuffer }).memory;
+  if (memory === undefined) return { skipped: `updater ${name} keeps no memory to compare with` };
+  const minimum = (options.detector ?? "mmd") === "mmd" ? 2 : 1;
+  if (memory.length < minimum) return { skipped: `the memory holds ${memory.length} item(s) (the first update starts with none)` };
+  if (train.length < minimum) return { skipped: `the new data has ${train.length} row(s); the ${options.detector ?? "mmd"} test needs ${minimum}` };
+  return { memoryItems: memory.length, report: await detectSampleDrift(memory.asDataset(), train, options) };
 }
