@@ -24,9 +24,10 @@ export { loadFashionMnist, type FashionMnist, type FashionMnistOptions } from ".
 
 // The production workflow: config files and state folders, one call per CLI command.
 export { readConfig, writeConfig, parseConfig, defaultConfig, configJsonSchema, relearnConfigSchema, type RelearnConfig, type DataFormat } from "./workflow/config.js";
-export { updateFromConfig, type UpdateRequest, type UpdateSummary } from "./workflow/update.js";
+export { updateFromConfig, type UpdateRequest, type UpdateSummary, type MemoryDrift } from "./workflow/update.js";
 export { evaluateState, type Evaluation } from "./workflow/evaluate_state.js";
 export { predictState, predictionsToCsv, predictionsToJsonl } from "./workflow/predict_state.js";
+export { driftFromFiles, type DriftRequest, type DriftFilesReport } from "./workflow/drift_files.js";
 export { inspectState, type StateInspection } from "./workflow/inspect_state.js";
 export { readDataFile, readDataFileWithInfo, type DataFile, type DataReading } from "./workflow/data_files.js";
 

@@ -15,9 +15,10 @@ export function wholeNumberAtLeast(min: number): (value: string) => number {
   };
 }
 
-/** A p-value readable at both ends: 4 decimals, or 3 significant digits below 0.001. */
+/** A p-value readable at both ends: 4 decimals, 3 significant digits below 0.001, and an underflow said as such. */
 export function formatPValue(p: number): string {
-  return p !== 0 && p < 0.001 ? p.toExponential(2) : fixed(p);
+  if (p === 0) return "< 1e-300 (underflow)";
+  return p < 0.001 ? p.toExponential(2) : fixed(p);
 }
 
 /** "p-value 0.0010, score 0.9990 (MMD^2 0.1234, length scale 1.2, 1000 permutations)" and the like. */
@@ -29,12 +30,17 @@ export function describeDrift(report: DriftReport): string {
   return `score ${fixed(report.score)}, p-value ${formatPValue(report.pValue)} (${details})`;
 }
 
+/** "80 rows compared", or "1000 of 6000 rows compared (drawn with --seed; --max-samples)" after MMD's draw. */
+function rowsCompared(compared: number, read: number): string {
+  return compared === read ? `${read} rows compared` : `${compared} of ${read} rows compared (drawn with --seed; --max-samples)`;
+}
+
 function formatReport(report: DriftFilesReport, state: string | undefined): string {
   const on = report.on === "penultimate" ? `penultimate-layer features of ${state}'s model` : "raw features";
   return [
     `relearn drift: ${report.detector} on ${on}, ${report.features} per row`,
-    `reference: ${report.readings.reference.file}, ${report.referenceRows} rows compared (${describeReading(report.readings.reference)})`,
-    `data: ${report.readings.data.file}, ${report.dataRows} rows compared (${describeReading(report.readings.data)})`,
+    `reference: ${report.readings.reference.file}, ${rowsCompared(report.referenceRows, report.readings.reference.rows)} (${describeReading(report.readings.reference)})`,
+    `data: ${report.readings.data.file}, ${rowsCompared(report.dataRows, report.readings.data.rows)} (${describeReading(report.readings.data)})`,
     describeDrift(report),
     "",
   ].join("\n");

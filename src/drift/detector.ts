@@ -42,6 +42,7 @@ export interface DriftReport {
   detector: DriftDetectorName;
   /** 1 - pValue, in [0, 1]: high means the data drifted from the reference. */
   score: number;
+  /** In (0, 1] for MMD; for KS it underflows to 0 when the evidence is overwhelming (below ~1e-300). */
   pValue: number;
   /** MMD: the MMD^2 estimate; KS: the largest per-feature D. */
   statistic: number;
