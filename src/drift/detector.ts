@@ -21,7 +21,7 @@ export type DriftDetectorName = (typeof DRIFT_DETECTORS)[number];
 export interface DriftOptions {
   /** Default "mmd". */
   detector?: DriftDetectorName;
-  /** MMD: permutations (default 1000). */
+  /** MMD: permutations, at least 1 (default 1000). */
   numPermutations?: number;
   /** MMD: seed of the permutations and of the subsampling (default 0). */
   seed?: number;
@@ -81,6 +81,8 @@ export async function detectDrift(reference: tf.Tensor2D, data: tf.Tensor2D, opt
 async function mmdDrift(reference: tf.Tensor2D, data: tf.Tensor2D, options: DriftOptions): Promise<DriftReport> {
   const { seed = 0, maxSamples = 1000 } = options;
   if (!Number.isInteger(maxSamples) || maxSamples < 2) throw new OptionsError(`drift: maxSamples must be a whole number >= 2, got ${maxSamples}`);
+  // mmdTest takes 0 (the statistic alone); a drift score needs a p-value.
+  if (options.numPermutations === 0) throw new OptionsError("drift: numPermutations must be at least 1 for a p-value (use mmdTest for the statistic alone)");
   const random = Random.fromSeed(seed);
   const x0 = subsample(reference, maxSamples, random);
   const x1 = subsample(data, maxSamples, random);

@@ -100,5 +100,6 @@ test("bad input: an unknown detector, different widths, NaN values, too few rows
   await assert.rejects(detectSampleDrift(a, gaussians(1, 2, 1)), (e) => e instanceof DataError && /at least 2 rows/.test(e.message));
   await assert.rejects(detectSampleDrift(a, a, { maxSamples: 1 }), (e) => e instanceof OptionsError && /maxSamples/.test(e.message));
   await assert.rejects(detectSampleDrift(a, a, { numPermutations: 1.5 }), (e) => e instanceof OptionsError && /numPermutations/.test(e.message));
+  await assert.rejects(detectSampleDrift(a, a, { numPermutations: 0 }), (e) => e instanceof OptionsError && /at least 1 for a p-value/.test(e.message));
   assert.equal(tf.memory().numTensors, tensors, "no tensor left behind by a refused call");
 });
