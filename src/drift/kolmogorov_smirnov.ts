@@ -40,7 +40,7 @@ export function ksScaledStatistic(sorted0: ArrayLike<number>, sorted1: ArrayLike
  * over the point where each path first gets there (the share of paths to
  * it that stayed inside before, times the share of all paths through it), a
  * sum of positive terms: small p-values keep their digits (1 minus the
- * inside share would lose them below ~1e-12). O(n0 n1) time, O(n1) memory.
+ * inside share would lose them below ~1e-12). O(n0 * d * n1) time, O(n1) memory.
  */
 export function ksExactPValue(scaled: number, n0: number, n1: number): number {
   const inside = (i: number, j: number) => Math.abs(i * n1 - j * n0) < scaled;
@@ -49,11 +49,16 @@ export function ksExactPValue(scaled: number, n0: number, n1: number): number {
   for (let k = 1; k <= n0 + n1; k++) logFactorial[k] = logFactorial[k - 1]! + Math.log(k);
   const logChoose = (a: number, b: number) => logFactorial[a]! - logFactorial[b]! - logFactorial[a - b]!;
   const through = (i: number, j: number) => Math.exp(logChoose(i + j, i) + logChoose(n0 + n1 - i - j, n0 - i) - logChoose(n0 + n1, n0));
-  // row[j]: the share of the paths to (i, j) that stayed inside all the way (0 outside).
+  if (scaled <= 0) return 1;
+  // row[j]: the share of the paths to (i, j) that stayed inside all the way (0 outside). Only the band around the
+  // diagonal can be nonzero: row i visits from just left of row i-1's band to just right of its own (the cells a path
+  // can first leave the band at), and every cell left of that is 0 already, so the cost is n0 * (band width).
   const row = new Float64Array(n1 + 1);
   let p = 0;
   for (let i = 0; i <= n0; i++) {
-    for (let j = 0; j <= n1; j++) {
+    const start = Math.max(0, Math.floor(((i - 1) * n1 - scaled) / n0) - 1);
+    const end = Math.min(n1, Math.ceil((i * n1 + scaled) / n0) + 1);
+    for (let j = start; j <= end; j++) {
       const reached = i === 0 && j === 0 ? 1 : ((i > 0 ? row[j]! * i : 0) + (j > 0 ? row[j - 1]! * j : 0)) / (i + j);
       if (inside(i, j)) row[j] = reached;
       else {

@@ -76,6 +76,32 @@ test("small exact p-values keep their digits (a sum over first exits, not 1 minu
   close(second.pValue / 5.692689045014307e-8, 1, 1e-9);
 });
 
+test("exact p-values equal the share of all C(n0 + n1, n0) splits of distinct values with D at least as large (enumerated)", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 1 << 12 }), (n0, n1, pick) => {
+      const n = n0 + n1;
+      const splits: number[][] = [];
+      for (let mask = 0; mask < 1 << n; mask++) {
+        if (popcount(mask) === n0) splits.push(Array.from({ length: n }, (_, k) => (mask >> k) & 1));
+      }
+      const scaledOf = (split: number[]) => {
+        const values = split.map((inFirst, k) => [inFirst, k] as const);
+        return ksScaledStatistic(values.filter(([f]) => f === 1).map(([, k]) => k), values.filter(([f]) => f === 0).map(([, k]) => k));
+      };
+      const observed = scaledOf(splits[pick % splits.length]!);
+      const share = splits.filter((split) => scaledOf(split) >= observed).length / splits.length;
+      close(ksExactPValue(observed, n0, n1), share, 1e-12);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+function popcount(mask: number): number {
+  let count = 0;
+  for (let m = mask; m > 0; m >>= 1) count += m & 1;
+  return count;
+}
+
 test("an empty sample is refused", () => {
   assert.throws(() => ksTwoSample([], [1]), /at least 1 value/);
 });
