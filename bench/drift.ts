@@ -5,6 +5,7 @@
  * and permutation products at --max-samples 500 and 2000.
  *
  *   npx tsx bench/drift.ts              # wasm and cpu
+ *   npx tsx bench/drift.ts --wasm       # wasm only
  */
 import { initBackend } from "../src/backend/backend.js";
 import { detectSampleDrift, type DriftOptions } from "../src/drift/detector.js";
@@ -14,7 +15,8 @@ import { loadFashionMnist } from "../src/data/fashion_mnist.js";
 const { train } = await loadFashionMnist({ source: "bundled" });
 const rows = (start: number, count: number) => subsetDataset(train, Array.from({ length: count }, (_, i) => start + i));
 
-for (const backend of ["wasm", "cpu"] as const) {
+const backends = process.argv.includes("--wasm") ? (["wasm"] as const) : (["wasm", "cpu"] as const);
+for (const backend of backends) {
   await initBackend(backend);
   const runs: [string, number, DriftOptions][] = [
     ["mmd, 500 + 500 rows", 500, { detector: "mmd", maxSamples: 500 }],
