@@ -182,6 +182,9 @@ async function startExplicit(name: Exclude<BackendName, "auto">, wasmThreads: nu
   try {
     threads = await loadAndActivate(name, wasmThreads);
   } catch (error) {
+    if (error instanceof MissingPackage && HOST === "browser" && name === "tensorflow") {
+      throw new BackendError(`backend "tensorflow" (tfjs-node, native) runs only in Node; in a browser use "wasm", "webgl" or "auto"`);
+    }
     if (error instanceof MissingPackage && HOST === "browser") {
       throw new BackendError(
         `backend "${name}" is not registered: import "${PACKAGE_OF[name]}" in your app before initBackend ` +

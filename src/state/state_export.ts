@@ -128,10 +128,15 @@ export interface ImportStateOptions {
 export async function importState(
   store: StateStore,
   name: string,
-  bytes: Uint8Array,
+  archive: Uint8Array | ArrayBuffer,
   options: ImportStateOptions = {},
 ): Promise<StateManifest> {
   const source = options.source ?? "the archive";
+  // What `file.arrayBuffer()` and `fetch(...).arrayBuffer()` give, taken as it is.
+  if (!(archive instanceof Uint8Array) && !(archive instanceof ArrayBuffer)) {
+    throw new StateError(`${source} must be the archive's bytes (a Uint8Array or an ArrayBuffer), got ${Object.prototype.toString.call(archive)}`);
+  }
+  const bytes = archive instanceof Uint8Array ? archive : new Uint8Array(archive);
   const entryName = (path: string): string => `${source}: entry "${path}"`;
   const remedy = `export the state again`;
   const listing = listEntries(bytes, source);

@@ -295,3 +295,12 @@ test("files that fflate's streaming DEFLATE mis-compresses (repeating int32 labe
   const back = await other.read("rd");
   for (const [i, bytes] of labelRuns.entries()) assert.deepEqual(await back!.files.readFile(`memory/y${i}.bin`), bytes);
 });
+
+test("importState takes an ArrayBuffer as it is (what file.arrayBuffer() gives) and refuses anything else naming the type", async () => {
+  const { archive } = await exported();
+  const other = freshStore().store;
+  const copy = archive.slice();
+  await importState(other, "rd", copy.buffer);
+  assert.deepEqual(await exportState(other, "rd"), archive);
+  await assert.rejects(importState(other, "x", "not bytes" as unknown as Uint8Array), refusedWith(/must be the archive's bytes \(a Uint8Array or an ArrayBuffer\), got \[object String\]/));
+});
