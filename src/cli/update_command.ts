@@ -12,6 +12,7 @@ function formatSummary(s: UpdateSummary): string {
     `relearn update: ${s.updater} on ${s.backend}, update ${s.updatesDone} written to ${s.outputState} in ${s.seconds.toFixed(1)} s`,
     `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram)}`,
     ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items (${describeReading(s.validation.read)})`] : []),
+    ...(s.classesGrown ? [`classes: the output layer grew from ${s.classesGrown.from} to ${s.classesGrown.to} classes (--grow-classes)`] : []),
     "phases:",
     ...s.phases.map(
       (p) =>

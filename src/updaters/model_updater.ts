@@ -93,6 +93,8 @@ export abstract class ModelUpdater {
   updatesDone = 0;
   /** Reports of the phases of the most recent update. */
   lastUpdatePhases: PhaseReport[] = [];
+  /** The class count before and after the most recent update, when it grew the output layer (growClasses). */
+  lastClassGrowth: { from: number; to: number } | undefined;
   /** Every epoch of every update so far, including those of the resumed state. */
   metricsHistory: EpochRecord[] = [];
   backendInfo: BackendInfo | undefined;
@@ -207,6 +209,7 @@ export abstract class ModelUpdater {
     const lock = output === undefined ? undefined : await store.lock(output);
     try {
       if (output !== undefined) await this.refuseSilentOverwrite(output);
+      this.lastClassGrowth = undefined;
       this.growModel(classes);
       this.model.ensureHead(taskId);
       this.lastUpdatePhases = [];
@@ -546,6 +549,7 @@ export abstract class ModelUpdater {
     if (classes <= before) return;
     this.model.growClasses(classes);
     this.onClassesGrown(classes);
+    this.lastClassGrowth = { from: before, to: classes };
     this.logger.info(`relearn: the output layer grew from ${before} to ${classes} classes (growClasses)`);
   }
 

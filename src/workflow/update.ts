@@ -46,6 +46,8 @@ export interface UpdateSummary {
   data: { file: string; items: number; classHistogram: number[]; read: DataReading };
   validation?: { file: string; items: number; read: DataReading };
   phases: PhaseSummary[];
+  /** The class count before and after this update, when it grew the output layer (growClasses). */
+  classesGrown?: { from: number; to: number };
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
   seconds: number;
 }
@@ -98,6 +100,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       seconds: p.seconds,
       last: p.history.at(-1) ?? {},
     })),
+    ...(updater.lastClassGrowth ? { classesGrown: updater.lastClassGrowth } : {}),
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
     seconds: (performance.now() - started) / 1000,
   };

@@ -59,7 +59,9 @@ for (const name of UPDATERS) {
       await straight.update(chunks[0]!);
       const tensors = tf.memory().numTensors;
       await straight.update(chunks[1]!);
+      assert.equal(straight.lastClassGrowth, undefined);
       await straight.update(chunks[2]!);
+      assert.deepEqual(straight.lastClassGrowth, { from: 3, to: 4 });
       assert.equal(tf.memory().numTensors, tensors, "no tensor leaks across a growing update");
       assert.equal(straightModel.numClasses, 4);
 
