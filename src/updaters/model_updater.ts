@@ -527,9 +527,11 @@ export abstract class ModelUpdater {
     if (dataset.numClasses > model.numClasses && !this.options.growClasses) {
       const outputs = model.numClasses;
       const unknown = classesPresent(dataset).filter((c) => c >= outputs);
+      const firstRow = dataset.labels.findIndex((label) => label >= outputs) + 1;
       const has =
         unknown.length > 0
-          ? `has class${unknown.length > 1 ? "es" : ""} ${unknown.join(", ")}, but the model has ${outputs} outputs (classes 0..${outputs - 1}): new classes appeared`
+          ? `has class${unknown.length > 1 ? "es" : ""} ${unknown.join(", ")} (first in data row ${firstRow}), but the model has ` +
+            `${outputs} outputs (classes 0..${outputs - 1}): new classes appeared`
           : `declares ${dataset.numClasses} classes, but the model has ${outputs} outputs (classes 0..${outputs - 1})`;
       throw new DataError(
         `${what} ${has}. ` +

@@ -147,14 +147,14 @@ test("without growClasses, a chunk with a new class is a DataError naming the cl
       assert.ok(e instanceof DataError, String(e));
       assert.equal(
         e.message,
-        "training dataset has class 3, but the model has 3 outputs (classes 0..2): new classes appeared. To let the output layer grow to 4 " +
+        "training dataset has class 3 (first in data row 1), but the model has 3 outputs (classes 0..2): new classes appeared. To let the output layer grow to 4 " +
           'classes (old classes\' weights kept), set the updater option growClasses: true (config "options.growClasses", CLI --grow-classes); ' +
           "or, if the label is a mistake, fix the data",
       );
       return true;
     });
     // The validation data is checked the same way and named as given.
-    await assert.rejects(updater.update(chunks[1]!, { valDataset: test3, dataNames: { val: "val3.csv" } }), /^DataError: val3\.csv has class 3, but the model has 3 outputs/);
+    await assert.rejects(updater.update(chunks[1]!, { valDataset: test3, dataNames: { val: "val3.csv" } }), /^DataError: val3\.csv has class 3 \(first in data row 1\), but the model has 3 outputs/);
     assert.equal(updater.updatesDone, 1);
     assert.equal(model.numClasses, 3);
     assert.deepEqual(await weightsOf(model), weights, "a refused update changes nothing");

@@ -33,7 +33,7 @@ test("update 3 with new classes: a clear error without --grow-classes; with it t
       assert.ok(e instanceof DataError, String(e));
       assert.equal(
         e.message,
-        `${chunk3} has classes 4, 5, but the model has 4 outputs (classes 0..3): new classes appeared. To let the output layer grow ` +
+        `${chunk3} has classes 4, 5 (first in data row 1), but the model has 4 outputs (classes 0..3): new classes appeared. To let the output layer grow ` +
           `to 6 classes (old classes' weights kept), set the updater option growClasses: true (config "options.growClasses", ` +
           `CLI --grow-classes); or, if the label is a mistake, fix the data`,
       );
@@ -44,7 +44,7 @@ test("update 3 with new classes: a clear error without --grow-classes; with it t
     const args = ["update", "--config", join(dir, "relearn.json"), "--data", chunk3, "--input-state", join(dir, "v2"), "--output-state", join(dir, "v3")];
     const refused = relearn(args);
     assert.equal(refused.status, 1, refused.stderr);
-    assert.match(refused.stderr, /chunk3\.csv has classes 4, 5, but the model has 4 outputs .*CLI --grow-classes/);
+    assert.match(refused.stderr, /chunk3\.csv has classes 4, 5 \(first in data row 1\), but the model has 4 outputs .*CLI --grow-classes/);
     const grown = relearn([...args, "--grow-classes"]);
     assert.equal(grown.status, 0, grown.stderr);
     assert.match(grown.stdout, /^classes: the output layer grew from 4 to 6 classes \(--grow-classes\)$/m);
