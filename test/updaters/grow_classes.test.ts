@@ -212,3 +212,21 @@ test("frozen body: fine-tuning grows the head and keeps the body bit for bit; a 
   assert.equal(refused.updatesDone, 1);
   frozenHead.dispose();
 });
+
+test("multi-head RD: a task whose chunk adds a class grows every head; the other task's head keeps its answers", async () => {
+  const model = buildModel({ ...spec, multiHead: true }, { seed: 0 });
+  const updater = make("rd", model, { maxEpochs: 10 });
+  await updater.update(chunks[0]!, { taskId: "a" });
+  const testA = part(testAll, [0, 1], 3);
+  const before = (await evaluateDataset(model, testA, { taskId: "a" })).accuracy;
+  const tensors = tf.memory().numTensors;
+  await updater.update(chunks[2]!, { taskId: "b" });
+  assert.equal(tf.memory().numTensors, tensors + 2, "only task b's new head (kernel, bias) is added");
+  assert.equal(model.numClasses, 4);
+  assert.deepEqual(model.taskIds(), ["a", "b"]);
+  assert.deepEqual((updater as MemoryModelUpdater).memory.metadataSchema["logits"]!.rowShape, [4]);
+  const after = (await evaluateDataset(model, testA, { taskId: "a" })).accuracy;
+  assert.ok(before > 0.9 && after > 0.9, `task a accuracy ${before} -> ${after}`);
+  assert.ok((await evaluateDataset(model, test3, { taskId: "b" })).accuracy > 0.8);
+  model.dispose();
+});
