@@ -210,7 +210,7 @@ export abstract class ModelUpdater {
     try {
       if (output !== undefined) await this.refuseSilentOverwrite(output);
       this.lastClassGrowth = undefined;
-      this.growModel(classes);
+      this.growModel(classes, updateOptions.valDataset ? [trainDataset, updateOptions.valDataset] : [trainDataset]);
       this.model.ensureHead(taskId);
       this.lastUpdatePhases = [];
       this.updateCallbacks = updateOptions.callbacks ?? [];
@@ -546,9 +546,16 @@ export abstract class ModelUpdater {
    * allowed it: growClasses is on), then lets the algorithm widen what it
    * stores per class (onClassesGrown).
    */
-  private growModel(classes: number): void {
+  private growModel(classes: number, data: readonly Dataset[]): void {
     const before = this.model.numClasses;
     if (classes <= before) return;
+    // Every class up to the largest label gets an output; new ones without a sample here hint at a mistyped label.
+    const present = new Set(data.flatMap((dataset) => classesPresent(dataset)));
+    const empty = Array.from({ length: classes - before }, (_, i) => before + i).filter((c) => !present.has(c));
+    if (empty.length > 0) {
+      const shown = empty.length > 5 ? `${empty.slice(0, 5).join(", ")}, ... (${empty.length} classes)` : empty.join(", ");
+      this.logger.warn(`growing to ${classes} classes adds classes without a sample in this update's data: ${shown}; check the labels for a typo`);
+    }
     this.model.growClasses(classes);
     this.onClassesGrown(classes);
     this.lastClassGrowth = { from: before, to: classes };

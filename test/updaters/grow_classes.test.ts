@@ -230,3 +230,17 @@ test("multi-head RD: a task whose chunk adds a class grows every head; the other
   assert.ok((await evaluateDataset(model, test3, { taskId: "b" })).accuracy > 0.8);
   model.dispose();
 });
+
+test("growing past classes with no sample (a mistyped label?) warns, naming them", async () => {
+  const warnings: string[] = [];
+  const logger = { warn: (m: string) => void warnings.push(m), info: () => undefined };
+  const model = buildModel(spec, { seed: 0 });
+  const updater = make("fine-tuning", model, { logger });
+  await updater.update(chunks[0]!);
+  const labels = Int32Array.from(chunks[0]!.labels);
+  labels[4] = 9; // classes 3..8 have no sample
+  await updater.update({ ...chunks[0]!, labels, numClasses: 10 });
+  assert.equal(model.numClasses, 10);
+  assert.deepEqual(warnings, ["growing to 10 classes adds classes without a sample in this update's data: 3, 4, 5, 6, 7, ... (6 classes); check the labels for a typo"]);
+  model.dispose();
+});
