@@ -14,6 +14,7 @@ function formatSummary(s: UpdateSummary): string {
     `relearn update: ${s.updater} on ${s.backend}, update ${s.updatesDone} written to ${s.outputState} in ${s.seconds.toFixed(1)} s`,
     `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram)}`,
     ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items (${describeReading(s.validation.read)})`] : []),
+    ...(s.classesGrown ? [`classes: the output layer grew from ${s.classesGrown.from} to ${s.classesGrown.to} classes (--grow-classes)`] : []),
     "phases:",
     ...s.phases.map(
       (p) =>
@@ -54,6 +55,7 @@ export function updateCommand(): Command {
       new Option("--drift <detector>", "before training, test the data against the memory the update starts from (raw features; mmd or ks, as relearn drift) and report it in the summary")
         .choices(DRIFT_DETECTORS),
     )
+    .option("--grow-classes", "let the output layer grow when the data has classes the model has no output for (sets options.growClasses)")
     .option("--json", "print the summary as JSON on stdout")
     .addHelpText(
       "after",
@@ -61,7 +63,9 @@ export function updateCommand(): Command {
 Examples:
   relearn update --config relearn.json --data chunk1.csv --output-state state/v1
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
-  relearn update --config relearn.json --data images.idx.gz --labels labels.idx.gz --input-state state --output-state state`,
+  relearn update --config relearn.json --data images.idx.gz --labels labels.idx.gz --input-state state --output-state state
+  relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
+    (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
@@ -70,6 +74,7 @@ Examples:
       if (flags.memorySize !== undefined) overrides["memorySize"] = Number(flags.memorySize);
       if (flags.seed !== undefined) overrides["seed"] = Number(flags.seed);
       if (flags.backend !== undefined) overrides["backend"] = flags.backend;
+      if (flags.growClasses === true) overrides["growClasses"] = true;
       const data = flags.header === undefined ? config.data : { ...config.data, header: flags.header };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({

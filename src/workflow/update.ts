@@ -52,6 +52,8 @@ export interface UpdateSummary {
   data: { file: string; items: number; classHistogram: number[]; read: DataReading };
   validation?: { file: string; items: number; read: DataReading };
   phases: PhaseSummary[];
+  /** The class count before and after this update, when it grew the output layer (growClasses). */
+  classesGrown?: { from: number; to: number };
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
   /** With `drift` in the request: the new data's drift from the memory as it was before this update. */
   drift?: MemoryDrift;
@@ -62,7 +64,9 @@ export interface UpdateSummary {
 export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSummary> {
   const started = performance.now();
   const { config } = request;
-  const model = { featureShape: config.model.inputShape, numClasses: config.model.classes };
+  // No class bound: the model's class count is the resumed state's, which the updater knows; it refuses labels beyond
+  // it with an error that says how to let the model grow (growClasses), or grows it.
+  const model = { featureShape: config.model.inputShape };
   // Read and check all data before touching any state: bad data writes nothing.
   const { samples: train, reading } = await readDataFileWithInfo(request.data, config.data, model);
   const validation = request.val ? await readDataFileWithInfo(request.val, config.data, model) : undefined;
@@ -84,6 +88,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       taskId: request.taskId,
       callbacks: request.callbacks,
       dataSettings: stateDataSettings(config.data, reading.header),
+      dataNames: { train: request.data.path, val: request.val?.path },
     });
   } finally {
     // The model lives on in the output state; in memory it is ours to free (also when the update failed).
@@ -105,6 +110,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       seconds: p.seconds,
       last: p.history.at(-1) ?? {},
     })),
+    ...(updater.lastClassGrowth ? { classesGrown: updater.lastClassGrowth } : {}),
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
     ...(drift ? { drift } : {}),
     seconds: (performance.now() - started) / 1000,
