@@ -10,8 +10,11 @@ import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
 import type { RelearnConfig } from "./config.js";
-import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
-import { stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
+import { readDataFileWithInfo, type DataFile, type DataReading, type ReadData, type ReadFormat } from "./data_files.js";
+import { mergeClassNames } from "../data/label_map.js";
+import type { ModelUpdater } from "../updaters/model_updater.js";
+import type { DataFormat } from "./config.js";
+import { readStateDataSettings, stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
 
 export interface UpdateRequest {
   config: RelearnConfig;
@@ -42,8 +45,11 @@ export interface UpdateSummary {
   backend: string;
   updatesDone: number;
   outputState: string;
-  /** The training file: samples, classes, and how it was read (CSV header row or not, label column). */
-  data: { file: string; items: number; classHistogram: number[]; read: DataReading };
+  /**
+   * The training file: samples, classes, and how it was read (CSV header row or not, label column); `classNames`:
+   * the names of the classes in index order, when the state has them (stored in the state for evaluate and predict).
+   */
+  data: { file: string; items: number; classHistogram: number[]; read: DataReading; classNames?: string[] };
   validation?: { file: string; items: number; read: DataReading };
   phases: PhaseSummary[];
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
@@ -55,10 +61,6 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   const started = performance.now();
   const { config } = request;
   const model = { featureShape: config.model.inputShape, numClasses: config.model.classes };
-  // Read and check all data before touching any state: bad data writes nothing.
-  const { samples: train, reading } = await readDataFileWithInfo(request.data, config.data, model);
-  const validation = request.val ? await readDataFileWithInfo(request.val, config.data, model) : undefined;
-  const val: Dataset | undefined = validation?.samples;
   const updater = createUpdater(config.updater, {
     ...config.options,
     model: config.model,
@@ -68,12 +70,22 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     logger: request.logger,
     dataSettingsSchema: stateDataSettingsSchema,
   });
+  let train: Dataset;
+  let reading: DataReading;
+  let validation: ReadData<Dataset> | undefined;
   try {
+    // Class names the input state keeps decide how labels read; a fresh start may build them from the data.
+    // Nothing is written before the data has been read and checked: bad data writes nothing.
+    const format = await trainingFormat(updater, request.inputState, config.data);
+    ({ samples: train, reading } = await readDataFileWithInfo(request.data, format, model));
+    // Validation labels go through the training file's classes: a class only there has no training data.
+    const valFormat: ReadFormat = { ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
+    validation = request.val ? await readDataFileWithInfo(request.val, valFormat, model) : undefined;
     await updater.update(train, {
-      valDataset: val,
+      valDataset: validation?.samples,
       taskId: request.taskId,
       callbacks: request.callbacks,
-      dataSettings: stateDataSettings(config.data, reading.header),
+      dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header),
     });
   } finally {
     // The model lives on in the output state; in memory it is ours to free (also when the update failed).
@@ -85,7 +97,10 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     backend: updater.backendInfo?.name ?? "unknown",
     updatesDone: updater.updatesDone,
     outputState: request.outputState,
-    data: { file: request.data.path, items: train.length, classHistogram: classHistogram(train), read: reading },
+    data: {
+      file: request.data.path, items: train.length, classHistogram: classHistogram(train), read: reading,
+      ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }),
+    },
     ...(validation && request.val ? { validation: { file: request.val.path, items: validation.samples.length, read: validation.reading } } : {}),
     phases: updater.lastUpdatePhases.map((p) => ({
       phase: p.phase,
@@ -98,4 +113,17 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * How the training file of an update is read: the config's data settings, with the class names of the input state
+ * (and any the config adds after them). Without an input state and without names in the config, label names in the
+ * file become the state's classes, sorted; with an input state, a name it does not know is a DataError.
+ */
+async function trainingFormat(updater: ModelUpdater, inputState: string | undefined, data: DataFormat): Promise<ReadFormat> {
+  if (inputState === undefined) return data.classNames === undefined ? { ...data, newClassNames: "add" } : data;
+  await updater.prepare();
+  const stored = readStateDataSettings({ data: updater.storedDataSettings }, inputState);
+  const classNames = mergeClassNames(stored?.classNames, data.classNames, { stored: `the input state ${inputState}`, given: "the config's \"data.classNames\"" });
+  return { ...data, ...(classNames === undefined ? {} : { classNames }) };
 }
