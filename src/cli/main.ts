@@ -11,6 +11,7 @@ import { initCommand } from "./init_command.js";
 import { updateCommand } from "./update_command.js";
 import { evaluateCommand, predictCommand } from "./evaluate_command.js";
 import { inspectCommand } from "./inspect_command.js";
+import { exportModelCommand } from "./export_model_command.js";
 import { exportStateCommand, importStateCommand } from "./state_archive_command.js";
 import { fileSystemStore } from "../state/fs_store.js";
 import { parseThreads } from "../backend/wasm_threads.js";
@@ -37,6 +38,7 @@ const program = new Command("relearn")
   .addCommand(evaluateCommand())
   .addCommand(predictCommand())
   .addCommand(inspectCommand())
+  .addCommand(exportModelCommand())
   .addCommand(exportStateCommand(fileSystemStore))
   .addCommand(importStateCommand(fileSystemStore))
   .addCommand(benchmarkCommand())

@@ -94,6 +94,13 @@ test("CLI session with string labels: init, update, update, predict and evaluate
     assert.deepEqual(evaluation.classNames, SORTED);
     assert.deepEqual(evaluation.confusionMatrix.map((row) => row.reduce((a, b) => a + b, 0)), [15, 15, 15]);
 
+    // For serving: the model with a softmax at the end, the class names in its metadata.
+    run = relearn(["export-model", "--state", join(dir, "v2"), "--out", join(dir, "serving"), "--probabilities"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, `wrote ${join(dir, "serving")}/model.json and weights.bin: input [N, ${DIMS}], output probabilities [N, 3] per head (bird, cat, dog)\n`);
+    const exported = JSON.parse(await readFile(join(dir, "serving", "model.json"), "utf8")) as { userDefinedMetadata: unknown };
+    assert.deepEqual(exported.userDefinedMetadata, { relearnExport: { outputs: "probabilities", taskIds: ["default_task"], classNames: SORTED } });
+
     // A config naming the classes in another order cannot relabel the state's classes.
     const reordered = join(dir, "reordered.json");
     await writeFile(reordered, JSON.stringify({ ...JSON.parse(await readFile(config, "utf8")), data: { classNames: ["cat", "bird", "dog"] } }));
