@@ -6,6 +6,10 @@ import fc from "fast-check";
 import { parseCsv, parseCsvWithInfo, parsePredictionCsvWithInfo } from "../../src/data/csv.js";
 import { extendLabelMap, mergeClassNames } from "../../src/data/label_map.js";
 import { parseConfig } from "../../src/workflow/config.js";
+import { loadNamedData } from "../../src/data/named_datasets.js";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { workflowConfig } from "../helpers/workflow_files.js";
 
 const ANIMALS = "x,y,label\n1,2,dog\n3,4,cat\n5,6,bird\n7,8,cat\n";
@@ -131,4 +135,19 @@ test("the config's data.classNames: distinct, not empty", () => {
   assert.throws(() => parseConfig(config(["cat", "cat"]), "r.json"), /r\.json is not a valid relearn config:[\s\S]*class names must be distinct[\s\S]*data\.classNames/);
   assert.throws(() => parseConfig(config(["cat", " "]), "r.json"), /a class name must not be empty/);
   assert.throws(() => parseConfig(config([]), "r.json"), /data\.classNames/);
+});
+
+test("benchmark CSV data with name labels (loadNamedData): classes sorted from the training file, the test file mapped through them", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-names-bench-"));
+  try {
+    await writeFile(join(dir, "train.csv"), "x,letter\n1,B\n2,A\n3,C\n");
+    await writeFile(join(dir, "test.csv"), "x,letter\n4,C\n5,A\n");
+    await writeFile(join(dir, "other.csv"), "x,letter\n4,D\n");
+    const data = await loadNamedData(join(dir, "train.csv"), { testDataset: join(dir, "test.csv") });
+    assert.deepEqual(data.classNames, ["A", "B", "C"]);
+    assert.deepEqual([Array.from(data.train.labels), Array.from(data.test.labels), data.test.numClasses], [[1, 0, 2], [2, 0], 3]);
+    await assert.rejects(loadNamedData(join(dir, "train.csv"), { testDataset: join(dir, "other.csv") }), /other\.csv: line 2, column 2 \("letter"\): label "D" is not one of the 3 classes \("A", "B", "C"\)/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
