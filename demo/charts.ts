@@ -6,7 +6,8 @@
  */
 
 /** One colour per task, also used by the task cards. */
-export const TASK_COLOURS = ["#2a7de1", "#e0663b", "#1f9d6b", "#9b59b6", "#d4a017"];
+// None is a method colour (RD blue #2a7de1, fine-tuning orange #e0663b): a task line must not read as a method.
+export const TASK_COLOURS = ["#0f8b8d", "#8e44ad", "#c9a227", "#d63384", "#5c6b7a"];
 
 const escape = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const percent = (value: number) => `${Math.round(value * 100)}%`;

@@ -59,17 +59,22 @@ async function evaluateAll(lane: Lane): Promise<number[]> {
   return results.map((r) => r.accuracy);
 }
 
-/** The next update in every lane that has one, side by side. */
+/**
+ * The next update in every lane that has one, side by side. A lane ahead of
+ * the other (a reload or a second tab stopped one lane mid-update) waits
+ * while the other catches up, so the page always compares like with like.
+ */
 async function runNext(): Promise<void> {
   state.busy = true;
   render();
   try {
+    const behind = Math.min(...lanes.map((lane) => lane.rows.length));
     // allSettled: a lane that fails must not free the buttons while the other still trains.
     const outcomes = await Promise.allSettled(
       lanes.map(async (lane) => {
         const next = lane.rows.length;
         const task = state.tasks[next];
-        if (task === undefined || lane.client === undefined) return;
+        if (task === undefined || lane.client === undefined || next > behind) return;
         lane.running = true;
         lane.progress = undefined;
         lane.phasesDone = new Set();
@@ -153,7 +158,9 @@ async function main(): Promise<void> {
   render();
   $("#next").addEventListener("click", guarded(runNext));
   $("#all").addEventListener("click", guarded(runAll));
-  $("#reset").addEventListener("click", guarded(startOver));
+  $("#reset").addEventListener("click", guarded(async () => {
+    if (window.confirm("Start over? Both models and their accuracy history are deleted from this browser.")) await startOver();
+  }));
   state.busy = true;
   try {
     await startWorkers();

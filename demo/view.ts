@@ -202,7 +202,11 @@ function renderControls(state: DemoState): void {
   }
   if (busy) status.innerHTML = `<b>Running update ${done + 1} of ${TASKS}</b>: both models learn ${taskLabel(state, done)}, each in its worker.`;
   else if (done >= TASKS) status.innerHTML = `<b>All ${TASKS} updates done.</b> Compare the matrices: RD keeps the old tasks, fine-tuning only knows the last one.`;
-  else status.innerHTML = `<b>Next: update ${done + 1} of ${TASKS}</b>, ${taskLabel(state, done)}.${done > 0 ? " Reload the page any time: it resumes here." : ""}`;
+  else if (state.lanes.some((l) => l.rows.length > done)) {
+    const behind = state.lanes.filter((l) => l.rows.length === done).map((l) => l.spec.title).join(" and ");
+    status.innerHTML = `<b>Next: ${behind} catches up with update ${done + 1} of ${TASKS}</b>, ${taskLabel(state, done)}: ` +
+      "an update was stopped midway (a reload or another tab), and the other model waits so both are compared on the same tasks.";
+  } else status.innerHTML = `<b>Next: update ${done + 1} of ${TASKS}</b>, ${taskLabel(state, done)}.${done > 0 ? " Reload the page any time: it resumes here." : ""}`;
 }
 
 let frame = 0;

@@ -171,7 +171,7 @@ async function startAuto(wasmThreads: number): Promise<BackendInfo> {
       const why = notes.length === 0 ? `${PACKAGE_OF[name]} is installed` : notes.join("; ");
       return withThreads({ name, requested: "auto", reason: `auto: ${why}; using ${name}` }, threads);
     } catch (error) {
-      notes.push(error instanceof MissingPackage ? `${PACKAGE_OF[name]} is not installed` : `${name} failed (${describe(error)})`);
+      notes.push(error instanceof MissingPackage ? `${PACKAGE_OF[name]} is not installed` : `${name} failed (${describe(error)}${startHint(name)})`);
     }
   }
   throw new BackendError(`auto: no backend could start: ${notes.join("; ")}`);
@@ -182,6 +182,9 @@ async function startExplicit(name: Exclude<BackendName, "auto">, wasmThreads: nu
   try {
     threads = await loadAndActivate(name, wasmThreads);
   } catch (error) {
+    if (error instanceof MissingPackage && HOST === "browser" && name === "tensorflow") {
+      throw new BackendError(`backend "tensorflow" (tfjs-node, native) runs only in Node; in a browser use "wasm", "webgl" or "auto"`);
+    }
     if (error instanceof MissingPackage && HOST === "browser") {
       throw new BackendError(
         `backend "${name}" is not registered: import "${PACKAGE_OF[name]}" in your app before initBackend ` +
@@ -195,9 +198,22 @@ async function startExplicit(name: Exclude<BackendName, "auto">, wasmThreads: nu
         { cause: error.cause },
       );
     }
-    throw new BackendError(`backend "${name}" could not start: ${describe(error)}`, { cause: error });
+    throw new BackendError(`backend "${name}" could not start: ${describe(error)}${startHint(name)}`, { cause: error });
   }
   return withThreads({ name, requested: name, reason: `requested ${name}` }, threads);
+}
+
+/**
+ * What to do when `name` fails to start, where the likely cause is known: in
+ * a page, wasm fails when its .wasm files are not where tfjs looks for them
+ * (next to the bundle, unless setWasmPaths says otherwise).
+ */
+function startHint(name: Exclude<BackendName, "auto">): string {
+  if (HOST !== "browser" || name !== "wasm") return "";
+  return (
+    "; in a browser this is usually the .wasm files not being found: serve node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm " +
+    "and call setWasmPaths(<their URL>) from @tensorflow/tfjs-backend-wasm before the first update (createUpdateWorker: the wasmPaths option)"
+  );
 }
 
 function withThreads(info: BackendInfo, threads: number | undefined): BackendInfo {
@@ -269,7 +285,7 @@ async function importBackendPackage(name: Exclude<BackendName, "auto">): Promise
   const specifier: string = PACKAGE_OF[name];
   if (HOST === "browser") throw new MissingPackage(specifier);
   try {
-    await import(specifier);
+    await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
   } catch (error) {
     if (isModuleNotFound(error, specifier)) throw new MissingPackage(specifier, { cause: error });
     throw error;

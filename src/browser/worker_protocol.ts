@@ -54,6 +54,8 @@ export interface WorkerUpdaterOptions {
   consolidationEpochs?: number;
   optimizer?: OptimizerSpec;
   maskUnusedClasses?: boolean;
+  /** Let an update grow the output layer for classes the model has no output for (ModelUpdaterOptions.growClasses). */
+  growClasses?: boolean;
   [key: string]: unknown;
 }
 

@@ -12,6 +12,7 @@ function formatSummary(s: UpdateSummary): string {
     `relearn update: ${s.updater} on ${s.backend}, update ${s.updatesDone} written to ${s.outputState} in ${s.seconds.toFixed(1)} s`,
     `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram, s.data.classNames)}`,
     ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items (${describeReading(s.validation.read)})`] : []),
+    ...(s.classesGrown ? [`classes: the output layer grew from ${s.classesGrown.from} to ${s.classesGrown.to} classes (--grow-classes)`] : []),
     "phases:",
     ...s.phases.map(
       (p) =>
@@ -42,6 +43,7 @@ export function updateCommand(): Command {
     .option("--memory-size <n>", "overrides options.memorySize of the config")
     .option("--seed <n>", "overrides options.seed of the config")
     .option("--backend <name>", "overrides options.backend of the config")
+    .option("--grow-classes", "let the output layer grow when the data has classes the model has no output for (sets options.growClasses)")
     .option("--json", "print the summary as JSON on stdout")
     .addHelpText(
       "after",
@@ -49,7 +51,9 @@ export function updateCommand(): Command {
 Examples:
   relearn update --config relearn.json --data chunk1.csv --output-state state/v1
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
-  relearn update --config relearn.json --data images.idx.gz --labels labels.idx.gz --input-state state --output-state state`,
+  relearn update --config relearn.json --data images.idx.gz --labels labels.idx.gz --input-state state --output-state state
+  relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
+    (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
@@ -58,6 +62,7 @@ Examples:
       if (flags.memorySize !== undefined) overrides["memorySize"] = Number(flags.memorySize);
       if (flags.seed !== undefined) overrides["seed"] = Number(flags.seed);
       if (flags.backend !== undefined) overrides["backend"] = flags.backend;
+      if (flags.growClasses === true) overrides["growClasses"] = true;
       const data = flags.header === undefined ? config.data : { ...config.data, header: flags.header };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({

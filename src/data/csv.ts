@@ -395,7 +395,7 @@ function classLabels(
     if (label === undefined) {
       throw new DataError(
         `${where(row)}: label ${JSON.stringify(field)} is not one of the ${classNames.length} classes (${shownClassNames(classNames)}): ` +
-          `fix the label; a new class needs its name added after the others in the config's "data.classNames" and a model output for it`,
+          `fix the label, or, for a new class, let the model grow an output for it: "options.growClasses": true in the config (CLI --grow-classes)`,
       );
     }
     labels[row] = label;

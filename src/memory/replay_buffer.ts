@@ -15,6 +15,7 @@ import {
   assertSameFeatureShape,
   assertSameSchema,
   describeMetadata,
+  metadataColumnName,
   type GatheredRows,
   type MetadataRows,
   type MetadataSchema,
@@ -200,6 +201,39 @@ export class ReplayBuffer {
   /** Replaces metadata column `key` for all stored items (slot order), e.g. refreshed logits. */
   setMetadataColumn(key: string, values: NumericArray): void {
     this.columns().replaceMetadataColumn(key, values);
+  }
+
+  /**
+   * Widens the 1-D float32 metadata column `key` (e.g. stored logits) from w
+   * to `width` values per row: each stored row keeps its w values bit for
+   * bit, followed by `width - w` copies of `fill(row)` (`row` is a copy of
+   * the stored w values). Later inserts must then bring rows of `width`. A
+   * MemoryError for an unknown key, an int32 or multi-dimensional column, or
+   * a narrower width; the same width is a no-op. Before the first insert there
+   * is nothing to widen (the first insert fixes the width).
+   */
+  widenMetadataColumn(key: string, width: number, fill: (row: Float32Array) => number): void {
+    const store = this.store;
+    if (store === null) return;
+    const spec = store.schema[key];
+    if (spec === undefined) throw new MemoryError(`no metadata column "${key}" to widen (the buffer has: ${Object.keys(store.schema).join(", ") || "none"})`);
+    const old = spec.rowShape[0]!;
+    if (spec.dtype !== "float32" || spec.rowShape.length !== 1) {
+      throw new MemoryError(`metadata "${key}" (dtype ${spec.dtype}, row shape [${spec.rowShape.join(", ")}]) cannot be widened: only 1-D float32 columns can`);
+    }
+    if (!Number.isInteger(width) || width < old) throw new MemoryError(`metadata "${key}" holds ${old} values per row and cannot be narrowed to ${width}`);
+    if (width === old) return;
+    const columns = store.export();
+    const values = columns[metadataColumnName(key)] as Float32Array;
+    const widened = new Float32Array(store.length * width);
+    for (let slot = 0; slot < store.length; slot++) {
+      const row = values.slice(slot * old, (slot + 1) * old);
+      widened.set(row, slot * width);
+      widened.fill(fill(row), slot * width + old, (slot + 1) * width);
+    }
+    columns[metadataColumnName(key)] = widened;
+    const schema: MetadataSchema = { ...store.schema, [key]: { dtype: "float32", rowShape: Object.freeze([width]) } };
+    this.store = ColumnStore.fromColumns(this.capacity, store.featureShape, schema, store.length, columns);
   }
 
   /** Metadata column `key` for slots 0..length-1: a view, valid until the next `add`. */

@@ -53,13 +53,11 @@ const DropoutLayer = tfl.layers.dropout({ rate: 0.5 }).constructor as abstract n
 const UNSEEDABLE = new Set(["GaussianNoise", "GaussianDropout", "AlphaDropout"]);
 
 export class ContinualModel {
-  /** The spec the model was built from; undefined for a user-built LayersModel. */
-  readonly spec?: ModelSpec;
   readonly multiHead: boolean;
   /** Shape of one input sample (without the batch dimension). */
   readonly inputShape: number[];
-  /** Number of logits of each head. */
-  readonly numClasses: number;
+  private builtSpec: ModelSpec | undefined;
+  private classes: number;
   private baseSeed: number;
   private readonly heads = new Map<string, Head>();
   private builtDropoutSeeds: Map<Layer, number | undefined> | undefined;
@@ -75,10 +73,10 @@ export class ContinualModel {
     private readonly body: tfl.LayersModel,
     options: { spec?: ModelSpec; multiHead: boolean; seed: number; numClasses: number },
   ) {
-    if (options.spec !== undefined) this.spec = options.spec;
+    this.builtSpec = options.spec;
     this.multiHead = options.multiHead;
     this.baseSeed = options.seed;
-    this.numClasses = options.numClasses;
+    this.classes = options.numClasses;
     this.inputShape = inputShapeOf(body);
   }
 
@@ -117,6 +115,86 @@ export class ContinualModel {
       );
     }
     return new ContinualModel(model, { multiHead: false, seed, numClasses: classes });
+  }
+
+  /**
+   * The spec the model was built from, with `classes` equal to numClasses
+   * (growClasses updates it); undefined for a user-built LayersModel.
+   */
+  get spec(): ModelSpec | undefined {
+    return this.builtSpec;
+  }
+
+  /** Number of logits of each head. */
+  get numClasses(): number {
+    return this.classes;
+  }
+
+  /**
+   * Widens every head from numClasses to `classes` outputs (Avalanche's
+   * IncrementalClassifier, applied to all heads of a multi-head model, since
+   * they share one width). Head kernels are [features, classes] in tfjs, so
+   * each class is a COLUMN: the existing columns of kernel and bias are kept
+   * bit for bit; the new ones are drawn by the head's own initializer,
+   * seeded from (seed, "grow", task id, old and new count), so growth
+   * repeats exactly. The spec's `classes` follows, so a saved model and a
+   * state manifest record the new count. A spec-built model only: a user's
+   * LayersModel has no head to widen (ModelError). A frozen head (any of its
+   * weights `trainable: false`) is a ModelError too: its new classes could
+   * never be learned, and growing would change a frozen weight. Growing to
+   * fewer classes than numClasses is a ModelError; to the same count a no-op.
+   */
+  growClasses(classes: number): void {
+    this.assertUsable();
+    if (!Number.isInteger(classes) || classes < this.classes) {
+      throw new ModelError(`cannot grow the output layer from ${this.classes} to ${classes} classes: the class count can only grow`);
+    }
+    if (classes === this.classes) return;
+    const spec = this.builtSpec;
+    if (spec === undefined) {
+      throw new ModelError(
+        `cannot grow the output layer of model "${this.body.name}" from ${this.classes} to ${classes} classes: it is your own ` +
+          `LayersModel, whose output is taken whole as the logits. Build it with ${classes} outputs, or use a ModelSpec (mlp(), cnn())`,
+      );
+    }
+    for (const [taskId, head] of this.heads) {
+      if (head.layer.trainableWeights.length !== head.layer.weights.length || !head.layer.trainable) {
+        throw new ModelError(
+          `cannot grow head "${head.layer.name}"${this.multiHead ? ` (task ${JSON.stringify(taskId)})` : ""} to ${classes} classes: ` +
+            `it is frozen, so the new classes could never be learned. Unfreeze the head (trainable = true) to grow classes`,
+        );
+      }
+    }
+    const grown = [...this.heads].map(([taskId, head]) => [taskId, this.widenedHead(taskId, head.layer, classes)] as const);
+    for (const [taskId, head] of grown) {
+      // The weights only: the old layer object stays reachable from the body's output node, harmlessly.
+      for (const weight of this.heads.get(taskId)!.layer.weights) weight.dispose();
+      this.heads.set(taskId, head);
+    }
+    this.classes = classes;
+    this.builtSpec = { ...spec, classes };
+    // Compiled forwards hold the old head layers.
+    this.trainingChains.clear();
+    this.partChains.clear();
+  }
+
+  /** A new head layer like `old` with `classes` outputs: old columns copied, new ones freshly drawn. */
+  private widenedHead(taskId: string, old: Layer, classes: number): Head {
+    const layer = tfl.layers.dense({ units: classes, name: old.name }) as Layer;
+    const output = layer.apply(this.features()) as tfl.SymbolicTensor;
+    reinitializeLayer(layer, deriveSeed(this.baseSeed, "grow", taskId, this.classes, classes));
+    const keep = this.classes;
+    tf.tidy(() => {
+      layer.weights.forEach((weight, i) => {
+        const before = old.weights[i]!.read();
+        const fresh = weight.read();
+        // Kernel [features, classes] and bias [classes]: the class axis is the last.
+        const axis = fresh.rank - 1;
+        const tail = tf.slice(fresh, fresh.shape.map((_, d) => (d === axis ? keep : 0)), fresh.shape.map((n, d) => (d === axis ? n - keep : n)));
+        weight.write(tf.concat([before, tail], axis));
+      });
+    });
+    return { layer, output };
   }
 
   /** The seed new heads and `reinitialize` without argument derive from. */

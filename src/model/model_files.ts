@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { ModelError } from "../errors.js";
+import { ModelError, StateError } from "../errors.js";
 import type { StateReader, StateWriter } from "../state/store.js";
 import { ContinualModel, type ContinualModelMetadata } from "./continual_model.js";
 
@@ -56,6 +56,8 @@ export async function writeModelArtifacts(artifacts: tf.io.ModelArtifacts, write
     await write(WEIGHTS_BIN, new Uint8Array(weightData));
     await write(MODEL_JSON, JSON.stringify(modelJson));
   } catch (error) {
+    // A store's own refusal (no space, no checksums, a lock lost) stays a StateError.
+    if (error instanceof StateError) throw error;
     throw new ModelError(`cannot write the model to ${where}: ${(error as Error).message}`, { cause: error });
   }
   return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };

@@ -39,7 +39,7 @@ import {
   type FileEntry,
   type StateManifest,
 } from "./format.js";
-import { sha256Hex } from "./sha256.js";
+import { assertChecksumsAvailable, sha256Hex } from "./sha256.js";
 import type { StateLock, StateReader, StateStore, StateWriter, StoredState, WriteStateOptions } from "./store.js";
 import { verifyStateFiles } from "./verify_files.js";
 
@@ -256,6 +256,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): IndexedDbSt
     async checkWritable(output: string, input?: string): Promise<void> {
       const where = location(output);
       if (input !== undefined) location(input);
+      assertChecksumsAvailable();
       // Opening the database is what fails in a browser that refuses storage (e.g. some private windows).
       await withDatabase(async () => undefined).catch((error: unknown) => {
         throw new StateError(`cannot write ${where}: ${(error as Error).message}`, { cause: error });

@@ -5,13 +5,26 @@
  */
 import { StateError } from "../errors.js";
 
-/** SHA-256 of `content` (a string is hashed as UTF-8), as 64 lowercase hex digits. */
-export async function sha256Hex(content: Uint8Array | string): Promise<string> {
+/**
+ * Throws a StateError when this host has no `crypto.subtle`: browsers expose
+ * it only in secure contexts (https://, or http://localhost / 127.0.0.1).
+ * Stores call it before an update trains, so the update does not fail only
+ * when it saves.
+ */
+export function assertChecksumsAvailable(): SubtleCrypto {
   const subtle = globalThis.crypto?.subtle;
   if (subtle === undefined) {
-    // Browsers expose crypto.subtle only in secure contexts (https:// or http://localhost / 127.0.0.1).
-    throw new StateError("crypto.subtle is not available here (a page served over plain http from another host?): serve it over https or from localhost");
+    throw new StateError(
+      "states cannot be checksummed here: crypto.subtle is not available (a page served over plain http from a host " +
+        "other than localhost?): serve the page over https or from localhost",
+    );
   }
+  return subtle;
+}
+
+/** SHA-256 of `content` (a string is hashed as UTF-8), as 64 lowercase hex digits. */
+export async function sha256Hex(content: Uint8Array | string): Promise<string> {
+  const subtle = assertChecksumsAvailable();
   const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
   const digest = await subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   let hex = "";

@@ -19,8 +19,7 @@
  * - Import commits through `store.write`, under the store's lock, and by
  *   default only where no state is (`overwrite` replaces one, atomically).
  */
-import { Zip, ZipDeflate, unzipSync, type UnzipFileInfo } from "fflate";
-import { concatArrays } from "../concat_arrays.js";
+import { unzipSync, zipSync, type UnzipFileInfo, type Zippable } from "fflate";
 import { StateError } from "../errors.js";
 import { MANIFEST_FILE, manifestToJson, parseManifest, type StateManifest } from "./format.js";
 import { sha256Hex } from "./sha256.js";
@@ -67,25 +66,44 @@ export async function exportState(store: StateStore, name: string): Promise<Uint
   return zipEntries(entries);
 }
 
-/** Deterministic zip of `entries`, in their order. */
+/**
+ * Deterministic zip of `entries`. zipSync (one DEFLATE call per entry), not
+ * fflate's streaming Zip/ZipDeflate: the streaming compressor emits invalid
+ * back-references for some inputs (fflate issues #260, #282; e.g. a memory's
+ * labels 0,1,2,3,4,0,1,...), giving archives no tool can read. The archive is
+ * read back before it is returned, so a compressor fault is an error here,
+ * never a backup found unreadable later.
+ *
+ * zipSync takes entries as object keys, which JavaScript orders integer-like
+ * names ("0", "12") first: the order is still the same for the same state.
+ */
 function zipEntries(entries: readonly (readonly [string, Uint8Array])[]): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  let failure: unknown;
-  // fflate's streaming Zip (synchronous with ZipDeflate) rather than zipSync: zipSync takes entries as object keys,
-  // which JavaScript orders integer-like names ("0", "12") first, not in the order given.
-  const zip = new Zip((error, chunk) => {
-    if (error !== null) failure ??= error;
-    else chunks.push(chunk);
-  });
-  for (const [path, bytes] of entries) {
-    const file = new ZipDeflate(path, { level: COMPRESSION_LEVEL });
-    file.mtime = fixedEntryTime();
-    zip.add(file);
-    file.push(bytes, true);
+  const files: Zippable = Object.create(null) as Zippable;
+  for (const [path, bytes] of entries) files[path] = [bytes, { level: COMPRESSION_LEVEL, mtime: fixedEntryTime() }];
+  let archive: Uint8Array;
+  try {
+    archive = zipSync(files);
+  } catch (error) {
+    throw new StateError(`cannot build the state archive: ${String(error)}`, { cause: error });
   }
-  zip.end();
-  if (failure !== undefined) throw new StateError(`cannot build the state archive: ${String(failure)}`, { cause: failure });
-  return concatArrays(chunks, new Uint8Array(0));
+  checkArchive(archive, entries);
+  return archive;
+}
+
+/** Throws a StateError unless `archive` unzips to exactly `entries`. */
+function checkArchive(archive: Uint8Array, entries: readonly (readonly [string, Uint8Array])[]): void {
+  let back: Record<string, Uint8Array>;
+  try {
+    back = unzipSync(archive);
+  } catch (error) {
+    throw new StateError(`the state archive just built does not unzip (${String(error)}): nothing was exported`, { cause: error });
+  }
+  for (const [path, bytes] of entries) {
+    const read = back[path];
+    if (read === undefined || read.length !== bytes.length || read.some((byte, i) => byte !== bytes[i])) {
+      throw new StateError(`the state archive just built does not give back ${path} intact: nothing was exported`);
+    }
+  }
 }
 
 /** Options of {@link importState}. */
@@ -110,10 +128,15 @@ export interface ImportStateOptions {
 export async function importState(
   store: StateStore,
   name: string,
-  bytes: Uint8Array,
+  archive: Uint8Array | ArrayBuffer,
   options: ImportStateOptions = {},
 ): Promise<StateManifest> {
   const source = options.source ?? "the archive";
+  // What `file.arrayBuffer()` and `fetch(...).arrayBuffer()` give, taken as it is.
+  if (!(archive instanceof Uint8Array) && !(archive instanceof ArrayBuffer)) {
+    throw new StateError(`${source} must be the archive's bytes (a Uint8Array or an ArrayBuffer), got ${Object.prototype.toString.call(archive)}`);
+  }
+  const bytes = archive instanceof Uint8Array ? archive : new Uint8Array(archive);
   const entryName = (path: string): string => `${source}: entry "${path}"`;
   const remedy = `export the state again`;
   const listing = listEntries(bytes, source);

@@ -25,6 +25,7 @@ import { extractLogitsArray } from "../training/logits.js";
 import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
+import { widenStoredLogits } from "./stored_logits.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
@@ -135,6 +136,11 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
       allowedClasses: scoredClasses,
     });
     await offer(stream.takeRest());
+  }
+
+  /** New classes: every stored logit row gets the row's lowest logit for each (stored_logits.ts says why). */
+  protected override onClassesGrown(classes: number): void {
+    widenStoredLogits(this.memory, LOGITS, classes);
   }
 
   protected algorithmOptions(): Record<string, unknown> {

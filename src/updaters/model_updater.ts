@@ -53,6 +53,8 @@ export interface UpdateOptions {
    * state manifest so readers of the state can read new files the same way. Kept from the resumed state when absent.
    */
   dataSettings?: Readonly<Record<string, unknown>> | undefined;
+  /** How errors name the training and validation data (e.g. their file paths); default "training dataset", "validation dataset". */
+  dataNames?: { train?: string | undefined; val?: string | undefined } | undefined;
 }
 
 /** One training phase's outcome, for summaries and logs. */
@@ -91,6 +93,8 @@ export abstract class ModelUpdater {
   updatesDone = 0;
   /** Reports of the phases of the most recent update. */
   lastUpdatePhases: PhaseReport[] = [];
+  /** The class count before and after the most recent update, when it grew the output layer (growClasses). */
+  lastClassGrowth: { from: number; to: number } | undefined;
   /** Every epoch of every update so far, including those of the resumed state. */
   metricsHistory: EpochRecord[] = [];
   backendInfo: BackendInfo | undefined;
@@ -193,11 +197,14 @@ export abstract class ModelUpdater {
   async update(trainDataset: Dataset, updateOptions: UpdateOptions = {}): Promise<ContinualModel> {
     await this.prepare();
     const taskId = updateOptions.taskId ?? DEFAULT_TASK_ID;
-    this.checkDataset(trainDataset, "training dataset");
-    if (trainDataset.length === 0) throw new DataError("the training dataset is empty: nothing to update with");
+    const trainName = updateOptions.dataNames?.train ?? "training dataset";
+    const valName = updateOptions.dataNames?.val ?? "validation dataset";
+    this.checkDataset(trainDataset, trainName);
+    if (trainDataset.length === 0) throw new DataError(`${trainName} is empty: nothing to update with`);
+    if (updateOptions.valDataset) this.checkDataset(updateOptions.valDataset, valName);
+    const classes = Math.max(trainDataset.numClasses, updateOptions.valDataset?.numClasses ?? 0);
     this.currentValidation = undefined;
     if (updateOptions.valDataset) {
-      this.checkDataset(updateOptions.valDataset, "validation dataset");
       this.currentValidation = { dataset: updateOptions.valDataset, taskId };
       this.validationSets.push(this.currentValidation);
     }
@@ -210,6 +217,8 @@ export abstract class ModelUpdater {
     const lock = output === undefined ? undefined : await store.lock(output);
     try {
       if (output !== undefined) await this.refuseSilentOverwrite(output);
+      this.lastClassGrowth = undefined;
+      this.growModel(classes, updateOptions.valDataset ? [trainDataset, updateOptions.valDataset] : [trainDataset]);
       this.model.ensureHead(taskId);
       this.lastUpdatePhases = [];
       this.updateCallbacks = updateOptions.callbacks ?? [];
@@ -418,8 +427,10 @@ export abstract class ModelUpdater {
   private async loadState(files: StateReader, data: UpdaterStateData): Promise<void> {
     const dir = files.location;
     const saved = await loadModelFiles(files, "model");
+    let grownTo: number | undefined;
     try {
       if (this.currentModel) {
+        grownTo = this.matchClassCounts(saved, this.currentModel, dir);
         // The model given wins: its freeze flags, not the state's, decide what trains from now on.
         const recorded = saved.frozenWeightNames().sort();
         for (const taskId of saved.taskIds()) this.currentModel.ensureHead(taskId);
@@ -446,6 +457,33 @@ export abstract class ModelUpdater {
     this.metricsHistory = await readStateLogs(files);
     this.validationSets = await this.loadValidationSets(files, data.validation);
     await this.loadAlgorithmState(files, data.algorithm);
+    if (grownTo !== undefined) this.onClassesGrown(grownTo);
+  }
+
+  /**
+   * A resumed state's model and the model given may differ in class count
+   * only through growClasses: a state that grew is resumed with the model
+   * given (built from a config that still says the old count) grown to the
+   * state's count; a model given with MORE classes than the state (its config
+   * raised) grows the state's model when growClasses is on, and returns that
+   * count so the memory is widened too. Anything else is a StateError that
+   * says what to change.
+   */
+  private matchClassCounts(saved: ContinualModel, given: ContinualModel, dir: string): number | undefined {
+    if (saved.numClasses === given.numClasses) return undefined;
+    if (saved.numClasses > given.numClasses && given.spec !== undefined) {
+      given.growClasses(saved.numClasses);
+      return undefined;
+    }
+    if (saved.numClasses < given.numClasses && this.options.growClasses) {
+      saved.growClasses(given.numClasses);
+      return given.numClasses;
+    }
+    throw new StateError(
+      `${dir}/model has ${saved.numClasses} outputs but the model given to the updater has ${given.numClasses} ` +
+        `(a config's "model.classes"). To grow the state's model to ${given.numClasses} classes, set the updater option ` +
+        `growClasses: true (config "options.growClasses", CLI --grow-classes); or give a model with ${saved.numClasses} classes`,
+    );
   }
 
   private async saveValidationSets(files: StateWriter): Promise<unknown[]> {
@@ -483,16 +521,62 @@ export abstract class ModelUpdater {
     return ContinualModel.build(model, { seed: this.options.seed });
   }
 
-  /** Rejects data the model cannot take, before any training starts. */
+  /**
+   * Rejects data the model cannot take, before any training starts. More
+   * classes than the model has outputs is fine with growClasses (update()
+   * then grows the model) and a DataError saying how to allow it otherwise.
+   */
   private checkDataset(dataset: Dataset, what: string): void {
     const model = this.model;
     const expected = model.inputShape;
     if (!tf.util.arraysEqual([...dataset.featureShape], [...expected])) {
       throw new DataError(`${what}: samples have shape [${dataset.featureShape}] but the model takes [${expected}]`);
     }
-    if (dataset.numClasses > model.numClasses) {
-      throw new DataError(`${what}: ${dataset.numClasses} classes but the model has ${model.numClasses} outputs`);
+    if (dataset.numClasses > model.numClasses && !this.options.growClasses) {
+      const outputs = model.numClasses;
+      const unknown = classesPresent(dataset).filter((c) => c >= outputs);
+      const firstRow = dataset.labels.findIndex((label) => label >= outputs) + 1;
+      const has =
+        unknown.length > 0
+          ? `has class${unknown.length > 1 ? "es" : ""} ${unknown.join(", ")} (first in data row ${firstRow}), but the model has ` +
+            `${outputs} outputs (classes 0..${outputs - 1}): new classes appeared`
+          : `declares ${dataset.numClasses} classes, but the model has ${outputs} outputs (classes 0..${outputs - 1})`;
+      throw new DataError(
+        `${what} ${has}. ` +
+          `To let the output layer grow to ${dataset.numClasses} classes (old classes' weights kept), set the updater option ` +
+          `growClasses: true (config "options.growClasses", CLI --grow-classes); or, if the label is a mistake, fix the data`,
+      );
     }
+  }
+
+  /**
+   * Grows the model to `classes` outputs when it has fewer (checkDataset
+   * allowed it: growClasses is on), then lets the algorithm widen what it
+   * stores per class (onClassesGrown).
+   */
+  private growModel(classes: number, data: readonly Dataset[]): void {
+    const before = this.model.numClasses;
+    if (classes <= before) return;
+    // Every class up to the largest label gets an output; new ones without a sample here hint at a mistyped label.
+    const present = new Set(data.flatMap((dataset) => classesPresent(dataset)));
+    const empty = Array.from({ length: classes - before }, (_, i) => before + i).filter((c) => !present.has(c));
+    if (empty.length > 0) {
+      const shown = empty.length > 5 ? `${empty.slice(0, 5).join(", ")}, ... (${empty.length} classes)` : empty.join(", ");
+      this.logger.warn(`growing to ${classes} classes adds classes without a sample in this update's data: ${shown}; check the labels for a typo`);
+    }
+    this.model.growClasses(classes);
+    this.onClassesGrown(classes);
+    this.lastClassGrowth = { from: before, to: classes };
+    this.logger.info(`relearn: the output layer grew from ${before} to ${classes} classes (growClasses)`);
+  }
+
+  /**
+   * Called after the model grew to `classes` outputs (in update(), or when a
+   * resumed state's model is grown to the model given): widen whatever the
+   * algorithm stores per class, e.g. stored logits. Default: nothing.
+   */
+  protected onClassesGrown(classes: number): void {
+    void classes;
   }
 }
 

@@ -43,6 +43,13 @@ export const commonOptionsSchema = z.strictObject({
   gradientClipVal: z.number().positive().optional(),
   gradientClipAlgorithm: z.enum(["norm", "value"]).default("norm"),
   maskUnusedClasses: z.boolean().default(false),
+  /**
+   * Let update() widen the model's output layer (every head) when the training or validation data of an update has
+   * more classes than the model has outputs: old class weights are kept, the new ones initialised (see
+   * ContinualModel.growClasses), stored logits widened (stored_logits.ts). Default false: such data is a DataError
+   * that says so.
+   */
+  growClasses: z.boolean().default(false),
   inputStateFolder: z.string().min(1).optional(),
   outputStateFolder: z.string().min(1).optional(),
   /**

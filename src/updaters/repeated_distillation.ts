@@ -22,6 +22,7 @@ import { doubleDistillationLoss } from "../training/losses.js";
 import { extractLogitsArray } from "../training/logits.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
+import { widenStoredLogits } from "./stored_logits.js";
 import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
@@ -155,6 +156,11 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
     // Refresh: every stored target becomes the consolidated model's logits.
     const refreshed = await extractLogitsArray(model, stored, o.batchSize, storedTasks, { transform: o.testTransform });
     this.memory.setMetadataColumn(LOGITS, refreshed.values);
+  }
+
+  /** New classes: every stored logit row gets the row's lowest logit for each (stored_logits.ts says why). */
+  protected override onClassesGrown(classes: number): void {
+    widenStoredLogits(this.memory, LOGITS, classes);
   }
 
   protected algorithmOptions(): Record<string, unknown> {

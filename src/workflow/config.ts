@@ -35,6 +35,7 @@ export const configUpdaterOptionsSchema = z.strictObject({
   gradientClipVal: z.number().positive().optional(),
   gradientClipAlgorithm: z.enum(["norm", "value"]).optional(),
   maskUnusedClasses: z.boolean().optional(),
+  growClasses: z.boolean().optional(),
   backend: z.enum(["auto", "tensorflow", "wasm", "cpu", "webgl", "webgpu"]).optional(),
   seed: z.number().int().min(0).optional(),
 });

@@ -47,7 +47,11 @@ export interface ReadData<T extends UnlabelledSamples> {
   reading: DataReading;
 }
 
-type ModelShape = { featureShape: readonly number[]; numClasses: number };
+/**
+ * What the data must fit. Without `numClasses`, labels are not bounded (any integer >= 0) and a dataset's class
+ * count is its largest label + 1: `update` reads so, and the updater judges new classes (growClasses).
+ */
+type ModelShape = { featureShape: readonly number[]; numClasses?: number | undefined };
 
 /**
  * A config's data settings, and for CSV files read for a state: `headerFallback`, how the training
@@ -66,20 +70,22 @@ export async function readDataFile(file: DataFile, format: ReadFormat, model: Mo
 export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<Dataset>> {
   if (file.path.toLowerCase().endsWith(".csv")) {
     if (file.labels !== undefined) throw new OptionsError(`${file.path}: a CSV file carries its labels; drop the labels file ${file.labels}`);
-    const { dataset, info } = await loadCsvWithInfo(file.path, { numClasses: model.numClasses, ...csvOptions(format) });
+    const { dataset, info } = await loadCsvWithInfo(file.path, { ...(model.numClasses === undefined ? {} : { numClasses: model.numClasses }), ...csvOptions(format) });
     return checkedSamples(file, dataset, model, csvReading(info));
   }
   checkNotTextData(file.path);
   if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images need their labels file too (--labels)`);
-  if (format.classNames !== undefined) checkClassNamesFit(format.classNames, model.numClasses, file.path);
+  if (format.classNames !== undefined && model.numClasses !== undefined) checkClassNamesFit(format.classNames, model.numClasses, file.path);
   const dataset = await loadIdx({
     images: file.path,
     labels: file.labels,
-    numClasses: model.numClasses,
+    // Unbounded: any label a 32-bit IDX file can hold; the count is then taken from the labels.
+    numClasses: model.numClasses ?? 2 ** 31 - 1,
     layout: format.layout,
     ...(format.scale === undefined ? {} : { scale: format.scale }),
   });
-  return checkedSamples(file, dataset, model, idxReading(file, dataset.length, format.classNames));
+  const counted = model.numClasses === undefined ? { ...dataset, numClasses: dataset.labels.reduce((max, label) => Math.max(max, label + 1), 1) } : dataset;
+  return checkedSamples(file, counted, model, idxReading(file, counted.length, format.classNames));
 }
 
 /**

@@ -52,6 +52,8 @@ export interface UpdateSummary {
   data: { file: string; items: number; classHistogram: number[]; read: DataReading; classNames?: string[] };
   validation?: { file: string; items: number; read: DataReading };
   phases: PhaseSummary[];
+  /** The class count before and after this update, when it grew the output layer (growClasses). */
+  classesGrown?: { from: number; to: number };
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
   seconds: number;
 }
@@ -60,7 +62,9 @@ export interface UpdateSummary {
 export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSummary> {
   const started = performance.now();
   const { config } = request;
-  const model = { featureShape: config.model.inputShape, numClasses: config.model.classes };
+  // No class bound: the model's class count is the resumed state's, which the updater knows; it refuses labels beyond
+  // it with an error that says how to let the model grow (growClasses), or grows it.
+  const model = { featureShape: config.model.inputShape };
   const updater = createUpdater(config.updater, {
     ...config.options,
     model: config.model,
@@ -76,7 +80,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   try {
     // Class names the input state keeps decide how labels read; a fresh start may build them from the data.
     // Nothing is written before the data has been read and checked: bad data writes nothing.
-    const format = await trainingFormat(updater, request.inputState, config.data);
+    const format = await trainingFormat(updater, request.inputState, config.data, config.options.growClasses === true);
     ({ samples: train, reading } = await readDataFileWithInfo(request.data, format, model));
     // Validation labels go through the training file's classes: a class only there has no training data.
     const valFormat: ReadFormat = { ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
@@ -86,6 +90,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       taskId: request.taskId,
       callbacks: request.callbacks,
       dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header),
+      dataNames: { train: request.data.path, val: request.val?.path },
     });
   } finally {
     // The model lives on in the output state; in memory it is ours to free (also when the update failed).
@@ -110,6 +115,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       seconds: p.seconds,
       last: p.history.at(-1) ?? {},
     })),
+    ...(updater.lastClassGrowth ? { classesGrown: updater.lastClassGrowth } : {}),
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
     seconds: (performance.now() - started) / 1000,
   };
@@ -118,12 +124,14 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
 /**
  * How the training file of an update is read: the config's data settings, with the class names of the input state
  * (and any the config adds after them). Without an input state and without names in the config, label names in the
- * file become the state's classes, sorted; with an input state, a name it does not know is a DataError.
+ * file become the state's classes, sorted. A name not in the list is a DataError, or with `grow` (growClasses) it is
+ * added after the others (extendLabelMap) and the updater grows the output layer for it. A state trained on class
+ * indices never gets names from data alone: sorted names would collide with its indices.
  */
-async function trainingFormat(updater: ModelUpdater, inputState: string | undefined, data: DataFormat): Promise<ReadFormat> {
-  if (inputState === undefined) return data.classNames === undefined ? { ...data, newClassNames: "add" } : data;
+async function trainingFormat(updater: ModelUpdater, inputState: string | undefined, data: DataFormat, grow: boolean): Promise<ReadFormat> {
+  if (inputState === undefined) return { ...data, newClassNames: data.classNames === undefined || grow ? "add" : "error" };
   await updater.prepare();
   const stored = readStateDataSettings({ data: updater.storedDataSettings }, inputState);
   const classNames = mergeClassNames(stored?.classNames, data.classNames, { stored: `the input state ${inputState}`, given: "the config's \"data.classNames\"" });
-  return { ...data, ...(classNames === undefined ? {} : { classNames }) };
+  return { ...data, ...(classNames === undefined ? {} : { classNames, newClassNames: grow ? "add" : "error" }) };
 }

@@ -26,3 +26,19 @@ test("in Chromium on SwiftShader, auto prefers wasm over the registered WebGL an
     await server.close();
   }
 });
+
+test("in Chromium, wasm started without setWasmPaths (its .wasm files not found) is a BackendError saying to call setWasmPaths", async () => {
+  const server = await serve({ page: await bundle(browserTestFile("pages/page.ts")), worker: await bundle(browserTestFile("pages/worker.ts")) });
+  const browser = await launchBrowser("chromium");
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.pageUrl("page"));
+    const message = await callPage<string>(page, "wasmWithoutPaths");
+    assert.match(message, /^BackendError: backend "wasm" could not start: .*the \.wasm files not being found.*call setWasmPaths\(<their URL>\)/s);
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});

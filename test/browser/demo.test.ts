@@ -106,7 +106,12 @@ test("the demo page runs two updates in its workers with no console error, shows
     const logged: string[] = (problems as string[]).splice(0);
     assert.ok(logged.length === 1 && logged[0]!.includes("StateError"), logged.join("\n"));
 
-    // Start over forgets everything, also across a reload.
+    // Start over asks first, then forgets everything, also across a reload.
+    const asked: string[] = [];
+    page.once("dialog", (dialog) => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    });
     await page.click("#reset");
     await page.waitForFunction(() => !(document.querySelector<HTMLButtonElement>("#next")?.disabled ?? true));
     assert.deepEqual(await page.evaluate(() => window.relearnDemo.rows()), { rd: [], ft: [] });
@@ -114,6 +119,22 @@ test("the demo page runs two updates in its workers with no console error, shows
     await page.evaluate(() => window.relearnDemo.ready);
     assert.deepEqual(await page.evaluate(() => window.relearnDemo.rows()), { rd: [], ft: [] });
     assert.match(await page.textContent("#status") ?? "", /Next: update 1 of 5/);
+    assert.match(asked.join(), /^Start over\? Both models/);
+
+    // A reload while RD still trains (fine-tuning already done) leaves the lanes one update apart: the next update
+    // runs RD alone, so the page compares like with like again.
+    await page.evaluate(() => window.relearnDemo.runNext());
+    void page.evaluate(() => window.relearnDemo.runNext()).catch(() => undefined);
+    await page.waitForFunction(() => window.relearnDemo.rows()["ft"]?.length === 2, undefined, { polling: 10 });
+    await page.reload();
+    await page.evaluate(() => window.relearnDemo.ready);
+    const apart = await page.evaluate(() => window.relearnDemo.rows());
+    assert.deepEqual([apart["rd"]!.length, apart["ft"]!.length], [1, 2], "RD's update 2 was cut short by the reload");
+    assert.match(await page.textContent("#status") ?? "", /Repeated Distillation catches up with update 2 of 5/);
+    await page.evaluate(() => window.relearnDemo.runNext());
+    const level = await page.evaluate(() => window.relearnDemo.rows());
+    assert.deepEqual([level["rd"]!.length, level["ft"]!.length], [2, 2], "only RD trained");
+    assert.match(await page.textContent("#status") ?? "", /Next: update 3 of 5/);
     assert.deepEqual(problems, []);
   } finally {
     await browser?.close();

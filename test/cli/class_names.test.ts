@@ -64,7 +64,19 @@ test("CLI session with string labels: init, update, update, predict and evaluate
     run = relearn(["update", "--config", config, "--data", join(dir, "chunk3.csv"), "--input-state", join(dir, "v2"), "--output-state", join(dir, "v3"), ...flags]);
     assert.equal(run.status, 1, run.stderr);
     assert.match(run.stderr, /chunk3\.csv: line \d+, column 9 \("species"\): label "fish" is not one of the 3 classes \("bird", "cat", "dog"\)/);
+    assert.match(run.stderr, /"options\.growClasses": true in the config \(CLI --grow-classes\)/);
     assert.equal(existsSync(join(dir, "v3")), false);
+
+    // Allowed to grow: "fish" is added after the state's names (index 3), and the output layer grows to 4.
+    run = relearn(["update", "--config", config, "--data", join(dir, "chunk3.csv"), "--input-state", join(dir, "v2"), "--output-state", join(dir, "v3"), ...flags, "--grow-classes"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /classes bird:14 cat:15 dog:15 fish:1\n/);
+    assert.match(run.stdout, /classes: the output layer grew from 3 to 4 classes/);
+    const grown = JSON.parse(await readFile(join(dir, "v3", "manifest.json"), "utf8")) as { data: { data: { classNames?: string[] } } };
+    assert.deepEqual(grown.data.data.classNames, [...SORTED, "fish"]);
+    run = relearn(["predict", "--state", join(dir, "v3"), "--data", join(dir, "new.csv"), "--backend", "wasm"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.split("\n")[0], "index,prediction,class,p_0,p_1,p_2,p_3");
 
     // v1 trained on every class: its names must be the rows' true names (a wrong mapping would swap them).
     run = relearn(["predict", "--state", join(dir, "v1"), "--data", join(dir, "new.csv"), "--backend", "wasm"]);

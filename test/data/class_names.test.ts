@@ -48,8 +48,8 @@ test("a name not in the class names is an error naming the line, the classes and
   assert.throws(() => parseCsv(ANIMALS, { classNames: ["cat", "dog"], source: "a.csv" }), {
     name: "DataError",
     message:
-      'a.csv: line 4, column 3 ("label"): label "bird" is not one of the 2 classes ("cat", "dog"): fix the label; a new class ' +
-      `needs its name added after the others in the config's "data.classNames" and a model output for it`,
+      'a.csv: line 4, column 3 ("label"): label "bird" is not one of the 2 classes ("cat", "dog"): fix the label, or, for a new ' +
+      `class, let the model grow an output for it: "options.growClasses": true in the config (CLI --grow-classes)`,
   });
   // With class names every label is a name: class indices are not accepted in their place.
   assert.throws(() => parseCsv("x,label\n1,0\n", { classNames: ["cat", "dog"] }), /label "0" is not one of the 2 classes/);

@@ -7,6 +7,7 @@ import { ReplayBuffer } from "../../src/memory/replay_buffer.js";
 import type { ReplayBufferSnapshot } from "../../src/memory/buffer_snapshot.js";
 import type { MetadataRows } from "../../src/memory/columns.js";
 import type { SlotPolicyName } from "../../src/memory/slot_policy.js";
+import { unseenClassLogit, widenStoredLogits } from "../../src/updaters/stored_logits.js";
 
 const NUM_CLASSES = 4;
 
@@ -313,4 +314,60 @@ test("constructor options are checked", () => {
   const defaults = new ReplayBuffer({ capacity: 2 });
   assert.equal(defaults.policy, "reservoir");
   assert.deepEqual(defaults.randomState(), new ReplayBuffer({ capacity: 2, seed: 0 }).randomState());
+});
+
+test("widenMetadataColumn keeps every stored row bit for bit, fills the new values from the row, and round-trips", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 4, max: 7 }), fc.integer({ min: 0, max: 1000 }), (capacity, items, width, seed) => {
+      const buffer = new ReplayBuffer({ capacity, seed });
+      if (items === 0) {
+        buffer.widenMetadataColumn("logits", width, () => 0); // nothing stored: the first insert fixes the width
+        assert.deepEqual(buffer.metadataSchema, {});
+        return;
+      }
+      addChunk(buffer, 0, items);
+      const before = Float32Array.from(buffer.metadataColumn("logits"));
+      const tags = Array.from(buffer.metadataColumn("tag"));
+      buffer.widenMetadataColumn("logits", width, (row) => row[0]! * 10 + row.length);
+      assert.deepEqual(buffer.metadataSchema["logits"]!.rowShape, [width]);
+      const after = buffer.metadataColumn("logits");
+      for (let slot = 0; slot < buffer.length; slot++) {
+        const old = Array.from(before.subarray(slot * 3, slot * 3 + 3));
+        assert.deepEqual(Array.from(after.subarray(slot * width, (slot + 1) * width)), [...old, ...Array<number>(width - 3).fill(old[0]! * 10 + 3)]);
+      }
+      assert.deepEqual(Array.from(buffer.metadataColumn("tag")), tags, "other columns untouched");
+      const restored = ReplayBuffer.fromSnapshot(viaJson(buffer.toSnapshot()));
+      assert.deepEqual(Array.from(restored.metadataColumn("logits")), Array.from(after));
+      // Later inserts bring rows of the new width; the old width is refused.
+      const { dataset } = chunk(100, 2);
+      assert.throws(() => restored.add(dataset, chunk(100, 2).metadata), /row shape \[3\], but the buffer holds dtype float32 and row shape \[/);
+      restored.add(dataset, { logits: { values: new Float32Array(2 * width), rowShape: [width] }, tag: { values: new Int32Array(2), rowShape: [] } });
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test("widenMetadataColumn refuses to narrow, int32 or multi-dimensional columns and unknown keys; the same width is a no-op", () => {
+  const buffer = new ReplayBuffer({ capacity: 4, seed: 1 });
+  addChunk(buffer, 0, 3);
+  const fill = () => 0;
+  assert.throws(() => buffer.widenMetadataColumn("logits", 2, fill), (e: Error) => e instanceof MemoryError && /holds 3 values per row and cannot be narrowed to 2/.test(e.message));
+  assert.throws(() => buffer.widenMetadataColumn("tag", 2, fill), (e: Error) => e instanceof MemoryError && /only 1-D float32 columns can/.test(e.message));
+  assert.throws(() => buffer.widenMetadataColumn("nope", 4, fill), (e: Error) => e instanceof MemoryError && /no metadata column "nope" to widen \(the buffer has: logits, tag\)/.test(e.message));
+  const before = Array.from(buffer.metadataColumn("logits"));
+  buffer.widenMetadataColumn("logits", 3, fill);
+  assert.deepEqual(Array.from(buffer.metadataColumn("logits")), before);
+});
+
+test("widenStoredLogits gives a new class each row's lowest logit", () => {
+  fc.assert(
+    fc.property(fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: 2, maxLength: 6 }), (row) => {
+      const values = Float32Array.from(row);
+      assert.equal(unseenClassLogit(values), Math.min(...values));
+    }),
+  );
+  const buffer = new ReplayBuffer({ capacity: 4, seed: 1 });
+  addChunk(buffer, 1, 2); // logits rows [1, -1, 0.25] and [2, -2, 0.5]
+  widenStoredLogits(buffer, "logits", 5);
+  assert.deepEqual(Array.from(buffer.metadataColumn("logits")), [1, -1, 0.25, -1, -1, 2, -2, 0.5, -2, -2]);
 });

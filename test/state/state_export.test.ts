@@ -273,3 +273,34 @@ test("property: any state exports, imports into another database with the identi
     { numRuns: 40 },
   );
 });
+
+test("files that fflate's streaming DEFLATE mis-compresses (repeating int32 labels) export to an archive unzip and importState read intact", async (t) => {
+  // A class-balanced memory of an ordered stream: labels 0,1,2,3,4,0,1,... as int32 (tester's repro: 200 items).
+  const labelRuns = [200, 500, 1000].map((n) => new Uint8Array(Int32Array.from({ length: n }, (_, i) => i % 5).buffer));
+  const { store } = freshStore();
+  await store.write("rd", {
+    kind: "test-updater",
+    write: async (files) => {
+      for (const [i, bytes] of labelRuns.entries()) await files.writeFile(`memory/y${i}.bin`, bytes);
+      return {};
+    },
+  });
+  const archive = await exportState(store, "rd");
+  const dir = await mkdtemp(join(tmpdir(), "relearn-export-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "rd.zip"), archive);
+  execFileSync("unzip", ["-tq", join(dir, "rd.zip")]); // throws on a bad CRC or an invalid distance
+  const other = freshStore().store;
+  await importState(other, "rd", archive);
+  const back = await other.read("rd");
+  for (const [i, bytes] of labelRuns.entries()) assert.deepEqual(await back!.files.readFile(`memory/y${i}.bin`), bytes);
+});
+
+test("importState takes an ArrayBuffer as it is (what file.arrayBuffer() gives) and refuses anything else naming the type", async () => {
+  const { archive } = await exported();
+  const other = freshStore().store;
+  const copy = archive.slice();
+  await importState(other, "rd", copy.buffer);
+  assert.deepEqual(await exportState(other, "rd"), archive);
+  await assert.rejects(importState(other, "x", "not bytes" as unknown as Uint8Array), refusedWith(/must be the archive's bytes \(a Uint8Array or an ArrayBuffer\), got \[object String\]/));
+});

@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../helpers/backend.js";
 import { splitBlobs } from "../helpers/continual_data.js";
 import { editManifestSealed, type EditableManifest } from "../helpers/state_edits.js";
+import { freshStore } from "../helpers/fake_idb.js";
 import { StateError } from "../../src/errors.js";
 import { buildModel } from "../../src/model/continual_model.js";
 import { mlp } from "../../src/model/spec.js";
@@ -180,4 +181,26 @@ test("two updaters resuming the same state: the second to finish is refused (com
     await updater.update(data.train[1]!);
   });
   assert.equal((await readUpdaterState(dir)).data.updatesDone, 4);
+});
+
+test("a store that cannot checksum (a browser page on plain http from another host: no crypto.subtle) fails before training, as a StateError", async () => {
+  const { store } = freshStore();
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto")!;
+  let batches = 0;
+  Object.defineProperty(globalThis, "crypto", { value: {}, configurable: true });
+  try {
+    await withUpdater(
+      () => new ExperienceReplayModelUpdater({
+        ...base, model: buildModel(spec, { seed: 0 }), memorySize: 100, stateStore: store, outputStateFolder: "s",
+        callbacks: [{ onBatchEnd: () => void batches++ }],
+      }),
+      async (updater) => {
+        await assert.rejects(updater.update(data.train[0]!), rejectsWith(/crypto\.subtle is not available.*serve the page over https or from localhost/));
+      },
+    );
+  } finally {
+    Object.defineProperty(globalThis, "crypto", saved);
+  }
+  assert.equal(batches, 0, "no training ran");
+  assert.equal(await store.holdsState("s"), false);
 });

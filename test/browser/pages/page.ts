@@ -106,6 +106,16 @@ const api = {
     return { name, reason };
   },
 
+  /** `initBackend("wasm")` without setWasmPaths first (the .wasm files are not next to this page's bundle): the error. */
+  async wasmWithoutPaths(): Promise<string> {
+    try {
+      await initBackend("wasm");
+      return "started";
+    } catch (error) {
+      return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+  },
+
   storedKeys,
   corruptStoredFile,
   stallStateWrites,
