@@ -19,8 +19,8 @@ export interface NamedData {
   name: string;
   train: Dataset;
   test: Dataset;
-  /** Class names in index order, when the CSV labels were names (sorted, from the training file); absent otherwise. */
-  classNames?: string[];
+  /** Class names indexed by label, for data sets that have them (Fashion-MNIST, Letter). */
+  classNames?: readonly string[];
 }
 
 export interface LoadNamedDataOptions {
@@ -50,7 +50,7 @@ export async function loadNamedData(dataset: string, options: LoadNamedDataOptio
   if (dataset.toLowerCase().endsWith(".csv")) {
     if (!options.testDataset) throw new OptionsError(`${dataset}: a CSV training file needs a CSV test file too (--test-dataset)`);
     const header = options.header ?? "auto";
-    // Name labels ("A".."Z") become classes sorted by name, from the training file; the test file maps through the same list.
+    // Name labels ("A".."Z") become classes sorted by name, from the training file (classNames); the test file maps through the same list.
     const { dataset: train, info } = await loadCsvWithInfo(dataset, { header, newClassNames: "add" });
     const { classNames } = info;
     const test = await loadCsv(options.testDataset, { numClasses: train.numClasses, header, ...(classNames === undefined ? {} : { classNames }) });
