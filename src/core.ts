@@ -50,7 +50,8 @@ export {
   type TransformContext,
 } from "./data/transforms.js";
 export { parseIdx, encodeIdx } from "./data/idx.js";
-export { parseCsv, parseUnlabelledCsv, parseCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvOptions, type CsvHeader, type CsvHeaderRule, type CsvInfo } from "./data/csv.js";
+export { parseCsv, parseUnlabelledCsv, parseCsvWithInfo, parseUnlabelledCsvWithInfo, parsePredictionCsvWithInfo, type CsvOptions, type CsvHeader, type CsvHeaderRule, type CsvInfo } from "./data/csv.js";
+export { extendLabelMap, mergeClassNames, checkClassNames } from "./data/label_map.js";
 export { makeGaussianBlobs, type GaussianBlobsOptions } from "./data/synthetic.js";
 export { FASHION_MNIST_CLASSES } from "./data/fashion_mnist_classes.js";
 export * from "./data/scenarios.js";
@@ -83,6 +84,7 @@ export type { StateStore, StateReader, StateWriter, StoredState, StateLock, Writ
 export { defaultStateStore, HOST } from "./platform.js";
 export { exportState, importState, type ImportStateOptions } from "./state/state_export.js";
 export { saveModelFiles, loadModelFiles } from "./model/model_files.js";
+export { exportModel, EXPORT_METADATA_KEY, type ExportMetadata, type ExportModelOptions } from "./model/export_model.js";
 export { STATE_FORMAT_VERSION } from "./state/format.js";
 // Any updater's state, checked against that updater's schema (what inspect, evaluate and predict read).
 export { readUpdaterState } from "./updaters/state_kinds.js";

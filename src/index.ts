@@ -15,7 +15,7 @@ export { lockStateFolder } from "./state/lock.js";
 export { writeResultsFolder } from "./reporting/files.js";
 
 // Models as folders.
-export { saveModel, loadModel, fileSystemIO } from "./model/io.js";
+export { saveModel, loadModel, fileSystemIO, exportModelToFolder } from "./model/io.js";
 
 // Data files read from paths.
 export { loadIdx, loadIdxImages, type LoadIdxOptions } from "./data/idx_file.js";

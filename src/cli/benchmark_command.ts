@@ -79,7 +79,8 @@ Examples:
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
       const model = await resolveModelSpec(flags.model, data.train);
       process.stderr.write(
-        `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ${flags.scenario} x ${flags.tasks}, ` +
+        `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test${data.classNames === undefined ? "" : `, classes ${data.classNames.map((name, i) => `${i} ${name}`).join(", ")}`}), ` +
+          `${flags.scenario} x ${flags.tasks}, ` +
           `updaters ${updaters.join(", ")}, memory ${flags.memorySizes.join("/")}, seeds ${flags.seeds.join("/")}, ${flags.epochs} epochs\n`,
       );
       const results = await runBenchmark(

@@ -39,12 +39,18 @@ export function evaluateCommand(): Command {
     .action(async (flags) => {
       const result = await evaluateState(await common(flags));
       if (flags.json) return printJson(result);
+      const names = result.classNames;
+      const name = (c: number) => (names?.[c] === undefined ? String(c) : `${c} ${names[c]}`);
+      const width = Math.max(3, ...result.confusionMatrix.map((_, c) => name(c).length));
+      const cell = Math.max(5, ...(names ?? []).map((n) => n.length));
       const lines = [
         `${result.file}: ${result.items} items (${describeReading(result.read)}), accuracy ${fixed(result.accuracy)}`,
         "per-class accuracy:",
-        ...result.perClassAccuracy.map((a, c) => `  class ${c}: ${fixed(a)}`),
+        ...result.perClassAccuracy.map((a, c) => `  class ${names?.[c] === undefined ? c : `${c} (${names[c]})`}: ${fixed(a)}`),
         "confusion matrix (rows: label, columns: prediction):",
-        ...result.confusionMatrix.map((row, c) => `  ${String(c).padStart(3)} | ${row.map((n) => String(n).padStart(5)).join(" ")}`),
+        // With names, a header row names the columns; each cell as wide as the longest name.
+        ...(names === undefined ? [] : [`  ${"".padStart(width)} | ${result.confusionMatrix.map((_, c) => (names[c] ?? String(c)).padStart(cell)).join(" ")}`]),
+        ...result.confusionMatrix.map((row, c) => `  ${name(c).padStart(width)} | ${row.map((n) => String(n).padStart(cell)).join(" ")}`),
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });
@@ -52,7 +58,7 @@ export function evaluateCommand(): Command {
 
 export function predictCommand(): Command {
   return dataOptions(new Command("predict"))
-    .description("predicted class and class probabilities for every row of a data file (labels not needed)")
+    .description("predicted class (and its name, when the state has class names) and class probabilities for every row of a data file (labels not needed)")
     .option("--format <format>", "csv or jsonl", "csv")
     .option("--out <file>", "write here instead of stdout")
     .option("--json", "same as --format jsonl")
@@ -61,7 +67,7 @@ export function predictCommand(): Command {
       const predictions = await predictState(await common(flags));
       // On stderr, so the row count and the header decision are visible without touching the output.
       process.stderr.write(`relearn predict: ${predictions.read.file}: ${predictions.read.rows} rows (${describeReading(predictions.read)})\n`);
-      const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions) : predictionsToCsv(predictions);
+      const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions, predictions.classNames) : predictionsToCsv(predictions, predictions.classNames);
       if (flags.out) await writeFile(flags.out, text);
       else process.stdout.write(text);
     });

@@ -12,6 +12,7 @@ import { updateCommand } from "./update_command.js";
 import { evaluateCommand, predictCommand } from "./evaluate_command.js";
 import { inspectCommand } from "./inspect_command.js";
 import { driftCommand } from "./drift_command.js";
+import { exportModelCommand } from "./export_model_command.js";
 import { exportStateCommand, importStateCommand } from "./state_archive_command.js";
 import { fileSystemStore } from "../state/fs_store.js";
 import { parseThreads } from "../backend/wasm_threads.js";
@@ -39,6 +40,7 @@ const program = new Command("relearn")
   .addCommand(predictCommand())
   .addCommand(inspectCommand())
   .addCommand(driftCommand())
+  .addCommand(exportModelCommand())
   .addCommand(exportStateCommand(fileSystemStore))
   .addCommand(importStateCommand(fileSystemStore))
   .addCommand(benchmarkCommand())

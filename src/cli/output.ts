@@ -9,9 +9,9 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
 }
 
-/** A compact one-line histogram: "0:120 1:98 ...". */
-export function formatHistogram(histogram: readonly number[]): string {
-  return histogram.map((n, c) => `${c}:${n}`).join(" ");
+/** A compact one-line histogram: "0:120 1:98 ...", or with class names "cat:120 dog:98 ..." (an index where a class has no name). */
+export function formatHistogram(histogram: readonly number[], classNames?: readonly string[]): string {
+  return histogram.map((n, c) => `${classNames?.[c] ?? c}:${n}`).join(" ");
 }
 
 export function fixed(value: number | undefined, digits = 4): string {

@@ -12,7 +12,7 @@ import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 function formatSummary(s: UpdateSummary): string {
   const lines = [
     `relearn update: ${s.updater} on ${s.backend}, update ${s.updatesDone} written to ${s.outputState} in ${s.seconds.toFixed(1)} s`,
-    `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram)}`,
+    `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram, s.data.classNames)}`,
     ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items (${describeReading(s.validation.read)})`] : []),
     ...(s.classesGrown ? [`classes: the output layer grew from ${s.classesGrown.from} to ${s.classesGrown.to} classes (--grow-classes)`] : []),
     "phases:",
@@ -23,7 +23,7 @@ function formatSummary(s: UpdateSummary): string {
         (p.last["val_loss"] === undefined ? "" : `  val_loss ${fixed(p.last["val_loss"])} val_acc ${fixed(p.last["val_accuracy"])}`) +
         (p.stoppedEarly ? `  (stopped early; best epoch ${p.bestEpoch! + 1})` : ""),
     ),
-    ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
+    ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered), classes ${formatHistogram(s.memory.classHistogram, s.data.classNames)}`] : []),
     ...(s.drift === undefined ? [] : [formatDrift(s.drift)]),
   ];
   return lines.join("\n") + "\n";

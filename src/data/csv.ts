@@ -1,6 +1,7 @@
 /**
- * Numeric CSV to Dataset: one sample per line, one column of integer labels,
- * every other column a feature. No quoting rules beyond stripping quotes
+ * CSV to Dataset: one sample per line, one label column (class indices 0..C-1,
+ * or class names mapped to indices through a list, see label_map.ts), every
+ * other column a numeric feature. No quoting rules beyond stripping quotes
  * around a field: a file of numbers does not need them.
  *
  * Whether line 1 is a header is the one guess here, and a wrong guess loses
@@ -11,11 +12,24 @@
  */
 import { DataError, OptionsError } from "../errors.js";
 import { createDataset, type Dataset, type UnlabelledSamples } from "./dataset.js";
+import { checkClassNamesFit, extendLabelMap, shownClassNames } from "./label_map.js";
 
 /** Options of `parseCsv`. */
 export interface CsvOptions {
   /** Column name (needs a header) or 0-based index. Default: the column named "label", else the last one. */
   labelColumn?: string | number;
+  /**
+   * Class names: with them, every label is a name and becomes its index in this list ("cat" is class 0 in
+   * ["cat", "dog"]); a label not in the list is a DataError (unless `newClassNames` is "add"). Without them,
+   * labels are integers 0..C-1 (a name is then a DataError, unless `newClassNames` is "add").
+   */
+  classNames?: readonly string[];
+  /**
+   * Labels that are names not in `classNames` (or names at all, without `classNames`): "error" (default), or
+   * "add" them after the known names in sorted order (label_map.ts's extendLabelMap); the list used is
+   * `CsvInfo.classNames`. A label column holding both numbers and names is a DataError when there is no list.
+   */
+  newClassNames?: "error" | "add";
   /**
    * Whether line 1 is a header row. "auto" (default) reads line 1 as a header when a field is not a
    * number (`a,b,label`, `0,1,2,label`) or when it is exactly 0,1,...,n-1 with n >= 2 (pandas'
@@ -33,7 +47,7 @@ export interface CsvOptions {
   headerFallback?: boolean;
   /** Where `header` came from, for errors (e.g. "--header or the config's data.header"). Default "the header setting". */
   headerSource?: string;
-  /** Default: the largest label + 1. */
+  /** Default: the largest label + 1, or the number of class names. More class names than this is a DataError. */
   numClasses?: number;
   delimiter?: string;
   /** Named in error messages (a file path, usually). */
@@ -62,6 +76,8 @@ export interface CsvInfo {
   headerRule: CsvHeaderRule;
   /** 0-based index and header name (when there is a header) of the label column; null for unlabelled reads. */
   labelColumn: { index: number; name?: string } | null;
+  /** When the labels were read as names: the class names, in index order (those given, then any added). */
+  classNames?: string[];
   /**
    * What looks wrong but was read anyway (only present when there is something): a separator other than ','
    * on line 1, or a first column without a name (pandas' index column, read as a feature).
@@ -222,15 +238,28 @@ function csvInfo(table: Table, labelIndex: number | null): CsvInfo {
   };
 }
 
-/** Each row's fields as numbers, in order; `onValue` gets (value, field, column, row, where). Errors name line and column. */
-function forEachValue(table: Table, onValue: (value: number, field: string, column: number, row: number, where: string) => void): void {
-  const { source, names, columns } = table;
+/** Where a field is, for errors: the file, line and column (with its header name). */
+function fieldWhere(table: Table, line: number, column: number): string {
+  return `${table.source}: line ${line}, column ${column + 1}${table.names ? ` ("${table.names[column]}")` : ""}`;
+}
+
+/**
+ * Each row's fields as numbers, in order; `onValue` gets (value, field, column, row, where). The field of
+ * `textColumn` (the label column) is passed as written to `onText` instead. Errors name line and column.
+ */
+function forEachValue(
+  table: Table,
+  onValue: (value: number, field: string, column: number, row: number, where: string) => void,
+  text?: { column: number; onText: (field: string, row: number) => void },
+): void {
+  const { source, columns } = table;
   table.dataRows.forEach(({ line, fields }, row) => {
     if (fields.length !== columns) {
       throw new DataError(`${source}: line ${line}: expected ${columns} columns, got ${fields.length}`);
     }
     fields.forEach((field, column) => {
-      const where = `${source}: line ${line}, column ${column + 1}${names ? ` ("${names[column]}")` : ""}`;
+      if (column === text?.column) return text.onText(field, row);
+      const where = fieldWhere(table, line, column);
       if (!NUMBER.test(field)) {
         const hint = separatorHint(table);
         throw new DataError(NON_FINITE.test(field) ? `${where}: non-finite value "${field}"` : `${where}: "${field}" is not a number${hint === "" ? "" : `; ${hint}`}`);
@@ -244,48 +273,155 @@ function checkFeature(value: number, field: string, where: string): void {
   if (!Number.isFinite(Math.fround(value))) throw new DataError(`${where}: ${field} is too large for float32`);
 }
 
-/** Parses numeric CSV text into a Dataset with featureShape [number of feature columns]. */
+/** Parses CSV text into a Dataset with featureShape [number of feature columns]. */
 export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   return parseCsvWithInfo(text, options).dataset;
 }
 
-/** As `parseCsv`, and how the text was read (rows, header, label column). */
-export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { dataset: Dataset; info: CsvInfo } {
-  const table = readTable(text, options);
-  const { source, names, columns, first } = table;
-  if (options.numClasses !== undefined && (!Number.isInteger(options.numClasses) || options.numClasses <= 0)) {
-    throw new OptionsError(`${source}: numClasses must be a positive integer, got ${options.numClasses}`);
-  }
+/** The features of a labelled table (every column but `labelIndex`) and its label fields as written. */
+function readLabelledTable(table: Table, labelIndex: number): { features: Float32Array; labelFields: string[] } {
+  const numFeatures = table.columns - 1;
+  const features = new Float32Array(table.dataRows.length * numFeatures);
+  const labelFields = new Array<string>(table.dataRows.length);
+  let position = 0;
+  forEachValue(
+    table,
+    (value, field, _column, _row, where) => {
+      checkFeature(value, field, where);
+      features[position++] = value;
+    },
+    { column: labelIndex, onText: (field, row) => (labelFields[row] = field) },
+  );
+  return { features, labelFields };
+}
+
+/** The label column of a table with at least one feature: resolved, or a DataError naming the setting. */
+function labelColumnOf(table: Table, options: CsvOptions): number {
+  const { source, columns, first } = table;
   if (columns < 2) {
     const hint = separatorHint(table);
     throw new DataError(`${source}: line ${first.line} has ${columns} column; need at least one feature and a label${hint === "" ? "" : `; ${hint}`}`);
   }
-  const labelIndex = resolveLabelColumn(options.labelColumn, names, columns, `${source}: line ${first.line}`);
+  return resolveLabelColumn(options.labelColumn, table.names, columns, `${source}: line ${first.line}`);
+}
 
-  const numFeatures = columns - 1;
-  const features = new Float32Array(table.dataRows.length * numFeatures);
-  const labels = new Int32Array(table.dataRows.length);
-  let maxLabel = 0;
-  let position = 0;
-  forEachValue(table, (value, field, column, row, where) => {
-    if (column !== labelIndex) {
-      checkFeature(value, field, where);
-      features[position++] = value;
-      return;
+/** As `parseCsv`, and how the text was read (rows, header, label column, class names). */
+export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { dataset: Dataset; info: CsvInfo } {
+  const table = readTable(text, options);
+  const { source } = table;
+  if (options.numClasses !== undefined && (!Number.isInteger(options.numClasses) || options.numClasses <= 0)) {
+    throw new OptionsError(`${source}: numClasses must be a positive integer, got ${options.numClasses}`);
+  }
+  const labelIndex = labelColumnOf(table, options);
+  const { features, labelFields } = readLabelledTable(table, labelIndex);
+  const where = (row: number) => fieldWhere(table, table.dataRows[row]!.line, labelIndex);
+  // A label that is no class index in a column relearn picked by itself may be a feature: say how the column was picked.
+  const note = options.labelColumn === undefined ? `; ${defaultLabelColumnNote(table, labelIndex)}` : "";
+  const read = classLabels(labelFields, options, where, source, note);
+  const info = { ...csvInfo(table, labelIndex), ...(read.classNames === undefined ? {} : { classNames: read.classNames }) };
+  return { dataset: createDataset({ features, labels: read.labels, featureShape: [table.columns - 1], numClasses: read.numClasses }, source), info };
+}
+
+/**
+ * CSV text to predict on, for a model of `inputs` features: every column is a feature, except in a file with
+ * exactly one column more (and no unnamed first column, pandas' index, which the shape error should name): that
+ * is the label column (chosen as for training), dropped unread, so its labels may be names, numbers or missing.
+ */
+export function parsePredictionCsvWithInfo(
+  text: string,
+  options: CsvRowOptions & Pick<CsvOptions, "labelColumn"> & { inputs: number },
+): { samples: UnlabelledSamples; info: CsvInfo } {
+  const table = readTable(text, options);
+  if (table.columns !== options.inputs + 1 || table.names?.[0] === "") return unlabelledTable(table);
+  const labelIndex = labelColumnOf(table, options);
+  const { features } = readLabelledTable(table, labelIndex);
+  return { samples: { features, featureShape: [table.columns - 1], length: table.dataRows.length }, info: csvInfo(table, labelIndex) };
+}
+
+/** How the default label column was chosen, and the setting that chooses another. */
+function defaultLabelColumnNote(table: Table, labelIndex: number): string {
+  const named = table.names?.[labelIndex] === "label";
+  const column = `column ${labelIndex + 1}${table.names ? ` ("${table.names[labelIndex]}")` : ""}`;
+  const why = named ? `the column named "label"` : `the last column, ${column}, as ${table.names ? "the header has no column named \"label\"" : "the file has no header"}`;
+  return `the labels were read from ${why}: if the labels are in another column, set "data.labelColumn" in the config (its name or 0-based index)`;
+}
+
+const NAMES_HINT =
+  `list the class names in the config's "data.classNames" (e.g. ["cat", "dog"]: the first is class 0), ` +
+  "or start a new state from this file: its first update maps the names it finds, sorted, to classes 0, 1, ...";
+
+/**
+ * Class indices from label fields as written: through `options.classNames` (or names added to it), or as
+ * integers when there is no list and no field is a name. `where(row)` names a field in errors.
+ */
+function classLabels(
+  fields: readonly string[],
+  options: CsvOptions,
+  where: (row: number) => string,
+  source: string,
+  columnNote: string,
+): { labels: Int32Array; numClasses: number; classNames?: string[] } {
+  const emptyRow = fields.findIndex((field) => field === "");
+  if (emptyRow >= 0) throw new DataError(`${where(emptyRow)}: the label is missing (an empty field)`);
+  const firstName = fields.findIndex((field) => !NUMBER.test(field) && !NON_FINITE.test(field));
+  if (options.classNames === undefined && firstName < 0) {
+    try {
+      return integerLabels(fields, options, where);
+    } catch (error) {
+      throw error instanceof DataError ? new DataError(`${error.message}${columnNote}`, { cause: error }) : error;
     }
+  }
+  const nameRow = Math.max(firstName, 0);
+  if (options.classNames === undefined && options.newClassNames !== "add") {
+    throw new DataError(`${where(nameRow)}: label ${JSON.stringify(fields[nameRow])} is not a number and no class names are set: ${NAMES_HINT}${columnNote}`);
+  }
+  if (options.classNames === undefined) {
+    // Building a list from the data: a column of names with a number in it is more likely a mistake than a class "3".
+    const numberRow = fields.findIndex((field) => NUMBER.test(field) || NON_FINITE.test(field));
+    if (numberRow >= 0) {
+      throw new DataError(
+        `${where(numberRow)}: label ${JSON.stringify(fields[numberRow])} is a number, but ${where(nameRow).replace(`${source}: `, "")} is the name ` +
+          `${JSON.stringify(fields[nameRow])}: a label column holds class indices or class names, not both; fix the labels, or list every class name ` +
+          `(numbers too) in the config's "data.classNames"`,
+      );
+    }
+  }
+  const given = options.classNames ?? [];
+  const classNames = options.newClassNames === "add" ? extendLabelMap(given, fields) : [...given];
+  const index = new Map(classNames.map((name, i) => [name, i]));
+  const labels = new Int32Array(fields.length);
+  fields.forEach((field, row) => {
+    const label = index.get(field);
+    if (label === undefined) {
+      throw new DataError(
+        `${where(row)}: label ${JSON.stringify(field)} is not one of the ${classNames.length} classes (${shownClassNames(classNames)}): ` +
+          `fix the label, or, for a new class, let the model grow an output for it: "options.growClasses": true in the config (CLI --grow-classes)`,
+      );
+    }
+    labels[row] = label;
+  });
+  checkClassNamesFit(classNames, options.numClasses ?? classNames.length, source);
+  return { labels, numClasses: options.numClasses ?? classNames.length, classNames };
+}
+
+/** Labels written as class indices: non-negative integers below `options.numClasses` (when given). */
+function integerLabels(fields: readonly string[], options: CsvOptions, where: (row: number) => string): { labels: Int32Array; numClasses: number } {
+  const labels = new Int32Array(fields.length);
+  let maxLabel = 0;
+  fields.forEach((field, row) => {
+    if (NON_FINITE.test(field)) throw new DataError(`${where(row)}: non-finite value "${field}"`);
+    const value = Number(field);
     if (!Number.isInteger(value) || value < 0) {
-      throw new DataError(`${where}: label ${field} is not a non-negative integer`);
+      throw new DataError(`${where(row)}: label ${field} is not a non-negative integer`);
     }
     if (options.numClasses !== undefined && value >= options.numClasses) {
-      throw new DataError(`${where}: label ${field} is out of range [0, ${options.numClasses})`);
+      throw new DataError(`${where(row)}: label ${field} is out of range [0, ${options.numClasses})`);
     }
-    if (value > 0x7fffffff) throw new DataError(`${where}: label ${field} is too large`);
+    if (value > 0x7fffffff) throw new DataError(`${where(row)}: label ${field} is too large`);
     labels[row] = value;
     maxLabel = Math.max(maxLabel, value);
   });
-
-  const numClasses = options.numClasses ?? maxLabel + 1;
-  return { dataset: createDataset({ features, labels, featureShape: [numFeatures], numClasses }, source), info: csvInfo(table, labelIndex) };
+  return { labels, numClasses: options.numClasses ?? maxLabel + 1 };
 }
 
 /** Parses numeric CSV text whose every column is a feature (no label column), for prediction. */
@@ -298,7 +434,10 @@ export function parseUnlabelledCsvWithInfo(
   text: string,
   options: CsvRowOptions = {},
 ): { samples: UnlabelledSamples; info: CsvInfo } {
-  const table = readTable(text, options);
+  return unlabelledTable(readTable(text, options));
+}
+
+function unlabelledTable(table: Table): { samples: UnlabelledSamples; info: CsvInfo } {
   const features = new Float32Array(table.dataRows.length * table.columns);
   let position = 0;
   forEachValue(table, (value, field, _column, _row, where) => {
@@ -316,20 +455,20 @@ function resolveLabelColumn(
 ): number {
   if (typeof labelColumn === "number") {
     if (!Number.isInteger(labelColumn) || labelColumn < 0 || labelColumn >= columns) {
-      throw new DataError(`${where}: labelColumn ${labelColumn} is not a column index in [0, ${columns})`);
+      throw new DataError(`${where}: labelColumn ${labelColumn} (the config's "data.labelColumn") is not a column index in [0, ${columns})`);
     }
     return labelColumn;
   }
   if (typeof labelColumn === "string") {
     if (names === undefined) {
       throw new DataError(
-        `${where}: labelColumn "${labelColumn}" is a name but the file has no header row; pass a column index`,
+        `${where}: labelColumn "${labelColumn}" (the config's "data.labelColumn") is a name but the file has no header row; set a 0-based column index instead`,
       );
     }
     const index = names.indexOf(labelColumn);
     if (index < 0) {
       throw new DataError(
-        `${where}: unknown label column "${labelColumn}"; the header has: ${names.join(", ")}`,
+        `${where}: unknown label column "${labelColumn}" (the label column setting, the config's "data.labelColumn"); the header has: ${names.join(", ")}`,
       );
     }
     return index;

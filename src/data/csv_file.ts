@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { DataError } from "../errors.js";
 import type { Dataset, UnlabelledSamples } from "./dataset.js";
-import { parseCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvInfo, type CsvOptions, type CsvRowOptions } from "./csv.js";
+import { parseCsvWithInfo, parsePredictionCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvInfo, type CsvOptions, type CsvRowOptions } from "./csv.js";
 
 /** Reads a numeric CSV file (UTF-8) as a Dataset; error messages name `path`. */
 export async function loadCsv(path: string, options: Omit<CsvOptions, "source"> = {}): Promise<Dataset> {
@@ -25,6 +25,14 @@ export async function loadUnlabelledCsvWithInfo(
   options: Omit<CsvRowOptions, "source"> = {},
 ): Promise<{ samples: UnlabelledSamples; info: CsvInfo }> {
   return parseUnlabelledCsvWithInfo(await readText(path), { ...options, source: path });
+}
+
+/** Reads a CSV file to predict on, its label column (if any) dropped unread (see parsePredictionCsvWithInfo). */
+export async function loadPredictionCsvWithInfo(
+  path: string,
+  options: Omit<CsvRowOptions, "source"> & Pick<CsvOptions, "labelColumn"> & { inputs: number },
+): Promise<{ samples: UnlabelledSamples; info: CsvInfo }> {
+  return parsePredictionCsvWithInfo(await readText(path), { ...options, source: path });
 }
 
 async function readText(path: string): Promise<string> {

@@ -5,6 +5,7 @@
  * updaters included) checks the remembered settings with the same schema.
  */
 import * as z from "zod";
+import { validClassNames } from "./label_map.js";
 
 /**
  * How data files are read: CSV (a label column + numeric features) or IDX
@@ -19,6 +20,16 @@ export const dataFormatSchema = z.strictObject({
   header: z.union([z.boolean(), z.literal("auto")]).optional(),
   /** Column name or 0-based index of the label in CSV files; default the column named "label", else the last. */
   labelColumn: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+  /**
+   * Class names in index order ("cat" is class 0 in ["cat", "dog"]): CSV labels are then these names. Leave it out and
+   * labels are class indices 0..C-1, or, when they are names, the first update of a state lists them sorted (by code
+   * unit: "B" before "a"). The state keeps the list; a config's list must agree with the state's (it may add names at the end).
+   */
+  classNames: z
+    .array(z.string().trim().min(1, "a class name must not be empty"))
+    .min(1)
+    .refine(validClassNames, "class names must be distinct")
+    .optional(),
   /** Pixel scale for IDX images (default 1/255). */
   scale: z.number().positive().optional(),
   /** IDX images as flat vectors or [h, w, 1] (for CNN specs). */

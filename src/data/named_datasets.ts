@@ -9,7 +9,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { OptionsError } from "../errors.js";
 import type { Dataset } from "./dataset.js";
-import { loadCsv } from "./csv_file.js";
+import { loadCsv, loadCsvWithInfo } from "./csv_file.js";
 import type { CsvHeader } from "./csv.js";
 import { loadFashionMnist } from "./fashion_mnist.js";
 import { loadIdx } from "./idx_file.js";
@@ -19,6 +19,8 @@ export interface NamedData {
   name: string;
   train: Dataset;
   test: Dataset;
+  /** Class names indexed by label, for data sets that have them (Fashion-MNIST, Letter). */
+  classNames?: readonly string[];
 }
 
 export interface LoadNamedDataOptions {
@@ -48,9 +50,11 @@ export async function loadNamedData(dataset: string, options: LoadNamedDataOptio
   if (dataset.toLowerCase().endsWith(".csv")) {
     if (!options.testDataset) throw new OptionsError(`${dataset}: a CSV training file needs a CSV test file too (--test-dataset)`);
     const header = options.header ?? "auto";
-    const train = await loadCsv(dataset, { header });
-    const test = await loadCsv(options.testDataset, { numClasses: train.numClasses, header });
-    return { name: dataset, train, test };
+    // Name labels ("A".."Z") become classes sorted by name, from the training file (classNames); the test file maps through the same list.
+    const { dataset: train, info } = await loadCsvWithInfo(dataset, { header, newClassNames: "add" });
+    const { classNames } = info;
+    const test = await loadCsv(options.testDataset, { numClasses: train.numClasses, header, ...(classNames === undefined ? {} : { classNames }) });
+    return { name: dataset, train, test, ...(classNames === undefined ? {} : { classNames }) };
   }
   const folder = await stat(dataset).catch(() => null);
   if (!folder?.isDirectory()) {

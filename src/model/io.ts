@@ -11,6 +11,7 @@ import type * as tf from "@tensorflow/tfjs-core";
 import { ModelError } from "../errors.js";
 import type { ContinualModel } from "./continual_model.js";
 import { readModel, readModelArtifacts, writeModel, writeModelArtifacts, type ReadModelFile, type WriteModelFile } from "./model_files.js";
+import { exportModel, type ExportMetadata, type ExportModelOptions } from "./export_model.js";
 
 export { MODEL_JSON, WEIGHTS_BIN, METADATA_KEY } from "./model_files.js";
 
@@ -33,6 +34,14 @@ export function fileSystemIO(dir: string): FileSystemIOHandler {
 /** Saves `model` into the folder `dir` (model_files.ts's writeModel). */
 export function saveModel(model: ContinualModel, dir: string): Promise<void> {
   return writeModel(model, folderWrite(dir), dir);
+}
+
+/**
+ * Exports `model` for serving into the folder `dir` (export_model.ts's exportModel): a plain tfjs model whose
+ * outputs are logits, or with `{ outputs: "probabilities" }` softmax probabilities.
+ */
+export function exportModelToFolder(model: ContinualModel, dir: string, options: ExportModelOptions = {}): Promise<ExportMetadata> {
+  return exportModel(model, folderWrite(dir), dir, options);
 }
 
 /** Loads the model saved in the folder `dir` (model_files.ts's readModel). */

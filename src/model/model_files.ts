@@ -121,6 +121,11 @@ export async function writeModel(model: ContinualModel, write: WriteModelFile, w
 export async function readModel(read: ReadModelFile, where: string): Promise<ContinualModel> {
   const artifacts = await readModelArtifacts(read, where);
   const jsonPath = `${where}/${MODEL_JSON}`;
+  const exported = artifacts.userDefinedMetadata?.["relearnExport"] as { outputs?: unknown } | undefined;
+  if (exported?.outputs === "probabilities") {
+    // Its outputs are softmax probabilities: training or predicting on them as logits would be silently wrong.
+    throw new ModelError(`${jsonPath} is a model exported for serving whose outputs are probabilities, not logits: load the state's model (its model/ folder) instead`);
+  }
   const metadata = readMetadata(artifacts.userDefinedMetadata?.[METADATA_KEY], jsonPath);
   let layersModel: tfl.LayersModel;
   try {

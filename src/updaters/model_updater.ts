@@ -138,6 +138,14 @@ export abstract class ModelUpdater {
     return this.store;
   }
 
+  /**
+   * The data settings the next saved state stores (UpdateOptions.dataSettings): the resumed state's after
+   * `prepare()`, until an update gives others; undefined when there are none.
+   */
+  get storedDataSettings(): Readonly<Record<string, unknown>> | undefined {
+    return this.dataSettings;
+  }
+
   /** True once the model exists (built, wrapped or loaded from state). */
   get hasModel(): boolean {
     return this.currentModel !== undefined;

@@ -6,8 +6,9 @@
  * was read (rows, CSV header, label column), for summaries.
  */
 import { featureSize, type Dataset, type UnlabelledSamples } from "../data/dataset.js";
-import { UNNAMED_FIRST_COLUMN, type CsvHeaderRule, type CsvInfo, type CsvOptions } from "../data/csv.js";
-import { loadCsvWithInfo, loadUnlabelledCsvWithInfo } from "../data/csv_file.js";
+import { type CsvHeaderRule, type CsvInfo, type CsvOptions } from "../data/csv.js";
+import { loadCsvWithInfo, loadPredictionCsvWithInfo } from "../data/csv_file.js";
+import { checkClassNamesFit } from "../data/label_map.js";
 import { loadIdx, loadIdxImages } from "../data/idx_file.js";
 import { DataError, OptionsError } from "../errors.js";
 import type { DataFormat } from "./config.js";
@@ -31,6 +32,11 @@ export interface DataReading {
   headerRule?: CsvHeaderRule;
   /** CSV: the label column, 0-based, with its header name; null without labels (or for IDX). */
   labelColumn: { index: number; name?: string } | null;
+  /**
+   * The class names of the labels, in index order, when the format has them or the CSV labels were names
+   * (the list the labels were mapped through, names added from the file included); absent otherwise.
+   */
+  classNames?: string[];
   /** CSV: what looks wrong but was read anyway (see CsvInfo.warnings); absent when nothing does. */
   warnings?: string[];
 }
@@ -49,10 +55,11 @@ type ModelShape = { featureShape: readonly number[]; numClasses?: number | undef
 
 /**
  * A config's data settings, and for CSV files read for a state: `headerFallback`, how the training
- * file's line 1 was read (settles a line 1 "auto" cannot), and `headerSource`, where `header` came
- * from (for errors). See CsvOptions.
+ * file's line 1 was read (settles a line 1 "auto" cannot), `headerSource`, where `header` came
+ * from (for errors), and `newClassNames`: whether label names not in `classNames` are added ("add": a
+ * state's first update building its list) or an error (the default). See CsvOptions.
  */
-export type ReadFormat = DataFormat & { headerFallback?: boolean; headerSource?: string };
+export type ReadFormat = DataFormat & { headerFallback?: boolean; headerSource?: string; newClassNames?: "error" | "add" };
 
 /** Loads a data file with the config's format settings for a model of `featureShape` and `numClasses`. */
 export async function readDataFile(file: DataFile, format: ReadFormat, model: ModelShape): Promise<Dataset> {
@@ -68,6 +75,7 @@ export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, m
   }
   checkNotTextData(file.path);
   if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images need their labels file too (--labels)`);
+  if (format.classNames !== undefined && model.numClasses !== undefined) checkClassNamesFit(format.classNames, model.numClasses, file.path);
   const dataset = await loadIdx({
     images: file.path,
     labels: file.labels,
@@ -77,7 +85,7 @@ export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, m
     ...(format.scale === undefined ? {} : { scale: format.scale }),
   });
   const counted = model.numClasses === undefined ? { ...dataset, numClasses: dataset.labels.reduce((max, label) => Math.max(max, label + 1), 1) } : dataset;
-  return checkedSamples(file, counted, model, idxReading(file, counted.length));
+  return checkedSamples(file, counted, model, idxReading(file, counted.length, format.classNames));
 }
 
 /**
@@ -94,29 +102,26 @@ export async function readPredictionFile(file: DataFile, format: ReadFormat, mod
 export async function readPredictionFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<UnlabelledSamples>> {
   const isCsv = file.path.toLowerCase().endsWith(".csv");
   if (isCsv && file.labels === undefined) {
-    // The header setting applies to both reads, so both see the same rows.
-    const { samples, info } = await loadUnlabelledCsvWithInfo(file.path, csvOptions(format, false));
-    const inputs = featureSize(model.featureShape);
-    // One column too many is a label column, unless it is pandas' unnamed index column: then the shape error says so.
-    const indexed = info.warnings?.includes(UNNAMED_FIRST_COLUMN) ?? false;
-    if (samples.featureShape[0] !== inputs + 1 || indexed) return checkedSamples(file, samples, model, csvReading(info));
-    const labelled = await loadCsvWithInfo(file.path, csvOptions(format));
-    return checkedSamples(file, labelled.dataset, model, csvReading(labelled.info));
+    const { samples, info } = await loadPredictionCsvWithInfo(file.path, { ...csvOptions(format, false, true), inputs: featureSize(model.featureShape) });
+    return checkedSamples(file, samples, model, csvReading(info, format.classNames));
   }
   if (!isCsv) checkNotTextData(file.path);
   if (!isCsv && file.labels === undefined) {
     const images = await loadIdxImages(file.path, { layout: format.layout, ...(format.scale === undefined ? {} : { scale: format.scale }) });
-    return checkedSamples(file, images, model, idxReading(file, images.length));
+    return checkedSamples(file, images, model, idxReading(file, images.length, format.classNames));
   }
   return readDataFileWithInfo(file, format, model);
 }
 
-function csvOptions(format: ReadFormat, labelled = true): Omit<CsvOptions, "source"> {
+/** CSV options for `format`; `labelled`: labels are read (class names too), `labelColumn`: the label column is located (to drop it). */
+function csvOptions(format: ReadFormat, labelled = true, labelColumn = labelled): Omit<CsvOptions, "source"> {
   return {
+    ...(!labelled || format.classNames === undefined ? {} : { classNames: format.classNames }),
+    ...(!labelled || format.newClassNames === undefined ? {} : { newClassNames: format.newClassNames }),
     ...(format.header === undefined ? {} : { header: format.header }),
     ...(format.headerFallback === undefined ? {} : { headerFallback: format.headerFallback }),
     ...(format.headerSource === undefined ? {} : { headerSource: format.headerSource }),
-    ...(!labelled || format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }),
+    ...(!labelColumn || format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }),
   };
 }
 
@@ -134,15 +139,17 @@ function checkNotTextData(path: string): void {
   }
 }
 
-function csvReading(info: CsvInfo): DataReading {
+function csvReading(info: CsvInfo, classNames?: string[]): DataReading {
+  const names = info.classNames ?? classNames;
   return {
     file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn,
+    ...(names === undefined ? {} : { classNames: names }),
     ...(info.warnings === undefined ? {} : { warnings: info.warnings }),
   };
 }
 
-function idxReading(file: DataFile, rows: number): DataReading {
-  return { file: file.path, format: "idx", rows, header: null, labelColumn: null };
+function idxReading(file: DataFile, rows: number, classNames: string[] | undefined): DataReading {
+  return { file: file.path, format: "idx", rows, header: null, labelColumn: null, ...(classNames === undefined ? {} : { classNames }) };
 }
 
 /** `samples` when they fit the model and are not empty; else a DataError naming the file. */

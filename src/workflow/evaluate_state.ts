@@ -1,6 +1,7 @@
 /**
  * `relearn evaluate`: the state's model on a labelled data file: accuracy,
- * per-class accuracy and the confusion matrix.
+ * per-class accuracy and the confusion matrix, with the state's class names
+ * when it has them (the file's labels are then those names).
  */
 import type { BackendName } from "../backend/backend.js";
 import type { Logger } from "../logger.js";
@@ -21,6 +22,8 @@ export interface Evaluation {
   perClassAccuracy: number[];
   /** confusionMatrix[label][prediction]. */
   confusionMatrix: number[][];
+  /** The state's class names in index order (perClassAccuracy[i] and row/column i of the matrix are classNames[i]); absent when it has none. */
+  classNames?: string[];
 }
 
 export async function evaluateState(request: {
@@ -47,6 +50,7 @@ export async function evaluateState(request: {
       accuracy: accuracy(classes, dataset.labels),
       perClassAccuracy: perClassAccuracy(classes, dataset.labels, model.numClasses),
       confusionMatrix: confusionMatrix(classes, dataset.labels, model.numClasses),
+      ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }),
     };
   } finally {
     model.dispose();

@@ -21,7 +21,7 @@ export async function predictState(request: {
   backend?: BackendName;
   /** Warnings about the state (e.g. format 1: no manifest checksum). */
   logger?: Logger;
-}): Promise<Predictions & { read: DataReading }> {
+}): Promise<Predictions & { read: DataReading; classNames?: string[] }> {
   const { model, dataFormat } = await loadStateModel(request.state, request.backend, request.logger);
   try {
     const { samples, reading } = await readPredictionFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
@@ -29,26 +29,43 @@ export async function predictState(request: {
       numClasses: model.numClasses,
     });
     const predictions = await predict(model, samples, { probabilities: true, ...(request.taskId ? { taskId: request.taskId } : {}) });
-    return { ...predictions, read: reading };
+    return { ...predictions, read: reading, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
   } finally {
     model.dispose();
   }
 }
 
-/** Predictions as CSV: index,prediction,p_0..p_{C-1}. */
-export function predictionsToCsv(predictions: Predictions): string {
+/** A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break. */
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * Predictions as CSV: index,prediction,p_0..p_{C-1}; with `classNames` (the state's, in index order) also a
+ * `class` column after `prediction`: the predicted class's name (empty for an index the list does not name).
+ */
+export function predictionsToCsv(predictions: Predictions, classNames?: readonly string[]): string {
   const c = predictions.numClasses;
-  const header = ["index", "prediction", ...Array.from({ length: c }, (_, k) => `p_${k}`)].join(",");
+  const named = classNames !== undefined;
+  const header = ["index", "prediction", ...(named ? ["class"] : []), ...Array.from({ length: c }, (_, k) => `p_${k}`)].join(",");
   const rows = Array.from(predictions.classes, (cls, i) =>
-    [i, cls, ...Array.from(predictions.probabilities!.subarray(i * c, (i + 1) * c), (p) => p.toPrecision(6))].join(","),
+    [
+      i, cls, ...(named ? [csvField(classNames[cls] ?? "")] : []),
+      ...Array.from(predictions.probabilities!.subarray(i * c, (i + 1) * c), (p) => p.toPrecision(6)),
+    ].join(","),
   );
   return [header, ...rows].join("\n") + "\n";
 }
 
-/** Predictions as JSON lines: {"index", "prediction", "probabilities"}. */
-export function predictionsToJsonl(predictions: Predictions): string {
+/** Predictions as JSON lines: {"index", "prediction", "probabilities"}, and "class" (the name, null when unnamed) with `classNames`. */
+export function predictionsToJsonl(predictions: Predictions, classNames?: readonly string[]): string {
   const c = predictions.numClasses;
   return Array.from(predictions.classes, (cls, i) =>
-    JSON.stringify({ index: i, prediction: cls, probabilities: Array.from(predictions.probabilities!.subarray(i * c, (i + 1) * c)) }),
+    JSON.stringify({
+      index: i,
+      prediction: cls,
+      ...(classNames === undefined ? {} : { class: classNames[cls] ?? null }),
+      probabilities: Array.from(predictions.probabilities!.subarray(i * c, (i + 1) * c)),
+    }),
   ).join("\n") + "\n";
 }

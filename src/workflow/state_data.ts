@@ -8,6 +8,7 @@
 import * as z from "zod";
 import { StateError } from "../errors.js";
 import { stateDataSettingsSchema } from "../data/data_format.js";
+import { mergeClassNames } from "../data/label_map.js";
 import type { DataFormat } from "./config.js";
 import type { ReadFormat } from "./data_files.js";
 
@@ -36,7 +37,9 @@ export function readStateDataSettings(manifestData: unknown, manifestPath: strin
 /**
  * The settings to read a file for a state's model with: the defaults for the
  * model (images as [h, w, 1] for a model taking more than one axis), then the
- * state's remembered settings, then each setting the caller gives.
+ * state's remembered settings, then each setting the caller gives. Class names
+ * are the state's, or the caller's when they start with the state's (an
+ * OptionsError when they name a class index differently).
  *
  * The remembered CSV header is not forced on a new file: that file may differ from the training
  * file (a header there, none here). It is read with "auto", and a line 1 auto cannot settle (plain
@@ -59,5 +62,7 @@ export function dataFormatFor(
     delete base.headerFallback;
     base.headerSource = "--header or the config's data.header";
   }
-  return { ...base, ...given };
+  // Class names are the state's: a caller's list may only add names after them (mergeClassNames).
+  const classNames = mergeClassNames(remembered?.classNames, given.classNames, { stored: "the state", given: "the config's \"data.classNames\"" });
+  return { ...base, ...given, ...(classNames === undefined ? {} : { classNames }) };
 }

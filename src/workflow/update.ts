@@ -11,8 +11,11 @@ import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
 import { detectSampleDrift, type DriftOptions, type DriftReport } from "../drift/detector.js";
 import type { RelearnConfig } from "./config.js";
-import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
-import { stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
+import { readDataFileWithInfo, type DataFile, type DataReading, type ReadData, type ReadFormat } from "./data_files.js";
+import { mergeClassNames } from "../data/label_map.js";
+import type { ModelUpdater } from "../updaters/model_updater.js";
+import type { DataFormat } from "./config.js";
+import { readStateDataSettings, stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
 
 export interface UpdateRequest {
   config: RelearnConfig;
@@ -48,8 +51,11 @@ export interface UpdateSummary {
   backend: string;
   updatesDone: number;
   outputState: string;
-  /** The training file: samples, classes, and how it was read (CSV header row or not, label column). */
-  data: { file: string; items: number; classHistogram: number[]; read: DataReading };
+  /**
+   * The training file: samples, classes, and how it was read (CSV header row or not, label column); `classNames`:
+   * the names of the classes in index order, when the state has them (stored in the state for evaluate and predict).
+   */
+  data: { file: string; items: number; classHistogram: number[]; read: DataReading; classNames?: string[] };
   validation?: { file: string; items: number; read: DataReading };
   phases: PhaseSummary[];
   /** The class count before and after this update, when it grew the output layer (growClasses). */
@@ -67,10 +73,6 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   // No class bound: the model's class count is the resumed state's, which the updater knows; it refuses labels beyond
   // it with an error that says how to let the model grow (growClasses), or grows it.
   const model = { featureShape: config.model.inputShape };
-  // Read and check all data before touching any state: bad data writes nothing.
-  const { samples: train, reading } = await readDataFileWithInfo(request.data, config.data, model);
-  const validation = request.val ? await readDataFileWithInfo(request.val, config.data, model) : undefined;
-  const val: Dataset | undefined = validation?.samples;
   const updater = createUpdater(config.updater, {
     ...config.options,
     model: config.model,
@@ -80,14 +82,23 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     logger: request.logger,
     dataSettingsSchema: stateDataSettingsSchema,
   });
+  let train: Dataset;
+  let reading: DataReading;
+  let validation: ReadData<Dataset> | undefined;
   let drift: MemoryDrift | undefined;
   try {
-    if (request.drift !== undefined) drift = await memoryDrift(updater, config.updater, train, request.drift);
+    // Class names the input state keeps decide how labels read; a fresh start may build them from the data.
+    // Nothing is written before the data has been read and checked: bad data writes nothing.
+    const format = await trainingFormat(updater, request.inputState, config.data, config.options.growClasses === true);
+    ({ samples: train, reading } = await readDataFileWithInfo(request.data, format, model));
+    // Validation labels go through the training file's classes: a class only there has no training data.
+    const valFormat: ReadFormat = { ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
+    validation = request.val ? await readDataFileWithInfo(request.val, valFormat, model) : undefined;
     await updater.update(train, {
-      valDataset: val,
+      valDataset: validation?.samples,
       taskId: request.taskId,
       callbacks: request.callbacks,
-      dataSettings: stateDataSettings(config.data, reading.header),
+      dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header),
       dataNames: { train: request.data.path, val: request.val?.path },
     });
   } finally {
@@ -100,7 +111,10 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     backend: updater.backendInfo?.name ?? "unknown",
     updatesDone: updater.updatesDone,
     outputState: request.outputState,
-    data: { file: request.data.path, items: train.length, classHistogram: classHistogram(train), read: reading },
+    data: {
+      file: request.data.path, items: train.length, classHistogram: classHistogram(train), read: reading,
+      ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }),
+    },
     ...(validation && request.val ? { validation: { file: request.val.path, items: validation.samples.length, read: validation.reading } } : {}),
     phases: updater.lastUpdatePhases.map((p) => ({
       phase: p.phase,
@@ -126,4 +140,19 @@ async function memoryDrift(updater: ReturnType<typeof createUpdater>, name: stri
   if (memory.length < minimum) return { skipped: `the memory holds ${memory.length} item(s) (the first update starts with none)` };
   if (train.length < minimum) return { skipped: `the new data has ${train.length} row(s); the ${options.detector ?? "mmd"} test needs ${minimum}` };
   return { memoryItems: memory.length, report: await detectSampleDrift(memory.asDataset(), train, options) };
+}
+
+/**
+ * How the training file of an update is read: the config's data settings, with the class names of the input state
+ * (and any the config adds after them). Without an input state and without names in the config, label names in the
+ * file become the state's classes, sorted. A name not in the list is a DataError, or with `grow` (growClasses) it is
+ * added after the others (extendLabelMap) and the updater grows the output layer for it. A state trained on class
+ * indices never gets names from data alone: sorted names would collide with its indices.
+ */
+async function trainingFormat(updater: ModelUpdater, inputState: string | undefined, data: DataFormat, grow: boolean): Promise<ReadFormat> {
+  if (inputState === undefined) return { ...data, newClassNames: data.classNames === undefined || grow ? "add" : "error" };
+  await updater.prepare();
+  const stored = readStateDataSettings({ data: updater.storedDataSettings }, inputState);
+  const classNames = mergeClassNames(stored?.classNames, data.classNames, { stored: `the input state ${inputState}`, given: "the config's \"data.classNames\"" });
+  return { ...data, ...(classNames === undefined ? {} : { classNames, newClassNames: grow ? "add" : "error" }) };
 }

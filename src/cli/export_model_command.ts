@@ -1,0 +1,33 @@
+/** `relearn export-model`: a state's model as a plain tfjs model for serving, logits or probabilities out. */
+import { Command } from "commander";
+import { exportModelToFolder } from "../model/io.js";
+import { loadStateModel } from "../workflow/state_model.js";
+import { stderrLogger } from "./output.js";
+
+export function exportModelCommand(): Command {
+  return new Command("export-model")
+    .description(
+      "write a state's model as a plain tfjs model (model.json + weights.bin) for tf.loadLayersModel; its outputs are " +
+        "logits (as the state stores them) unless --probabilities",
+    )
+    .requiredOption("--state <dir>", "state folder")
+    .requiredOption("--out <dir>", "folder to write model.json and weights.bin into (created if missing)")
+    .option("--probabilities", "end the model with a softmax: outputs are class probabilities (each row sums to 1)")
+    .addHelpText("after", "\nExample:\n  relearn export-model --state state/v2 --out serving --probabilities")
+    .action(async (flags: { state: string; out: string; probabilities?: boolean }) => {
+      const { model, dataFormat } = await loadStateModel(flags.state, "auto", stderrLogger);
+      try {
+        const exported = await exportModelToFolder(model, flags.out, {
+          outputs: flags.probabilities ? "probabilities" : "logits",
+          classNames: dataFormat?.classNames,
+        });
+        const names = exported.classNames === undefined ? "" : ` (${exported.classNames.join(", ")})`;
+        process.stdout.write(
+          `wrote ${flags.out}/model.json and weights.bin: input [N, ${model.inputShape.join(", ")}], output ${exported.outputs} ` +
+            `[N, ${model.numClasses}] per head${names}\n`,
+        );
+      } finally {
+        model.dispose();
+      }
+    });
+}
