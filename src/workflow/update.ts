@@ -94,6 +94,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     // Validation labels go through the training file's classes: a class only there has no training data.
     const valFormat: ReadFormat = { ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
     validation = request.val ? await readDataFileWithInfo(request.val, valFormat, model) : undefined;
+    if (request.drift !== undefined) drift = await memoryDrift(updater, config.updater, train, request.drift);
     await updater.update(train, {
       valDataset: validation?.samples,
       taskId: request.taskId,
