@@ -5,7 +5,7 @@ import { evaluateState } from "../workflow/evaluate_state.js";
 import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
 import { readConfig } from "../workflow/config.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
-import { describeReading, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 
 const dataOptions = (command: Command) =>
   command
@@ -14,13 +14,16 @@ const dataOptions = (command: Command) =>
     .option("--labels <file>", "IDX labels file of --data (evaluate needs it; predict does not)")
     .option("--config <file>", "config whose data settings (header, label column, scale, layout) apply instead of those the state remembers")
     .addOption(headerOption("as the state's training data was read (the state remembers it), else auto"))
+    .addOption(delimiterOption("the state's (or --config's) data.delimiter, else detected; the training file's separator when the lines leave a choice"))
+    .addOption(dataFormatOption("the state's (or --config's) data.format, else auto"))
     .option("--task-id <id>", "head to use (multi-head models)")
     .option("--backend <name>", "auto, wasm, cpu, ...", "auto");
 
 async function common(flags: Record<string, string | boolean | undefined>) {
-  // Data settings: the state's, then the config's, then --header.
+  // Data settings: the state's, then the config's, then --header, --delimiter and --data-format.
   const config = typeof flags["config"] === "string" ? (await readConfig(flags["config"])).data : undefined;
-  const format = flags["header"] === undefined ? config : { ...config, header: flags["header"] as boolean | "auto" };
+  const given = dataFlagSettings(flags as Parameters<typeof dataFlagSettings>[0]);
+  const format = Object.keys(given).length === 0 ? config : { ...config, ...given };
   return {
     state: flags["state"] as string,
     data: { path: flags["data"] as string, labels: flags["labels"] as string | undefined },

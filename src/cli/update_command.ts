@@ -4,7 +4,7 @@ import { readConfig, parseConfig } from "../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
-import { describeReading, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 
 function formatSummary(s: UpdateSummary): string {
@@ -38,6 +38,8 @@ export function updateCommand(): Command {
     .option("--overwrite-output-state", "replace the state already in --output-state when it is not the input state (refused otherwise)")
     .option("--task-id <id>", "task of this data (multi-head models)")
     .addOption(headerOption('the config\'s "data.header", else auto; the state remembers it for evaluate and predict'))
+    .addOption(delimiterOption('the config\'s "data.delimiter", else detected among , ; tab | (the state remembers it)'))
+    .addOption(dataFormatOption('the config\'s "data.format", else auto'))
     .option("--epochs <n>", "overrides options.maxEpochs of the config")
     .option("--memory-size <n>", "overrides options.memorySize of the config")
     .option("--seed <n>", "overrides options.seed of the config")
@@ -58,7 +60,7 @@ Examples:
       if (flags.memorySize !== undefined) overrides["memorySize"] = Number(flags.memorySize);
       if (flags.seed !== undefined) overrides["seed"] = Number(flags.seed);
       if (flags.backend !== undefined) overrides["backend"] = flags.backend;
-      const data = flags.header === undefined ? config.data : { ...config.data, header: flags.header };
+      const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({
         config: merged,

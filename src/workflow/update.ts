@@ -73,7 +73,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       valDataset: val,
       taskId: request.taskId,
       callbacks: request.callbacks,
-      dataSettings: stateDataSettings(config.data, reading.header),
+      dataSettings: stateDataSettings(config.data, reading.header, reading.delimiter ?? null),
     });
   } finally {
     // The model lives on in the output state; in memory it is ours to free (also when the update failed).
