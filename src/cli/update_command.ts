@@ -29,9 +29,9 @@ export function updateCommand(): Command {
   return new Command("update")
     .description("update the model of a state folder with new data and write the next state (atomically)")
     .requiredOption("--config <file>", "config file (relearn init makes one)")
-    .requiredOption("--data <file>", "training data: a .csv file, or an IDX images file with --labels")
-    .option("--labels <file>", "IDX labels file of --data")
-    .option("--val <file>", "validation data (.csv or IDX images with --val-labels)")
+    .requiredOption("--data <file>", "training data: a CSV file (features and a label column; any name, gzip'd or not), or an IDX images file with --labels")
+    .option("--labels <file>", "the IDX labels file of --data, required when --data is IDX images (a CSV file carries its labels)")
+    .option("--val <file>", "validation data (CSV, or IDX images with --val-labels)")
     .option("--val-labels <file>", "IDX labels file of --val")
     .option("--input-state <dir>", "state to resume from (must exist; leave the option out to start from a fresh model)")
     .requiredOption("--output-state <dir>", "where to write the new state (may equal --input-state)")
@@ -51,7 +51,7 @@ export function updateCommand(): Command {
 Examples:
   relearn update --config relearn.json --data chunk1.csv --output-state state/v1
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
-  relearn update --config relearn.json --data images.idx.gz --labels labels.idx.gz --input-state state --output-state state`,
+  relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
