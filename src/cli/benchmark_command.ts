@@ -2,7 +2,7 @@
  * `relearn benchmark`: parse flags -> validate -> run the benchmark library ->
  * write the results folder -> print the comparison table (or JSON).
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { resolve } from "node:path";
 import { loadNamedData } from "../data/named_datasets.js";
 import { makeScenario, SCENARIO_NAMES } from "../data/scenarios/registry.js";
@@ -13,23 +13,7 @@ import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
 import { progressCallbacks } from "./progress.js";
 import { headerOption } from "./data_flags.js";
 import { MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
-
-const list = (parse: (s: string) => number) => (value: string) => value.split(",").map((s) => parse(s.trim()));
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
-  return n;
-}
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
-  return n;
-}
+import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
 
 export function benchmarkCommand(): Command {
   return new Command("benchmark")

@@ -9,6 +9,7 @@ import { configJsonSchema, defaultConfig, parseConfig, writeConfig } from "../wo
 import { printJson } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
 import { MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
+import { positiveInt } from "./number_flags.js";
 
 function shape(value: string): number[] {
   const dims = value.split(",").map((part) => Number(part.trim()));
@@ -16,12 +17,6 @@ function shape(value: string): number[] {
     throw new InvalidArgumentError(`expected positive integers separated by commas (784 or 28,28,1), got "${value}"`);
   }
   return dims;
-}
-
-function classCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
 }
 
 /** A 0-based column index when all digits, else a column name. */
@@ -37,7 +32,7 @@ export function initCommand(): Command {
     .option("--updater <name>", `one of ${UPDATER_NAMES.join(", ")}`, "rd")
     .option("--model <spec>", MODEL_FLAG_HELP, "mlp:256,256")
     .option("--input-shape <dims>", "shape of one sample: the feature count of a CSV row (e.g. 8), or height,width,channels of an image (28,28,1)", shape, [784])
-    .option("--classes <n>", "number of classes (labels 0 to n-1)", classCount, 10)
+    .option("--classes <n>", "number of classes (labels 0 to n-1)", positiveInt, 10)
     .option(
       "--label-column <column>",
       'CSV column holding the label: a header name, or a 0-based index; written as "data.labelColumn" (default: the column named "label", else the last)',
