@@ -12,7 +12,7 @@ const dataOptions = (command: Command, data: string, labels: string) =>
     .requiredOption("--state <dir>", "state folder (written by relearn update)")
     .requiredOption("--data <file>", data)
     .option("--labels <file>", labels)
-    .option("--config <file>", "config whose data settings (header, label column, scale, layout) apply instead of those the state remembers")
+    .option("--config <file>", "config whose data settings (header, label column, delimiter, format, scale, layout) apply instead of those the state remembers")
     .addOption(headerOption("as the state's training data was read (the state remembers it), else auto"))
     .addOption(delimiterOption("the state's (or --config's) data.delimiter, else detected; the training file's separator when the lines leave a choice"))
     .addOption(dataFormatOption("the state's (or --config's) data.format, else auto"))
