@@ -13,7 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { encodeIdx, parseIdx, type IdxArray } from "../src/data/idx.js";
-import { readMaybeGzip } from "../src/data/idx_file.js";
+import { readMaybeGzip } from "../src/data/file_bytes.js";
 import { Random, deriveSeed } from "../src/random.js";
 
 const SEED = 20170825; // Fashion-MNIST's release date; any fixed value would do.

@@ -52,6 +52,8 @@ export {
 export { parseIdx, encodeIdx } from "./data/idx.js";
 export { parseCsv, parseUnlabelledCsv, parseCsvWithInfo, parseUnlabelledCsvWithInfo, parsePredictionCsvWithInfo, type CsvOptions, type CsvHeader, type CsvHeaderRule, type CsvInfo } from "./data/csv.js";
 export { extendLabelMap, mergeClassNames, checkClassNames } from "./data/label_map.js";
+export { detectDelimiter, DELIMITERS, type DelimiterRule } from "./data/csv_dialect.js";
+export { detectDataKind, looksLikeIdx, type DataKind } from "./data/file_kind.js";
 export { makeGaussianBlobs, type GaussianBlobsOptions } from "./data/synthetic.js";
 export { FASHION_MNIST_CLASSES } from "./data/fashion_mnist_classes.js";
 export * from "./data/scenarios.js";

@@ -2,51 +2,28 @@
  * `relearn benchmark`: parse flags -> validate -> run the benchmark library ->
  * write the results folder -> print the comparison table (or JSON).
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { resolve } from "node:path";
-import { readFile } from "node:fs/promises";
-import type { Dataset } from "../data/dataset.js";
 import { loadNamedData } from "../data/named_datasets.js";
 import { makeScenario, SCENARIO_NAMES } from "../data/scenarios/registry.js";
-import { parseModelSpec, type ModelSpec } from "../model/spec.js";
 import { runBenchmark } from "../benchmark/run_benchmark.js";
 import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
 import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
 import { progressCallbacks } from "./progress.js";
 import { headerOption } from "./data_flags.js";
-
-const list = (parse: (s: string) => number) => (value: string) => value.split(",").map((s) => parse(s.trim()));
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
-  return n;
-}
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
-  return n;
-}
-
-/** "mlp:256,256" or a path to a JSON ModelSpec, for data of the given shape and class count. */
-async function resolveModelSpec(value: string, data: Dataset): Promise<ModelSpec> {
-  const mlpMatch = /^mlp(?::([\d,]*))?$/.exec(value);
-  if (mlpMatch) {
-    const hidden = mlpMatch[1] ? mlpMatch[1].split(",").filter(Boolean).map(Number) : [];
-    return parseModelSpec({ type: "mlp", inputShape: [...data.featureShape], hidden, classes: data.numClasses });
-  }
-  return parseModelSpec(JSON.parse(await readFile(value, "utf8")));
-}
+import { MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
+import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
 
 export function benchmarkCommand(): Command {
   return new Command("benchmark")
     .description("run continual-learning updaters on a benchmark scenario and compare them")
-    .option("--dataset <name>", "fashion-mnist (full, Debian package), fashion-mnist-bundled (subset in the repo), auto, a folder of IDX files, or a train .csv", "auto")
+    .option(
+      "--dataset <name>",
+      "fashion-mnist (the full 70,000 images, Debian package dataset-fashion-mnist), fashion-mnist-bundled (the 10,000/2,000-image subset shipped " +
+        "with relearn), auto (the full set when installed, else the bundled subset), a folder of IDX files named like MNIST's, or a train .csv (with --test-dataset)",
+      "auto",
+    )
     .option("--test-dataset <file>", "test .csv (with a .csv --dataset)")
     .addOption(headerOption("auto (for .csv --dataset and --test-dataset)"))
     .option("--layout <layout>", "flat or hwc (for CNN models) images", "flat")
@@ -60,7 +37,7 @@ export function benchmarkCommand(): Command {
     .option("--epochs <n>", "epochs per training phase", positiveInt, 5)
     .option("--batch-size <n>", "batch size", positiveInt, 32)
     .option("--lr <x>", "Adam learning rate", positiveNumber, 1e-3)
-    .option("--model <spec>", 'model: "mlp:256,256" or a JSON ModelSpec file', "mlp:256,256")
+    .option("--model <spec>", MODEL_FLAG_HELP, "mlp:256,256")
     .option("--backend <name>", "auto, wasm, cpu, tensorflow, webgl, webgpu", "auto")
     .option("--consolidation-epochs <n>", "RD (rd, rd-budget): epochs of the consolidation phase (default: --epochs for rd, the budget rule for rd-budget)", nonNegativeInt)
     .option("--out <dir>", "results folder", "results/benchmark")
@@ -70,6 +47,7 @@ export function benchmarkCommand(): Command {
       "after",
       `
 Examples:
+  relearn benchmark --dataset train.csv --test-dataset test.csv --tasks 3 --updaters rd,fine-tuning --model mlp:32 --epochs 1
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
     )
@@ -77,7 +55,7 @@ Examples:
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       updaters.forEach((u) => updaterEntry(u));
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
-      const model = await resolveModelSpec(flags.model, data.train);
+      const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses });
       process.stderr.write(
         `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test${data.classNames === undefined ? "" : `, classes ${data.classNames.map((name, i) => `${i} ${name}`).join(", ")}`}), ` +
           `${flags.scenario} x ${flags.tasks}, ` +

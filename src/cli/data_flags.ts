@@ -1,7 +1,8 @@
 /**
- * The `--header` flag of the commands that read CSV files: whether line 1 is
- * a header row. One parser and one help text for update, evaluate, predict
- * and init, and one way to print how a file was read.
+ * The data-reading flags of the commands that read data files: `--header`
+ * (whether line 1 of a CSV file is a header row), `--delimiter` and
+ * `--data-format`. One parser and one help text each for update, evaluate,
+ * predict and init, and one way to print how a file was read.
  */
 import { InvalidArgumentError, Option } from "commander";
 import type { DataReading } from "../workflow/data_files.js";
@@ -22,6 +23,44 @@ export function parseHeader(value: string): boolean | "auto" {
   throw new InvalidArgumentError(`expected true, false or auto, got "${value}"`);
 }
 
+/** `--delimiter <char>`: the CSV field separator ("tab" or "\t" for a tab). */
+export function delimiterOption(defaultText: string): Option {
+  return new Option(
+    "--delimiter <char>",
+    `CSV field separator: one character, e.g. , ; | or tab; default: ${defaultText}`,
+  ).argParser(parseDelimiter);
+}
+
+export function parseDelimiter(value: string): string {
+  const delimiter = value === "tab" || value === "\\t" ? "\t" : value;
+  if (delimiter.length !== 1) throw new InvalidArgumentError(`expected one character (e.g. , ; | or tab), got "${value}"`);
+  return delimiter;
+}
+
+/** `--data-format <auto|csv|idx>`: what the data files are. */
+export function dataFormatOption(defaultText: string): Option {
+  return new Option(
+    "--data-format <format>",
+    "what the data files are: csv (delimited text), idx (images + --labels file) or auto (told from the content: IDX magic " +
+      `number or text, inside gzip too; never from the file name); default: ${defaultText}`,
+  ).choices(["auto", "csv", "idx"]);
+}
+
+/** The data settings given by --header, --delimiter and --data-format (those not given left out). */
+export function dataFlagSettings(flags: { header?: boolean | "auto"; delimiter?: string; dataFormat?: "auto" | "csv" | "idx" }): {
+  header?: boolean | "auto";
+  delimiter?: string;
+  format?: "auto" | "csv" | "idx";
+} {
+  return {
+    ...(flags.header === undefined ? {} : { header: flags.header }),
+    ...(flags.delimiter === undefined ? {} : { delimiter: flags.delimiter }),
+    ...(flags.dataFormat === undefined ? {} : { format: flags.dataFormat }),
+  };
+}
+
+const DELIMITER_NAMES: Record<string, string> = { "\t": "tab", ";": "';'", "|": "'|'" };
+
 const HEADER_RULES: Record<string, string> = {
   setting: "as set",
   names: "auto: line 1 has names",
@@ -36,5 +75,10 @@ export function describeReading(read: DataReading): string {
   const header = `header row: ${read.header ? "yes" : "no"}${read.headerRule ? ` (${HEADER_RULES[read.headerRule]})` : ""}`;
   const label = read.labelColumn === null ? "" : `, label column ${read.labelColumn.index}${read.labelColumn.name === undefined ? "" : ` ("${read.labelColumn.name}")`}`;
   const warnings = (read.warnings ?? []).map((warning) => `; warning: ${warning}`).join("");
-  return `CSV, ${header}${label}${warnings}`;
+  // Commas go unsaid, as most files use them; any other separator is named, with how it was chosen.
+  const separator =
+    read.delimiter === undefined || read.delimiter === ","
+      ? ""
+      : ` (${DELIMITER_NAMES[read.delimiter] ?? `'${read.delimiter}'`}-separated${read.delimiterRule === "setting" ? "" : `, ${read.delimiterRule}`})`;
+  return `CSV${separator}, ${header}${label}${warnings}`;
 }

@@ -5,22 +5,25 @@ import { evaluateState } from "../workflow/evaluate_state.js";
 import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
 import { readConfig } from "../workflow/config.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
-import { describeReading, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 
-const dataOptions = (command: Command) =>
+const dataOptions = (command: Command, data: string, labels: string) =>
   command
-    .requiredOption("--state <dir>", "state folder")
-    .requiredOption("--data <file>", "a .csv file, or an IDX images file (with --labels to evaluate)")
-    .option("--labels <file>", "IDX labels file of --data (evaluate needs it; predict does not)")
-    .option("--config <file>", "config whose data settings (header, label column, scale, layout) apply instead of those the state remembers")
+    .requiredOption("--state <dir>", "state folder (written by relearn update)")
+    .requiredOption("--data <file>", data)
+    .option("--labels <file>", labels)
+    .option("--config <file>", "config whose data settings (header, label column, delimiter, format, scale, layout) apply instead of those the state remembers")
     .addOption(headerOption("as the state's training data was read (the state remembers it), else auto"))
+    .addOption(delimiterOption("the state's (or --config's) data.delimiter, else detected; the training file's separator when the lines leave a choice"))
+    .addOption(dataFormatOption("the state's (or --config's) data.format, else auto"))
     .option("--task-id <id>", "head to use (multi-head models)")
     .option("--backend <name>", "auto, wasm, cpu, ...", "auto");
 
 async function common(flags: Record<string, string | boolean | undefined>) {
-  // Data settings: the state's, then the config's, then --header.
+  // Data settings: the state's, then the config's, then --header, --delimiter and --data-format.
   const config = typeof flags["config"] === "string" ? (await readConfig(flags["config"])).data : undefined;
-  const format = flags["header"] === undefined ? config : { ...config, header: flags["header"] as boolean | "auto" };
+  const given = dataFlagSettings(flags as Parameters<typeof dataFlagSettings>[0]);
+  const format = Object.keys(given).length === 0 ? config : { ...config, ...given };
   return {
     state: flags["state"] as string,
     data: { path: flags["data"] as string, labels: flags["labels"] as string | undefined },
@@ -32,7 +35,11 @@ async function common(flags: Record<string, string | boolean | undefined>) {
 }
 
 export function evaluateCommand(): Command {
-  return dataOptions(new Command("evaluate"))
+  return dataOptions(
+    new Command("evaluate"),
+    "labelled data: a CSV file (features and a label column), or an IDX images file with --labels",
+    "the IDX labels file of --data, required when --data is IDX images (a CSV file carries its labels in a column: leave this out)",
+  )
     .description("accuracy, per-class accuracy and confusion matrix of a state's model on labelled data")
     .option("--json", "print the evaluation as JSON on stdout")
     .addHelpText("after", "\nExample:\n  relearn evaluate --state state/v2 --data test.csv")
@@ -57,9 +64,13 @@ export function evaluateCommand(): Command {
 }
 
 export function predictCommand(): Command {
-  return dataOptions(new Command("predict"))
+  return dataOptions(
+    new Command("predict"),
+    "data to predict on: a CSV file (one column per model input; a label column, if present, is dropped) or an IDX images file",
+    "not needed: predict reads IDX images without labels; a labels file given is checked against the images (count, range) and otherwise unused",
+  )
     .description("predicted class (and its name, when the state has class names) and class probabilities for every row of a data file (labels not needed)")
-    .option("--format <format>", "csv or jsonl", "csv")
+    .option("--format <format>", "output format of the predictions: csv or jsonl (for the input's format see --data-format)", "csv")
     .option("--out <file>", "write here instead of stdout")
     .option("--json", "same as --format jsonl")
     .addHelpText("after", "\nExample:\n  relearn predict --state state/v2 --data new.csv --format jsonl --out predictions.jsonl")

@@ -1,36 +1,72 @@
-/** `relearn init`: write a starting config file and its JSON Schema. */
-import { Command } from "commander";
+/** `relearn init`: write a starting config file and its JSON Schema (or print the config with --json). */
+import { Command, InvalidArgumentError } from "commander";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OptionsError } from "../errors.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
-import { configJsonSchema, defaultConfig, writeConfig } from "../workflow/config.js";
+import { configJsonSchema, defaultConfig, parseConfig, writeConfig } from "../workflow/config.js";
 import { printJson } from "./output.js";
-import { headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
+import { MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
+import { positiveInt } from "./number_flags.js";
+
+function shape(value: string): number[] {
+  const dims = value.split(",").map((part) => Number(part.trim()));
+  if (dims.length === 0 || !dims.every((dim) => Number.isInteger(dim) && dim > 0)) {
+    throw new InvalidArgumentError(`expected positive integers separated by commas (784 or 28,28,1), got "${value}"`);
+  }
+  return dims;
+}
+
+/** A 0-based column index when all digits, else a column name. */
+function labelColumn(value: string): string | number {
+  if (value.trim() === "") throw new InvalidArgumentError("expected a column name or a 0-based index");
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
 
 export function initCommand(): Command {
   return new Command("init")
-    .description("create a config file (model spec, updater and options) and relearn.schema.json beside it")
+    .description("create a config file (model spec, updater and options, data settings) and relearn.schema.json beside it")
     .option("--config <file>", "config file to create", "relearn.json")
     .option("--updater <name>", `one of ${UPDATER_NAMES.join(", ")}`, "rd")
-    .option("--input-shape <dims>", "sample shape, e.g. 784 or 28,28,1", "784")
-    .option("--classes <n>", "number of classes", "10")
+    .option("--model <spec>", MODEL_FLAG_HELP, "mlp:256,256")
+    .option("--input-shape <dims>", "shape of one sample: the feature count of a CSV row (e.g. 8), or height,width,channels of an image (28,28,1)", shape, [784])
+    .option("--classes <n>", "number of classes (labels 0 to n-1)", positiveInt, 10)
+    .option(
+      "--label-column <column>",
+      'CSV column holding the label: a header name, or a 0-based index; written as "data.labelColumn" (default: the column named "label", else the last)',
+      labelColumn,
+    )
     .addOption(headerOption('auto; written to the config as "data.header"'))
+    .addOption(delimiterOption('detected when the file is read; written to the config as "data.delimiter" when given'))
+    .addOption(dataFormatOption('auto; written to the config as "data.format" when given'))
     .option("--force", "overwrite an existing config file")
-    .option("--json", "print the config as JSON on stdout")
-    .addHelpText("after", "\nExample:\n  relearn init --config relearn.json --updater rd --input-shape 784 --classes 10")
+    .option("--json", "print the config as JSON on stdout instead of writing any file")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  relearn init --config relearn.json --input-shape 8 --classes 3 --model mlp:64,64 --label-column label
+  relearn init --config images.json --input-shape 28,28,1 --classes 10 --model cnn
+  relearn init --input-shape 8 --classes 3 --json     # print the config, write nothing`,
+    )
     .action(async (flags) => {
-      if (existsSync(flags.config) && !flags.force) throw new OptionsError(`${flags.config} exists; use --force to overwrite it`);
+      const model = await resolveModelFlag(flags.model, { inputShape: flags.inputShape, classes: flags.classes });
       const config = defaultConfig({
-        inputShape: String(flags.inputShape).split(",").map(Number),
-        classes: Number(flags.classes),
+        model,
         updater: flags.updater,
-        ...(flags.header === undefined ? {} : { header: flags.header }),
+        ...dataFlagSettings(flags),
+        ...(flags.labelColumn === undefined ? {} : { labelColumn: flags.labelColumn }),
       });
+      if (flags.json) {
+        parseConfig(config, "the config");
+        printJson(config);
+        return;
+      }
+      if (existsSync(flags.config) && !flags.force) throw new OptionsError(`${flags.config} exists; use --force to overwrite it`);
       await writeConfig(flags.config, config);
       await writeFile(join(dirname(flags.config), "relearn.schema.json"), JSON.stringify(configJsonSchema(), null, 2) + "\n");
-      if (flags.json) printJson(config);
-      else process.stdout.write(`wrote ${flags.config} and ${join(dirname(flags.config), "relearn.schema.json")}\n`);
+      process.stdout.write(`wrote ${flags.config} and ${join(dirname(flags.config), "relearn.schema.json")}\n`);
     });
 }

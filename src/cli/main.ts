@@ -16,6 +16,8 @@ import { exportModelCommand } from "./export_model_command.js";
 import { exportStateCommand, importStateCommand } from "./state_archive_command.js";
 import { fileSystemStore } from "../state/fs_store.js";
 import { parseThreads } from "../backend/wasm_threads.js";
+import { LIBRARY_VERSION } from "../state/format.js";
+import { markRequiredOptions } from "./help.js";
 
 // A reader that stops early (`relearn predict ... | head`) is not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -25,6 +27,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 const program = new Command("relearn")
   .description("continual learning for TypeScript: keep a model up to date as data arrives")
+  .version(LIBRARY_VERSION, "-V, --version", "print the relearn version")
   .option(
     "--wasm-threads <n>",
     "threads the wasm backend computes on, 1 to 4 (default: RELEARN_WASM_THREADS, else one per core, at most 4)",
@@ -47,9 +50,18 @@ const program = new Command("relearn")
   .addHelpText(
     "after",
     `
+A first session (relearn <command> --help shows each command's options and examples):
+  relearn init --config relearn.json --input-shape 8 --classes 3 --model mlp:64,64
+  relearn update --config relearn.json --data chunk1.csv --output-state state/v1
+  relearn update --config relearn.json --data chunk2.csv --input-state state/v1 --output-state state/v2
+  relearn evaluate --state state/v2 --data test.csv
+  relearn predict --state state/v2 --data new.csv
+
 Exit codes: 0 success; 1 bad input, options, data or state (the message says what to fix); 2 an unexpected failure;
 130 or 143: update interrupted by SIGINT (Ctrl-C) or SIGTERM (nothing written, lock removed).`,
   );
+
+markRequiredOptions(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -51,7 +51,7 @@ The archive holds manifest.json and the state's files; "unzip state.zip -d dir" 
 A page exports the same archive from IndexedDB (exportState), and import-state reads either.
 
 Example:
-  relearn export-state state/v3 --out v3.zip`,
+  relearn export-state state/v2 --out v2.zip`,
     )
     .action(async (folder: string, flags: { out: string; overwriteOutputFile?: boolean; json?: boolean }) => {
       const states = store();
@@ -93,7 +93,7 @@ The archive is verified like a stored state (manifest checksum, every file's siz
 before anything is written; the folder is written atomically, under its lock.
 
 Example:
-  relearn import-state v3.zip --out state/v3`,
+  relearn import-state v2.zip --out state/v2-restored`,
     )
     .action(async (file: string, flags: { out: string; overwriteOutputState?: boolean; json?: boolean }) => {
       const states = store();

@@ -6,7 +6,7 @@ import { readConfig, parseConfig } from "../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
-import { describeReading, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 
 function formatSummary(s: UpdateSummary): string {
@@ -38,15 +38,17 @@ export function updateCommand(): Command {
   return new Command("update")
     .description("update the model of a state folder with new data and write the next state (atomically)")
     .requiredOption("--config <file>", "config file (relearn init makes one)")
-    .requiredOption("--data <file>", "training data: a .csv file, or an IDX images file with --labels")
-    .option("--labels <file>", "IDX labels file of --data")
-    .option("--val <file>", "validation data (.csv or IDX images with --val-labels)")
+    .requiredOption("--data <file>", "training data: a CSV file (features and a label column; any name, gzip'd or not), or an IDX images file with --labels")
+    .option("--labels <file>", "the IDX labels file of --data, required when --data is IDX images (a CSV file carries its labels)")
+    .option("--val <file>", "validation data (CSV, or IDX images with --val-labels)")
     .option("--val-labels <file>", "IDX labels file of --val")
     .option("--input-state <dir>", "state to resume from (must exist; leave the option out to start from a fresh model)")
     .requiredOption("--output-state <dir>", "where to write the new state (may equal --input-state)")
     .option("--overwrite-output-state", "replace the state already in --output-state when it is not the input state (refused otherwise)")
     .option("--task-id <id>", "task of this data (multi-head models)")
     .addOption(headerOption('the config\'s "data.header", else auto; the state remembers it for evaluate and predict'))
+    .addOption(delimiterOption('the config\'s "data.delimiter", else detected among , ; tab | (the state remembers it)'))
+    .addOption(dataFormatOption('the config\'s "data.format", else auto'))
     .option("--epochs <n>", "overrides options.maxEpochs of the config")
     .option("--memory-size <n>", "overrides options.memorySize of the config")
     .option("--seed <n>", "overrides options.seed of the config")
@@ -63,7 +65,7 @@ export function updateCommand(): Command {
 Examples:
   relearn update --config relearn.json --data chunk1.csv --output-state state/v1
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
-  relearn update --config relearn.json --data images.idx.gz --labels labels.idx.gz --input-state state --output-state state
+  relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)`,
     )
@@ -75,7 +77,7 @@ Examples:
       if (flags.seed !== undefined) overrides["seed"] = Number(flags.seed);
       if (flags.backend !== undefined) overrides["backend"] = flags.backend;
       if (flags.growClasses === true) overrides["growClasses"] = true;
-      const data = flags.header === undefined ? config.data : { ...config.data, header: flags.header };
+      const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({
         config: merged,

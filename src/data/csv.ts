@@ -13,6 +13,7 @@
 import { DataError, OptionsError } from "../errors.js";
 import { createDataset, type Dataset, type UnlabelledSamples } from "./dataset.js";
 import { checkClassNamesFit, extendLabelMap, shownClassNames } from "./label_map.js";
+import { delimiterHint, detectDelimiter, type DelimiterRule } from "./csv_dialect.js";
 
 /** Options of `parseCsv`. */
 export interface CsvOptions {
@@ -49,7 +50,13 @@ export interface CsvOptions {
   headerSource?: string;
   /** Default: the largest label + 1, or the number of class names. More class names than this is a DataError. */
   numClasses?: number;
+  /**
+   * The field separator, one character. Default: detected from the lines among ',' ';' tab '|' (see
+   * detectDelimiter); a file where it cannot be told is a DataError asking for `delimiter`.
+   */
   delimiter?: string;
+  /** Without `delimiter`: the separator for a file whose lines could be read with several (how the state's training file was read). */
+  delimiterFallback?: string;
   /** Named in error messages (a file path, usually). */
   source?: string;
 }
@@ -78,9 +85,12 @@ export interface CsvInfo {
   labelColumn: { index: number; name?: string } | null;
   /** When the labels were read as names: the class names, in index order (those given, then any added). */
   classNames?: string[];
+  /** The field separator the file was read with, and whether it was given, detected or remembered. */
+  delimiter: string;
+  delimiterRule: DelimiterRule;
   /**
-   * What looks wrong but was read anyway (only present when there is something): a separator other than ','
-   * on line 1, or a first column without a name (pandas' index column, read as a feature).
+   * What looks wrong but was read anyway (only present when there is something): another separator
+   * on line 1 than the one given, or a first column without a name (pandas' index column, read as a feature).
    */
   warnings?: string[];
 }
@@ -167,26 +177,31 @@ interface Table {
   dataRows: { line: number; fields: string[] }[];
   /** Line 1 as written (for the separator hint). */
   firstText: string;
+  delimiter: string;
+  delimiterRule: DelimiterRule;
 }
 
 /** The options that decide which rows are read: shared by the labelled and the unlabelled reader. */
-export type CsvRowOptions = Pick<CsvOptions, "header" | "headerFallback" | "headerSource" | "delimiter" | "source">;
+export type CsvRowOptions = Pick<CsvOptions, "header" | "headerFallback" | "headerSource" | "delimiter" | "delimiterFallback" | "source">;
 
 function readTable(text: string, options: CsvRowOptions): Table {
-  const { header = "auto", delimiter = ",", source = "csv" } = options;
-  if (delimiter.length === 0) throw new OptionsError(`${source}: delimiter must not be empty`);
+  const { header = "auto", source = "csv" } = options;
+  if (options.delimiter !== undefined && options.delimiter.length !== 1) {
+    throw new OptionsError(`${source}: delimiter must be one character (e.g. ",", ";", "\\t"), got ${JSON.stringify(options.delimiter)}`);
+  }
   if (header !== true && header !== false && header !== "auto") {
     throw new OptionsError(`${source}: header must be true, false or "auto", got ${JSON.stringify(header)}`);
   }
   checkLineEnds(text, source);
   // Blank lines are skipped wherever they are (as pandas does); line numbers stay those of the file.
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  const rows: { line: number; fields: string[] }[] = [];
-  let firstText = "";
-  lines.forEach((content, i) => {
-    if (rows.length === 0) firstText = content;
-    if (content.trim() !== "") rows.push({ line: i + 1, fields: content.split(delimiter).map(unquote) });
-  });
+  const filled = lines.flatMap((content, i) => (content.trim() === "" ? [] : [{ line: i + 1, content }]));
+  const { delimiter, rule: delimiterRule } =
+    options.delimiter !== undefined
+      ? { delimiter: options.delimiter, rule: "setting" as const }
+      : detectDelimiter(filled.map(({ content }) => content), source, options.delimiterFallback);
+  const rows = filled.map(({ line, content }) => ({ line, fields: content.split(delimiter).map(unquote) }));
+  const firstText = filled[0]?.content ?? "";
   const first = rows[0];
   if (first === undefined) throw new DataError(`${source}: empty file, no rows to read`);
   if (header === true && plainlyData(first.fields)) {
@@ -198,17 +213,15 @@ function readTable(text: string, options: CsvRowOptions): Table {
   const detected = header === "auto" ? detectHeader(first, rows.slice(1), options.headerFallback, source) : { header, rule: "setting" as const };
   const dataRows = detected.header ? rows.slice(1) : rows;
   if (dataRows.length === 0) throw new DataError(`${source}: no data rows after the header on line ${first.line}`);
-  return { source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows, firstText };
+  return {
+    source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows, firstText,
+    delimiter, delimiterRule,
+  };
 }
 
-/**
- * A hint when line 1 holds a ';' or a tab: a numeric CSV has neither, so the file likely uses it
- * as separator (Excel in many locales writes ';'), which this reader does not support; else "".
- */
+/** A hint when line 1 holds another separator than the one read with (see delimiterHint); else "". */
 function separatorHint(table: Table): string {
-  const used = [";", "\t"].find((separator) => table.firstText.includes(separator));
-  if (used === undefined) return "";
-  return `the file seems to use ${used === "\t" ? "a tab" : `'${used}'`} as separator, and only ',' is supported: save it with ',' as separator`;
+  return delimiterHint(table.firstText, table.delimiter);
 }
 
 /** The warning (CsvInfo.warnings) for a header whose first name is empty, as pandas writes its index column. */
@@ -216,7 +229,8 @@ export const UNNAMED_FIRST_COLUMN = "the first column has no name: a pandas inde
 
 function tableWarnings(table: Table, labelIndex: number | null): string[] {
   const warnings: string[] = [];
-  const separator = separatorHint(table);
+  // Detected separators were chosen because the lines agree; a given one may be the wrong one.
+  const separator = table.delimiterRule === "setting" ? separatorHint(table) : "";
   if (separator !== "") warnings.push(separator);
   if (table.names?.[0] === "" && labelIndex !== 0) {
     warnings.push(UNNAMED_FIRST_COLUMN);
@@ -234,6 +248,8 @@ function csvInfo(table: Table, labelIndex: number | null): CsvInfo {
     columns: table.columns,
     header: table.names !== undefined,
     headerRule: table.headerRule,
+    delimiter: table.delimiter,
+    delimiterRule: table.delimiterRule,
     labelColumn: labelIndex === null ? null : { index: labelIndex, ...(name === undefined ? {} : { name }) },
   };
 }

@@ -1,10 +1,9 @@
-/** Node-only file reading for csv.ts. */
-import { readFile } from "node:fs/promises";
-import { DataError } from "../errors.js";
+/** Node-only file reading for csv.ts: UTF-8 text, plain or gzip'd (told by content, not by the name). */
+import { readMaybeGzip } from "./file_bytes.js";
 import type { Dataset, UnlabelledSamples } from "./dataset.js";
 import { parseCsvWithInfo, parsePredictionCsvWithInfo, parseUnlabelledCsvWithInfo, type CsvInfo, type CsvOptions, type CsvRowOptions } from "./csv.js";
 
-/** Reads a numeric CSV file (UTF-8) as a Dataset; error messages name `path`. */
+/** Reads a numeric CSV file (UTF-8, plain or gzip'd; any delimiter, see CsvOptions.delimiter) as a Dataset; error messages name `path`. */
 export async function loadCsv(path: string, options: Omit<CsvOptions, "source"> = {}): Promise<Dataset> {
   return (await loadCsvWithInfo(path, options)).dataset;
 }
@@ -36,9 +35,5 @@ export async function loadPredictionCsvWithInfo(
 }
 
 async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    throw new DataError(`${path}: cannot read file (${(error as Error).message})`, { cause: error });
-  }
+  return new TextDecoder("utf-8").decode(await readMaybeGzip(path));
 }

@@ -14,6 +14,16 @@ import { validClassNames } from "./label_map.js";
  */
 export const dataFormatSchema = z.strictObject({
   /**
+   * What the data files are: "csv" (delimited text), "idx" (images + labels files), or "auto" (the default): told
+   * from the content (IDX magic number or text; a gzip'd file by what is inside), never from the file's name.
+   */
+  format: z.enum(["auto", "csv", "idx"]).optional(),
+  /**
+   * The field separator of CSV files, one character (",", ";", "\t", "|", ...). Default: detected from the
+   * lines among , ; tab |; an error asks for it when the lines could be read with several.
+   */
+  delimiter: z.string().length(1, 'delimiter must be one character, e.g. ",", ";" or "\t" for tab').optional(),
+  /**
    * Whether line 1 of a CSV file is a header row: true, false, or "auto" (the default): a header when a field is
    * not a number or the fields are 0,1,...,n-1 (pandas' default column names); an error when it could be either.
    */
@@ -38,11 +48,13 @@ export const dataFormatSchema = z.strictObject({
 
 /**
  * Schema of the `data` object in a state manifest's data: a config's data section, header written out
- * as given, and `headerRead`: whether line 1 of the training CSV file was read as a header (how "auto"
- * resolved; absent for IDX data and in states written before relearn remembered it).
+ * as given, `headerRead`: whether line 1 of the training CSV file was read as a header (how "auto"
+ * resolved; absent for IDX data and in states written before relearn remembered it), and
+ * `delimiterRead`: the separator the training CSV file was read with (likewise).
  */
 export const stateDataSettingsSchema = dataFormatSchema.extend({
   header: z.union([z.boolean(), z.literal("auto")]),
   headerRead: z.boolean().optional(),
+  delimiterRead: z.string().length(1).optional(),
 });
 

@@ -2,14 +2,10 @@
  * Loads an IDX image/label file pair (MNIST, Fashion-MNIST) from disk as a
  * Dataset. Node-only (node:fs, node:zlib); the byte parsing lives in idx.ts.
  */
-import { readFile } from "node:fs/promises";
-import { gunzip } from "node:zlib";
-import { promisify } from "node:util";
 import { DataError, OptionsError } from "../errors.js";
 import { createDataset, type Dataset, type UnlabelledSamples } from "./dataset.js";
 import { parseIdx, type IdxArray } from "./idx.js";
-
-const gunzipAsync = promisify(gunzip);
+import { readMaybeGzip } from "./file_bytes.js";
 
 /** Options of `loadIdx`. */
 export interface LoadIdxOptions {
@@ -22,22 +18,6 @@ export interface LoadIdxOptions {
   scale?: number;
   /** "flat": featureShape [rows * cols]; "hwc": [rows, cols, 1] for convolutional models. */
   layout?: "flat" | "hwc";
-}
-
-/** Reads a file and decompresses it when it starts with the gzip magic bytes 1f 8b. */
-export async function readMaybeGzip(path: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw new DataError(`${path}: cannot read file (${(error as Error).message})`, { cause: error });
-  }
-  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  try {
-    return await gunzipAsync(bytes);
-  } catch (error) {
-    throw new DataError(`${path}: corrupt gzip data (${(error as Error).message})`, { cause: error });
-  }
 }
 
 async function readIdx(path: string): Promise<IdxArray> {

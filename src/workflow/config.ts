@@ -82,17 +82,40 @@ export function configJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(relearnConfigSchema, { io: "input" }) as Record<string, unknown>;
 }
 
-/** A starting config: RD on an MLP, Renate-like settings. */
-export function defaultConfig(
-  overrides: { inputShape?: number[]; classes?: number; updater?: string; header?: boolean | "auto" } = {},
-): RelearnConfigInput {
+/** What `defaultConfig` takes from the user: the model (or its input shape and classes for the default MLP), the updater, data settings. */
+export interface DefaultConfigOverrides {
+  /** The model; default an MLP with hidden widths [256, 256] for `inputShape` and `classes`. */
+  model?: RelearnConfigInput["model"];
+  /** Sample shape of the default MLP (default [784]); ignored with `model`. */
+  inputShape?: number[];
+  /** Class count of the default MLP (default 10); ignored with `model`. */
+  classes?: number;
+  updater?: string;
+  header?: boolean | "auto";
+  labelColumn?: string | number;
+  delimiter?: string;
+  format?: "auto" | "csv" | "idx";
+}
+
+/**
+ * A starting config: RD on an MLP, Renate-like settings. IDX images are read in the layout the
+ * model's input shape has ("hwc" for [h, w, c], else "flat"), so the first update reads them as the model takes them.
+ */
+export function defaultConfig(overrides: DefaultConfigOverrides = {}): RelearnConfigInput {
+  const model = overrides.model ?? { type: "mlp", inputShape: overrides.inputShape ?? [784], hidden: [256, 256], classes: overrides.classes ?? 10 };
   return {
     $schema: "./relearn.schema.json",
-    model: { type: "mlp", inputShape: overrides.inputShape ?? [784], hidden: [256, 256], classes: overrides.classes ?? 10 },
+    model,
     updater: overrides.updater ?? "rd",
     options: { memorySize: 500, batchSize: 32, maxEpochs: 5, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 0 },
     // Written out so the user sees the setting that decides whether line 1 of a CSV file is data.
-    data: { header: overrides.header ?? "auto", layout: "flat" },
+    data: {
+      ...(overrides.format === undefined ? {} : { format: overrides.format }),
+      header: overrides.header ?? "auto",
+      ...(overrides.delimiter === undefined ? {} : { delimiter: overrides.delimiter }),
+      ...(overrides.labelColumn === undefined ? {} : { labelColumn: overrides.labelColumn }),
+      layout: model.inputShape.length > 1 ? "hwc" : "flat",
+    },
   };
 }
 

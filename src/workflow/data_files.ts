@@ -1,7 +1,11 @@
 /**
  * Reading one data file of the production workflow: a CSV file, or an IDX
- * images file with its labels file. The data must fit the model (sample shape,
- * class count): a mismatch names the file before anything is trained or written.
+ * images file with its labels file, told apart by content (data.format "auto")
+ * or by the config's data.format, never by the file's name; either may be gzip'd.
+ * The data must fit the model (sample size, class count): a mismatch names the
+ * file before anything is trained or written. Samples whose size fits but whose
+ * shape differs (IDX [28, 28] or 784 CSV columns for a model taking [28, 28, 1])
+ * take the model's shape: both are row-major.
  * Data to predict on may come without labels. Each read also says how the file
  * was read (rows, CSV header, label column), for summaries.
  */
@@ -10,11 +14,14 @@ import { type CsvHeaderRule, type CsvInfo, type CsvOptions } from "../data/csv.j
 import { loadCsvWithInfo, loadPredictionCsvWithInfo } from "../data/csv_file.js";
 import { checkClassNamesFit } from "../data/label_map.js";
 import { loadIdx, loadIdxImages } from "../data/idx_file.js";
+import { readStart } from "../data/file_bytes.js";
+import { detectDataKind, looksLikeIdx, type DataKind } from "../data/file_kind.js";
+import type { DelimiterRule } from "../data/csv_dialect.js";
 import { DataError, OptionsError } from "../errors.js";
 import type { DataFormat } from "./config.js";
 
 export interface DataFile {
-  /** A .csv file, or an IDX images file (plain or .gz). */
+  /** A CSV/TSV text file or an IDX images file, either plain or gzip'd (any name). */
   path: string;
   /** The IDX labels file; required for IDX data to train or evaluate on, optional to predict on. */
   labels?: string | undefined;
@@ -37,6 +44,9 @@ export interface DataReading {
    * (the list the labels were mapped through, names added from the file included); absent otherwise.
    */
   classNames?: string[];
+  /** CSV: the field separator, and whether it was set, detected or remembered from the state's training file. */
+  delimiter?: string;
+  delimiterRule?: DelimiterRule;
   /** CSV: what looks wrong but was read anyway (see CsvInfo.warnings); absent when nothing does. */
   warnings?: string[];
 }
@@ -56,10 +66,30 @@ type ModelShape = { featureShape: readonly number[]; numClasses?: number | undef
 /**
  * A config's data settings, and for CSV files read for a state: `headerFallback`, how the training
  * file's line 1 was read (settles a line 1 "auto" cannot), `headerSource`, where `header` came
- * from (for errors), and `newClassNames`: whether label names not in `classNames` are added ("add": a
- * state's first update building its list) or an error (the default). See CsvOptions.
+ * from (for errors), `newClassNames`: whether label names not in `classNames` are added ("add": a
+ * state's first update building its list) or an error (the default), and `delimiterFallback`, the training
+ * file's separator (settles a file whose separator cannot be detected). See CsvOptions.
  */
-export type ReadFormat = DataFormat & { headerFallback?: boolean; headerSource?: string; newClassNames?: "error" | "add" };
+export type ReadFormat = DataFormat & { headerFallback?: boolean; headerSource?: string; newClassNames?: "error" | "add"; delimiterFallback?: string };
+
+const FORMAT_SETTING = `the config's "data.format" or --data-format`;
+
+/** What `file` holds: the config's data.format when set (checked against the content), else told from the content. */
+async function dataKind(path: string, format: ReadFormat): Promise<DataKind> {
+  const start = await readStart(path);
+  if (format.format === undefined || format.format === "auto") return detectDataKind(start, path);
+  if (format.format === "csv" && looksLikeIdx(start)) {
+    throw new DataError(`${path}: the format is set to "csv" but the file starts with an IDX magic number: set "idx" or "auto" in ${FORMAT_SETTING}`);
+  }
+  if (format.format === "idx" && !looksLikeIdx(start)) {
+    const text = !start.includes(0);
+    throw new DataError(
+      `${path}: the format is set to "idx" but the file does not start with an IDX magic number (0x00 0x00 <type> <dims>)` +
+        (text ? `; it is text: set "csv" or "auto" in ${FORMAT_SETTING}` : ""),
+    );
+  }
+  return format.format;
+}
 
 /** Loads a data file with the config's format settings for a model of `featureShape` and `numClasses`. */
 export async function readDataFile(file: DataFile, format: ReadFormat, model: ModelShape): Promise<Dataset> {
@@ -68,13 +98,12 @@ export async function readDataFile(file: DataFile, format: ReadFormat, model: Mo
 
 /** As `readDataFile`, and how the file was read. */
 export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<Dataset>> {
-  if (file.path.toLowerCase().endsWith(".csv")) {
+  if ((await dataKind(file.path, format)) === "csv") {
     if (file.labels !== undefined) throw new OptionsError(`${file.path}: a CSV file carries its labels; drop the labels file ${file.labels}`);
     const { dataset, info } = await loadCsvWithInfo(file.path, { ...(model.numClasses === undefined ? {} : { numClasses: model.numClasses }), ...csvOptions(format) });
     return checkedSamples(file, dataset, model, csvReading(info));
   }
-  checkNotTextData(file.path);
-  if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images need their labels file too (--labels)`);
+  if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images (told by the file's IDX magic number) need their labels file too (--labels)`);
   if (format.classNames !== undefined && model.numClasses !== undefined) checkClassNamesFit(format.classNames, model.numClasses, file.path);
   const dataset = await loadIdx({
     images: file.path,
@@ -100,12 +129,11 @@ export async function readPredictionFile(file: DataFile, format: ReadFormat, mod
 
 /** As `readPredictionFile`, and how the file was read. */
 export async function readPredictionFileWithInfo(file: DataFile, format: ReadFormat, model: ModelShape): Promise<ReadData<UnlabelledSamples>> {
-  const isCsv = file.path.toLowerCase().endsWith(".csv");
+  const isCsv = (await dataKind(file.path, format)) === "csv";
   if (isCsv && file.labels === undefined) {
     const { samples, info } = await loadPredictionCsvWithInfo(file.path, { ...csvOptions(format, false, true), inputs: featureSize(model.featureShape) });
     return checkedSamples(file, samples, model, csvReading(info, format.classNames));
   }
-  if (!isCsv) checkNotTextData(file.path);
   if (!isCsv && file.labels === undefined) {
     const images = await loadIdxImages(file.path, { layout: format.layout, ...(format.scale === undefined ? {} : { scale: format.scale }) });
     return checkedSamples(file, images, model, idxReading(file, images.length, format.classNames));
@@ -121,28 +149,17 @@ function csvOptions(format: ReadFormat, labelled = true, labelColumn = labelled)
     ...(format.header === undefined ? {} : { header: format.header }),
     ...(format.headerFallback === undefined ? {} : { headerFallback: format.headerFallback }),
     ...(format.headerSource === undefined ? {} : { headerSource: format.headerSource }),
+    ...(format.delimiter === undefined ? {} : { delimiter: format.delimiter }),
+    ...(format.delimiterFallback === undefined ? {} : { delimiterFallback: format.delimiterFallback }),
     ...(!labelColumn || format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }),
   };
-}
-
-/**
- * Files named like text data that is not a plain .csv: everything but .csv is read as IDX, which would
- * fail with a message about IDX (or its labels file) that does not help.
- */
-function checkNotTextData(path: string): void {
-  const name = path.toLowerCase();
-  if (/\.(csv|tsv|txt)\.gz$/.test(name)) {
-    throw new OptionsError(`${path}: gzipped CSV is not supported yet: decompress it first (\`gunzip -k ${path}\`) and pass the .csv file`);
-  }
-  if (name.endsWith(".tsv") || name.endsWith(".txt")) {
-    throw new OptionsError(`${path}: only comma-separated files named .csv are read as CSV (every other file is read as IDX): save it as a ',' separated .csv file`);
-  }
 }
 
 function csvReading(info: CsvInfo, classNames?: string[]): DataReading {
   const names = info.classNames ?? classNames;
   return {
     file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn,
+    delimiter: info.delimiter, delimiterRule: info.delimiterRule,
     ...(names === undefined ? {} : { classNames: names }),
     ...(info.warnings === undefined ? {} : { warnings: info.warnings }),
   };
@@ -152,8 +169,14 @@ function idxReading(file: DataFile, rows: number, classNames: string[] | undefin
   return { file: file.path, format: "idx", rows, header: null, labelColumn: null, ...(classNames === undefined ? {} : { classNames }) };
 }
 
-/** `samples` when they fit the model and are not empty; else a DataError naming the file. */
+/**
+ * `samples` when they fit the model and are not empty, in the model's shape when only the shape differs
+ * (flat rows for a model taking [h, w, c] and back: the values are row-major either way); else a DataError naming the file.
+ */
 function checkedSamples<T extends UnlabelledSamples>(file: DataFile, samples: T, model: { featureShape: readonly number[] }, reading: DataReading): ReadData<T> {
+  if (samples.featureShape.join("x") !== model.featureShape.join("x") && featureSize(samples.featureShape) === featureSize(model.featureShape)) {
+    return checkedSamples(file, { ...samples, featureShape: [...model.featureShape] }, model, reading);
+  }
   if (samples.featureShape.join("x") !== model.featureShape.join("x")) {
     // What looked wrong in the file (another separator, a pandas index column) is likely why.
     const hints = reading.warnings === undefined ? "" : `; ${reading.warnings.join("; ")}`;

@@ -10,8 +10,7 @@ import { loadMemory } from "../updaters/memory_state.js";
 import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 import type { StateStore } from "../state/store.js";
 import { MANIFEST_FILE } from "../state/format.js";
-import type { DataFormat } from "./config.js";
-import { readStateDataSettings, stateDataSettingsSchema } from "./state_data.js";
+import { readStateDataSettings, stateDataSettingsSchema, type StateDataSettings } from "./state_data.js";
 
 export interface StateInspection {
   dir: string;
@@ -21,7 +20,8 @@ export interface StateInspection {
   updatesDone: number;
   options: Record<string, unknown>;
   /** How the training files were read (CSV header, label column...); null for a state written without it. */
-  dataSettings: DataFormat | null;
+  /** How the state read its training data (config settings, and how "auto" resolved: headerRead, delimiterRead). */
+  dataSettings: StateDataSettings | null;
   files: number;
   bytes: number;
   model: unknown;

@@ -16,9 +16,17 @@ export { stateDataSettingsSchema };
 
 export type StateDataSettings = z.output<typeof stateDataSettingsSchema>;
 
-/** The settings to store in a state for data read with `format`; `headerRead` as the training CSV file was read (null: not CSV). */
-export function stateDataSettings(format: DataFormat, headerRead: boolean | null = null): StateDataSettings {
-  return { ...format, header: format.header ?? "auto", ...(headerRead === null ? {} : { headerRead }) };
+/**
+ * The settings to store in a state for data read with `format`; `headerRead` and `delimiterRead` as the
+ * training CSV file was read (null: not CSV).
+ */
+export function stateDataSettings(format: DataFormat, headerRead: boolean | null = null, delimiterRead: string | null = null): StateDataSettings {
+  return {
+    ...format,
+    header: format.header ?? "auto",
+    ...(headerRead === null ? {} : { headerRead }),
+    ...(delimiterRead === null ? {} : { delimiterRead }),
+  };
 }
 
 /**
@@ -45,6 +53,8 @@ export function readStateDataSettings(manifestData: unknown, manifestPath: strin
  * file (a header there, none here). It is read with "auto", and a line 1 auto cannot settle (plain
  * integers: numbered names or data) is read as the training file's line 1 was. States that did not
  * record `headerRead` fall back to a boolean `header`. A header the caller gives applies as given.
+ * Likewise the remembered separator (`delimiterRead`) settles only a file whose separator cannot be
+ * detected; a `delimiter` set in the config or by the caller applies as given.
  */
 export function dataFormatFor(
   inputShape: readonly number[],
@@ -54,14 +64,16 @@ export function dataFormatFor(
   const given = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, value]) => value !== undefined)) as Partial<DataFormat>;
   const base: ReadFormat = { layout: inputShape.length > 1 ? "hwc" : "flat" };
   if (remembered !== undefined) {
-    const { headerRead, header, ...rest } = remembered;
+    const { headerRead, header, delimiterRead, ...rest } = remembered;
     const fallback = headerRead ?? (typeof header === "boolean" ? header : undefined);
     Object.assign(base, rest, { header: "auto" }, fallback === undefined ? {} : { headerFallback: fallback });
+    if (delimiterRead !== undefined && rest.delimiter === undefined) base.delimiterFallback = delimiterRead;
   }
   if (given.header !== undefined) {
     delete base.headerFallback;
     base.headerSource = "--header or the config's data.header";
   }
+  if (given.delimiter !== undefined) delete base.delimiterFallback;
   // Class names are the state's: a caller's list may only add names after them (mergeClassNames).
   const classNames = mergeClassNames(remembered?.classNames, given.classNames, { stored: "the state", given: "the config's \"data.classNames\"" });
   return { ...base, ...given, ...(classNames === undefined ? {} : { classNames }) };

@@ -99,7 +99,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       valDataset: validation?.samples,
       taskId: request.taskId,
       callbacks: request.callbacks,
-      dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header),
+      dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header, reading.delimiter ?? null),
       dataNames: { train: request.data.path, val: request.val?.path },
     });
   } finally {

@@ -79,7 +79,7 @@ test("update --header true, then evaluate and predict on the state: the state's 
     run = relearn([...update.slice(0, -1), join(dir, "v2"), "--header", "true", "--json"]);
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout) as { data: { items: number; read: unknown } };
-    assert.deepEqual(summary.data.read, { file: join(dir, "train.csv"), format: "csv", rows: 60, header: true, headerRule: "setting", labelColumn: { index: 8, name: "9" } });
+    assert.deepEqual(summary.data.read, { file: join(dir, "train.csv"), format: "csv", rows: 60, header: true, headerRule: "setting", labelColumn: { index: 8, name: "9" }, delimiter: ",", delimiterRule: "detected" });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { detectDelimiter } from "../../src/data/csv_dialect.js";
 import { DataError } from "../../src/errors.js";
 import { parseCsv, parseCsvWithInfo, parseUnlabelledCsv, parseUnlabelledCsvWithInfo } from "../../src/data/csv.js";
 import { loadCsv } from "../../src/data/csv_file.js";
@@ -110,21 +111,33 @@ test("unlabelled CSV: every column is a feature, header or not; bad values name 
   assert.throws(() => parseUnlabelledCsv("1,nan\n", { source: "new.csv" }), /non-finite value "nan"/);
 });
 
-test("a file separated by ';' or tabs: every error it causes says so, and that only ',' is supported", () => {
-  const separators = [[";", "';'"], ["\t", "a tab"]] as const;
+test("a file separated by ';', tabs or '|' is read by auto-detection; a wrong delimiter setting gets an error naming data.delimiter", () => {
+  const separators = [[";", "';'"], ["\t", "tab"], ["|", "'|'"]] as const;
   for (const [separator, shown] of separators) {
-    const hint = new RegExp(`the file seems to use ${shown} as separator, and only ',' is supported`);
     for (const header of [["a", "b", "label"], null]) {
       const rows = [...(header ? [header] : []), ["0.5", "1.5", "1"], ["2.5", "3", "0"]];
       const text = rows.map((row) => row.join(separator)).join("\n") + "\n";
-      assert.throws(() => parseCsv(text, { source: "semi.csv" }), (error: unknown) => error instanceof DataError && /semi\.csv: line 1 has 1 column/.test(error.message) && hint.test(error.message), `${shown} ${header}`);
-      // Unlabelled, one column is a valid shape, but the joined fields are not a number.
-      assert.throws(() => parseUnlabelledCsv(text), (error: unknown) => error instanceof DataError && /is not a number/.test(error.message) && hint.test(error.message));
+      const { dataset, info } = parseCsvWithInfo(text, { source: "semi.csv" });
+      assert.deepEqual([Array.from(dataset.features), Array.from(dataset.labels), info.delimiter, info.delimiterRule], [[0.5, 1.5, 2.5, 3], [1, 0], separator, "detected"], shown);
+      assert.equal(info.warnings, undefined);
+      assert.deepEqual(Array.from(parseUnlabelledCsv(text).features), header ? [0.5, 1.5, 1, 2.5, 3, 0] : [0.5, 1.5, 1, 2.5, 3, 0]);
+      // Read with ',' (given): the error asks whether the delimiter is the one in line 1, and names the setting.
+      const hint = new RegExp(`is the delimiter ${shown}\\? the file was read with ',': set the config's "data.delimiter" to`);
+      assert.throws(() => parseCsv(text, { source: "semi.csv", delimiter: "," }), (error: unknown) => error instanceof DataError && /semi\.csv: line 1 has 1 column/.test(error.message) && hint.test(error.message), `${shown} ${header}`);
+      assert.throws(() => parseUnlabelledCsv(text, { delimiter: "," }), (error: unknown) => error instanceof DataError && /is not a number/.test(error.message) && hint.test(error.message));
     }
-    // Decimal commas with ';' between fields (Excel in many locales): the not-a-number error gives the hint.
-    assert.throws(() => parseCsv(`1,5${separator}2,5${separator}1\n0,5${separator}1,5${separator}0\n`, { header: false }), hint);
   }
-  // A comma-separated file gets no such warning.
+  // Decimal commas with ';' between fields (Excel in many locales): ',' and ';' both split every line alike; the error says so.
+  assert.throws(() => parseCsv("1,5;2,5;1\n0,5;1,5;0\n", { header: false, source: "excel.csv" }), (error: unknown) =>
+    error instanceof DataError &&
+    /excel\.csv: cannot tell the delimiter: the lines could be separated by ',' or ';'; set it in the config's "data\.delimiter" or with --delimiter, e\.g\. ";" \(--delimiter ';'\); the file seems to use decimal commas/.test(error.message));
+  // ... and a state's remembered separator (delimiterFallback) settles a file the lines leave open, but not one they decide.
+  assert.deepEqual(detectDelimiter(["1;2|0", "3;4|1"], "x.csv", "|"), { delimiter: "|", rule: "remembered" });
+  assert.throws(() => detectDelimiter(["1;2|0", "3;4|1"], "x.csv"), /x\.csv: cannot tell the delimiter: the lines could be separated by ';' or '\|'/);
+  assert.deepEqual(parseCsvWithInfo("1;2;0\n3;4;1\n", { header: false, delimiterFallback: "|" }).info.delimiter, ";");
+  // A given delimiter must be one character.
+  assert.throws(() => parseCsv("1,0\n", { delimiter: ";;" }), { name: "OptionsError" });
+  // A comma-separated file gets no warning.
   assert.equal(parseCsvWithInfo("a,b,label\n0.5,1,1\n").info.warnings, undefined);
 });
 
