@@ -46,7 +46,7 @@ async function resolveModelSpec(value: string, data: Dataset): Promise<ModelSpec
 export function benchmarkCommand(): Command {
   return new Command("benchmark")
     .description("run continual-learning updaters on a benchmark scenario and compare them")
-    .option("--dataset <name>", "fashion-mnist (full, Debian package), fashion-mnist-bundled (subset in the repo), auto, a folder of IDX files, or a train .csv", "auto")
+    .option("--dataset <name>", "fashion-mnist (full, Debian package), fashion-mnist-bundled (subset in the repo), auto, letter (UCI Letter Recognition: tabular, 16 features, 26 classes, in the repo), a folder of IDX files, or a train .csv", "auto")
     .option("--test-dataset <file>", "test .csv (with a .csv --dataset)")
     .addOption(headerOption("auto (for .csv --dataset and --test-dataset)"))
     .option("--layout <layout>", "flat or hwc (for CNN models) images", "flat")
@@ -71,6 +71,7 @@ export function benchmarkCommand(): Command {
       `
 Examples:
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
+  relearn benchmark --dataset letter --tasks 13 --model mlp:128,128 --updaters rd,er,der++,fine-tuning,joint
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
     )
     .action(async (flags) => {
