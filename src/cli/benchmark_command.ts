@@ -86,6 +86,7 @@ Examples:
       const results = await runBenchmark(
         {
           dataset: data.name,
+          ...(data.classNames === undefined ? {} : { classNames: data.classNames }),
           scenario: flags.scenario,
           makeUpdates: (seed) =>
             makeScenario(flags.scenario, {

@@ -12,15 +12,17 @@ import { OptionsError } from "../errors.js";
 import type { Dataset } from "./dataset.js";
 import { loadCsv } from "./csv_file.js";
 import type { CsvHeader } from "./csv.js";
-import { loadFashionMnist } from "./fashion_mnist.js";
+import { FASHION_MNIST_CLASSES, loadFashionMnist } from "./fashion_mnist.js";
 import { loadIdx } from "./idx_file.js";
-import { loadLetter } from "./letter.js";
+import { LETTER_CLASSES, loadLetter } from "./letter.js";
 
 export interface NamedData {
   /** A short name for reports, e.g. "fashion-mnist". */
   name: string;
   train: Dataset;
   test: Dataset;
+  /** Class names indexed by label, for data sets that have them (Fashion-MNIST, Letter). */
+  classNames?: readonly string[];
 }
 
 export interface LoadNamedDataOptions {
@@ -45,11 +47,16 @@ export async function loadNamedData(dataset: string, options: LoadNamedDataOptio
   if (dataset === "fashion-mnist" || dataset === "fashion-mnist-bundled" || dataset === "auto") {
     const source = dataset === "fashion-mnist" ? "full" : dataset === "auto" ? "auto" : "bundled";
     const loaded = await loadFashionMnist({ source, layout });
-    return { name: loaded.source === "full" ? "fashion-mnist" : "fashion-mnist-bundled", train: loaded.train, test: loaded.test };
+    return {
+      name: loaded.source === "full" ? "fashion-mnist" : "fashion-mnist-bundled",
+      train: loaded.train,
+      test: loaded.test,
+      classNames: FASHION_MNIST_CLASSES,
+    };
   }
   if (dataset === "letter") {
     const loaded = await loadLetter();
-    return { name: "letter", train: loaded.train, test: loaded.test };
+    return { name: "letter", train: loaded.train, test: loaded.test, classNames: LETTER_CLASSES };
   }
   if (dataset.toLowerCase().endsWith(".csv")) {
     if (!options.testDataset) throw new OptionsError(`${dataset}: a CSV training file needs a CSV test file too (--test-dataset)`);
