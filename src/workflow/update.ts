@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
+import type { ValidationSetInfo } from "../updaters/model_updater.js";
 import type { RelearnConfig } from "./config.js";
 import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
 import { stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
@@ -35,6 +36,8 @@ export interface PhaseSummary {
   seconds: number;
   /** The last epoch's logged metrics (train_/val_ loss and accuracy). */
   last: TrainingLogs;
+  /** The validation sets the phase validated on: indices into UpdateSummary.validationSets. */
+  validatedOn: number[];
 }
 
 export interface UpdateSummary {
@@ -45,6 +48,11 @@ export interface UpdateSummary {
   /** The training file: samples, classes, and how it was read (CSV header row or not, label column). */
   data: { file: string; items: number; classHistogram: number[]; read: DataReading };
   validation?: { file: string; items: number; read: DataReading };
+  /**
+   * Every validation set the state keeps, in the order added: this update's (`current`) and those remembered
+   * from earlier updates, which the phases validate on again (see PhaseSummary.validatedOn).
+   */
+  validationSets: ValidationSetInfo[];
   phases: PhaseSummary[];
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
   seconds: number;
@@ -71,6 +79,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   try {
     await updater.update(train, {
       valDataset: val,
+      valSource: request.val?.path,
       taskId: request.taskId,
       callbacks: request.callbacks,
       dataSettings: stateDataSettings(config.data, reading.header),
@@ -87,6 +96,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     outputState: request.outputState,
     data: { file: request.data.path, items: train.length, classHistogram: classHistogram(train), read: reading },
     ...(validation && request.val ? { validation: { file: request.val.path, items: validation.samples.length, read: validation.reading } } : {}),
+    validationSets: updater.validationSetInfo(),
     phases: updater.lastUpdatePhases.map((p) => ({
       phase: p.phase,
       epochsRun: p.epochsRun,
@@ -94,6 +104,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       stoppedEarly: p.stoppedEarly,
       seconds: p.seconds,
       last: p.history.at(-1) ?? {},
+      validatedOn: p.validatedOn,
     })),
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
     seconds: (performance.now() - started) / 1000,
