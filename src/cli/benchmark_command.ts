@@ -71,7 +71,7 @@ export function benchmarkCommand(): Command {
       `
 Examples:
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
-  relearn benchmark --dataset letter --tasks 13 --model mlp:128,128 --updaters rd,er,der++,fine-tuning,joint
+  relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
     )
     .action(async (flags) => {
