@@ -19,6 +19,8 @@ import type { ModelUpdaterOptions } from "../updaters/options.js";
 
 export interface BenchmarkConfig {
   dataset: string;
+  /** Class names indexed by label, when the data set has them: the report names tasks by their classes. */
+  classNames?: readonly string[];
   scenario: string;
   /** The scenario's updates for a seed (class order and chunking are seeded). */
   makeUpdates: (seed: number) => ScenarioUpdate[];
@@ -106,6 +108,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
         updateSeconds: [],
         phaseSeconds: {},
       };
+      if (updates.every((u) => u.classes !== undefined)) run.taskClasses = updates.map((u) => [...u.classes!]);
       let previous = before;
       for (const [t, update] of updates.entries()) {
         const progress: RunProgress = { run: index, runs: plans.length, ...plan, update: t, updates: updates.length };
@@ -135,6 +138,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
     backend,
     epochs: config.epochs,
     batchSize: config.batchSize,
+    ...(config.classNames === undefined ? {} : { classNames: [...config.classNames] }),
     runs,
   };
 }

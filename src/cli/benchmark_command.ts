@@ -21,7 +21,7 @@ export function benchmarkCommand(): Command {
     .option(
       "--dataset <name>",
       "fashion-mnist (the full 70,000 images, Debian package dataset-fashion-mnist), fashion-mnist-bundled (the 10,000/2,000-image subset shipped " +
-        "with relearn), auto (the full set when installed, else the bundled subset), a folder of IDX files named like MNIST's, or a train .csv (with --test-dataset)",
+        "with relearn), auto (the full set when installed, else the bundled subset), a folder of IDX files named like MNIST's, or a train .csv (with --test-dataset); letter: UCI Letter Recognition (tabular, 16 features, 26 classes, shipped with relearn)",
       "auto",
     )
     .option("--test-dataset <file>", "test .csv (with a .csv --dataset)")
@@ -49,6 +49,7 @@ export function benchmarkCommand(): Command {
 Examples:
   relearn benchmark --dataset train.csv --test-dataset test.csv --tasks 3 --updaters rd,fine-tuning --model mlp:32 --epochs 1
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
+  relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
     )
     .action(async (flags) => {
@@ -64,6 +65,7 @@ Examples:
       const results = await runBenchmark(
         {
           dataset: data.name,
+          ...(data.classNames === undefined ? {} : { classNames: data.classNames }),
           scenario: flags.scenario,
           makeUpdates: (seed) =>
             makeScenario(flags.scenario, {

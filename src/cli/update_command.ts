@@ -8,6 +8,23 @@ import { fixed, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
+import { DEFAULT_TASK_ID } from "../task_id.js";
+
+/**
+ * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
+ * validate on sets remembered from earlier updates, which the command line of this update does not show.
+ */
+function validationSetLines(s: UpdateSummary): string[] {
+  if (s.validationSets.length === 0) return ["validation sets: none (pass --val to validate; the state keeps it for later updates)"];
+  return [
+    `validation sets kept in the state (${s.validationSets.length}):`,
+    ...s.validationSets.map((v, i) => {
+      const origin = v.current ? "this update" : v.update === null ? "an earlier update" : `update ${v.update}`;
+      const task = v.taskId === DEFAULT_TASK_ID ? "" : `, task ${v.taskId}`;
+      return `  [${i + 1}] ${v.source ?? "(unnamed)"}, ${v.items} items, from ${origin}${task}`;
+    }),
+  ];
+}
 
 function formatSummary(s: UpdateSummary): string {
   const lines = [
@@ -15,13 +32,15 @@ function formatSummary(s: UpdateSummary): string {
     `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram, s.data.classNames)}`,
     ...(s.validation ? [`validation: ${s.validation.file}, ${s.validation.items} items (${describeReading(s.validation.read)})`] : []),
     ...(s.classesGrown ? [`classes: the output layer grew from ${s.classesGrown.from} to ${s.classesGrown.to} classes (--grow-classes)`] : []),
+    ...validationSetLines(s),
     "phases:",
     ...s.phases.map(
       (p) =>
         `  ${p.phase.padEnd(14)} ${String(p.epochsRun).padStart(3)} epochs ${p.seconds.toFixed(1).padStart(7)} s  ` +
         `train_loss ${fixed(p.last["train_loss"])} train_acc ${fixed(p.last["train_accuracy"])}` +
         (p.last["val_loss"] === undefined ? "" : `  val_loss ${fixed(p.last["val_loss"])} val_acc ${fixed(p.last["val_accuracy"])}`) +
-        (p.stoppedEarly ? `  (stopped early; best epoch ${p.bestEpoch! + 1})` : ""),
+        (p.stoppedEarly ? `  (stopped early; best epoch ${p.bestEpoch! + 1})` : "") +
+        (s.validationSets.length === 0 ? "" : `  validated on ${p.validatedOn.length === 0 ? "none" : p.validatedOn.map((i) => `[${i + 1}]`).join(" ")}`),
     ),
     ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered), classes ${formatHistogram(s.memory.classHistogram, s.data.classNames)}`] : []),
     ...(s.drift === undefined ? [] : [formatDrift(s.drift)]),

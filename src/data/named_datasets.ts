@@ -2,7 +2,8 @@
  * Train/test data by name or path, for the CLI and benchmarks (Node only):
  * "fashion-mnist" (the full set from Debian's dataset-fashion-mnist),
  * "fashion-mnist-bundled" (the subset shipped in the repository), "auto"
- * (full when installed, else bundled), a folder of IDX files named like
+ * (full when installed, else bundled), "letter" (UCI Letter Recognition,
+ * tabular, shipped in the repository), a folder of IDX files named like
  * MNIST's, or a CSV file with a separate CSV test file.
  */
 import { stat } from "node:fs/promises";
@@ -11,8 +12,9 @@ import { OptionsError } from "../errors.js";
 import type { Dataset } from "./dataset.js";
 import { loadCsv, loadCsvWithInfo } from "./csv_file.js";
 import type { CsvHeader } from "./csv.js";
-import { loadFashionMnist } from "./fashion_mnist.js";
+import { FASHION_MNIST_CLASSES, loadFashionMnist } from "./fashion_mnist.js";
 import { loadIdx } from "./idx_file.js";
+import { LETTER_CLASSES, loadLetter } from "./letter.js";
 
 export interface NamedData {
   /** A short name for reports, e.g. "fashion-mnist". */
@@ -45,7 +47,16 @@ export async function loadNamedData(dataset: string, options: LoadNamedDataOptio
   if (dataset === "fashion-mnist" || dataset === "fashion-mnist-bundled" || dataset === "auto") {
     const source = dataset === "fashion-mnist" ? "full" : dataset === "auto" ? "auto" : "bundled";
     const loaded = await loadFashionMnist({ source, layout });
-    return { name: loaded.source === "full" ? "fashion-mnist" : "fashion-mnist-bundled", train: loaded.train, test: loaded.test };
+    return {
+      name: loaded.source === "full" ? "fashion-mnist" : "fashion-mnist-bundled",
+      train: loaded.train,
+      test: loaded.test,
+      classNames: FASHION_MNIST_CLASSES,
+    };
+  }
+  if (dataset === "letter") {
+    const loaded = await loadLetter();
+    return { name: "letter", train: loaded.train, test: loaded.test, classNames: LETTER_CLASSES };
   }
   if (dataset.toLowerCase().endsWith(".csv")) {
     if (!options.testDataset) throw new OptionsError(`${dataset}: a CSV training file needs a CSV test file too (--test-dataset)`);
@@ -59,7 +70,7 @@ export async function loadNamedData(dataset: string, options: LoadNamedDataOptio
   const folder = await stat(dataset).catch(() => null);
   if (!folder?.isDirectory()) {
     throw new OptionsError(
-      `unknown dataset "${dataset}": use fashion-mnist, fashion-mnist-bundled, auto, a folder of IDX files, or a .csv file`,
+      `unknown dataset "${dataset}": use fashion-mnist, fashion-mnist-bundled, auto, letter, a folder of IDX files, or a .csv file`,
     );
   }
   const file = async (name: string) => {

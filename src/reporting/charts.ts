@@ -81,17 +81,25 @@ export async function renderCharts(summary: BenchmarkSummary): Promise<RenderedC
 
 function heatmapSpec(group: GroupSummary): TopLevelSpec {
   const tasks = group.accuracyMatrix.length;
+  const names = group.taskNames;
   // Cells big enough for "0.93"; large matrices shrink to stay on a page.
   const cell = Math.max(26, Math.min(48, Math.floor(560 / tasks)));
   const values = matrixValues(group);
   return {
-    title: `Accuracy matrix: ${group.label}`,
+    title: { text: `Accuracy matrix: ${group.label}`, subtitle: "blank: task not trained yet" },
     data: { values },
     width: cell * tasks,
     height: cell * tasks,
     encoding: {
-      x: { field: "task", type: "ordinal", title: "evaluated on task", axis: { labelAngle: 0 } },
-      y: { field: "update", type: "ordinal", title: "after update" },
+      // Every task and update keeps its row and column although the blank triangle has no data.
+      x: {
+        field: "taskName",
+        type: "ordinal",
+        title: "evaluated on task",
+        scale: { domain: names },
+        axis: { labelAngle: names.some((name) => name.length > 3) ? -40 : 0, labelLimit: 200 },
+      },
+      y: { field: "update", type: "ordinal", title: "after update", scale: { domain: names.map((_, t) => t + 1) } },
     },
     layer: [
       {
@@ -121,7 +129,7 @@ function perTaskSpec(group: GroupSummary): TopLevelSpec {
   const tasks = group.accuracyMatrix.length;
   const values = matrixValues(group);
   return {
-    title: `Accuracy per task: ${group.label}`,
+    title: { text: `Accuracy per task: ${group.label}`, subtitle: "each line starts at the update that trains its task" },
     data: { values },
     width: 420,
     height: 260,
@@ -130,9 +138,11 @@ function perTaskSpec(group: GroupSummary): TopLevelSpec {
       x: updateAxis(),
       y: { field: "accuracy", type: "quantitative", title: "accuracy", scale: { domain: [0, 1] } },
       color: {
-        field: "task",
+        field: "taskName",
         type: "nominal",
         title: "task",
+        sort: group.taskNames,
+        legend: { labelLimit: 320 },
         scale: { scheme: tasks > 10 ? "category20" : "category10" },
       },
     },
@@ -186,11 +196,15 @@ function comparisonSpec(
 }
 
 /**
- * The accuracy matrix as chart rows. Updates are numbered from 1, as every
- * summary prints them (row t is update t + 1); tasks keep their 0-based ids.
+ * The trained cells of the accuracy matrix as chart rows. Update t + 1 (row t) trains task t, so row t keeps
+ * tasks 0..t: a task not trained yet is not "accuracy 0" (in a class-incremental run the model cannot know its
+ * classes), and drawing it so would make it look forgotten. Updates are numbered from 1, as every summary
+ * prints them; tasks keep their 0-based ids, named by `taskNames`.
  */
-function matrixValues(group: GroupSummary): { update: number; task: number; accuracy: number }[] {
-  return group.accuracyMatrix.flatMap((row, t) => row.map((accuracy, task) => ({ update: t + 1, task, accuracy })));
+function matrixValues(group: GroupSummary): { update: number; task: number; taskName: string; accuracy: number }[] {
+  return group.accuracyMatrix.flatMap((row, t) =>
+    row.slice(0, t + 1).map((accuracy, task) => ({ update: t + 1, task, taskName: group.taskNames[task] ?? String(task), accuracy })),
+  );
 }
 
 function updateAxis() {

@@ -4,7 +4,7 @@
  * links to PNGs and data files are relative and work beside the results folder).
  */
 import type { RenderedChart } from "./charts.js";
-import { comparisonTable, formatMeanStd } from "./summary.js";
+import { comparisonNotes, comparisonTable, formatMeanStd } from "./summary.js";
 import type { BenchmarkSummary } from "./summary.js";
 
 /** Relative links the report shows next to its charts and at its end. */
@@ -105,7 +105,8 @@ function comparisonSection(summary: BenchmarkSummary): string {
   return [
     "<h2>Comparison</h2>",
     `<div class="scroll"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`,
-    '<p class="note">Values after the last update, mean ± sample std over seeds. avg acc: mean accuracy over ' +
+    ...comparisonNotes(summary, "±").map((note) => `<p class="note">${escapeHtml(note)}</p>`),
+    '<p class="note">avg acc: mean accuracy over ' +
       "all tasks; micro acc: weighted by test-set size; BWT/FWT: backward/forward transfer; NFR: negative " +
       "flip rate between consecutive models, averaged over updates; time: total update seconds.</p>",
   ].join("\n");
@@ -117,7 +118,7 @@ function phaseSection(summary: BenchmarkSummary): string {
   const phases = [...new Set(groups.flatMap((g) => Object.keys(g.phaseSeconds!)))];
   const head = ["updater", ...phases].map((h, c) => `<th${c > 0 ? ' class="num"' : ""}>${escapeHtml(h)}</th>`);
   const rows = groups.map((g) => {
-    const cells = phases.map((p) => `<td class="num">${escapeHtml(formatMeanStd(g.phaseSeconds![p], "±"))}</td>`);
+    const cells = phases.map((p) => `<td class="num">${escapeHtml(formatMeanStd(g.phaseSeconds![p], "±", g.seeds.length))}</td>`);
     return `<tr><td>${escapeHtml(g.label)}</td>${cells.join("")}</tr>`;
   });
   return ["<h2>Time per phase (s, total over updates)</h2>", `<table><tr>${head.join("")}</tr>${rows.join("")}</table>`].join(

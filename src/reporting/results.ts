@@ -30,6 +30,8 @@ export interface RunResult {
   updateSeconds: number[];
   /** Optional wall time of named phases of each update (e.g. "expert", "consolidation"). */
   phaseSeconds?: Record<string, number[]>;
+  /** Optional labels each task is about (length T; class splits are seeded, so they may differ between seeds). */
+  taskClasses?: number[][];
 }
 
 /** A whole benchmark: its settings and every run. */
@@ -43,6 +45,8 @@ export interface BenchmarkResults {
   backend: string;
   epochs: number;
   batchSize: number;
+  /** Optional class names indexed by label (e.g. FASHION_MNIST_CLASSES), to name tasks in charts. */
+  classNames?: string[];
   runs: RunResult[];
 }
 
@@ -104,6 +108,14 @@ export function checkBenchmarkResults(results: BenchmarkResults): void {
     checkLength(run.negativeFlipRates, [tasks - 1, tasks], `${name}: negativeFlipRates`);
     checkLength(run.testSizes, [tasks], `${name}: testSizes`);
     if (run.initAccuracy !== undefined) checkLength(run.initAccuracy, [tasks], `${name}: initAccuracy`);
+    if (run.taskClasses !== undefined) {
+      checkLength(run.taskClasses, [tasks], `${name}: taskClasses`);
+      run.taskClasses.forEach((classes, i) => {
+        if (!Array.isArray(classes) || !classes.every((c) => Number.isInteger(c) && c >= 0)) {
+          throw new DataError(`${name}: taskClasses[${i}] is not a list of labels (integers >= 0)`);
+        }
+      });
+    }
   });
 }
 

@@ -52,6 +52,8 @@ export interface GroupSummary {
   perUpdateStd: { averageAccuracy: number[]; forgetting: number[] };
   /** Mean over seeds of the accuracy matrix. */
   accuracyMatrix: number[][];
+  /** The name of each task in charts (see {@link taskNames}): "0", or "0: T-shirt/top, Trouser". */
+  taskNames: string[];
 }
 
 /** The benchmark's settings and one summary per (updater, memory size), in order of first appearance. */
@@ -106,7 +108,8 @@ export function summarizeResults(results: BenchmarkResults): BenchmarkSummary {
     backend: results.backend,
     epochs: results.epochs,
     batchSize: results.batchSize,
-    groups: [...groups.values()].map((members) => summarizeGroup(members)),
+    ...(results.classNames === undefined ? {} : { classNames: results.classNames }),
+    groups: [...groups.values()].map((members) => summarizeGroup(members, results.tasks, results.classNames)),
   };
 }
 
@@ -115,7 +118,26 @@ export function groupLabel(updater: string, memorySize: number | null): string {
   return memorySize === null ? updater : `${updater} (m=${memorySize})`;
 }
 
-function summarizeGroup(members: readonly { run: RunResult; series: UpdateSeries }[]): GroupSummary {
+/**
+ * Task names for charts: the task's index, then its classes (by name where `classNames` has them) when every
+ * run split the classes the same way into disjoint tasks, as class- and task-incremental scenarios do. Tasks
+ * that share classes (permuted, rotated, chunks) or runs whose seeds ordered the classes differently keep the
+ * bare index: a class list would be wrong for some of the runs averaged there.
+ */
+export function taskNames(runs: readonly RunResult[], tasks: number, classNames?: readonly string[]): string[] {
+  const indices = Array.from({ length: tasks }, (_, i) => String(i));
+  const split = runs[0]?.taskClasses;
+  if (split === undefined || runs.some((run) => JSON.stringify(run.taskClasses) !== JSON.stringify(split))) return indices;
+  const all = split.flat();
+  if (new Set(all).size !== all.length) return indices;
+  return split.map((classes, i) => `${i}: ${classes.map((c) => classNames?.[c] ?? String(c)).join(", ")}`);
+}
+
+function summarizeGroup(
+  members: readonly { run: RunResult; series: UpdateSeries }[],
+  tasks: number,
+  classNames: readonly string[] | undefined,
+): GroupSummary {
   const first = members[0]!.run;
   const series = members.map((m) => m.series);
   const final = (pick: (s: UpdateSeries) => readonly number[] | undefined): MeanStd =>
@@ -145,6 +167,7 @@ function summarizeGroup(members: readonly { run: RunResult; series: UpdateSeries
       forgetting: stdSeries(series.map((s) => s.forgetting)),
     },
     accuracyMatrix: meanMatrix(members.map((m) => m.run.accuracyMatrix)),
+    taskNames: taskNames(members.map((m) => m.run), tasks, classNames),
   };
   if (everyHasFwt) {
     group.finalForwardTransfer = final((s) => s.forwardTransfer);
@@ -194,14 +217,17 @@ export interface ComparisonTable {
   rows: string[][];
 }
 
-/** Builds the comparison table; `plusMinus` joins mean and std ("+/-" for terminals, "±" elsewhere). */
+/**
+ * Builds the comparison table; `plusMinus` joins mean and std ("+/-" for terminals, "±" elsewhere). A group
+ * of one seed shows its values alone: a spread of one run is not 0, it is unknown.
+ */
 export function comparisonTable(summary: BenchmarkSummary, plusMinus = "+/-"): ComparisonTable {
   const withFwt = summary.groups.some((g) => g.finalForwardTransfer !== undefined);
-  const cell = (value: MeanStd | undefined): string => formatMeanStd(value, plusMinus);
   const headers = ["updater", "memory", "seeds", "avg acc", "micro acc", "forgetting", "BWT"];
   if (withFwt) headers.push("FWT");
   headers.push("NFR", "time (s)");
   const rows = summary.groups.map((g) => {
+    const cell = (value: MeanStd | undefined): string => formatMeanStd(value, plusMinus, g.seeds.length);
     const row = [g.updater, g.memorySize === null ? "-" : String(g.memorySize), String(g.seeds.length)];
     row.push(cell(g.finalAverageAccuracy), cell(g.finalMicroAverageAccuracy), cell(g.finalForgetting));
     row.push(cell(g.finalBackwardTransfer));
@@ -212,10 +238,38 @@ export function comparisonTable(summary: BenchmarkSummary, plusMinus = "+/-"): C
   return { headers, numeric: headers.map((_, c) => c > 0), rows };
 }
 
-/** "0.912 +/- 0.004" with 3 decimals; "n/a" when there is no value. */
-export function formatMeanStd(value: MeanStd | undefined, plusMinus = "+/-"): string {
+/**
+ * "0.912 +/- 0.004" with 3 decimals; "n/a" when there is no value. With `samples` = 1 the mean alone
+ * ("0.912"): one run has no spread to show, and "+/- 0.000" would claim there is none.
+ */
+export function formatMeanStd(value: MeanStd | undefined, plusMinus = "+/-", samples?: number): string {
   if (value === undefined || !Number.isFinite(value.mean)) return "n/a";
+  if (samples === 1) return fixed3(value.mean);
   return `${fixed3(value.mean)} ${plusMinus} ${fixed3(value.std)}`;
+}
+
+/** Why FWT is a constant in class-incremental runs; shown under every table that has an FWT column. */
+export const CLASS_INCREMENTAL_FWT_NOTE =
+  "FWT in a class-incremental scenario: before its update, a model has never been trained on a task's classes and " +
+  "(with one shared output layer) scores about 0 on it, so FWT is about minus the untrained model's mean accuracy on " +
+  "the later tasks: a constant set by the random initialisation, the same for every updater with the same seeds. " +
+  "It does not measure transfer there; compare FWT in scenarios whose tasks share classes (permuted, rotated, iid).";
+
+/**
+ * Notes to print under the comparison table: what the spread is (and that one-seed groups have none) and,
+ * for class-incremental runs with an FWT column, what FWT means there.
+ */
+export function comparisonNotes(summary: BenchmarkSummary, plusMinus = "+/-"): string[] {
+  const single = summary.groups.filter((g) => g.seeds.length === 1).length;
+  const spread =
+    single === summary.groups.length
+      ? "Values after the last update of one run per row (n=1 seed): no spread to show."
+      : `Values after the last update: mean ${plusMinus} sample std over seeds` +
+        (single > 0 ? "; a row with one seed (n=1) shows its value alone." : ".");
+  const notes = [spread];
+  const withFwt = summary.groups.some((g) => g.finalForwardTransfer !== undefined);
+  if (withFwt && summary.scenario === "class-incremental") notes.push(CLASS_INCREMENTAL_FWT_NOTE);
+  return notes;
 }
 
 // A mean of -1e-17 (rounding noise of a true 0) must not print as "-0.000".
@@ -234,7 +288,7 @@ export function formatComparisonTable(summary: BenchmarkSummary): string {
       .join("  ")
       .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
-  return [line(table.headers), rule, ...table.rows.map(line)].join("\n");
+  return [line(table.headers), rule, ...table.rows.map(line), "", ...comparisonNotes(summary)].join("\n");
 }
 
 /** The settings line and the comparison table as Markdown, for docs. */
@@ -245,6 +299,7 @@ export function summaryToMarkdown(summary: BenchmarkSummary): string {
   const align = `|${table.numeric.map((n) => (n ? " ---: " : " --- ")).join("|")}|`;
   const settings =
     `**${summary.dataset}**, ${summary.scenario}: ${summary.tasks} tasks, backend ${summary.backend}, ` +
-    `${summary.epochs} epochs, batch size ${summary.batchSize}. Final values after the last update, mean ± std over seeds.`;
-  return [settings, "", row(table.headers), align, ...table.rows.map(row), ""].join("\n");
+    `${summary.epochs} epochs, batch size ${summary.batchSize}.`;
+  const notes = comparisonNotes(summary, "±");
+  return [settings, "", row(table.headers), align, ...table.rows.map(row), "", ...notes.flatMap((note) => [note, ""])].join("\n");
 }

@@ -44,6 +44,8 @@ import { checkUpdaterState } from "./state_check.js";
 export interface UpdateOptions {
   /** Validation data of this update; kept and used in every later update too. */
   valDataset?: Dataset | undefined;
+  /** Names `valDataset` (e.g. its file) in summaries of this and later updates; kept in the state with it. */
+  valSource?: string | undefined;
   /** Task of this chunk; a multi-head model grows a head the first time it sees one. */
   taskId?: string | undefined;
   /** Callbacks for this update only (e.g. a progress bar), after the constructor's. */
@@ -61,6 +63,20 @@ export interface UpdateOptions {
 export interface PhaseReport extends TrainResult {
   phase: string;
   seconds: number;
+  /** The validation sets this phase validated on: indices into `validationSetInfo()` (empty: no validation). */
+  validatedOn: number[];
+}
+
+/** A validation set the updater keeps, for summaries (see ModelUpdater.validationSetInfo). */
+export interface ValidationSetInfo {
+  /** What the update that added it called it (UpdateOptions.valSource, e.g. a file); null when it gave no name. */
+  source: string | null;
+  taskId: string;
+  items: number;
+  /** The update (numbered from 1) that added it; null for states written before updates were recorded. */
+  update: number | null;
+  /** True for the set given with the current (or last) update. */
+  current: boolean;
 }
 
 /** Data checked for finite outputs after an update (see ModelUpdater.outputChecks). */
@@ -75,6 +91,8 @@ export interface OutputCheck {
 interface ValidationSet {
   dataset: Dataset;
   taskId: string;
+  source?: string | undefined;
+  update?: number | undefined;
 }
 
 export abstract class ModelUpdater {
@@ -151,10 +169,28 @@ export abstract class ModelUpdater {
     return this.currentModel !== undefined;
   }
 
+  /**
+   * Every validation set kept so far, in the order they were added: the ones from earlier updates (remembered
+   * in the state) are validated on again in later updates, so summaries should name them.
+   */
+  validationSetInfo(): ValidationSetInfo[] {
+    return this.validationSets.map((set) => ({
+      source: set.source ?? null,
+      taskId: set.taskId,
+      items: set.dataset.length,
+      update: set.update ?? null,
+      current: set === this.currentValidation,
+    }));
+  }
+
+  /** Validation sets of a scope: all seen so far, or only this update's. */
+  private validationSetsOf(scope: "all" | "current"): ValidationSet[] {
+    return scope === "all" ? this.validationSets : this.currentValidation ? [this.currentValidation] : [];
+  }
+
   /** Validation sets as evaluation sources: all seen so far, or only this update's. */
   protected validationSources(scope: "all" | "current"): EvaluationSource[] {
-    const sets = scope === "all" ? this.validationSets : this.currentValidation ? [this.currentValidation] : [];
-    return sets.map(({ dataset, taskId }) => ({
+    return this.validationSetsOf(scope).map(({ dataset, taskId }) => ({
       data: datasetSource(dataset, { transform: this.options.testTransform, targetTransform: this.options.testTargetTransform }),
       taskId,
     }));
@@ -205,7 +241,7 @@ export abstract class ModelUpdater {
     const classes = Math.max(trainDataset.numClasses, updateOptions.valDataset?.numClasses ?? 0);
     this.currentValidation = undefined;
     if (updateOptions.valDataset) {
-      this.currentValidation = { dataset: updateOptions.valDataset, taskId };
+      this.currentValidation = { dataset: updateOptions.valDataset, taskId, source: updateOptions.valSource, update: this.updatesDone + 1 };
       this.validationSets.push(this.currentValidation);
     }
     // The output's real path (a symlinked output is followed), checked before the lock and training, so a bad
@@ -322,7 +358,8 @@ export abstract class ModelUpdater {
       logger: this.logger,
       seed: this.phaseSeed(args.phase),
     });
-    const report = { phase: args.phase, seconds: (performance.now() - started) / 1000, ...result };
+    const validatedOn = this.validationSetsOf(validationScope ?? "all").map((set) => this.validationSets.indexOf(set));
+    const report = { phase: args.phase, seconds: (performance.now() - started) / 1000, validatedOn, ...result };
     this.lastUpdatePhases.push(report);
     return report;
   }
@@ -488,9 +525,11 @@ export abstract class ModelUpdater {
 
   private async saveValidationSets(files: StateWriter): Promise<unknown[]> {
     const out: unknown[] = [];
-    for (const [i, { dataset, taskId }] of this.validationSets.entries()) {
+    for (const [i, { dataset, taskId, source, update }] of this.validationSets.entries()) {
       out.push({
         taskId,
+        ...(source === undefined ? {} : { source }),
+        ...(update === undefined ? {} : { update }),
         featureShape: dataset.featureShape,
         numClasses: dataset.numClasses,
         features: await writeColumn(files, VALIDATION_FOLDER, `${i}.features`, dataset.features),
@@ -508,7 +547,12 @@ export abstract class ModelUpdater {
       if (!(features instanceof Float32Array) || !(labels instanceof Int32Array)) {
         throw new StateError(`${files.location}/${VALIDATION_FOLDER}: validation set of task ${entry.taskId} has the wrong column types`);
       }
-      sets.push({ taskId: entry.taskId, dataset: { features, labels, featureShape: entry.featureShape, numClasses: entry.numClasses, length: labels.length } });
+      sets.push({
+        taskId: entry.taskId,
+        source: entry.source,
+        update: entry.update,
+        dataset: { features, labels, featureShape: entry.featureShape, numClasses: entry.numClasses, length: labels.length },
+      });
     }
     return sets;
   }

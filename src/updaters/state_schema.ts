@@ -42,6 +42,10 @@ export function storedOptionsSchema(full: UpdaterOptionsSchema | undefined): z.Z
 
 const validationEntrySchema = z.strictObject({
   taskId: z.string(),
+  /** What the update that added the set called it (its file, usually); states before this field lack it. */
+  source: z.string().optional(),
+  /** The update (from 1) that added the set. */
+  update: z.number().int().positive().optional(),
   featureShape: z.array(z.number().int().positive()),
   numClasses: z.number().int().positive(),
   features: columnDescriptorSchema,

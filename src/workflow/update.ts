@@ -10,6 +10,7 @@ import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
 import { detectSampleDrift, type DriftOptions, type DriftReport } from "../drift/detector.js";
+import type { ValidationSetInfo } from "../updaters/model_updater.js";
 import type { RelearnConfig } from "./config.js";
 import { readDataFileWithInfo, type DataFile, type DataReading, type ReadData, type ReadFormat } from "./data_files.js";
 import { mergeClassNames } from "../data/label_map.js";
@@ -44,6 +45,8 @@ export interface PhaseSummary {
   seconds: number;
   /** The last epoch's logged metrics (train_/val_ loss and accuracy). */
   last: TrainingLogs;
+  /** The validation sets the phase validated on: indices into UpdateSummary.validationSets. */
+  validatedOn: number[];
 }
 
 export interface UpdateSummary {
@@ -57,6 +60,11 @@ export interface UpdateSummary {
    */
   data: { file: string; items: number; classHistogram: number[]; read: DataReading; classNames?: string[] };
   validation?: { file: string; items: number; read: DataReading };
+  /**
+   * Every validation set the state keeps, in the order added: this update's (`current`) and those remembered
+   * from earlier updates, which the phases validate on again (see PhaseSummary.validatedOn).
+   */
+  validationSets: ValidationSetInfo[];
   phases: PhaseSummary[];
   /** The class count before and after this update, when it grew the output layer (growClasses). */
   classesGrown?: { from: number; to: number };
@@ -97,6 +105,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     if (request.drift !== undefined) drift = await memoryDrift(updater, config.updater, train, request.drift);
     await updater.update(train, {
       valDataset: validation?.samples,
+      valSource: request.val?.path,
       taskId: request.taskId,
       callbacks: request.callbacks,
       dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header, reading.delimiter ?? null),
@@ -117,6 +126,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }),
     },
     ...(validation && request.val ? { validation: { file: request.val.path, items: validation.samples.length, read: validation.reading } } : {}),
+    validationSets: updater.validationSetInfo(),
     phases: updater.lastUpdatePhases.map((p) => ({
       phase: p.phase,
       epochsRun: p.epochsRun,
@@ -124,6 +134,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       stoppedEarly: p.stoppedEarly,
       seconds: p.seconds,
       last: p.history.at(-1) ?? {},
+      validatedOn: p.validatedOn,
     })),
     ...(updater.lastClassGrowth ? { classesGrown: updater.lastClassGrowth } : {}),
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),

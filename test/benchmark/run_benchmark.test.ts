@@ -66,6 +66,14 @@ test("runBenchmark measures a square accuracy matrix, init accuracy, flips and p
   for (const run of results.runs) run.accuracyMatrix.forEach((r, t) => assert.ok(r[t]! > run.initAccuracy![t]!));
 });
 
+test("runBenchmark records each task's classes and passes the data set's class names on, so reports can name tasks", async () => {
+  const names = ["a", "b", "c", "d", "e", "f"];
+  const results = await runBenchmark({ ...config, epochs: 1, classNames: names, updaters: ["fine-tuning"], memorySizes: [10], seeds: [3] });
+  const split = classIncremental({ train, test: testSet, tasks: 3, seed: 3 }).map((u) => u.classes);
+  assert.deepEqual(results.runs[0]!.taskClasses, split);
+  assert.deepEqual(results.classNames, names);
+});
+
 test("a task-incremental scenario gives the model a head per task", async () => {
   const results = await runBenchmark({
     ...config,

@@ -39,6 +39,34 @@ test("relearn benchmark on the bundled data writes the results folder and prints
   }
 });
 
+test("relearn benchmark --dataset letter: the tabular benchmark runs, names its tasks by letter, one seed shows no spread", async () => {
+  const out = await mkdtemp(join(tmpdir(), "relearn-cli-letter-"));
+  try {
+    const run = relearn([
+      "benchmark", "--dataset", "letter", "--tasks", "13", "--epochs", "1", "--model", "mlp:16", "--backend", "wasm",
+      "--updaters", "fine-tuning", "--seeds", "0", "--out", out, "--no-png",
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /relearn benchmark: letter \(16000 train \/ 4000 test\), class-incremental x 13/);
+    assert.doesNotMatch(run.stdout, /\+\/-/, "one seed: values without a spread");
+    assert.match(run.stdout, /FWT in a class-incremental scenario/);
+    const summary = JSON.parse(await readFile(join(out, "summary.json"), "utf8")) as { summary: { groups: { taskNames: string[] }[] } };
+    const names = summary.summary.groups[0]!.taskNames;
+    assert.equal(names.length, 13);
+    // Two letters per task, each letter once.
+    const letters = names.flatMap((name, i) => {
+      const match = new RegExp(`^${i}: ([A-Z]), ([A-Z])$`).exec(name);
+      assert.ok(match, name);
+      return [match[1], match[2]];
+    });
+    assert.equal(new Set(letters).size, 26);
+    const heatmap = await readFile(join(out, "charts", "heatmap-fine-tuning.svg"), "utf8");
+    assert.ok(heatmap.includes(`>${names[12]!}<`), "the heatmap's axis names the letters");
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
 test("relearn benchmark rejects bad input with a message and a non-zero exit code", () => {
   const unknown = relearn(["benchmark", "--dataset", "fashion-mnist-bundled", "--updaters", "nope"]);
   assert.equal(unknown.status, 1);

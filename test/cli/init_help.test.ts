@@ -153,13 +153,14 @@ test("every example in every command's --help runs as written (in a folder holdi
     };
     await writeFile(join(dir, "chunk1.csv"), csv(chunk([0, 1], 1)));
     await writeFile(join(dir, "chunk2.csv"), csv(chunk([2], 2)));
+    await writeFile(join(dir, "chunk3.csv"), csv(chunk([0, 2], 7)));
     await writeFile(join(dir, "val2.csv"), csv(blobs(3, 3)));
     await writeFile(join(dir, "test.csv"), csv(blobs(4, 4)));
     await writeFile(join(dir, "train.csv"), csv(blobs(10, 5)));
     await writeFile(join(dir, "new.csv"), csv(blobs(2, 6), false));
     await writeImages(dir, 20);
-    // Long runs on the full Fashion-MNIST (minutes) are left out; everything else runs.
-    const tooLong = (line: string) => /--dataset fashion-mnist/.test(line);
+    // Long runs on the full Fashion-MNIST and the Letter benchmark (minutes to hours) are left out; everything else runs.
+    const tooLong = (line: string) => /--dataset (fashion-mnist|letter)/.test(line);
     let ran = 0;
     for (const command of COMMANDS) {
       const help = relearn([command, "--help"]).stdout;

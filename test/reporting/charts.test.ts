@@ -68,3 +68,66 @@ test("comparison charts draw a mean +/- std band for groups with several seeds, 
   const plain = await renderSvg(chartSpecs(summarizeResults(single)).find((c) => c.name === "average-accuracy")!.spec);
   assert.doesNotMatch(plain, /mark-area/);
 });
+
+type ChartRow = { update: number; task: number; taskName: string; accuracy: number };
+const rowsOf = (spec: unknown): ChartRow[] => (spec as { data: { values: ChartRow[] } }).data.values;
+
+test("tasks not trained yet are blank in the heatmap, not accuracy 0 (no cell, no text)", async () => {
+  const results = fakeResults();
+  results.tasks = 3;
+  for (const run of results.runs) {
+    // A class-incremental matrix: a task scores 0 until its update trains it.
+    run.accuracyMatrix = [
+      [0.9, 0, 0],
+      [0.5, 0.8, 0],
+      [0.4, 0.6, 0.7],
+    ];
+    run.testSizes = [10, 10, 10];
+    run.initAccuracy = [0.1, 0.1, 0.1];
+    run.negativeFlipRates = [0.1, 0.1];
+    run.updateSeconds = [1, 1, 1];
+    if (run.phaseSeconds) run.phaseSeconds = { expert: [1, 1, 1], consolidation: [1, 1, 1] };
+  }
+  const chart = chartSpecs(summarizeResults(results)).find((c) => c.name === "heatmap-fine-tuning")!;
+  assert.deepEqual(
+    rowsOf(chart.spec).map((r) => [r.update, r.task]),
+    [[1, 0], [2, 0], [2, 1], [3, 0], [3, 1], [3, 2]],
+    "only the lower triangle: update t + 1 has trained tasks 0..t",
+  );
+  const svg = await renderSvg(chart.spec);
+  // One text mark per trained cell, none reads 0.00.
+  const texts = [...svg.matchAll(/>(\d\.\d\d)</g)].map((m) => m[1]);
+  assert.deepEqual(texts.sort(), ["0.40", "0.50", "0.60", "0.70", "0.80", "0.90"]);
+  assert.match(svg, /blank: task not trained yet/);
+  // Every task still has its column and every update its row.
+  for (const label of [">0<", ">1<", ">2<", ">3<"]) assert.ok(svg.includes(label), `axis label ${label}`);
+});
+
+test("per-task lines start at the update that trains their task", () => {
+  const chart = chartSpecs(summarizeResults(fakeResults())).find((c) => c.name === "per-task-replay-m100")!;
+  const rows = rowsOf(chart.spec);
+  assert.deepEqual(rows.filter((r) => r.task === 0).map((r) => r.update), [1, 2]);
+  assert.deepEqual(rows.filter((r) => r.task === 1).map((r) => r.update), [2], "task 1 has no point at update 1");
+});
+
+test("tasks are named by their classes, by class name where the data set has names", async () => {
+  const results = fakeResults();
+  results.classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress"];
+  for (const run of results.runs) run.taskClasses = [[1, 0], [3, 2]];
+  const summary = summarizeResults(results);
+  assert.deepEqual(summary.groups[0]!.taskNames, ["0: Trouser, T-shirt/top", "1: Dress, Pullover"]);
+  const charts = chartSpecs(summary);
+  const heatmap = await renderSvg(charts.find((c) => c.name === "heatmap-replay-m100")!.spec);
+  assert.ok(heatmap.includes(">0: Trouser, T-shirt/top<") && heatmap.includes(">1: Dress, Pullover<"), "heatmap axis names the classes");
+  const lines = await renderSvg(charts.find((c) => c.name === "per-task-replay-m100")!.spec);
+  assert.ok(lines.includes(">1: Dress, Pullover<"), "the legend names the classes");
+
+  // Without names, the labels; seeds that ordered the classes differently, or tasks sharing classes: the index alone.
+  delete results.classNames;
+  assert.deepEqual(summarizeResults(results).groups[0]!.taskNames, ["0: 1, 0", "1: 3, 2"]);
+  results.runs[1]!.taskClasses = [[0, 2], [1, 3]];
+  assert.deepEqual(summarizeResults(results).groups[0]!.taskNames, ["0", "1"], "replay's seeds disagree");
+  assert.deepEqual(summarizeResults(results).groups[1]!.taskNames, ["0: 1, 0", "1: 3, 2"], "fine-tuning has one seed");
+  for (const run of results.runs) run.taskClasses = [[0, 1, 2, 3], [0, 1, 2, 3]];
+  assert.deepEqual(summarizeResults(results).groups[0]!.taskNames, ["0", "1"], "permuted-like tasks share every class");
+});

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { escapeHtml, renderReportHtml } from "../../src/reporting/html.js";
-import { summarizeResults } from "../../src/reporting/summary.js";
+import { CLASS_INCREMENTAL_FWT_NOTE, summarizeResults } from "../../src/reporting/summary.js";
 import { fakeResults } from "./fake_results.js";
 
 const fakeChart = {
@@ -45,4 +45,15 @@ test("charts are inlined without their XML declaration, linked only when files e
   assert.ok(bare.includes('href="charts/forgetting.svg"') && !bare.includes(".png"));
   const none = renderReportHtml(summary, [fakeChart]);
   assert.ok(!none.includes("href=") && none.includes("<svg"));
+});
+
+test("the report explains FWT under a class-incremental table and shows one-seed rows without a spread", () => {
+  const html = renderReportHtml(summarizeResults(fakeResults()), []);
+  assert.ok(html.includes(`<p class="note">${escapeHtml(CLASS_INCREMENTAL_FWT_NOTE)}</p>`));
+  assert.ok(html.includes('<td class="num">0.625</td>'), "fine-tuning (seed 7 only): its value alone");
+  assert.doesNotMatch(html, /<td class="num">0\.625 ±/);
+  // One-seed phase times too.
+  const single = fakeResults();
+  single.runs = single.runs.filter((run) => run.seed === 1);
+  assert.doesNotMatch(renderReportHtml(summarizeResults(single), []), /± 0\.000/);
 });

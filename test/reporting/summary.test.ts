@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DataError } from "../../src/errors.js";
 import {
+  CLASS_INCREMENTAL_FWT_NOTE,
+  comparisonNotes,
   formatComparisonTable,
   formatMeanStd,
   meanAndStd,
@@ -85,9 +87,40 @@ test("the terminal table is aligned, 3 decimals, n/a where a metric is missing",
     ["updater    ", "memory", "seeds", "        avg acc", "      micro acc", "     forgetting", "             BWT", "            FWT", "            NFR", "       time (s)"],
     ["-----------", "------", "-----", "---------------", "---------------", "---------------", "----------------", "---------------", "---------------", "---------------"],
     ["replay     ", "   100", "    2", "0.725 +/- 0.035", "0.770 +/- 0.099", "0.200 +/- 0.000", "-0.200 +/- 0.000", "0.000 +/- 0.141", "0.100 +/- 0.071", "4.500 +/- 2.121"],
-    ["fine-tuning", "     -", "    1", "0.625 +/- 0.000", "0.820 +/- 0.000", "0.600 +/- 0.000", "-0.600 +/- 0.000", "            n/a", "0.400 +/- 0.000", "0.750 +/- 0.000"],
+    ["fine-tuning", "     -", "    1", "          0.625", "          0.820", "          0.600", "          -0.600", "            n/a", "          0.400", "          0.750"],
   ];
-  assert.equal(formatComparisonTable(summarizeResults(fakeResults())), lines.map((l) => l.join("  ")).join("\n"));
+  const text = formatComparisonTable(summarizeResults(fakeResults())).split("\n");
+  assert.deepEqual(text.slice(0, 4), lines.map((l) => l.join("  ").trimEnd()));
+  assert.equal(text[4], "", "a blank line between the table and its notes");
+  assert.match(text[5]!, /mean \+\/- sample std over seeds; a row with one seed \(n=1\) shows its value alone/);
+});
+
+test("a group of one seed shows no spread: never \"+/- 0.000\" for a single run", () => {
+  const single = fakeResults();
+  single.runs = single.runs.filter((run) => run.seed === 1);
+  const summary = summarizeResults(single);
+  const text = formatComparisonTable(summary);
+  assert.doesNotMatch(text, /\+\/- /);
+  // Seed 1 of replay ends at average accuracy (0.6 + 0.9) / 2, printed alone.
+  assert.match(text, /replay\s+100\s+1\s+0\.750\s/);
+  assert.doesNotMatch(summaryToMarkdown(summary), /± 0\.000/);
+  // Two seeds that agree do have a measured spread of 0, and keep it.
+  assert.match(formatComparisonTable(summarizeResults(fakeResults())), /0\.200 \+\/- 0\.000/);
+  assert.equal(formatMeanStd({ mean: 0.5, std: 0 }, "±", 1), "0.500");
+  assert.equal(formatMeanStd({ mean: 0.5, std: 0 }, "±", 2), "0.500 ± 0.000");
+});
+
+test("class-incremental tables with an FWT column explain what FWT means there; other scenarios do not", () => {
+  const summary = summarizeResults(fakeResults());
+  assert.ok(comparisonNotes(summary).includes(CLASS_INCREMENTAL_FWT_NOTE));
+  assert.ok(formatComparisonTable(summary).includes(CLASS_INCREMENTAL_FWT_NOTE));
+  assert.ok(summaryToMarkdown(summary).includes(CLASS_INCREMENTAL_FWT_NOTE));
+  const permuted = fakeResults();
+  permuted.scenario = "permuted";
+  assert.ok(!formatComparisonTable(summarizeResults(permuted)).includes(CLASS_INCREMENTAL_FWT_NOTE));
+  const noFwt = fakeResults();
+  for (const run of noFwt.runs) delete run.initAccuracy;
+  assert.ok(!formatComparisonTable(summarizeResults(noFwt)).includes(CLASS_INCREMENTAL_FWT_NOTE), "no FWT column, no note");
 });
 
 test("formatMeanStd never prints a negative zero", () => {
@@ -109,7 +142,7 @@ test("the Markdown table has an alignment row, ± and escaped pipes", () => {
     lines[header + 2]!,
     "| replay | 100 | 2 | 0.725 ± 0.035 | 0.770 ± 0.099 | 0.200 ± 0.000 | -0.200 ± 0.000 | 0.000 ± 0.141 | 0.100 ± 0.071 | 4.500 ± 2.121 |",
   );
-  assert.ok(lines[header + 3]!.startsWith("| a\\|b | - | 1 | 0.625 ± 0.000"), lines[header + 3]);
+  assert.ok(lines[header + 3]!.startsWith("| a\\|b | - | 1 | 0.625 | 0.820 |"), lines[header + 3]);
 });
 
 test("malformed results fail with a DataError naming the run", () => {
