@@ -58,9 +58,11 @@ Examples:
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
       const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses });
       process.stderr.write(
-        `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test${data.classNames === undefined ? "" : `, classes ${data.classNames.map((name, i) => `${i} ${name}`).join(", ")}`}), ` +
+        `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ` +
           `${flags.scenario} x ${flags.tasks}, ` +
-          `updaters ${updaters.join(", ")}, memory ${flags.memorySizes.join("/")}, seeds ${flags.seeds.join("/")}, ${flags.epochs} epochs\n`,
+          `updaters ${updaters.join(", ")}, memory ${flags.memorySizes.join("/")}, seeds ${flags.seeds.join("/")}, ${flags.epochs} epochs\n` +
+          // On a line of its own: a dataset of 26 named classes would bury the settings above.
+          (data.classNames === undefined ? "" : `classes: ${data.classNames.map((name, i) => `${i} ${name}`).join(", ")}\n`),
       );
       const results = await runBenchmark(
         {
