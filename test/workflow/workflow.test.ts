@@ -96,7 +96,7 @@ test("predict needs no labels: an unlabelled CSV or IDX file gives the same pred
     assert.equal(withoutLabels.classes.length, 20);
     assert.deepEqual(withoutLabels.probabilities, withLabels.probabilities);
     // evaluate still needs labels.
-    await assert.rejects(evaluateState({ state, data: { path: join(dir, "images.idx") } }), /IDX images need their labels file too/);
+    await assert.rejects(evaluateState({ state, data: { path: join(dir, "images.idx") } }), /IDX images \(told by the file.s IDX magic number\) need their labels file too/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
