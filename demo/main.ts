@@ -8,6 +8,9 @@
 import { classIncremental } from "../src/data/scenarios.js";
 import type { Dataset } from "../src/data/dataset.js";
 import { createUpdateWorker } from "../src/browser/worker_client.js";
+import type { UpdateSummary } from "../src/browser/worker_protocol.js";
+import type { ScenarioUpdate } from "../src/data/scenarios/common.js";
+import { StateError } from "../src/errors.js";
 import { loadFashionMnistSubset } from "./data.js";
 import { LANES, TASKS, clearRows, loadRows, newLane, saveRows, stateName, type Lane } from "./lanes.js";
 import { deleteDemoDatabase } from "./storage.js";
@@ -80,11 +83,7 @@ async function runNext(): Promise<void> {
         lane.phasesDone = new Set();
         render();
         try {
-          // Each worker gets its own copy, MOVED to it (transfer): the page keeps the original for "start over".
-          const copy = copyDataset(task.train);
-          const sent = lane.client.update(copy, { taskId: task.taskId });
-          transfers.push(copy.features.byteLength === 0 && copy.labels.byteLength === 0);
-          const summary = await sent;
+          const summary = await updateWhenFree(lane, task);
           lane.lastSeconds = summary.seconds;
           lane.rows.push(await evaluateAll(lane));
           saveRows(lane);
@@ -103,6 +102,26 @@ async function runNext(): Promise<void> {
   } finally {
     state.busy = false;
     render();
+  }
+}
+
+/**
+ * One update of `lane`. Right after a reload, the previous page's worker may
+ * still hold the state's Web Lock for a moment (it is stopped with its page,
+ * not at once): a "locked" refusal is retried for up to 5 s before it is shown.
+ */
+async function updateWhenFree(lane: Lane, task: ScenarioUpdate): Promise<UpdateSummary> {
+  for (let attempt = 0; ; attempt++) {
+    // Each worker gets its own copy, MOVED to it (transfer): the page keeps the original for "start over".
+    const copy = copyDataset(task.train);
+    const sent = lane.client!.update(copy, { taskId: task.taskId });
+    transfers.push(copy.features.byteLength === 0 && copy.labels.byteLength === 0);
+    try {
+      return await sent;
+    } catch (error) {
+      if (!(error instanceof StateError && / is locked: /.test(error.message)) || attempt >= 10) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }
 
