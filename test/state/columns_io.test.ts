@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readColumn, readJson, writeColumn, writeJson } from "../../src/state/columns_io.js";
 import { stableStringify } from "../../src/state/format.js";
-import { MemoryStateFiles } from "../../src/state/memory_files.js";
+import { MemoryStateFiles } from "../helpers/memory_files.js";
 
 /** The files of a state held in memory: what every store's writer and reader see. */
 function scratch(): MemoryStateFiles {

@@ -1,12 +1,10 @@
 /**
- * The files of a state held in memory: a StateWriter that collects what an
- * updater writes and a StateReader over it. The IndexedDB store collects a
- * whole state this way before its one transaction (a transaction cannot stay
- * open across the updater's own awaits); exports and tests use it too.
+ * The files of a state held in memory, for tests of code that reads and
+ * writes through a StateWriter / StateReader (columns, JSON) without a store.
  */
-import { StateError } from "../errors.js";
-import { checkRelativePath } from "./format.js";
-import type { StateReader, StateWriter } from "./store.js";
+import { StateError } from "../../src/errors.js";
+import { checkRelativePath } from "../../src/state/format.js";
+import type { StateReader, StateWriter } from "../../src/state/store.js";
 
 const utf8 = new TextEncoder();
 
