@@ -17,6 +17,7 @@ import { DataError, ModelError, OptionsError, StateError, TrainingError } from "
 import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID, type RowTasks } from "../model/continual_model.js";
 import { loadModelFiles, saveModelFiles } from "../model/model_files.js";
+import type { ClassMeans } from "../model/nearest_class_mean.js";
 import { deriveSeed } from "../random.js";
 import { defaultStateStore } from "../platform.js";
 import type { StateLock, StateReader, StateStore, StateWriter } from "../state/store.js";
@@ -162,6 +163,14 @@ export abstract class ModelUpdater {
    */
   get storedDataSettings(): Readonly<Record<string, unknown>> | undefined {
     return this.dataSettings;
+  }
+
+  /**
+   * How this updater's model predicts: undefined (the default) by its logits; class means (iCaRL) by the
+   * nearest class mean of its features. Pass it on: predict(updater.model, x, { classMeans: updater.classMeans }).
+   */
+  get classMeans(): ClassMeans | undefined {
+    return undefined;
   }
 
   /** True once the model exists (built, wrapped or loaded from state). */
