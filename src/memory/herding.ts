@@ -6,16 +6,18 @@
  *   p_k = argmin_x || mu - (phi(x) + sum_{j<k} phi(p_j)) / k ||.
  * The order matters: iCaRL's ReduceExemplarSet keeps the first m picks.
  *
- * With unit-norm features the criterion is argmax_x (k * mu - sum_{j<k} phi(p_j)) . phi(x),
- * which is what Avalanche's storage loop computes (training/supervised/icarl.py).
- * Two differences, both on purpose:
+ * Computed as argmax_x 2 w . phi(x) - |phi(x)|^2 with w = k * mu - sum_{j<k} phi(p_j)
+ * (the squared distance times k^2, less terms equal for every x). With unit-norm
+ * features that is argmax_x w . phi(x), what Avalanche's storage loop computes
+ * (training/supervised/icarl.py). Two differences, both on purpose:
  * - an item already picked is never picked again (the paper's argmin may
  *   return one; Avalanche then skips it but still moves its running target
  *   and gives up after 1000 rounds, so it can return fewer items than asked);
  *   here each round picks among the items not picked yet, so the result is
  *   always min(m, n) distinct items;
  * - a zero feature vector (e.g. every ReLU of the last layer off) stays zero
- *   instead of 0/0 = NaN (Avalanche divides by its norm); it scores 0 above.
+ *   instead of 0/0 = NaN (Avalanche divides by its norm), and is judged by
+ *   its true distance (the |phi|^2 term), not as if it were of unit norm.
  * Ties go to the lowest index. Pure JS in float64: n x d is one class of one
  * chunk (a few thousand x a few hundred), no tensors needed.
  */
@@ -60,7 +62,10 @@ export function herdingSelection(features: ArrayLike<number>, rows: number, widt
     for (let r = 0; r < rows; r++) {
       if (picked[r]) continue;
       let score = 0;
-      for (let j = 0; j < width; j++) score += (k * mean[j]! - sum[j]!) * unit[r * width + j]!;
+      for (let j = 0; j < width; j++) {
+        const phi = unit[r * width + j]!;
+        score += 2 * (k * mean[j]! - sum[j]!) * phi - phi * phi;
+      }
       if (score > bestScore) {
         bestScore = score;
         best = r;
