@@ -6,41 +6,19 @@
 import type { Dataset } from "../data/dataset.js";
 import type { FeatureTransform } from "../data/transforms.js";
 import type { ContinualModel } from "../model/continual_model.js";
-import { Random } from "../random.js";
-import { datasetSource } from "./batch_source.js";
-import { sequentialBatches, toBatchTensors, disposeBatch } from "./batch_tensors.js";
+import { batchedRows } from "./logits.js";
 
-/** (N, D) features of `model` for every item of `dataset`, row-major; `width` is D (0 rows: width 0). */
+/** (N, D) features of `model` for every item of `dataset`, row-major; `width` is D (0 for no items). */
 export async function extractFeaturesArray(
   model: ContinualModel,
   dataset: Dataset,
   batchSize: number,
   options: { transform?: FeatureTransform | undefined } = {},
 ): Promise<{ values: Float32Array; width: number }> {
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-  const source = datasetSource(dataset, { transform: options.transform });
-  const random = Random.fromSeed(0); // deterministic transforms ignore it
-  const parts: Float32Array[] = [];
-  let width = 0;
-  for (const indices of sequentialBatches(dataset.length, batchSize)) {
-    const batch = toBatchTensors(source.gather(indices, random), dataset.featureShape);
-    try {
-      const features = model.getFeatures(batch.x);
-      try {
-        width = features.shape[1];
-        parts.push((await features.data()) as Float32Array);
-      } finally {
-        features.dispose();
-      }
-    } finally {
-      disposeBatch(batch);
-    }
+  const features = batchedRows(dataset, batchSize, options, 0, (x) => model.getFeatures(x));
+  try {
+    return { values: (await features.data()) as Float32Array, width: features.shape[1] };
+  } finally {
+    features.dispose();
   }
-  const values = new Float32Array(parts.reduce((n, part) => n + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    values.set(part, offset);
-    offset += part.length;
-  }
-  return { values, width };
 }

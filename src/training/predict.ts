@@ -10,10 +10,7 @@ import type { FeatureTransform } from "../data/transforms.js";
 import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
 import { ModelError } from "../errors.js";
 import { nearestClassMeanScores, type ClassMeans } from "../model/nearest_class_mean.js";
-import { Random } from "../random.js";
-import { datasetSource } from "./batch_source.js";
-import { disposeBatch, sequentialBatches, toBatchTensors } from "./batch_tensors.js";
-import { describeRows, extractLogits, nonFiniteRows } from "./logits.js";
+import { batchedRows, describeRows, extractLogits, nonFiniteRows } from "./logits.js";
 
 export interface Predictions {
   /** Arg-max class per item. */
@@ -79,23 +76,7 @@ export async function predict(model: ContinualModel, samples: Dataset | Unlabell
 
 /** (N, K) NCM scores of every item (column k: class means.classes[k]), batched, in inference mode. */
 function nearestClassMeanScoresOf(model: ContinualModel, means: ClassMeans, dataset: Dataset, batchSize: number, transform: FeatureTransform | undefined): tf.Tensor2D {
-  const source = datasetSource(dataset, { transform });
-  const random = Random.fromSeed(0); // deterministic transforms ignore it
-  const parts: tf.Tensor2D[] = [];
-  try {
-    for (const indices of sequentialBatches(dataset.length, batchSize)) {
-      const batch = toBatchTensors(source.gather(indices, random), dataset.featureShape);
-      try {
-        parts.push(tf.tidy(() => nearestClassMeanScores(model.getFeatures(batch.x), means)));
-      } finally {
-        disposeBatch(batch);
-      }
-    }
-    if (parts.length === 0) return tf.zeros([0, means.classes.length]) as tf.Tensor2D;
-    return parts.length === 1 ? parts[0]!.clone() : tf.concat2d(parts, 0);
-  } finally {
-    tf.dispose(parts);
-  }
+  return batchedRows(dataset, batchSize, { transform }, means.classes.length, (x) => nearestClassMeanScores(model.getFeatures(x), means));
 }
 
 /** Predictions over the K classes with a mean, as predictions over all `numClasses` (probability 0 for the others). */
