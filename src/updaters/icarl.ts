@@ -137,6 +137,8 @@ export class ICaRLModelUpdater extends ModelUpdater {
     } finally {
       previous?.dispose();
     }
+    // Herding reads the trained model's features: a diverged model must fail as in every updater, not in herding.
+    await this.assertTrainedModelFinite(chunk, taskId);
     this.exemplarSet = await this.selectExemplars(chunk, seen, perClass);
     const { values, width } = await extractFeaturesArray(model, this.exemplarSet, o.batchSize, { transform: o.testTransform });
     this.means = computeClassMeans(values, this.exemplarSet.labels, width);

@@ -271,10 +271,7 @@ export abstract class ModelUpdater {
       try {
         await this.assertFiniteModel("before");
         await this.performUpdate(trainDataset, taskId);
-        await this.assertFiniteModel("after");
-        for (const check of this.outputChecks(trainDataset, taskId)) {
-          await assertFiniteOutputs(this.model, check.data, { ...check, transform: this.options.testTransform, update: `update ${this.updatesDone + 1}` });
-        }
+        await this.assertTrainedModelFinite(trainDataset, taskId);
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
         throw error;
@@ -307,6 +304,18 @@ export abstract class ModelUpdater {
     }
     const phases = this.lastUpdatePhases.map((p) => p.phase).join(", ");
     throw new TrainingError(`training diverged: after ${update} (phases: ${phases}) weights ${listNames(bad)} are NaN or infinite. ${DIVERGENCE_FIXES}`);
+  }
+
+  /**
+   * After training: finite weights, and finite outputs on every outputCheck (else a TrainingError, so nothing is
+   * saved). update() runs it after performUpdate; an algorithm that reads the trained model's outputs within
+   * performUpdate (iCaRL's herding) runs it first, so a diverged model fails the same way.
+   */
+  protected async assertTrainedModelFinite(trainDataset: Dataset, taskId: string): Promise<void> {
+    await this.assertFiniteModel("after");
+    for (const check of this.outputChecks(trainDataset, taskId)) {
+      await assertFiniteOutputs(this.model, check.data, { ...check, transform: this.options.testTransform, update: `update ${this.updatesDone + 1}` });
+    }
   }
 
   /**

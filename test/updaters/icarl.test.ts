@@ -235,3 +235,21 @@ test("icarl refuses multi-head models, whole LayersModels, too small a memory an
   await assert.rejects(small.update(data.train[1]!), (e: unknown) => e instanceof OptionsError && /at least 4/.test(e.message));
   small.model.dispose();
 });
+
+test("icarl keeps a frozen body layer bit for bit (the previous-model copy too), without tensor leaks", async () => {
+  const model = buildModel(spec, { seed: 0 });
+  model.freezeWeights(["dense_0/kernel", "dense_0/bias"]);
+  const valuesOf = async () => {
+    const { model: layers } = model.toLayersModel();
+    return Promise.all(layers.weights.filter((w) => w.originalName.startsWith("dense_0/")).map(async (w) => Float32Array.from(await w.read().data())));
+  };
+  const before = await valuesOf();
+  const updater = new ICaRLModelUpdater({ ...base, model, memorySize: 20 });
+  await updater.update(data.train[0]!);
+  const tensors = tf.memory().numTensors;
+  await updater.update(data.train[1]!);
+  assert.equal(tf.memory().numTensors, tensors, "tensors leaked in update 2");
+  assert.deepEqual(await valuesOf(), before);
+  assert.deepEqual(model.frozenWeightNames().sort(), ["dense_0/bias", "dense_0/kernel"]);
+  model.dispose();
+});
