@@ -253,3 +253,16 @@ test("icarl keeps a frozen body layer bit for bit (the previous-model copy too),
   assert.deepEqual(model.frozenWeightNames().sort(), ["dense_0/bias", "dense_0/kernel"]);
   model.dispose();
 });
+
+test("icarl with growClasses: the previous model (fewer outputs) still distils its classes; new classes get means", async () => {
+  const model = buildModel(mlp({ inputShape: [DIMS], hidden: [32], classes: 2 }), { seed: 0 });
+  const updater = new ICaRLModelUpdater({ ...base, model, memorySize: 20, growClasses: true });
+  await updater.update({ ...data.train[0]!, numClasses: 2 });
+  await updater.update({ ...data.train[1]!, numClasses: 4 });
+  assert.equal(model.numClasses, 4);
+  assert.deepEqual(updater.classMeans!.classes, [0, 1, 2, 3]);
+  assert.equal(updater.exemplars!.numClasses, 4);
+  const { classes } = await predict(model, { ...data.test[1]!, numClasses: 4 }, { classMeans: updater.classMeans });
+  assert.ok(classes.every((c) => c < 4));
+  model.dispose();
+});
