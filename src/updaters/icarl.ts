@@ -79,6 +79,9 @@ export class ICaRLModelUpdater extends ModelUpdater {
     const resolved = resolveOptions(icarlOptionsSchema, options, "ICaRLModelUpdater");
     super(resolved);
     this.memorySize = resolved.memorySize;
+    if (resolved.lossFn !== undefined) {
+      this.logger.warn("iCaRL trains with its own loss (sigmoid cross-entropy with distillation); lossFn only scores the validation sets");
+    }
   }
 
   /** The exemplars (grouped by class, each class in herding order); undefined before the first update. */
