@@ -7,7 +7,10 @@ import { classIncremental, taskIncremental } from "../../src/data/scenarios.js";
 import { mlp } from "../../src/model/spec.js";
 import { planRuns, runBenchmark } from "../../src/benchmark/run_benchmark.js";
 import { OptionsError } from "../../src/errors.js";
-import { UPDATER_NAMES } from "../../src/updaters/registry.js";
+import { UPDATER_NAMES, createUpdater } from "../../src/updaters/registry.js";
+import { accuracy } from "../../src/metrics/accuracy.js";
+import { buildModel } from "../../src/model/continual_model.js";
+import { predict } from "../../src/training/predict.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -108,4 +111,16 @@ test("a task-incremental benchmark runs every updater, and each one with a memor
     const last = run.accuracyMatrix[2]!;
     assert.ok(last.every((a) => a >= 0.9), `${run.updater}: accuracy per task after the last update ${last}`);
   }
+});
+
+test("the benchmark measures iCaRL by nearest class mean, as an updater run by hand predicts with its class means", async () => {
+  const results = await runBenchmark({ ...config, updaters: ["icarl"], memorySizes: [30], seeds: [2] });
+  const updates = config.makeUpdates(2);
+  const model = buildModel({ ...config.model, multiHead: false }, { seed: 2 });
+  const updater = createUpdater("icarl", { model, backend: "wasm", seed: 2, maxEpochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, memorySize: 30 });
+  for (const u of updates) await updater.update(u.train, { taskId: u.taskId });
+  const byMeans = [];
+  for (const u of updates) byMeans.push(accuracy((await predict(model, u.test, { classMeans: updater.classMeans })).classes, u.test.labels));
+  assert.deepEqual(results.runs[0]!.accuracyMatrix[2], byMeans);
+  model.dispose();
 });
