@@ -1,4 +1,4 @@
-// An iCaRL state read back by `relearn evaluate`, `predict` and `export-model`: the first two answer by nearest
+// An iCaRL state read back by `relearn evaluate`, `predict`, `inspect` and `export-model`: the first two answer by nearest
 // class mean (the state's class means), the last refuses (a plain tfjs model cannot carry that step).
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +13,7 @@ import { accuracy } from "../../src/metrics/accuracy.js";
 import { predict } from "../../src/training/predict.js";
 import { parseConfig } from "../../src/workflow/config.js";
 import { evaluateState } from "../../src/workflow/evaluate_state.js";
+import { inspectState } from "../../src/workflow/inspect_state.js";
 import { predictState } from "../../src/workflow/predict_state.js";
 import { dataFormatFor } from "../../src/workflow/state_data.js";
 import { loadStateModel } from "../../src/workflow/state_model.js";
@@ -42,6 +43,9 @@ test("an iCaRL state: evaluate and predict use its class means, export-model ref
     // Classes 4 and 5 have no exemplars: never predicted, probability 0.
     assert.ok(predictions.classes.every((c) => c < 4));
     for (let r = 0; r < predictions.classes.length; r++) assert.deepEqual([predictions.probabilities![r * 6 + 4], predictions.probabilities![r * 6 + 5]], [0, 0]);
+
+    // inspect shows the exemplars (20 over 4 classes: 5 each) and the classes with a mean.
+    assert.deepEqual((await inspectState(state)).exemplars, { length: 20, memorySize: 20, classHistogram: [5, 5, 5, 5, 0, 0], classesWithMean: [0, 1, 2, 3] });
 
     await assert.rejects(
       exportModelCommand().parseAsync(["--state", state, "--out", join(dir, "serving")], { from: "user" }),
