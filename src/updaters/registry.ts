@@ -12,6 +12,7 @@ import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { ICaRLModelUpdater } from "./icarl.js";
 
 interface UpdaterEntry {
   description: string;
@@ -68,6 +69,11 @@ export const UPDATERS = {
     description: "DER++: replay with stored logits (MSE on logits plus a label term)",
     usesMemory: true,
     create: (o) => new DarkExperienceReplayModelUpdater({ ...o, memorySize: withMemory("der++", o.memorySize) }),
+  },
+  icarl: {
+    description: "iCaRL: herding exemplars, sigmoid distillation on old classes, nearest-class-mean prediction (single-head only)",
+    usesMemory: true,
+    create: (o) => new ICaRLModelUpdater({ ...o, memorySize: withMemory("icarl", o.memorySize) }),
   },
 } satisfies Record<string, UpdaterEntry>;
 

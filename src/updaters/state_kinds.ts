@@ -12,6 +12,7 @@ import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
+import { ICaRLModelUpdater } from "./icarl.js";
 import { JointModelUpdater } from "./joint.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
@@ -27,6 +28,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "offline-er": OfflineExperienceReplayModelUpdater.optionsSchema,
   gdumb: GDumbModelUpdater.optionsSchema,
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
+  icarl: ICaRLModelUpdater.optionsSchema,
 };
 
 /**
