@@ -21,6 +21,7 @@ export { ExperienceReplayModelUpdater, type ExperienceReplayOptions } from "./up
 export { OfflineExperienceReplayModelUpdater } from "./updaters/offline_experience_replay.js";
 export { GDumbModelUpdater } from "./updaters/gdumb.js";
 export { DarkExperienceReplayModelUpdater, darkExperienceReplayLoss } from "./updaters/dark_experience_replay.js";
+export { LearningWithoutForgettingModelUpdater, lwfDistillationLoss, type LearningWithoutForgettingOptions } from "./updaters/learning_without_forgetting.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

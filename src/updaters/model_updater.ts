@@ -335,6 +335,8 @@ export abstract class ModelUpdater {
     epochs: number;
     stepsPerEpoch?: number | undefined;
     allowedClasses?: readonly number[] | undefined;
+    /** Heads the loss also reads through, trained too (see TrainOptions.extraHeads). */
+    extraHeads?: readonly string[] | undefined;
     /** Validate on every validation set seen so far (default) or on this update's only. */
     validationScope?: "all" | "current";
   }): Promise<PhaseReport> {

@@ -12,6 +12,7 @@ import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
 
 interface UpdaterEntry {
   description: string;
@@ -68,6 +69,11 @@ export const UPDATERS = {
     description: "DER++: replay with stored logits (MSE on logits plus a label term)",
     usesMemory: true,
     create: (o) => new DarkExperienceReplayModelUpdater({ ...o, memorySize: withMemory("der++", o.memorySize) }),
+  },
+  lwf: {
+    description: "Learning without Forgetting: no memory; KL distillation of earlier updates' classes against the model as the previous update left it",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new LearningWithoutForgettingModelUpdater(o),
   },
 } satisfies Record<string, UpdaterEntry>;
 

@@ -13,6 +13,7 @@ import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { JointModelUpdater } from "./joint.js";
+import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
 import { checkUpdaterState, type StateCheckOptions } from "./state_check.js";
@@ -27,6 +28,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "offline-er": OfflineExperienceReplayModelUpdater.optionsSchema,
   gdumb: GDumbModelUpdater.optionsSchema,
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
+  lwf: LearningWithoutForgettingModelUpdater.optionsSchema,
 };
 
 /**

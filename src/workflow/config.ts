@@ -23,6 +23,8 @@ export const configUpdaterOptionsSchema = z.strictObject({
   memoryBatchSize: z.number().int().positive().optional(),
   alpha: z.number().min(0).optional(),
   beta: z.number().min(0).optional(),
+  /** LwF's distillation temperature. */
+  temperature: z.number().positive().optional(),
   batchSize: z.number().int().positive().optional(),
   maxEpochs: z.number().int().min(0).optional(),
   optimizer: optimizerSpecSchema.optional(),
