@@ -22,6 +22,14 @@ export { OfflineExperienceReplayModelUpdater } from "./updaters/offline_experien
 export { GDumbModelUpdater } from "./updaters/gdumb.js";
 export { DarkExperienceReplayModelUpdater, darkExperienceReplayLoss } from "./updaters/dark_experience_replay.js";
 export { LearningWithoutForgettingModelUpdater, lwfDistillationLoss, type LearningWithoutForgettingOptions } from "./updaters/learning_without_forgetting.js";
+export {
+  ElasticWeightConsolidationModelUpdater,
+  ewcPenalty,
+  type ElasticWeightConsolidationOptions,
+  type EwcPair,
+  type EwcTerm,
+} from "./updaters/elastic_weight_consolidation.js";
+export { empiricalFisher } from "./training/empirical_fisher.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

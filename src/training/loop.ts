@@ -219,7 +219,7 @@ function trainStep(
 }
 
 /** (1, C) row: 0 for allowed classes, -1e9 for the rest. */
-function makeMaskBias(allowedClasses: readonly number[], numClasses: number): tf.Tensor2D {
+export function makeMaskBias(allowedClasses: readonly number[], numClasses: number): tf.Tensor2D {
   const row = new Float32Array(numClasses).fill(MASK_VALUE);
   for (const c of allowedClasses) {
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`allowed class ${c} is outside [0, ${numClasses})`);

@@ -13,6 +13,7 @@ import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
+import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consolidation.js";
 
 interface UpdaterEntry {
   description: string;
@@ -74,6 +75,16 @@ export const UPDATERS = {
     description: "Learning without Forgetting: no memory; KL distillation of earlier updates' classes against the model as the previous update left it",
     usesMemory: false,
     create: ({ memorySize: _ignored, ...o }) => new LearningWithoutForgettingModelUpdater(o),
+  },
+  ewc: {
+    description: "Elastic Weight Consolidation: no memory; quadratic penalty on moving weights, weighted by the empirical Fisher, one pair per past update",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new ElasticWeightConsolidationModelUpdater(o),
+  },
+  "ewc-online": {
+    description: "online EWC: like ewc, but one penalty whose Fisher decays (decayFactor, default 1) and accumulates over updates",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new ElasticWeightConsolidationModelUpdater({ ...o, ewcMode: "online" }),
   },
 } satisfies Record<string, UpdaterEntry>;
 

@@ -9,6 +9,7 @@ import { MANIFEST_FILE } from "../state/format.js";
 import { defaultStateStore } from "../platform.js";
 import type { StateStore, StoredState } from "../state/store.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consolidation.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
@@ -29,6 +30,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   gdumb: GDumbModelUpdater.optionsSchema,
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
   lwf: LearningWithoutForgettingModelUpdater.optionsSchema,
+  ewc: ElasticWeightConsolidationModelUpdater.optionsSchema,
 };
 
 /**
