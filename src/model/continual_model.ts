@@ -405,9 +405,20 @@ export class ContinualModel {
    * tf.serialization.registerClass).
    */
   cloneFresh(seed: number): ContinualModel {
+    // Copy, then re-initialise: the one re-init path decides what is frozen, so the clone cannot disagree with it.
+    const clone = this.clone(seed);
+    clone.reinitialize(seed);
+    return clone;
+  }
+
+  /**
+   * A new model with this model's architecture, heads, trainable flags and
+   * weights (LwF's frozen teacher); its `seed` is `seed` (default this
+   * model's). The caller owns (and disposes) it.
+   */
+  clone(seed: number = this.baseSeed): ContinualModel {
     this.assertUsable();
     const clone = this.cloneArchitecture(seed);
-    // Copy, then re-initialise: the one re-init path decides what is frozen, so the clone cannot disagree with it.
     const weights = this.snapshotWeights();
     try {
       this.copyTrainabilityTo(clone);
@@ -418,7 +429,6 @@ export class ContinualModel {
     } finally {
       tf.dispose(weights);
     }
-    clone.reinitialize(seed);
     return clone;
   }
 

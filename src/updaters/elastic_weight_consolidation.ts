@@ -132,18 +132,8 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
       if (pairs.length === 0 || this.ewcLambda === 0) return ce;
       return tf.tidy(() => tf.add(ce, tf.mul(ewcPenalty(pairs, penalised), this.ewcLambda)) as tf.Tensor1D);
     };
-    const allowedClasses = o.maskUnusedClasses ? classesPresent(chunk) : undefined;
-    await this.train({
-      phase: "ewc",
-      model,
-      taskId,
-      data: datasetSource(chunk, this.trainTransforms),
-      loss,
-      batchSize: o.batchSize,
-      epochs: o.maxEpochs,
-      allowedClasses,
-    });
-    const maskBias = allowedClasses === undefined ? undefined : makeMaskBias(allowedClasses, model.numClasses);
+    await this.trainOnLabels("ewc", taskId, chunk, this.trainTransforms, { loss });
+    const maskBias = o.maskUnusedClasses ? makeMaskBias(classesPresent(chunk), model.numClasses) : undefined;
     let fisher;
     try {
       fisher = await empiricalFisher(model, datasetSource(chunk, this.trainTransforms), {

@@ -28,10 +28,9 @@ import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { StateError } from "../errors.js";
-import { ContinualModel, DEFAULT_TASK_ID } from "../model/continual_model.js";
+import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
 import { loadModelFiles, saveModelFiles } from "../model/model_files.js";
 import type { StateReader, StateWriter } from "../state/store.js";
-import { datasetSource } from "../training/batch_source.js";
 import type { BatchLoss } from "../training/loop.js";
 import { ModelUpdater } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
@@ -88,21 +87,6 @@ function columnSelection(width: number, classes: readonly number[]): tf.Tensor2D
   return tf.tensor2d(values, [width, classes.length]);
 }
 
-/** A copy of `model` with the same weights (and heads, class count and trainable flags); the caller owns it. */
-function frozenCopy(model: ContinualModel, seed: number): ContinualModel {
-  const copy = model.cloneFresh(seed);
-  const weights = model.snapshotWeights();
-  try {
-    copy.restoreWeights(weights);
-  } catch (error) {
-    copy.dispose();
-    throw error;
-  } finally {
-    tf.dispose(weights);
-  }
-  return copy;
-}
-
 const distilledClassesSchema = z.array(z.strictObject({ taskId: z.string(), classes: z.array(z.number().int().nonnegative()).min(1) }));
 
 export class LearningWithoutForgettingModelUpdater extends ModelUpdater {
@@ -128,7 +112,6 @@ export class LearningWithoutForgettingModelUpdater extends ModelUpdater {
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
-    const o = this.options;
     const model = this.model;
     const head = model.multiHead ? taskId : DEFAULT_TASK_ID;
     const teacher = this.teacher;
@@ -147,24 +130,17 @@ export class LearningWithoutForgettingModelUpdater extends ModelUpdater {
         return total;
       });
     };
-    const present = classesPresent(chunk);
     const ownOld = this.distilled.get(head) ?? [];
-    await this.train({
-      phase: "lwf",
-      model,
-      taskId,
-      data: datasetSource(chunk, this.trainTransforms),
+    await this.trainOnLabels("lwf", taskId, chunk, this.trainTransforms, {
       loss,
-      batchSize: o.batchSize,
-      epochs: o.maxEpochs,
-      allowedClasses: o.maskUnusedClasses ? [...new Set([...present, ...ownOld])].sort((a, b) => a - b) : undefined,
+      keepUnmasked: ownOld,
       extraHeads: distilled.map(([task]) => task).filter((task) => task !== head),
     });
     // The teacher of the next update: this model, frozen; its classes now count as old.
-    const next = frozenCopy(model, this.phaseSeed("teacher"));
+    const next = model.clone();
     this.teacher?.dispose();
     this.teacher = next;
-    this.distilled.set(head, [...new Set([...ownOld, ...present])].sort((a, b) => a - b));
+    this.distilled.set(head, [...new Set([...ownOld, ...classesPresent(chunk)])].sort((a, b) => a - b));
   }
 
   protected algorithmOptions(): Record<string, unknown> {
