@@ -28,6 +28,7 @@ export {
   type ElasticWeightConsolidationOptions,
   type EwcPair,
   type EwcTerm,
+  type StoredEwcTerm,
 } from "./updaters/elastic_weight_consolidation.js";
 export { empiricalFisher } from "./training/empirical_fisher.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";

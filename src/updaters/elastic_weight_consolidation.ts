@@ -30,7 +30,6 @@ import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { ModelError, StateError } from "../errors.js";
-import type { ContinualModel } from "../model/continual_model.js";
 import { readColumn, writeColumn, columnDescriptorSchema } from "../state/columns_io.js";
 import type { StateReader, StateWriter } from "../state/store.js";
 import { datasetSource } from "../training/batch_source.js";
@@ -94,6 +93,18 @@ export function ewcPenalty(pairs: readonly EwcPair[], variables: readonly { name
   });
 }
 
+/**
+ * One weight's importance and anchor as kept between updates: typed arrays
+ * (row-major, `shape`), so the pairs hold no tensors outside an update and
+ * tf.memory() stays constant however many pairs "separate" mode keeps.
+ */
+export interface StoredEwcTerm {
+  name: string;
+  shape: number[];
+  importance: Float32Array;
+  anchor: Float32Array;
+}
+
 const storedPairsSchema = z.array(
   z.array(z.strictObject({ name: z.string().min(1), shape: z.array(z.number().int().nonnegative()), importance: columnDescriptorSchema, anchor: columnDescriptorSchema })),
 );
@@ -105,8 +116,8 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
   readonly ewcMode: "separate" | "online";
   /** Online mode's decay (1 when not given); undefined in separate mode. */
   readonly decayFactor: number | undefined;
-  /** The kept pairs, oldest first: one per update (separate) or at most one (online). */
-  private pairs: EwcPair[] = [];
+  /** The kept pairs, oldest first: one per update (separate) or at most one (online); each a term per weight. */
+  private pairs: StoredEwcTerm[][] = [];
 
   constructor(options: ElasticWeightConsolidationOptions) {
     const resolved = resolveOptions(elasticWeightConsolidationOptionsSchema, options, "ElasticWeightConsolidationModelUpdater");
@@ -116,9 +127,9 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
     this.decayFactor = resolved.ewcMode === "online" ? (resolved.decayFactor ?? 1) : undefined;
   }
 
-  /** How many (F, theta*) pairs are kept. */
-  get pairCount(): number {
-    return this.pairs.length;
+  /** The kept (F, theta*) pairs, oldest first, as copies: a term per weight name. */
+  storedPairs(): StoredEwcTerm[][] {
+    return this.pairs.map((pair) => pair.map((term) => ({ ...term, shape: [...term.shape], importance: term.importance.slice(), anchor: term.anchor.slice() })));
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
@@ -126,13 +137,17 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
     const model = this.model;
     // Every head's weights: a head not trained in this update adds a constant, as in Avalanche.
     const penalised = model.namedTrainableVariables(model.taskIds());
-    const pairs = this.pairs;
-    const loss: BatchLoss = (logits, batch) => {
-      const ce = this.lossFn(logits, batch.labels);
-      if (pairs.length === 0 || this.ewcLambda === 0) return ce;
-      return tf.tidy(() => tf.add(ce, tf.mul(ewcPenalty(pairs, penalised), this.ewcLambda)) as tf.Tensor1D);
-    };
-    await this.trainOnLabels("ewc", taskId, chunk, this.trainTransforms, { loss });
+    const pairs = this.pairs.map((pair) => new Map(pair.map((t) => [t.name, { importance: tf.tensor(t.importance, t.shape), anchor: tf.tensor(t.anchor, t.shape) }])));
+    try {
+      const loss: BatchLoss = (logits, batch) => {
+        const ce = this.lossFn(logits, batch.labels);
+        if (pairs.length === 0 || this.ewcLambda === 0) return ce;
+        return tf.tidy(() => tf.add(ce, tf.mul(ewcPenalty(pairs, penalised), this.ewcLambda)) as tf.Tensor1D);
+      };
+      await this.trainOnLabels("ewc", taskId, chunk, this.trainTransforms, { loss });
+    } finally {
+      for (const pair of pairs) for (const { importance, anchor } of pair.values()) tf.dispose([importance, anchor]);
+    }
     const maskBias = o.maskUnusedClasses ? makeMaskBias(classesPresent(chunk), model.numClasses) : undefined;
     let fisher;
     try {
@@ -142,26 +157,33 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
     } finally {
       maskBias?.dispose();
     }
-    const fresh: EwcPair = new Map(fisher.map(({ name, value }) => [name, { importance: value, anchor: tf.keep(currentValue(model, name).clone()) }]));
+    const current = new Map(model.namedTrainableVariables(taskId).map(({ name, variable }) => [name, variable]));
+    const fresh: StoredEwcTerm[] = [];
+    for (const { name, value } of fisher) {
+      const importance = (await value.data()) as Float32Array;
+      value.dispose();
+      fresh.push({ name, shape: [...value.shape], importance, anchor: ((await current.get(name)!.data()) as Float32Array).slice() });
+    }
     if (this.ewcMode === "separate" || this.pairs.length === 0) {
       this.pairs = [...this.pairs, fresh];
       return;
     }
-    this.pairs = [decayedPair(this.pairs[0]!, fresh, this.decayFactor!, model)];
+    const now = new Map<string, Float32Array>();
+    for (const { name, variable } of model.namedTrainableVariables(model.taskIds())) now.set(name, ((await variable.data()) as Float32Array).slice());
+    this.pairs = [decayedPair(this.pairs[0]!, fresh, this.decayFactor!, now)];
   }
 
   /** New classes: every stored head term is padded with importance 0 (and anchor 0) for them. */
   protected override onClassesGrown(): void {
     const model = this.model;
     const shapes = new Map(model.namedTrainableVariables(model.taskIds()).map(({ name, variable }) => [name, variable.shape]));
-    for (const pair of this.pairs) {
-      for (const [name, term] of pair) {
-        const shape = shapes.get(name);
-        if (shape === undefined || tf.util.arraysEqual(shape, term.anchor.shape)) continue;
-        pair.set(name, { importance: padLastAxis(term.importance, shape, name), anchor: padLastAxis(term.anchor, shape, name) });
-        tf.dispose([term.importance, term.anchor]);
-      }
-    }
+    this.pairs = this.pairs.map((pair) =>
+      pair.map((term) => {
+        const shape = shapes.get(term.name);
+        if (shape === undefined || tf.util.arraysEqual(shape, term.shape)) return term;
+        return { name: term.name, shape, importance: padLastAxis(term.importance, term.shape, shape, term.name), anchor: padLastAxis(term.anchor, term.shape, shape, term.name) };
+      }),
+    );
   }
 
   protected algorithmOptions(): Record<string, unknown> {
@@ -172,12 +194,12 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
     const stored = [];
     for (const [p, pair] of this.pairs.entries()) {
       const terms = [];
-      for (const [w, [name, { importance, anchor }]] of [...pair].entries()) {
+      for (const [w, { name, shape, importance, anchor }] of pair.entries()) {
         terms.push({
           name,
-          shape: anchor.shape,
-          importance: await writeColumn(files, EWC_FOLDER, `pair-${p}.weight-${w}.importance`, (await importance.data()) as Float32Array),
-          anchor: await writeColumn(files, EWC_FOLDER, `pair-${p}.weight-${w}.anchor`, (await anchor.data()) as Float32Array),
+          shape,
+          importance: await writeColumn(files, EWC_FOLDER, `pair-${p}.weight-${w}.importance`, importance),
+          anchor: await writeColumn(files, EWC_FOLDER, `pair-${p}.weight-${w}.anchor`, anchor),
         });
       }
       stored.push(terms);
@@ -190,66 +212,44 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
     const parsed = storedPairsSchema.safeParse(data["pairs"]);
     if (!parsed.success) throw new StateError(`${where}: ${z.prettifyError(parsed.error)}`);
     if (this.ewcMode === "online" && parsed.data.length > 1) throw new StateError(`${where}: ewcMode "online" keeps one pair, the state holds ${parsed.data.length}`);
-    const pairs: EwcPair[] = [];
-    try {
-      for (const stored of parsed.data) {
-        const pair: EwcPair = new Map();
-        pairs.push(pair);
-        for (const { name, shape, importance, anchor } of stored) {
-          const length = shape.reduce((a, b) => a * b, 1);
-          const read = async (descriptor: typeof importance) => tf.tensor(await readColumn(files, EWC_FOLDER, descriptor, { dtype: "float32", length }), shape);
-          pair.set(name, { importance: await read(importance), anchor: await read(anchor) });
-        }
+    const pairs: StoredEwcTerm[][] = [];
+    for (const stored of parsed.data) {
+      const pair: StoredEwcTerm[] = [];
+      for (const { name, shape, importance, anchor } of stored) {
+        const expected = { dtype: "float32" as const, length: shape.reduce((a, b) => a * b, 1) };
+        pair.push({ name, shape, importance: await readColumn(files, EWC_FOLDER, importance, expected), anchor: await readColumn(files, EWC_FOLDER, anchor, expected) });
       }
-    } catch (error) {
-      disposePairs(pairs);
-      throw error;
+      pairs.push(pair);
     }
-    disposePairs(this.pairs);
     this.pairs = pairs;
   }
 }
 
-/** The value of the trainable weight `name` of `model` (the variable itself: clone it to keep it). */
-function currentValue(model: ContinualModel, name: string): tf.Tensor {
-  const found = model.namedTrainableVariables(model.taskIds()).find((weight) => weight.name === name);
-  if (found === undefined) throw new ModelError(`EWC: the model has no trainable weight "${name}"`);
-  return found.variable;
-}
-
 /**
  * Online EWC's one pair: F = decay * F_old + F_new over the union of the
- * weights; theta* = the weights now (the old anchor for a weight no longer
- * trainable). Disposes `old` and `fresh`.
+ * weights (float32, like the tensors it came from); theta* = the weights
+ * `now` (the old anchor for a weight no longer trainable).
  */
-function decayedPair(old: EwcPair, fresh: EwcPair, decay: number, model: ContinualModel): EwcPair {
-  const now = new Map(model.namedTrainableVariables(model.taskIds()).map(({ name, variable }) => [name, variable]));
-  const merged: EwcPair = new Map();
-  for (const name of new Set([...old.keys(), ...fresh.keys()])) {
-    const before = old.get(name);
-    const added = fresh.get(name);
-    const importance = tf.tidy(() => {
-      if (before === undefined) return added!.importance.clone();
-      const decayed = tf.mul(before.importance, decay);
-      return added === undefined ? decayed : tf.add(decayed, added.importance);
-    });
-    const value = now.get(name);
-    merged.set(name, { importance: tf.keep(importance), anchor: tf.keep(value === undefined ? before!.anchor.clone() : value.clone()) });
-  }
-  disposePairs([old, fresh]);
-  return merged;
+function decayedPair(old: readonly StoredEwcTerm[], fresh: readonly StoredEwcTerm[], decay: number, now: ReadonlyMap<string, Float32Array>): StoredEwcTerm[] {
+  const added = new Map(fresh.map((term) => [term.name, term]));
+  const merged = old.map((before) => {
+    const importance = before.importance.map((f, i) => Math.fround(decay * f) + (added.get(before.name)?.importance[i] ?? 0));
+    return { name: before.name, shape: before.shape, importance, anchor: now.get(before.name) ?? before.anchor };
+  });
+  const known = new Set(old.map((term) => term.name));
+  return [...merged, ...fresh.filter((term) => !known.has(term.name))];
 }
 
-/** `value` zero-padded along its last axis to `shape` (which differs from it only there, and is wider). */
-function padLastAxis(value: tf.Tensor, shape: readonly number[], name: string): tf.Tensor {
-  const last = shape.length - 1;
-  const grownOnlyLast = shape.length === value.rank && shape.every((n, d) => (d === last ? n >= value.shape[d]! : n === value.shape[d]));
+/** `values` of shape `from` zero-padded along the last axis to `to` (which differs from `from` only there, and is wider). */
+function padLastAxis(values: Float32Array, from: readonly number[], to: readonly number[], name: string): Float32Array {
+  const last = to.length - 1;
+  const grownOnlyLast = to.length === from.length && to.every((n, d) => (d === last ? n >= from[d]! : n === from[d]));
   if (!grownOnlyLast) {
-    throw new ModelError(`EWC: weight "${name}" changed shape from [${value.shape}] to [${shape}]; only the class axis of a head may grow`);
+    throw new ModelError(`EWC: weight "${name}" changed shape from [${from}] to [${to}]; only the class axis of a head may grow`);
   }
-  return tf.tidy(() => tf.pad(value, shape.map((n, d) => [0, d === last ? n - value.shape[d]! : 0] as [number, number])));
-}
-
-function disposePairs(pairs: readonly EwcPair[]): void {
-  for (const pair of pairs) for (const { importance, anchor } of pair.values()) tf.dispose([importance, anchor]);
+  const oldWidth = from[last]!;
+  const newWidth = to[last]!;
+  const out = new Float32Array((values.length / oldWidth) * newWidth);
+  for (let row = 0; row < values.length / oldWidth; row++) out.set(values.subarray(row * oldWidth, (row + 1) * oldWidth), row * newWidth);
+  return out;
 }
