@@ -2,9 +2,9 @@
  * Learning without Forgetting (Li & Hoiem, ECCV 2016 / TPAMI 2017), as
  * Renate runs it through Avalanche (renate/updaters/avalanche/learner.py
  * AvalancheLwFLearner; avalanche/training/plugins/lwf.py and
- * regularization.py LearningWithoutForgetting). No replay memory: at the end
- * of each update a frozen copy of the model (the teacher) is kept, and every
- * step of later updates minimises, per row of the new chunk,
+ * regularization.py LearningWithoutForgetting). No replay memory: the
+ * teacher is a frozen copy of the model as the previous update left it, and
+ * every step of later updates minimises, per row of the new chunk,
  *   CE(model(x), y) + alpha * sum over distilled heads h of KL(q_h || p_h),
  *   q_h = softmax(teacher_h(x)[old classes of h] / T),
  *   p_h = softmax(model_h(x)[old classes of h] / T),
@@ -15,6 +15,15 @@
  * head of an earlier task, and those heads train too (the paper's theta_o).
  * KL and the paper's cross-entropy with soft targets differ by the teacher's
  * entropy, a constant: same gradients, and KL is 0 when model = teacher.
+ *
+ * The copy is taken when an update starts, not when the previous one ends
+ * (Avalanche's post_adapt): relearn changes no weight between updates, so
+ * the weights are the same, and then the state needs no second model (its
+ * model IS the teacher: a resumed run is bit-identical), no teacher lives
+ * between updates, and an update that fails its final checks leaves no
+ * broken teacher behind. Grown classes and a new task's head, added before
+ * the copy, are never distilled. A model a user edits between updates is
+ * distilled as edited.
  *
  * Deliberately different from Avalanche: the teacher runs in inference mode
  * (Avalanche deep-copies the model in training mode, so its dropout and
@@ -28,16 +37,12 @@ import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { StateError } from "../errors.js";
-import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
-import { loadModelFiles, saveModelFiles } from "../model/model_files.js";
-import type { StateReader, StateWriter } from "../state/store.js";
+import { DEFAULT_TASK_ID } from "../model/continual_model.js";
+import type { StateReader } from "../state/store.js";
 import type { BatchLoss } from "../training/loop.js";
 import { ModelUpdater } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
-
-/** The state subfolder holding the teacher (the model as it was at the end of the previous update). */
-const TEACHER_FOLDER = "teacher";
 
 export const learningWithoutForgettingOptionsSchema = updaterOptionsSchema.extend({
   alpha: z.number().min(0).default(1),
@@ -94,8 +99,6 @@ export class LearningWithoutForgettingModelUpdater extends ModelUpdater {
   static override readonly optionsSchema: UpdaterOptionsSchema = learningWithoutForgettingOptionsSchema;
   readonly alpha: number;
   readonly temperature: number;
-  /** The model at the end of the previous update (undefined before the first update ends). */
-  private teacher: ContinualModel | undefined;
   /** Per head (task id; DEFAULT_TASK_ID for a single-head model): the classes of earlier updates, ascending. */
   private readonly distilled = new Map<string, number[]>();
 
@@ -114,32 +117,34 @@ export class LearningWithoutForgettingModelUpdater extends ModelUpdater {
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
     const model = this.model;
     const head = model.multiHead ? taskId : DEFAULT_TASK_ID;
-    const teacher = this.teacher;
-    const distilled = teacher === undefined || this.alpha === 0 ? [] : [...this.distilled];
+    const distilled = this.alpha === 0 ? [] : [...this.distilled];
+    // The model as the previous update left it, frozen (see the file comment).
+    const teacher = distilled.length === 0 ? undefined : model.clone();
     const loss: BatchLoss = (logits, batch) => {
       const ce = this.lossFn(logits, batch.labels);
-      if (distilled.length === 0) return ce;
+      if (teacher === undefined) return ce;
       return tf.tidy(() => {
         let total: tf.Tensor1D = ce;
         for (const [task, classes] of distilled) {
           // The current head's logits are the loop's; an old task's head needs its own forward pass.
           const student = task === head ? logits : model.getLogits(batch.x, task, true);
-          const kl = lwfDistillationLoss(student, teacher!.getLogits(batch.x, task, false), classes, this.temperature);
+          const kl = lwfDistillationLoss(student, teacher.getLogits(batch.x, task, false), classes, this.temperature);
           total = tf.add(total, tf.mul(kl, this.alpha));
         }
         return total;
       });
     };
     const ownOld = this.distilled.get(head) ?? [];
-    await this.trainOnLabels("lwf", taskId, chunk, this.trainTransforms, {
-      loss,
-      keepUnmasked: ownOld,
-      extraHeads: distilled.map(([task]) => task).filter((task) => task !== head),
-    });
-    // The teacher of the next update: this model, frozen; its classes now count as old.
-    const next = model.clone();
-    this.teacher?.dispose();
-    this.teacher = next;
+    try {
+      await this.trainOnLabels("lwf", taskId, chunk, this.trainTransforms, {
+        loss,
+        keepUnmasked: ownOld,
+        extraHeads: distilled.map(([task]) => task).filter((task) => task !== head),
+      });
+    } finally {
+      teacher?.dispose();
+    }
+    // This chunk's classes count as old from the next update on.
     this.distilled.set(head, [...new Set([...ownOld, ...classesPresent(chunk)])].sort((a, b) => a - b));
   }
 
@@ -147,9 +152,7 @@ export class LearningWithoutForgettingModelUpdater extends ModelUpdater {
     return { alpha: this.alpha, temperature: this.temperature };
   }
 
-  protected async saveAlgorithmState(files: StateWriter): Promise<Record<string, unknown>> {
-    if (this.teacher === undefined) return { distilledClasses: [] };
-    await saveModelFiles(this.teacher, files, TEACHER_FOLDER);
+  protected async saveAlgorithmState(): Promise<Record<string, unknown>> {
     return { distilledClasses: [...this.distilled].map(([taskId, classes]) => ({ taskId, classes })) };
   }
 
@@ -157,27 +160,16 @@ export class LearningWithoutForgettingModelUpdater extends ModelUpdater {
     const where = `${files.location}/manifest.json (data.algorithm.distilledClasses)`;
     const parsed = distilledClassesSchema.safeParse(data["distilledClasses"]);
     if (!parsed.success) throw new StateError(`${where}: ${z.prettifyError(parsed.error)}`);
-    this.teacher?.dispose();
-    this.teacher = undefined;
-    this.distilled.clear();
-    if (parsed.data.length === 0) return;
-    const teacher = await loadModelFiles(files, TEACHER_FOLDER);
-    try {
-      const model = this.model;
-      if (teacher.multiHead !== model.multiHead || !tf.util.arraysEqual(teacher.inputShape, model.inputShape)) {
-        throw new StateError(`${files.location}/${TEACHER_FOLDER}: the teacher model does not match the state's model (heads or input shape differ)`);
-      }
-      for (const { taskId, classes } of parsed.data) {
-        const known = teacher.taskIds();
-        if (!known.includes(taskId)) throw new StateError(`${where}: task ${JSON.stringify(taskId)} has no head in the teacher (${known.join(", ")})`);
-        const outside = classes.filter((c) => c >= teacher.numClasses);
-        if (outside.length > 0) throw new StateError(`${where}: classes ${outside.join(", ")} are outside the teacher's ${teacher.numClasses} outputs`);
-        this.distilled.set(taskId, [...new Set(classes)].sort((a, b) => a - b));
-      }
-    } catch (error) {
-      teacher.dispose();
-      throw error;
+    const model = this.model;
+    const distilled = new Map<string, number[]>();
+    for (const { taskId, classes } of parsed.data) {
+      const known = model.taskIds();
+      if (!known.includes(taskId)) throw new StateError(`${where}: task ${JSON.stringify(taskId)} has no head in the state's model (${known.join(", ")})`);
+      const outside = classes.filter((c) => c >= model.numClasses);
+      if (outside.length > 0) throw new StateError(`${where}: classes ${outside.join(", ")} are outside the model's ${model.numClasses} outputs`);
+      distilled.set(taskId, [...new Set(classes)].sort((a, b) => a - b));
     }
-    this.teacher = teacher;
+    this.distilled.clear();
+    for (const [taskId, classes] of distilled) this.distilled.set(taskId, classes);
   }
 }

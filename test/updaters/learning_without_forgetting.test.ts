@@ -11,6 +11,7 @@ import { evaluateDataset } from "../../src/training/evaluate.js";
 import { LearningWithoutForgettingModelUpdater, lwfDistillationLoss } from "../../src/updaters/learning_without_forgetting.js";
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import { OptionsError } from "../../src/errors.js";
+import type { TrainingEvent } from "../../src/training/callbacks.js";
 import { data } from "./replay_fixtures.js";
 
 before(async () => {
@@ -81,40 +82,45 @@ test("lwfDistillationLoss property: 0 when the model equals the teacher (any shi
   );
 });
 
-test("LwF training loss: update 2's first step is mean CE + alpha * mean KL against the model as update 1 left it (float64 forward pass)", async () => {
+test("LwF training loss: a step of update 2 is mean CE + alpha * mean KL against the model as update 1 left it (float64 forward pass)", async () => {
   const spec = mlp({ inputShape: [2], hidden: [3], classes: 3 });
   const model = buildModel(spec, { seed: 0 });
   const alpha = 0.7;
   const temperature = 3;
   const updater = new LearningWithoutForgettingModelUpdater({
-    model, alpha, temperature, batchSize: 16, maxEpochs: 1, seed: 1, backend: "wasm", optimizer: { name: "sgd", learningRate: 0.1 },
+    model, alpha, temperature, batchSize: 16, maxEpochs: 2, seed: 1, backend: "wasm", optimizer: { name: "sgd", learningRate: 0.5 },
   });
   const chunk = (rows: number[][], labels: number[]): Dataset => ({
     features: Float32Array.from(rows.flat()), labels: Int32Array.from(labels), featureShape: [2], numClasses: 3, length: labels.length,
   });
   await updater.update(chunk([[1, 0], [0, 1], [0.5, 0.5], [1, 1]], [0, 1, 0, 1]));
   assert.deepEqual([...updater.distilledClasses()], [[DEFAULT_TASK_ID, [0, 1]]]);
-  const teacherWeights = (await weightsOf(model)).map((w) => Array.from(w));
-  // Move the model away from the teacher to weights we choose.
+  // The model as update 1 leaves it (the teacher of update 2): weights we choose.
   const shapes = model.snapshotWeights();
-  const chosen = [[0.3, -0.2, 0.5, 0.1, 0.4, -0.6], [0.1, 0, -0.1], [0.2, -0.3, 0.5, 0.4, 0.1, -0.2, -0.5, 0.3, 0.2], [0.05, -0.05, 0.1]];
+  const teacherWeights = [[0.3, -0.2, 0.5, 0.1, 0.4, -0.6], [0.1, 0, -0.1], [0.2, -0.3, 0.5, 0.4, 0.1, -0.2, -0.5, 0.3, 0.2], [0.05, -0.05, 0.1]];
   assert.deepEqual(shapes.map((t) => t.shape), [[2, 3], [3], [3, 3], [3]]);
-  const chosenTensors = chosen.map((values, i) => tf.tensor(values, shapes[i]!.shape));
-  model.restoreWeights(chosenTensors);
-  tf.dispose([...shapes, ...chosenTensors]);
+  const chosen = teacherWeights.map((values, i) => tf.tensor(values, shapes[i]!.shape));
+  model.restoreWeights(chosen);
+  tf.dispose([...shapes, ...chosen]);
 
+  // One batch per epoch: epoch 2's logged loss is the loss at the weights its epoch starts with (one step away from the teacher).
+  let student: number[][] = [];
+  const onEpochBegin = async (e: TrainingEvent) => {
+    if (e.epoch === 1) student = (await weightsOf(model)).map((w) => Array.from(w));
+  };
   const x2 = [[2, -1], [-0.5, 1.5], [1, 2]];
   const y2 = [2, 2, 0];
-  await updater.update(chunk(x2, y2));
-  const logged = updater.metricsHistory.filter((r) => r.update === 2)[0]!.logs["train_loss"]!;
+  await updater.update(chunk(x2, y2), { callbacks: [{ onEpochBegin }] });
+  const logged = updater.metricsHistory.filter((r) => r.update === 2)[1]!.logs["train_loss"]!;
 
   const forward = (w: number[][], x: readonly number[]) => {
     const [k0, b0, kh, bh] = w as [number[], number[], number[], number[]];
     const h = [0, 1, 2].map((j) => Math.max(0, x[0]! * k0[j]! + x[1]! * k0[3 + j]! + b0[j]!));
     return [0, 1, 2].map((c) => h.reduce((s, v, j) => s + v * kh[j * 3 + c]!, bh[c]!));
   };
-  const expected =
-    x2.reduce((s, x, i) => s + ce(forward(chosen, x), y2[i]!) + alpha * klOf(forward(chosen, x), forward(teacherWeights, x), [0, 1], temperature), 0) / x2.length;
+  const kls = x2.map((x) => klOf(forward(student, x), forward(teacherWeights, x), [0, 1], temperature));
+  const expected = x2.reduce((s, x, i) => s + ce(forward(student, x), y2[i]!) + alpha * kls[i]!, 0) / x2.length;
+  assert.ok(kls.some((kl) => kl > 1e-4), `the reference must exercise the distillation (${kls})`);
   assert.ok(Math.abs(logged - expected) < 1e-5, `logged ${logged} vs float64 ${expected}`);
   assert.deepEqual([...updater.distilledClasses().values()], [[0, 1, 2]], "update 2's classes join the distilled ones");
   model.dispose();
@@ -126,7 +132,7 @@ test("LwF keeps old classes better than fine-tuning on class-incremental blobs, 
   assert.ok(result.old < 0.95, "sanity: LwF does not keep everything without a memory");
 });
 
-test("LwF state round trip: resuming after update 1 (teacher loaded from the state) is bit-identical to an uninterrupted run", async () => {
+test("LwF state round trip: resuming after update 1 (the state's model is the teacher, its classes in the manifest) is bit-identical to an uninterrupted run", async () => {
   await checkStateRoundTrip(make({ alpha: 2 }), "lwf");
 });
 
