@@ -14,6 +14,7 @@ import { ElasticWeightConsolidationModelUpdater, ewcPenalty, type EwcPair } from
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import { createUpdater } from "../../src/updaters/registry.js";
 import { OptionsError } from "../../src/errors.js";
+import { parseConfig } from "../../src/workflow/config.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -206,4 +207,8 @@ test("EWC options are validated: lambda, mode and decayFactor (online only, in [
   assert.deepEqual([defaults.ewcLambda, defaults.ewcMode, defaults.decayFactor], [0.4, "separate", undefined]);
   const online = createUpdater("ewc-online", { model: spec }) as ElasticWeightConsolidationModelUpdater;
   assert.deepEqual([online.ewcMode, online.decayFactor], ["online", 1]);
+  // A config file names them the same way; the registry ignores memorySize (EWC keeps no memory).
+  const config = parseConfig({ model: { type: "mlp", inputShape: [2], hidden: [], classes: 3 }, updater: "ewc-online", options: { ewcLambda: 5, decayFactor: 0.9, memorySize: 100 } });
+  const fromConfig = createUpdater(config.updater, { ...config.options, model: spec }) as ElasticWeightConsolidationModelUpdater;
+  assert.deepEqual([fromConfig.ewcLambda, fromConfig.ewcMode, fromConfig.decayFactor], [5, "online", 0.9]);
 });

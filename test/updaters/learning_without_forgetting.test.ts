@@ -11,6 +11,8 @@ import { evaluateDataset } from "../../src/training/evaluate.js";
 import { LearningWithoutForgettingModelUpdater, lwfDistillationLoss } from "../../src/updaters/learning_without_forgetting.js";
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import { OptionsError } from "../../src/errors.js";
+import { parseConfig } from "../../src/workflow/config.js";
+import { createUpdater } from "../../src/updaters/registry.js";
 import type { TrainingEvent } from "../../src/training/callbacks.js";
 import { data } from "./replay_fixtures.js";
 
@@ -164,4 +166,7 @@ test("LwF options are validated: a negative alpha or a non-positive temperature 
   assert.throws(() => new LearningWithoutForgettingModelUpdater({ model: spec, memorySize: 10 } as never), (e: unknown) => e instanceof OptionsError && /memorySize/.test(e.message));
   const defaults = new LearningWithoutForgettingModelUpdater({ model: spec });
   assert.deepEqual([defaults.alpha, defaults.temperature], [1, 2]);
+  const config = parseConfig({ model: { type: "mlp", inputShape: [2], hidden: [3], classes: 3 }, updater: "lwf", options: { alpha: 0.5, temperature: 4, memorySize: 100 } });
+  const fromConfig = createUpdater(config.updater, { ...config.options, model: spec }) as LearningWithoutForgettingModelUpdater;
+  assert.deepEqual([fromConfig.alpha, fromConfig.temperature], [0.5, 4], "a config names them so; the registry ignores memorySize");
 });
