@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fc from "fast-check";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../helpers/backend.js";
-import { checkBeatsFineTuning, checkStateRoundTrip, weightsOf } from "./replay_fixtures.js";
+import { checkBeatsFineTuning, checkStateRoundTrip, forgettingSetting, spec, weightsOf } from "./replay_fixtures.js";
 import type { Dataset } from "../../src/data/dataset.js";
 import { buildModel, DEFAULT_TASK_ID } from "../../src/model/continual_model.js";
 import { mlp } from "../../src/model/spec.js";
@@ -169,4 +169,22 @@ test("LwF options are validated: a negative alpha or a non-positive temperature 
   const config = parseConfig({ model: { type: "mlp", inputShape: [2], hidden: [3], classes: 3 }, updater: "lwf", options: { alpha: 0.5, temperature: 4, memorySize: 100 } });
   const fromConfig = createUpdater(config.updater, { ...config.options, model: spec }) as LearningWithoutForgettingModelUpdater;
   assert.deepEqual([fromConfig.alpha, fromConfig.temperature], [0.5, 4], "a config names them so; the registry ignores memorySize");
+});
+
+test("LwF with maskUnusedClasses masks only classes neither in the chunk nor distilled (a -1e9 mask on old classes would flatten the KL)", async () => {
+  const allowed: (readonly number[] | undefined)[] = [];
+  class Spy extends LearningWithoutForgettingModelUpdater {
+    protected override train(args: Parameters<LearningWithoutForgettingModelUpdater["train"]>[0]): ReturnType<LearningWithoutForgettingModelUpdater["train"]> {
+      allowed.push(args.allowedClasses);
+      return super.train(args);
+    }
+  }
+  const model = buildModel(spec, { seed: 0 });
+  const updater = new Spy({ ...forgettingSetting, maxEpochs: 1, model, maskUnusedClasses: true });
+  await updater.update(data.train[0]!);
+  await updater.update(data.train[1]!);
+  assert.deepEqual(allowed, [[0, 1], [0, 1, 2, 3]]);
+  const losses = updater.metricsHistory.map((r) => r.logs["train_loss"]!);
+  assert.ok(losses.every((l) => Number.isFinite(l)), `losses ${losses}`);
+  model.dispose();
 });
