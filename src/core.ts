@@ -25,6 +25,16 @@ export { ICaRLModelUpdater, type ICaRLOptions } from "./updaters/icarl.js";
 export { icarlLoss } from "./updaters/icarl_loss.js";
 export { herdingSelection } from "./memory/herding.js";
 export { computeClassMeans, nearestClassMeanScores, type ClassMeans } from "./model/nearest_class_mean.js";
+export { LearningWithoutForgettingModelUpdater, lwfDistillationLoss, type LearningWithoutForgettingOptions } from "./updaters/learning_without_forgetting.js";
+export {
+  ElasticWeightConsolidationModelUpdater,
+  ewcPenalty,
+  type ElasticWeightConsolidationOptions,
+  type EwcPair,
+  type EwcTerm,
+  type StoredEwcTerm,
+} from "./updaters/elastic_weight_consolidation.js";
+export { empiricalFisher } from "./training/empirical_fisher.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

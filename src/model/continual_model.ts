@@ -365,10 +365,21 @@ export class ContinualModel {
    * task's head once.
    */
   trainableVariables(taskIds: string | readonly string[] = DEFAULT_TASK_ID): tf.Variable[] {
+    return this.namedTrainableVariables(taskIds).map(({ variable }) => variable);
+  }
+
+  /**
+   * The weights of `trainableVariables(taskIds)`, in the same order, each
+   * with its name (the weight's originalName, e.g. "dense_0/kernel",
+   * "head_task-1/bias"): names stay the same across save and load, class
+   * growth and a process restart (spec layers have fixed names), so state
+   * kept per weight (EWC's importances) can be matched to the weights again.
+   */
+  namedTrainableVariables(taskIds: string | readonly string[] = DEFAULT_TASK_ID): { name: string; variable: tf.Variable }[] {
     this.assertUsable();
     const heads = new Set((typeof taskIds === "string" ? [taskIds] : taskIds).map((taskId) => this.headFor(taskId)));
     const weights = [...this.body.trainableWeights, ...[...heads].flatMap((head) => head?.layer.trainableWeights ?? [])];
-    return weights.map((weight) => weight.read() as tf.Variable);
+    return weights.map((weight) => ({ name: weight.originalName, variable: weight.read() as tf.Variable }));
   }
 
   /**
@@ -394,9 +405,20 @@ export class ContinualModel {
    * tf.serialization.registerClass).
    */
   cloneFresh(seed: number): ContinualModel {
+    // Copy, then re-initialise: the one re-init path decides what is frozen, so the clone cannot disagree with it.
+    const clone = this.clone(seed);
+    clone.reinitialize(seed);
+    return clone;
+  }
+
+  /**
+   * A new model with this model's architecture, heads, trainable flags and
+   * weights (LwF's frozen teacher); its `seed` is `seed` (default this
+   * model's). The caller owns (and disposes) it.
+   */
+  clone(seed: number = this.baseSeed): ContinualModel {
     this.assertUsable();
     const clone = this.cloneArchitecture(seed);
-    // Copy, then re-initialise: the one re-init path decides what is frozen, so the clone cannot disagree with it.
     const weights = this.snapshotWeights();
     try {
       this.copyTrainabilityTo(clone);
@@ -407,7 +429,6 @@ export class ContinualModel {
     } finally {
       tf.dispose(weights);
     }
-    clone.reinitialize(seed);
     return clone;
   }
 

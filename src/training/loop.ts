@@ -54,6 +54,11 @@ export interface TrainOptions {
   learningRateSchedule?: LearningRateSchedule | undefined;
   scheduleInterval?: ScheduleInterval | undefined;
   gradientClipping?: GradientClipping | undefined;
+  /**
+   * Task ids of further heads the loss reads through (LwF distils old tasks'
+   * heads of a multi-head model): their trainable weights train too.
+   */
+  extraHeads?: readonly string[] | undefined;
   /** When set, logits of every other class are pushed to -1e9 before the loss (training only). */
   allowedClasses?: readonly number[] | undefined;
   metrics?: Readonly<Record<string, BatchMetric>> | undefined;
@@ -86,7 +91,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const result: TrainResult = { epochsRun: 0, history: [], bestEpoch: null, stoppedEarly: false };
   if (data.length === 0 || epochs === 0 || stepsPerEpoch === 0) return result;
 
-  const variables = model.trainableVariables(taskId);
+  const trainedHeads = [taskId, ...(options.extraHeads ?? [])];
+  const variables = model.trainableVariables(trainedHeads);
   const optimizer = new TrainingOptimizer(options.optimizer);
   const schedule = options.learningRateSchedule;
   const interval = options.scheduleInterval ?? "epoch";
@@ -125,7 +131,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
             // A source may append rows of its own (replay memory): sums are means over every row trained on.
             const rows = batch.labels.shape[0];
             // Rows of several tasks train the body and each of their heads.
-            const stepVariables = batch.tasks ? model.trainableVariables([taskId, ...batch.tasks.taskIds]) : variables;
+            const stepVariables = batch.tasks ? model.trainableVariables([...trainedHeads, ...batch.tasks.taskIds]) : variables;
             sums.add(trainStep(model, taskId, stepVariables, batch, options.loss, metrics, maskBias, optimizer, options.gradientClipping), rows);
           } finally {
             disposeBatch(batch);
@@ -213,7 +219,7 @@ function trainStep(
 }
 
 /** (1, C) row: 0 for allowed classes, -1e9 for the rest. */
-function makeMaskBias(allowedClasses: readonly number[], numClasses: number): tf.Tensor2D {
+export function makeMaskBias(allowedClasses: readonly number[], numClasses: number): tf.Tensor2D {
   const row = new Float32Array(numClasses).fill(MASK_VALUE);
   for (const c of allowedClasses) {
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`allowed class ${c} is outside [0, ${numClasses})`);

@@ -353,6 +353,8 @@ export abstract class ModelUpdater {
     epochs: number;
     stepsPerEpoch?: number | undefined;
     allowedClasses?: readonly number[] | undefined;
+    /** Heads the loss also reads through, trained too (see TrainOptions.extraHeads). */
+    extraHeads?: readonly string[] | undefined;
     /** Validate on every validation set seen so far (default) or on this update's only. */
     validationScope?: "all" | "current";
   }): Promise<PhaseReport> {
@@ -405,19 +407,30 @@ export abstract class ModelUpdater {
    * Plain supervised training of the current model on `data` (fine-tuning,
    * joint, GDumb): the label loss, the options' batch size and epochs, and
    * with maskUnusedClasses the classes present in `data`. Items are of task
-   * `taskId` unless `source.tasks` gives each its own.
+   * `taskId` unless `source.tasks` gives each its own. A regulariser (LwF,
+   * EWC) passes its own `loss` (label loss plus its term), classes it needs
+   * unmasked besides those present (`keepUnmasked`) and heads it reads
+   * through (`extraHeads`).
    */
-  protected trainOnLabels(phase: string, taskId: string, data: Dataset, source: DatasetSourceOptions): Promise<PhaseReport> {
+  protected trainOnLabels(
+    phase: string,
+    taskId: string,
+    data: Dataset,
+    source: DatasetSourceOptions,
+    custom: { loss?: BatchLoss; keepUnmasked?: readonly number[]; extraHeads?: readonly string[] } = {},
+  ): Promise<PhaseReport> {
     const o = this.options;
+    const allowed = o.maskUnusedClasses ? [...new Set([...classesPresent(data), ...(custom.keepUnmasked ?? [])])].sort((a, b) => a - b) : undefined;
     return this.train({
       phase,
       model: this.model,
       taskId,
       data: datasetSource(data, source),
-      loss: this.labelLoss,
+      loss: custom.loss ?? this.labelLoss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,
-      allowedClasses: o.maskUnusedClasses ? classesPresent(data) : undefined,
+      allowedClasses: allowed,
+      extraHeads: custom.extraHeads,
     });
   }
 

@@ -12,6 +12,8 @@ import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
+import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consolidation.js";
 import { ICaRLModelUpdater } from "./icarl.js";
 
 interface UpdaterEntry {
@@ -69,6 +71,21 @@ export const UPDATERS = {
     description: "DER++: replay with stored logits (MSE on logits plus a label term)",
     usesMemory: true,
     create: (o) => new DarkExperienceReplayModelUpdater({ ...o, memorySize: withMemory("der++", o.memorySize) }),
+  },
+  lwf: {
+    description: "Learning without Forgetting: no memory; KL distillation of earlier updates' classes against the model as the previous update left it",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new LearningWithoutForgettingModelUpdater(o),
+  },
+  ewc: {
+    description: "Elastic Weight Consolidation: no memory; quadratic penalty on moving weights, weighted by the empirical Fisher, one pair per past update",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new ElasticWeightConsolidationModelUpdater(o),
+  },
+  "ewc-online": {
+    description: "online EWC: like ewc, but one penalty whose Fisher decays (decayFactor, default 1) and accumulates over updates",
+    usesMemory: false,
+    create: ({ memorySize: _ignored, ...o }) => new ElasticWeightConsolidationModelUpdater({ ...o, ewcMode: "online" }),
   },
   icarl: {
     description: "iCaRL: herding exemplars, sigmoid distillation on old classes, nearest-class-mean prediction (single-head only)",

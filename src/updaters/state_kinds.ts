@@ -9,11 +9,13 @@ import { MANIFEST_FILE } from "../state/format.js";
 import { defaultStateStore } from "../platform.js";
 import type { StateStore, StoredState } from "../state/store.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consolidation.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { ICaRLModelUpdater } from "./icarl.js";
 import { JointModelUpdater } from "./joint.js";
+import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
 import { checkUpdaterState, type StateCheckOptions } from "./state_check.js";
@@ -28,6 +30,8 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "offline-er": OfflineExperienceReplayModelUpdater.optionsSchema,
   gdumb: GDumbModelUpdater.optionsSchema,
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
+  lwf: LearningWithoutForgettingModelUpdater.optionsSchema,
+  ewc: ElasticWeightConsolidationModelUpdater.optionsSchema,
   icarl: ICaRLModelUpdater.optionsSchema,
 };
 

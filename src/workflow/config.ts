@@ -23,6 +23,12 @@ export const configUpdaterOptionsSchema = z.strictObject({
   memoryBatchSize: z.number().int().positive().optional(),
   alpha: z.number().min(0).optional(),
   beta: z.number().min(0).optional(),
+  /** LwF's distillation temperature. */
+  temperature: z.number().positive().optional(),
+  /** EWC's penalty weight, its mode and (online) decay. */
+  ewcLambda: z.number().min(0).optional(),
+  ewcMode: z.enum(["separate", "online"]).optional(),
+  decayFactor: z.number().min(0).max(1).optional(),
   batchSize: z.number().int().positive().optional(),
   maxEpochs: z.number().int().min(0).optional(),
   optimizer: optimizerSpecSchema.optional(),
