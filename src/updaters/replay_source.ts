@@ -41,15 +41,20 @@ export interface ReplaySourceOptions {
    * row is the role alone (width 1), for losses that weight rows by term.
    */
   memoryTargets?: { key: string; width: number } | "roles" | undefined;
+  /** With `memoryTargets` `{ key, width }`: the target rows of the chunk's items (width values each), instead of zeros. */
+  chunkTargets?: Float32Array | undefined;
   afterStep?: ((indices: Int32Array) => void | Promise<void>) | undefined;
 }
 
 /** A BatchSource over the chunk whose batches carry memory items too. */
 export function replaySource(options: ReplaySourceOptions): BatchSource {
-  const { chunk, taskId, memory, memoryBatchSizes, draws, memoryTargets, afterStep } = options;
+  const { chunk, taskId, memory, memoryBatchSizes, draws, memoryTargets, chunkTargets, afterStep } = options;
   const numClasses = Math.max(chunk.numClasses, memory.numClasses);
   const metadataTarget = memoryTargets === "roles" ? undefined : memoryTargets;
   const targetWidth = memoryTargets === undefined ? undefined : (metadataTarget?.width ?? 0) + 1;
+  if (chunkTargets && chunkTargets.length !== chunk.length * (metadataTarget?.width ?? -1)) {
+    throw new RangeError(`replaySource: chunkTargets has ${chunkTargets.length} values, not ${chunk.length} rows of the memory targets' width`);
+  }
   return {
     length: chunk.length,
     featureShape: chunk.featureShape,
@@ -77,7 +82,12 @@ export function replaySource(options: ReplaySourceOptions): BatchSource {
       parts.forEach((part, p) => {
         for (let i = 0; i < part.labels.length; i++, row++) {
           targets[row * targetWidth] = roles[p]!;
-          if (p === 0 || metadataTarget === undefined) continue;
+          if (metadataTarget === undefined) continue;
+          if (p === 0) {
+            const index = indices[i]!;
+            if (chunkTargets) targets.set(chunkTargets.subarray(index * metadataTarget.width, (index + 1) * metadataTarget.width), row * targetWidth + 1);
+            continue;
+          }
           const slot = slotLists[p - 1]![i]!;
           targets.set(metadata.subarray(slot * metadataTarget.width, (slot + 1) * metadataTarget.width), row * targetWidth + 1);
         }
