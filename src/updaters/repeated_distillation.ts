@@ -24,7 +24,7 @@ import { doubleDistillationLoss } from "../training/losses.js";
 import { extractLogitsArray } from "../training/logits.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { termRowWeights } from "./loss_normalization.js";
-import { CHUNK_ROLE } from "./replay_source.js";
+import { CHUNK_ROLE, classesSeen } from "./replay_source.js";
 import { widenStoredLogits } from "./stored_logits.js";
 import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
@@ -63,9 +63,11 @@ export interface RepeatedDistillationOptions extends ModelUpdaterOptions {
    * towards the stored logits. "chunk+memory" (DMC's idea of distilling on
    * auxiliary data, the chunk being the data at hand): every consolidation
    * step takes batchSize chunk items with the expert's logits as targets and
-   * batchSize memory items with their stored logits, and minimises the mean
-   * of the two halves' double distillation losses (chunkAndMemoryDistillation);
-   * an epoch is a pass over the chunk. Multi-head models: each row goes
+   * batchSize memory items with their stored logits, and minimises the
+   * halves' double distillation losses weighted by the chunk's share of the
+   * classes seen and the rest (chunkAndMemoryDistillation): the memory is
+   * about class-balanced already, so an even mix would favour the newest
+   * classes; an epoch is a pass over the chunk. Multi-head models: each row goes
    * through its own task's head, as in "memory".
    */
   consolidationData?: "memory" | "chunk+memory" | undefined;
@@ -104,6 +106,13 @@ export const CONSOLIDATION_SAMPLE_BUDGET = 25_000;
 export function budgetConsolidationEpochs(memorySize: number, maxEpochs: number, sampleBudget = CONSOLIDATION_SAMPLE_BUDGET): number {
   return Math.max(maxEpochs, Math.ceil(sampleBudget / memorySize));
 }
+
+/**
+ * Consolidation epochs of the "rd-dmc" preset: passes over the chunk (each
+ * step also replays a memory batch). Two keep its wall time near rd-budget's;
+ * see docs/results.md for what it reaches.
+ */
+export const RD_DMC_CONSOLIDATION_EPOCHS = 2;
 
 export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
   readonly kind = "repeated-distillation";
@@ -156,12 +165,14 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
     const storedTasks = this.memory.tasks();
     const targets = { key: LOGITS, width: expertLogits.width };
     if (this.consolidationData === "chunk+memory") {
+      // The memory alone is about class-balanced; the chunk rows add its classes again, so they weigh only the chunk's share of the classes seen.
+      const chunkWeight = classesPresent(chunk).length / classesSeen(chunk, this.memory).length;
       await this.train({
         phase: "consolidation",
         model,
         taskId,
         data: this.replayBatches(chunk, taskId, [o.batchSize], { memoryTargets: targets, chunkTargets: expertLogits.values }),
-        loss: chunkAndMemoryDistillation,
+        loss: (logits, batch) => chunkAndMemoryDistillation(logits, batch, chunkWeight),
         batchSize: o.batchSize,
         epochs: this.consolidationEpochs,
       });
@@ -216,11 +227,13 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
  * The "chunk+memory" consolidation loss. Rows are [chunk rows | memory
  * rows] with targets [role, logits...] (replay_source.ts): chunk rows carry
  * the expert's logits, memory rows their stored ones. Per row the double
- * distillation loss; the batch mean is the mean of the chunk rows' and the
- * memory rows' means (each half weighs 1/2, whatever the sizes), so the
- * 500 memory items weigh as much as the 12,000 chunk items.
+ * distillation loss; the batch mean is
+ *   chunkWeight * mean(chunk rows) + (1 - chunkWeight) * mean(memory rows),
+ * whatever the two parts' sizes (a part with no rows: the other alone).
+ * chunkWeight in [0, 1].
  */
-export function chunkAndMemoryDistillation(logits: tf.Tensor2D, batch: BatchTensors): tf.Tensor1D {
+export function chunkAndMemoryDistillation(logits: tf.Tensor2D, batch: BatchTensors, chunkWeight: number): tf.Tensor1D {
+  if (!(chunkWeight >= 0 && chunkWeight <= 1)) throw new RangeError(`chunkAndMemoryDistillation: chunkWeight must be in [0, 1], got ${chunkWeight}`);
   const targets = batch.targets;
   const [rows, classes] = logits.shape;
   if (targets === undefined || targets.shape[1] !== classes + 1) {
@@ -229,6 +242,6 @@ export function chunkAndMemoryDistillation(logits: tf.Tensor2D, batch: BatchTens
   return tf.tidy(() => {
     const role = tf.squeeze(tf.slice(targets, [0, 0], [rows, 1]), [1]) as tf.Tensor1D;
     const perRow = doubleDistillationLoss(logits, tf.slice(targets, [0, 1], [rows, classes]));
-    return tf.mul(perRow, termRowWeights(role, [{ role: CHUNK_ROLE, weight: 1 }, { role: 1, weight: 1 }], "renate")) as tf.Tensor1D;
+    return tf.mul(perRow, termRowWeights(role, [{ role: CHUNK_ROLE, weight: chunkWeight }, { role: 1, weight: 1 - chunkWeight }], "renate")) as tf.Tensor1D;
   });
 }

@@ -15,7 +15,7 @@ before(async () => {
   await useBackend("wasm");
 });
 
-test("chunkAndMemoryDistillation: mean of the chunk rows' and the memory rows' double distillation losses (reference values)", () => {
+test("chunkAndMemoryDistillation: w * mean over chunk rows + (1 - w) * mean over memory rows of the double distillation loss (reference values)", () => {
   const logits = [[1, 2, 0.5], [0, -1, 3], [2, 2, 1]];
   const stored = [[0.5, 1.5, -1], [3, 0, 0], [1, 1, 4]];
   const roles = [0, 0, 1];
@@ -24,21 +24,22 @@ test("chunkAndMemoryDistillation: mean of the chunk rows' and the memory rows' d
     const mean = t.reduce((s, v) => s + v, 0) / t.length;
     return (0.5 * z.reduce((s, v, c) => s + (v - (t[c]! - mean)) ** 2, 0)) / z.length;
   };
-  const expected = (dd(logits[0]!, stored[0]!) + dd(logits[1]!, stored[1]!)) / 2 / 2 + dd(logits[2]!, stored[2]!) / 2;
+  const expected = (0.3 * (dd(logits[0]!, stored[0]!) + dd(logits[1]!, stored[1]!))) / 2 + 0.7 * dd(logits[2]!, stored[2]!);
   const before = tf.memory().numTensors;
   const got = tf.tidy(() => {
     const batch = { targets: tf.tensor2d(stored.map((row, i) => [roles[i]!, ...row])) } as unknown as BatchTensors;
-    return tf.mean(chunkAndMemoryDistillation(tf.tensor2d(logits), batch)).dataSync()[0]!;
+    return tf.mean(chunkAndMemoryDistillation(tf.tensor2d(logits), batch, 0.3)).dataSync()[0]!;
   });
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
   assert.ok(Math.abs(got - expected) < 1e-5, `${got} vs ${expected}`);
   const chunkOnly = tf.tidy(() => {
     const batch = { targets: tf.tensor2d([[0, ...stored[0]!]]) } as unknown as BatchTensors;
-    return tf.mean(chunkAndMemoryDistillation(tf.tensor2d([logits[0]!]), batch)).dataSync()[0]!;
+    return tf.mean(chunkAndMemoryDistillation(tf.tensor2d([logits[0]!]), batch, 0.3)).dataSync()[0]!;
   });
   assert.ok(Math.abs(chunkOnly - dd(logits[0]!, stored[0]!)) < 1e-5, "empty memory: the chunk rows alone");
   tf.tidy(() => {
-    assert.throws(() => chunkAndMemoryDistillation(tf.zeros([2, 3]), { targets: tf.zeros([2, 3]) } as unknown as BatchTensors), /targets must be \[2, 4\]/);
+    assert.throws(() => chunkAndMemoryDistillation(tf.zeros([2, 3]), { targets: tf.zeros([2, 3]) } as unknown as BatchTensors, 0.5), /targets must be \[2, 4\]/);
+    assert.throws(() => chunkAndMemoryDistillation(tf.zeros([1, 3]), { targets: tf.zeros([1, 4]) } as unknown as BatchTensors, 1.5), /chunkWeight/);
   });
 });
 
