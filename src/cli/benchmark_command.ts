@@ -40,7 +40,7 @@ export function benchmarkCommand(): Command {
     .option("--model <spec>", MODEL_FLAG_HELP, "mlp:256,256")
     .option("--initializer <name>", INITIALIZER_FLAG_HELP)
     .option("--backend <name>", "auto, wasm, cpu, tensorflow, webgl, webgpu", "auto")
-    .option("--consolidation-epochs <n>", "RD (rd, rd-budget, rd-dmc): epochs of the consolidation phase (default: --epochs for rd, the budget rule for rd-budget, 2 for rd-dmc)", nonNegativeInt)
+    .option("--consolidation-epochs <n>", "RD (rd, rd-budget): epochs of the consolidation phase (default: --epochs for rd, the budget rule for rd-budget)", nonNegativeInt)
     .option("--out <dir>", "results folder", "results/benchmark")
     .option("--no-png", "skip the PNG copies of the charts")
     .option("--json", "print the summary as JSON on stdout (progress stays on stderr)")
@@ -90,11 +90,7 @@ Examples:
           updaterOptions:
             flags.consolidationEpochs === undefined
               ? {}
-              : {
-                  rd: { consolidationEpochs: flags.consolidationEpochs },
-                  "rd-budget": { consolidationEpochs: flags.consolidationEpochs },
-                  "rd-dmc": { consolidationEpochs: flags.consolidationEpochs },
-                },
+              : { rd: { consolidationEpochs: flags.consolidationEpochs }, "rd-budget": { consolidationEpochs: flags.consolidationEpochs } },
         },
         {
           callbacksFor: (p) =>

@@ -107,13 +107,6 @@ export function budgetConsolidationEpochs(memorySize: number, maxEpochs: number,
   return Math.max(maxEpochs, Math.ceil(sampleBudget / memorySize));
 }
 
-/**
- * Consolidation epochs of the "rd-dmc" preset: passes over the chunk (each
- * step also replays a memory batch). Two keep its wall time near rd-budget's;
- * see docs/results.md for what it reaches.
- */
-export const RD_DMC_CONSOLIDATION_EPOCHS = 2;
-
 export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
   readonly kind = "repeated-distillation";
   static override readonly optionsSchema: UpdaterOptionsSchema = repeatedDistillationOptionsSchema;
