@@ -12,7 +12,7 @@ import { formatComparisonTable } from "../reporting/summary.js";
 import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
 import { progressCallbacks } from "./progress.js";
 import { headerOption } from "./data_flags.js";
-import { MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
+import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
 
 export function benchmarkCommand(): Command {
@@ -38,6 +38,7 @@ export function benchmarkCommand(): Command {
     .option("--batch-size <n>", "batch size", positiveInt, 32)
     .option("--lr <x>", "Adam learning rate", positiveNumber, 1e-3)
     .option("--model <spec>", MODEL_FLAG_HELP, "mlp:256,256")
+    .option("--initializer <name>", INITIALIZER_FLAG_HELP)
     .option("--backend <name>", "auto, wasm, cpu, tensorflow, webgl, webgpu", "auto")
     .option("--consolidation-epochs <n>", "RD (rd, rd-budget): epochs of the consolidation phase (default: --epochs for rd, the budget rule for rd-budget)", nonNegativeInt)
     .option("--out <dir>", "results folder", "results/benchmark")
@@ -56,7 +57,7 @@ Examples:
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       updaters.forEach((u) => updaterEntry(u));
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
-      const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses });
+      const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses }, "--model", flags.initializer);
       process.stderr.write(
         `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ` +
           `${flags.scenario} x ${flags.tasks}, ` +

@@ -8,7 +8,7 @@ import { UPDATER_NAMES } from "../updaters/registry.js";
 import { configJsonSchema, defaultConfig, parseConfig, writeConfig } from "../workflow/config.js";
 import { printJson } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
-import { MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
+import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { positiveInt } from "./number_flags.js";
 
 function shape(value: string): number[] {
@@ -31,6 +31,7 @@ export function initCommand(): Command {
     .option("--config <file>", "config file to create", "relearn.json")
     .option("--updater <name>", `one of ${UPDATER_NAMES.join(", ")}`, "rd")
     .option("--model <spec>", MODEL_FLAG_HELP, "mlp:256,256")
+    .option("--initializer <name>", INITIALIZER_FLAG_HELP)
     .option("--input-shape <dims>", "shape of one sample: the feature count of a CSV row (e.g. 8), or height,width,channels of an image (28,28,1)", shape, [784])
     .option("--classes <n>", "number of classes (labels 0 to n-1)", positiveInt, 10)
     .option(
@@ -52,7 +53,7 @@ Examples:
   relearn init --input-shape 8 --classes 3 --json     # print the config, write nothing`,
     )
     .action(async (flags) => {
-      const model = await resolveModelFlag(flags.model, { inputShape: flags.inputShape, classes: flags.classes });
+      const model = await resolveModelFlag(flags.model, { inputShape: flags.inputShape, classes: flags.classes }, "--model", flags.initializer);
       const config = defaultConfig({
         model,
         updater: flags.updater,

@@ -8,10 +8,18 @@
  *   filter count (default 32,64) and one dense layer of 128 before the head;
  *   the input shape must be [height, width, channels];
  * - a path to a JSON ModelSpec file (its input shape and classes are used as written).
+ *
+ * `--initializer` sets the spec's weight initialisation (initializers.ts) on
+ * any of them, a file's own `initializer` included.
  */
 import { readFile } from "node:fs/promises";
 import { OptionsError } from "../errors.js";
+import { INITIALIZERS } from "../model/initializers.js";
 import { parseModelSpec, type ModelSpec } from "../model/spec.js";
+
+/** Help text of `--initializer`. */
+export const INITIALIZER_FLAG_HELP =
+  `weight initialisation: ${INITIALIZERS.join(", ")} (default glorot-normal, tfjs's; pytorch = PyTorch's default, to reproduce Renate's numbers)`;
 
 /** Help text of `--model`. */
 export const MODEL_FLAG_HELP =
@@ -34,7 +42,21 @@ function widths(text: string | undefined, flag: string, value: string): number[]
  * The ModelSpec `value` stands for, for samples of `inputShape` and `classes` classes. Throws
  * OptionsError naming `flag` for a bad short spec; a JSON file is validated by parseModelSpec.
  */
-export async function resolveModelFlag(value: string, shape: { inputShape: readonly number[]; classes: number }, flag = "--model"): Promise<ModelSpec> {
+export async function resolveModelFlag(
+  value: string,
+  shape: { inputShape: readonly number[]; classes: number },
+  flag = "--model",
+  initializer?: string,
+): Promise<ModelSpec> {
+  const spec = await modelFlagSpec(value, shape, flag);
+  if (initializer === undefined) return spec;
+  if (!(INITIALIZERS as readonly string[]).includes(initializer)) {
+    throw new OptionsError(`--initializer ${initializer}: must be one of ${INITIALIZERS.join(", ")}`);
+  }
+  return parseModelSpec({ ...spec, initializer });
+}
+
+async function modelFlagSpec(value: string, shape: { inputShape: readonly number[]; classes: number }, flag: string): Promise<ModelSpec> {
   const short = /^(mlp|cnn)(?::(.*))?$/.exec(value.trim());
   if (short === null) {
     let text: string;

@@ -4,6 +4,7 @@
  * files do not depend on how many models the process built before.
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { layerInitializers } from "./initializers.js";
 import type { CnnSpec, MlpSpec, ModelSpec } from "./spec.js";
 
 type Symbolic = tfl.SymbolicTensor;
@@ -32,6 +33,7 @@ function cnnBody(spec: CnnSpec, input: Symbolic): Symbolic {
         strides: stride,
         padding: "same",
         name: `conv_${i}`,
+        ...layerInitializers(spec.initializer, lastDim(x) * block.kernelSize * block.kernelSize),
       }),
       x,
     );
@@ -47,7 +49,7 @@ function denseStack(spec: ModelSpec, widths: readonly number[], input: Symbolic)
   let x = input;
   const activation = spec.activation ?? "relu";
   widths.forEach((units, i) => {
-    x = apply(tfl.layers.dense({ units, name: `dense_${i}` }), x);
+    x = apply(tfl.layers.dense({ units, name: `dense_${i}`, ...layerInitializers(spec.initializer, lastDim(x)) }), x);
     if (spec.batchNorm === true) x = apply(tfl.layers.batchNormalization({ name: `dense_${i}_batch_norm` }), x);
     x = apply(tfl.layers.activation({ activation, name: `dense_${i}_${activation}` }), x);
     if (spec.dropout !== undefined && spec.dropout > 0) {
@@ -55,6 +57,13 @@ function denseStack(spec: ModelSpec, widths: readonly number[], input: Symbolic)
     }
   });
   return x;
+}
+
+/** The size of the last axis of `x` (a dense layer's inputs, a conv layer's channels). */
+export function lastDim(x: Symbolic): number {
+  const size = x.shape[x.shape.length - 1];
+  if (typeof size !== "number") throw new RangeError(`the last axis of ${x.name} has no fixed size`);
+  return size;
 }
 
 function apply(layer: { apply(x: Symbolic): unknown }, x: Symbolic): Symbolic {

@@ -15,9 +15,10 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
 import { DEFAULT_TASK_ID, type RowTasks } from "../task_id.js";
-import { buildBody } from "./build.js";
+import { buildBody, lastDim } from "./build.js";
 import { frozenStatefulLayers, ownWeights, reachableLayers, type Layer } from "./frozen.js";
 import { reinitializeLayer } from "./reinitialize.js";
+import { layerInitializers } from "./initializers.js";
 import type { ModelSpec } from "./spec.js";
 import { parseModelSpec } from "./spec.js";
 
@@ -180,7 +181,7 @@ export class ContinualModel {
 
   /** A new head layer like `old` with `classes` outputs: old columns copied, new ones freshly drawn. */
   private widenedHead(taskId: string, old: Layer, classes: number): Head {
-    const layer = tfl.layers.dense({ units: classes, name: old.name }) as Layer;
+    const layer = tfl.layers.dense({ units: classes, name: old.name, ...this.headInitializers() }) as Layer;
     const output = layer.apply(this.features()) as tfl.SymbolicTensor;
     reinitializeLayer(layer, deriveSeed(this.baseSeed, "grow", taskId, this.classes, classes));
     const keep = this.classes;
@@ -213,8 +214,13 @@ export class ContinualModel {
     if (this.multiHead && !this.heads.has(taskId)) this.addHead(taskId);
   }
 
+  /** A head's initializers: the spec's scheme (initializers.ts), over the features' width. */
+  private headInitializers(): ReturnType<typeof layerInitializers> {
+    return layerInitializers(this.builtSpec?.initializer, lastDim(this.features()));
+  }
+
   private addHead(taskId: string): void {
-    const layer = tfl.layers.dense({ units: this.numClasses, name: this.headName(taskId) }) as Layer;
+    const layer = tfl.layers.dense({ units: this.numClasses, name: this.headName(taskId), ...this.headInitializers() }) as Layer;
     const output = layer.apply(this.features()) as tfl.SymbolicTensor;
     reinitializeLayer(layer, deriveSeed(this.baseSeed, "head", taskId));
     this.heads.set(taskId, { layer, output });

@@ -12,6 +12,7 @@
  */
 import * as z from "zod";
 import { OptionsError } from "../errors.js";
+import { INITIALIZERS } from "./initializers.js";
 
 const positiveInt = (what: string) =>
   z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be > 0`);
@@ -31,6 +32,8 @@ const common = {
     .optional(),
   batchNorm: z.boolean().optional(),
   multiHead: z.boolean().optional(),
+  /** Weight initialisation of every dense and conv layer (initializers.ts); default "glorot-normal" (tfjs-layers'). */
+  initializer: z.enum(INITIALIZERS, { error: `initializer must be one of ${INITIALIZERS.map((i) => `"${i}"`).join(", ")}` }).optional(),
 };
 
 /** Schema of `{ type: "mlp", ... }`. */

@@ -9,6 +9,11 @@
  * values for its smallest buffer (200); Mammoth tunes them per dataset and
  * buffer size.
  *
+ * `lossNormalization: "renate"` (loss_normalization.ts) divides the sum by
+ * 1 + alpha + beta (by 1 while the memory is empty), Renate's DER loss; with
+ * Renate's DER defaults pass alpha 1 and beta 1. Renate's MSE term reuses the
+ * memory batch of its CE term; ours draws two batches, as the DER paper does.
+ *
  * Streaming and logits, our choices: after each optimizer step of the first
  * epoch the step's chunk items are offered to the reservoir with the logits
  * of the model as it is right after that step, computed in inference mode
@@ -25,6 +30,7 @@ import { extractLogitsArray } from "../training/logits.js";
 import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
+import { lossNormalizationSchema, termRowWeights, type LossNormalization } from "./loss_normalization.js";
 import { widenStoredLogits } from "./stored_logits.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
@@ -40,6 +46,7 @@ export const darkExperienceReplayOptionsSchema = updaterOptionsSchema.extend({
   memoryBatchSize: z.number().int().positive().optional(),
   alpha: z.number().min(0).default(0.1),
   beta: z.number().min(0).default(0.5),
+  lossNormalization: lossNormalizationSchema,
 });
 
 export interface DarkExperienceReplayOptions extends ModelUpdaterOptions {
@@ -51,6 +58,8 @@ export interface DarkExperienceReplayOptions extends ModelUpdaterOptions {
   alpha?: number | undefined;
   /** Weight of the memory cross-entropy term; default 0.5. */
   beta?: number | undefined;
+  /** "paper" (default): CE + alpha MSE + beta CE; "renate": that sum / (1 + alpha + beta) (loss_normalization.ts). */
+  lossNormalization?: LossNormalization | undefined;
 }
 
 /**
@@ -65,20 +74,30 @@ export function darkExperienceReplayLoss(
   logits: tf.Tensor2D,
   labels: tf.Tensor1D,
   targets: tf.Tensor2D,
-  options: { alpha: number; beta: number; lossFn: LossFunction; scoredClasses?: readonly number[] | undefined },
+  options: {
+    alpha: number;
+    beta: number;
+    lossFn: LossFunction;
+    scoredClasses?: readonly number[] | undefined;
+    lossNormalization?: LossNormalization | undefined;
+  },
 ): tf.Tensor1D {
   const [rows, classes] = logits.shape;
   if (targets.shape[0] !== rows || targets.shape[1] !== classes + 1) {
     throw new RangeError(`darkExperienceReplayLoss: targets must be [${rows}, ${classes + 1}] (role + logits), got [${targets.shape}]`);
   }
   return tf.tidy(() => {
-    const role = tf.squeeze(tf.slice(targets, [0, 0], [rows, 1]), [1]);
+    const role = tf.squeeze(tf.slice(targets, [0, 0], [rows, 1]), [1]) as tf.Tensor1D;
     const stored = tf.slice(targets, [0, 1], [rows, classes]);
-    // Each row's share of the batch mean: rows * weight / (rows in its term).
-    const share = (code: number, weight: number) => {
-      const member = tf.cast(tf.equal(role, code), "float32");
-      return tf.mul(member, tf.div(rows * weight, tf.maximum(tf.sum(member), 1)));
-    };
+    const weights = termRowWeights(
+      role,
+      [
+        { role: CHUNK_ROLE, weight: 1 },
+        { role: LOGIT_REPLAY_ROLE, weight: options.alpha },
+        { role: LABEL_REPLAY_ROLE, weight: options.beta },
+      ],
+      options.lossNormalization ?? "paper",
+    );
     const ce = options.lossFn(logits, labels);
     let squared = tf.squaredDifference(logits, stored);
     let scored = classes;
@@ -89,8 +108,8 @@ export function darkExperienceReplayLoss(
       scored = Math.max(options.scoredClasses.length, 1);
     }
     const mse = tf.div(tf.sum(squared, 1), scored);
-    const ceWeight = tf.add(share(CHUNK_ROLE, 1), share(LABEL_REPLAY_ROLE, options.beta));
-    return tf.add(tf.mul(ce, ceWeight), tf.mul(mse, share(LOGIT_REPLAY_ROLE, options.alpha))) as tf.Tensor1D;
+    // Logit-replay rows enter the MSE, every other row its cross-entropy.
+    return tf.mul(weights, tf.where(tf.equal(role, LOGIT_REPLAY_ROLE), mse, ce)) as tf.Tensor1D;
   });
 }
 
@@ -100,6 +119,7 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
   readonly memoryBatchSize: number;
   readonly alpha: number;
   readonly beta: number;
+  readonly lossNormalization: LossNormalization;
 
   constructor(options: DarkExperienceReplayOptions) {
     const resolved = resolveOptions(darkExperienceReplayOptionsSchema, options, "DarkExperienceReplayModelUpdater");
@@ -107,6 +127,7 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
     this.alpha = resolved.alpha;
     this.beta = resolved.beta;
+    this.lossNormalization = resolved.lossNormalization;
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
@@ -121,7 +142,13 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
     };
     const scoredClasses = o.maskUnusedClasses ? classesSeen(chunk, this.memory) : undefined;
     const loss: BatchLoss = (logits, batch) =>
-      darkExperienceReplayLoss(logits, batch.labels, batch.targets!, { alpha: this.alpha, beta: this.beta, lossFn: this.lossFn, scoredClasses });
+      darkExperienceReplayLoss(logits, batch.labels, batch.targets!, {
+        alpha: this.alpha,
+        beta: this.beta,
+        lossFn: this.lossFn,
+        scoredClasses,
+        lossNormalization: this.lossNormalization,
+      });
     await this.train({
       phase: "der++",
       model,
@@ -144,6 +171,6 @@ export class DarkExperienceReplayModelUpdater extends MemoryModelUpdater {
   }
 
   protected algorithmOptions(): Record<string, unknown> {
-    return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize, alpha: this.alpha, beta: this.beta };
+    return { memorySize: this.memorySize, memoryBatchSize: this.memoryBatchSize, alpha: this.alpha, beta: this.beta, lossNormalization: this.lossNormalization };
   }
 }

@@ -36,7 +36,7 @@ export abstract class MemoryModelUpdater extends ModelUpdater {
     chunk: Dataset,
     taskId: string,
     memoryBatchSizes: readonly number[],
-    extra: Pick<ReplaySourceOptions, "memoryTargets" | "afterStep"> = {},
+    extra: Pick<ReplaySourceOptions, "memoryTargets" | "chunkTargets" | "afterStep"> = {},
   ): BatchSource {
     return replaySource({
       chunk,

@@ -15,13 +15,16 @@
  */
 import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
+import * as tf from "@tensorflow/tfjs-core";
 import { classesPresent } from "../data/dataset_ops.js";
 import { OptionsError } from "../errors.js";
+import type { BatchTensors } from "../training/batch_tensors.js";
 import { datasetSource } from "../training/batch_source.js";
 import { doubleDistillationLoss } from "../training/losses.js";
 import { extractLogitsArray } from "../training/logits.js";
-import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
+import { termRowWeights } from "./loss_normalization.js";
+import { CHUNK_ROLE, classesSeen } from "./replay_source.js";
 import { widenStoredLogits } from "./stored_logits.js";
 import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
@@ -37,6 +40,10 @@ export const repeatedDistillationOptionsSchema = updaterOptionsSchema.extend({
    * is "fine-tuning-equivalent": min(ceil(|memory|/bRD), ceil(N/bRD)) steps.
    */
   consolidationEpochs: z.number().int().min(0).optional(),
+  /** What consolidation distils on: the memory alone (Renate) or the chunk and the memory (DMC's auxiliary data). */
+  consolidationData: z.enum(["memory", "chunk+memory"]).default("memory"),
+  /** The consolidated model starts re-initialised (Renate, DMC) or from the previous update's model. */
+  consolidationStart: z.enum(["fresh", "previous"]).default("fresh"),
 });
 
 export interface RepeatedDistillationOptions extends ModelUpdaterOptions {
@@ -51,6 +58,21 @@ export interface RepeatedDistillationOptions extends ModelUpdaterOptions {
    * is the cheapest accuracy gain RD has. See docs/results.md.
    */
   consolidationEpochs?: number | undefined;
+  /**
+   * "memory" (default, Renate): consolidation distils over the memory alone,
+   * towards the stored logits. "chunk+memory" (DMC's idea of distilling on
+   * auxiliary data, the chunk being the data at hand): every consolidation
+   * step takes batchSize chunk items with the expert's logits as targets and
+   * batchSize memory items with their stored logits, and minimises the
+   * halves' double distillation losses weighted by the chunk's share of the
+   * classes seen and the rest (chunkAndMemoryDistillation): the memory is
+   * about class-balanced already, so an even mix would favour the newest
+   * classes; an epoch is a pass over the chunk. Multi-head models: each row goes
+   * through its own task's head, as in "memory".
+   */
+  consolidationData?: "memory" | "chunk+memory" | undefined;
+  /** "fresh" (default): re-initialise the model before consolidation; "previous": consolidate from the previous update's model. */
+  consolidationStart?: "fresh" | "previous" | undefined;
 }
 
 /** The consolidation phase's batch size and steps per epoch (SPEC section 2, step 6). */
@@ -90,6 +112,8 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
   static override readonly optionsSchema: UpdaterOptionsSchema = repeatedDistillationOptionsSchema;
   readonly batchMemoryFrac: number;
   readonly consolidationEpochs: number;
+  readonly consolidationData: "memory" | "chunk+memory";
+  readonly consolidationStart: "fresh" | "previous";
 
   constructor(options: RepeatedDistillationOptions) {
     const resolved = resolveOptions(repeatedDistillationOptionsSchema, options, "RepeatedDistillationModelUpdater");
@@ -97,6 +121,8 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
     const { memorySize, batchMemoryFrac } = resolved;
     this.batchMemoryFrac = batchMemoryFrac;
     this.consolidationEpochs = resolved.consolidationEpochs ?? resolved.maxEpochs;
+    this.consolidationData = resolved.consolidationData;
+    this.consolidationStart = resolved.consolidationStart;
     // Fail at construction, not after an expert has trained for an hour.
     consolidationSchedule({ batchSize: resolved.batchSize, memorySize, batchMemoryFrac, memoryLength: 1, chunkLength: 1 });
   }
@@ -126,32 +152,46 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
     }
     this.memory.add(chunk, { [LOGITS]: { values: expertLogits.values, rowShape: [expertLogits.width] } }, taskId);
 
-    // Phase B: the user's model, re-initialised in place, distilled over the memory alone.
-    model.reinitialize(this.phaseSeed("consolidation-init"));
+    // Phase B: the user's model, re-initialised in place (or as the previous update left it), distilled.
+    if (this.consolidationStart === "fresh") model.reinitialize(this.phaseSeed("consolidation-init"));
     const stored = this.memory.asDataset();
     const storedTasks = this.memory.tasks();
-    const { batchSize, stepsPerEpoch } = consolidationSchedule({
-      batchSize: o.batchSize,
-      memorySize: this.memorySize,
-      batchMemoryFrac: this.batchMemoryFrac,
-      memoryLength: this.memory.length,
-      chunkLength: chunk.length,
-    });
-    const distillation: BatchLoss = (logits, batch) => doubleDistillationLoss(logits, batch.targets!);
-    await this.train({
-      phase: "consolidation",
-      model,
-      taskId,
-      data: datasetSource(stored, {
-        ...this.bufferTransforms,
-        targets: { values: this.memory.metadataColumn(LOGITS) as Float32Array, width: expertLogits.width },
-        tasks: storedTasks,
-      }),
-      loss: distillation,
-      batchSize,
-      epochs: this.consolidationEpochs,
-      stepsPerEpoch,
-    });
+    const targets = { key: LOGITS, width: expertLogits.width };
+    if (this.consolidationData === "chunk+memory") {
+      // The memory alone is about class-balanced; the chunk rows add its classes again, so they weigh only the chunk's share of the classes seen.
+      const chunkWeight = classesPresent(chunk).length / classesSeen(chunk, this.memory).length;
+      await this.train({
+        phase: "consolidation",
+        model,
+        taskId,
+        data: this.replayBatches(chunk, taskId, [o.batchSize], { memoryTargets: targets, chunkTargets: expertLogits.values }),
+        loss: (logits, batch) => chunkAndMemoryDistillation(logits, batch, chunkWeight),
+        batchSize: o.batchSize,
+        epochs: this.consolidationEpochs,
+      });
+    } else {
+      const { batchSize, stepsPerEpoch } = consolidationSchedule({
+        batchSize: o.batchSize,
+        memorySize: this.memorySize,
+        batchMemoryFrac: this.batchMemoryFrac,
+        memoryLength: this.memory.length,
+        chunkLength: chunk.length,
+      });
+      await this.train({
+        phase: "consolidation",
+        model,
+        taskId,
+        data: datasetSource(stored, {
+          ...this.bufferTransforms,
+          targets: { values: this.memory.metadataColumn(LOGITS) as Float32Array, width: targets.width },
+          tasks: storedTasks,
+        }),
+        loss: (logits, batch) => doubleDistillationLoss(logits, batch.targets!),
+        batchSize,
+        epochs: this.consolidationEpochs,
+        stepsPerEpoch,
+      });
+    }
 
     // Refresh: every stored target becomes the consolidated model's logits.
     const refreshed = await extractLogitsArray(model, stored, o.batchSize, storedTasks, { transform: o.testTransform });
@@ -164,8 +204,37 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
   }
 
   protected algorithmOptions(): Record<string, unknown> {
-    return { memorySize: this.memorySize, batchMemoryFrac: this.batchMemoryFrac, consolidationEpochs: this.consolidationEpochs };
+    return {
+      memorySize: this.memorySize,
+      batchMemoryFrac: this.batchMemoryFrac,
+      consolidationEpochs: this.consolidationEpochs,
+      consolidationData: this.consolidationData,
+      consolidationStart: this.consolidationStart,
+    };
   }
 
 
+}
+
+/**
+ * The "chunk+memory" consolidation loss. Rows are [chunk rows | memory
+ * rows] with targets [role, logits...] (replay_source.ts): chunk rows carry
+ * the expert's logits, memory rows their stored ones. Per row the double
+ * distillation loss; the batch mean is
+ *   chunkWeight * mean(chunk rows) + (1 - chunkWeight) * mean(memory rows),
+ * whatever the two parts' sizes (a part with no rows: the other alone).
+ * chunkWeight in [0, 1].
+ */
+export function chunkAndMemoryDistillation(logits: tf.Tensor2D, batch: BatchTensors, chunkWeight: number): tf.Tensor1D {
+  if (!(chunkWeight >= 0 && chunkWeight <= 1)) throw new RangeError(`chunkAndMemoryDistillation: chunkWeight must be in [0, 1], got ${chunkWeight}`);
+  const targets = batch.targets;
+  const [rows, classes] = logits.shape;
+  if (targets === undefined || targets.shape[1] !== classes + 1) {
+    throw new RangeError(`chunkAndMemoryDistillation: targets must be [${rows}, ${classes + 1}] (role + logits)`);
+  }
+  return tf.tidy(() => {
+    const role = tf.squeeze(tf.slice(targets, [0, 0], [rows, 1]), [1]) as tf.Tensor1D;
+    const perRow = doubleDistillationLoss(logits, tf.slice(targets, [0, 1], [rows, classes]));
+    return tf.mul(perRow, termRowWeights(role, [{ role: CHUNK_ROLE, weight: chunkWeight }, { role: 1, weight: 1 - chunkWeight }], "renate")) as tf.Tensor1D;
+  });
 }

@@ -37,17 +37,24 @@ export interface ReplaySourceOptions {
   /**
    * When set, every row gets the target row [role, ...metadata row]: role
    * CHUNK_ROLE for chunk rows (metadata zero), k for memory batch k with the
-   * item's stored metadata `key` (`width` values).
+   * item's stored metadata `key` (`width` values). `"roles"`: the target
+   * row is the role alone (width 1), for losses that weight rows by term.
    */
-  memoryTargets?: { key: string; width: number } | undefined;
+  memoryTargets?: { key: string; width: number } | "roles" | undefined;
+  /** With `memoryTargets` `{ key, width }`: the target rows of the chunk's items (width values each), instead of zeros. */
+  chunkTargets?: Float32Array | undefined;
   afterStep?: ((indices: Int32Array) => void | Promise<void>) | undefined;
 }
 
 /** A BatchSource over the chunk whose batches carry memory items too. */
 export function replaySource(options: ReplaySourceOptions): BatchSource {
-  const { chunk, taskId, memory, memoryBatchSizes, draws, memoryTargets, afterStep } = options;
+  const { chunk, taskId, memory, memoryBatchSizes, draws, memoryTargets, chunkTargets, afterStep } = options;
   const numClasses = Math.max(chunk.numClasses, memory.numClasses);
-  const targetWidth = memoryTargets ? memoryTargets.width + 1 : undefined;
+  const metadataTarget = memoryTargets === "roles" ? undefined : memoryTargets;
+  const targetWidth = memoryTargets === undefined ? undefined : (metadataTarget?.width ?? 0) + 1;
+  if (chunkTargets && chunkTargets.length !== chunk.length * (metadataTarget?.width ?? -1)) {
+    throw new RangeError(`replaySource: chunkTargets has ${chunkTargets.length} values, not ${chunk.length} rows of the memory targets' width`);
+  }
   return {
     length: chunk.length,
     featureShape: chunk.featureShape,
@@ -68,16 +75,21 @@ export function replaySource(options: ReplaySourceOptions): BatchSource {
         });
       }
       const batch = { ...concatBatches(parts), tasks: rowTasks(taskId, indices.length, memory, slotLists) };
-      if (!memoryTargets || targetWidth === undefined) return batch;
+      if (targetWidth === undefined) return batch;
       const targets = new Float32Array(batch.labels.length * targetWidth);
-      const metadata = slotLists.length > 0 ? memory.metadataColumn(memoryTargets.key) : new Float32Array(0);
+      const metadata = metadataTarget !== undefined && slotLists.length > 0 ? memory.metadataColumn(metadataTarget.key) : new Float32Array(0);
       let row = 0;
       parts.forEach((part, p) => {
         for (let i = 0; i < part.labels.length; i++, row++) {
           targets[row * targetWidth] = roles[p]!;
-          if (p === 0) continue;
+          if (metadataTarget === undefined) continue;
+          if (p === 0) {
+            const index = indices[i]!;
+            if (chunkTargets) targets.set(chunkTargets.subarray(index * metadataTarget.width, (index + 1) * metadataTarget.width), row * targetWidth + 1);
+            continue;
+          }
           const slot = slotLists[p - 1]![i]!;
-          targets.set(metadata.subarray(slot * memoryTargets.width, (slot + 1) * memoryTargets.width), row * targetWidth + 1);
+          targets.set(metadata.subarray(slot * metadataTarget.width, (slot + 1) * metadataTarget.width), row * targetWidth + 1);
         }
       });
       return { ...batch, targets };
