@@ -28,6 +28,7 @@ export {
 } from "./updaters/cls_experience_replay.js";
 export { ClsEmaModels, consistencyTargets, type ClsEmaSettings } from "./updaters/cls_ema_models.js";
 export { emaDecayAt, emaUpdate } from "./updaters/ema_weights.js";
+export { ErAceModelUpdater, asymmetricCrossEntropyLoss, type ErAceOptions } from "./updaters/er_ace.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

@@ -13,6 +13,7 @@ import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
+import { ErAceModelUpdater } from "./er_ace.js";
 
 interface UpdaterEntry {
   description: string;
@@ -74,6 +75,11 @@ export const UPDATERS = {
     description: "CLS-ER: replay plus consistency with a stable and a plastic weight average; the stable one predicts",
     usesMemory: true,
     create: (o) => new ClsExperienceReplayModelUpdater({ ...o, memorySize: withMemory("cls-er", o.memorySize) }),
+  },
+  "er-ace": {
+    description: "ER-ACE: experience replay whose new-data cross-entropy covers only the classes of the current batch",
+    usesMemory: true,
+    create: (o) => new ErAceModelUpdater({ ...o, memorySize: withMemory("er-ace", o.memorySize) }),
   },
 } satisfies Record<string, UpdaterEntry>;
 
