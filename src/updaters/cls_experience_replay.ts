@@ -250,6 +250,12 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.workingWeights = undefined;
   }
 
+  protected override disposeAlgorithmState(): void {
+    this.emaModels.dispose();
+    if (this.workingWeights !== undefined) tf.dispose(this.workingWeights);
+    this.workingWeights = undefined;
+  }
+
   protected override async saveAlgorithmState(files: StateWriter): Promise<Record<string, unknown>> {
     const out = await super.saveAlgorithmState(files);
     const cls = await this.emaModels.save(files, CLS_FOLDER);

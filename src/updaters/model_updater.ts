@@ -164,6 +164,20 @@ export abstract class ModelUpdater {
     return this.dataSettings;
   }
 
+  /**
+   * Frees the model (when there is one) and every tensor the algorithm keeps
+   * between updates (CLS-ER's weight averages): call it when done with the
+   * updater. It cannot update afterwards; what it keeps in typed arrays (the
+   * memory) can still be read.
+   */
+  dispose(): void {
+    this.currentModel?.dispose();
+    this.disposeAlgorithmState();
+  }
+
+  /** Frees the tensors the algorithm keeps between updates (see dispose). Default: nothing. */
+  protected disposeAlgorithmState(): void {}
+
   /** True once the model exists (built, wrapped or loaded from state). */
   get hasModel(): boolean {
     return this.currentModel !== undefined;
