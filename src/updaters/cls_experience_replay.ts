@@ -21,8 +21,8 @@
  * Defaults are Renate's: alpha 0.5, beta 0.1, weights 0.999 / 0.999,
  * probabilities 0.7 / 0.9. The paper trains on CE over the concatenated
  * batch plus lambda * MSE, without normalisation, with hyper-parameters tuned
- * per dataset; alpha 1 with normalizeLoss false and memoryBatchSize =
- * batchSize is its form up to a factor 2 on the CE.
+ * per dataset; with alpha 1, normalizeLoss false and memoryBatchSize =
+ * batchSize this loss is twice the paper's with lambda = beta / 2.
  *
  * Which model predicts (predictWith): the paper evaluates the STABLE model,
  * the one CLS-ER is built to consolidate knowledge in; Renate keeps training
