@@ -30,7 +30,12 @@
  * update the model (`updater.model`, the state's model, what evaluate,
  * predict and the benchmark use) holds the stable model's weights, and the
  * working model's are kept aside and put back before the next update trains.
- * "working" is Renate's behaviour.
+ * "working" is Renate's behaviour. Measured on full Split Fashion-MNIST
+ * class-incremental (MLP 256-256, 5 epochs, memory 500, seed 0): 0.785
+ * average accuracy with the stable model, 0.722 with the working one. The
+ * averages span about 1 / (1 - decay) steps (with the warm-up, a uniform
+ * average of the first 1,000): updates of a few dozen steps need smaller
+ * decays for the stable model to keep up with the newest data.
  *
  * Deliberate differences from Renate: the averaged models run in inference
  * mode; every weight is averaged, batch-norm statistics included (Renate
