@@ -35,6 +35,14 @@ export {
   type StoredEwcTerm,
 } from "./updaters/elastic_weight_consolidation.js";
 export { empiricalFisher } from "./training/empirical_fisher.js";
+export {
+  ClsExperienceReplayModelUpdater,
+  clsExperienceReplayLoss,
+  type ClsExperienceReplayOptions,
+} from "./updaters/cls_experience_replay.js";
+export { ClsEmaModels, consistencyTargets, type ClsEmaSettings } from "./updaters/cls_ema_models.js";
+export { emaDecayAt, emaUpdate } from "./updaters/ema_weights.js";
+export { ErAceModelUpdater, asymmetricCrossEntropyLoss, type ErAceOptions } from "./updaters/er_ace.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

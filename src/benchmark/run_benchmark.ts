@@ -16,6 +16,7 @@ import type { TrainingCallback } from "../training/callbacks.js";
 import type { OptimizerSpec } from "../training/optimizers.js";
 import { initBackend, type BackendName } from "../backend/backend.js";
 import { updaterEntry } from "../updaters/registry.js";
+import type { ModelUpdater } from "../updaters/model_updater.js";
 import type { ModelUpdaterOptions } from "../updaters/options.js";
 
 export interface BenchmarkConfig {
@@ -83,8 +84,9 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
     const updates = config.makeUpdates(plan.seed);
     const multiHead = updates.some((u) => u.taskId !== updates[0]!.taskId);
     const model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
+    let updater: ModelUpdater | undefined;
     try {
-      const updater = updaterEntry(plan.updater).create({
+      updater = updaterEntry(plan.updater).create({
         model,
         backend: config.backend,
         seed: plan.seed,
@@ -130,6 +132,8 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
       }
       runs.push(run);
     } finally {
+      // The updater's own tensors too (CLS-ER's weight averages), not just the model.
+      updater?.dispose();
       model.dispose();
     }
   }

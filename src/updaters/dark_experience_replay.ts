@@ -27,7 +27,7 @@ import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
 import { extractLogitsArray } from "../training/logits.js";
-import type { LossFunction } from "../training/losses.js";
+import { logitMeanSquaredError, type LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { lossNormalizationSchema, termRowWeights, type LossNormalization } from "./loss_normalization.js";
@@ -99,15 +99,7 @@ export function darkExperienceReplayLoss(
       options.lossNormalization ?? "paper",
     );
     const ce = options.lossFn(logits, labels);
-    let squared = tf.squaredDifference(logits, stored);
-    let scored = classes;
-    if (options.scoredClasses) {
-      const mask = new Float32Array(classes);
-      for (const c of options.scoredClasses) mask[c] = 1;
-      squared = tf.mul(squared, tf.tensor2d(mask, [1, classes]));
-      scored = Math.max(options.scoredClasses.length, 1);
-    }
-    const mse = tf.div(tf.sum(squared, 1), scored);
+    const mse = logitMeanSquaredError(logits, stored, options.scoredClasses);
     // Logit-replay rows enter the MSE, every other row its cross-entropy.
     return tf.mul(weights, tf.where(tf.equal(role, LOGIT_REPLAY_ROLE), mse, ce)) as tf.Tensor1D;
   });

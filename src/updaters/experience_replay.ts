@@ -20,6 +20,7 @@ import * as z from "zod";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
+import type { BatchSource } from "../training/batch_source.js";
 import type { BatchLoss } from "../training/loop.js";
 import { lossNormalizationSchema, termRowWeights, type LossNormalization, type LossTerm } from "./loss_normalization.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
@@ -82,11 +83,8 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
     const offer = (indices: Int32Array) => {
       if (indices.length > 0) this.memory.add(subsetDataset(chunk, indices), {}, taskId);
     };
-    await this.train({
-      phase: this.kind,
-      model: this.model,
-      taskId,
-      data: this.replayBatches(
+    const { data, loss } = this.replayTraining(
+      this.replayBatches(
         chunk,
         taskId,
         [this.memoryBatchSize],
@@ -95,12 +93,29 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
           ...(this.lossNormalization === "renate" ? { memoryTargets: "roles" as const } : {}),
         },
       ),
-      loss: this.replayLoss(chunk),
+      chunk,
+    );
+    await this.train({
+      phase: this.kind,
+      model: this.model,
+      taskId,
+      data,
+      loss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,
       allowedClasses: o.maskUnusedClasses ? classesSeen(chunk, this.memory) : undefined,
     });
     offer(stream.takeRest());
+  }
+
+  /**
+   * The batches and loss of the replay phase, given the replay batches
+   * ([chunk rows | memory rows]): ER's are those batches and the label loss
+   * on every row. A variant that treats chunk and memory rows differently
+   * (ER-ACE) overrides this.
+   */
+  protected replayTraining(batches: BatchSource, chunk: Dataset): { data: BatchSource; loss: BatchLoss } {
+    return { data: batches, loss: this.replayLoss(chunk) };
   }
 
   protected algorithmOptions(): Record<string, unknown> {

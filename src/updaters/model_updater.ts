@@ -173,6 +173,20 @@ export abstract class ModelUpdater {
     return undefined;
   }
 
+  /**
+   * Frees the model (when there is one) and every tensor the algorithm keeps
+   * between updates (CLS-ER's weight averages): call it when done with the
+   * updater. It cannot update afterwards; what it keeps in typed arrays (the
+   * memory) can still be read.
+   */
+  dispose(): void {
+    this.currentModel?.dispose();
+    this.disposeAlgorithmState();
+  }
+
+  /** Frees the tensors the algorithm keeps between updates (see dispose). Default: nothing. */
+  protected disposeAlgorithmState(): void {}
+
   /** True once the model exists (built, wrapped or loaded from state). */
   get hasModel(): boolean {
     return this.currentModel !== undefined;
@@ -272,8 +286,10 @@ export abstract class ModelUpdater {
         await this.assertFiniteModel("before");
         await this.performUpdate(trainDataset, taskId);
         await this.assertTrainedModelFinite(trainDataset, taskId);
+        this.commitUpdate();
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
+        this.abandonUpdate();
         throw error;
       } finally {
         this.updateCallbacks = [];
@@ -326,6 +342,23 @@ export abstract class ModelUpdater {
   protected outputChecks(trainDataset: Dataset, taskId: string): OutputCheck[] {
     return [{ data: trainDataset, tasks: taskId, what: "this update's training data" }];
   }
+
+  /**
+   * Called once the model performUpdate trained passed the checks (finite
+   * weights and outputs), before the update counts and its state is saved:
+   * an algorithm that keeps more than the model (CLS-ER's weight averages)
+   * makes this update's values its own here, and one that predicts with
+   * another model than it trains puts that model's weights in place.
+   * Default: nothing.
+   */
+  protected commitUpdate(): void {}
+
+  /**
+   * Called when the update failed (in performUpdate or a check after it),
+   * before the error reaches the caller: undo what performUpdate kept aside
+   * for commitUpdate. Default: nothing.
+   */
+  protected abandonUpdate(): void {}
 
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
   protected abstract performUpdate(trainDataset: Dataset, taskId: string): Promise<void>;

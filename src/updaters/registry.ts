@@ -15,6 +15,8 @@ import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
 import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consolidation.js";
 import { ICaRLModelUpdater } from "./icarl.js";
+import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
+import { ErAceModelUpdater } from "./er_ace.js";
 
 interface UpdaterEntry {
   description: string;
@@ -91,6 +93,16 @@ export const UPDATERS = {
     description: "iCaRL: herding exemplars, sigmoid distillation on old classes, nearest-class-mean prediction (single-head only)",
     usesMemory: true,
     create: (o) => new ICaRLModelUpdater({ ...o, memorySize: withMemory("icarl", o.memorySize) }),
+  },
+  "cls-er": {
+    description: "CLS-ER: replay plus consistency with a stable and a plastic weight average; the stable one predicts",
+    usesMemory: true,
+    create: (o) => new ClsExperienceReplayModelUpdater({ ...o, memorySize: withMemory("cls-er", o.memorySize) }),
+  },
+  "er-ace": {
+    description: "ER-ACE: experience replay whose new-data cross-entropy covers only the classes of the current batch",
+    usesMemory: true,
+    create: (o) => new ErAceModelUpdater({ ...o, memorySize: withMemory("er-ace", o.memorySize) }),
   },
 } satisfies Record<string, UpdaterEntry>;
 

@@ -8,8 +8,10 @@ import { StateError } from "../errors.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { defaultStateStore } from "../platform.js";
 import type { StateStore, StoredState } from "../state/store.js";
+import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consolidation.js";
+import { ErAceModelUpdater } from "./er_ace.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
@@ -33,6 +35,8 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   lwf: LearningWithoutForgettingModelUpdater.optionsSchema,
   ewc: ElasticWeightConsolidationModelUpdater.optionsSchema,
   icarl: ICaRLModelUpdater.optionsSchema,
+  "cls-er": ClsExperienceReplayModelUpdater.optionsSchema,
+  "er-ace": ErAceModelUpdater.optionsSchema,
 };
 
 /**

@@ -102,7 +102,11 @@ test("a task-incremental benchmark runs every updater, and each one with a memor
     updaters,
     memorySizes: [120],
     seeds: [1],
-    updaterOptions: { "rd-budget": { consolidationEpochs: 10 } }, // its budget rule would run 209 epochs on this tiny memory
+    updaterOptions: {
+      "rd-budget": { consolidationEpochs: 10 }, // its budget rule would run 209 epochs on this tiny memory
+      // Its stable model (which predicts) averages over ~1,000 steps by default; these tasks are 15 steps.
+      "cls-er": { stableModelUpdateWeight: 0.6, plasticModelUpdateWeight: 0.5 },
+    },
   });
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(results.runs.map((r) => r.updater), updaters);
