@@ -21,6 +21,8 @@ export { ExperienceReplayModelUpdater, type ExperienceReplayOptions } from "./up
 export { OfflineExperienceReplayModelUpdater } from "./updaters/offline_experience_replay.js";
 export { GDumbModelUpdater } from "./updaters/gdumb.js";
 export { DarkExperienceReplayModelUpdater, darkExperienceReplayLoss } from "./updaters/dark_experience_replay.js";
+export { PodExperienceReplayModelUpdater, podExperienceReplayLoss, type PodExperienceReplayOptions } from "./updaters/pod_experience_replay.js";
+export { POD_DISTILLATION_TYPES, podDistance, podLoss, type PodDistillationType, type PodLayout } from "./updaters/pooled_output_distillation.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

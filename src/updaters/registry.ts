@@ -12,6 +12,7 @@ import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
 
 interface UpdaterEntry {
   description: string;
@@ -68,6 +69,11 @@ export const UPDATERS = {
     description: "DER++: replay with stored logits (MSE on logits plus a label term)",
     usesMemory: true,
     create: (o) => new DarkExperienceReplayModelUpdater({ ...o, memorySize: withMemory("der++", o.memorySize) }),
+  },
+  "pod-er": {
+    description: "POD-ER (Renate): replay with pooled distillation of the outputs of named layers, stored with each memory item",
+    usesMemory: true,
+    create: (o) => new PodExperienceReplayModelUpdater({ ...(o as PodExperienceReplayOptions), memorySize: withMemory("pod-er", o.memorySize) }),
   },
 } satisfies Record<string, UpdaterEntry>;
 

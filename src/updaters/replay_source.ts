@@ -11,6 +11,7 @@
  * carries its task (chunk rows the update's, memory rows their own), so a
  * multi-head model trains each through its own head.
  */
+import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { gatherBatch, type RowTransforms } from "../data/transforms.js";
@@ -41,6 +42,19 @@ export interface ReplaySourceOptions {
    */
   memoryTargets?: { key: string; width: number } | undefined;
   afterStep?: ((indices: Int32Array) => void | Promise<void>) | undefined;
+}
+
+/**
+ * Each row's share of the batch MEAN for a loss term over the rows of role
+ * `code` (`role`: each row's role, shape (B,)): weight * B / (rows of that
+ * role) on its rows, 0 elsewhere, so the term enters the mean as `weight`
+ * times the mean over its own rows (and as 0 when it has none).
+ */
+export function roleShare(role: tf.Tensor1D, code: number, weight: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const member = tf.cast(tf.equal(role, code), "float32");
+    return tf.mul(member, tf.div(role.shape[0] * weight, tf.maximum(tf.sum(member), 1))) as tf.Tensor1D;
+  });
 }
 
 /** A BatchSource over the chunk whose batches carry memory items too. */

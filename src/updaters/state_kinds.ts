@@ -14,6 +14,7 @@ import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { JointModelUpdater } from "./joint.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
+import { PodExperienceReplayModelUpdater } from "./pod_experience_replay.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
 import { checkUpdaterState, type StateCheckOptions } from "./state_check.js";
 import type { UpdaterOptionsSchema, UpdaterStateData } from "./state_schema.js";
@@ -27,6 +28,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "offline-er": OfflineExperienceReplayModelUpdater.optionsSchema,
   gdumb: GDumbModelUpdater.optionsSchema,
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
+  "pod-er": PodExperienceReplayModelUpdater.optionsSchema,
 };
 
 /**
