@@ -21,6 +21,13 @@ export { ExperienceReplayModelUpdater, type ExperienceReplayOptions } from "./up
 export { OfflineExperienceReplayModelUpdater } from "./updaters/offline_experience_replay.js";
 export { GDumbModelUpdater } from "./updaters/gdumb.js";
 export { DarkExperienceReplayModelUpdater, darkExperienceReplayLoss } from "./updaters/dark_experience_replay.js";
+export {
+  ClsExperienceReplayModelUpdater,
+  clsExperienceReplayLoss,
+  type ClsExperienceReplayOptions,
+} from "./updaters/cls_experience_replay.js";
+export { ClsEmaModels, consistencyTargets, type ClsEmaSettings } from "./updaters/cls_ema_models.js";
+export { emaDecayAt, emaUpdate } from "./updaters/ema_weights.js";
 export { PodExperienceReplayModelUpdater, podExperienceReplayLoss, type PodExperienceReplayOptions } from "./updaters/pod_experience_replay.js";
 export { POD_DISTILLATION_TYPES, podDistance, podLoss, type PodDistillationType, type PodLayout } from "./updaters/pooled_output_distillation.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";

@@ -266,8 +266,10 @@ export abstract class ModelUpdater {
         for (const check of this.outputChecks(trainDataset, taskId)) {
           await assertFiniteOutputs(this.model, check.data, { ...check, transform: this.options.testTransform, update: `update ${this.updatesDone + 1}` });
         }
+        this.commitUpdate();
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
+        this.abandonUpdate();
         throw error;
       } finally {
         this.updateCallbacks = [];
@@ -308,6 +310,23 @@ export abstract class ModelUpdater {
   protected outputChecks(trainDataset: Dataset, taskId: string): OutputCheck[] {
     return [{ data: trainDataset, tasks: taskId, what: "this update's training data" }];
   }
+
+  /**
+   * Called once the model performUpdate trained passed the checks (finite
+   * weights and outputs), before the update counts and its state is saved:
+   * an algorithm that keeps more than the model (CLS-ER's weight averages)
+   * makes this update's values its own here, and one that predicts with
+   * another model than it trains puts that model's weights in place.
+   * Default: nothing.
+   */
+  protected commitUpdate(): void {}
+
+  /**
+   * Called when the update failed (in performUpdate or a check after it),
+   * before the error reaches the caller: undo what performUpdate kept aside
+   * for commitUpdate. Default: nothing.
+   */
+  protected abandonUpdate(): void {}
 
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
   protected abstract performUpdate(trainDataset: Dataset, taskId: string): Promise<void>;

@@ -12,6 +12,7 @@ import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
 import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
 
 interface UpdaterEntry {
@@ -69,6 +70,11 @@ export const UPDATERS = {
     description: "DER++: replay with stored logits (MSE on logits plus a label term)",
     usesMemory: true,
     create: (o) => new DarkExperienceReplayModelUpdater({ ...o, memorySize: withMemory("der++", o.memorySize) }),
+  },
+  "cls-er": {
+    description: "CLS-ER: replay plus consistency with a stable and a plastic weight average; the stable one predicts",
+    usesMemory: true,
+    create: (o) => new ClsExperienceReplayModelUpdater({ ...o, memorySize: withMemory("cls-er", o.memorySize) }),
   },
   "pod-er": {
     description: "POD-ER (Renate): replay with pooled distillation of the outputs of named layers, stored with each memory item",

@@ -8,6 +8,7 @@ import { StateError } from "../errors.js";
 import { MANIFEST_FILE } from "../state/format.js";
 import { defaultStateStore } from "../platform.js";
 import type { StateStore, StoredState } from "../state/store.js";
+import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
@@ -28,6 +29,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "offline-er": OfflineExperienceReplayModelUpdater.optionsSchema,
   gdumb: GDumbModelUpdater.optionsSchema,
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
+  "cls-er": ClsExperienceReplayModelUpdater.optionsSchema,
   "pod-er": PodExperienceReplayModelUpdater.optionsSchema,
 };
 
