@@ -43,10 +43,10 @@ export function benchmarkCommand(): Command {
     .option("--consolidation-epochs <n>", "RD (rd, rd-budget): epochs of the consolidation phase (default: --epochs for rd, the budget rule for rd-budget)", nonNegativeInt)
     .option(
       "--pod-layers <list>",
-      "pod-er: comma-separated body layers whose outputs are distilled (for an mlp model: dense_0, dense_0_relu, dense_1_relu, ...); required by pod-er",
+      "pod-er, super-er: comma-separated body layers whose outputs are distilled (for an mlp model: dense_0, dense_0_relu, dense_1_relu, ...); required by both",
       (value: string) => value.split(",").map((s) => s.trim()),
     )
-    .option("--pod-distillation <type>", `pod-er: pooling of the distilled outputs, one of ${POD_DISTILLATION_TYPES.join(", ")} (an mlp's layers take channel or pixel)`, "spatial")
+    .option("--pod-distillation <type>", `pod-er, super-er: pooling of the distilled outputs, one of ${POD_DISTILLATION_TYPES.join(", ")} (an mlp's layers take channel or pixel)`, "spatial")
     .option("--out <dir>", "results folder", "results/benchmark")
     .option("--no-png", "skip the PNG copies of the charts")
     .option("--json", "print the summary as JSON on stdout (progress stays on stderr)")
@@ -56,7 +56,7 @@ export function benchmarkCommand(): Command {
 Examples:
   relearn benchmark --dataset train.csv --test-dataset test.csv --tasks 3 --updaters rd,fine-tuning --model mlp:32 --epochs 1
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
-  relearn benchmark --dataset fashion-mnist --updaters pod-er,er --pod-layers dense_0_relu,dense_1_relu --pod-distillation pixel
+  relearn benchmark --dataset fashion-mnist --updaters pod-er,super-er,er --pod-layers dense_0_relu,dense_1_relu --pod-distillation pixel
   relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
     )
@@ -99,6 +99,7 @@ Examples:
               ? {}
               : { rd: { consolidationEpochs: flags.consolidationEpochs }, "rd-budget": { consolidationEpochs: flags.consolidationEpochs } }),
             "pod-er": { distillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { layers: flags.podLayers }) },
+            "super-er": { podDistillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { podLayers: flags.podLayers }) },
           },
         },
         {

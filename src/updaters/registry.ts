@@ -14,6 +14,7 @@ import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
 import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
+import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
 
 interface UpdaterEntry {
   description: string;
@@ -80,6 +81,11 @@ export const UPDATERS = {
     description: "POD-ER (Renate): replay with pooled distillation of the outputs of named layers, stored with each memory item",
     usesMemory: true,
     create: (o) => new PodExperienceReplayModelUpdater({ ...(o as PodExperienceReplayOptions), memorySize: withMemory("pod-er", o.memorySize) }),
+  },
+  "super-er": {
+    description: "Super-ER (Renate): DER logit replay + CLS-ER consistency + POD of named layers + shrink-and-perturb at each update's start",
+    usesMemory: true,
+    create: (o) => new SuperExperienceReplayModelUpdater({ ...o, memorySize: withMemory("super-er", o.memorySize) }),
   },
 } satisfies Record<string, UpdaterEntry>;
 

@@ -38,9 +38,10 @@ export interface ReplaySourceOptions {
   /**
    * When set, every row gets the target row [role, ...metadata row]: role
    * CHUNK_ROLE for chunk rows (metadata zero), k for memory batch k with the
-   * item's stored metadata `key` (`width` values).
+   * item's stored metadata `key` (`width` values). Several columns: their
+   * rows side by side, in the order listed.
    */
-  memoryTargets?: { key: string; width: number } | undefined;
+  memoryTargets?: MemoryTargets | readonly MemoryTargets[] | undefined;
   afterStep?: ((indices: Int32Array) => void | Promise<void>) | undefined;
 }
 
@@ -57,11 +58,18 @@ export function roleShare(role: tf.Tensor1D, code: number, weight: number): tf.T
   });
 }
 
+/** A memory metadata column appended to the target rows, and its values per item. */
+export interface MemoryTargets {
+  key: string;
+  width: number;
+}
+
 /** A BatchSource over the chunk whose batches carry memory items too. */
 export function replaySource(options: ReplaySourceOptions): BatchSource {
-  const { chunk, taskId, memory, memoryBatchSizes, draws, memoryTargets, afterStep } = options;
+  const { chunk, taskId, memory, memoryBatchSizes, draws, afterStep } = options;
   const numClasses = Math.max(chunk.numClasses, memory.numClasses);
-  const targetWidth = memoryTargets ? memoryTargets.width + 1 : undefined;
+  const columns = options.memoryTargets === undefined ? [] : [options.memoryTargets].flat();
+  const targetWidth = options.memoryTargets === undefined ? undefined : columns.reduce((n, column) => n + column.width, 1);
   return {
     length: chunk.length,
     featureShape: chunk.featureShape,
@@ -82,16 +90,20 @@ export function replaySource(options: ReplaySourceOptions): BatchSource {
         });
       }
       const batch = { ...concatBatches(parts), tasks: rowTasks(taskId, indices.length, memory, slotLists) };
-      if (!memoryTargets || targetWidth === undefined) return batch;
+      if (targetWidth === undefined) return batch;
       const targets = new Float32Array(batch.labels.length * targetWidth);
-      const metadata = slotLists.length > 0 ? memory.metadataColumn(memoryTargets.key) : new Float32Array(0);
+      const metadata = columns.map((column) => (slotLists.length > 0 ? memory.metadataColumn(column.key) : new Float32Array(0)));
       let row = 0;
       parts.forEach((part, p) => {
         for (let i = 0; i < part.labels.length; i++, row++) {
           targets[row * targetWidth] = roles[p]!;
           if (p === 0) continue;
           const slot = slotLists[p - 1]![i]!;
-          targets.set(metadata.subarray(slot * memoryTargets.width, (slot + 1) * memoryTargets.width), row * targetWidth + 1);
+          let offset = row * targetWidth + 1;
+          columns.forEach(({ width }, c) => {
+            targets.set(metadata[c]!.subarray(slot * width, (slot + 1) * width), offset);
+            offset += width;
+          });
         }
       });
       return { ...batch, targets };

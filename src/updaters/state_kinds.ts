@@ -16,6 +16,7 @@ import { GDumbModelUpdater } from "./gdumb.js";
 import { JointModelUpdater } from "./joint.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { PodExperienceReplayModelUpdater } from "./pod_experience_replay.js";
+import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
 import { checkUpdaterState, type StateCheckOptions } from "./state_check.js";
 import type { UpdaterOptionsSchema, UpdaterStateData } from "./state_schema.js";
@@ -31,6 +32,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
   "cls-er": ClsExperienceReplayModelUpdater.optionsSchema,
   "pod-er": PodExperienceReplayModelUpdater.optionsSchema,
+  "super-er": SuperExperienceReplayModelUpdater.optionsSchema,
 };
 
 /**
