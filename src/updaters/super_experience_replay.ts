@@ -57,8 +57,7 @@ import type { UpdaterOptionsSchema } from "./state_schema.js";
 import { widenStoredLogits } from "./stored_logits.js";
 
 const LOGITS = "logits";
-/** Roles of the three memory batches (replaySource numbers them from 1). */
-const LOGIT_ROLE = 1;
+/** Roles of the memory batches (replaySource numbers them from 1): 1 and 2 are DER++'s (logit and label replay). */
 const LABEL_ROLE = 2;
 const POD_ROLE = 3;
 /** Where the state keeps the averaged models. */
