@@ -16,6 +16,7 @@ import type { OptimizerSpec } from "../training/optimizers.js";
 import { initBackend, type BackendName } from "../backend/backend.js";
 import { updaterEntry } from "../updaters/registry.js";
 import type { ModelUpdaterOptions } from "../updaters/options.js";
+import type { ModelUpdater } from "../updaters/model_updater.js";
 
 export interface BenchmarkConfig {
   dataset: string;
@@ -82,8 +83,9 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
     const updates = config.makeUpdates(plan.seed);
     const multiHead = updates.some((u) => u.taskId !== updates[0]!.taskId);
     const model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
+    let updater: ModelUpdater | undefined;
     try {
-      const updater = updaterEntry(plan.updater).create({
+      updater = updaterEntry(plan.updater).create({
         model,
         backend: config.backend,
         seed: plan.seed,
@@ -127,6 +129,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
       }
       runs.push(run);
     } finally {
+      updater?.dispose();
       model.dispose();
     }
   }

@@ -319,14 +319,7 @@ export class ContinualModel {
     const key = JSON.stringify(taps);
     let tapped = this.tappedBodies.get(key);
     if (tapped === undefined) {
-      const wanted = taps.map((name) => {
-        const layer = this.body.getLayer(name);
-        try {
-          return layer.output as tfl.SymbolicTensor;
-        } catch (error) {
-          throw new ModelError(`layer "${name}" is applied more than once in the model, so its output is ambiguous`, { cause: error });
-        }
-      });
+      const wanted = taps.map((name) => this.outputInBody(name));
       wanted.push(this.features());
       const outputs = [...new Set(wanted)];
       const model = tfl.model({ inputs: this.body.inputs, outputs, name: "body_taps" });
@@ -334,6 +327,30 @@ export class ContinualModel {
       this.tappedBodies.set(key, tapped);
     }
     return tapped;
+  }
+
+  /**
+   * The symbolic output of layer `name` in the body's graph, found by walking
+   * back from the body's output (a nested model also has a node of its own
+   * graph, so `layer.output` may be ambiguous when this one is not). A layer
+   * applied more than once in the body is a ModelError.
+   */
+  private outputInBody(name: string): tfl.SymbolicTensor {
+    const found = new Set<tfl.SymbolicTensor>();
+    const seen = new Set<tfl.SymbolicTensor>();
+    const stack = [...this.body.outputs];
+    while (stack.length > 0) {
+      const tensor = stack.pop()!;
+      if (seen.has(tensor)) continue;
+      seen.add(tensor);
+      const layer = tensor.sourceLayer as unknown as { name: string; inboundNodes: Array<{ inputTensors: tfl.SymbolicTensor[] }> };
+      if (layer.name === name) found.add(tensor);
+      stack.push(...(layer.inboundNodes[tensor.nodeIndex]?.inputTensors ?? []));
+    }
+    if (found.size !== 1) {
+      throw new ModelError(`layer "${name}" has ${found.size === 0 ? "no" : "more than one"} output in the model's forward pass, so there is no one output to read`);
+    }
+    return [...found][0]!;
   }
 
   /** Chain step index of each tapped layer (the body's chain steps come first in every compiled chain). */

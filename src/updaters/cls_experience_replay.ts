@@ -243,6 +243,13 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.emaModels.abandon();
   }
 
+  /** Frees the averaged models' and the kept working weights (the model stays the caller's). */
+  override dispose(): void {
+    this.emaModels.dispose();
+    if (this.workingWeights !== undefined) tf.dispose(this.workingWeights);
+    this.workingWeights = undefined;
+  }
+
   /** Before training: the working model's weights back in the model (carried over to heads or classes added since). */
   private putBackWorkingWeights(): void {
     if (this.workingWeights === undefined) return;

@@ -328,6 +328,14 @@ export abstract class ModelUpdater {
    */
   protected abandonUpdate(): void {}
 
+  /**
+   * Frees the tensors the algorithm keeps besides the model (weight averages
+   * such as CLS-ER's and Super-ER's) once the updater is no longer needed.
+   * The model is left alone: it may be the caller's, who disposes it.
+   * Default: nothing to free.
+   */
+  dispose(): void {}
+
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
   protected abstract performUpdate(trainDataset: Dataset, taskId: string): Promise<void>;
 

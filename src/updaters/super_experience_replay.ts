@@ -325,6 +325,11 @@ export class SuperExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.emaModels.abandon();
   }
 
+  /** Frees the averaged models' weights (the model stays the caller's). */
+  override dispose(): void {
+    this.emaModels.dispose();
+  }
+
   /** New classes: stored logit rows get the row's lowest logit (stored_logits.ts); the averages grow in begin(). */
   protected override onClassesGrown(classes: number): void {
     widenStoredLogits(this.memory, LOGITS, classes);
