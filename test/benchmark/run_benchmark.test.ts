@@ -8,7 +8,7 @@ import { mlp } from "../../src/model/spec.js";
 import { planRuns, runBenchmark } from "../../src/benchmark/run_benchmark.js";
 import { OptionsError } from "../../src/errors.js";
 import { UPDATER_NAMES } from "../../src/updaters/registry.js";
-import { requiredUpdaterOptions } from "../helpers/updater_options.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -100,10 +100,8 @@ test("a task-incremental benchmark runs every updater, and each one with a memor
     seeds: [1],
     updaterOptions: {
       "rd-budget": { consolidationEpochs: 10 }, // its budget rule would run 209 epochs on this tiny memory
-      "pod-er": requiredUpdaterOptions("pod-er", "dense_0_relu"),
-      // Renate's derAlpha 1 (logit MSE) pulls this tiny 3-epoch run to the first epoch's logits: der++ with alpha 1 and beta 1
-      // keeps task 1 at 0.575 here; the DER paper's 0.1 / 0.5 (der++'s defaults) keep every task.
-      "super-er": { ...requiredUpdaterOptions("super-er", "dense_0_relu"), derAlpha: 0.1, derBeta: 0.5 },
+      "pod-er": registryTestOptions("pod-er", "dense_0_relu"),
+      "super-er": registryTestOptions("super-er", "dense_0_relu"),
     },
   });
   assert.equal(tf.memory().numTensors, before);

@@ -13,7 +13,7 @@ import { expectNoTensorLeak, useBackend } from "../helpers/backend.js";
 import { splitBlobs } from "../helpers/continual_data.js";
 import { loadModel } from "../../src/model/io.js";
 import { UPDATER_NAMES, createUpdater } from "../../src/updaters/registry.js";
-import { requiredUpdaterOptions } from "../helpers/updater_options.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -65,7 +65,7 @@ for (const name of UPDATER_NAMES) {
         outputStateFolder: join(dir, "state"),
         // rd-budget would otherwise consolidate for ceil(25000 / 40) epochs.
         ...(name === "rd-budget" ? { consolidationEpochs: 2 } : {}),
-        ...requiredUpdaterOptions(name, "trained"),
+        ...registryTestOptions(name, "trained"),
       } as Parameters<typeof createUpdater>[1]);
       await updater.update(data.train[0]!);
       assert.deepEqual(frozenValues(layersModel), pretrained, "after update 1");
@@ -122,7 +122,7 @@ for (const name of UPDATER_NAMES) {
         backend: "wasm",
         optimizer: { name: "sgd", learningRate: 0.1 },
         ...(name === "rd-budget" ? { consolidationEpochs: 1 } : {}),
-        ...requiredUpdaterOptions(name, "body"),
+        ...registryTestOptions(name, "body"),
       } as Parameters<typeof createUpdater>[1];
       try {
         const first = createUpdater(name, { ...options, model, outputStateFolder: join(dir, "1") });
