@@ -44,7 +44,7 @@ import { extractActivationsArray } from "../training/activations.js";
 import { extractLogitsArray } from "../training/logits.js";
 import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
-import { ClsEmaModels } from "./cls_ema_models.js";
+import { ClsEmaModels, clsEmaSettingsProblem } from "./cls_ema_models.js";
 import { darkExperienceReplayLoss } from "./dark_experience_replay.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
@@ -215,15 +215,14 @@ export class SuperExperienceReplayModelUpdater extends MemoryModelUpdater {
           "ContinualModel.bodyLayerNames() lists them; CLI benchmark: --pod-layers), or set podAlpha to 0 to drop the POD term",
       );
     }
-    // CLS-ER's (and Renate's) constraints: the plastic model follows the working model faster and more often.
-    if (resolved.clsPlasticModelUpdateWeight > resolved.clsStableModelUpdateWeight) {
-      throw invalid(`clsPlasticModelUpdateWeight (${resolved.clsPlasticModelUpdateWeight}) must not exceed clsStableModelUpdateWeight (${resolved.clsStableModelUpdateWeight})`);
-    }
-    if (resolved.clsPlasticModelUpdateProbability <= resolved.clsStableModelUpdateProbability) {
-      throw invalid(
-        `clsPlasticModelUpdateProbability (${resolved.clsPlasticModelUpdateProbability}) must be above clsStableModelUpdateProbability (${resolved.clsStableModelUpdateProbability})`,
-      );
-    }
+    const cls = {
+      stableModelUpdateWeight: resolved.clsStableModelUpdateWeight,
+      plasticModelUpdateWeight: resolved.clsPlasticModelUpdateWeight,
+      stableModelUpdateProbability: resolved.clsStableModelUpdateProbability,
+      plasticModelUpdateProbability: resolved.clsPlasticModelUpdateProbability,
+    };
+    const problem = clsEmaSettingsProblem(cls, (key) => `cls${key[0]!.toUpperCase()}${key.slice(1)}`);
+    if (problem !== undefined) throw invalid(problem);
     super(resolved, "reservoir");
     this.settings = resolved;
     this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
@@ -235,12 +234,7 @@ export class SuperExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.pod = { distillationType: resolved.podDistillationType, normalize: resolved.podNormalize };
     this.shrinkPerturb = { shrinkFactor: resolved.spShrinkFactor, sigma: resolved.spSigma };
     this.normalizeLoss = resolved.normalizeLoss;
-    this.emaModels = new ClsEmaModels({
-      stableModelUpdateWeight: resolved.clsStableModelUpdateWeight,
-      plasticModelUpdateWeight: resolved.clsPlasticModelUpdateWeight,
-      stableModelUpdateProbability: resolved.clsStableModelUpdateProbability,
-      plasticModelUpdateProbability: resolved.clsPlasticModelUpdateProbability,
-    });
+    this.emaModels = new ClsEmaModels(cls);
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {

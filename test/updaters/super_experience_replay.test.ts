@@ -5,7 +5,6 @@ import { useBackend } from "../helpers/backend.js";
 import { base, checkBeatsFineTuning, checkStateRoundTrip, data, spec, weightsOf, DIMS } from "./replay_fixtures.js";
 import { OptionsError } from "../../src/errors.js";
 import { buildModel } from "../../src/model/continual_model.js";
-import { mlp } from "../../src/model/spec.js";
 import { crossEntropyLoss } from "../../src/training/losses.js";
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import { podLayout } from "../../src/updaters/pooled_output_distillation.js";
@@ -127,14 +126,8 @@ test("Super-ER state round trip (memory, averaged models, seeded shrink-and-pert
   await checkStateRoundTrip(make({ memorySize: 70 }), "super-er");
 });
 
-test("Super-ER on a multi-head model, and without its POD term", async () => {
-  const model = buildModel(mlp({ inputShape: [DIMS], hidden: [16], classes: 6, multiHead: true }), { seed: 0 });
-  const updater = make({ memorySize: 60 })({ ...base, maxEpochs: 2, model });
-  await updater.update(data.train[0]!, { taskId: "t0" });
-  await updater.update(data.train[1]!, { taskId: "t1" });
-  assert.deepEqual([...updater.memory.taskIds].sort(), ["t0", "t1"]);
-  assert.ok(updater.lastUpdatePhases[0]!.history.every((logs) => Number.isFinite(logs["train_loss"])));
-  model.dispose();
+// Multi-head models: test/updaters/task_incremental.test.ts runs Super-ER (and POD-ER) through a head per task.
+test("Super-ER without its POD term: no features stored, two memory batches", async () => {
   const plain = new SuperExperienceReplayModelUpdater({ ...base, maxEpochs: 2, model: buildModel(spec, { seed: 0 }), memorySize: 60, podAlpha: 0 });
   await plain.update(data.train[0]!);
   await plain.update(data.train[1]!);
