@@ -8,7 +8,9 @@ import { buildModel } from "../../src/model/continual_model.js";
 import { crossEntropyLoss } from "../../src/training/losses.js";
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import { podLayout } from "../../src/updaters/pooled_output_distillation.js";
+import { createUpdater } from "../../src/updaters/registry.js";
 import { shrinkAndPerturb } from "../../src/updaters/shrink_perturb.js";
+import { parseConfig } from "../../src/workflow/config.js";
 import {
   SuperExperienceReplayModelUpdater,
   superExperienceReplayLoss,
@@ -157,4 +159,15 @@ test("Super-ER options: Renate's defaults; podLayers required unless podAlpha is
   refuses({ podAlpha: 0, podDistillationType: "mean" }, /podDistillationType/);
   assert.equal(new SuperExperienceReplayModelUpdater({ ...base, model, memorySize: 10, podAlpha: 0 }).podLayers.length, 0);
   model.dispose();
+});
+
+test("config files take POD-ER's and Super-ER's options (relearn update builds the updater from them)", () => {
+  const model = { type: "mlp", inputShape: [DIMS], hidden: [8], classes: 6 };
+  const pod = parseConfig({ model, updater: "pod-er", options: { memorySize: 10, layers: ["dense_0_relu"], distillationType: "pixel", beta: 0, normalizeLoss: false } });
+  const sup = parseConfig({ model, updater: "super-er", options: { memorySize: 10, podLayers: ["dense_0_relu"], podDistillationType: "pixel", spSigma: 0, clsAlpha: 0.2 } });
+  for (const config of [pod, sup]) {
+    const updater = createUpdater(config.updater, { ...config.options, model: config.model });
+    assert.equal(updater.kind, config.updater);
+  }
+  assert.throws(() => parseConfig({ model, updater: "pod-er", options: { memorySize: 10, layer: ["dense_0_relu"] } }), /layer/);
 });
