@@ -65,7 +65,7 @@ export function podLayout(layers: readonly string[], shapes: readonly (readonly 
     if (MAP_ONLY.has(type)) {
       throw new OptionsError(
         `${option} "${type}" pools over the height and width of a feature map [batch, height, width, channels], but ${described}: ` +
-          `on such a layer only "channel" (with normalize false) and "pixel" apply`,
+          `on such a layer only ${shape.length === 1 ? '"channel" (with normalize false)' : '"channel"'} and "pixel" apply`,
       );
     }
     if (type === "channel" && normalize && shape.length === 1) {
