@@ -21,6 +21,10 @@ export { ExperienceReplayModelUpdater, type ExperienceReplayOptions } from "./up
 export { OfflineExperienceReplayModelUpdater } from "./updaters/offline_experience_replay.js";
 export { GDumbModelUpdater } from "./updaters/gdumb.js";
 export { DarkExperienceReplayModelUpdater, darkExperienceReplayLoss } from "./updaters/dark_experience_replay.js";
+export { ICaRLModelUpdater, type ICaRLOptions } from "./updaters/icarl.js";
+export { icarlLoss } from "./updaters/icarl_loss.js";
+export { herdingSelection } from "./memory/herding.js";
+export { computeClassMeans, nearestClassMeanScores, type ClassMeans } from "./model/nearest_class_mean.js";
 export {
   ClsExperienceReplayModelUpdater,
   clsExperienceReplayLoss,
@@ -81,7 +85,7 @@ export type { SlotPolicyName } from "./memory/slot_policy.js";
 export { crossEntropyLoss, doubleDistillationLoss, type LossFunction } from "./training/losses.js";
 export { extractLogits, extractLogitsArray } from "./training/logits.js";
 export { evaluateDataset, evaluateModel } from "./training/evaluate.js";
-export { predict, type Predictions } from "./training/predict.js";
+export { predict, type Predictions, type PredictOptions } from "./training/predict.js";
 export { trainModel, type TrainOptions, type TrainResult, type BatchLoss } from "./training/loop.js";
 export { TrainingOptimizer, optimizerSpecSchema, type OptimizerSpec, type OptimizerOption } from "./training/optimizers.js";
 export { learningRateAt, type LearningRateSchedule } from "./training/schedules.js";

@@ -10,6 +10,7 @@ import { buildModel } from "../model/continual_model.js";
 import type { ModelSpec } from "../model/spec.js";
 import { accuracy, negativeFlipRate } from "../metrics/accuracy.js";
 import type { BenchmarkResults, RunResult } from "../reporting/results.js";
+import type { ClassMeans } from "../model/nearest_class_mean.js";
 import { predict } from "../training/predict.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 import type { OptimizerSpec } from "../training/optimizers.js";
@@ -98,6 +99,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
       await updater.prepare();
       backend = updater.backendInfo?.name ?? backend;
       for (const u of updates) model.ensureHead(u.taskId);
+      // Before the first update no updater has class means: the untrained model's logits.
       const before = await predictAll(model, updates);
       const run: RunResult = {
         updater: plan.updater,
@@ -120,7 +122,8 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
         const seconds = (performance.now() - started) / 1000;
         run.updateSeconds.push(seconds);
         for (const phase of updater.lastUpdatePhases) (run.phaseSeconds![phase.phase] ??= []).push(phase.seconds);
-        const current = await predictAll(model, updates);
+        // iCaRL predicts by nearest class mean (updater.classMeans); every other updater by the logits.
+        const current = await predictAll(model, updates, updater.classMeans);
         const row = current.map((p, i) => accuracy(p, updates[i]!.test.labels));
         run.accuracyMatrix.push(row);
         if (t > 0) run.negativeFlipRates.push(negativeFlipRate(concatArrays(previous, new Int32Array(0)), concatArrays(current, new Int32Array(0)), concatArrays(updates.map((u) => u.test.labels), new Int32Array(0))));
@@ -146,8 +149,8 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
   };
 }
 
-async function predictAll(model: Parameters<typeof predict>[0], updates: readonly ScenarioUpdate[]): Promise<Int32Array[]> {
+async function predictAll(model: Parameters<typeof predict>[0], updates: readonly ScenarioUpdate[], classMeans?: ClassMeans): Promise<Int32Array[]> {
   const out: Int32Array[] = [];
-  for (const u of updates) out.push((await predict(model, u.test, { taskId: u.taskId })).classes);
+  for (const u of updates) out.push((await predict(model, u.test, { taskId: u.taskId, classMeans })).classes);
   return out;
 }

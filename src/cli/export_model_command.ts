@@ -1,6 +1,8 @@
 /** `relearn export-model`: a state's model as a plain tfjs model for serving, logits or probabilities out. */
 import { Command } from "commander";
+import { OptionsError } from "../errors.js";
 import { exportModelToFolder } from "../model/io.js";
+import { nearestClassMeanExportRefusal } from "../model/export_model.js";
 import { loadStateModel } from "../workflow/state_model.js";
 import { stderrLogger } from "./output.js";
 
@@ -15,8 +17,10 @@ export function exportModelCommand(): Command {
     .option("--probabilities", "end the model with a softmax: outputs are class probabilities (each row sums to 1)")
     .addHelpText("after", "\nExample:\n  relearn export-model --state state/v2 --out serving --probabilities")
     .action(async (flags: { state: string; out: string; probabilities?: boolean }) => {
-      const { model, dataFormat } = await loadStateModel(flags.state, "auto", stderrLogger);
+      const { model, dataFormat, classMeans } = await loadStateModel(flags.state, "auto", stderrLogger);
       try {
+        // A plain tfjs model has no nearest-class-mean step: its logits would answer differently from the state.
+        if (classMeans !== undefined) throw new OptionsError(nearestClassMeanExportRefusal(flags.state));
         const exported = await exportModelToFolder(model, flags.out, {
           outputs: flags.probabilities ? "probabilities" : "logits",
           classNames: dataFormat?.classNames,

@@ -30,6 +30,18 @@ export interface ExportMetadata {
   classNames?: string[];
 }
 
+/**
+ * Why a state that predicts by nearest class mean (iCaRL) is not exported: the export's outputs would be the
+ * logits of iCaRL's training classifier, which are not its predictions (docs/design.md, "iCaRL").
+ */
+export function nearestClassMeanExportRefusal(state: string): string {
+  return (
+    `${state} was written by iCaRL, which predicts by the nearest class mean of its features, not by its logits; ` +
+    `a plain tfjs model cannot carry that step, and its logits would give other answers than \`relearn predict\`. ` +
+    `Predict with \`relearn predict --state ${state}\` (or the library's predict with classMeans) instead`
+  );
+}
+
 /** Options of {@link exportModel}. */
 export interface ExportModelOptions {
   /** "logits" (default; what states store) or "probabilities" (a softmax after each output). */

@@ -30,21 +30,40 @@ export function extractLogits(
   tasks: string | RowTasks = DEFAULT_TASK_ID,
   options: ExtractLogitsOptions = {},
 ): tf.Tensor2D {
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const taskId = typeof tasks === "string" ? tasks : undefined;
-  const source = datasetSource(dataset, { transform: options.transform, tasks: typeof tasks === "string" ? undefined : tasks });
+  const rowTasks = typeof tasks === "string" ? undefined : tasks;
+  return batchedRows(dataset, batchSize, { transform: options.transform, tasks: rowTasks }, model.numClasses, (x, batchTasks) =>
+    model.getLogits(x, batchTasks ?? taskId, false),
+  );
+}
+
+/**
+ * `forward` on every batch of `dataset`, in order, without gradients (the items through the deterministic
+ * `transform`; `tasks`: each item's task, handed to `forward` per batch), its (B, W) outputs concatenated: (N, W).
+ * An empty dataset gives (0, `emptyWidth`). The caller disposes the result. What extractLogits, feature
+ * extraction and nearest-class-mean prediction share.
+ */
+export function batchedRows(
+  dataset: Dataset,
+  batchSize: number,
+  options: { transform?: FeatureTransform | undefined; tasks?: RowTasks | undefined },
+  emptyWidth: number,
+  forward: (x: tf.Tensor, tasks: RowTasks | undefined) => tf.Tensor2D,
+): tf.Tensor2D {
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const source = datasetSource(dataset, options);
   const random = Random.fromSeed(0); // deterministic transforms ignore it
   const parts: tf.Tensor2D[] = [];
   try {
     for (const indices of sequentialBatches(dataset.length, batchSize)) {
       const batch = toBatchTensors(source.gather(indices, random), dataset.featureShape);
       try {
-        parts.push(tf.tidy(() => model.getLogits(batch.x, batch.tasks ?? taskId, false)));
+        parts.push(tf.tidy(() => forward(batch.x, batch.tasks)));
       } finally {
         disposeBatch(batch);
       }
     }
-    if (parts.length === 0) return tf.zeros([0, model.numClasses]) as tf.Tensor2D;
+    if (parts.length === 0) return tf.zeros([0, emptyWidth]) as tf.Tensor2D;
     return parts.length === 1 ? parts[0]!.clone() : tf.concat2d(parts, 0);
   } finally {
     tf.dispose(parts);

@@ -17,6 +17,7 @@ import { DataError, ModelError, OptionsError, StateError, TrainingError } from "
 import { silentLogger, type Logger } from "../logger.js";
 import { ContinualModel, DEFAULT_TASK_ID, type RowTasks } from "../model/continual_model.js";
 import { loadModelFiles, saveModelFiles } from "../model/model_files.js";
+import type { ClassMeans } from "../model/nearest_class_mean.js";
 import { deriveSeed } from "../random.js";
 import { defaultStateStore } from "../platform.js";
 import type { StateLock, StateReader, StateStore, StateWriter } from "../state/store.js";
@@ -164,6 +165,14 @@ export abstract class ModelUpdater {
     return this.dataSettings;
   }
 
+  /**
+   * How this updater's model predicts: undefined (the default) by its logits; class means (iCaRL) by the
+   * nearest class mean of its features. Pass it on: predict(updater.model, x, { classMeans: updater.classMeans }).
+   */
+  get classMeans(): ClassMeans | undefined {
+    return undefined;
+  }
+
   /** True once the model exists (built, wrapped or loaded from state). */
   get hasModel(): boolean {
     return this.currentModel !== undefined;
@@ -262,10 +271,7 @@ export abstract class ModelUpdater {
       try {
         await this.assertFiniteModel("before");
         await this.performUpdate(trainDataset, taskId);
-        await this.assertFiniteModel("after");
-        for (const check of this.outputChecks(trainDataset, taskId)) {
-          await assertFiniteOutputs(this.model, check.data, { ...check, transform: this.options.testTransform, update: `update ${this.updatesDone + 1}` });
-        }
+        await this.assertTrainedModelFinite(trainDataset, taskId);
         this.commitUpdate();
       } catch (error) {
         this.metricsHistory.length = historyLength; // a failed update leaves no epochs behind
@@ -300,6 +306,18 @@ export abstract class ModelUpdater {
     }
     const phases = this.lastUpdatePhases.map((p) => p.phase).join(", ");
     throw new TrainingError(`training diverged: after ${update} (phases: ${phases}) weights ${listNames(bad)} are NaN or infinite. ${DIVERGENCE_FIXES}`);
+  }
+
+  /**
+   * After training: finite weights, and finite outputs on every outputCheck (else a TrainingError, so nothing is
+   * saved). update() runs it after performUpdate; an algorithm that reads the trained model's outputs within
+   * performUpdate (iCaRL's herding) runs it first, so a diverged model fails the same way.
+   */
+  protected async assertTrainedModelFinite(trainDataset: Dataset, taskId: string): Promise<void> {
+    await this.assertFiniteModel("after");
+    for (const check of this.outputChecks(trainDataset, taskId)) {
+      await assertFiniteOutputs(this.model, check.data, { ...check, transform: this.options.testTransform, update: `update ${this.updatesDone + 1}` });
+    }
   }
 
   /**

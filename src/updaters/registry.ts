@@ -12,6 +12,7 @@ import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { ICaRLModelUpdater } from "./icarl.js";
 import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
 import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
 import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
@@ -71,6 +72,11 @@ export const UPDATERS = {
     description: "DER++: replay with stored logits (MSE on logits plus a label term)",
     usesMemory: true,
     create: (o) => new DarkExperienceReplayModelUpdater({ ...o, memorySize: withMemory("der++", o.memorySize) }),
+  },
+  icarl: {
+    description: "iCaRL: herding exemplars, sigmoid distillation on old classes, nearest-class-mean prediction (single-head only)",
+    usesMemory: true,
+    create: (o) => new ICaRLModelUpdater({ ...o, memorySize: withMemory("icarl", o.memorySize) }),
   },
   "cls-er": {
     description: "CLS-ER: replay plus consistency with a stable and a plastic weight average; the stable one predicts",

@@ -13,6 +13,7 @@ import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
+import { ICaRLModelUpdater } from "./icarl.js";
 import { JointModelUpdater } from "./joint.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
 import { PodExperienceReplayModelUpdater } from "./pod_experience_replay.js";
@@ -30,6 +31,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "offline-er": OfflineExperienceReplayModelUpdater.optionsSchema,
   gdumb: GDumbModelUpdater.optionsSchema,
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
+  icarl: ICaRLModelUpdater.optionsSchema,
   "cls-er": ClsExperienceReplayModelUpdater.optionsSchema,
   "pod-er": PodExperienceReplayModelUpdater.optionsSchema,
   "super-er": SuperExperienceReplayModelUpdater.optionsSchema,

@@ -36,13 +36,13 @@ export async function evaluateState(request: {
   /** Warnings about the state (e.g. format 1: no manifest checksum). */
   logger?: Logger;
 }): Promise<Evaluation> {
-  const { model, dataFormat } = await loadStateModel(request.state, request.backend, request.logger);
+  const { model, dataFormat, classMeans } = await loadStateModel(request.state, request.backend, request.logger);
   try {
     const { samples: dataset, reading } = await readDataFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,
       numClasses: model.numClasses,
     });
-    const { classes } = await predict(model, dataset, { ...(request.taskId ? { taskId: request.taskId } : {}) });
+    const { classes } = await predict(model, dataset, { classMeans, ...(request.taskId ? { taskId: request.taskId } : {}) });
     return {
       file: request.data.path,
       items: dataset.length,

@@ -7,6 +7,8 @@
 import type { SlotPolicyName } from "../memory/slot_policy.js";
 import { readUpdaterState } from "../updaters/state_kinds.js";
 import { loadMemory } from "../updaters/memory_state.js";
+import { ICARL_KIND, loadICaRLState } from "../updaters/icarl_state.js";
+import { classHistogram } from "../data/dataset_ops.js";
 import { readStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 import type { StateStore } from "../state/store.js";
 import { MANIFEST_FILE } from "../state/format.js";
@@ -26,6 +28,8 @@ export interface StateInspection {
   bytes: number;
   model: unknown;
   memory?: { length: number; capacity: number; seen: number; policy: string; classHistogram: number[] };
+  /** An iCaRL state's exemplars (its memory: chosen by herding, memorySize split over the classes) and the classes with a mean. */
+  exemplars?: { length: number; memorySize: number; classHistogram: number[]; classesWithMean: number[] };
   validationSets: { taskId: string; items: number }[];
   metricsHistory: EpochRecord[];
 }
@@ -44,6 +48,16 @@ export async function inspectState(dir: string, store?: StateStore): Promise<Sta
     const buffer = await loadMemory(state.files, data.algorithm!.memory, { kind: state.manifest.kind, capacity: memoryMeta.capacity, policy: memoryMeta.policy, multiHead });
     memory = { length: buffer.length, capacity: buffer.capacity, seen: buffer.seen, policy: buffer.policy, classHistogram: buffer.classHistogram() };
   }
+  let exemplars: StateInspection["exemplars"];
+  if (state.manifest.kind === ICARL_KIND) {
+    const icarl = await loadICaRLState(state.files, data.algorithm);
+    exemplars = {
+      length: icarl.exemplars?.length ?? 0,
+      memorySize: data.options["memorySize"] as number,
+      classHistogram: icarl.exemplars ? classHistogram(icarl.exemplars) : [],
+      classesWithMean: [...(icarl.classMeans?.classes ?? [])],
+    };
+  }
   return {
     dir: state.dir,
     formatVersion: state.manifest.formatVersion,
@@ -56,6 +70,7 @@ export async function inspectState(dir: string, store?: StateStore): Promise<Sta
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     model: data.model,
     ...(memory ? { memory } : {}),
+    ...(exemplars ? { exemplars } : {}),
     validationSets: data.validation.map((v) => ({ taskId: v.taskId, items: v.labels.length })),
     metricsHistory: await readStateLogs(state.files),
   };

@@ -22,13 +22,13 @@ export async function predictState(request: {
   /** Warnings about the state (e.g. format 1: no manifest checksum). */
   logger?: Logger;
 }): Promise<Predictions & { read: DataReading; classNames?: string[] }> {
-  const { model, dataFormat } = await loadStateModel(request.state, request.backend, request.logger);
+  const { model, dataFormat, classMeans } = await loadStateModel(request.state, request.backend, request.logger);
   try {
     const { samples, reading } = await readPredictionFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,
       numClasses: model.numClasses,
     });
-    const predictions = await predict(model, samples, { probabilities: true, ...(request.taskId ? { taskId: request.taskId } : {}) });
+    const predictions = await predict(model, samples, { probabilities: true, classMeans, ...(request.taskId ? { taskId: request.taskId } : {}) });
     return { ...predictions, read: reading, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
   } finally {
     model.dispose();

@@ -20,6 +20,8 @@ before(async () => {
 });
 
 const DIMS = 10;
+// iCaRL refuses a tfjs LayersModel given whole (it has no penultimate layer to read); icarl.test.ts freezes a spec model.
+const LAYERS_MODEL_UPDATERS = UPDATER_NAMES.filter((name) => name !== "icarl");
 const data = splitBlobs({ tasks: 2, samplesPerClass: 30, dims: DIMS });
 
 /** input -> frozen "pretrained" Dense -> frozen batch norm -> trainable Dense -> frozen "frozen_mid" Dense -> logits. */
@@ -48,7 +50,7 @@ function transferModel(): tfl.LayersModel {
 const frozenValues = (model: tfl.LayersModel) =>
   ["pretrained", "frozen_bn", "frozen_mid"].flatMap((name) => model.getLayer(name).weights.map((w) => Float32Array.from(w.read().dataSync())));
 
-for (const name of UPDATER_NAMES) {
+for (const name of LAYERS_MODEL_UPDATERS) {
   test(`${name}: frozen layers keep their pre-trained weights bit for bit over two updates and in the saved state`, async () => {
     const layersModel = transferModel();
     const pretrained = frozenValues(layersModel);
@@ -108,7 +110,7 @@ function nestedFreezeModel(how: "nested" | "weight"): { model: tfl.LayersModel; 
 const valuesOf = (model: tfl.LayersModel, names: readonly string[]) =>
   names.map((name) => Float32Array.from(model.weights.find((w) => w.originalName === name)!.read().dataSync()));
 
-for (const name of UPDATER_NAMES) {
+for (const name of LAYERS_MODEL_UPDATERS) {
   for (const how of ["nested", "weight"] as const) {
     test(`${name}: a ${how === "nested" ? "frozen nested model" : "weight frozen on its own"} stays bit for bit over resumes from states given no model`, async () => {
       const { model, frozen } = nestedFreezeModel(how);
