@@ -32,6 +32,7 @@ export {
 } from "./updaters/cls_experience_replay.js";
 export { ClsEmaModels, consistencyTargets, type ClsEmaSettings } from "./updaters/cls_ema_models.js";
 export { emaDecayAt, emaUpdate } from "./updaters/ema_weights.js";
+export { ErAceModelUpdater, asymmetricCrossEntropyLoss, type ErAceOptions } from "./updaters/er_ace.js";
 export { PodExperienceReplayModelUpdater, podExperienceReplayLoss, type PodExperienceReplayOptions } from "./updaters/pod_experience_replay.js";
 export {
   SuperExperienceReplayModelUpdater,

@@ -132,6 +132,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
       }
       runs.push(run);
     } finally {
+      // The updater's own tensors too (CLS-ER's weight averages), not just the model.
       updater?.dispose();
       model.dispose();
     }

@@ -46,3 +46,27 @@ export function doubleDistillationLoss(predictedLogits: tf.Tensor2D, targetLogit
     return tf.mul(tf.mean(tf.squaredDifference(predictedLogits, centredTarget), 1), 0.5) as tf.Tensor1D;
   });
 }
+
+/**
+ * Per-row mean squared error between logits and target logits (B, C) ->
+ * (B,), as PyTorch's mse_loss averages it: over the classes, or over
+ * `scoredClasses` only when given (so logits masked out of training never
+ * meet their targets). DER++'s logit term and CLS-ER's consistency term.
+ */
+export function logitMeanSquaredError(logits: tf.Tensor2D, targets: tf.Tensor2D, scoredClasses?: readonly number[]): tf.Tensor1D {
+  if (!tf.util.arraysEqual(logits.shape, targets.shape)) {
+    throw new RangeError(`logitMeanSquaredError: logits [${logits.shape}] and targets [${targets.shape}] differ in shape`);
+  }
+  return tf.tidy(() => {
+    const classes = logits.shape[1];
+    let squared = tf.squaredDifference(logits, targets);
+    let scored = classes;
+    if (scoredClasses !== undefined) {
+      const mask = new Float32Array(classes);
+      for (const c of scoredClasses) mask[c] = 1;
+      squared = tf.mul(squared, tf.tensor2d(mask, [1, classes]));
+      scored = Math.max(scoredClasses.length, 1);
+    }
+    return tf.div(tf.sum(squared, 1), scored) as tf.Tensor1D;
+  });
+}

@@ -71,11 +71,11 @@ export function consistencyTargets(stableLogits: tf.Tensor2D, plasticLogits: tf.
     );
   }
   return tf.tidy(() => {
-    const [rows, classes] = stableLogits.shape;
-    const oneHot = tf.oneHot(tf.cast(labels, "int32"), classes);
+    const oneHot = tf.oneHot(tf.cast(labels, "int32"), stableLogits.shape[1]);
     const labelProbability = (logits: tf.Tensor2D) => tf.sum(tf.mul(tf.softmax(logits), oneHot), 1);
-    const stableWins = tf.greater(labelProbability(stableLogits), labelProbability(plasticLogits));
-    return tf.where(tf.tile(tf.reshape(stableWins, [rows, 1]), [1, classes]), stableLogits, plasticLogits) as tf.Tensor2D;
+    // A (B, 1) condition broadcasts over the classes: whole rows are picked.
+    const stableWins = tf.expandDims(tf.greater(labelProbability(stableLogits), labelProbability(plasticLogits)), 1);
+    return tf.where(stableWins, stableLogits, plasticLogits) as tf.Tensor2D;
   });
 }
 

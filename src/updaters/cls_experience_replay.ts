@@ -47,7 +47,7 @@ import { OptionsError, StateError } from "../errors.js";
 import { Random } from "../random.js";
 import type { StateReader, StateWriter } from "../state/store.js";
 import type { RowTasks } from "../task_id.js";
-import type { LossFunction } from "../training/losses.js";
+import { logitMeanSquaredError, type LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { ClsEmaModels, clsEmaSettingsProblem } from "./cls_ema_models.js";
 import { carryOver, carryOverProblem, loadWeights, saveWeights } from "./ema_weights.js";
@@ -126,15 +126,7 @@ export function clsExperienceReplayLoss(
   return tf.tidy(() => {
     const ce = tf.mul(options.lossFn(logits, labels), tf.tensor1d(ceWeights)) as tf.Tensor1D;
     if (memoryRows === 0 || beta === 0) return ce;
-    let squared = tf.squaredDifference(tf.slice(logits, [chunkRows, 0], [memoryRows, classes]), targets!);
-    let scored = classes;
-    if (options.scoredClasses) {
-      const mask = new Float32Array(classes);
-      for (const c of options.scoredClasses) mask[c] = 1;
-      squared = tf.mul(squared, tf.tensor2d(mask, [1, classes]));
-      scored = Math.max(options.scoredClasses.length, 1);
-    }
-    const mse = tf.mul(tf.sum(squared, 1), (rows * beta) / memoryRows / z / scored);
+    const mse = tf.mul(logitMeanSquaredError(tf.slice(logits, [chunkRows, 0], [memoryRows, classes]), targets!, options.scoredClasses), (rows * beta) / memoryRows / z);
     return tf.add(ce, tf.concat([tf.zeros([chunkRows]), mse])) as tf.Tensor1D;
   });
 }
@@ -232,13 +224,6 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.emaModels.abandon();
   }
 
-  /** Frees the averaged models' and the kept working weights (the model stays the caller's). */
-  override dispose(): void {
-    this.emaModels.dispose();
-    if (this.workingWeights !== undefined) tf.dispose(this.workingWeights);
-    this.workingWeights = undefined;
-  }
-
   /** Before training: the working model's weights back in the model (carried over to heads or classes added since). */
   private putBackWorkingWeights(): void {
     if (this.workingWeights === undefined) return;
@@ -251,6 +236,12 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
       tf.dispose(current);
     }
     tf.dispose(this.workingWeights);
+    this.workingWeights = undefined;
+  }
+
+  protected override disposeAlgorithmState(): void {
+    this.emaModels.dispose();
+    if (this.workingWeights !== undefined) tf.dispose(this.workingWeights);
     this.workingWeights = undefined;
   }
 

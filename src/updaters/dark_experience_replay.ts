@@ -22,7 +22,7 @@ import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
 import { extractLogitsArray } from "../training/logits.js";
-import type { LossFunction } from "../training/losses.js";
+import { logitMeanSquaredError, type LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { widenStoredLogits } from "./stored_logits.js";
@@ -80,15 +80,7 @@ export function darkExperienceReplayLoss(
       return tf.mul(member, tf.div(rows * weight, tf.maximum(tf.sum(member), 1)));
     };
     const ce = options.lossFn(logits, labels);
-    let squared = tf.squaredDifference(logits, stored);
-    let scored = classes;
-    if (options.scoredClasses) {
-      const mask = new Float32Array(classes);
-      for (const c of options.scoredClasses) mask[c] = 1;
-      squared = tf.mul(squared, tf.tensor2d(mask, [1, classes]));
-      scored = Math.max(options.scoredClasses.length, 1);
-    }
-    const mse = tf.div(tf.sum(squared, 1), scored);
+    const mse = logitMeanSquaredError(logits, stored, options.scoredClasses);
     const ceWeight = tf.add(share(CHUNK_ROLE, 1), share(LABEL_REPLAY_ROLE, options.beta));
     return tf.add(tf.mul(ce, ceWeight), tf.mul(mse, share(LOGIT_REPLAY_ROLE, options.alpha))) as tf.Tensor1D;
   });

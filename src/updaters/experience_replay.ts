@@ -14,6 +14,8 @@
 import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
+import type { BatchSource } from "../training/batch_source.js";
+import type { BatchLoss } from "../training/loop.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { classesSeen, StreamTracker } from "./replay_source.js";
@@ -50,22 +52,35 @@ export class ExperienceReplayModelUpdater extends MemoryModelUpdater {
     const offer = (indices: Int32Array) => {
       if (indices.length > 0) this.memory.add(subsetDataset(chunk, indices), {}, taskId);
     };
-    await this.train({
-      phase: this.kind,
-      model: this.model,
-      taskId,
-      data: this.replayBatches(
+    const { data, loss } = this.replayTraining(
+      this.replayBatches(
         chunk,
         taskId,
         [this.memoryBatchSize],
         this.streamsIntoMemory ? { afterStep: (indices: Int32Array) => offer(stream.take(indices)) } : {},
       ),
-      loss: this.labelLoss,
+    );
+    await this.train({
+      phase: this.kind,
+      model: this.model,
+      taskId,
+      data,
+      loss,
       batchSize: o.batchSize,
       epochs: o.maxEpochs,
       allowedClasses: o.maskUnusedClasses ? classesSeen(chunk, this.memory) : undefined,
     });
     offer(stream.takeRest());
+  }
+
+  /**
+   * The batches and loss of the replay phase, given the replay batches
+   * ([chunk rows | memory rows]): ER's are those batches and the label loss
+   * on every row. A variant that treats chunk and memory rows differently
+   * (ER-ACE) overrides this.
+   */
+  protected replayTraining(batches: BatchSource): { data: BatchSource; loss: BatchLoss } {
+    return { data: batches, loss: this.labelLoss };
   }
 
   protected algorithmOptions(): Record<string, unknown> {

@@ -173,6 +173,20 @@ export abstract class ModelUpdater {
     return undefined;
   }
 
+  /**
+   * Frees the model (when there is one) and every tensor the algorithm keeps
+   * between updates (CLS-ER's weight averages): call it when done with the
+   * updater. It cannot update afterwards; what it keeps in typed arrays (the
+   * memory) can still be read.
+   */
+  dispose(): void {
+    this.currentModel?.dispose();
+    this.disposeAlgorithmState();
+  }
+
+  /** Frees the tensors the algorithm keeps between updates (see dispose). Default: nothing. */
+  protected disposeAlgorithmState(): void {}
+
   /** True once the model exists (built, wrapped or loaded from state). */
   get hasModel(): boolean {
     return this.currentModel !== undefined;
@@ -345,14 +359,6 @@ export abstract class ModelUpdater {
    * for commitUpdate. Default: nothing.
    */
   protected abandonUpdate(): void {}
-
-  /**
-   * Frees the tensors the algorithm keeps besides the model (weight averages
-   * such as CLS-ER's and Super-ER's) once the updater is no longer needed.
-   * The model is left alone: it may be the caller's, who disposes it.
-   * Default: nothing to free.
-   */
-  dispose(): void {}
 
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
   protected abstract performUpdate(trainDataset: Dataset, taskId: string): Promise<void>;

@@ -14,6 +14,7 @@ import { GDumbModelUpdater } from "./gdumb.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { ICaRLModelUpdater } from "./icarl.js";
 import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
+import { ErAceModelUpdater } from "./er_ace.js";
 import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
 import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
 
@@ -82,6 +83,11 @@ export const UPDATERS = {
     description: "CLS-ER: replay plus consistency with a stable and a plastic weight average; the stable one predicts",
     usesMemory: true,
     create: (o) => new ClsExperienceReplayModelUpdater({ ...o, memorySize: withMemory("cls-er", o.memorySize) }),
+  },
+  "er-ace": {
+    description: "ER-ACE: experience replay whose new-data cross-entropy covers only the classes of the current batch",
+    usesMemory: true,
+    create: (o) => new ErAceModelUpdater({ ...o, memorySize: withMemory("er-ace", o.memorySize) }),
   },
   "pod-er": {
     description: "POD-ER (Renate): replay with pooled distillation of the outputs of named layers, stored with each memory item",

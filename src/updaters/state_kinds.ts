@@ -10,6 +10,7 @@ import { defaultStateStore } from "../platform.js";
 import type { StateStore, StoredState } from "../state/store.js";
 import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
 import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
+import { ErAceModelUpdater } from "./er_ace.js";
 import { ExperienceReplayModelUpdater } from "./experience_replay.js";
 import { FineTuningModelUpdater } from "./fine_tuning.js";
 import { GDumbModelUpdater } from "./gdumb.js";
@@ -33,6 +34,7 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   "der++": DarkExperienceReplayModelUpdater.optionsSchema,
   icarl: ICaRLModelUpdater.optionsSchema,
   "cls-er": ClsExperienceReplayModelUpdater.optionsSchema,
+  "er-ace": ErAceModelUpdater.optionsSchema,
   "pod-er": PodExperienceReplayModelUpdater.optionsSchema,
   "super-er": SuperExperienceReplayModelUpdater.optionsSchema,
 };

@@ -42,7 +42,7 @@ import type { StateReader, StateWriter } from "../state/store.js";
 import type { RowTasks } from "../task_id.js";
 import { extractActivationsArray } from "../training/activations.js";
 import { extractLogitsArray } from "../training/logits.js";
-import type { LossFunction } from "../training/losses.js";
+import { logitMeanSquaredError, type LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { ClsEmaModels, clsEmaSettingsProblem } from "./cls_ema_models.js";
 import { darkExperienceReplayLoss } from "./dark_experience_replay.js";
@@ -171,11 +171,7 @@ export function superExperienceReplayLoss(
     if (consistency !== undefined && options.clsAlpha > 0) {
       const { targets: wanted, start } = consistency;
       const n = wanted.shape[0];
-      const slice = tf.slice(logits, [start, 0], [n, classes]);
-      const scored = options.scoredClasses;
-      const mask = scored === undefined ? null : tf.tensor2d(Float32Array.from({ length: classes }, (_, c) => (scored.includes(c) ? 1 : 0)), [1, classes]);
-      const squared = mask === null ? tf.squaredDifference(slice, wanted) : tf.mul(tf.squaredDifference(slice, wanted), mask);
-      const perRow = tf.div(tf.sum(squared, 1), mask === null ? classes : Math.max(scored!.length, 1));
+      const perRow = logitMeanSquaredError(tf.slice(logits, [start, 0], [n, classes]), wanted, options.scoredClasses);
       const placed = tf.concat([tf.zeros([start]), perRow, tf.zeros([rows - start - n])]);
       loss = tf.add(loss, tf.mul(placed, roleShare(role, LABEL_ROLE, options.clsAlpha)));
     }
@@ -319,8 +315,8 @@ export class SuperExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.emaModels.abandon();
   }
 
-  /** Frees the averaged models' weights (the model stays the caller's). */
-  override dispose(): void {
+  /** Frees the averaged models' weights (ModelUpdater.dispose frees the model). */
+  protected override disposeAlgorithmState(): void {
     this.emaModels.dispose();
   }
 

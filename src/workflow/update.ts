@@ -112,8 +112,8 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       dataNames: { train: request.data.path, val: request.val?.path },
     });
   } finally {
-    // The model lives on in the output state; in memory it is ours to free (also when the update failed).
-    if (updater.hasModel) updater.model.dispose();
+    // The model lives on in the output state; in memory it (and any tensor the updater keeps) is ours to free, also when the update failed.
+    updater.dispose();
   }
   const memory = (updater as unknown as { memory?: ReplayBuffer }).memory;
   return {

@@ -188,14 +188,16 @@ test("CLS-ER keeps old tasks that fine-tuning forgets, predicting with the stabl
   await checkBeatsFineTuning(make({ memorySize: 100, predictWith: "working" }), { margin: 0.25, minOld: 0.75, minNew: 0.8 });
 });
 
-test("CLS-ER: the model predicts with the stable average; memory streams in like ER", async () => {
+test("CLS-ER: the model predicts with the stable average; memory streams in like ER; dispose() frees the averages too", async () => {
+  const tensors = tf.memory().numTensors;
   const updater = new ClsExperienceReplayModelUpdater({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 50 });
   await updater.update(data.train[0]!);
-  assert.deepEqual(valuesOf(updater.model.snapshotWeights()), valuesOf(updater.emaModels.stableWeights!));
+  assert.deepEqual(await weightsOf(updater.model), valuesOf(updater.emaModels.stableWeights!));
   assert.equal(updater.memory.length, 50);
   assert.ok(storedRowsComeFrom(updater.memory, [data.train[0]!]));
   assert.equal(updater.emaModels.steps, 3 * Math.ceil(data.train[0]!.length / 32));
-  updater.model.dispose();
+  updater.dispose();
+  assert.equal(tf.memory().numTensors, tensors);
 });
 
 for (const predictWith of ["stable", "working"] as const) {

@@ -36,7 +36,7 @@ const test3 = part(testAll, [3], 4);
 const testOld = part(testAll, [0, 1, 2], 4);
 const spec = mlp({ inputShape: [DIMS], hidden: [32], classes: 3 });
 const base = { batchSize: 32, maxEpochs: 2, seed: 3, backend: "wasm" as const, optimizer: { name: "adam" as const, learningRate: 1e-2 } };
-const UPDATERS = ["rd", "der++", "er", "fine-tuning", "joint", "cls-er", "pod-er", "super-er"] as const;
+const UPDATERS = ["rd", "der++", "er", "fine-tuning", "joint", "cls-er", "er-ace", "pod-er", "super-er"] as const;
 
 function make(name: string, model: ContinualModel, extra: Record<string, unknown> = {}): ModelUpdater {
   return createUpdater(name, { ...base, memorySize: 60, model, growClasses: true, ...registryTestOptions(name, "dense_0_relu"), ...extra });

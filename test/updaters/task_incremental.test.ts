@@ -46,7 +46,7 @@ const testSets = twoTasks(50, 200);
 const spec = mlp({ inputShape: [DIMS], hidden: [32], classes: 2, multiHead: true });
 const base = { batchSize: 32, maxEpochs: 10, seed: 3, backend: "wasm" as const, optimizer: { name: "adam" as const, learningRate: 1e-2 } };
 
-const REPLAY_UPDATERS = ["rd", "er", "offline-er", "der++", "gdumb", "cls-er", "pod-er", "super-er"];
+const REPLAY_UPDATERS = ["rd", "er", "offline-er", "der++", "gdumb", "cls-er", "er-ace", "pod-er", "super-er"];
 
 function make(name: string, extra: Record<string, unknown> = {}): ModelUpdater & { memory?: ReplayBuffer } {
   return updaterEntry(name).create({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 500, ...registryTestOptions(name, "dense_0_relu"), ...extra }) as ModelUpdater & { memory?: ReplayBuffer };
