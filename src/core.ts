@@ -43,6 +43,14 @@ export {
 export { ClsEmaModels, consistencyTargets, type ClsEmaSettings } from "./updaters/cls_ema_models.js";
 export { emaDecayAt, emaUpdate } from "./updaters/ema_weights.js";
 export { ErAceModelUpdater, asymmetricCrossEntropyLoss, type ErAceOptions } from "./updaters/er_ace.js";
+export { PodExperienceReplayModelUpdater, podExperienceReplayLoss, type PodExperienceReplayOptions } from "./updaters/pod_experience_replay.js";
+export {
+  SuperExperienceReplayModelUpdater,
+  superExperienceReplayLoss,
+  type SuperExperienceReplayOptions,
+} from "./updaters/super_experience_replay.js";
+export { shrinkAndPerturb, type ShrinkPerturbSettings } from "./updaters/shrink_perturb.js";
+export { POD_DISTILLATION_TYPES, podDistance, podLoss, type PodDistillationType, type PodLayout } from "./updaters/pooled_output_distillation.js";
 export { DEFAULT_OPTIMIZER, type ModelUpdaterOptions, type ResolvedOptions } from "./updaters/options.js";
 export { UPDATERS, UPDATER_NAMES, createUpdater, type UpdaterName } from "./updaters/registry.js";
 

@@ -16,8 +16,8 @@ import type { TrainingCallback } from "../training/callbacks.js";
 import type { OptimizerSpec } from "../training/optimizers.js";
 import { initBackend, type BackendName } from "../backend/backend.js";
 import { updaterEntry } from "../updaters/registry.js";
-import type { ModelUpdater } from "../updaters/model_updater.js";
 import type { ModelUpdaterOptions } from "../updaters/options.js";
+import type { ModelUpdater } from "../updaters/model_updater.js";
 
 export interface BenchmarkConfig {
   dataset: string;

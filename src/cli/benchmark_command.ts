@@ -10,6 +10,7 @@ import { runBenchmark } from "../benchmark/run_benchmark.js";
 import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
 import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
+import { POD_DISTILLATION_TYPES } from "../updaters/pooled_output_distillation.js";
 import { progressCallbacks } from "./progress.js";
 import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
@@ -41,6 +42,12 @@ export function benchmarkCommand(): Command {
     .option("--initializer <name>", INITIALIZER_FLAG_HELP)
     .option("--backend <name>", "auto, wasm, cpu, tensorflow, webgl, webgpu", "auto")
     .option("--consolidation-epochs <n>", "RD (rd, rd-budget): epochs of the consolidation phase (default: --epochs for rd, the budget rule for rd-budget)", nonNegativeInt)
+    .option(
+      "--pod-layers <list>",
+      "pod-er, super-er: comma-separated body layers whose outputs are distilled (for an mlp model: dense_0, dense_0_relu, dense_1_relu, ...); required by both",
+      (value: string) => value.split(",").map((s) => s.trim()),
+    )
+    .option("--pod-distillation <type>", `pod-er, super-er: pooling of the distilled outputs, one of ${POD_DISTILLATION_TYPES.join(", ")} (an mlp's layers take channel or pixel)`, "spatial")
     .option("--out <dir>", "results folder", "results/benchmark")
     .option("--no-png", "skip the PNG copies of the charts")
     .option("--json", "print the summary as JSON on stdout (progress stays on stderr)")
@@ -50,6 +57,7 @@ export function benchmarkCommand(): Command {
 Examples:
   relearn benchmark --dataset train.csv --test-dataset test.csv --tasks 3 --updaters rd,fine-tuning --model mlp:32 --epochs 1
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
+  relearn benchmark --dataset fashion-mnist --updaters pod-er,super-er,er --pod-layers dense_0_relu,dense_1_relu --pod-distillation pixel
   relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
     )
@@ -87,10 +95,13 @@ Examples:
           batchSize: flags.batchSize,
           optimizer: { name: "adam", learningRate: flags.lr },
           backend: flags.backend,
-          updaterOptions:
-            flags.consolidationEpochs === undefined
+          updaterOptions: {
+            ...(flags.consolidationEpochs === undefined
               ? {}
-              : { rd: { consolidationEpochs: flags.consolidationEpochs }, "rd-budget": { consolidationEpochs: flags.consolidationEpochs } },
+              : { rd: { consolidationEpochs: flags.consolidationEpochs }, "rd-budget": { consolidationEpochs: flags.consolidationEpochs } }),
+            "pod-er": { distillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { layers: flags.podLayers }) },
+            "super-er": { podDistillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { podLayers: flags.podLayers }) },
+          },
         },
         {
           callbacksFor: (p) =>

@@ -53,9 +53,32 @@ export function chainForwardEnabled(): boolean {
 
 /** Runs a compiled chain on `input`. */
 export function runChain(chain: ChainForward, input: tf.Tensor, training: boolean): tf.Tensor {
+  return runChainRecording(chain, input, training, []).output;
+}
+
+/**
+ * Runs a compiled chain on `input` and also returns the output of each step
+ * listed in `steps` (indices into the chain, in the order listed): the
+ * intermediate activations a feature distillation reads (POD-ER).
+ */
+export function runChainRecording(
+  chain: ChainForward,
+  input: tf.Tensor,
+  training: boolean,
+  steps: readonly number[],
+): { output: tf.Tensor; recorded: tf.Tensor[] } {
+  const outputs: tf.Tensor[] = [];
   let output = input;
-  for (const step of chain) output = step(output, training);
-  return output;
+  for (const step of chain) {
+    output = step(output, training);
+    if (steps.length > 0) outputs.push(output);
+  }
+  return { output, recorded: steps.map((i) => outputs[i]!) };
+}
+
+/** The layers of a model's chain, in order: every layer but an InputLayer (one step each in compileModelChain). */
+export function chainLayers(model: tfl.LayersModel): Layer[] {
+  return model.layers.filter((layer) => layer.getClassName() !== "InputLayer");
 }
 
 /**
@@ -64,7 +87,7 @@ export function runChain(chain: ChainForward, input: tf.Tensor, training: boolea
  */
 export function compileModelChain(model: tfl.LayersModel): ChainForward | null {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
-  const layers = model.layers.filter((layer) => layer.getClassName() !== "InputLayer");
+  const layers = chainLayers(model);
   for (const [index, layer] of layers.entries()) {
     const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Layer[] }> }).inboundNodes;
     if (nodes.length !== 1 || nodes[0]?.inboundLayers.length !== 1) return null;

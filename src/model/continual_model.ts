@@ -9,7 +9,15 @@
  * and dropout masks derive their seeds from one base seed (see deriveSeed),
  * so a run repeats bit for bit on the same backend.
  */
-import { chainForwardEnabled, compileLayers, compileModelChain, runChain, type ChainForward } from "./chain_forward.js";
+import {
+  chainForwardEnabled,
+  chainLayers,
+  compileLayers,
+  compileModelChain,
+  runChain,
+  runChainRecording,
+  type ChainForward,
+} from "./chain_forward.js";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelError } from "../errors.js";
@@ -66,6 +74,8 @@ export class ContinualModel {
   private readonly trainingChains = new Map<string, ChainForward | null>();
   /** Compiled training forwards of the body alone and of each head alone (rows of several tasks). */
   private readonly partChains = new Map<Layer | tfl.LayersModel, ChainForward | null>();
+  /** The body with extra outputs at tapped layers, by list of layer names (see tappedBody). */
+  private readonly tappedBodies = new Map<string, { model: tfl.LayersModel; picks: number[] }>();
   private disposed = false;
   /** Whether any layer keeps state (batch norm); computed on the first training forward. */
   private bodyHasState: boolean | undefined;
@@ -235,20 +245,130 @@ export class ContinualModel {
    * averages updated). Throws a ModelError for a task without a head.
    */
   getLogits(x: tf.Tensor, tasks: string | RowTasks = DEFAULT_TASK_ID, training = false): tf.Tensor2D {
+    return this.forward(x, tasks, training, []).logits;
+  }
+
+  /**
+   * getLogits plus the outputs of the body layers named in `layers` (in the
+   * order named, each [batch, ...the layer's output shape]) from the same
+   * forward pass, so a loss can read intermediate features (POD-ER's pooled
+   * distillation) and train through them. Names are those of
+   * bodyLayerNames(); an unknown name is a ModelError listing them. The
+   * caller owns every returned tensor.
+   */
+  getLogitsAndActivations(
+    x: tf.Tensor,
+    tasks: string | RowTasks,
+    training: boolean,
+    layers: readonly string[],
+  ): { logits: tf.Tensor2D; activations: tf.Tensor[] } {
+    this.tapSteps(layers); // names checked before any work
+    return this.forward(x, tasks, training, layers);
+  }
+
+  /**
+   * Names of the body's layers in forward order, the input layer left out:
+   * the layers whose outputs getLogitsAndActivations returns. For a spec
+   * model e.g. dense_0, dense_0_relu, dense_1, ... (build.ts names them);
+   * the heads are not among them.
+   */
+  bodyLayerNames(): string[] {
+    this.assertUsable();
+    return chainLayers(this.body).map((layer) => layer.name);
+  }
+
+  private forward(
+    x: tf.Tensor,
+    tasks: string | RowTasks,
+    training: boolean,
+    taps: readonly string[],
+  ): { logits: tf.Tensor2D; activations: tf.Tensor[] } {
     this.assertUsable();
     this.assertInputShape(x);
     const groups = typeof tasks === "string" ? null : this.groupRows(tasks, x.shape[0]!);
-    if (groups !== null && groups.length > 1) return this.getLogitsOfGroups(x, groups, training);
+    if (groups !== null && groups.length > 1) return this.forwardGroups(x, groups, training, taps);
     const taskId = typeof tasks === "string" ? tasks : (groups?.[0]?.taskId ?? tasks.taskIds[0] ?? DEFAULT_TASK_ID);
     const head = this.headFor(taskId);
     return tf.tidy(() => {
       // Training runs a plain layer chain as ops (chain_forward.ts: same
       // function, cheaper gradients); everything else goes through tfjs-layers.
       const chain = training && chainForwardEnabled() ? this.trainingChain(taskId) : null;
-      if (chain !== null) return runChain(chain, x, true) as tf.Tensor2D;
-      const forward = () => this.body.apply(x, { training }) as tf.Tensor;
-      const features = training ? this.withFrozenStateInInference(forward) : forward();
-      return (head === undefined ? features : head.layer.apply(features, { training })) as tf.Tensor2D;
+      if (chain !== null) {
+        const { output, recorded } = runChainRecording(chain, x, true, this.tapSteps(taps));
+        return { logits: output as tf.Tensor2D, activations: recorded };
+      }
+      const { features, activations } = this.applyBody(x, training, taps);
+      const logits = (head === undefined ? features : head.layer.apply(features, { training })) as tf.Tensor2D;
+      return { logits, activations };
+    });
+  }
+
+  /** The body through tfjs-layers: its features and the outputs of the `taps` layers. */
+  private applyBody(x: tf.Tensor, training: boolean, taps: readonly string[]): { features: tf.Tensor; activations: tf.Tensor[] } {
+    const forward = () => {
+      if (taps.length === 0) return { features: this.body.apply(x, { training }) as tf.Tensor, activations: [] };
+      const { model, picks } = this.tappedBody(taps);
+      const outputs = [model.apply(x, { training }) as tf.Tensor | tf.Tensor[]].flat();
+      return { features: outputs[picks.at(-1)!]!, activations: picks.slice(0, -1).map((i) => outputs[i]!) };
+    };
+    return training ? this.withFrozenStateInInference(forward) : forward();
+  }
+
+  /**
+   * The body as a model whose outputs are the tapped layers' and the
+   * features (each once: tfjs refuses repeated outputs), sharing the body's
+   * layers and weights, and which output each tap and then the features
+   * are (`picks`); cached per list of names. Never disposed: disposing it
+   * would free the body's weights.
+   */
+  private tappedBody(taps: readonly string[]): { model: tfl.LayersModel; picks: number[] } {
+    const key = JSON.stringify(taps);
+    let tapped = this.tappedBodies.get(key);
+    if (tapped === undefined) {
+      const wanted = taps.map((name) => this.outputInBody(name));
+      wanted.push(this.features());
+      const outputs = [...new Set(wanted)];
+      const model = tfl.model({ inputs: this.body.inputs, outputs, name: "body_taps" });
+      tapped = { model, picks: wanted.map((output) => outputs.indexOf(output)) };
+      this.tappedBodies.set(key, tapped);
+    }
+    return tapped;
+  }
+
+  /**
+   * The symbolic output of layer `name` in the body's graph, found by walking
+   * back from the body's output (a nested model also has a node of its own
+   * graph, so `layer.output` may be ambiguous when this one is not). A layer
+   * applied more than once in the body is a ModelError.
+   */
+  private outputInBody(name: string): tfl.SymbolicTensor {
+    const found = new Set<tfl.SymbolicTensor>();
+    const seen = new Set<tfl.SymbolicTensor>();
+    const stack = [...this.body.outputs];
+    while (stack.length > 0) {
+      const tensor = stack.pop()!;
+      if (seen.has(tensor)) continue;
+      seen.add(tensor);
+      const layer = tensor.sourceLayer as unknown as { name: string; inboundNodes: Array<{ inputTensors: tfl.SymbolicTensor[] }> };
+      if (layer.name === name) found.add(tensor);
+      stack.push(...(layer.inboundNodes[tensor.nodeIndex]?.inputTensors ?? []));
+    }
+    if (found.size !== 1) {
+      throw new ModelError(`layer "${name}" has ${found.size === 0 ? "no" : "more than one"} output in the model's forward pass, so there is no one output to read`);
+    }
+    return [...found][0]!;
+  }
+
+  /** Chain step index of each tapped layer (the body's chain steps come first in every compiled chain). */
+  private tapSteps(taps: readonly string[]): number[] {
+    if (taps.length === 0) return [];
+    const names = this.bodyLayerNames();
+    return taps.map((name) => {
+      const index = names.indexOf(name);
+      if (index < 0) {
+        throw new ModelError(`the model has no body layer named "${name}"; its body layers are: ${names.join(", ")}`);
+      }
+      return index;
     });
   }
 
@@ -306,30 +426,45 @@ export class ContinualModel {
    * zero gradient into the other heads). A mask rather than gather/scatter,
    * because the wasm backend has no UnsortedSegmentSum for gather's gradient.
    */
-  private getLogitsOfGroups(x: tf.Tensor, groups: readonly { taskId: string; mask: Float32Array }[], training: boolean): tf.Tensor2D {
+  private forwardGroups(
+    x: tf.Tensor,
+    groups: readonly { taskId: string; mask: Float32Array }[],
+    training: boolean,
+    taps: readonly string[],
+  ): { logits: tf.Tensor2D; activations: tf.Tensor[] } {
     const heads = groups.map(({ taskId }) => this.headFor(taskId)!);
     return tf.tidy(() => {
-      const features = this.runPart(this.body, x, training);
+      const { features, activations } = this.runBody(x, training, taps);
       let logits: tf.Tensor | null = null;
       groups.forEach(({ mask }, g) => {
-        const own = tf.mul(this.runPart(heads[g]!.layer, features, training), tf.tensor2d(mask, [mask.length, 1]));
+        const own = tf.mul(this.runHead(heads[g]!.layer, features, training), tf.tensor2d(mask, [mask.length, 1]));
         logits = logits === null ? own : tf.add(logits, own);
       });
-      return logits! as tf.Tensor2D;
+      return { logits: logits! as tf.Tensor2D, activations };
     });
   }
 
-  /** The body or one head on `input`, as a compiled op chain when training and possible. */
-  private runPart(part: Layer | tfl.LayersModel, input: tf.Tensor, training: boolean): tf.Tensor {
-    if (training && chainForwardEnabled()) {
-      if (!this.partChains.has(part)) {
-        this.partChains.set(part, part instanceof tfl.LayersModel ? compileModelChain(part) : compileLayers([part]));
-      }
-      const chain = this.partChains.get(part);
-      if (chain) return runChain(chain, input, true);
+  /** A compiled op chain of the body or one head, when training and possible; null otherwise. */
+  private partChain(part: Layer | tfl.LayersModel, training: boolean): ChainForward | null {
+    if (!training || !chainForwardEnabled()) return null;
+    if (!this.partChains.has(part)) {
+      this.partChains.set(part, part instanceof tfl.LayersModel ? compileModelChain(part) : compileLayers([part]));
     }
-    const forward = () => part.apply(input, { training }) as tf.Tensor;
-    return training && part === this.body ? this.withFrozenStateInInference(forward) : forward();
+    return this.partChains.get(part) ?? null;
+  }
+
+  /** The body on `input` (with the outputs of the `taps` layers), as a compiled op chain when training and possible. */
+  private runBody(input: tf.Tensor, training: boolean, taps: readonly string[]): { features: tf.Tensor; activations: tf.Tensor[] } {
+    const chain = this.partChain(this.body, training);
+    if (chain === null) return this.applyBody(input, training, taps);
+    const { output, recorded } = runChainRecording(chain, input, true, this.tapSteps(taps));
+    return { features: output, activations: recorded };
+  }
+
+  /** One head on `features`, as a compiled op chain when training and possible. */
+  private runHead(head: Layer, features: tf.Tensor, training: boolean): tf.Tensor {
+    const chain = this.partChain(head, training);
+    return chain === null ? (head.apply(features, { training }) as tf.Tensor) : runChain(chain, features, true);
   }
 
   /**

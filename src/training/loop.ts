@@ -26,8 +26,12 @@ import { learningRateAt, type LearningRateSchedule, type ScheduleInterval } from
 import { clipGradients, type GradientClipping } from "./gradient_clipping.js";
 import { assertFiniteLogs, assertFiniteWeights } from "./divergence.js";
 
-/** Per-sample training loss of a batch: logits (B, C) -> (B,). */
-export type BatchLoss = (logits: tf.Tensor2D, batch: BatchTensors) => tf.Tensor1D;
+/**
+ * Per-sample training loss of a batch: logits (B, C) -> (B,). `activations`
+ * are the outputs of the body layers named in TrainOptions.activations, in
+ * that order, from the same forward pass (empty when none are named).
+ */
+export type BatchLoss = (logits: tf.Tensor2D, batch: BatchTensors, activations: readonly tf.Tensor[]) => tf.Tensor1D;
 
 export interface MonitorOptions {
   /** A logged metric name, e.g. "val_loss" or "val_accuracy". */
@@ -59,6 +63,8 @@ export interface TrainOptions {
    * heads of a multi-head model): their trainable weights train too.
    */
   extraHeads?: readonly string[] | undefined;
+  /** Body layers (ContinualModel.bodyLayerNames) whose outputs the loss reads as its `activations`. */
+  activations?: readonly string[] | undefined;
   /** When set, logits of every other class are pushed to -1e9 before the loss (training only). */
   allowedClasses?: readonly number[] | undefined;
   metrics?: Readonly<Record<string, BatchMetric>> | undefined;
@@ -132,7 +138,10 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
             const rows = batch.labels.shape[0];
             // Rows of several tasks train the body and each of their heads.
             const stepVariables = batch.tasks ? model.trainableVariables([...trainedHeads, ...batch.tasks.taskIds]) : variables;
-            sums.add(trainStep(model, taskId, stepVariables, batch, options.loss, metrics, maskBias, optimizer, options.gradientClipping), rows);
+            sums.add(
+              trainStep(model, taskId, stepVariables, batch, options.loss, options.activations ?? [], metrics, maskBias, optimizer, options.gradientClipping),
+              rows,
+            );
           } finally {
             disposeBatch(batch);
           }
@@ -190,6 +199,7 @@ function trainStep(
   variables: tf.Variable[],
   batch: BatchTensors,
   loss: BatchLoss,
+  taps: readonly string[],
   metrics: Readonly<Record<string, BatchMetric>>,
   maskBias: tf.Tensor2D | null,
   optimizer: TrainingOptimizer,
@@ -197,10 +207,12 @@ function trainStep(
 ): Record<string, tf.Scalar> {
   let logitsForMetrics: tf.Tensor2D | null = null;
   const { value, grads } = tf.variableGrads(() => {
-    const raw = model.getLogits(batch.x, batch.tasks ?? taskId, true);
+    const tasks = batch.tasks ?? taskId;
+    const { logits: raw, activations } =
+      taps.length === 0 ? { logits: model.getLogits(batch.x, tasks, true), activations: [] } : model.getLogitsAndActivations(batch.x, tasks, true, taps);
     const logits = maskBias ? (tf.add(raw, maskBias) as tf.Tensor2D) : raw;
     logitsForMetrics = tf.keep(logits);
-    return tf.mean(loss(logits, batch)) as tf.Scalar;
+    return tf.mean(loss(logits, batch, activations)) as tf.Scalar;
   }, variables);
   try {
     const clipped = clipping ? clipGradients(grads, clipping) : grads;

@@ -36,6 +36,29 @@ export interface ClsEmaSettings {
 }
 
 /**
+ * Renate's constraints on the settings (the plastic model follows the
+ * working model faster and more often than the stable one): a message
+ * naming the options broken (`name` gives an option's name, e.g. with a
+ * prefix), or undefined when they hold.
+ */
+export function clsEmaSettingsProblem(settings: ClsEmaSettings, name: (key: keyof ClsEmaSettings) => string = (key) => key): string | undefined {
+  const s = settings;
+  if (s.plasticModelUpdateWeight > s.stableModelUpdateWeight) {
+    return (
+      `${name("plasticModelUpdateWeight")} (${s.plasticModelUpdateWeight}) must not exceed ${name("stableModelUpdateWeight")} ` +
+      `(${s.stableModelUpdateWeight}): the plastic model averages over the shorter window`
+    );
+  }
+  if (s.plasticModelUpdateProbability <= s.stableModelUpdateProbability) {
+    return (
+      `${name("plasticModelUpdateProbability")} (${s.plasticModelUpdateProbability}) must be above ` +
+      `${name("stableModelUpdateProbability")} (${s.stableModelUpdateProbability}): the plastic model is updated more often`
+    );
+  }
+  return undefined;
+}
+
+/**
  * Consistency targets, per row: the row of `stableLogits` when the stable
  * model gives the row's label a strictly higher softmax probability than
  * the plastic model, else the row of `plasticLogits` (Renate's rule; ties go

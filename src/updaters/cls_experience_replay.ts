@@ -54,7 +54,7 @@ import type { StateReader, StateWriter } from "../state/store.js";
 import type { RowTasks } from "../task_id.js";
 import { logitMeanSquaredError, type LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
-import { ClsEmaModels } from "./cls_ema_models.js";
+import { ClsEmaModels, clsEmaSettingsProblem } from "./cls_ema_models.js";
 import { carryOver, carryOverProblem, loadWeights, saveWeights } from "./ema_weights.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
@@ -160,19 +160,8 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
 
   constructor(options: ClsExperienceReplayOptions) {
     const resolved = resolveOptions(clsExperienceReplayOptionsSchema, options, "ClsExperienceReplayModelUpdater");
-    // Renate's checks: the plastic model is the one that follows the working model faster.
-    if (resolved.plasticModelUpdateWeight > resolved.stableModelUpdateWeight) {
-      throw new OptionsError(
-        `invalid ClsExperienceReplayModelUpdater options: plasticModelUpdateWeight (${resolved.plasticModelUpdateWeight}) must not exceed ` +
-          `stableModelUpdateWeight (${resolved.stableModelUpdateWeight}): the plastic model averages over the shorter window`,
-      );
-    }
-    if (resolved.plasticModelUpdateProbability <= resolved.stableModelUpdateProbability) {
-      throw new OptionsError(
-        `invalid ClsExperienceReplayModelUpdater options: plasticModelUpdateProbability (${resolved.plasticModelUpdateProbability}) must be ` +
-          `above stableModelUpdateProbability (${resolved.stableModelUpdateProbability}): the plastic model is updated more often`,
-      );
-    }
+    const problem = clsEmaSettingsProblem(resolved);
+    if (problem !== undefined) throw new OptionsError(`invalid ClsExperienceReplayModelUpdater options: ${problem}`);
     super(resolved, "reservoir");
     this.memoryBatchSize = resolved.memoryBatchSize ?? resolved.batchSize;
     this.alpha = resolved.alpha;

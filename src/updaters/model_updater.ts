@@ -382,6 +382,8 @@ export abstract class ModelUpdater {
     taskId: string;
     data: BatchSource;
     loss: BatchLoss;
+    /** Body layers whose outputs the loss reads (TrainOptions.activations). */
+    activations?: readonly string[] | undefined;
     batchSize: number;
     epochs: number;
     stepsPerEpoch?: number | undefined;

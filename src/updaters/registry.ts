@@ -17,6 +17,8 @@ import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consoli
 import { ICaRLModelUpdater } from "./icarl.js";
 import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
 import { ErAceModelUpdater } from "./er_ace.js";
+import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
+import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
 
 interface UpdaterEntry {
   description: string;
@@ -103,6 +105,16 @@ export const UPDATERS = {
     description: "ER-ACE: experience replay whose new-data cross-entropy covers only the classes of the current batch",
     usesMemory: true,
     create: (o) => new ErAceModelUpdater({ ...o, memorySize: withMemory("er-ace", o.memorySize) }),
+  },
+  "pod-er": {
+    description: "POD-ER (Renate): replay with pooled distillation of the outputs of named layers, stored with each memory item",
+    usesMemory: true,
+    create: (o) => new PodExperienceReplayModelUpdater({ ...(o as PodExperienceReplayOptions), memorySize: withMemory("pod-er", o.memorySize) }),
+  },
+  "super-er": {
+    description: "Super-ER (Renate): DER logit replay + CLS-ER consistency + POD of named layers + shrink-and-perturb at each update's start",
+    usesMemory: true,
+    create: (o) => new SuperExperienceReplayModelUpdater({ ...o, memorySize: withMemory("super-er", o.memorySize) }),
   },
 } satisfies Record<string, UpdaterEntry>;
 

@@ -11,6 +11,7 @@
  * carries its task (chunk rows the update's, memory rows their own), so a
  * multi-head model trains each through its own head.
  */
+import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { gatherBatch, type RowTransforms } from "../data/transforms.js";
@@ -37,23 +38,44 @@ export interface ReplaySourceOptions {
   /**
    * When set, every row gets the target row [role, ...metadata row]: role
    * CHUNK_ROLE for chunk rows (metadata zero), k for memory batch k with the
-   * item's stored metadata `key` (`width` values). `"roles"`: the target
-   * row is the role alone (width 1), for losses that weight rows by term.
+   * item's stored metadata `key` (`width` values). Several columns: their
+   * rows side by side, in the order listed. `"roles"`: the target row is the
+   * role alone (width 1), for losses that weight rows by term.
    */
-  memoryTargets?: { key: string; width: number } | "roles" | undefined;
-  /** With `memoryTargets` `{ key, width }`: the target rows of the chunk's items (width values each), instead of zeros. */
+  memoryTargets?: MemoryTargets | readonly MemoryTargets[] | "roles" | undefined;
+  /** With `memoryTargets` columns: the target rows of the chunk's items (all columns' width each), instead of zeros. */
   chunkTargets?: Float32Array | undefined;
   afterStep?: ((indices: Int32Array) => void | Promise<void>) | undefined;
 }
 
+/**
+ * Each row's share of the batch MEAN for a loss term over the rows of role
+ * `code` (`role`: each row's role, shape (B,)): weight * B / (rows of that
+ * role) on its rows, 0 elsewhere, so the term enters the mean as `weight`
+ * times the mean over its own rows (and as 0 when it has none).
+ */
+export function roleShare(role: tf.Tensor1D, code: number, weight: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const member = tf.cast(tf.equal(role, code), "float32");
+    return tf.mul(member, tf.div(role.shape[0] * weight, tf.maximum(tf.sum(member), 1))) as tf.Tensor1D;
+  });
+}
+
+/** A memory metadata column appended to the target rows, and its values per item. */
+export interface MemoryTargets {
+  key: string;
+  width: number;
+}
+
 /** A BatchSource over the chunk whose batches carry memory items too. */
 export function replaySource(options: ReplaySourceOptions): BatchSource {
-  const { chunk, taskId, memory, memoryBatchSizes, draws, memoryTargets, chunkTargets, afterStep } = options;
+  const { chunk, taskId, memory, memoryBatchSizes, draws, chunkTargets, afterStep } = options;
   const numClasses = Math.max(chunk.numClasses, memory.numClasses);
-  const metadataTarget = memoryTargets === "roles" ? undefined : memoryTargets;
-  const targetWidth = memoryTargets === undefined ? undefined : (metadataTarget?.width ?? 0) + 1;
-  if (chunkTargets && chunkTargets.length !== chunk.length * (metadataTarget?.width ?? -1)) {
-    throw new RangeError(`replaySource: chunkTargets has ${chunkTargets.length} values, not ${chunk.length} rows of the memory targets' width`);
+  const columns = options.memoryTargets === undefined || options.memoryTargets === "roles" ? [] : [options.memoryTargets].flat();
+  const metadataWidth = columns.reduce((n, column) => n + column.width, 0);
+  const targetWidth = options.memoryTargets === undefined ? undefined : metadataWidth + 1;
+  if (chunkTargets && (columns.length === 0 || chunkTargets.length !== chunk.length * metadataWidth)) {
+    throw new RangeError(`replaySource: chunkTargets has ${chunkTargets.length} values, not ${chunk.length} rows of the memory targets' width ${metadataWidth}`);
   }
   return {
     length: chunk.length,
@@ -77,19 +99,23 @@ export function replaySource(options: ReplaySourceOptions): BatchSource {
       const batch = { ...concatBatches(parts), tasks: rowTasks(taskId, indices.length, memory, slotLists) };
       if (targetWidth === undefined) return batch;
       const targets = new Float32Array(batch.labels.length * targetWidth);
-      const metadata = metadataTarget !== undefined && slotLists.length > 0 ? memory.metadataColumn(metadataTarget.key) : new Float32Array(0);
+      const metadata = columns.map((column) => (slotLists.length > 0 ? memory.metadataColumn(column.key) : new Float32Array(0)));
       let row = 0;
       parts.forEach((part, p) => {
         for (let i = 0; i < part.labels.length; i++, row++) {
           targets[row * targetWidth] = roles[p]!;
-          if (metadataTarget === undefined) continue;
+          if (columns.length === 0) continue;
           if (p === 0) {
             const index = indices[i]!;
-            if (chunkTargets) targets.set(chunkTargets.subarray(index * metadataTarget.width, (index + 1) * metadataTarget.width), row * targetWidth + 1);
+            if (chunkTargets) targets.set(chunkTargets.subarray(index * metadataWidth, (index + 1) * metadataWidth), row * targetWidth + 1);
             continue;
           }
           const slot = slotLists[p - 1]![i]!;
-          targets.set(metadata.subarray(slot * metadataTarget.width, (slot + 1) * metadataTarget.width), row * targetWidth + 1);
+          let offset = row * targetWidth + 1;
+          columns.forEach(({ width }, c) => {
+            targets.set(metadata[c]!.subarray(slot * width, (slot + 1) * width), offset);
+            offset += width;
+          });
         }
       });
       return { ...batch, targets };

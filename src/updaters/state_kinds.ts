@@ -19,6 +19,8 @@ import { ICaRLModelUpdater } from "./icarl.js";
 import { JointModelUpdater } from "./joint.js";
 import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
 import { OfflineExperienceReplayModelUpdater } from "./offline_experience_replay.js";
+import { PodExperienceReplayModelUpdater } from "./pod_experience_replay.js";
+import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
 import { RepeatedDistillationModelUpdater } from "./repeated_distillation.js";
 import { checkUpdaterState, type StateCheckOptions } from "./state_check.js";
 import type { UpdaterOptionsSchema, UpdaterStateData } from "./state_schema.js";
@@ -37,6 +39,8 @@ export const STATE_KINDS: Readonly<Record<string, UpdaterOptionsSchema>> = {
   icarl: ICaRLModelUpdater.optionsSchema,
   "cls-er": ClsExperienceReplayModelUpdater.optionsSchema,
   "er-ace": ErAceModelUpdater.optionsSchema,
+  "pod-er": PodExperienceReplayModelUpdater.optionsSchema,
+  "super-er": SuperExperienceReplayModelUpdater.optionsSchema,
 };
 
 /**

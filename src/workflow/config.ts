@@ -11,6 +11,7 @@ import { modelSpecSchema } from "../model/spec.js";
 import { optimizerSpecSchema } from "../training/optimizers.js";
 import { learningRateScheduleSchema } from "../training/schedules.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
+import { POD_DISTILLATION_TYPES } from "../updaters/pooled_output_distillation.js";
 
 export { dataFormatSchema } from "../data/data_format.js";
 import { dataFormatSchema } from "../data/data_format.js";
@@ -29,6 +30,24 @@ export const configUpdaterOptionsSchema = z.strictObject({
   ewcLambda: z.number().min(0).optional(),
   ewcMode: z.enum(["separate", "online"]).optional(),
   decayFactor: z.number().min(0).max(1).optional(),
+  // POD-ER (pod-er) and Super-ER (super-er); each updater checks its own, this only keeps typos out.
+  layers: z.array(z.string().min(1)).optional(),
+  distillationType: z.enum(POD_DISTILLATION_TYPES).optional(),
+  normalize: z.boolean().optional(),
+  normalizeLoss: z.boolean().optional(),
+  derAlpha: z.number().min(0).optional(),
+  derBeta: z.number().min(0).optional(),
+  spShrinkFactor: z.number().positive().optional(),
+  spSigma: z.number().min(0).optional(),
+  clsAlpha: z.number().min(0).optional(),
+  clsStableModelUpdateWeight: z.number().min(0).max(1).optional(),
+  clsPlasticModelUpdateWeight: z.number().min(0).max(1).optional(),
+  clsStableModelUpdateProbability: z.number().min(0).max(1).optional(),
+  clsPlasticModelUpdateProbability: z.number().min(0).max(1).optional(),
+  podAlpha: z.number().min(0).optional(),
+  podLayers: z.array(z.string().min(1)).optional(),
+  podDistillationType: z.enum(POD_DISTILLATION_TYPES).optional(),
+  podNormalize: z.boolean().optional(),
   batchSize: z.number().int().positive().optional(),
   maxEpochs: z.number().int().min(0).optional(),
   optimizer: optimizerSpecSchema.optional(),

@@ -11,6 +11,7 @@ import { UPDATER_NAMES, createUpdater } from "../../src/updaters/registry.js";
 import { accuracy } from "../../src/metrics/accuracy.js";
 import { buildModel } from "../../src/model/continual_model.js";
 import { predict } from "../../src/training/predict.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -106,6 +107,8 @@ test("a task-incremental benchmark runs every updater, and each one with a memor
       "rd-budget": { consolidationEpochs: 10 }, // its budget rule would run 209 epochs on this tiny memory
       // Its stable model (which predicts) averages over ~1,000 steps by default; these tasks are 15 steps.
       "cls-er": { stableModelUpdateWeight: 0.6, plasticModelUpdateWeight: 0.5 },
+      "pod-er": registryTestOptions("pod-er", "dense_0_relu"),
+      "super-er": registryTestOptions("super-er", "dense_0_relu"),
     },
   });
   assert.equal(tf.memory().numTensors, before);

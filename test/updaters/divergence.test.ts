@@ -18,6 +18,7 @@ import type { TrainingCallback, TrainingEvent } from "../../src/training/callbac
 import type { ModelUpdater } from "../../src/updaters/model_updater.js";
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import { UPDATER_NAMES, createUpdater, type UpdaterName } from "../../src/updaters/registry.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -39,6 +40,7 @@ function make(name: UpdaterName, output: string, extra: Partial<ModelUpdaterOpti
     optimizer: { name: "adam", learningRate: 1e-2 },
     outputStateFolder: output,
     ...(name === "rd-budget" ? { consolidationEpochs: 2 } : {}),
+    ...registryTestOptions(name, "dense_0_relu"),
     ...extra,
   } as Parameters<typeof createUpdater>[1]);
 }

@@ -13,6 +13,7 @@ import { expectNoTensorLeak, useBackend } from "../helpers/backend.js";
 import { splitBlobs } from "../helpers/continual_data.js";
 import { loadModel } from "../../src/model/io.js";
 import { UPDATER_NAMES, createUpdater } from "../../src/updaters/registry.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -66,6 +67,7 @@ for (const name of LAYERS_MODEL_UPDATERS) {
         outputStateFolder: join(dir, "state"),
         // rd-budget would otherwise consolidate for ceil(25000 / 40) epochs.
         ...(name === "rd-budget" ? { consolidationEpochs: 2 } : {}),
+        ...registryTestOptions(name, "trained"),
       } as Parameters<typeof createUpdater>[1]);
       await updater.update(data.train[0]!);
       assert.deepEqual(frozenValues(layersModel), pretrained, "after update 1");
@@ -122,6 +124,7 @@ for (const name of LAYERS_MODEL_UPDATERS) {
         backend: "wasm",
         optimizer: { name: "sgd", learningRate: 0.1 },
         ...(name === "rd-budget" ? { consolidationEpochs: 1 } : {}),
+        ...registryTestOptions(name, "body"),
       } as Parameters<typeof createUpdater>[1];
       try {
         const first = createUpdater(name, { ...options, model, outputStateFolder: join(dir, "1") });

@@ -18,6 +18,7 @@ import type { ModelUpdater } from "../../src/updaters/model_updater.js";
 import type { MemoryModelUpdater } from "../../src/updaters/memory_updater.js";
 import { evaluateDataset } from "../../src/training/evaluate.js";
 import { DataError, ModelError, StateError } from "../../src/errors.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -35,10 +36,10 @@ const test3 = part(testAll, [3], 4);
 const testOld = part(testAll, [0, 1, 2], 4);
 const spec = mlp({ inputShape: [DIMS], hidden: [32], classes: 3 });
 const base = { batchSize: 32, maxEpochs: 2, seed: 3, backend: "wasm" as const, optimizer: { name: "adam" as const, learningRate: 1e-2 } };
-const UPDATERS = ["rd", "der++", "er", "fine-tuning", "joint", "cls-er", "er-ace"] as const;
+const UPDATERS = ["rd", "der++", "er", "fine-tuning", "joint", "cls-er", "er-ace", "pod-er", "super-er"] as const;
 
 function make(name: string, model: ContinualModel, extra: Record<string, unknown> = {}): ModelUpdater {
-  return createUpdater(name, { ...base, memorySize: 60, model, growClasses: true, ...extra });
+  return createUpdater(name, { ...base, memorySize: 60, model, growClasses: true, ...registryTestOptions(name, "dense_0_relu"), ...extra });
 }
 
 async function weightsOf(model: ContinualModel): Promise<Float32Array[]> {
@@ -91,7 +92,7 @@ for (const name of UPDATERS) {
       assert.equal(modelJson.userDefinedMetadata.relearn.spec.classes, 4);
 
       // A grown state resumes without the option (the growth was allowed when it happened), from the old config too.
-      const later = createUpdater(name, { ...base, memorySize: 60, model: buildModel(spec, { seed: 0 }), inputStateFolder: join(dir, "v3") });
+      const later = createUpdater(name, { ...base, memorySize: 60, model: buildModel(spec, { seed: 0 }), inputStateFolder: join(dir, "v3"), ...registryTestOptions(name, "dense_0_relu") });
       await later.prepare();
       assert.equal(later.model.numClasses, 4);
       assert.deepEqual(await weightsOf(later.model), await weightsOf(straightModel));

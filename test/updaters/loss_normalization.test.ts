@@ -119,7 +119,7 @@ class ProbeOfflineER extends OfflineExperienceReplayModelUpdater {
 function lossOf(loss: BatchLoss, roles: number[]): number {
   return tf.tidy(() => {
     const batch = { labels: tf.tensor1d(labels, "int32"), targets: tf.tensor2d(roles, [roles.length, 1]) } as unknown as BatchTensors;
-    return tf.mean(loss(tf.tensor2d(logits), batch)).dataSync()[0]!;
+    return tf.mean(loss(tf.tensor2d(logits), batch, [])).dataSync()[0]!;
   });
 }
 

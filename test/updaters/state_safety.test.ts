@@ -17,6 +17,7 @@ import { FineTuningModelUpdater } from "../../src/updaters/fine_tuning.js";
 import { readUpdaterState, STATE_KINDS } from "../../src/updaters/state_kinds.js";
 import { UPDATERS, UPDATER_NAMES } from "../../src/updaters/registry.js";
 import type { ModelUpdater } from "../../src/updaters/model_updater.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -156,7 +157,7 @@ test("the seen counter edited by hand (300 -> 700, no new checksum) is refused, 
 
 test("every registered updater's state kind is readable by inspect/evaluate, with that updater's own options schema", () => {
   for (const name of UPDATER_NAMES) {
-    const updater = UPDATERS[name].create({ ...base, model: spec, memorySize: 10 });
+    const updater = UPDATERS[name].create({ ...base, model: spec, memorySize: 10, ...registryTestOptions(name, "dense_0_relu") });
     const schema = (updater.constructor as typeof ModelUpdater).optionsSchema;
     assert.ok(schema !== undefined, `${name} declares its options schema`);
     assert.equal(STATE_KINDS[updater.kind], schema, `${name} (kind ${updater.kind})`);

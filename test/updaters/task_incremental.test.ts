@@ -24,6 +24,7 @@ import { updaterEntry } from "../../src/updaters/registry.js";
 import type { ModelUpdater } from "../../src/updaters/model_updater.js";
 import type { ReplayBuffer } from "../../src/memory/replay_buffer.js";
 import { weightsOf } from "./replay_fixtures.js";
+import { registryTestOptions } from "../helpers/updater_options.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -45,10 +46,10 @@ const testSets = twoTasks(50, 200);
 const spec = mlp({ inputShape: [DIMS], hidden: [32], classes: 2, multiHead: true });
 const base = { batchSize: 32, maxEpochs: 10, seed: 3, backend: "wasm" as const, optimizer: { name: "adam" as const, learningRate: 1e-2 } };
 
-const REPLAY_UPDATERS = ["rd", "er", "offline-er", "der++", "gdumb", "cls-er", "er-ace"];
+const REPLAY_UPDATERS = ["rd", "er", "offline-er", "der++", "gdumb", "cls-er", "er-ace", "pod-er", "super-er"];
 
 function make(name: string, extra: Record<string, unknown> = {}): ModelUpdater & { memory?: ReplayBuffer } {
-  return updaterEntry(name).create({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 500, ...extra }) as ModelUpdater & { memory?: ReplayBuffer };
+  return updaterEntry(name).create({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 500, ...registryTestOptions(name, "dense_0_relu"), ...extra }) as ModelUpdater & { memory?: ReplayBuffer };
 }
 
 async function accuracyOf(updater: ModelUpdater, t: number): Promise<number> {
@@ -63,8 +64,9 @@ for (const [name, memorySize] of [...[...REPLAY_UPDATERS, "joint"].map((n) => [n
     updater.model.ensureHead(TASKS[1]!); // the head's own tensors are not a leak
     const tensors = tf.memory().numTensors;
     await updater.update(train[1]!, { taskId: TASKS[1] });
-    // CLS-ER keeps the new head's kernel and bias in its stable, plastic and (predicting with the stable one) working weights too.
-    const keptHeads = name === "cls-er" ? 3 * 2 : 0;
+    // CLS-ER keeps the new head's kernel and bias in its stable, plastic and (predicting with the stable one) working weights too;
+    // Super-ER in its stable and plastic ones.
+    const keptHeads = name === "cls-er" ? 3 * 2 : name === "super-er" ? 2 * 2 : 0;
     assert.equal(tf.memory().numTensors, tensors + keptHeads, "tensors leaked during update 2");
     const [old, latest] = [await accuracyOf(updater, 0), await accuracyOf(updater, 1)];
     assert.ok(afterFirst >= 0.95, `${name}: task 0 accuracy after update 1 is ${afterFirst}`);
