@@ -93,6 +93,15 @@ function settingsFor(preset: TableSettings | undefined): TableSettings {
   };
 }
 
+/**
+ * Flags some updaters cannot run without on an MLP: POD-ER and Super-ER distil the two hidden layers' outputs, pooled
+ * per unit ("pixel"; Renate's default "spatial" needs feature maps).
+ */
+const UPDATER_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  "pod-er": ["--pod-layers", "dense_0_relu,dense_1_relu", "--pod-distillation", "pixel"],
+  "super-er": ["--pod-layers", "dense_0_relu,dense_1_relu", "--pod-distillation", "pixel"],
+};
+
 interface Shard {
   name: string;
   flags: string[];
@@ -111,6 +120,7 @@ function shardsOf(t: TableSettings, root: string): Shard[] {
           ...(size === null ? [] : ["--memory-sizes", size]),
           "--seeds", t.seeds, "--epochs", t.epochs, "--batch-size", "32", "--lr", "1e-3", "--model", "mlp:256,256",
           "--out", join(root, name), "--no-png",
+          ...(UPDATER_FLAGS[updater] ?? []),
           ...(t.trainPerTask ? ["--train-per-task", t.trainPerTask] : []),
           ...(t.testPerTask ? ["--test-per-task", t.testPerTask] : []),
         ],
