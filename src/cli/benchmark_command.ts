@@ -14,6 +14,7 @@ import { POD_DISTILLATION_TYPES } from "../updaters/pooled_output_distillation.j
 import { progressCallbacks } from "./progress.js";
 import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
+import { mergeUpdaterOptions, updaterOptionsFlag } from "./updater_options_flag.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
 
 export function benchmarkCommand(): Command {
@@ -48,6 +49,11 @@ export function benchmarkCommand(): Command {
       (value: string) => value.split(",").map((s) => s.trim()),
     )
     .option("--pod-distillation <type>", `pod-er, super-er: pooling of the distilled outputs, one of ${POD_DISTILLATION_TYPES.join(", ")} (an mlp's layers take channel or pixel)`, "spatial")
+    .option(
+      "--updater-options <json>",
+      `hyper-parameters per updater, as JSON keyed by updater name, over those other flags set, e.g. '{"cls-er": {"newDataLoss": "asymmetric"}}' (each updater's options as in the README)`,
+      updaterOptionsFlag,
+    )
     .option("--out <dir>", "results folder", "results/benchmark")
     .option("--no-png", "skip the PNG copies of the charts")
     .option("--json", "print the summary as JSON on stdout (progress stays on stderr)")
@@ -58,12 +64,21 @@ Examples:
   relearn benchmark --dataset train.csv --test-dataset test.csv --tasks 3 --updaters rd,fine-tuning --model mlp:32 --epochs 1
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
   relearn benchmark --dataset fashion-mnist --updaters pod-er,super-er,er --pod-layers dense_0_relu,dense_1_relu --pod-distillation pixel
+  relearn benchmark --dataset fashion-mnist --updaters cls-er,er-ace --updater-options '{"cls-er": {"newDataLoss": "asymmetric"}}'
   relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
     )
     .action(async (flags) => {
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       updaters.forEach((u) => updaterEntry(u));
+      // Before loading data: a misnamed updater in --updater-options fails at once.
+      const updaterOptions = mergeUpdaterOptions(updaters, {
+            ...(flags.consolidationEpochs === undefined
+              ? {}
+              : { rd: { consolidationEpochs: flags.consolidationEpochs }, "rd-budget": { consolidationEpochs: flags.consolidationEpochs } }),
+            "pod-er": { distillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { layers: flags.podLayers }) },
+            "super-er": { podDistillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { podLayers: flags.podLayers }) },
+          }, flags.updaterOptions);
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
       const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses }, "--model", flags.initializer);
       process.stderr.write(
@@ -95,13 +110,7 @@ Examples:
           batchSize: flags.batchSize,
           optimizer: { name: "adam", learningRate: flags.lr },
           backend: flags.backend,
-          updaterOptions: {
-            ...(flags.consolidationEpochs === undefined
-              ? {}
-              : { rd: { consolidationEpochs: flags.consolidationEpochs }, "rd-budget": { consolidationEpochs: flags.consolidationEpochs } }),
-            "pod-er": { distillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { layers: flags.podLayers }) },
-            "super-er": { podDistillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { podLayers: flags.podLayers }) },
-          },
+          updaterOptions,
         },
         {
           callbacksFor: (p) =>

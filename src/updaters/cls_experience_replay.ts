@@ -56,6 +56,7 @@ import { logitMeanSquaredError, type LossFunction } from "../training/losses.js"
 import type { BatchLoss } from "../training/loop.js";
 import { ClsEmaModels, clsEmaSettingsProblem } from "./cls_ema_models.js";
 import { carryOver, carryOverProblem, loadWeights, saveWeights } from "./ema_weights.js";
+import { asymmetricCrossEntropyLoss } from "./er_ace.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { classesSeen, StreamTracker } from "./replay_source.js";
@@ -76,6 +77,7 @@ export const clsExperienceReplayOptionsSchema = updaterOptionsSchema.extend({
   plasticModelUpdateProbability: z.number().min(0).max(1).default(0.9),
   normalizeLoss: z.boolean().default(true),
   predictWith: z.enum(["stable", "working"]).default("stable"),
+  newDataLoss: z.enum(["cross-entropy", "asymmetric"]).default("cross-entropy"),
 });
 
 export interface ClsExperienceReplayOptions extends ModelUpdaterOptions {
@@ -99,6 +101,12 @@ export interface ClsExperienceReplayOptions extends ModelUpdaterOptions {
   normalizeLoss?: boolean | undefined;
   /** The model `updater.model` holds after each update: "stable" (the paper's, default) or "working" (Renate's). */
   predictWith?: "stable" | "working" | undefined;
+  /**
+   * The loss of the chunk rows: "cross-entropy" over all classes (the paper's and Renate's, default) or
+   * "asymmetric", ER-ACE's cross-entropy over the classes of the step's chunk rows only (er_ace.ts), from the
+   * first update that starts with a memory of earlier data.
+   */
+  newDataLoss?: "cross-entropy" | "asymmetric" | undefined;
 }
 
 /**
@@ -114,7 +122,16 @@ export function clsExperienceReplayLoss(
   logits: tf.Tensor2D,
   labels: tf.Tensor1D,
   targets: tf.Tensor2D | undefined,
-  options: { chunkRows: number; alpha: number; beta: number; normalize: boolean; lossFn: LossFunction; scoredClasses?: readonly number[] | undefined },
+  options: {
+    chunkRows: number;
+    alpha: number;
+    beta: number;
+    normalize: boolean;
+    lossFn: LossFunction;
+    scoredClasses?: readonly number[] | undefined;
+    /** When given, the chunk rows' cross-entropy is ER-ACE's, over these classes only. */
+    chunkClasses?: readonly number[] | undefined;
+  },
 ): tf.Tensor1D {
   const [rows, classes] = logits.shape;
   const { chunkRows, alpha, beta } = options;
@@ -129,7 +146,11 @@ export function clsExperienceReplayLoss(
   ceWeights.fill(chunkRows > 0 ? rows / chunkRows / z : 0, 0, chunkRows);
   if (memoryRows > 0) ceWeights.fill((rows * alpha) / memoryRows / z, chunkRows);
   return tf.tidy(() => {
-    const ce = tf.mul(options.lossFn(logits, labels), tf.tensor1d(ceWeights)) as tf.Tensor1D;
+    const perRow =
+      options.chunkClasses === undefined
+        ? options.lossFn(logits, labels)
+        : asymmetricCrossEntropyLoss(logits, labels, { chunkRows, chunkClasses: options.chunkClasses, lossFn: options.lossFn });
+    const ce = tf.mul(perRow, tf.tensor1d(ceWeights)) as tf.Tensor1D;
     if (memoryRows === 0 || beta === 0) return ce;
     const mse = tf.mul(logitMeanSquaredError(tf.slice(logits, [chunkRows, 0], [memoryRows, classes]), targets!, options.scoredClasses), (rows * beta) / memoryRows / z);
     return tf.add(ce, tf.concat([tf.zeros([chunkRows]), mse])) as tf.Tensor1D;
@@ -153,6 +174,7 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
   readonly plasticModelUpdateProbability: number;
   readonly normalizeLoss: boolean;
   readonly predictWith: "stable" | "working";
+  readonly newDataLoss: "cross-entropy" | "asymmetric";
   /** The stable and plastic models. */
   readonly emaModels: ClsEmaModels;
   /** Between updates, when the model holds the stable model's weights: the working model's. */
@@ -172,6 +194,7 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.plasticModelUpdateProbability = resolved.plasticModelUpdateProbability;
     this.normalizeLoss = resolved.normalizeLoss;
     this.predictWith = resolved.predictWith;
+    this.newDataLoss = resolved.newDataLoss;
     this.emaModels = new ClsEmaModels(resolved);
   }
 
@@ -194,9 +217,11 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
       }),
     );
     const scoredClasses = o.maskUnusedClasses ? classesSeen(chunk, this.memory) : undefined;
+    // As ER-ACE: the first update (empty memory at its start) trains on the plain cross-entropy.
+    const asymmetric = this.newDataLoss === "asymmetric" && this.memory.length > 0;
     // Runs inside the loop's gradient scope, which frees the targets after the step.
     const loss: BatchLoss = (logits, batch) => {
-      const { chunkRows } = current();
+      const { chunkRows, chunkClasses } = current();
       const rows = logits.shape[0];
       const targets =
         rows > chunkRows
@@ -209,6 +234,7 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
         normalize: this.normalizeLoss,
         lossFn: this.lossFn,
         scoredClasses,
+        chunkClasses: asymmetric ? chunkClasses : undefined,
       });
     };
     await this.train({ phase: this.kind, model, taskId, data, loss, batchSize: o.batchSize, epochs: o.maxEpochs, allowedClasses: scoredClasses });
@@ -288,6 +314,7 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
       plasticModelUpdateProbability: this.plasticModelUpdateProbability,
       normalizeLoss: this.normalizeLoss,
       predictWith: this.predictWith,
+      newDataLoss: this.newDataLoss,
     };
   }
 }

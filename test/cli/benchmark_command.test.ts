@@ -78,3 +78,32 @@ test("relearn benchmark rejects bad input with a message and a non-zero exit cod
   assert.equal(badData.status, 1);
   assert.match(badData.stderr, /unknown dataset/);
 });
+
+test("relearn benchmark --updater-options: each updater's options reach it, and bad ones fail before any training", async () => {
+  const out = await mkdtemp(join(tmpdir(), "relearn-cli-options-"));
+  try {
+    const common = ["benchmark", "--dataset", "fashion-mnist-bundled", "--tasks", "2", "--epochs", "1", "--model", "mlp:16", "--backend", "wasm", "--no-png", "--json"];
+    const finalAccuracy = (stdout: string) => (JSON.parse(stdout) as { groups: { finalAverageAccuracy: { mean: number } }[] }).groups[0]!.finalAverageAccuracy.mean;
+    const plain = relearn([...common, "--updaters", "cls-er", "--memory-sizes", "50", "--out", join(out, "plain")]);
+    assert.equal(plain.status, 0, plain.stderr);
+    const asymmetric = relearn([...common, "--updaters", "cls-er", "--memory-sizes", "50", "--out", join(out, "asymmetric"), "--updater-options", '{"cls-er": {"newDataLoss": "asymmetric"}}']);
+    assert.equal(asymmetric.status, 0, asymmetric.stderr);
+    assert.notEqual(finalAccuracy(asymmetric.stdout), finalAccuracy(plain.stdout), "the option changed the training");
+
+    const failures: [string, RegExp][] = [
+      ['{"cls-er": {"newDataLoss": "ace"}}', /invalid ClsExperienceReplayModelUpdater options:[\s\S]*newDataLoss/],
+      ['{"cls-er": {"gamma": 1}}', /gamma/],
+      ['{"er": {"memoryBatchSize": 8}}', /--updater-options names "er", which is not in --updaters \(cls-er\)/],
+      ['{"cls-er": 3}', /expected an object of objects/],
+      ["{cls-er", /not JSON/],
+    ];
+    for (const [json, message] of failures) {
+      const run = relearn([...common, "--updaters", "cls-er", "--out", join(out, "bad"), "--updater-options", json]);
+      assert.notEqual(run.status, 0, json);
+      assert.match(run.stderr, message, json);
+      assert.doesNotMatch(run.stderr, /epoch 1\/1/, `${json}: failed before training`);
+    }
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});

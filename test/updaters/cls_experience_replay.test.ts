@@ -66,6 +66,12 @@ test("clsExperienceReplayLoss: its batch mean is (CE(new) + alpha CE(memory) + b
     const maskedExpected = meanCe([0, 1]) + alpha * meanCe([2, 3, 4]) + beta * mseOver([0, 2]);
     assert.ok(Math.abs(masked - maskedExpected) < 1e-5, `${masked} vs ${maskedExpected}`);
     assert.ok(Math.abs(newOnly - meanCe([0, 1])) < 1e-5, "no memory rows: plain mean CE, not normalised (Renate)");
+    // newDataLoss "asymmetric": the new rows' CE over the chunk's classes {1, 2} only (ER-ACE); memory terms unchanged.
+    const asymmetric = meanOf(clsExperienceReplayLoss(z, y, t, { ...options, chunkClasses: [1, 2] }));
+    const ceOver = (r: number, classes: number[]) => ce(classes.map((c) => logits[r]![c]!), classes.indexOf(labels[r]!));
+    const asymmetricExpected = ((ceOver(0, [1, 2]) + ceOver(1, [1, 2])) / 2 + alpha * meanCe([2, 3, 4]) + beta * mseOver([0, 1, 2])) / (1 + alpha + beta);
+    assert.ok(Math.abs(asymmetric - asymmetricExpected) < 1e-5, `${asymmetric} vs ${asymmetricExpected}`);
+    assert.ok(asymmetric < normalized, "masking class 0 out of the new rows' softmax lowers their CE");
     tf.tidy(() => {
       assert.throws(() => clsExperienceReplayLoss(z, y, tf.zeros([2, 3]), options), /targets must be \[3, 3\]/);
       assert.throws(() => clsExperienceReplayLoss(z, y, t, { ...options, chunkRows: 6 }), /chunkRows 6/);
@@ -186,6 +192,7 @@ test("CLS-ER keeps old tasks that fine-tuning forgets, predicting with the stabl
   const shortWindows = { stableModelUpdateWeight: 0.95, plasticModelUpdateWeight: 0.9 };
   await checkBeatsFineTuning(make({ memorySize: 100, ...shortWindows }), { margin: 0.25, minOld: 0.75, minNew: 0.8 });
   await checkBeatsFineTuning(make({ memorySize: 100, predictWith: "working" }), { margin: 0.25, minOld: 0.75, minNew: 0.8 });
+  await checkBeatsFineTuning(make({ memorySize: 100, ...shortWindows, newDataLoss: "asymmetric" }), { margin: 0.25, minOld: 0.75, minNew: 0.8 });
 });
 
 test("CLS-ER: the model predicts with the stable average; memory streams in like ER; dispose() frees the averages too", async () => {
@@ -200,11 +207,11 @@ test("CLS-ER: the model predicts with the stable average; memory streams in like
   assert.equal(tf.memory().numTensors, tensors);
 });
 
-for (const predictWith of ["stable", "working"] as const) {
-  test(`CLS-ER (${predictWith}) state round trip: resumed after update 1, updates 2 and 3 are bit-identical to an uninterrupted run`, async () => {
+for (const [predictWith, newDataLoss] of [["stable", "cross-entropy"], ["working", "cross-entropy"], ["stable", "asymmetric"]] as const) {
+  test(`CLS-ER (${predictWith}, ${newDataLoss}) state round trip: resumed after update 1, updates 2 and 3 are bit-identical to an uninterrupted run`, async () => {
     const dir = await mkdtemp(join(tmpdir(), "relearn-cls-er-"));
     try {
-      const options = { ...base, memorySize: 70, predictWith };
+      const options = { ...base, memorySize: 70, predictWith, newDataLoss };
       const straight = new ClsExperienceReplayModelUpdater({ ...options, model: buildModel(spec, { seed: 0 }) });
       for (const t of [0, 1, 2]) await straight.update(data.train[t]!, { valDataset: data.test[t]! });
       const first = new ClsExperienceReplayModelUpdater({ ...options, model: buildModel(spec, { seed: 0 }), outputStateFolder: join(dir, "v1") });
@@ -232,7 +239,7 @@ test("CLS-ER defaults (Renate's) and bad options", () => {
     [updater.alpha, updater.beta, updater.stableModelUpdateWeight, updater.plasticModelUpdateWeight, updater.stableModelUpdateProbability, updater.plasticModelUpdateProbability],
     [0.5, 0.1, 0.999, 0.999, 0.7, 0.9],
   );
-  assert.deepEqual([updater.normalizeLoss, updater.predictWith, updater.memoryBatchSize], [true, "stable", 32]);
+  assert.deepEqual([updater.normalizeLoss, updater.predictWith, updater.newDataLoss, updater.memoryBatchSize], [true, "stable", "cross-entropy", 32]);
   const refuses = (extra: Record<string, unknown>, name: RegExp) =>
     assert.throws(() => new ClsExperienceReplayModelUpdater({ ...base, model, memorySize: 10, ...extra }), (e: unknown) => e instanceof OptionsError && name.test(e.message));
   refuses({ memorySize: 0 }, /memorySize/);
@@ -243,6 +250,7 @@ test("CLS-ER defaults (Renate's) and bad options", () => {
   refuses({ plasticModelUpdateWeight: 0.9999 }, /plasticModelUpdateWeight \(0.9999\) must not exceed stableModelUpdateWeight/);
   refuses({ stableModelUpdateProbability: 0.9 }, /plasticModelUpdateProbability \(0.9\) must be above stableModelUpdateProbability/);
   refuses({ predictWith: "plastic" }, /predictWith/);
+  refuses({ newDataLoss: "ace" }, /newDataLoss/);
   refuses({ gamma: 1 }, /gamma/);
   model.dispose();
 });

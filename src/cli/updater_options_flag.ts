@@ -1,0 +1,42 @@
+/**
+ * `--updater-options`: per-updater hyper-parameters for `relearn benchmark`, as JSON keyed by updater name, e.g.
+ * '{"cls-er": {"newDataLoss": "asymmetric"}, "er": {"memoryBatchSize": 64}}'. Only the shape is checked here; each
+ * updater's own options schema validates the values (unknown option names included) when the run creates it.
+ */
+import { InvalidArgumentError } from "commander";
+import * as z from "zod";
+import { OptionsError } from "../errors.js";
+
+const updaterOptionsFlagSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
+
+export type UpdaterOptionsFlag = z.output<typeof updaterOptionsFlagSchema>;
+
+/** commander argParser: the JSON text parsed into { updater: { option: value } }, or an InvalidArgumentError. */
+export function updaterOptionsFlag(value: string): UpdaterOptionsFlag {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`not JSON (${(e as Error).message}); expected e.g. '{"cls-er": {"newDataLoss": "asymmetric"}}'`);
+  }
+  const parsed = updaterOptionsFlagSchema.safeParse(json);
+  if (!parsed.success) throw new InvalidArgumentError(`expected an object of objects, { "<updater>": { "<option>": value } }: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * `fromFlags` (options other flags set, per updater) with `given` merged over them, option by option. Every updater
+ * named in `given` must be one of `updaters` (a typo would otherwise be ignored silently): else an OptionsError.
+ */
+export function mergeUpdaterOptions(
+  updaters: readonly string[],
+  fromFlags: Readonly<Record<string, Record<string, unknown>>>,
+  given: UpdaterOptionsFlag | undefined,
+): Record<string, Record<string, unknown>> {
+  const merged: Record<string, Record<string, unknown>> = { ...fromFlags };
+  for (const [name, options] of Object.entries(given ?? {})) {
+    if (!updaters.includes(name)) throw new OptionsError(`--updater-options names "${name}", which is not in --updaters (${updaters.join(", ")})`);
+    merged[name] = { ...merged[name], ...options };
+  }
+  return merged;
+}
