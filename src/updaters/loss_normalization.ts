@@ -1,7 +1,10 @@
 /**
  * How the rehearsal (ER) family combines its loss terms: the `lossNormalization`
- * option shared by ER, offline ER, DER++ and every later member of the family
- * (CLS-ER, POD-ER, Super-ER: adopt this option with the same two values).
+ * option shared by ER, offline ER and DER++, whose papers and Renate weigh the
+ * terms differently. CLS-ER, POD-ER and Super-ER take Renate's boolean
+ * `normalizeLoss` instead (default on): their objectives are Renate's own
+ * (POD-ER, Super-ER) or a reweighting of the paper's (CLS-ER), so there is no
+ * second, "paper" form to choose. termRowWeights below weighs their terms too.
  *
  * - "paper" (default): each method's published objective. DER++ is
  *   CE(new) + alpha * MSE + beta * CE(memory), unnormalised (Buzzega et al.

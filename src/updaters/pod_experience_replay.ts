@@ -42,10 +42,11 @@ import type { StateReader, StateWriter } from "../state/store.js";
 import { extractActivationsArray } from "../training/activations.js";
 import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
+import { termRowWeights } from "./loss_normalization.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { POD_DISTILLATION_TYPES, podLayout, podLoss, type PodDistillationType, type PodLayout, type PodSettings } from "./pooled_output_distillation.js";
-import { CHUNK_ROLE, classesSeen, roleShare, StreamTracker } from "./replay_source.js";
+import { CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 /** The memory column of the stored layer outputs. */
@@ -133,9 +134,9 @@ export function podExperienceReplayLoss(
     const stored = tf.slice(targets, [0, 1], [rows, options.layout.width]);
     const ce = options.lossFn(logits, labels);
     const pod = podLoss(activations, stored, options.layout, options.pod);
-    const memory = roleShare(role, MEMORY_ROLE, 1);
+    const memory = termRowWeights(role, [{ role: MEMORY_ROLE, weight: 1 }], "paper");
     const loss = tf.add(
-      tf.mul(ce, tf.add(roleShare(role, CHUNK_ROLE, 1), tf.mul(memory, options.beta))),
+      tf.mul(ce, tf.add(termRowWeights(role, [{ role: CHUNK_ROLE, weight: 1 }], "paper"), tf.mul(memory, options.beta))),
       tf.mul(pod, tf.mul(memory, options.alpha)),
     );
     if (!options.normalizeLoss) return loss as tf.Tensor1D;

@@ -11,7 +11,6 @@
  * carries its task (chunk rows the update's, memory rows their own), so a
  * multi-head model trains each through its own head.
  */
-import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.js";
 import { classesPresent } from "../data/dataset_ops.js";
 import { gatherBatch, type RowTransforms } from "../data/transforms.js";
@@ -46,19 +45,6 @@ export interface ReplaySourceOptions {
   /** With `memoryTargets` columns: the target rows of the chunk's items (all columns' width each), instead of zeros. */
   chunkTargets?: Float32Array | undefined;
   afterStep?: ((indices: Int32Array) => void | Promise<void>) | undefined;
-}
-
-/**
- * Each row's share of the batch MEAN for a loss term over the rows of role
- * `code` (`role`: each row's role, shape (B,)): weight * B / (rows of that
- * role) on its rows, 0 elsewhere, so the term enters the mean as `weight`
- * times the mean over its own rows (and as 0 when it has none).
- */
-export function roleShare(role: tf.Tensor1D, code: number, weight: number): tf.Tensor1D {
-  return tf.tidy(() => {
-    const member = tf.cast(tf.equal(role, code), "float32");
-    return tf.mul(member, tf.div(role.shape[0] * weight, tf.maximum(tf.sum(member), 1))) as tf.Tensor1D;
-  });
 }
 
 /** A memory metadata column appended to the target rows, and its values per item. */

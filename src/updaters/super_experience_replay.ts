@@ -46,11 +46,12 @@ import { logitMeanSquaredError, type LossFunction } from "../training/losses.js"
 import type { BatchLoss } from "../training/loop.js";
 import { ClsEmaModels, clsEmaSettingsProblem } from "./cls_ema_models.js";
 import { darkExperienceReplayLoss } from "./dark_experience_replay.js";
+import { termRowWeights } from "./loss_normalization.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { POD_FEATURES, resolvePodLayout } from "./pod_experience_replay.js";
 import { POD_DISTILLATION_TYPES, podLoss, type PodDistillationType, type PodLayout, type PodSettings } from "./pooled_output_distillation.js";
-import { CHUNK_ROLE, classesSeen, roleShare, StreamTracker, type MemoryTargets } from "./replay_source.js";
+import { CHUNK_ROLE, classesSeen, StreamTracker, type MemoryTargets } from "./replay_source.js";
 import { trackReplayRows } from "./replay_rows.js";
 import { shrinkAndPerturb, type ShrinkPerturbSettings } from "./shrink_perturb.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
@@ -173,11 +174,11 @@ export function superExperienceReplayLoss(
       const n = wanted.shape[0];
       const perRow = logitMeanSquaredError(tf.slice(logits, [start, 0], [n, classes]), wanted, options.scoredClasses);
       const placed = tf.concat([tf.zeros([start]), perRow, tf.zeros([rows - start - n])]);
-      loss = tf.add(loss, tf.mul(placed, roleShare(role, LABEL_ROLE, options.clsAlpha)));
+      loss = tf.add(loss, tf.mul(placed, termRowWeights(role, [{ role: LABEL_ROLE, weight: options.clsAlpha }], "paper")));
     }
     if (options.layout !== undefined && options.podAlpha > 0) {
       const features = tf.slice(targets, [0, 1 + classes], [rows, featureWidth]);
-      loss = tf.add(loss, tf.mul(podLoss(activations, features, options.layout, options.pod), roleShare(role, POD_ROLE, options.podAlpha)));
+      loss = tf.add(loss, tf.mul(podLoss(activations, features, options.layout, options.pod), termRowWeights(role, [{ role: POD_ROLE, weight: options.podAlpha }], "paper")));
     }
     if (!options.normalizeLoss) return loss as tf.Tensor1D;
     const present = tf.minimum(tf.sum(tf.cast(tf.notEqual(role, CHUNK_ROLE), "float32")), 1);
