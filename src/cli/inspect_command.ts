@@ -1,7 +1,7 @@
 /** `relearn inspect`: what a state folder holds. */
 import { Command } from "commander";
 import { inspectState } from "../workflow/inspect_state.js";
-import { fixed, formatHistogram, printJson } from "./output.js";
+import { fixed, formatExemplars, formatHistogram, printJson } from "./output.js";
 
 export function inspectCommand(): Command {
   return new Command("inspect")
@@ -20,9 +20,7 @@ export function inspectCommand(): Command {
         `updater: ${s.updater}, ${s.updatesDone} update(s) so far; ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`,
         `options: ${JSON.stringify(s.options)}`,
         `data settings (evaluate and predict read files with them): ${s.dataSettings ? JSON.stringify(s.dataSettings) : "none stored"}`,
-        ...(s.exemplars
-          ? [`exemplars: ${s.exemplars.length}/${s.exemplars.memorySize} items (herding), classes ${formatHistogram(s.exemplars.classHistogram)}; predicts by nearest class mean`]
-          : []),
+        ...(s.exemplars ? [formatExemplars(s.exemplars)] : []),
         ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered, ${s.memory.policy}), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
         `validation sets: ${s.validationSets.map((v) => `${v.taskId} (${v.items})`).join(", ") || "none"}`,
         "metrics history (last epoch of each phase):",

@@ -17,3 +17,8 @@ export function formatHistogram(histogram: readonly number[], classNames?: reado
 export function fixed(value: number | undefined, digits = 4): string {
   return value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits);
 }
+
+/** The line `update` and `inspect` print for an iCaRL state's exemplars. */
+export function formatExemplars(exemplars: { length: number; memorySize: number; classHistogram: readonly number[] }, classNames?: readonly string[]): string {
+  return `exemplars: ${exemplars.length}/${exemplars.memorySize} items (herding), classes ${formatHistogram(exemplars.classHistogram, classNames)}; predicts by nearest class mean`;
+}

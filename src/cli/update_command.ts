@@ -4,7 +4,7 @@ import { DRIFT_DETECTORS } from "../drift/detector.js";
 import { describeDrift } from "./drift_command.js";
 import { readConfig, parseConfig } from "../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
-import { fixed, formatHistogram, printJson, stderrLogger } from "./output.js";
+import { fixed, formatExemplars, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
@@ -43,6 +43,7 @@ function formatSummary(s: UpdateSummary): string {
         (s.validationSets.length === 0 ? "" : `  validated on ${p.validatedOn.length === 0 ? "none" : p.validatedOn.map((i) => `[${i + 1}]`).join(" ")}`),
     ),
     ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered), classes ${formatHistogram(s.memory.classHistogram, s.data.classNames)}`] : []),
+    ...(s.exemplars ? [formatExemplars(s.exemplars, s.data.classNames)] : []),
     ...(s.drift === undefined ? [] : [formatDrift(s.drift)]),
   ];
   return lines.join("\n") + "\n";

@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
 import { createUpdater } from "../updaters/registry.js";
+import { ICaRLModelUpdater } from "../updaters/icarl.js";
 import { detectSampleDrift, type DriftOptions, type DriftReport } from "../drift/detector.js";
 import type { ValidationSetInfo } from "../updaters/model_updater.js";
 import type { RelearnConfig } from "./config.js";
@@ -69,6 +70,8 @@ export interface UpdateSummary {
   /** The class count before and after this update, when it grew the output layer (growClasses). */
   classesGrown?: { from: number; to: number };
   memory?: { length: number; capacity: number; seen: number; classHistogram: number[] };
+  /** An iCaRL update's exemplars (chosen by herding, memorySize split over the classes), which it keeps instead of a replay memory. */
+  exemplars?: { length: number; memorySize: number; classHistogram: number[] };
   /** With `drift` in the request: the new data's drift from the memory as it was before this update. */
   drift?: MemoryDrift;
   seconds: number;
@@ -116,6 +119,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     updater.dispose();
   }
   const memory = (updater as unknown as { memory?: ReplayBuffer }).memory;
+  const exemplars = updater instanceof ICaRLModelUpdater ? updater.exemplars : undefined;
   return {
     updater: config.updater,
     backend: updater.backendInfo?.name ?? "unknown",
@@ -138,6 +142,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
     })),
     ...(updater.lastClassGrowth ? { classesGrown: updater.lastClassGrowth } : {}),
     ...(memory ? { memory: { length: memory.length, capacity: memory.capacity, seen: memory.seen, classHistogram: memory.classHistogram() } } : {}),
+    ...(exemplars && updater instanceof ICaRLModelUpdater ? { exemplars: { length: exemplars.length, memorySize: updater.memorySize, classHistogram: classHistogram(exemplars) } } : {}),
     ...(drift ? { drift } : {}),
     seconds: (performance.now() - started) / 1000,
   };

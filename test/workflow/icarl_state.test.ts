@@ -28,7 +28,10 @@ test("an iCaRL state: evaluate and predict use its class means, export-model ref
   try {
     const config = parseConfig({ ...workflowConfig({ memorySize: 20 }), updater: "icarl" });
     await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "v1") });
-    await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: join(dir, "v1"), outputState: join(dir, "v2") });
+    const summary = await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: join(dir, "v1"), outputState: join(dir, "v2") });
+    // The update's summary reports the exemplars iCaRL keeps, not a replay memory.
+    assert.equal(summary.memory, undefined);
+    assert.deepEqual(summary.exemplars, { length: 20, memorySize: 20, classHistogram: [5, 5, 5, 5, 0, 0] });
     const state = join(dir, "v2");
     const { model, classMeans, dataFormat } = await loadStateModel(state, "wasm");
     assert.deepEqual(classMeans?.classes, [0, 1, 2, 3]);
