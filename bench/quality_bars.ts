@@ -107,9 +107,9 @@ interface Shard {
   flags: string[];
 }
 
-function shardsOf(t: TableSettings, root: string): Shard[] {
+function shardsOf(t: TableSettings, root: string, names: readonly string[]): Shard[] {
   const shards: Shard[] = [];
-  for (const updater of updaters) {
+  for (const updater of names) {
     const sizes = updaterEntry(updater).usesMemory ? t.memorySizes.split(",") : [null];
     for (const size of sizes) {
       const name = size === null ? updater : `${updater}-m${size}`;
@@ -170,14 +170,16 @@ function qualityBars(summary: BenchmarkSummary): string[] {
   });
 }
 
-/** The command that remakes a table: the preset name alone when nothing overrides it. */
+/**
+ * The command that remakes a table: the preset name alone when nothing overrides it. Never --updaters: a table holds
+ * the rows of every updater measured with its settings, and without --updaters the command measures them all.
+ */
 function commandFor(table: string | undefined, t: TableSettings): string {
   const preset = table === undefined ? undefined : TABLES[table];
   const differs = (flag: string, value: string | undefined, presetValue: string | undefined) =>
     value !== undefined && value !== presetValue ? ` --${flag} ${value}` : "";
   return (
     `npx tsx bench/quality_bars.ts${table === undefined ? "" : ` --table ${table}`}` +
-    (args.updaters === "all" ? "" : ` --updaters ${args.updaters}`) +
     differs("scenario", t.scenario, preset?.scenario) +
     differs("memory-sizes", t.memorySizes, preset?.memorySizes) +
     differs("seeds", t.seeds, preset?.seeds) +
@@ -190,7 +192,7 @@ function commandFor(table: string | undefined, t: TableSettings): string {
 async function runTable(table: string | undefined): Promise<void> {
   const t = settingsFor(table === undefined ? undefined : TABLES[table]);
   const root = join(args.out!, t.scenario);
-  const shards = shardsOf(t, root);
+  const shards = shardsOf(t, root, updaters);
   console.log(`${t.scenario}: ${shards.length} shards (${updaters.length} updaters; memory ${t.memorySizes}; seeds ${t.seeds})`);
   const queue = [...shards];
   await Promise.all(
@@ -199,9 +201,12 @@ async function runTable(table: string | undefined): Promise<void> {
     }),
   );
 
-  // Merge every shard's runs into one result and summarise.
+  // Merge the runs of every shard measured so far with these settings (this run's and earlier runs', every updater's),
+  // so tables fill up across runs of a few updaters each; the table says which updaters have no rows yet.
+  const measured = shardsOf(t, root, UPDATER_NAMES).filter((shard) => existsSync(join(root, shard.name, "summary.json")));
+  const missing = UPDATER_NAMES.filter((u) => !measured.some((shard) => shard.flags[shard.flags.indexOf("--updaters") + 1] === u));
   let merged: BenchmarkResults | undefined;
-  for (const shard of shards) {
+  for (const shard of measured) {
     const file = JSON.parse(await readFile(join(root, shard.name, "summary.json"), "utf8")) as { summary: Omit<BenchmarkResults, "runs">; runs: RunResult[] };
     merged ??= { ...file.summary, runs: [] } as BenchmarkResults;
     merged.runs.push(...file.runs);
@@ -218,7 +223,7 @@ async function runTable(table: string | undefined): Promise<void> {
     "",
     ...(t.about ? [t.about] : []),
     `MLP 784-256-256-10, Adam lr 1e-3, batch 32, ${summary.epochs} epochs per phase, seeds ${t.seeds}, backend ${summary.backend}.`,
-    `Made with \`${commandFor(table, t)}\`.`,
+    `Made with \`${commandFor(table, t)}\`${missing.length === 0 ? "" : ` (rows of every updater measured so far with these settings, under ${root}/; not yet measured: ${missing.join(", ")})`}.`,
     "Values are mean +/- std over seeds after the last update; time is the total wall time of all updates of one run, in seconds.",
     "",
     markdown,
