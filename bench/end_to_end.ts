@@ -9,13 +9,20 @@
  *     relearn's kernel overrides (what a user would write with tfjs);
  *   - bench/end_to_end_torch.py (PyTorch, when /usr/bin/python3 has torch)
  *     on 1 and 2 threads.
- * Then how relearn's update time grows with chunk size (first update) and
- * memory size (second update's consolidation). Each variant runs in its own
- * process, one after another, so its peak RSS is its own and no two compete
- * for the cores. Progress goes to stderr; the markdown section to stdout (and
- * to --out).
+ * Each variant runs in its own process, so its peak RSS is its own and no two
+ * compete for the cores. The variants run interleaved, --rounds times
+ * (A, B, C, A, B, C ...; default 3, 1 with --quick), so a change in the
+ * machine's load hits every variant alike: the report gives per variant the
+ * median of each time over the rounds and the spread of the total, and each
+ * ratio both from the medians and per round (round i of A over round i of B:
+ * median and range). The 1-minute load average is printed before each run and
+ * its range in the report; peak RSS is the maximum over the rounds; a final
+ * accuracy that differs between rounds (same seed) gets a warning line.
+ * Then, once, after the rounds: how relearn's update time grows with chunk
+ * size (first update) and memory size (second update's consolidation).
+ * Progress goes to stderr; the markdown section to stdout (and to --out).
  *
- *   npx tsx bench/end_to_end.ts [--quick] [--out fragment.md] [--only relearn,fit-stock,fit-overrides,torch1,torch2,growth]
+ *   npx tsx bench/end_to_end.ts [--quick] [--rounds N] [--out fragment.md] [--only relearn,relearn-threads,fit-stock,fit-overrides,torch1,torch2,growth]
  */
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -36,6 +43,7 @@ import { mlp } from "../src/model/spec.js";
 import { Random, deriveSeed } from "../src/random.js";
 import { predict } from "../src/training/predict.js";
 import { RepeatedDistillationModelUpdater, consolidationSchedule } from "../src/updaters/repeated_distillation.js";
+import { compareRounds, interleavedOrder, median, spread, type RatioSummary } from "./interleave.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const TORCH_SCRIPT = SELF.replace(/end_to_end\.ts$/, "end_to_end_torch.py");
@@ -365,12 +373,30 @@ const f1 = (x: number): string => x.toFixed(1);
 const f2 = (x: number): string => x.toFixed(2);
 const mib = (kib: number): string => (kib / 1024).toFixed(0);
 
-function machine(torch: string | null, threads: number | undefined, loadAtStart: number[]): string[] {
+/** A variant's rounds, in the order they ran. */
+type Rounds = RunResult[];
+/** The 1-minute load average read before one run. */
+interface LoadReading {
+  variant: Variant;
+  round: number;
+  load: number;
+}
+
+const totalOf = (r: RunResult): number => sum(r.updates.map((u) => u.seconds));
+const phaseOf = (r: RunResult, p: keyof UpdateTiming["phases"]): number => sum(r.updates.map((u) => u.phases[p]));
+const totals = (rounds: Rounds): number[] => rounds.map(totalOf);
+/** "3.21; per round 3.20 (3.10-3.35)": the ratio of the medians, then the per-round ratios' median and range. */
+const ratioText = ({ ofMedians, perRound }: RatioSummary, rounds: number): string =>
+  rounds > 1 ? `${f2(ofMedians)}; per round ${f2(perRound.median)} (${f2(perRound.min)}-${f2(perRound.max)})` : f2(ofMedians);
+
+function machine(torch: string | null, threads: number | undefined, loads: LoadReading[]): string[] {
   const model = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
   const nproc = spawnSync("nproc", { encoding: "utf8" }).stdout.trim();
+  const range = loads.length > 0 ? spread(loads.map((l) => l.load)) : null;
   return [
     `Machine: \`nproc\` = ${nproc}, CPU "${model}", Node ${process.version}, tfjs ${TFJS_VERSION} wasm (${threads ?? "?"} wasm thread(s)), ` +
-      `PyTorch ${torch ?? "not available"} (Debian, ${PYTHON}); load average (1 min) ${f2(loadAtStart[0] ?? 0)} at the start, ${f2(loadavg()[0] ?? 0)} at the end; ${new Date().toISOString().slice(0, 10)}.`,
+      `PyTorch ${torch ?? "not available"} (Debian, ${PYTHON}); load average (1 min) ${range ? `${f2(range.min)}-${f2(range.max)} before the runs` : "not read"}, ` +
+      `${f2(loadavg()[0] ?? 0)} at the end; ${new Date().toISOString().slice(0, 10)}.`,
   ];
 }
 
@@ -378,21 +404,36 @@ function table(header: string[], rows: string[][]): string[] {
   return [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
 }
 
-function report(s: Settings, command: string, torch: string | null, runs: Map<RunVariant, RunResult>, growth: GrowthResult | undefined, loadAtStart: number[]): string {
-  const names = [...runs.keys()].map((v) => LABELS[v]);
-  const results = [...runs.values()];
-  const total = (r: RunResult) => sum(r.updates.map((u) => u.seconds));
-  const phase = (r: RunResult, p: keyof UpdateTiming["phases"]) => sum(r.updates.map((u) => u.phases[p]));
+interface ReportInput {
+  s: Settings;
+  command: string;
+  torch: string | null;
+  rounds: number;
+  /** Every variant that ran, in table order, with its rounds. */
+  runs: Map<RunVariant, Rounds>;
+  loads: LoadReading[];
+  growth: GrowthResult | undefined;
+}
+
+function report({ s, command, torch, rounds, runs, loads, growth }: ReportInput): string {
+  const variants = [...runs.keys()];
+  const all = [...runs.values()];
+  const med = (f: (r: RunResult) => number) => all.map((rs) => f1(median(rs.map(f))));
   const relearn = runs.get("relearn");
+  const versusRelearn = (rs: Rounds) => (relearn ? compareRounds(totals(relearn), totals(rs)) : null);
+  const loadOf = (v: Variant, round: number) => loads.find((l) => l.variant === v && l.round === round)?.load;
+  const accuracies = all.map((rs) => [...new Set(rs.map((r) => r.accuracy.toFixed(3)))]);
   const lines = [
     `## End-to-end RD on Split Fashion-MNIST${s.chunkLimit === null ? "" : " (quick settings)"}`,
     "",
     `\`${command}\` (bench/end_to_end.ts, PyTorch part bench/end_to_end_torch.py).`,
-    ...machine(torch, relearn?.threads ?? runs.get("fit-stock")?.threads, loadAtStart),
+    ...machine(torch, relearn?.[0]?.threads ?? runs.get("fit-stock")?.[0]?.threads, loads),
     "",
     `Class-incremental ${s.tasks} update(s) of 2 classes${s.chunkLimit === null ? "" : `, ${s.chunkLimit} items per chunk`}, MLP 784-256-256-10, Adam ${LEARNING_RATE}, ` +
       `batch ${s.batchSize} (consolidation ${s.batchSize / 2}), memory ${s.memorySize}, ${s.epochs} epoch(s) per phase, seed ${s.seed}. ` +
-      "Each column is its own process, run one after another. \"fit\" is a plain tfjs-layers loop (`model.fit` for the expert and " +
+      `Each column is its own process; the columns ran interleaved, ${rounds} round(s) (one run of each column per round, in table order), ` +
+      "and each time is the median over the rounds (so the phases need not add up to the total). " +
+      "\"fit\" is a plain tfjs-layers loop (`model.fit` for the expert and " +
       "the consolidation, `model.predict` for the logits, a reservoir in typed arrays); PyTorch is the same loop in PyTorch " +
       "(OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads). Phases: expert and consolidation are the training calls; other is " +
       "logit extraction, memory insertion, model building and data-to-tensor copies. The final accuracy (test sets of the classes " +
@@ -401,34 +442,70 @@ function report(s: Settings, command: string, torch: string | null, runs: Map<Ru
       " PyTorch on 2 threads only helps when both cores are free (a busy core stalls its thread team).",
     "",
     ...table(
-      ["seconds", ...names],
+      [`seconds (median of ${rounds})`, ...variants.map((v) => LABELS[v])],
       [
-        ["total", ...results.map((r) => f1(total(r)))],
-        ["expert training", ...results.map((r) => f1(phase(r, "expert")))],
-        ["consolidation training", ...results.map((r) => f1(phase(r, "consolidation")))],
-        ["other", ...results.map((r) => f1(phase(r, "other")))],
-        ...(results[0]?.updates ?? []).map((_, i) => [`update ${i + 1}`, ...results.map((r) => (r.updates[i] ? f1(r.updates[i].seconds) : "-"))]),
-        ["relearn / this (total)", ...results.map((r) => (relearn ? f2(total(relearn) / total(r)) : "-"))],
-        ["peak RSS, MiB", ...results.map((r) => mib(r.maxRssKiB))],
-        ["final accuracy (seen classes)", ...results.map((r) => r.accuracy.toFixed(3))],
+        ["total", ...med(totalOf)],
+        ["expert training", ...med((r) => phaseOf(r, "expert"))],
+        ["consolidation training", ...med((r) => phaseOf(r, "consolidation"))],
+        ["other", ...med((r) => phaseOf(r, "other"))],
+        ...(all[0]?.[0]?.updates ?? []).map((_, i) => [`update ${i + 1}`, ...all.map((rs) => (rs.every((r) => r.updates[i]) ? f1(median(rs.map((r) => r.updates[i]!.seconds))) : "-"))]),
+        ...(rounds > 1
+          ? [
+              ["total, min-max over the rounds", ...all.map((rs) => { const { min, max } = spread(totals(rs)); return `${f1(min)}-${f1(max)}`; })],
+              ["total, max / min", ...all.map((rs) => f2(spread(totals(rs)).ratio))],
+            ]
+          : []),
+        ["relearn / this (total, medians)", ...all.map((rs) => { const r = versusRelearn(rs); return r ? f2(r.ofMedians) : "-"; })],
+        ...(rounds > 1
+          ? [["relearn / this, per round: median (range)", ...all.map((rs) => { const r = versusRelearn(rs); return r ? `${f2(r.perRound.median)} (${f2(r.perRound.min)}-${f2(r.perRound.max)})` : "-"; })]]
+          : []),
+        [`peak RSS, MiB (max over ${rounds} round(s))`, ...all.map((rs) => mib(Math.max(...rs.map((r) => r.maxRssKiB))))],
+        ["final accuracy (seen classes)", ...accuracies.map((a) => a.join(" / "))],
       ],
     ),
     "",
   ];
-  const fitStock = runs.get("fit-stock");
-  const torch1 = runs.get("torch1");
-  if (relearn) {
-    if (torch1) lines.push(`- relearn / PyTorch (1 thread): ${f2(total(relearn) / total(torch1))} (target <= 3).`);
-    const torch2 = runs.get("torch2");
-    if (torch2) lines.push(`- relearn / PyTorch (2 threads): ${f2(total(relearn) / total(torch2))}.`);
-    if (fitStock) lines.push(`- fit (stock) / relearn: ${f2(total(fitStock) / total(relearn))}x (target >= 3x).`);
-    const fitFast = runs.get("fit-overrides");
-    if (fitFast) lines.push(`- fit (overrides) / relearn: ${f2(total(fitFast) / total(relearn))}x; fit (stock) / fit (overrides): ${fitStock ? f2(total(fitStock) / total(fitFast)) : "-"}x (the kernels' share).`);
+  if (rounds > 1) {
+    lines.push(
+      "Per round, total seconds (load average, 1 min, read just before the run):",
+      "",
+      ...table(
+        ["round", ...variants.map((v) => LABELS[v])],
+        Array.from({ length: rounds }, (_, round) => [
+          String(round + 1),
+          ...variants.map((v) => `${f1(totalOf(runs.get(v)![round]!))} (${f2(loadOf(v, round) ?? Number.NaN)})`),
+        ]),
+      ),
+      "",
+    );
+  }
+  // Same seed, same work: a variant whose accuracy moves between rounds did not repeat itself exactly.
+  for (const [i, v] of variants.entries()) {
+    if (accuracies[i]!.length <= 1) continue;
+    const why = v === "fit-stock" || v === "fit-overrides" ? " (tfjs-layers' `fit` shuffles with Math.random, which no seed reaches)" : "";
+    lines.push(`**Warning:** the final accuracy of ${LABELS[v]} differs between rounds: ${runs.get(v)!.map((r) => r.accuracy.toFixed(3)).join(", ")}${why}.`, "");
+  }
+  const ratio = (a: RunVariant, b: RunVariant): string | null => {
+    const ra = runs.get(a);
+    const rb = runs.get(b);
+    return ra && rb ? ratioText(compareRounds(totals(ra), totals(rb)), rounds) : null;
+  };
+  const bullets = [
+    ["relearn / PyTorch (1 thread)", ratio("relearn", "torch1"), "; target <= 2"],
+    ["relearn / PyTorch (2 threads)", ratio("relearn", "torch2"), ""],
+    ["relearn on 2 wasm threads / PyTorch (2 threads)", ratio("relearn-threads", "torch2"), "; target <= 1"],
+    ["fit (stock) / relearn", ratio("fit-stock", "relearn"), "; target >= 3"],
+    ["fit (overrides) / relearn", ratio("fit-overrides", "relearn"), ""],
+    ["fit (stock) / fit (overrides)", ratio("fit-stock", "fit-overrides"), "; the kernels' share"],
+  ].filter(([, value]) => value !== null);
+  if (bullets.length > 0) {
+    lines.push(...bullets.map(([name, value, note]) => `- ${name}: ${value}${note}.`));
+    if (rounds > 1) lines.push("", "Each ratio is of the median totals, then the median and (range) of round i over round i.");
     lines.push("");
   }
   if (growth) {
     lines.push(
-      `Growth of relearn's update time (same settings; chunk sizes: first update on a subsample of the first chunk; ` +
+      `Growth of relearn's update time (same settings, one run after the rounds; chunk sizes: first update on a subsample of the first chunk; ` +
         `memory sizes: second update, chunks of ${s.growthMemoryChunk} items so the memory is full, consolidation phase only):`,
       "",
       ...table(
@@ -443,7 +520,7 @@ function report(s: Settings, command: string, torch: string | null, runs: Map<Ru
       "",
     );
   }
-  const blas = runs.get("torch1")?.blas ?? runs.get("torch2")?.blas;
+  const blas = runs.get("torch1")?.[0]?.blas ?? runs.get("torch2")?.[0]?.blas;
   if (blas !== undefined) {
     lines.push(`PyTorch's BLAS: ${blas.map((p) => `\`${p}\``).join(", ") || "none mapped"}.`);
     // Debian's reference BLAS (package libblas3) runs a 32x784 @ 784x256 matmul at about 5 GFLOP/s, far from OpenBLAS.
@@ -455,8 +532,8 @@ function report(s: Settings, command: string, torch: string | null, runs: Map<Ru
     }
     lines.push("");
   }
-  const leaks = [...runs].filter(([, r]) => (r.leakedTensors ?? 0) !== 0).map(([v, r]) => `${LABELS[v]}: ${r.leakedTensors}`);
-  if (leaks.length > 0) lines.push(`Tensors left after the run (should be 0): ${leaks.join(", ")}.`, "");
+  const leaks = [...runs].flatMap(([v, rs]) => rs.map((r, i) => [v, i, r.leakedTensors ?? 0] as const)).filter(([, , n]) => n !== 0);
+  if (leaks.length > 0) lines.push(`Tensors left after the run (should be 0): ${leaks.map(([v, i, n]) => `${LABELS[v]} round ${i + 1}: ${n}`).join(", ")}.`, "");
   return lines.join("\n");
 }
 
@@ -465,6 +542,7 @@ function report(s: Settings, command: string, torch: string | null, runs: Map<Ru
 const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
     out: { type: "string" },
     only: { type: "string" },
     worker: { type: "string" },
@@ -482,6 +560,10 @@ async function worker(kind: string, s: Settings): Promise<unknown> {
   }
 }
 
+/** One whole-protocol run of a variant, in its own process. */
+const runVariant = (v: RunVariant, s: Settings): Promise<RunResult> =>
+  v === "torch1" || v === "torch2" ? torchRun(s, v === "torch1" ? 1 : 2) : nodeWorker<RunResult>(v, s);
+
 async function main(): Promise<void> {
   if (args.worker !== undefined) {
     const result = await worker(args.worker, JSON.parse(args.settings ?? "null") as Settings);
@@ -489,27 +571,41 @@ async function main(): Promise<void> {
     return;
   }
   const s = args.quick ? QUICK : FULL;
+  const rounds = args.rounds === undefined ? (args.quick ? 1 : 3) : Number(args.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got "${args.rounds}"`);
   const only = (args.only?.split(",") ?? [...VARIANTS]) as Variant[];
   for (const v of only) if (!VARIANTS.includes(v)) throw new Error(`--only: unknown variant "${v}"; choose from ${VARIANTS.join(", ")}`);
   const torch = torchVersion();
-  const loadAtStart = loadavg();
-  const command = ["npx tsx bench/end_to_end.ts", ...(args.quick ? ["--quick"] : []), ...(args.only ? ["--only", args.only] : [])].join(" ");
-  const runs = new Map<RunVariant, RunResult>();
-  let growth: GrowthResult | undefined;
-  for (const v of only) {
+  const command = ["npx tsx bench/end_to_end.ts", ...(args.quick ? ["--quick"] : []), ...(args.rounds ? ["--rounds", args.rounds] : []), ...(args.only ? ["--only", args.only] : [])].join(" ");
+  // Table order, whatever order --only names them in; growth is not compared with anything and runs once at the end.
+  const timed = VARIANTS.filter((v): v is RunVariant => v !== "growth" && only.includes(v)).filter((v) => {
     if ((v === "torch1" || v === "torch2") && torch === null) {
       log(`${v}: skipped (${PYTHON} cannot import torch)`);
-      continue;
+      return false;
     }
-    log(`${v}: started`);
+    return true;
+  });
+  const runs = new Map<RunVariant, Rounds>(timed.map((v) => [v, []]));
+  const loads: LoadReading[] = [];
+  const readLoad = (variant: Variant, round: number): string => {
+    const load = loadavg()[0] ?? 0;
+    loads.push({ variant, round, load });
+    return `load average (1 min) ${f2(load)}`;
+  };
+  for (const { round, variant } of interleavedOrder(timed, rounds)) {
+    log(`${variant}, round ${round + 1}/${rounds}: started, ${readLoad(variant, round)}`);
     const started = now();
-    if (v === "growth") growth = await nodeWorker<GrowthResult>(v, s);
-    else if (v === "torch1" || v === "torch2") runs.set(v, await torchRun(s, v === "torch1" ? 1 : 2));
-    else runs.set(v, await nodeWorker<RunResult>(v, s));
-    log(`${v}: finished in ${f1(now() - started)} s`);
+    runs.get(variant)!.push(await runVariant(variant, s));
+    log(`${variant}, round ${round + 1}/${rounds}: finished in ${f1(now() - started)} s`);
   }
-  const ordered = new Map([...runs].sort(([a], [b]) => VARIANTS.indexOf(a) - VARIANTS.indexOf(b)));
-  const text = report(s, command, torch, ordered, growth, loadAtStart);
+  let growth: GrowthResult | undefined;
+  if (only.includes("growth")) {
+    log(`growth: started, ${readLoad("growth", 0)}`);
+    const started = now();
+    growth = await nodeWorker<GrowthResult>("growth", s);
+    log(`growth: finished in ${f1(now() - started)} s`);
+  }
+  const text = report({ s, command, torch, rounds, runs, loads, growth });
   process.stdout.write(`${text}\n`);
   if (args.out !== undefined) {
     writeFileSync(args.out, `${text}\n`);
