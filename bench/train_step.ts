@@ -7,9 +7,17 @@
  * on 28x28x1, SGD at batch 128). Also measures the plain-matmul ceiling in
  * the same run and how much of it the MLP steps reach.
  *
+ * Per configuration the cases run interleaved (ceiling, stock step, relearn
+ * step, ceiling, stock step, ... 5 rounds), so a change in the machine's
+ * load hits all of them alike; each time is the median over the rounds, and
+ * each ratio (speed-up, share of the ceiling) is given from the medians and
+ * as the median and range of the per-round ratios. The 1-minute load average
+ * is read before each round and its range printed.
+ *
  *   npx tsx bench/train_step.ts [--quick]
  *   RELEARN_WASM_THREADS=1 npx tsx bench/train_step.ts   # on one XNNPACK thread
  */
+import { loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend/backend.js";
 import { installWasmKernelOverrides, uninstallWasmKernelOverrides } from "../src/backend/wasm_kernels/index.js";
@@ -19,10 +27,11 @@ import { buildModel, type ContinualModel } from "../src/model/continual_model.js
 import { cnn, mlp, type ModelSpec } from "../src/model/spec.js";
 import { crossEntropyLoss } from "../src/training/losses.js";
 import { Random } from "../src/random.js";
+import { compareRounds, interleavedOrder, median, spread, type RatioSummary } from "./interleave.js";
 
 const BATCH = 128;
 const quick = process.argv.includes("--quick");
-/** Each measurement runs at least this long (after warm-up steps). */
+/** Each measured case runs at least this long in all, over the rounds (after warm-up steps). */
 const MIN_MS = quick ? 300 : 2000;
 
 const MLP_SPEC = mlp({ inputShape: [784], hidden: [256, 256], classes: 10 });
@@ -36,28 +45,63 @@ const CNN_SPEC = cnn({
   classes: 10,
 });
 
-/** Rounds per measurement; the fastest round counts. */
+/** Interleaved rounds per configuration; medians over them count. */
 const ROUNDS = 5;
 
+/** One thing to time; `enter` sets the global state it needs (kernel overrides, op chain), untimed. */
+interface TimedCase {
+  name: string;
+  enter(): void;
+  step(): void;
+  dispose(): void;
+  /** Calls before the first round (later rounds run one untimed call after `enter`). */
+  warmup: number;
+}
+
+/** What interleavedMs measured: ms per call by case and round (null: the case threw), and the load before each round. */
+interface Interleaved {
+  ms: Array<number[] | null>;
+  loads: number[];
+}
+
 /**
- * ms per call of `step`: after warm-up, ROUNDS rounds of at least
- * MIN_MS / ROUNDS each; the fastest round's mean. On a shared machine the
- * fastest round is the one least disturbed, and the ceiling is measured the
- * same way, so their ratio compares like with like.
+ * ms per call of each case, interleaved: ROUNDS rounds of (case 1, case 2,
+ * ...), each case running at least MIN_MS / ROUNDS (and 3 calls) per round;
+ * a case's time in a round is its mean over that round. A case that throws
+ * is recorded in `failures` and left out of the later rounds.
  */
-function msPer(step: () => void, warmup = 2): number {
-  for (let i = 0; i < warmup; i++) step();
-  let best = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < ROUNDS; round++) {
-    let steps = 0;
-    const start = performance.now();
-    do {
-      step();
-      steps++;
-    } while (performance.now() - start < MIN_MS / ROUNDS || steps < 3);
-    best = Math.min(best, (performance.now() - start) / steps);
+function interleavedMs(cases: TimedCase[]): Interleaved {
+  const ms: Array<number[] | null> = cases.map(() => []);
+  const loads: number[] = [];
+  const run = (index: number, body: () => void): void => {
+    if (ms[index] === null) return;
+    try {
+      body();
+    } catch (error) {
+      failures.push(`${cases[index]!.name}: ${(error as Error).message.split("\n")[0] ?? ""}`);
+      ms[index] = null;
+    }
+  };
+  cases.forEach((c, i) => run(i, () => {
+    c.enter();
+    for (let k = 0; k < c.warmup; k++) c.step();
+  }));
+  for (const { round, variant: i } of interleavedOrder(cases.map((_, i) => i), ROUNDS)) {
+    if (i === 0) loads[round] = loadavg()[0] ?? 0;
+    const c = cases[i]!;
+    run(i, () => {
+      c.enter();
+      c.step(); // after the switch: kernels re-registered, weights possibly repacked
+      let steps = 0;
+      const start = performance.now();
+      do {
+        c.step();
+        steps++;
+      } while (performance.now() - start < MIN_MS / ROUNDS || steps < 3);
+      ms[i]!.push((performance.now() - start) / steps);
+    });
   }
-  return best;
+  return { ms, loads };
 }
 
 function randomBatch(shape: number[], classes: number, seed: number): { x: tf.Tensor; y: tf.Tensor1D } {
@@ -77,11 +121,8 @@ interface StepSetup {
   batch: number;
 }
 
-/** ms per training step of `spec` on the active backend; "throws" when the step fails. */
-function timeTrainStep(spec: ModelSpec, setup: StepSetup): number | string {
-  if (setup.relearn) installWasmKernelOverrides();
-  else uninstallWasmKernelOverrides();
-  setChainForwardEnabled(setup.relearn);
+/** A training step of `spec` to time; `enter` switches the kernels and the forward to stock tfjs or to relearn's. */
+function trainStepCase(spec: ModelSpec, setup: StepSetup): TimedCase {
   const model: ContinualModel = buildModel(spec, { seed: 0 });
   const { x, y } = randomBatch([setup.batch, ...spec.inputShape], spec.classes, 1);
   const variables = model.trainableVariables();
@@ -90,37 +131,47 @@ function timeTrainStep(spec: ModelSpec, setup: StepSetup): number | string {
   const stock = setup.relearn ? null : setup.optimizer === "sgd" ? tf.train.sgd(0.01) : tf.train.adam(1e-3);
   const optimizerSpec: OptimizerSpec = setup.optimizer === "sgd" ? { name: "sgd", learningRate: 0.01 } : { name: "adam", learningRate: 1e-3 };
   const ours = setup.relearn ? new TrainingOptimizer(optimizerSpec) : null;
-  const step = (): void => {
-    if (stock !== null) {
-      tf.dispose(stock.minimize(loss, false, variables) ?? []);
-      return;
-    }
-    const { value, grads } = tf.variableGrads(loss, variables);
-    ours!.step(grads, variables);
-    tf.dispose([value, ...Object.values(grads)]);
+  return {
+    name: `${spec.type}, ${setup.relearn ? "relearn" : "stock"}`,
+    warmup: 2,
+    enter: () => useRelearn(setup.relearn),
+    step: () => {
+      if (stock !== null) {
+        tf.dispose(stock.minimize(loss, false, variables) ?? []);
+        return;
+      }
+      const { value, grads } = tf.variableGrads(loss, variables);
+      ours!.step(grads, variables);
+      tf.dispose([value, ...Object.values(grads)]);
+    },
+    dispose: () => {
+      tf.dispose([x, y]);
+      stock?.dispose();
+      ours?.dispose();
+      model.dispose();
+    },
   };
-  try {
-    return msPer(step);
-  } catch (error) {
-    failures.push(`${spec.type}, ${setup.relearn ? "relearn" : "stock"}: ${(error as Error).message.split("\n")[0] ?? ""}`);
-    return "throws";
-  } finally {
-    tf.dispose([x, y]);
-    stock?.dispose();
-    ours?.dispose();
-    model.dispose();
-    installWasmKernelOverrides();
-    setChainForwardEnabled(true);
-  }
 }
 
-/** GFLOP/s of a plain [m, k] x [k, n] matmul (fixed right operand, as a forward dense layer). */
-function matmulGflops(m: number, k: number, n: number, transposeA = false, transposeB = false): number {
-  const a = randomBatch(transposeA ? [k, m] : [m, k], 1, 2).x;
-  const b = randomBatch(transposeB ? [n, k] : [k, n], 1, 3).x;
-  const ms = msPer(() => tf.matMul(a, b, transposeA, transposeB).dispose(), 3);
-  tf.dispose([a, b]);
-  return (2 * m * k * n) / (ms * 1e6);
+/** relearn's kernel overrides and op-chain forward on (its default) or off (stock tfjs). */
+function useRelearn(on: boolean): void {
+  if (on) installWasmKernelOverrides();
+  else uninstallWasmKernelOverrides();
+  setChainForwardEnabled(on);
+}
+
+/** A plain [m, k] x [k, n] matmul (fixed right operand, as a forward dense layer), with relearn's kernels; flops per call. */
+function matmulCase(m: number, k: number, n: number): TimedCase & { flops: number } {
+  const a = randomBatch([m, k], 1, 2).x;
+  const b = randomBatch([k, n], 1, 3).x;
+  return {
+    name: `matmul ${m}x${k} @ ${k}x${n}`,
+    warmup: 3,
+    flops: 2 * m * k * n,
+    enter: () => useRelearn(true),
+    step: () => tf.matMul(a, b).dispose(),
+    dispose: () => tf.dispose([a, b]),
+  };
 }
 
 /**
@@ -181,7 +232,10 @@ async function topKernels(spec: ModelSpec, count = 5): Promise<string> {
 /** Why a step threw, printed under the table. */
 const failures: string[] = [];
 
-const fmt = (value: number | string, digits = 1): string => (typeof value === "number" ? value.toFixed(digits) : value);
+const f1 = (x: number): string => x.toFixed(1);
+/** "5.6x; per round 5.5x (5.1-6.0)": ratio of the medians, then the per-round ratios' median and range. */
+const ratioText = ({ ofMedians, perRound }: RatioSummary, unit = "x", scale = 1): string =>
+  `${f1(scale * ofMedians)}${unit}; per round ${f1(scale * perRound.median)}${unit} (${f1(scale * perRound.min)}-${f1(scale * perRound.max)})`;
 
 async function main(): Promise<void> {
   const info = await initBackend("wasm");
@@ -189,40 +243,52 @@ async function main(): Promise<void> {
     `backend: ${info.name} (${info.reason}), ${info.threads ?? 1} XNNPACK thread(s) (RELEARN_WASM_THREADS); node ${process.version}`,
   );
 
-  const configurations: Array<{ name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number }> = [
-    { name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH, flops: mlpStepFlops(BATCH) },
-    { name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32) },
-    { name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH) },
+  // The MLP steps are compared with the plain-matmul ceiling; the CNN's work is mostly convolutions, so it has none.
+  const configurations: Array<{ name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number; ceiling: boolean }> = [
+    { name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH, flops: mlpStepFlops(BATCH), ceiling: true },
+    { name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32), ceiling: true },
+    { name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH), ceiling: false },
   ];
-  const ceiling = matmulGflops(BATCH, 784, 256);
-  const rows: string[][] = [["training step", "stock tfjs ms", "relearn ms", "speed-up", "relearn GFLOP/s"]];
-  const measured = new Map<string, number | string>();
-  for (const { name, spec, optimizer, batch, flops } of configurations) {
-    const stock = timeTrainStep(spec, { relearn: false, optimizer, batch });
-    const fast = timeTrainStep(spec, { relearn: true, optimizer, batch });
-    measured.set(name, fast);
-    const speedup = typeof stock === "number" && typeof fast === "number" ? `${(stock / fast).toFixed(1)}x` : "-";
-    rows.push([name, fmt(stock), fmt(fast), speedup, typeof fast === "number" ? fmt(flops / (fast * 1e6)) : "-"]);
+  const rows: string[][] = [["training step", "stock tfjs ms", "relearn ms", "speed-up", "relearn GFLOP/s", "load (1 min)"]];
+  const notes: string[] = [];
+  const allLoads: number[] = [];
+  for (const { name, spec, optimizer, batch, flops, ceiling } of configurations) {
+    const matmul = ceiling ? matmulCase(BATCH, 784, 256) : null;
+    const cases = [
+      ...(matmul ? [matmul] : []),
+      trainStepCase(spec, { relearn: false, optimizer, batch }),
+      trainStepCase(spec, { relearn: true, optimizer, batch }),
+    ];
+    const { ms, loads } = interleavedMs(cases);
+    cases.forEach((c) => c.dispose());
+    useRelearn(true);
+    allLoads.push(...loads);
+    const [stock, fast] = ms.slice(matmul ? 1 : 0);
+    const speedup = stock && fast ? ratioText(compareRounds(stock, fast)) : "-";
+    const load = spread(loads);
+    rows.push([name, stock ? f1(median(stock)) : "throws", fast ? f1(median(fast)) : "throws", speedup, fast ? f1(flops / (median(fast) * 1e6)) : "-", `${load.min.toFixed(2)}-${load.max.toFixed(2)}`]);
+    const ceilingMs = matmul ? ms[0] : null;
+    if (matmul && ceilingMs && fast) {
+      // Share of the ceiling = (flops / step ms) / (matmul flops / matmul ms); per round, the two measured next to each other.
+      const gflops = ceilingMs.map((t) => matmul.flops / (t * 1e6));
+      const share = compareRounds(ceilingMs.map((t) => t / matmul.flops), fast.map((t) => t / flops));
+      notes.push(
+        `${name}: ${(flops / 1e6).toFixed(0)} MFLOP of useful matmuls -> ${f1(flops / (median(fast) * 1e6))} GFLOP/s; ` +
+          `ceiling ${f1(median(gflops))} GFLOP/s (${f1(Math.min(...gflops))}-${f1(Math.max(...gflops))}); ` +
+          `share of the ceiling ${ratioText(share, "%", 100)}`,
+      );
+    }
   }
-  const ceilingAfter = matmulGflops(BATCH, 784, 256);
   printTable(rows);
   for (const failure of failures) console.log(`  ${failure}`);
   console.log("stock tfjs: tfjs-layers forward, tf.train optimizer, stock wasm kernels; relearn: its op-chain forward, its");
   console.log("optimizer (fused Adam) and its wasm kernel overrides. GFLOP/s counts the useful matmul and convolution work.");
-
-  // The higher of the two: a ceiling lowered by a busy moment would flatter the steps.
-  const bestCeiling = Math.max(ceiling, ceilingAfter);
+  console.log(`Times: median of ${ROUNDS} interleaved rounds; speed-up: ratio of the medians, then the median (range) of the per-round ratios.`);
   console.log("");
-  console.log(`plain matmul ceiling 128x784 @ 784x256: ${ceiling.toFixed(1)} GFLOP/s before, ${ceilingAfter.toFixed(1)} after the steps`);
-  for (const { name, flops } of configurations.filter((c) => c.spec === MLP_SPEC)) {
-    const ms = measured.get(name);
-    if (typeof ms !== "number") continue;
-    const achieved = flops / (ms * 1e6);
-    console.log(
-      `${name}: ${(flops / 1e6).toFixed(0)} MFLOP of useful matmuls -> ${achieved.toFixed(1)} GFLOP/s = ` +
-        `${((100 * achieved) / bestCeiling).toFixed(0)}% of the ceiling (the higher of the two)`,
-    );
-  }
+  console.log("plain matmul ceiling 128x784 @ 784x256, interleaved with each MLP step (median GFLOP/s, range over the rounds):");
+  for (const note of notes) console.log(note);
+  const load = spread(allLoads);
+  console.log(`load average (1 min) before the rounds: ${load.min.toFixed(2)}-${load.max.toFixed(2)}`);
   console.log("");
   console.log(`top kernels, relearn MLP SGD step (ms): ${await topKernels(MLP_SPEC)}`);
   console.log(`top kernels, relearn CNN SGD step (ms): ${await topKernels(CNN_SPEC)}`);
