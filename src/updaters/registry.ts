@@ -15,7 +15,7 @@ import { DarkExperienceReplayModelUpdater } from "./dark_experience_replay.js";
 import { LearningWithoutForgettingModelUpdater } from "./learning_without_forgetting.js";
 import { ElasticWeightConsolidationModelUpdater } from "./elastic_weight_consolidation.js";
 import { ICaRLModelUpdater } from "./icarl.js";
-import { ClsExperienceReplayModelUpdater } from "./cls_experience_replay.js";
+import { ClsExperienceReplayModelUpdater, CLS_ER_ACE_DEFAULTS } from "./cls_experience_replay.js";
 import { ErAceModelUpdater } from "./er_ace.js";
 import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
 import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
@@ -100,6 +100,11 @@ export const UPDATERS = {
     description: "CLS-ER: replay plus consistency with a stable and a plastic weight average; the stable one predicts",
     usesMemory: true,
     create: (o) => new ClsExperienceReplayModelUpdater({ ...o, memorySize: withMemory("cls-er", o.memorySize) }),
+  },
+  "cls-er-ace": {
+    description: "CLS-ER with ER-ACE's asymmetric cross-entropy on new data and shorter averages (stable 0.995, plastic 0.99): the best at memory 500",
+    usesMemory: true,
+    create: (o) => new ClsExperienceReplayModelUpdater({ ...CLS_ER_ACE_DEFAULTS, ...o, memorySize: withMemory("cls-er-ace", o.memorySize) }),
   },
   "er-ace": {
     description: "ER-ACE: experience replay whose new-data cross-entropy covers only the classes of the current batch",
