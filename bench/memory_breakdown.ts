@@ -154,6 +154,11 @@ const testSet = concatDatasets(updates.map((u) => u.test));
 const { classes } = await predict(updater.model, testSet, { taskId: updates[0]!.taskId });
 let correct = 0;
 for (let i = 0; i < testSet.length; i++) if (classes[i] === testSet.labels[i]) correct++;
+// A checksum of the final weights (float64 sum of every value in order): equal before and after a change means the same run.
+const weights = updater.model.snapshotWeights();
+let checksum = 0;
+for (const w of weights) for (const v of await w.data()) checksum += v;
+tf.dispose(weights);
 await read("final prediction");
 
 // ---------------------------------------------------------------- the report
@@ -176,7 +181,7 @@ const text = [
   `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
   ...rows.map((r) => `| ${r.join(" | ")} |`),
   "",
-  `- Peak RSS ${mib(peak)} MiB; final accuracy (seen classes) ${(correct / testSet.length).toFixed(4)}.`,
+  `- Peak RSS ${mib(peak)} MiB; final accuracy (seen classes) ${(correct / testSet.length).toFixed(4)}, weight checksum ${checksum}.`,
   `- The data as float32: full train set ${trainLength} x ${pixels} = ${mib(floatBytes(trainLength))} MiB, test set ${mib(floatBytes(testLength))} MiB; ` +
     `the scenario's chunks (${chunkItems} items) ${mib(floatBytes(chunkItems))} MiB and test sets (${testItems} items) ${mib(floatBytes(testItems))} MiB; ` +
     `the memory (${s.memorySize} items) ${mib(floatBytes(s.memorySize))} MiB.`,
