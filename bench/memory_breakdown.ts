@@ -13,13 +13,16 @@
  * Then what the data alone costs (the float32 arrays the run holds) and the
  * final accuracy (to check a change leaves the results alone).
  *
- *   npx tsx bench/memory_breakdown.ts [--quick] [--gc] [--out fragment.md]
+ *   npx tsx bench/memory_breakdown.ts [--quick] [--gc] [--chunks-on-demand] [--out fragment.md]
  *
  * --quick: 2 updates of 2000 items, 1 epoch (checks the bench, not the
  * numbers). --gc: also a reading after a forced garbage collection at each
  * stage (what is live, not merely not yet collected); the collections may
  * lower the later peaks, so the peak to compare with end_to_end.ts is the
- * one without --gc.
+ * one without --gc. --chunks-on-demand: keep the full train set and cut
+ * each update's chunk just before the update, as bench/end_to_end_torch.py
+ * does, instead of cutting them all up front as end_to_end.ts does (the same
+ * chunks, so the same run).
  */
 // Only node modules before the first reading: relearn and tfjs are imported dynamically below.
 import { writeFileSync } from "node:fs";
@@ -43,7 +46,12 @@ interface Reading {
 }
 
 const { values: args } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, gc: { type: "boolean", default: false }, out: { type: "string" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    gc: { type: "boolean", default: false },
+    "chunks-on-demand": { type: "boolean", default: false },
+    out: { type: "string" },
+  },
 });
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -96,7 +104,7 @@ const { classIncremental } = await import("../src/data/scenarios.js");
 const { buildModel } = await import("../src/model/continual_model.js");
 const { mlp } = await import("../src/model/spec.js");
 const { Random, deriveSeed } = await import("../src/random.js");
-const { subsetDataset } = await import("../src/data/dataset_ops.js");
+const { filterByClasses, subsetDataset } = await import("../src/data/dataset_ops.js");
 const { predict } = await import("../src/training/predict.js");
 const { RepeatedDistillationModelUpdater } = await import("../src/updaters/repeated_distillation.js");
 type Dataset = import("../src/data/dataset.js").Dataset;
@@ -127,9 +135,16 @@ const testLength = fashion.test.length;
 const pixels = fashion.train.features.length / trainLength;
 await read("Fashion-MNIST loaded");
 
-const updates = classIncremental({ train: fashion.train, test: fashion.test, tasks: 5, seed: s.seed })
+// Default: every update's chunk cut up front (end_to_end.ts's scenario()), the full sets dropped.
+// --chunks-on-demand: the full train set kept and each chunk cut just before its update, as
+// bench/end_to_end_torch.py does. The class groups (and test sets) come from classIncremental over the
+// test set: it deals the classes present, which the two sets share, so the groups are the same.
+const onDemand = args["chunks-on-demand"];
+const fullTrain: Dataset | undefined = onDemand ? fashion.train : undefined;
+const updates = classIncremental({ train: onDemand ? fashion.test : fashion.train, test: fashion.test, tasks: 5, seed: s.seed })
   .slice(0, s.tasks)
-  .map((u, i) => ({ ...u, train: subsample(u.train, s.chunkLimit, i) }));
+  .map((u, i) => ({ ...u, train: onDemand ? undefined : subsample(u.train, s.chunkLimit, i) }));
+const chunkOf = (i: number): Dataset => updates[i]!.train ?? subsample(filterByClasses(fullTrain!, updates[i]!.classes!), s.chunkLimit, i);
 fashion = undefined; // end_to_end.ts's scenario() drops the full sets here too
 await read("scenario built");
 
@@ -146,7 +161,7 @@ for (const [i, update] of updates.entries()) {
     onTrainBegin: async (e: { phase: string }) => void (await read(`update ${n}: ${e.phase} start`)),
     onTrainEnd: async (e: { phase: string }) => void (await read(`update ${n}: ${e.phase} end`)),
   };
-  await updater.update(update.train, { taskId: update.taskId, callbacks: [phases] });
+  await updater.update(chunkOf(i), { taskId: update.taskId, callbacks: [phases] });
   await read(`update ${n} done`);
 }
 
@@ -164,7 +179,7 @@ await read("final prediction");
 // ---------------------------------------------------------------- the report
 
 const floatBytes = (items: number): number => items * pixels * 4;
-const chunkItems = updates.reduce((sum, u) => sum + u.train.length, 0);
+const chunkItems = s.chunkLimit === null ? trainLength * (s.tasks / 5) : s.chunkLimit * s.tasks;
 const testItems = updates.reduce((sum, u) => sum + u.test.length, 0);
 const header = ["stage", "RSS", "peak RSS", "V8 heap used", "external", "arrayBuffers", "tf bytes", "tf tensors", "wasm heap", ...(args.gc ? ["RSS after GC", "arrayBuffers after GC"] : [])];
 const rows = readings.map((r) => [
@@ -172,7 +187,7 @@ const rows = readings.map((r) => [
   ...(r.afterGc ? [mib(r.afterGc.rss), mib(r.afterGc.arrayBuffers)] : []),
 ]);
 const peak = Math.max(...readings.map((r) => r.peakRss));
-const command = ["npx tsx bench/memory_breakdown.ts", ...(args.quick ? ["--quick"] : []), ...(args.gc ? ["--gc"] : [])].join(" ");
+const command = ["npx tsx bench/memory_breakdown.ts", ...(args.quick ? ["--quick"] : []), ...(args.gc ? ["--gc"] : []), ...(onDemand ? ["--chunks-on-demand"] : [])].join(" ");
 const text = [
   `\`${command}\`: ${s.tasks} update(s), ${args.quick ? `${s.chunkLimit} items per chunk, ` : ""}${s.epochs} epoch(s), memory ${s.memorySize}; ` +
     `Node ${process.version}, load average (1 min) ${loadavg()[0]!.toFixed(2)} at the end; ${new Date().toISOString().slice(0, 10)}. MiB (2^20 bytes).`,
