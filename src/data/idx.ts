@@ -36,8 +36,25 @@ function hex(byte: number): string {
   return `0x${byte.toString(16).padStart(2, "0")}`;
 }
 
-/** Parses an IDX file; errors name `source` and say what was expected. */
-export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
+/** What an IDX file's header says: the value type, the dimensions, and where the values start. */
+export interface IdxHeader {
+  /** "ubyte", "sbyte", "int16", "int32", "float32" or "float64". */
+  type: string;
+  /** Bytes per value. */
+  bytesPerValue: number;
+  dims: number[];
+  /** Number of values (the product of dims). */
+  count: number;
+  /** Bytes before the first value. */
+  headerBytes: number;
+}
+
+/**
+ * Parses the header at the start of `bytes` (the whole file or any prefix
+ * holding the header), so a reader that streams the values in (idx_file.ts)
+ * checks the header as parseIdx does. Errors name `source`.
+ */
+export function parseIdxHeader(bytes: Uint8Array, source: string): IdxHeader {
   if (bytes.length < 4) {
     throw new DataError(`${source}: truncated IDX file: expected at least a 4-byte header, got ${bytes.length} bytes`);
   }
@@ -47,12 +64,7 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
         (bytes[0] === 0x1f && bytes[1] === 0x8b ? " (this looks gzip-compressed: decompress it first)" : ""),
     );
   }
-  const type = TYPES.find((t) => t.code === bytes[2]);
-  if (type === undefined) {
-    throw new DataError(
-      `${source}: unknown IDX type byte ${hex(bytes[2]!)}; known: ${TYPES.map((t) => `${hex(t.code)} ${t.name}`).join(", ")}`,
-    );
-  }
+  const type = typeOf(bytes[2]!, source);
   const rank = bytes[3]!;
   const headerBytes = 4 + 4 * rank;
   if (bytes.length < headerBytes) {
@@ -68,23 +80,53 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
     dims.push(dim);
     count *= dim;
   }
-  const expectedBytes = headerBytes + count * type.bytes;
-  if (bytes.length < expectedBytes) {
+  return { type: type.name, bytesPerValue: type.bytes, dims, count, headerBytes };
+}
+
+/** The header bytes needed before parseIdxHeader can run: 4, then 4 + 4 * rank once the rank byte is in. */
+export function idxHeaderLength(start: Uint8Array): number {
+  return start.length < 4 ? 4 : 4 + 4 * start[3]!;
+}
+
+/** Checks that a file of `fileBytes` bytes holds exactly the values its header declares. */
+export function checkIdxLength(header: IdxHeader, fileBytes: number, source: string): void {
+  const { dims, type, count, bytesPerValue, headerBytes } = header;
+  const expectedBytes = headerBytes + count * bytesPerValue;
+  if (fileBytes < expectedBytes) {
     throw new DataError(
-      `${source}: truncated IDX file: dims [${dims.join(", ")}] of ${type.name} need ${expectedBytes} bytes ` +
-        `(header ${headerBytes} + data ${count * type.bytes}), got ${bytes.length}`,
+      `${source}: truncated IDX file: dims [${dims.join(", ")}] of ${type} need ${expectedBytes} bytes ` +
+        `(header ${headerBytes} + data ${count * bytesPerValue}), got ${fileBytes}`,
     );
   }
-  if (bytes.length > expectedBytes) {
+  if (fileBytes > expectedBytes) {
     throw new DataError(
-      `${source}: ${bytes.length - expectedBytes} trailing bytes after the IDX data: dims [${dims.join(", ")}] of ` +
-        `${type.name} need ${expectedBytes} bytes, got ${bytes.length}`,
+      `${source}: ${fileBytes - expectedBytes} trailing bytes after the IDX data: dims [${dims.join(", ")}] of ` +
+        `${type} need ${expectedBytes} bytes, got ${fileBytes}`,
     );
   }
+}
+
+function typeOf(code: number, source: string): IdxType {
+  const type = TYPES.find((t) => t.code === code);
+  if (type === undefined) {
+    throw new DataError(
+      `${source}: unknown IDX type byte ${hex(code)}; known: ${TYPES.map((t) => `${hex(t.code)} ${t.name}`).join(", ")}`,
+    );
+  }
+  return type;
+}
+
+/** Parses an IDX file; errors name `source` and say what was expected. */
+export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
+  const header = parseIdxHeader(bytes, source);
+  checkIdxLength(header, bytes.length, source);
+  const { dims, count, headerBytes } = header;
+  const type = typeOf(bytes[2]!, source);
   const data = type.make(count);
   if (data instanceof Uint8Array) {
     data.set(bytes.subarray(headerBytes));
   } else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0, offset = headerBytes; i < count; i++, offset += type.bytes) data[i] = type.read(view, offset);
   }
   return { dims, data };

@@ -4,8 +4,8 @@
  */
 import { DataError, OptionsError } from "../errors.js";
 import { createDataset, type Dataset, type UnlabelledSamples } from "./dataset.js";
-import { parseIdx, type IdxArray } from "./idx.js";
-import { readMaybeGzip } from "./file_bytes.js";
+import { checkIdxLength, idxHeaderLength, parseIdx, parseIdxHeader, type IdxArray, type IdxHeader } from "./idx.js";
+import { readMaybeGzip, streamMaybeGzip } from "./file_bytes.js";
 
 /** Options of `loadIdx`. */
 export interface LoadIdxOptions {
@@ -53,16 +53,83 @@ export async function loadIdxImages(path: string, options: Pick<LoadIdxOptions, 
   if (layout !== "flat" && layout !== "hwc") {
     throw new OptionsError(`loadIdx: layout must be "flat" or "hwc", got ${JSON.stringify(layout)}`);
   }
-  const images = await readIdx(path);
+  const images = await readIdxScaled(path, scale);
   const [count, rows, cols, ...rest] = images.dims;
   if (count === undefined || rows === undefined || rest.length > 0 || (cols === undefined && layout === "hwc")) {
     throw new DataError(
       `${path}: images must have dims [n, rows, cols]` + (layout === "flat" ? " or [n, size]" : "") + `, got [${images.dims.join(", ")}]`,
     );
   }
-  const features = new Float32Array(images.data.length);
-  const pixels = images.data;
-  for (let i = 0; i < pixels.length; i++) features[i] = pixels[i]! * scale;
   const featureShape = layout === "hwc" ? [rows, cols!, 1] : [rows * (cols ?? 1)];
-  return { features, featureShape, length: count };
+  return { features: images.values, featureShape, length: count };
+}
+
+/**
+ * An IDX file's values times `scale`, as float32. A ubyte file (the pixels of
+ * MNIST and Fashion-MNIST) is converted as it streams in, so loading holds the
+ * float32 values and a few chunks, never the file's bytes whole: reading it
+ * whole held the compressed file, the decompressed one and parseIdx's copy of
+ * it (26 + 47 + 47 MB for Fashion-MNIST's 60,000 training images) next to the
+ * 188 MB of floats, garbage that lingers until the collector runs. Other
+ * types, rare for images, are read whole and parsed by parseIdx.
+ */
+async function readIdxScaled(path: string, scale: number): Promise<{ dims: number[]; values: Float32Array }> {
+  let start: Uint8Array = new Uint8Array(0); // the file's first bytes, until the header is complete
+  let header: IdxHeader | undefined;
+  let values: Float32Array | undefined;
+  /** Value bytes received after the header (more than values.length: trailing bytes, an error at the end). */
+  let received = 0;
+  /** The whole file, when it is not ubyte. */
+  let whole: Uint8Array[] | undefined;
+  await streamMaybeGzip(path, (chunk) => {
+    if (whole !== undefined) {
+      whole.push(chunk);
+      return;
+    }
+    if (header === undefined) {
+      start = concatBytes([start, chunk]);
+      if (start.length < idxHeaderLength(start)) return;
+      header = parseIdxHeader(start, path);
+      if (header.type !== "ubyte") {
+        whole = [start];
+        return;
+      }
+      values = allocateValues(header, path);
+      chunk = start.subarray(header.headerBytes);
+    }
+    const out = values!;
+    const end = Math.min(chunk.length, out.length - received);
+    for (let i = 0; i < end; i++) out[received + i] = chunk[i]! * scale;
+    received += chunk.length;
+  });
+  if (whole !== undefined) {
+    const { dims, data } = parseIdx(concatBytes(whole), path);
+    const converted = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) converted[i] = data[i]! * scale;
+    return { dims, values: converted };
+  }
+  // No complete header: parseIdxHeader throws the truncation error parseIdx gives.
+  const complete = header ?? parseIdxHeader(start, path);
+  checkIdxLength(complete, complete.headerBytes + received, path);
+  return { dims: complete.dims, values: values ?? new Float32Array(0) };
+}
+
+/** The float32 array for a header's values; a corrupt header declaring billions of them is a DataError, not a RangeError. */
+function allocateValues(header: IdxHeader, path: string): Float32Array {
+  try {
+    return new Float32Array(header.count);
+  } catch (error) {
+    throw new DataError(`${path}: the IDX header declares dims [${header.dims.join(", ")}], ${header.count} values: too many to hold (a corrupt header?)`, { cause: error });
+  }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }

@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { DataError } from "../../src/errors.js";
 import { encodeIdx, parseIdx, type IdxData } from "../../src/data/idx.js";
-import { loadIdx } from "../../src/data/idx_file.js";
+import { loadIdx, loadIdxImages } from "../../src/data/idx_file.js";
 import { classHistogram } from "../../src/data/dataset_ops.js";
 
 const dimsArb = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 4 });
@@ -119,6 +119,46 @@ test("loadIdx reads a gzip images file and a plain labels file", async () => {
   }
 });
 
+test("loadIdxImages decodes as the file streams in: the same values, and parseIdx's errors", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "relearn-idx-stream-"));
+  try {
+    const write = (name: string, bytes: Uint8Array) => {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      return path;
+    };
+    // Larger than one stream chunk (64 KiB), gzip'd and plain: every value read, in order.
+    const pixels = Uint8Array.from({ length: 300 * 28 * 28 }, (_, i) => (i * 7919) % 256);
+    const file = encodeIdx([300, 28, 28], pixels);
+    const expected = Array.from(pixels, (p) => Math.fround(p * 0.5));
+    for (const path of [write("big.gz", gzipSync(file)), write("big", file)]) {
+      const images = await loadIdxImages(path, { scale: 0.5 });
+      assert.equal(images.length, 300);
+      assert.deepEqual(images.featureShape, [784]);
+      assert.deepEqual(Array.from(images.features), expected);
+    }
+    // A non-ubyte file is read whole: float32 pixels.
+    const floats = await loadIdxImages(write("floats", encodeIdx([2, 1, 2], Float32Array.of(0.25, 1, 2, 4))), { scale: 2 });
+    assert.deepEqual(Array.from(floats.features), [0.5, 2, 4, 8]);
+    const empty = await loadIdxImages(write("empty.gz", gzipSync(encodeIdx([0, 2, 2], new Uint8Array(0)))));
+    assert.equal(empty.length, 0);
+    assert.equal(empty.features.length, 0);
+    // parseIdx's messages for a truncated file, trailing bytes, a short header and a bad type byte.
+    const small = encodeIdx([2, 3], Uint8Array.of(1, 2, 3, 4, 5, 6));
+    const rejects = (bytes: Uint8Array, message: RegExp) => assert.rejects(loadIdxImages(write("bad.gz", gzipSync(bytes))), (e: unknown) => e instanceof DataError && message.test(e.message));
+    await rejects(small.subarray(0, 15), /bad\.gz: truncated IDX file: dims \[2, 3\] of ubyte need 18 bytes \(header 12 \+ data 6\), got 15$/);
+    await rejects(Uint8Array.of(...small, 9, 9), /bad\.gz: 2 trailing bytes after the IDX data: dims \[2, 3\] of ubyte need 18 bytes, got 20$/);
+    await rejects(small.subarray(0, 10), /bad\.gz: truncated IDX file: expected a 12-byte header for 2 dimensions, got 10 bytes$/);
+    await rejects(Uint8Array.of(0, 0), /bad\.gz: truncated IDX file: expected at least a 4-byte header, got 2 bytes$/);
+    await rejects(Uint8Array.of(0, 0, 0x0a, 1, 0, 0, 0, 0), /bad\.gz: unknown IDX type byte 0x0a/);
+    await rejects(Uint8Array.of(0, 0, 8, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0), /declares dims \[65536, 65536, 65536\].*too many to hold/);
+    const truncatedGzip = gzipSync(file).subarray(0, 1000);
+    await assert.rejects(loadIdxImages(write("cut.gz", truncatedGzip)), /cut\.gz: corrupt gzip data/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const FASHION = "/usr/share/datasets/fashion-mnist";
 const fashionImages = join(FASHION, "t10k-images-idx3-ubyte.gz");
 test(
@@ -135,5 +175,8 @@ test(
     const sum = ds.features.subarray(0, 784).reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(sum * 255 - 33456) < 0.05, `pixel sum ${sum * 255}`);
     assert.ok(ds.features.every((v) => v >= 0 && v <= 1));
+    // The streamed decoding gives exactly the values of parsing the whole file.
+    const whole = parseIdx(gunzipSync(readFileSync(fashionImages)), fashionImages).data;
+    assert.ok(ds.features.every((v, i) => v === Math.fround(whole[i]! / 255)), "streamed values differ from parseIdx's");
   },
 );
