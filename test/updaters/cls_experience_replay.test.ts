@@ -16,6 +16,7 @@ import { ClsEmaModels, consistencyTargets } from "../../src/updaters/cls_ema_mod
 import { carryOver, emaDecayAt, emaUpdate } from "../../src/updaters/ema_weights.js";
 import type { ModelUpdaterOptions } from "../../src/updaters/options.js";
 import { OptionsError } from "../../src/errors.js";
+import { createUpdater } from "../../src/updaters/registry.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -252,5 +253,18 @@ test("CLS-ER defaults (Renate's) and bad options", () => {
   refuses({ predictWith: "plastic" }, /predictWith/);
   refuses({ newDataLoss: "ace" }, /newDataLoss/);
   refuses({ gamma: 1 }, /gamma/);
+  model.dispose();
+});
+
+test("the cls-er-ace preset: CLS-ER with the asymmetric new-data loss and shorter averages; options given win", () => {
+  const model = buildModel(spec, { seed: 0 });
+  const preset = createUpdater("cls-er-ace", { ...base, model, memorySize: 10 }) as ClsExperienceReplayModelUpdater;
+  assert.ok(preset instanceof ClsExperienceReplayModelUpdater);
+  assert.equal(preset.kind, "cls-er", "its states are CLS-ER states");
+  assert.deepEqual([preset.newDataLoss, preset.stableModelUpdateWeight, preset.plasticModelUpdateWeight], ["asymmetric", 0.995, 0.99]);
+  assert.deepEqual([preset.alpha, preset.beta, preset.predictWith], [0.5, 0.1, "stable"], "the rest is CLS-ER's defaults");
+  const given = createUpdater("cls-er-ace", { ...base, model, memorySize: 10, newDataLoss: "cross-entropy", stableModelUpdateWeight: 0.999 } as ModelUpdaterOptions & { memorySize: number });
+  assert.deepEqual([(given as ClsExperienceReplayModelUpdater).newDataLoss, (given as ClsExperienceReplayModelUpdater).stableModelUpdateWeight], ["cross-entropy", 0.999]);
+  assert.throws(() => createUpdater("cls-er-ace", { ...base, model }), (e: unknown) => e instanceof OptionsError && /needs a memorySize/.test(e.message));
   model.dispose();
 });
