@@ -107,6 +107,7 @@ test("a task-incremental benchmark runs every updater, and each one with a memor
       "rd-budget": { consolidationEpochs: 10 }, // its budget rule would run 209 epochs on this tiny memory
       // Its stable model (which predicts) averages over ~1,000 steps by default; these tasks are 15 steps.
       "cls-er": { stableModelUpdateWeight: 0.6, plasticModelUpdateWeight: 0.5 },
+      "cls-er-ace": { stableModelUpdateWeight: 0.6, plasticModelUpdateWeight: 0.5 },
       "pod-er": registryTestOptions("pod-er", "dense_0_relu"),
       "super-er": registryTestOptions("super-er", "dense_0_relu"),
     },
