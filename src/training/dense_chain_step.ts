@@ -197,7 +197,13 @@ export function denseChainStep(
     const result: DenseChainStepResult = {
       value: k.keep<tf.Scalar>(mean),
       logits: k.keep<tf.Tensor2D>(logits),
-      grads: Object.fromEntries(Object.entries(grads).map(([name, info]) => [name, k.keep(info)])),
+      // In the model's weight order (each Dense's kernel, then its bias), as tf.variableGrads keys them:
+      // gradient clipping by global norm sums the squares in this order.
+      grads: Object.fromEntries(
+        variables
+          .flatMap((pair) => (pair === null ? [] : [pair.kernel, ...(pair.bias === null ? [] : [pair.bias])]))
+          .map((variable) => [variable.name, k.keep(grads[variable.name]!)]),
+      ),
     };
     return result;
   } finally {
