@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_UPDATE_WASM } from "./wasm_kernels/adam_update_wasm.js";
-import type { KernelArgs, WasmBackend } from "./wasm_kernels/wasm_heap.js";
+import { wasmMemoryOf, type KernelArgs, type WasmBackend } from "./wasm_kernels/wasm_heap.js";
 
 /** The kernel's registered name. */
 export const ADAM_UPDATE = "RelearnAdamUpdate";
@@ -79,14 +79,6 @@ export function adamUpdateArrays(
 type AdamExport = (...args: number[]) => void;
 /** The SIMD module instantiated on each wasm memory it was used with. */
 const adamOnMemory = new WeakMap<WebAssembly.Memory, AdamExport>();
-
-/** tfjs's wasm memory: exported as wasmMemory by its threaded build, as asm.memory by the plain one. */
-function wasmMemoryOf(backend: WasmBackend): WebAssembly.Memory {
-  const module = backend.wasm as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
-  const memory = module.wasmMemory ?? module.asm?.memory;
-  if (memory === undefined) throw new Error(`${ADAM_UPDATE}: cannot find the wasm backend's memory (tfjs internals changed?)`);
-  return memory;
-}
 
 function adamExportFor(memory: WebAssembly.Memory): AdamExport {
   let adam = adamOnMemory.get(memory);
