@@ -76,9 +76,17 @@ export class FusedAdam {
 /** New value, first moment and second moment of one variable. */
 type Updated = [tf.Tensor, tf.Tensor, tf.Tensor];
 
+/**
+ * The kernel called directly, not through tf.engine().runKernel: the update
+ * is never differentiated, and the engine's bookkeeping (scopes, tape
+ * checks, profiling hooks) cost about a quarter of the kernel's own time at
+ * batch 32. The outputs become Tensors the engine tracks, as runKernel's do.
+ */
 function fusedUpdate(variable: tf.Variable, grad: tf.Tensor, { m, v }: Moments, attrs: AdamStepAttrs): Updated {
-  const inputs = { value: variable, grad, m, v } as unknown as tf.NamedTensorMap;
-  return tf.engine().runKernel(ADAM_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as Updated;
+  const inputs = { value: variable, grad, m, v } as unknown as tf.NamedTensorInfoMap;
+  const kernel = tf.getKernel(ADAM_UPDATE, tf.getBackend())!;
+  const outputs = kernel.kernelFunc({ inputs, backend: tf.backend(), attrs: attrs as unknown as tf.NamedAttrMap }) as tf.TensorInfo[];
+  return outputs.map((info) => tf.engine().makeTensorFromTensorInfo(info)) as Updated;
 }
 
 /** The kernel's formula as tfjs ops, for backends without the kernel (exported for its tests). */
