@@ -7,14 +7,20 @@
  * on 28x28x1, SGD at batch 128). Also measures the plain-matmul ceiling in
  * the same run and how much of it the MLP steps reach.
  *
+ * The MLPs run relearn's step twice: with gradients by tf.variableGrads over
+ * the op chain ("relearn") and through the training loop's whole-step path
+ * for plain MLPs (training/dense_chain_step.ts: direct kernel calls, no
+ * tape; "whole step"), which is what training uses for them.
+ *
  * Per configuration the cases run interleaved (ceiling, stock step, relearn
- * step, ceiling, stock step, ... 5 rounds), so a change in the machine's
+ * step, whole step, ceiling, ... 5 rounds, or --rounds N; each case at least
+ * 0.4 s per round, 0.06 s with --quick), so a change in the machine's
  * load hits all of them alike; each time is the median over the rounds, and
  * each ratio (speed-up, share of the ceiling) is given from the medians and
  * as the median and range of the per-round ratios. The 1-minute load average
  * is read before each round and its range printed.
  *
- *   npx tsx bench/train_step.ts [--quick]
+ *   npx tsx bench/train_step.ts [--quick] [--rounds N]
  *   RELEARN_WASM_THREADS=1 npx tsx bench/train_step.ts   # on one XNNPACK thread
  */
 import { loadavg } from "node:os";
@@ -32,8 +38,8 @@ import { compareRounds, interleavedOrder, median, spread, type RatioSummary } fr
 
 const BATCH = 128;
 const quick = process.argv.includes("--quick");
-/** Each measured case runs at least this long in all, over the rounds (after warm-up steps). */
-const MIN_MS = quick ? 300 : 2000;
+/** Each measured case runs at least this long in each round (after warm-up steps). */
+const MIN_MS_PER_ROUND = quick ? 60 : 400;
 
 const MLP_SPEC = mlp({ inputShape: [784], hidden: [256, 256], classes: 10 });
 const CNN_SPEC = cnn({
@@ -46,8 +52,16 @@ const CNN_SPEC = cnn({
   classes: 10,
 });
 
-/** Interleaved rounds per configuration; medians over them count. */
-const ROUNDS = 5;
+/** Interleaved rounds per configuration (--rounds N, default 5); medians over them count. */
+const ROUNDS = roundsFlag(process.argv);
+
+function roundsFlag(argv: readonly string[]): number {
+  const index = argv.indexOf("--rounds");
+  if (index < 0) return 5;
+  const value = Number(argv[index + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`--rounds needs a positive integer, got ${argv[index + 1]}`);
+  return value;
+}
 
 /** One thing to time; `enter` sets the global state it needs (kernel overrides, op chain), untimed. */
 interface TimedCase {
@@ -67,7 +81,7 @@ interface Interleaved {
 
 /**
  * ms per call of each case, interleaved: ROUNDS rounds of (case 1, case 2,
- * ...), each case running at least MIN_MS / ROUNDS (and 3 calls) per round;
+ * ...), each case running at least MIN_MS_PER_ROUND (and 3 calls) per round;
  * a case's time in a round is its mean over that round. A case that throws
  * is recorded in `failures` and left out of the later rounds.
  */
@@ -98,7 +112,7 @@ function interleavedMs(cases: TimedCase[]): Interleaved {
       do {
         c.step();
         steps++;
-      } while (performance.now() - start < MIN_MS / ROUNDS || steps < 3);
+      } while (performance.now() - start < MIN_MS_PER_ROUND || steps < 3);
       ms[i]!.push((performance.now() - start) / steps);
     });
   }
