@@ -15,20 +15,29 @@
   (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
     (local $i i32) (local $j i32) (local $rows4 i32) (local $cols4 i32)
     (local $rowBytes i32) (local $colBytes i32) (local $p i32) (local $q i32)
+    (local $tile i32) (local $tileEnd i32)
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
     (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
     (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $colBytes (i32.shl (local.get $rows) (i32.const 2)))
-    ;; Full 4 x 4 blocks: rows i..i+3 of the input become columns i..i+3 of the output.
+    ;; Full 4 x 4 blocks: rows i..i+3 of the input become columns i..i+3 of
+    ;; the output. Columns go in tiles of 64, all rows per tile, so the 64
+    ;; output rows being filled stay in the L1 cache.
+    (block $tilesDone
+      (loop $tiles
+        (br_if $tilesDone (i32.ge_u (local.get $tile) (local.get $cols4)))
+        (local.set $tileEnd (select (local.get $cols4) (i32.add (local.get $tile) (i32.const 64))
+          (i32.gt_u (i32.add (local.get $tile) (i32.const 64)) (local.get $cols4))))
+    (local.set $i (i32.const 0))
     (block $iDone
       (loop $iLoop
         (br_if $iDone (i32.ge_u (local.get $i) (local.get $rows4)))
-        (local.set $j (i32.const 0))
+        (local.set $j (local.get $tile))
         (block $jDone
           (loop $jLoop
-            (br_if $jDone (i32.ge_u (local.get $j) (local.get $cols4)))
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $tileEnd)))
             (local.set $p (i32.add (local.get $src)
               (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2))))
             (local.set $r0 (v128.load (local.get $p)))
@@ -55,6 +64,8 @@
             (br $jLoop)))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $iLoop)))
+        (local.set $tile (local.get $tileEnd))
+        (br $tiles)))
     ;; The edges, one value at a time: the last cols % 4 columns of the block rows, then the last rows % 4 rows whole.
     (local.set $i (i32.const 0))
     (block $eDone
