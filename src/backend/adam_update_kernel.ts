@@ -37,6 +37,15 @@ export interface AdamStepAttrs {
   coupledDecay: number;
   /** Decoupled (AdamW) factor applied to the weight first: w * decoupledFactor. */
   decoupledFactor: number;
+  /**
+   * Write the new moments over the inputs m and v (each value is read before
+   * it is written), which are then also the second and third outputs: no new
+   * buffers, and the moments stay where the cache has them. Only for a
+   * caller that owns m and v and calls the kernel function directly (never
+   * through the engine, which would track the inputs' buffers twice):
+   * FusedAdam.
+   */
+  inPlaceMoments?: boolean;
 }
 
 /**
@@ -112,7 +121,8 @@ function checkInputs(inputs: tf.NamedTensorInfoMap): Inputs {
 function wasmAdamUpdate({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
   const { value, grad, m, v } = checkInputs(inputs);
-  const outputs = [value, m, v].map((info) => wasm.makeOutput(info.shape, "float32"));
+  const inPlace = (attrs as unknown as AdamStepAttrs).inPlaceMoments === true;
+  const outputs = [value, m, v].map((info, i) => (inPlace && i > 0 ? info : wasm.makeOutput(info.shape, "float32")));
   const offset = (info: tf.TensorInfo): number => wasm.dataIdMap.get(info.dataId)!.memoryOffset;
   const a = attrs as unknown as AdamStepAttrs;
   adamExportFor(wasmMemoryOf(wasm))(
@@ -131,8 +141,15 @@ function cpuAdamUpdate({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
   const { value, grad, m, v } = checkInputs(inputs);
   const read = (info: tf.TensorInfo): Float32Array => cpu.data.get(info.dataId).values as Float32Array;
   const size = tf.util.sizeFromShape(value.shape);
+  const a = attrs as unknown as AdamStepAttrs;
+  if (a.inPlaceMoments === true) {
+    // adamUpdateArrays reads m[i] and v[i] before it writes them.
+    const out = { value: new Float32Array(size), m: read(m), v: read(v) };
+    adamUpdateArrays(read(value), read(grad), read(m), read(v), out, a);
+    return [cpu.makeTensorInfo(value.shape, "float32", out.value), m, v];
+  }
   const out = { value: new Float32Array(size), m: new Float32Array(size), v: new Float32Array(size) };
-  adamUpdateArrays(read(value), read(grad), read(m), read(v), out, attrs as unknown as AdamStepAttrs);
+  adamUpdateArrays(read(value), read(grad), read(m), read(v), out, a);
   return [cpu.makeTensorInfo(value.shape, "float32", out.value), cpu.makeTensorInfo(m.shape, "float32", out.m), cpu.makeTensorInfo(v.shape, "float32", out.v)];
 }
 
