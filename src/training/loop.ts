@@ -211,8 +211,10 @@ function trainStep(
   wholeStep: readonly DenseChainStep[] | null,
 ): Record<string, tf.Scalar> {
   let logitsForMetrics: tf.Tensor2D | null = null;
-  const fast = wholeStep === null ? null : denseChainStep(wholeStep, batch.x, batch.labels, maskBias);
-  if (fast !== null) logitsForMetrics = fast.logits;
+  const whole = wholeStep === null ? null : denseChainStep(wholeStep, batch.x, batch.labels, maskBias);
+  if (whole !== null) logitsForMetrics = whole.logits;
+  // Keyed in the order of `variables`, as tf.variableGrads keys them (gradient clipping by norm sums in this order).
+  const fast = whole === null ? null : { value: whole.value, grads: Object.fromEntries(variables.map((v) => [v.name, whole.grads[v.name]!])) };
   const { value, grads } = fast ?? tf.variableGrads(() => {
     const tasks = batch.tasks ?? taskId;
     const { logits: raw, activations } =
