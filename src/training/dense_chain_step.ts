@@ -212,6 +212,26 @@ export function denseChainStep(
   }
 }
 
+/**
+ * The training loop's default batch logs of a whole step: the loss summed
+ * over the rows (`mean * rows`) and the number of rows whose arg-max is the
+ * label (metrics.ts's correctCount), by the kernels tfjs's ops run for them
+ * (so the same values), without the engine. The caller owns both scalars.
+ */
+export function defaultStepLogs(result: DenseChainStepResult, labels: tf.Tensor1D): { loss: tf.Scalar; accuracy: tf.Scalar } {
+  const k = new KernelCalls();
+  const rows = tf.scalar(labels.shape[0]);
+  try {
+    const loss = k.run(tf.Multiply, { a: result.value, b: rows });
+    const hits = k.run(tf.Equal, { a: k.run(tf.ArgMax, { x: result.logits }, { axis: 1 }), b: labels });
+    const correct = k.run(tf.Sum, { x: k.run(tf.Cast, { x: hits }, { dtype: "float32" }) }, { axis: null, keepDims: false });
+    return { loss: k.keep<tf.Scalar>(loss), accuracy: k.keep<tf.Scalar>(correct) };
+  } finally {
+    k.releaseAll();
+    rows.dispose();
+  }
+}
+
 /** Index among the dropout steps of step `i` (the order their masks were drawn in). */
 function dropoutIndex(steps: readonly DenseChainStep[], i: number): number {
   return steps.slice(0, i).filter((step) => step.kind === "dropout").length;

@@ -20,13 +20,13 @@ import { runHook, type TrainingCallback, type TrainingEvent, type TrainingLogs, 
 import { MetricMonitor, type MonitorMode } from "./early_stopping.js";
 import { evaluateModel, type EvaluationSource } from "./evaluate.js";
 import type { LossFunction } from "./losses.js";
-import { DeviceSums, defaultMetrics, type BatchMetric } from "./metrics.js";
+import { DeviceSums, correctCount, defaultMetrics, type BatchMetric } from "./metrics.js";
 import { TrainingOptimizer, type OptimizerOption } from "./optimizers.js";
 import { learningRateAt, type LearningRateSchedule, type ScheduleInterval } from "./schedules.js";
 import { clipGradients, type GradientClipping } from "./gradient_clipping.js";
 import { assertFiniteLogs, assertFiniteWeights } from "./divergence.js";
 import { crossEntropyBatchLoss } from "./losses.js";
-import { backendRunsDenseChainStep, denseChainStep, denseChainStepEnabled } from "./dense_chain_step.js";
+import { backendRunsDenseChainStep, defaultStepLogs, denseChainStep, denseChainStepEnabled } from "./dense_chain_step.js";
 import type { DenseChainStep } from "../model/dense_chain.js";
 
 /**
@@ -227,6 +227,8 @@ function trainStep(
     const clipped = clipping ? clipGradients(grads, clipping) : grads;
     optimizer.step(clipped, variables);
     if (clipped !== grads) tf.dispose(Object.values(clipped));
+    // The default logs of a whole step without the engine (the same kernels, the same values).
+    if (whole !== null && onlyDefaultMetrics(metrics)) return defaultStepLogs(whole, batch.labels);
     return tf.tidy(() => {
       const out: Record<string, tf.Scalar> = { loss: tf.mul(value, batch.labels.shape[0]) as tf.Scalar };
       for (const [name, metric] of Object.entries(metrics)) out[name] = metric(logitsForMetrics!, batch.labels);
@@ -237,6 +239,12 @@ function trainStep(
     tf.dispose(Object.values(grads));
     if (logitsForMetrics) (logitsForMetrics as tf.Tensor).dispose();
   }
+}
+
+/** Whether `metrics` are the default ones (accuracy by correctCount), which defaultStepLogs computes. */
+function onlyDefaultMetrics(metrics: Readonly<Record<string, BatchMetric>>): boolean {
+  const names = Object.keys(metrics);
+  return names.length === 1 && names[0] === "accuracy" && metrics.accuracy === correctCount;
 }
 
 /** Whether a batch may take the whole-step path: rows of one task, of the model's input shape (else the general path reports it). */
