@@ -7,14 +7,20 @@
  * on 28x28x1, SGD at batch 128). Also measures the plain-matmul ceiling in
  * the same run and how much of it the MLP steps reach.
  *
+ * The MLPs run relearn's step twice: with gradients by tf.variableGrads over
+ * the op chain ("relearn") and through the training loop's whole-step path
+ * for plain MLPs (training/dense_chain_step.ts: direct kernel calls, no
+ * tape; "whole step"), which is what training uses for them.
+ *
  * Per configuration the cases run interleaved (ceiling, stock step, relearn
- * step, ceiling, stock step, ... 5 rounds), so a change in the machine's
+ * step, whole step, ceiling, ... 5 rounds, or --rounds N; each case at least
+ * 0.4 s per round, 0.06 s with --quick), so a change in the machine's
  * load hits all of them alike; each time is the median over the rounds, and
  * each ratio (speed-up, share of the ceiling) is given from the medians and
  * as the median and range of the per-round ratios. The 1-minute load average
  * is read before each round and its range printed.
  *
- *   npx tsx bench/train_step.ts [--quick]
+ *   npx tsx bench/train_step.ts [--quick] [--rounds N]
  *   RELEARN_WASM_THREADS=1 npx tsx bench/train_step.ts   # on one XNNPACK thread
  */
 import { loadavg } from "node:os";
@@ -23,7 +29,8 @@ import { initBackend } from "../src/backend/backend.js";
 import { installWasmKernelOverrides, uninstallWasmKernelOverrides } from "../src/backend/wasm_kernels/index.js";
 import { setChainForwardEnabled } from "../src/model/chain_forward.js";
 import { TrainingOptimizer, type OptimizerSpec } from "../src/training/optimizers.js";
-import { buildModel, type ContinualModel } from "../src/model/continual_model.js";
+import { DEFAULT_TASK_ID, buildModel, type ContinualModel } from "../src/model/continual_model.js";
+import { denseChainStep } from "../src/training/dense_chain_step.js";
 import { cnn, mlp, type ModelSpec } from "../src/model/spec.js";
 import { crossEntropyLoss } from "../src/training/losses.js";
 import { Random } from "../src/random.js";
@@ -31,8 +38,8 @@ import { compareRounds, interleavedOrder, median, spread, type RatioSummary } fr
 
 const BATCH = 128;
 const quick = process.argv.includes("--quick");
-/** Each measured case runs at least this long in all, over the rounds (after warm-up steps). */
-const MIN_MS = quick ? 300 : 2000;
+/** Each measured case runs at least this long in each round (after warm-up steps). */
+const MIN_MS_PER_ROUND = quick ? 60 : 400;
 
 const MLP_SPEC = mlp({ inputShape: [784], hidden: [256, 256], classes: 10 });
 const CNN_SPEC = cnn({
@@ -45,8 +52,16 @@ const CNN_SPEC = cnn({
   classes: 10,
 });
 
-/** Interleaved rounds per configuration; medians over them count. */
-const ROUNDS = 5;
+/** Interleaved rounds per configuration (--rounds N, default 5); medians over them count. */
+const ROUNDS = roundsFlag(process.argv);
+
+function roundsFlag(argv: readonly string[]): number {
+  const index = argv.indexOf("--rounds");
+  if (index < 0) return 5;
+  const value = Number(argv[index + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`--rounds needs a positive integer, got ${argv[index + 1]}`);
+  return value;
+}
 
 /** One thing to time; `enter` sets the global state it needs (kernel overrides, op chain), untimed. */
 interface TimedCase {
@@ -66,7 +81,7 @@ interface Interleaved {
 
 /**
  * ms per call of each case, interleaved: ROUNDS rounds of (case 1, case 2,
- * ...), each case running at least MIN_MS / ROUNDS (and 3 calls) per round;
+ * ...), each case running at least MIN_MS_PER_ROUND (and 3 calls) per round;
  * a case's time in a round is its mean over that round. A case that throws
  * is recorded in `failures` and left out of the later rounds.
  */
@@ -97,7 +112,7 @@ function interleavedMs(cases: TimedCase[]): Interleaved {
       do {
         c.step();
         steps++;
-      } while (performance.now() - start < MIN_MS / ROUNDS || steps < 3);
+      } while (performance.now() - start < MIN_MS_PER_ROUND || steps < 3);
       ms[i]!.push((performance.now() - start) / steps);
     });
   }
@@ -117,6 +132,8 @@ function randomBatch(shape: number[], classes: number, seed: number): { x: tf.Te
 interface StepSetup {
   /** relearn's wasm kernel overrides, its op-chain forward and its fused Adam; otherwise stock tfjs throughout. */
   relearn: boolean;
+  /** relearn's whole-step path (training/dense_chain_step.ts) instead of tf.variableGrads (plain MLPs only). */
+  wholeStep?: boolean;
   optimizer: "sgd" | "adam";
   batch: number;
 }
@@ -131,8 +148,10 @@ function trainStepCase(spec: ModelSpec, setup: StepSetup): TimedCase {
   const stock = setup.relearn ? null : setup.optimizer === "sgd" ? tf.train.sgd(0.01) : tf.train.adam(1e-3);
   const optimizerSpec: OptimizerSpec = setup.optimizer === "sgd" ? { name: "sgd", learningRate: 0.01 } : { name: "adam", learningRate: 1e-3 };
   const ours = setup.relearn ? new TrainingOptimizer(optimizerSpec) : null;
+  const chain = setup.wholeStep === true ? model.denseTrainingChain(DEFAULT_TASK_ID) : null;
+  if (setup.wholeStep === true && chain === null) throw new Error(`${spec.type}: not a plain dense chain`);
   return {
-    name: `${spec.type}, ${setup.relearn ? "relearn" : "stock"}`,
+    name: `${spec.type}, ${setup.relearn ? (chain ? "relearn whole step" : "relearn") : "stock"}`,
     warmup: 2,
     enter: () => useRelearn(setup.relearn),
     step: () => {
@@ -140,7 +159,9 @@ function trainStepCase(spec: ModelSpec, setup: StepSetup): TimedCase {
         tf.dispose(stock.minimize(loss, false, variables) ?? []);
         return;
       }
-      const { value, grads } = tf.variableGrads(loss, variables);
+      // The training loop's two paths (loop.ts), without its metrics: the whole step or tf.variableGrads.
+      const { value, grads, logits } = chain !== null ? denseChainStep(chain, x, y, null) : { ...tf.variableGrads(loss, variables), logits: null };
+      logits?.dispose();
       ours!.step(grads, variables);
       tf.dispose([value, ...Object.values(grads)]);
     },
@@ -249,41 +270,56 @@ async function main(): Promise<void> {
     { name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32), ceiling: true },
     { name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH), ceiling: false },
   ];
-  const rows: string[][] = [["training step", "stock tfjs ms", "relearn ms", "speed-up", "relearn GFLOP/s", "load (1 min)"]];
+  const rows: string[][] = [
+    ["training step", "stock tfjs ms", "relearn ms", "whole step ms", "speed-up", "whole step / relearn", "best GFLOP/s", "load (1 min)"],
+  ];
   const notes: string[] = [];
   const allLoads: number[] = [];
   for (const { name, spec, optimizer, batch, flops, ceiling } of configurations) {
+    // The MLPs also run the training loop's whole-step path (the CNN is no plain dense chain).
     const matmul = ceiling ? matmulCase(BATCH, 784, 256) : null;
     const cases = [
       ...(matmul ? [matmul] : []),
       trainStepCase(spec, { relearn: false, optimizer, batch }),
       trainStepCase(spec, { relearn: true, optimizer, batch }),
+      ...(spec.type === "mlp" ? [trainStepCase(spec, { relearn: true, wholeStep: true, optimizer, batch })] : []),
     ];
     const { ms, loads } = interleavedMs(cases);
     cases.forEach((c) => c.dispose());
     useRelearn(true);
     allLoads.push(...loads);
-    const [stock, fast] = ms.slice(matmul ? 1 : 0);
-    const speedup = stock && fast ? ratioText(compareRounds(stock, fast)) : "-";
+    const [stock, fast, whole] = ms.slice(matmul ? 1 : 0);
+    const best = whole ?? fast;
     const load = spread(loads);
-    rows.push([name, stock ? f1(median(stock)) : "throws", fast ? f1(median(fast)) : "throws", speedup, fast ? f1(flops / (median(fast) * 1e6)) : "-", `${load.min.toFixed(2)}-${load.max.toFixed(2)}`]);
+    rows.push([
+      name,
+      stock ? f1(median(stock)) : "throws",
+      fast ? f1(median(fast)) : "throws",
+      whole ? f1(median(whole)) : whole === null ? "throws" : "-",
+      stock && best ? ratioText(compareRounds(stock, best)) : "-",
+      fast && whole ? ratioText(compareRounds(fast, whole)) : "-",
+      best ? f1(flops / (median(best) * 1e6)) : "-",
+      `${load.min.toFixed(2)}-${load.max.toFixed(2)}`,
+    ]);
     const ceilingMs = matmul ? ms[0] : null;
-    if (matmul && ceilingMs && fast) {
+    if (matmul && ceilingMs) {
       // Share of the ceiling = (flops / step ms) / (matmul flops / matmul ms); per round, the two measured next to each other.
       const gflops = ceilingMs.map((t) => matmul.flops / (t * 1e6));
-      const share = compareRounds(ceilingMs.map((t) => t / matmul.flops), fast.map((t) => t / flops));
+      const share = (times: number[]): string => ratioText(compareRounds(ceilingMs.map((t) => t / matmul.flops), times.map((t) => t / flops)), "%", 100);
       notes.push(
-        `${name}: ${(flops / 1e6).toFixed(0)} MFLOP of useful matmuls -> ${f1(flops / (median(fast) * 1e6))} GFLOP/s; ` +
-          `ceiling ${f1(median(gflops))} GFLOP/s (${f1(Math.min(...gflops))}-${f1(Math.max(...gflops))}); ` +
-          `share of the ceiling ${ratioText(share, "%", 100)}`,
+        `${name}: ${(flops / 1e6).toFixed(0)} MFLOP of useful matmuls; ceiling ${f1(median(gflops))} GFLOP/s ` +
+          `(${f1(Math.min(...gflops))}-${f1(Math.max(...gflops))}); share of the ceiling: ` +
+          [fast ? `relearn ${share(fast)}` : null, whole ? `whole step ${share(whole)}` : null].filter((t) => t !== null).join("; "),
       );
     }
   }
   printTable(rows);
   for (const failure of failures) console.log(`  ${failure}`);
   console.log("stock tfjs: tfjs-layers forward, tf.train optimizer, stock wasm kernels; relearn: its op-chain forward, its");
-  console.log("optimizer (fused Adam) and its wasm kernel overrides. GFLOP/s counts the useful matmul and convolution work.");
-  console.log(`Times: median of ${ROUNDS} interleaved rounds; speed-up: ratio of the medians, then the median (range) of the per-round ratios.`);
+  console.log("optimizer (fused Adam) and its wasm kernel overrides, gradients by tf.variableGrads; whole step: the same with");
+  console.log("the training loop's whole-step path for plain MLPs (direct kernel calls, no tape). GFLOP/s counts the useful matmul");
+  console.log(`and convolution work of the fastest relearn column. Times: median of ${ROUNDS} interleaved rounds; speed-up (stock over the`);
+  console.log("fastest relearn column) and whole step / relearn: ratio of the medians, then the median (range) of the per-round ratios.");
   console.log("");
   console.log("plain matmul ceiling 128x784 @ 784x256, interleaved with each MLP step (median GFLOP/s, range over the rounds):");
   for (const note of notes) console.log(note);

@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_UPDATE_WASM } from "./wasm_kernels/adam_update_wasm.js";
-import type { KernelArgs, WasmBackend } from "./wasm_kernels/wasm_heap.js";
+import { wasmMemoryOf, type KernelArgs, type WasmBackend } from "./wasm_kernels/wasm_heap.js";
 
 /** The kernel's registered name. */
 export const ADAM_UPDATE = "RelearnAdamUpdate";
@@ -37,6 +37,15 @@ export interface AdamStepAttrs {
   coupledDecay: number;
   /** Decoupled (AdamW) factor applied to the weight first: w * decoupledFactor. */
   decoupledFactor: number;
+  /**
+   * Write the new moments over the inputs m and v (each value is read before
+   * it is written), which are then also the second and third outputs: no new
+   * buffers, and the moments stay where the cache has them. Only for a
+   * caller that owns m and v and calls the kernel function directly (never
+   * through the engine, which would track the inputs' buffers twice):
+   * FusedAdam.
+   */
+  inPlaceMoments?: boolean;
 }
 
 /**
@@ -80,14 +89,6 @@ type AdamExport = (...args: number[]) => void;
 /** The SIMD module instantiated on each wasm memory it was used with. */
 const adamOnMemory = new WeakMap<WebAssembly.Memory, AdamExport>();
 
-/** tfjs's wasm memory: exported as wasmMemory by its threaded build, as asm.memory by the plain one. */
-function wasmMemoryOf(backend: WasmBackend): WebAssembly.Memory {
-  const module = backend.wasm as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
-  const memory = module.wasmMemory ?? module.asm?.memory;
-  if (memory === undefined) throw new Error(`${ADAM_UPDATE}: cannot find the wasm backend's memory (tfjs internals changed?)`);
-  return memory;
-}
-
 function adamExportFor(memory: WebAssembly.Memory): AdamExport {
   let adam = adamOnMemory.get(memory);
   if (adam === undefined) {
@@ -120,7 +121,8 @@ function checkInputs(inputs: tf.NamedTensorInfoMap): Inputs {
 function wasmAdamUpdate({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
   const { value, grad, m, v } = checkInputs(inputs);
-  const outputs = [value, m, v].map((info) => wasm.makeOutput(info.shape, "float32"));
+  const inPlace = (attrs as unknown as AdamStepAttrs).inPlaceMoments === true;
+  const outputs = [value, m, v].map((info, i) => (inPlace && i > 0 ? info : wasm.makeOutput(info.shape, "float32")));
   const offset = (info: tf.TensorInfo): number => wasm.dataIdMap.get(info.dataId)!.memoryOffset;
   const a = attrs as unknown as AdamStepAttrs;
   adamExportFor(wasmMemoryOf(wasm))(
@@ -139,8 +141,15 @@ function cpuAdamUpdate({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
   const { value, grad, m, v } = checkInputs(inputs);
   const read = (info: tf.TensorInfo): Float32Array => cpu.data.get(info.dataId).values as Float32Array;
   const size = tf.util.sizeFromShape(value.shape);
+  const a = attrs as unknown as AdamStepAttrs;
+  if (a.inPlaceMoments === true) {
+    // adamUpdateArrays reads m[i] and v[i] before it writes them.
+    const out = { value: new Float32Array(size), m: read(m), v: read(v) };
+    adamUpdateArrays(read(value), read(grad), read(m), read(v), out, a);
+    return [cpu.makeTensorInfo(value.shape, "float32", out.value), m, v];
+  }
   const out = { value: new Float32Array(size), m: new Float32Array(size), v: new Float32Array(size) };
-  adamUpdateArrays(read(value), read(grad), read(m), read(v), out, attrs as unknown as AdamStepAttrs);
+  adamUpdateArrays(read(value), read(grad), read(m), read(v), out, a);
   return [cpu.makeTensorInfo(value.shape, "float32", out.value), cpu.makeTensorInfo(m.shape, "float32", out.m), cpu.makeTensorInfo(v.shape, "float32", out.v)];
 }
 

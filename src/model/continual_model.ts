@@ -24,6 +24,7 @@ import { ModelError } from "../errors.js";
 import { deriveSeed } from "../random.js";
 import { DEFAULT_TASK_ID, type RowTasks } from "../task_id.js";
 import { buildBody, lastDim } from "./build.js";
+import { denseChainSteps, type DenseChainStep } from "./dense_chain.js";
 import { frozenStatefulLayers, ownWeights, reachableLayers, type Layer } from "./frozen.js";
 import { reinitializeLayer } from "./reinitialize.js";
 import { layerInitializers } from "./initializers.js";
@@ -72,6 +73,8 @@ export class ContinualModel {
   private builtDropoutSeeds: Map<Layer, number | undefined> | undefined;
   /** Compiled training forwards by task id (null: not a plain chain). */
   private readonly trainingChains = new Map<string, ChainForward | null>();
+  /** Dense-chain steps by task id, for the whole-step training path (null: not a plain dense chain). */
+  private readonly denseChains = new Map<string, DenseChainStep[] | null>();
   /** Compiled training forwards of the body alone and of each head alone (rows of several tasks). */
   private readonly partChains = new Map<Layer | tfl.LayersModel, ChainForward | null>();
   /** The body with extra outputs at tapped layers, by list of layer names (see tappedBody). */
@@ -187,6 +190,7 @@ export class ContinualModel {
     // Compiled forwards hold the old head layers.
     this.trainingChains.clear();
     this.partChains.clear();
+    this.denseChains.clear();
   }
 
   /** A new head layer like `old` with `classes` outputs: old columns copied, new ones freshly drawn. */
@@ -498,6 +502,23 @@ export class ContinualModel {
       this.trainingChains.set(key, body === null || headSteps === null ? null : [...body, ...headSteps]);
     }
     return this.trainingChains.get(key) ?? null;
+  }
+
+  /**
+   * The training forward of body + the head of `taskId` as dense-chain
+   * steps (dense_chain.ts) for the whole-step training path, or null when
+   * the model is not a plain chain of Dense, ReLU, Dropout and Flatten layers
+   * or the op-chain forward is off (chainForwardEnabled).
+   */
+  denseTrainingChain(taskId: string): readonly DenseChainStep[] | null {
+    this.assertUsable();
+    if (!chainForwardEnabled() || this.trainingChain(taskId) === null) return null;
+    const key = this.multiHead ? taskId : DEFAULT_TASK_ID;
+    if (!this.denseChains.has(key)) {
+      const head = this.headFor(taskId);
+      this.denseChains.set(key, denseChainSteps([...chainLayers(this.body), ...(head === undefined ? [] : [head.layer])]));
+    }
+    return this.denseChains.get(key) ?? null;
   }
 
   /**

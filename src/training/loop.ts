@@ -20,11 +20,14 @@ import { runHook, type TrainingCallback, type TrainingEvent, type TrainingLogs, 
 import { MetricMonitor, type MonitorMode } from "./early_stopping.js";
 import { evaluateModel, type EvaluationSource } from "./evaluate.js";
 import type { LossFunction } from "./losses.js";
-import { DeviceSums, defaultMetrics, type BatchMetric } from "./metrics.js";
+import { DeviceSums, correctCount, defaultMetrics, type BatchMetric } from "./metrics.js";
 import { TrainingOptimizer, type OptimizerOption } from "./optimizers.js";
 import { learningRateAt, type LearningRateSchedule, type ScheduleInterval } from "./schedules.js";
 import { clipGradients, type GradientClipping } from "./gradient_clipping.js";
 import { assertFiniteLogs, assertFiniteWeights } from "./divergence.js";
+import { crossEntropyBatchLoss } from "./losses.js";
+import { backendRunsDenseChainStep, defaultStepLogs, denseChainStep, denseChainStepEnabled } from "./dense_chain_step.js";
+import type { DenseChainStep } from "../model/dense_chain.js";
 
 /**
  * Per-sample training loss of a batch: logits (B, C) -> (B,). `activations`
@@ -103,6 +106,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const schedule = options.learningRateSchedule;
   const interval = options.scheduleInterval ?? "epoch";
   const maskBias = options.allowedClasses ? makeMaskBias(options.allowedClasses, model.numClasses) : null;
+  const wholeStep = wholeStepChain(options, variables);
   const monitor = resolveMonitor(options, logger);
   const control: TrainingControl = { stopTraining: false };
   let bestWeights: tf.Tensor[] | null = null;
@@ -139,7 +143,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
             // Rows of several tasks train the body and each of their heads.
             const stepVariables = batch.tasks ? model.trainableVariables([...trainedHeads, ...batch.tasks.taskIds]) : variables;
             sums.add(
-              trainStep(model, taskId, stepVariables, batch, options.loss, options.activations ?? [], metrics, maskBias, optimizer, options.gradientClipping),
+              trainStep(model, taskId, stepVariables, batch, options.loss, options.activations ?? [], metrics, maskBias, optimizer, options.gradientClipping, usesWholeStep(model, batch) ? wholeStep : null),
               rows,
             );
           } finally {
@@ -204,9 +208,14 @@ function trainStep(
   maskBias: tf.Tensor2D | null,
   optimizer: TrainingOptimizer,
   clipping: GradientClipping | undefined,
+  wholeStep: readonly DenseChainStep[] | null,
 ): Record<string, tf.Scalar> {
   let logitsForMetrics: tf.Tensor2D | null = null;
-  const { value, grads } = tf.variableGrads(() => {
+  const whole = wholeStep === null ? null : denseChainStep(wholeStep, batch.x, batch.labels, maskBias);
+  if (whole !== null) logitsForMetrics = whole.logits;
+  // Keyed in the order of `variables`, as tf.variableGrads keys them (gradient clipping by norm sums in this order).
+  const fast = whole === null ? null : { value: whole.value, grads: Object.fromEntries(variables.map((v) => [v.name, whole.grads[v.name]!])) };
+  const { value, grads } = fast ?? tf.variableGrads(() => {
     const tasks = batch.tasks ?? taskId;
     const { logits: raw, activations } =
       taps.length === 0 ? { logits: model.getLogits(batch.x, tasks, true), activations: [] } : model.getLogitsAndActivations(batch.x, tasks, true, taps);
@@ -218,6 +227,8 @@ function trainStep(
     const clipped = clipping ? clipGradients(grads, clipping) : grads;
     optimizer.step(clipped, variables);
     if (clipped !== grads) tf.dispose(Object.values(clipped));
+    // The default logs of a whole step without the engine (the same kernels, the same values).
+    if (whole !== null && onlyDefaultMetrics(metrics)) return defaultStepLogs(whole, batch.labels);
     return tf.tidy(() => {
       const out: Record<string, tf.Scalar> = { loss: tf.mul(value, batch.labels.shape[0]) as tf.Scalar };
       for (const [name, metric] of Object.entries(metrics)) out[name] = metric(logitsForMetrics!, batch.labels);
@@ -228,6 +239,37 @@ function trainStep(
     tf.dispose(Object.values(grads));
     if (logitsForMetrics) (logitsForMetrics as tf.Tensor).dispose();
   }
+}
+
+/** Whether `metrics` are the default ones (accuracy by correctCount), which defaultStepLogs computes. */
+function onlyDefaultMetrics(metrics: Readonly<Record<string, BatchMetric>>): boolean {
+  const names = Object.keys(metrics);
+  return names.length === 1 && names[0] === "accuracy" && metrics.accuracy === correctCount;
+}
+
+/** Whether a batch may take the whole-step path: rows of one task, of the model's input shape (else the general path reports it). */
+function usesWholeStep(model: ContinualModel, batch: BatchTensors): boolean {
+  return batch.tasks === undefined && tf.util.arraysEqual(batch.x.shape.slice(1), model.inputShape);
+}
+
+/**
+ * The steps of the whole-step path (dense_chain_step.ts) when this training
+ * run can take it: a plain dense chain of the model (ContinualModel.
+ * denseTrainingChain) whose weights are exactly the trained variables,
+ * plain cross-entropy (crossEntropyBatchLoss), no activations read by the
+ * loss and no extra heads, on a backend the path runs on. Otherwise null:
+ * every step takes the general path (tf.variableGrads). Batches whose rows
+ * carry tasks take the general path too (trainStep's caller).
+ */
+export function wholeStepChain(options: TrainOptions, variables: readonly tf.Variable[]): readonly DenseChainStep[] | null {
+  if (!denseChainStepEnabled() || !backendRunsDenseChainStep()) return null;
+  if (options.loss !== crossEntropyBatchLoss) return null;
+  if ((options.activations ?? []).length > 0 || (options.extraHeads ?? []).length > 0) return null;
+  const steps = options.model.denseTrainingChain(options.taskId);
+  if (steps === null) return null;
+  const weights = steps.flatMap((step) => (step.kind === "dense" ? [step.kernel.read(), ...(step.bias ? [step.bias.read()] : [])] : []));
+  const trained = new Set(variables);
+  return weights.length === trained.size && weights.every((weight) => trained.has(weight)) ? steps : null;
 }
 
 /** (1, C) row: 0 for allowed classes, -1e9 for the rest. */

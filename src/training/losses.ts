@@ -23,6 +23,17 @@ export function crossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.T
 }
 
 /**
+ * crossEntropyLoss on a batch's labels, as the training loop's per-batch
+ * loss (a BatchLoss). The loop recognises this very function as plain
+ * cross-entropy, so a plain MLP may train through its whole-step path
+ * (dense_chain_step.ts); any other function, even one computing the same,
+ * keeps the general path.
+ */
+export function crossEntropyBatchLoss(logits: tf.Tensor2D, batch: { readonly labels: tf.Tensor1D }): tf.Tensor1D {
+  return crossEntropyLoss(logits, batch.labels);
+}
+
+/**
  * Double distillation loss of Deep Model Consolidation as Renate computes it
  * (SPEC section 1): only the TARGET row is centred (its mean over classes is
  * subtracted); no std scaling, temperature or softmax. Per row:

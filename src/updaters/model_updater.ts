@@ -25,7 +25,7 @@ import { LOGS_FOLDER, readStateLogs, writeStateLogs, type EpochRecord } from "..
 
 import { readColumn, writeColumn } from "../state/columns_io.js";
 import { datasetSource, type BatchSource, type DatasetSourceOptions } from "../training/batch_source.js";
-import { crossEntropyLoss, type LossFunction } from "../training/losses.js";
+import { crossEntropyBatchLoss, crossEntropyLoss, type LossFunction } from "../training/losses.js";
 
 /** Re-exported where it always was, for existing importers. */
 export { LOGS_FOLDER };
@@ -471,6 +471,8 @@ export abstract class ModelUpdater {
 
   /** Cross-entropy (or the user's loss) on the batch labels, as a BatchLoss. */
   protected get labelLoss(): BatchLoss {
+    // The shared function, so the training loop knows it is plain cross-entropy (its whole-step path).
+    if (this.lossFn === crossEntropyLoss) return crossEntropyBatchLoss;
     return (logits, batch) => this.lossFn(logits, batch.labels);
   }
 

@@ -8,8 +8,9 @@
 ;;
 ;; Every operation is a single IEEE float32 operation in this order (wasm has
 ;; no fused multiply-add), so the result equals the op-by-op float32 chain
-;; bit for bit. Pointers are byte offsets into the heap; outputs may not
-;; alias inputs. scripts/build-wasm-kernels.ts compiles this file twice:
+;; bit for bit. Pointers are byte offsets into the heap; outW may not alias
+;; an input, outM and outV may be m and v themselves (each value is loaded
+;; before it is stored). scripts/build-wasm-kernels.ts compiles this file twice:
 ;; MEMORY is "(memory 1)" for tfjs's plain build and
 ;; "(memory 1 65536 shared)" for its threaded build.
 (module

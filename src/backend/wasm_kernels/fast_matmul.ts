@@ -21,6 +21,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { copyRange, floatsOf, heapOf, release, stockKernel, view, type WasmBackend } from "./wasm_heap.js";
+import { swapLastTwoAxes } from "./transpose_2d.js";
 
 /** A fast-path matmul: a [1, m, k] times b [1, k, n], no transposes, returns [1, m, n]. */
 export type PlainMatMul = (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo;
@@ -209,6 +210,7 @@ function batchIndexer(operandOuter: number[], outer: number[]): (batch: number) 
 }
 
 function swapLastTwo(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
+  if (x.dtype === "float32") return swapLastTwoAxes(backend, x);
   const rank = x.shape.length;
   const perm = [...Array(rank).keys()];
   perm[rank - 2] = rank - 1;

@@ -99,3 +99,11 @@ export function copyRange(backend: WasmBackend, source: tf.TensorInfo, from: num
   heap.copyWithin(outStart, sourceStart + from, sourceStart + from + tf.util.sizeFromShape(shape));
   return out;
 }
+
+/** tfjs's wasm memory: exported as wasmMemory by its threaded build, as asm.memory by the plain one. */
+export function wasmMemoryOf(backend: WasmBackend): WebAssembly.Memory {
+  const module = backend.wasm as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  const memory = module.wasmMemory ?? module.asm?.memory;
+  if (memory === undefined) throw new BackendError("cannot find the wasm backend's memory (tfjs internals changed?)");
+  return memory;
+}
