@@ -21,6 +21,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
+import type { LayerInternals } from "./dense_chain.js";
 
 type Layer = tfl.layers.Layer;
 /** One layer's forward as ops: input -> output. */
@@ -28,13 +29,6 @@ type Step = (input: tf.Tensor, training: boolean) => tf.Tensor;
 /** A compiled chain: the steps in order. */
 export type ChainForward = readonly Step[];
 
-interface ActivationObject {
-  getClassName(): string;
-  apply(x: tf.Tensor): tf.Tensor;
-}
-interface VariableHolder {
-  read(): tf.Variable;
-}
 
 let enabled = true;
 
@@ -112,14 +106,7 @@ export function compileLayers(layers: readonly Layer[]): ChainForward | null {
 }
 
 function compileLayer(layer: Layer): Step | null {
-  const fields = layer as unknown as {
-    kernel?: VariableHolder | null;
-    bias?: VariableHolder | null;
-    activation?: ActivationObject;
-    rate?: number;
-    noiseShape?: unknown;
-    dataFormat?: string;
-  };
+  const fields = layer as unknown as LayerInternals;
   switch (layer.getClassName()) {
     case "Dense": {
       const { kernel, bias, activation } = fields;

@@ -18,6 +18,19 @@ export interface WeightHolder {
   read(): tf.Variable;
 }
 
+/**
+ * The internals of a tfjs-layers layer that the op-chain compilers read (chain_forward.ts and this file): not in
+ * tfjs-layers' public types, so typed here once; a tfjs upgrade that renames them breaks both compilers' tests.
+ */
+export interface LayerInternals {
+  kernel?: WeightHolder | null;
+  bias?: WeightHolder | null;
+  activation?: { getClassName(): string; apply(x: tf.Tensor): tf.Tensor };
+  rate?: number;
+  noiseShape?: unknown;
+  dataFormat?: string;
+}
+
 /** One operation of the chain, in forward order. */
 export type DenseChainStep =
   | { kind: "dense"; kernel: WeightHolder; bias: WeightHolder | null }
@@ -38,14 +51,7 @@ export function denseChainSteps(layers: readonly tfl.layers.Layer[]): DenseChain
 }
 
 function layerSteps(layer: tfl.layers.Layer): DenseChainStep[] | null {
-  const fields = layer as unknown as {
-    kernel?: WeightHolder | null;
-    bias?: WeightHolder | null;
-    activation?: { getClassName(): string };
-    rate?: number;
-    noiseShape?: unknown;
-    dataFormat?: string;
-  };
+  const fields = layer as unknown as LayerInternals;
   switch (layer.getClassName()) {
     case "Dense": {
       const { kernel, bias, activation } = fields;
