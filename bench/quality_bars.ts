@@ -74,6 +74,11 @@ const { values: args } = parseArgs({
 
 const updaters = args.updaters === "all" ? [...UPDATER_NAMES] : args.updaters!.split(",");
 for (const name of updaters) updaterEntry(name); // an unknown name fails now, listing the known ones
+
+/** Updaters that cannot run a scenario at all (iCaRL refuses multi-head models): no shards, and the table says why. */
+function notApplicable(scenario: string): string[] {
+  return scenario === "task-incremental" ? UPDATER_NAMES.filter((u) => updaterEntry(u).singleHeadOnly === true) : [];
+}
 const threadsPerJob = Math.max(1, Math.min(4, Math.floor(availableParallelism() / Number(args.jobs))));
 
 /** The preset (--table), with any flag given overriding it. */
@@ -192,7 +197,9 @@ function commandFor(table: string | undefined, t: TableSettings): string {
 async function runTable(table: string | undefined): Promise<void> {
   const t = settingsFor(table === undefined ? undefined : TABLES[table]);
   const root = join(args.out!, t.scenario);
-  const shards = shardsOf(t, root, updaters);
+  const skipped = notApplicable(t.scenario);
+  for (const u of updaters.filter((u) => skipped.includes(u))) console.log(`${u}: skipped, it cannot run ${t.scenario} (single-head only)`);
+  const shards = shardsOf(t, root, updaters.filter((u) => !skipped.includes(u)));
   console.log(`${t.scenario}: ${shards.length} shards (${updaters.length} updaters; memory ${t.memorySizes}; seeds ${t.seeds})`);
   const queue = [...shards];
   await Promise.all(
@@ -204,7 +211,7 @@ async function runTable(table: string | undefined): Promise<void> {
   // Merge the runs of every shard measured so far with these settings (this run's and earlier runs', every updater's),
   // so tables fill up across runs of a few updaters each; the table says which updaters have no rows yet.
   const measured = shardsOf(t, root, UPDATER_NAMES).filter((shard) => existsSync(join(root, shard.name, "summary.json")));
-  const missing = UPDATER_NAMES.filter((u) => !measured.some((shard) => shard.flags[shard.flags.indexOf("--updaters") + 1] === u));
+  const missing = UPDATER_NAMES.filter((u) => !skipped.includes(u) && !measured.some((shard) => shard.flags[shard.flags.indexOf("--updaters") + 1] === u));
   let merged: BenchmarkResults | undefined;
   for (const shard of measured) {
     const file = JSON.parse(await readFile(join(root, shard.name, "summary.json"), "utf8")) as { summary: Omit<BenchmarkResults, "runs">; runs: RunResult[] };
@@ -223,7 +230,7 @@ async function runTable(table: string | undefined): Promise<void> {
     "",
     ...(t.about ? [t.about] : []),
     `MLP 784-256-256-10, Adam lr 1e-3, batch 32, ${summary.epochs} epochs per phase, seeds ${t.seeds}, backend ${summary.backend}.`,
-    `Made with \`${commandFor(table, t)}\`${missing.length === 0 ? "" : ` (rows of every updater measured so far with these settings, under ${root}/; not yet measured: ${missing.join(", ")})`}.`,
+    `Made with \`${commandFor(table, t)}\`${missing.length === 0 ? "" : ` (rows of every updater measured so far with these settings, under ${root}/; not yet measured: ${missing.join(", ")})`}.${skipped.length === 0 ? "" : ` Not applicable: ${skipped.join(", ")} (single-head only).`}`,
     "Values are mean +/- std over seeds after the last update; time is the total wall time of all updates of one run, in seconds.",
     "",
     markdown,

@@ -23,6 +23,8 @@ import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js"
 interface UpdaterEntry {
   description: string;
   usesMemory: boolean;
+  /** True when the updater refuses a multi-head model (task-incremental scenarios): its `create` succeeds, its first update throws. */
+  singleHeadOnly?: boolean;
   create(options: ModelUpdaterOptions & { memorySize?: number | undefined }): ModelUpdater;
 }
 
@@ -94,6 +96,7 @@ export const UPDATERS = {
   icarl: {
     description: "iCaRL: herding exemplars, sigmoid distillation on old classes, nearest-class-mean prediction (single-head only)",
     usesMemory: true,
+    singleHeadOnly: true,
     create: (o) => new ICaRLModelUpdater({ ...o, memorySize: withMemory("icarl", o.memorySize) }),
   },
   "cls-er": {

@@ -7,7 +7,7 @@ import { classIncremental, taskIncremental } from "../../src/data/scenarios.js";
 import { mlp } from "../../src/model/spec.js";
 import { planRuns, runBenchmark } from "../../src/benchmark/run_benchmark.js";
 import { OptionsError } from "../../src/errors.js";
-import { UPDATER_NAMES, createUpdater } from "../../src/updaters/registry.js";
+import { UPDATER_NAMES, createUpdater, updaterEntry } from "../../src/updaters/registry.js";
 import { accuracy } from "../../src/metrics/accuracy.js";
 import { buildModel } from "../../src/model/continual_model.js";
 import { predict } from "../../src/training/predict.js";
@@ -93,8 +93,8 @@ test("a task-incremental scenario gives the model a head per task", async () => 
 });
 
 test("a task-incremental benchmark runs every updater, and each one with a memory keeps the old tasks through their own heads", async () => {
-  // iCaRL predicts by nearest class mean over shared features and refuses a multi-head model (icarl.test.ts).
-  const updaters = UPDATER_NAMES.filter((name) => name !== "icarl");
+  // iCaRL predicts by nearest class mean over shared features and refuses a multi-head model (the next test).
+  const updaters = UPDATER_NAMES.filter((name) => updaterEntry(name).singleHeadOnly !== true);
   const before = tf.memory().numTensors;
   const results = await runBenchmark({
     ...config,
@@ -118,6 +118,24 @@ test("a task-incremental benchmark runs every updater, and each one with a memor
     if (run.memorySize === null) continue;
     const last = run.accuracyMatrix[2]!;
     assert.ok(last.every((a) => a >= 0.9), `${run.updater}: accuracy per task after the last update ${last}`);
+  }
+});
+
+test("a task-incremental benchmark of an updater marked single-head only fails with its refusal, before any result", async () => {
+  const singleHead = UPDATER_NAMES.filter((name) => updaterEntry(name).singleHeadOnly === true);
+  assert.deepEqual(singleHead, ["icarl"]);
+  for (const name of singleHead) {
+    await assert.rejects(
+      runBenchmark({
+        ...config,
+        scenario: "task-incremental",
+        makeUpdates: (seed) => taskIncremental({ train, test: testSet, tasks: 3, seed }),
+        updaters: [name],
+        memorySizes: [30],
+        seeds: [1],
+      }),
+      /iCaRL needs a single-head model/,
+    );
   }
 });
 
