@@ -672,6 +672,16 @@ export abstract class ModelUpdater {
     // Every class up to the largest label gets an output; new ones without a sample here hint at a mistyped label.
     const present = new Set(data.flatMap((dataset) => classesPresent(dataset)));
     const empty = Array.from({ length: classes - before }, (_, i) => before + i).filter((c) => !present.has(c));
+    if (empty.length > MAX_EMPTY_NEW_CLASSES) {
+      // A label like 100000 in a 10-class file is a typo, not 99,990 new classes: growing would allocate an output
+      // layer of that width (hundreds of MiB to GiB of weights) and train classes no data can ever teach.
+      const largest = Math.max(...data.map((dataset) => dataset.labels.reduce((m, l) => Math.max(m, l), 0)));
+      throw new DataError(
+        `growing the output layer from ${before} to ${classes} classes (largest label ${largest}) would add ${empty.length} classes ` +
+          `without a single sample in this update's data (more than ${MAX_EMPTY_NEW_CLASSES}): labels are class indices 0..K-1, ` +
+          `so this is most likely a mistyped label; fix the data, or give the classes names (data.classNames)`,
+      );
+    }
     if (empty.length > 0) {
       const shown = empty.length > 5 ? `${empty.slice(0, 5).join(", ")}, ... (${empty.length} classes)` : empty.join(", ");
       this.logger.warn(`growing to ${classes} classes adds classes without a sample in this update's data: ${shown}; check the labels for a typo`);
@@ -691,6 +701,12 @@ export abstract class ModelUpdater {
     void classes;
   }
 }
+
+/**
+ * The most classes without a sample one growth may add (growClasses). A few are normal (labels 0..9, then a chunk with
+ * 12 but not yet 10 or 11); thousands mean a mistyped label.
+ */
+export const MAX_EMPTY_NEW_CLASSES = 1000;
 
 /** Puts the weights of `source` into `target` (same architecture), adding heads as needed. */
 function copyWeightsInto(source: ContinualModel, target: ContinualModel, dir: string): void {

@@ -14,7 +14,7 @@ import { makeGaussianBlobs } from "../../src/data/synthetic.js";
 import { buildModel, type ContinualModel } from "../../src/model/continual_model.js";
 import { mlp } from "../../src/model/spec.js";
 import { createUpdater } from "../../src/updaters/registry.js";
-import type { ModelUpdater } from "../../src/updaters/model_updater.js";
+import { MAX_EMPTY_NEW_CLASSES, type ModelUpdater } from "../../src/updaters/model_updater.js";
 import type { MemoryModelUpdater } from "../../src/updaters/memory_updater.js";
 import { evaluateDataset } from "../../src/training/evaluate.js";
 import { DataError, ModelError, StateError } from "../../src/errors.js";
@@ -245,5 +245,34 @@ test("growing past classes with no sample (a mistyped label?) warns, naming them
   await updater.update({ ...chunks[0]!, labels, numClasses: 10 });
   assert.equal(model.numClasses, 10);
   assert.deepEqual(warnings, ["growing to 10 classes adds classes without a sample in this update's data: 3, 4, 5, 6, 7, ... (6 classes); check the labels for a typo"]);
+  model.dispose();
+});
+
+test("a growth that would add more than MAX_EMPTY_NEW_CLASSES classes without a sample (a label like 100000) is a DataError, and nothing changes", async () => {
+  const model = buildModel(spec, { seed: 0 });
+  const updater = make("fine-tuning", model, {});
+  await updater.update(chunks[0]!);
+  const weights = model.snapshotWeights();
+  const kept = weights.map((w) => w.dataSync().slice());
+  const tensors = tf.memory().numTensors;
+  for (const label of [3 + MAX_EMPTY_NEW_CLASSES + 1, 100_000]) {
+    const labels = Int32Array.from(chunks[0]!.labels);
+    labels[4] = label;
+    await assert.rejects(updater.update({ ...chunks[0]!, labels, numClasses: label + 1 }), (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.match(e.message, new RegExp(`from 3 to ${label + 1} classes \\(largest label ${label}\\) would add ${label - 3} classes without a single sample`));
+      return true;
+    });
+    assert.equal(model.numClasses, 3);
+    assert.equal(tf.memory().numTensors, tensors);
+  }
+  // The largest growth allowed still grows (and warns).
+  const labels = Int32Array.from(chunks[0]!.labels);
+  labels[4] = 3 + MAX_EMPTY_NEW_CLASSES;
+  await updater.update({ ...chunks[0]!, labels, numClasses: 4 + MAX_EMPTY_NEW_CLASSES });
+  assert.equal(model.numClasses, 4 + MAX_EMPTY_NEW_CLASSES);
+  const grown = model.snapshotWeights();
+  assert.equal(grown.length, kept.length);
+  tf.dispose([...weights, ...grown]);
   model.dispose();
 });
