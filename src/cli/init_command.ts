@@ -19,6 +19,15 @@ function shape(value: string): number[] {
   return dims;
 }
 
+/** Comma-separated class names in index order ("cat,dog": cat is class 0). */
+function classNames(value: string): string[] {
+  const names = value.split(",").map((name) => name.trim());
+  if (names.some((name) => name === "")) throw new InvalidArgumentError(`expected names separated by commas (cat,dog,bird), got "${value}"`);
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) throw new InvalidArgumentError(`class name "${repeated}" appears twice in "${value}"`);
+  return names;
+}
+
 /** A 0-based column index when all digits, else a column name. */
 function labelColumn(value: string): string | number {
   if (value.trim() === "") throw new InvalidArgumentError("expected a column name or a 0-based index");
@@ -35,6 +44,11 @@ export function initCommand(): Command {
     .option("--input-shape <dims>", "shape of one sample: the feature count of a CSV row (e.g. 8), or height,width,channels of an image (28,28,1)", shape, [784])
     .option("--classes <n>", "number of classes (labels 0 to n-1)", positiveInt, 10)
     .option(
+      "--class-names <names>",
+      'class names in index order, comma-separated (cat,dog,bird: labels in CSV files are these names; sets --classes to their count); written as "data.classNames"',
+      classNames,
+    )
+    .option(
       "--label-column <column>",
       'CSV column holding the label: a header name, or a 0-based index; written as "data.labelColumn" (default: the column named "label", else the last)',
       labelColumn,
@@ -49,16 +63,23 @@ export function initCommand(): Command {
       `
 Examples:
   relearn init --config relearn.json --input-shape 8 --classes 3 --model mlp:64,64 --label-column label
+  relearn init --config pets.json --input-shape 8 --class-names cat,dog,bird --label-column species
   relearn init --config images.json --input-shape 28,28,1 --classes 10 --model cnn
   relearn init --input-shape 8 --classes 3 --json     # print the config, write nothing`,
     )
-    .action(async (flags) => {
-      const model = await resolveModelFlag(flags.model, { inputShape: flags.inputShape, classes: flags.classes }, "--model", flags.initializer);
+    .action(async (flags, command: Command) => {
+      const names: string[] | undefined = flags.classNames;
+      if (names !== undefined && command.getOptionValueSource("classes") === "cli" && flags.classes !== names.length) {
+        throw new OptionsError(`--classes ${flags.classes} disagrees with --class-names, which names ${names.length} classes; give one of them`);
+      }
+      const classes: number = names?.length ?? flags.classes;
+      const model = await resolveModelFlag(flags.model, { inputShape: flags.inputShape, classes }, "--model", flags.initializer);
       const config = defaultConfig({
         model,
         updater: flags.updater,
         ...dataFlagSettings(flags),
         ...(flags.labelColumn === undefined ? {} : { labelColumn: flags.labelColumn }),
+        ...(names === undefined ? {} : { classNames: names }),
       });
       if (flags.json) {
         parseConfig(config, "the config");

@@ -120,6 +120,8 @@ export interface DefaultConfigOverrides {
   labelColumn?: string | number;
   delimiter?: string;
   format?: "auto" | "csv" | "idx";
+  /** Class names in index order, written as "data.classNames" (labels in CSV files are then these names). */
+  classNames?: string[];
 }
 
 /**
@@ -139,6 +141,7 @@ export function defaultConfig(overrides: DefaultConfigOverrides = {}): RelearnCo
       header: overrides.header ?? "auto",
       ...(overrides.delimiter === undefined ? {} : { delimiter: overrides.delimiter }),
       ...(overrides.labelColumn === undefined ? {} : { labelColumn: overrides.labelColumn }),
+      ...(overrides.classNames === undefined ? {} : { classNames: overrides.classNames }),
       layout: model.inputShape.length > 1 ? "hwc" : "flat",
     },
   };

@@ -123,3 +123,36 @@ test("CLI session with string labels: init, update, update, predict and evaluate
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("init --class-names writes the names in the user's order, the update keeps that order, and bad lists are errors", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-cli-init-names-"));
+  try {
+    const config = join(dir, "relearn.json");
+    await writeFile(join(dir, "chunk1.csv"), namedCsv(1).text);
+    let run = relearn(["init", "--config", config, "--input-shape", String(DIMS), "--class-names", NAMES.join(","), "--model", "mlp:16"]);
+    assert.equal(run.status, 0, run.stderr);
+    const written = JSON.parse(await readFile(config, "utf8")) as { model: { classes: number }; data: { classNames?: string[] } };
+    assert.deepEqual(written.data.classNames, NAMES);
+    assert.equal(written.model.classes, NAMES.length);
+
+    // The config's order decides the indices (dog 0, cat 1, bird 2), not sorting.
+    run = relearn(["update", "--config", config, "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "v1"), "--epochs", "1", "--backend", "wasm", "--json"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual((JSON.parse(run.stdout) as { data: { classNames: string[] } }).data.classNames, NAMES);
+
+    for (const [flags, message] of [
+      [["--class-names", "a,b,c", "--classes", "4"], /--classes 4 disagrees with --class-names, which names 3 classes/],
+      [["--class-names", "a,,b"], /expected names separated by commas/],
+      [["--class-names", "a,b,a"], /class name "a" appears twice/],
+    ] as const) {
+      run = relearn(["init", "--json", "--input-shape", String(DIMS), ...flags]);
+      assert.equal(run.status, 1, `${flags.join(" ")}: ${run.stdout}`);
+      assert.match(run.stderr, message);
+    }
+    // Agreeing counts are fine.
+    run = relearn(["init", "--json", "--input-shape", String(DIMS), "--class-names", "a,b,c", "--classes", "3"]);
+    assert.equal(run.status, 0, run.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
