@@ -10,9 +10,8 @@
  * every run is a pure function of its setting and epochs and can run on any queue worker; the cost is the epochs
  * of the lower rungs, run again. Ties rank the lower trial id first.
  */
-import { deriveSeed, Random } from "../random.js";
 import { sampleSpace, type Params, type SearchSpace } from "./search_space.js";
-import type { Ask, Scheduler, TrialRequest } from "./scheduler.js";
+import { trialRandom, type Ask, type Scheduler, type TrialRequest } from "./scheduler.js";
 import { OptionsError } from "../errors.js";
 
 export interface AshaOptions {
@@ -67,7 +66,7 @@ export class AshaScheduler implements Scheduler {
     }
     if (this.started < this.options.trials) {
       const trialId = this.started++;
-      const params = this.options.initial?.[trialId] ?? sampleSpace(this.space, Random.fromSeed(deriveSeed(this.options.seed, "trial", trialId)));
+      const params = this.options.initial?.[trialId] ?? sampleSpace(this.space, trialRandom(this.options.seed, trialId));
       this.params.set(trialId, params);
       this.running++;
       return { kind: "run", request: { trialId, params, epochs: this.rungs[0]!, rung: 0 } };

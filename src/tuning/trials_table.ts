@@ -20,7 +20,7 @@ import { DataError } from "../errors.js";
 import { formatParam, parseParam, type Params, type SearchSpace } from "./search_space.js";
 import type { TrialOutcome } from "./trial.js";
 
-export const TUNING_HISTORY_FILE = "tuning/history.csv";
+export { TUNING_HISTORY_FILE } from "../state/format.js";
 const FIXED = ["update", "trial", "rung", "epochs", "status", "metric", "value", "seconds", "chosen"] as const;
 const PARAM_PREFIX = "param:";
 
