@@ -1,6 +1,6 @@
 /** `relearn tune`: search the config's tuning space for a config + data; write the trials table and the best setting. */
 import { Command, Option } from "commander";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseConfig, readConfig, type RelearnConfig } from "../workflow/config.js";
 import { applyParams, formatParam, type Params } from "../tuning/search_space.js";
@@ -12,6 +12,8 @@ import { localExecutor } from "../tuning/executor.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
 import { nonNegativeInt, positiveInt } from "./number_flags.js";
+import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
+import { withWorkDir } from "../tuning/work_dir.js";
 
 /** "a=1 b=sgd": a setting on one line. */
 export function formatParams(params: Params): string {
@@ -83,22 +85,16 @@ Examples:
       const config = configWithTuningFlags(await readConfig(flags.config), flags, flags.config);
       const out = resolve(flags.out);
       await mkdir(out, { recursive: true });
-      const workDir = await mkdtemp(join(out, ".trials-"));
-      let result: TuneResult;
-      try {
-        result = await runTuning({
+      const result: TuneResult = await withWorkDir(join(out, ".trials-"), (workDir) => exitCleanlyOnSignals(out, () => runTuning({
           config,
           data: { path: flags.data, labels: flags.labels },
           val: { path: flags.val, labels: flags.valLabels },
           inputState: flags.inputState,
           taskId: flags.taskId,
           workDir,
-          executor: localExecutor({ logger: stderrLogger }),
+          executor: localExecutor({ logger: stderrLogger, callbacks: () => [yieldForSignals()] }),
           onTrial: (p) => process.stderr.write(trialLine("tune", p)),
-        });
-      } finally {
-        await rm(workDir, { recursive: true, force: true });
-      }
+        }), { written: () => false }));
       const best = result.best;
       const update = (best.summary?.updatesDone ?? 1);
       await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));

@@ -133,6 +133,7 @@ Examples:
       const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       if (flags.tune !== undefined) {
+        let written = false;
         const tuned = await exitCleanlyOnSignals(flags.outputState, () => tunedUpdate({
           config: merged,
           trials: flags.tune,
@@ -144,7 +145,8 @@ Examples:
           taskId: flags.taskId,
           executor: localExecutor({ logger: stderrLogger, callbacks: () => [yieldForSignals()] }),
           onTrial: (p) => process.stderr.write(trialLine("update --tune", p)),
-        }));
+          onOutputWritten: () => (written = true),
+        }), { written: () => written });
         if (flags.json) printJson({ ...tuned.update, tuning: tuningJson(tuned) });
         else process.stdout.write(formatTuning(tuned) + formatSummary(tuned.update));
         return;

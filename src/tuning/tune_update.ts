@@ -9,7 +9,7 @@
  * update (if it fits this search space) is tried first, as trial 0, by random search and ASHA (like Syne Tune's
  * points_to_evaluate); the other trials are drawn as usual. Grid search runs its grid and ignores it.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { OptionsError, StateError } from "../errors.js";
 import { fileSystemStore } from "../state/fs_store.js";
@@ -22,6 +22,7 @@ import type { TrialExecutor } from "./executor.js";
 import type { Params } from "./search_space.js";
 import type { TrialOutcome } from "./trial.js";
 import { formatTrialsCsv, parseTrialsCsv, previousBest, trialRows, TUNING_HISTORY_FILE, type TrialRow } from "./trials_table.js";
+import { withWorkDir } from "./work_dir.js";
 import { runTuning, tuningSettingsOf, type TuneProgress, type TuneResult } from "./tune.js";
 
 export interface TunedUpdateRequest {
@@ -39,6 +40,8 @@ export interface TunedUpdateRequest {
   onTrial?: ((progress: TuneProgress) => void) | undefined;
   /** Default: the file system. */
   stateStore?: StateStore | undefined;
+  /** Called once the output state was committed (before the trial folders are removed). */
+  onOutputWritten?: (() => void) | undefined;
 }
 
 export interface TunedUpdateSummary {
@@ -53,7 +56,8 @@ export interface TunedUpdateSummary {
 }
 
 export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpdateSummary> {
-  if (request.val === undefined) throw new OptionsError("update --tune judges each trial on validation data: give --val (the state keeps it for later updates too)");
+  const val = request.val;
+  if (val === undefined) throw new OptionsError("update --tune judges each trial on validation data: give --val (the state keeps it for later updates too)");
   const store = request.stateStore ?? fileSystemStore();
   const output = await store.resolve(request.outputState);
   const input = request.inputState === undefined ? undefined : await store.resolve(request.inputState);
@@ -85,12 +89,11 @@ export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpd
   const initial = "params" in startedFrom && settings.scheduler !== "grid" ? [startedFrom.params] : [];
 
   await mkdir(dirname(output), { recursive: true });
-  const workDir = await mkdtemp(`${output}.tune-`);
-  try {
+  return withWorkDir(`${output}.tune-`, async (workDir) => {
     const result = await runTuning({
       config,
       data: request.data,
-      val: request.val,
+      val,
       inputState: request.inputState,
       taskId: request.taskId,
       workDir,
@@ -102,13 +105,12 @@ export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpd
     const summary = best.summary!;
     const rows = [...history, ...trialRows(result.outcomes, summary.updatesDone, best)];
     await keepTrialState(store, best, output, expectedPrevious, formatTrialsCsv(rows));
+    request.onOutputWritten?.();
     return {
       update: { ...summary, outputState: request.outputState },
       tuning: { ...result, startedFrom, historyRows: rows.length },
     };
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Writes the trial's state as `output` (atomically, under its lock) with `historyCsv` as its tuning history. */
