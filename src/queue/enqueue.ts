@@ -28,6 +28,8 @@ export class UpdateProducer {
   constructor(private readonly target: RedisTarget) {
     this.redis = openRedis(target);
     this.queue = new Queue(QUEUE_NAME, { connection: redisOptions(target) });
+    // Each waitFor adds listeners for its job; a service waits for many jobs at once.
+    this.queue.setMaxListeners(0);
   }
 
   /**
@@ -48,7 +50,10 @@ export class UpdateProducer {
 
   /** Waits until job `jobId` completes (its result) or fails for good (throws a QueueError with the reason). */
   async waitFor(jobId: string, timeoutMs?: number): Promise<UpdateJobResult> {
-    this.events ??= new QueueEvents(QUEUE_NAME, { connection: redisOptions(this.target) });
+    if (this.events === undefined) {
+      this.events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(this.target) });
+      this.events.setMaxListeners(0);
+    }
     await this.events.waitUntilReady();
     const job = await this.queue.getJob(jobId);
     if (job === undefined) throw new QueueError(`no job ${jobId} in the queue`);
