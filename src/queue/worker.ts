@@ -117,11 +117,13 @@ export function startWorker(options: WorkerOptions): RelearnWorker {
   });
   // Redis going away makes every connection report errors until it is back: one line per outage, not hundreds.
   let lastErrorLog = 0;
-  worker.on("error", (error) => {
+  const onError = (error: Error) => {
     if (Date.now() - lastErrorLog < 10000) return;
     lastErrorLog = Date.now();
     log(`relearn worker: Redis error (retrying): ${error.message}`);
-  });
+  };
+  worker.on("error", onError);
+  queue.on("error", onError);
 
   return {
     worker,
