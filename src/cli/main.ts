@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { RelearnError } from "../errors.js";
 import { benchmarkCommand } from "./benchmark_command.js";
 import { tuneCommand } from "./tune_command.js";
+import { workerCommand } from "./worker_command.js";
 import { initCommand } from "./init_command.js";
 import { updateCommand } from "./update_command.js";
 import { evaluateCommand, predictCommand } from "./evaluate_command.js";
@@ -49,6 +50,7 @@ const program = new Command("relearn")
   .addCommand(importStateCommand(fileSystemStore))
   .addCommand(benchmarkCommand())
   .addCommand(tuneCommand())
+  .addCommand(workerCommand())
   .addHelpText(
     "after",
     `

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { DRIFT_DETECTORS } from "../drift/detector.js";
 import { describeDrift } from "./drift_command.js";
 import { readConfig, parseConfig } from "../workflow/config.js";
+import { OptionsError } from "../errors.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatExemplars, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
@@ -13,6 +14,7 @@ import { tunedUpdate, type TunedUpdateSummary } from "../tuning/tune_update.js";
 import { localExecutor } from "../tuning/executor.js";
 import { positiveInt } from "./number_flags.js";
 import { formatParams, trialLine } from "./tune_command.js";
+import { enqueueUpdateFromCli } from "./update_queue.js";
 
 /**
  * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
@@ -110,6 +112,9 @@ export function updateCommand(): Command {
       positiveInt,
     )
     .option("--json", "print the summary as JSON on stdout")
+    .option("--queue <redis-url>", "enqueue the update for a worker (relearn worker) instead of running it; prints the job id")
+    .option("--lineage <name>", "with --queue: the model lineage, whose updates run one at a time in enqueue order (default: the output state's path)")
+    .option("--wait", "with --queue: wait for the job and print its summary")
     .addHelpText(
       "after",
       `
@@ -120,7 +125,9 @@ Examples:
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --tune 8 --input-state state/v1 --output-state state/v2
-    (8 settings of the config's "tuning" space; the best trial's state is kept, every trial logged in state/v2/tuning/history.csv)`,
+    (8 settings of the config's "tuning" space; the best trial's state is kept, every trial logged in state/v2/tuning/history.csv)
+  relearn update --config relearn.json --data chunk2.csv --input-state state/a --output-state state/a --queue redis://127.0.0.1:6379
+    (a worker runs it; updates of state/a run one at a time, in the order enqueued)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
@@ -132,6 +139,13 @@ Examples:
       if (flags.growClasses === true) overrides["growClasses"] = true;
       const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
+      if (flags.queue !== undefined) {
+        if (flags.tune !== undefined) throw new OptionsError("--tune does not go with --queue: run the tuned update here (relearn tune --queue sends trials to workers)");
+        const outcome = await enqueueUpdateFromCli(flags, merged);
+        if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
+        return;
+      }
+      if (flags.lineage !== undefined || flags.wait === true) throw new OptionsError("--lineage and --wait go with --queue");
       if (flags.tune !== undefined) {
         let written = false;
         const tuned = await exitCleanlyOnSignals(flags.outputState, () => tunedUpdate({
