@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseConfig, readConfig, type RelearnConfig } from "../workflow/config.js";
+import { OptionsError } from "../errors.js";
 import { applyParams, formatParam, type Params } from "../tuning/search_space.js";
 import { SCHEDULER_NAMES } from "../tuning/settings.js";
 import { SEARCH_SPACE_PRESET_NAMES } from "../tuning/search_space.js";
@@ -14,6 +15,9 @@ import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } fro
 import { nonNegativeInt, positiveInt } from "./number_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { withWorkDir } from "../tuning/work_dir.js";
+import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
+import { queueTrialExecutor } from "../queue/trial_executor.js";
+import type { TrialExecutor } from "../tuning/executor.js";
 
 /** "a=1 b=sgd": a setting on one line. */
 export function formatParams(params: Params): string {
@@ -53,6 +57,13 @@ function summaryText(result: TuneResult, out: string): string {
   ].join("\n") + "\n";
 }
 
+async function queueExecutorFor(url: string, concurrency: number): Promise<TrialExecutor & { close(): Promise<void> }> {
+  const target = parseRedisUrl(url);
+  await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
+  process.stderr.write(`tune: trials go to the queue at ${target.display}, ${concurrency} at a time (run relearn worker processes there)\n`);
+  return queueTrialExecutor(target, { concurrency });
+}
+
 export function tuneCommand(): Command {
   return new Command("tune")
     .description("search the config's tuning space (random, grid or ASHA) on a data file and its validation file; write the trials and the best setting")
@@ -73,28 +84,42 @@ export function tuneCommand(): Command {
     .addOption(delimiterOption('the config\'s "data.delimiter", else detected'))
     .addOption(dataFormatOption('the config\'s "data.format", else auto'))
     .requiredOption("--out <dir>", "folder for trials.csv, best.json and best-config.json")
+    .option("--queue <url>", "run the trials as jobs on relearn's queue at this Redis (redis://host:port), on `relearn worker` processes; paths must be on a filesystem the workers see")
+    .option("--queue-concurrency <n>", "with --queue: trials in the queue at once (about the number of worker processes; default 2)", positiveInt)
     .option("--json", "print the result as JSON on stdout")
     .addHelpText(
       "after",
       `
 Examples:
   relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 8 --out tuning/
-  relearn tune --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --scheduler asha --trials 9 --epochs 9 --out tuning2/`,
+  relearn tune --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --scheduler asha --trials 9 --epochs 9 --out tuning2/
+  relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 16 --out tuning/ --queue redis://127.0.0.1:6379 --queue-concurrency 4`,
     )
     .action(async (flags) => {
       const config = configWithTuningFlags(await readConfig(flags.config), flags, flags.config);
       const out = resolve(flags.out);
       await mkdir(out, { recursive: true });
-      const result: TuneResult = await withWorkDir(join(out, ".trials-"), (workDir) => exitCleanlyOnSignals(out, () => runTuning({
+      if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
+      const executor: TrialExecutor & { close?: () => Promise<void> } = flags.queue === undefined
+        ? localExecutor({ logger: stderrLogger, callbacks: () => [yieldForSignals()] })
+        : await queueExecutorFor(flags.queue, flags.queueConcurrency ?? 2);
+      // Workers run elsewhere: every path they get is absolute (the trial folders are, under the absolute --out).
+      const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });
+      let result: TuneResult;
+      try {
+        result = await withWorkDir(join(out, ".trials-"), (workDir) => exitCleanlyOnSignals(out, () => runTuning({
           config,
-          data: { path: flags.data, labels: flags.labels },
-          val: { path: flags.val, labels: flags.valLabels },
-          inputState: flags.inputState,
+          data: file(flags.data, flags.labels),
+          val: file(flags.val, flags.valLabels),
+          inputState: flags.inputState === undefined ? undefined : resolve(flags.inputState),
           taskId: flags.taskId,
           workDir,
-          executor: localExecutor({ logger: stderrLogger, callbacks: () => [yieldForSignals()] }),
+          executor,
           onTrial: (p) => process.stderr.write(trialLine("tune", p)),
         }), { written: () => false }));
+      } finally {
+        await executor.close?.();
+      }
       const best = result.best;
       const update = (best.summary?.updatesDone ?? 1);
       await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));

@@ -8,14 +8,33 @@
  * which validates on every validation set the state keeps: this update's and earlier ones', pooled by rows), at the
  * epoch whose weights the phase kept (PhaseSummary.kept). It is the number `relearn update` prints as val_acc.
  */
+import * as z from "zod";
 import { OptionsError, TrainingError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { TrainingCallback } from "../training/callbacks.js";
-import { parseConfig, type RelearnConfigInput } from "../workflow/config.js";
+import { parseConfig, relearnConfigSchema, type RelearnConfigInput } from "../workflow/config.js";
 import type { DataFile } from "../workflow/data_files.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { applyParams, type Params } from "./search_space.js";
-import type { TuningMetric } from "./settings.js";
+import { TUNING_METRICS, type TuningMetric } from "./settings.js";
+
+/** The JSON form of a TrialSpec (what a queue job carries); `path` checks each file path (e.g. that it is absolute). */
+export function trialSpecSchema(path: z.ZodType<string> = z.string().min(1)) {
+  const file = z.strictObject({ path, labels: path.optional() });
+  return z.strictObject({
+    trialId: z.number().int().min(0),
+    rung: z.number().int().min(0),
+    config: relearnConfigSchema,
+    params: z.record(z.string(), z.union([z.number().finite(), z.string(), z.boolean()])),
+    epochs: z.number().int().positive().nullable(),
+    data: file,
+    val: file,
+    inputState: path.optional(),
+    outputState: path,
+    taskId: z.string().min(1).optional(),
+    metric: z.enum(TUNING_METRICS),
+  });
+}
 
 export interface TrialSpec {
   trialId: number;
