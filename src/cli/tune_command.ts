@@ -14,6 +14,7 @@ import { fixed, printJson, stderrLogger } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
 import { nonNegativeInt, positiveInt } from "./number_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
+import { progressCallbacks } from "./progress.js";
 import { withWorkDir } from "../tuning/work_dir.js";
 import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
 import { queueTrialExecutor } from "../queue/trial_executor.js";
@@ -101,7 +102,7 @@ Examples:
       await mkdir(out, { recursive: true });
       if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
       const executor: TrialExecutor & { close?: () => Promise<void> } = flags.queue === undefined
-        ? localExecutor({ logger: stderrLogger, callbacks: () => [yieldForSignals()] })
+        ? localExecutor({ logger: stderrLogger, callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()] })
         : await queueExecutorFor(flags.queue, flags.queueConcurrency ?? 2);
       // Workers run elsewhere: every path they get is absolute (the trial folders are, under the absolute --out).
       const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });

@@ -157,7 +157,7 @@ Examples:
           outputState: flags.outputState,
           overwriteOutputState: flags.overwriteOutputState === true,
           taskId: flags.taskId,
-          executor: localExecutor({ logger: stderrLogger, callbacks: () => [yieldForSignals()] }),
+          executor: localExecutor({ logger: stderrLogger, callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()] }),
           onTrial: (p) => process.stderr.write(trialLine("update --tune", p)),
           onOutputWritten: () => (written = true),
         }), { written: () => written });
