@@ -9,7 +9,7 @@ import { updateFromConfig } from "../../src/workflow/update.js";
 import { tunedUpdate } from "../../src/tuning/tune_update.js";
 import { applyParams } from "../../src/tuning/search_space.js";
 import { parseTrialsCsv, TUNING_HISTORY_FILE } from "../../src/tuning/trials_table.js";
-import { OptionsError } from "../../src/errors.js";
+import { OptionsError, StateError } from "../../src/errors.js";
 
 before(async () => {
   await useBackend("wasm");
@@ -20,7 +20,7 @@ function tuningConfig(tuning: Record<string, unknown> = {}): RelearnConfig {
   return parseConfig({ ...workflowConfig({ maxEpochs: 1 }), tuning: { space: { "optimizer.learningRate": { logUniform: [1e-3, 1e-1] } }, trials: 3, seed: 5, ...tuning } });
 }
 
-test("update --tune keeps the best trial's state, and the history grows across two updates, starting from the last best", async () => {
+test("update --tune keeps the best trial's state, and the history grows across updates (in place too), starting from the last best", async () => {
   const dir = await workflowFolder(20);
   try {
     const config = tuningConfig();
@@ -59,8 +59,16 @@ test("update --tune keeps the best trial's state, and the history grows across t
     assert.deepEqual(history2.map((r) => r["update"]), ["1", "1", "1", "2", "2", "2"]);
     assert.deepEqual(history2.slice(0, 3), history1);
 
+    // In place (input = output), and an output that holds another state is refused before any trial runs.
+    const third = await tunedUpdate({ config, trials: 2, data: { path: join(dir, "chunk3.csv") }, val, inputState: join(dir, "v2"), outputState: join(dir, "v2") });
+    assert.equal(third.update.updatesDone, 3);
+    assert.equal(parseTrialsCsv(await readFile(join(dir, "v2", TUNING_HISTORY_FILE), "utf8"), "v2").length, 8);
+    await assert.rejects(
+      tunedUpdate({ config, data: { path: join(dir, "chunk2.csv") }, val, inputState: join(dir, "v1"), outputState: join(dir, "by-hand") }),
+      (e: Error) => e instanceof StateError && /already holds a state/.test(e.message),
+    );
     // An ordinary update carries the history on unchanged.
-    await updateFromConfig({ config: byHand, data: { path: join(dir, "chunk3.csv") }, inputState: join(dir, "v2"), outputState: join(dir, "v3") });
+    await updateFromConfig({ config: byHand, data: { path: join(dir, "chunk1.csv") }, inputState: join(dir, "v2"), outputState: join(dir, "v3") });
     assert.equal(await readFile(join(dir, "v3", TUNING_HISTORY_FILE), "utf8"), await readFile(join(dir, "v2", TUNING_HISTORY_FILE), "utf8"));
   } finally {
     await rm(dir, { recursive: true, force: true });
