@@ -160,11 +160,17 @@ export function sampleDomain(domain: Domain, random: Random): ParamValue {
       return domain.values[random.int(0, domain.values.length - 1)]!;
     case "int":
       return random.int(domain.low, domain.high);
+    // Clamped: rounding (exp of a log, low + width * u) can land an ulp outside the bounds, and a bound like
+    // momentum <= 1 is then refused by the updater's schema in the middle of a search.
     case "uniform":
-      return domain.low + (domain.high - domain.low) * random.float();
+      return clamp(domain.low + (domain.high - domain.low) * random.float(), domain);
     case "logUniform":
-      return Math.exp(Math.log(domain.low) + (Math.log(domain.high) - Math.log(domain.low)) * random.float());
+      return clamp(Math.exp(Math.log(domain.low) + (Math.log(domain.high) - Math.log(domain.low)) * random.float()), domain);
   }
+}
+
+function clamp(value: number, domain: { low: number; high: number }): number {
+  return Math.min(domain.high, Math.max(domain.low, value));
 }
 
 /** A setting of every key of `space`, drawn in the space's order. */
@@ -199,7 +205,7 @@ export function gridValues(domain: Domain, points: number): ParamValue[] {
       return Array.from({ length: points }, (_, i) => {
         if (i === points - 1) return domain.high; // exact end, no rounding drift
         const t = a + ((b - a) * i) / (points - 1);
-        return domain.kind === "uniform" ? t : i === 0 ? domain.low : Math.exp(t);
+        return i === 0 ? domain.low : clamp(domain.kind === "uniform" ? t : Math.exp(t), domain);
       });
     }
   }
