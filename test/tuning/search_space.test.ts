@@ -102,5 +102,12 @@ test("property: draws and grid values lie in their domain, grids include both en
     { numRuns: 200 },
   );
   assert.equal(typeof parseDomain({ logUniform: [-1, 1] }), "string");
+  // The ends of the unit interval: exp(log(1e-8)) alone would give 9.999999999999982e-9, below the bound.
+  for (const u of [0, 1e-300, 1 - 2 ** -53]) {
+    const fixed = { float: () => u, int: (a: number) => a } as unknown as Random;
+    for (const domain of [{ kind: "logUniform", low: 1e-8, high: 1e-7 }, { kind: "uniform", low: -0.1, high: 0.3 }] as Domain[]) {
+      assert.ok(inDomain(domain, sampleSpace([["k", domain]], fixed)["k"]!), `u = ${u} in ${JSON.stringify(domain)}`);
+    }
+  }
   assert.deepEqual(toSearchSpace({ a: 1 }), [["a", { kind: "constant", value: 1 }]]);
 });
