@@ -31,6 +31,21 @@ export { driftFromFiles, type DriftRequest, type DriftFilesReport } from "./work
 export { inspectState, type StateInspection } from "./workflow/inspect_state.js";
 export { readDataFile, readDataFileWithInfo, type DataFile, type DataReading } from "./workflow/data_files.js";
 
+// Tuning: search spaces, schedulers (ask/tell), trials as JSON spec -> outcome, `relearn tune` and `update --tune`.
+export {
+  SEARCH_SPACE_PRESETS, searchSpaceSchema, toSearchSpace, sampleSpace, gridValues, applyParams,
+  type SearchSpace, type SearchSpaceInput, type Domain, type Params, type ParamValue,
+} from "./tuning/search_space.js";
+export { tuningSettingsSchema, type TuningSettings, type TuningSettingsInput } from "./tuning/settings.js";
+export { randomSearch, gridSearch, gridPoints, type Scheduler, type TrialRequest, type Ask } from "./tuning/scheduler.js";
+export { AshaScheduler, ashaRungs, type AshaOptions } from "./tuning/asha.js";
+export { runSearch, bestOf } from "./tuning/search.js";
+export { runTrial, trialSpecSchema, type TrialSpec, type TrialOutcome } from "./tuning/trial.js";
+export { localExecutor, type TrialExecutor } from "./tuning/executor.js";
+export { runTuning, type TuneRequest, type TuneResult, type TuneProgress } from "./tuning/tune.js";
+export { tunedUpdate, type TunedUpdateRequest, type TunedUpdateSummary } from "./tuning/tune_update.js";
+export { formatTrialsCsv, parseTrialsCsv, TUNING_HISTORY_FILE } from "./tuning/trials_table.js";
+
 // Logs written as files: TensorBoard event files (without tfjs-node) and per-epoch logs.
 export { TensorBoardWriter } from "./reporting/tensorboard.js";
 export { trainingLogCallbacks, type TrainingLog } from "./reporting/training_log.js";

@@ -17,9 +17,11 @@ const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /**
  * Installs the handlers for the duration of `run`. `output` is the state
- * folder the command writes, for the message.
+ * folder the command writes, for the message. `written` says whether the
+ * output was written when a signal came; default: whether any state was
+ * committed meanwhile (a tuning run commits trial states elsewhere first, so it says).
  */
-export async function exitCleanlyOnSignals<T>(output: string, run: () => Promise<T>): Promise<T> {
+export async function exitCleanlyOnSignals<T>(output: string, run: () => Promise<T>, options: { written?: () => boolean } = {}): Promise<T> {
   let stopping = false;
   const committedBefore = commitCount();
   const handler = (signal: keyof typeof EXIT_CODES) => {
@@ -28,7 +30,7 @@ export async function exitCleanlyOnSignals<T>(output: string, run: () => Promise
     void (async () => {
       await commitSettled();
       undoInFlightSync();
-      const written = commitCount() > committedBefore;
+      const written = options.written ? options.written() : commitCount() > committedBefore;
       process.stderr.write(
         written
           ? `\nrelearn: interrupted (${signal}) after the new state was written to ${output}\n`

@@ -3,12 +3,18 @@ import { Command, Option } from "commander";
 import { DRIFT_DETECTORS } from "../drift/detector.js";
 import { describeDrift } from "./drift_command.js";
 import { readConfig, parseConfig } from "../workflow/config.js";
+import { OptionsError } from "../errors.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatExemplars, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { DEFAULT_TASK_ID } from "../task_id.js";
+import { tunedUpdate, type TunedUpdateSummary } from "../tuning/tune_update.js";
+import { localExecutor } from "../tuning/executor.js";
+import { positiveInt } from "./number_flags.js";
+import { formatParams, trialLine } from "./tune_command.js";
+import { enqueueUpdateFromCli } from "./update_queue.js";
 
 /**
  * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
@@ -54,6 +60,28 @@ function formatDrift(drift: NonNullable<UpdateSummary["drift"]>): string {
   return `drift of the data from the ${drift.memoryItems} items in memory before this update (${drift.report.detector}, raw features): ${describeDrift(drift.report)}`;
 }
 
+/** The tuning part of an update --tune summary, for --json (trial summaries left out: the chosen one is the update's). */
+function tuningJson(t: TunedUpdateSummary): Record<string, unknown> {
+  const r = t.tuning;
+  return {
+    scheduler: r.settings.scheduler, space: r.spaceSource, metric: r.settings.metric, mode: r.mode, startedFrom: r.startedFrom, historyRows: r.historyRows,
+    best: { trial: r.best.trialId, epochs: r.best.epochs, value: r.best.value, params: r.best.params },
+    runs: r.outcomes.map(({ summary: _s, outputState: _o, ...o }) => o),
+  };
+}
+
+function formatTuning(t: TunedUpdateSummary): string {
+  const r = t.tuning;
+  const from = "params" in r.startedFrom
+    ? `started from update ${r.startedFrom.update}'s best setting (${r.settings.metric} ${fixed(r.startedFrom.value)}) as trial 0`
+    : `no earlier setting tried first: ${r.startedFrom.reason}`;
+  return [
+    `tuning: ${r.settings.scheduler} search over ${r.spaceSource}, ${r.outcomes.length} runs (${r.outcomes.filter((o) => o.status === "failed").length} failed); ${from}`,
+    `kept trial ${r.best.trialId} (${r.best.epochs} epochs): ${r.settings.metric} ${fixed(r.best.value ?? undefined)}  [${formatParams(r.best.params)}]`,
+    `history: ${r.historyRows} rows in ${t.update.outputState}/tuning/history.csv`,
+  ].join("\n") + "\n";
+}
+
 export function updateCommand(): Command {
   return new Command("update")
     .description("update the model of a state folder with new data and write the next state (atomically)")
@@ -78,7 +106,15 @@ export function updateCommand(): Command {
         .choices(DRIFT_DETECTORS),
     )
     .option("--grow-classes", "let the output layer grow when the data has classes the model has no output for (sets options.growClasses)")
+    .option(
+      "--tune <n>",
+      'try n settings of the config\'s tuning space for this update (needs --val), keep the best trial\'s state and append the trials to the state\'s tuning/history.csv (see "tuning" in the config)',
+      positiveInt,
+    )
     .option("--json", "print the summary as JSON on stdout")
+    .option("--queue <redis-url>", "enqueue the update for a worker (relearn worker) instead of running it; prints the job id")
+    .option("--lineage <name>", "with --queue: the model lineage, whose updates run one at a time in enqueue order (default: the output state's path)")
+    .option("--wait", "with --queue: wait for the job and print its summary")
     .addHelpText(
       "after",
       `
@@ -87,7 +123,11 @@ Examples:
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
   relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
-    (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)`,
+    (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
+  relearn update --config relearn.json --data chunk2.csv --val val2.csv --tune 8 --input-state state/v1 --output-state state/v2
+    (8 settings of the config's "tuning" space; the best trial's state is kept, every trial logged in state/v2/tuning/history.csv)
+  relearn update --config relearn.json --data chunk2.csv --input-state state/a --output-state state/a --queue redis://127.0.0.1:6379
+    (a worker runs it; updates of state/a run one at a time, in the order enqueued)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
@@ -99,6 +139,32 @@ Examples:
       if (flags.growClasses === true) overrides["growClasses"] = true;
       const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
+      if (flags.queue !== undefined) {
+        if (flags.tune !== undefined) throw new OptionsError("--tune does not go with --queue: run the tuned update here (relearn tune --queue sends trials to workers)");
+        const outcome = await enqueueUpdateFromCli(flags, merged);
+        if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
+        return;
+      }
+      if (flags.lineage !== undefined || flags.wait === true) throw new OptionsError("--lineage and --wait go with --queue");
+      if (flags.tune !== undefined) {
+        let written = false;
+        const tuned = await exitCleanlyOnSignals(flags.outputState, () => tunedUpdate({
+          config: merged,
+          trials: flags.tune,
+          data: { path: flags.data, labels: flags.labels },
+          val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
+          inputState: flags.inputState,
+          outputState: flags.outputState,
+          overwriteOutputState: flags.overwriteOutputState === true,
+          taskId: flags.taskId,
+          executor: localExecutor({ logger: stderrLogger, callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()] }),
+          onTrial: (p) => process.stderr.write(trialLine("update --tune", p)),
+          onOutputWritten: () => (written = true),
+        }), { written: () => written });
+        if (flags.json) printJson({ ...tuned.update, tuning: tuningJson(tuned) });
+        else process.stdout.write(formatTuning(tuned) + formatSummary(tuned.update));
+        return;
+      }
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({
         config: merged,
         data: { path: flags.data, labels: flags.labels },

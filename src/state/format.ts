@@ -39,6 +39,13 @@ export const LIBRARY_VERSION = "0.1.0";
 /** The manifest's file name at the root of a state folder. */
 export const MANIFEST_FILE = "manifest.json";
 
+/**
+ * Files a state keeps for tools other than its updater, which every update carries on unchanged into the state it
+ * writes: the tuning history `relearn update --tune` appends to (src/tuning/trials_table.ts).
+ */
+export const TUNING_HISTORY_FILE = "tuning/history.csv";
+export const CARRIED_FILES: readonly string[] = [TUNING_HISTORY_FILE];
+
 /** Size and SHA-256 (lowercase hex) of one file of the folder. */
 export const fileEntrySchema = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits"),

@@ -24,6 +24,7 @@ import type { StateLock, StateReader, StateStore, StateWriter } from "../state/s
 import { LOGS_FOLDER, readStateLogs, writeStateLogs, type EpochRecord } from "../reporting/state_logs.js";
 
 import { readColumn, writeColumn } from "../state/columns_io.js";
+import { CARRIED_FILES } from "../state/format.js";
 import { datasetSource, type BatchSource, type DatasetSourceOptions } from "../training/batch_source.js";
 import { crossEntropyBatchLoss, crossEntropyLoss, type LossFunction } from "../training/losses.js";
 
@@ -129,6 +130,8 @@ export abstract class ModelUpdater {
   private readonly ownStates = new Map<string, string | undefined>();
   private store: StateStore | undefined;
   private prepared = false;
+  /** The resumed state's CARRIED_FILES (e.g. the tuning history), written unchanged into every state this updater saves. */
+  private readonly carriedFiles = new Map<string, Uint8Array>();
 
   protected constructor(options: ResolvedOptions) {
     this.options = options;
@@ -515,6 +518,7 @@ export abstract class ModelUpdater {
         await saveModelFiles(model, files, "model");
         const validation = await this.saveValidationSets(files);
         await writeStateLogs(files, this.metricsHistory);
+        for (const [path, bytes] of this.carriedFiles) await files.writeFile(path, bytes);
         const algorithm = await this.saveAlgorithmState(files);
         return {
           updatesDone: this.updatesDone,
@@ -560,6 +564,7 @@ export abstract class ModelUpdater {
     this.updatesDone = data.updatesDone;
     if (data.data !== undefined) this.dataSettings = data.data;
     this.metricsHistory = await readStateLogs(files);
+    for (const path of CARRIED_FILES) if (files.has(path)) this.carriedFiles.set(path, await files.readFile(path));
     this.validationSets = await this.loadValidationSets(files, data.validation);
     await this.loadAlgorithmState(files, data.algorithm);
     if (grownTo !== undefined) this.onClassesGrown(grownTo);

@@ -12,6 +12,7 @@ import { optimizerSpecSchema } from "../training/optimizers.js";
 import { learningRateScheduleSchema } from "../training/schedules.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
 import { POD_DISTILLATION_TYPES } from "../updaters/pooled_output_distillation.js";
+import { tuningSettingsSchema } from "../tuning/settings.js";
 
 export { dataFormatSchema } from "../data/data_format.js";
 import { dataFormatSchema } from "../data/data_format.js";
@@ -71,6 +72,8 @@ export const relearnConfigSchema = z.strictObject({
   updater: z.enum(UPDATER_NAMES as [string, ...string[]]),
   options: configUpdaterOptionsSchema.default({}),
   data: dataFormatSchema.default({ layout: "flat" }),
+  /** What `relearn tune` and `relearn update --tune` search (src/tuning/settings.ts); absent: no tuning settings. */
+  tuning: tuningSettingsSchema.optional(),
 });
 
 export type RelearnConfig = z.output<typeof relearnConfigSchema>;

@@ -46,6 +46,11 @@ export interface PhaseSummary {
   seconds: number;
   /** The last epoch's logged metrics (train_/val_ loss and accuracy). */
   last: TrainingLogs;
+  /**
+   * The logged metrics of the epoch whose weights the phase kept: the best epoch when a monitored metric restored
+   * its weights (options.metric), else the last epoch (then equal to `last`).
+   */
+  kept: TrainingLogs;
   /** The validation sets the phase validated on: indices into UpdateSummary.validationSets. */
   validatedOn: number[];
 }
@@ -138,6 +143,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       stoppedEarly: p.stoppedEarly,
       seconds: p.seconds,
       last: p.history.at(-1) ?? {},
+      kept: (p.bestEpoch === null ? undefined : p.history[p.bestEpoch]) ?? p.history.at(-1) ?? {},
       validatedOn: p.validatedOn,
     })),
     ...(updater.lastClassGrowth ? { classesGrown: updater.lastClassGrowth } : {}),

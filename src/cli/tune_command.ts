@@ -1,0 +1,134 @@
+/** `relearn tune`: search the config's tuning space for a config + data; write the trials table and the best setting. */
+import { Command, Option } from "commander";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseConfig, readConfig, type RelearnConfig } from "../workflow/config.js";
+import { OptionsError } from "../errors.js";
+import { applyParams, formatParam, type Params } from "../tuning/search_space.js";
+import { SCHEDULER_NAMES } from "../tuning/settings.js";
+import { SEARCH_SPACE_PRESET_NAMES } from "../tuning/search_space.js";
+import { formatTrialsCsv, trialRows } from "../tuning/trials_table.js";
+import { runTuning, tuningSettingsOf, type TuneProgress, type TuneResult } from "../tuning/tune.js";
+import { localExecutor } from "../tuning/executor.js";
+import { fixed, printJson, stderrLogger } from "./output.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
+import { nonNegativeInt, positiveInt } from "./number_flags.js";
+import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
+import { progressCallbacks } from "./progress.js";
+import { withWorkDir } from "../tuning/work_dir.js";
+import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
+import { queueTrialExecutor } from "../queue/trial_executor.js";
+import type { TrialExecutor } from "../tuning/executor.js";
+
+/** "a=1 b=sgd": a setting on one line. */
+export function formatParams(params: Params): string {
+  return Object.entries(params).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(4)) : formatParam(v)}`).join(" ");
+}
+
+/** The progress line after each run, on stderr: "tune: trial 3/8 (rung 0, 1 epochs) val_accuracy 0.6123 ... | best 0.6500 (trial 1)". */
+export function trialLine(label: string, p: TuneProgress): string {
+  const o = p.outcome;
+  const count = p.planned === undefined ? `run ${p.done}` : `trial ${p.done}/${p.planned}`;
+  const result = o.status === "ok" ? `${o.metric} ${fixed(o.value ?? undefined)}` : `failed (${(o.error ?? "").split(". ")[0]})`;
+  const best = p.best === undefined ? "none yet" : `${fixed(p.best.value ?? undefined)} (trial ${p.best.trialId}, ${p.best.epochs} epochs)`;
+  return `${label}: ${count}: setting ${o.trialId}, ${o.epochs} epochs, ${o.seconds.toFixed(1)} s: ${result}  [${formatParams(o.params)}] | best ${best}\n`;
+}
+
+/** The config with the command line's tuning and option overrides. */
+export function configWithTuningFlags(config: RelearnConfig, flags: Record<string, unknown>, source: string): RelearnConfig {
+  const options: Record<string, unknown> = { ...config.options };
+  if (flags["epochs"] !== undefined) options["maxEpochs"] = flags["epochs"];
+  if (flags["backend"] !== undefined) options["backend"] = flags["backend"];
+  const tuning: Record<string, unknown> = { ...tuningSettingsOf(config) };
+  if (flags["scheduler"] !== undefined) tuning["scheduler"] = flags["scheduler"];
+  if (flags["preset"] !== undefined) tuning["preset"] = flags["preset"];
+  if (flags["trials"] !== undefined) tuning["trials"] = flags["trials"];
+  if (flags["tuneSeed"] !== undefined) tuning["seed"] = flags["tuneSeed"];
+  const data = { ...config.data, ...dataFlagSettings(flags as Parameters<typeof dataFlagSettings>[0]) };
+  return parseConfig({ ...config, options, tuning, data }, `${source} with command-line overrides`);
+}
+
+function summaryText(result: TuneResult, out: string): string {
+  const b = result.best;
+  const ok = result.outcomes.filter((o) => o.status === "ok").length;
+  return [
+    `relearn tune: ${result.settings.scheduler} search over ${result.spaceSource}, ${result.outcomes.length} runs (${ok} ok), ${result.settings.metric} (${result.mode})`,
+    `best: ${result.settings.metric} ${fixed(b.value ?? undefined)}, trial ${b.trialId}, ${b.epochs} epochs: ${formatParams(b.params)}`,
+    `written: ${join(out, "trials.csv")}, ${join(out, "best.json")}, ${join(out, "best-config.json")} (the config with the best setting)`,
+  ].join("\n") + "\n";
+}
+
+async function queueExecutorFor(url: string, concurrency: number): Promise<TrialExecutor & { close(): Promise<void> }> {
+  const target = parseRedisUrl(url);
+  await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
+  process.stderr.write(`tune: trials go to the queue at ${target.display}, ${concurrency} at a time (run relearn worker processes there)\n`);
+  return queueTrialExecutor(target, { concurrency });
+}
+
+export function tuneCommand(): Command {
+  return new Command("tune")
+    .description("search the config's tuning space (random, grid or ASHA) on a data file and its validation file; write the trials and the best setting")
+    .requiredOption("--config <file>", 'config file; its "tuning" section gives the space and scheduler (default: a space by optimizer, random search, 8 trials)')
+    .requiredOption("--data <file>", "training data (CSV, or IDX images with --labels)")
+    .option("--labels <file>", "IDX labels file of --data")
+    .requiredOption("--val <file>", "validation data the trials are judged on (CSV, or IDX images with --val-labels)")
+    .option("--val-labels <file>", "IDX labels file of --val")
+    .option("--input-state <dir>", "tune the next update of this state (read only; leave out to tune a first update from a fresh model)")
+    .option("--task-id <id>", "task of this data (multi-head models)")
+    .addOption(new Option("--scheduler <name>", "overrides tuning.scheduler").choices(SCHEDULER_NAMES))
+    .addOption(new Option("--preset <name>", "overrides tuning.preset (a named search space)").choices(SEARCH_SPACE_PRESET_NAMES))
+    .option("--trials <n>", "overrides tuning.trials: settings tried (random), settings started (asha)", positiveInt)
+    .option("--tune-seed <n>", "overrides tuning.seed (the scheduler's draws; training keeps options.seed)", nonNegativeInt)
+    .option("--epochs <n>", "overrides options.maxEpochs (each trial's epochs; ASHA's last rung unless tuning.asha.maxEpochs)", positiveInt)
+    .option("--backend <name>", "overrides options.backend")
+    .addOption(headerOption('the config\'s "data.header", else auto'))
+    .addOption(delimiterOption('the config\'s "data.delimiter", else detected'))
+    .addOption(dataFormatOption('the config\'s "data.format", else auto'))
+    .requiredOption("--out <dir>", "folder for trials.csv, best.json and best-config.json")
+    .option("--queue <url>", "run the trials as jobs on relearn's queue at this Redis (redis://host:port), on `relearn worker` processes; paths must be on a filesystem the workers see")
+    .option("--queue-concurrency <n>", "with --queue: trials in the queue at once (about the number of worker processes; default 2)", positiveInt)
+    .option("--json", "print the result as JSON on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 8 --out tuning/
+  relearn tune --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --scheduler asha --trials 9 --epochs 9 --out tuning2/
+  relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 16 --out tuning/ --queue redis://127.0.0.1:6379 --queue-concurrency 4`,
+    )
+    .action(async (flags) => {
+      const config = configWithTuningFlags(await readConfig(flags.config), flags, flags.config);
+      const out = resolve(flags.out);
+      await mkdir(out, { recursive: true });
+      if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
+      const executor: TrialExecutor & { close?: () => Promise<void> } = flags.queue === undefined
+        ? localExecutor({ logger: stderrLogger, callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()] })
+        : await queueExecutorFor(flags.queue, flags.queueConcurrency ?? 2);
+      // Workers run elsewhere: every path they get is absolute (the trial folders are, under the absolute --out).
+      const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });
+      let result: TuneResult;
+      try {
+        result = await withWorkDir(join(out, ".trials-"), (workDir) => exitCleanlyOnSignals(out, () => runTuning({
+          config,
+          data: file(flags.data, flags.labels),
+          val: file(flags.val, flags.valLabels),
+          inputState: flags.inputState === undefined ? undefined : resolve(flags.inputState),
+          taskId: flags.taskId,
+          workDir,
+          executor,
+          onTrial: (p) => process.stderr.write(trialLine("tune", p)),
+        }), { written: () => false }));
+      } finally {
+        await executor.close?.();
+      }
+      const best = result.best;
+      const update = (best.summary?.updatesDone ?? 1);
+      await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));
+      const bestConfig = { ...config, options: { ...applyParams(config.options, best.params), maxEpochs: best.epochs } };
+      const bestJson = { metric: result.settings.metric, mode: result.mode, value: best.value, trial: best.trialId, epochs: best.epochs, params: best.params, scheduler: result.settings.scheduler, space: result.spaceSource };
+      await writeFile(join(out, "best.json"), `${JSON.stringify(bestJson, null, 2)}\n`);
+      await writeFile(join(out, "best-config.json"), `${JSON.stringify(bestConfig, null, 2)}\n`);
+      if (flags.json) printJson({ ...bestJson, runs: result.outcomes.map(({ summary: _s, ...o }) => o) });
+      else process.stdout.write(summaryText(result, flags.out));
+    });
+}

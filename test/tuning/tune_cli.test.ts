@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
+import { parseTrialsCsv } from "../../src/tuning/trials_table.js";
+
+const relearn = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
+
+test("relearn tune writes trials.csv, best.json and best-config.json, with progress on stderr; update --tune N keeps the best", async () => {
+  const dir = await workflowFolder(12);
+  try {
+    const config = join(dir, "tune.json");
+    await writeFile(config, JSON.stringify({ ...workflowConfig({ maxEpochs: 1 }), tuning: { space: { "optimizer.learningRate": { logUniform: [1e-3, 1e-1] } } } }));
+    const out = join(dir, "tuning");
+    const tune = relearn(["tune", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--trials", "2", "--out", out]);
+    assert.equal(tune.status, 0, tune.stderr);
+    assert.match(tune.stderr, /tune: trial 1\/2: setting 0, 1 epochs, .* val_accuracy \d\.\d{4} .* \| best \d\.\d{4} \(trial 0, 1 epochs\)/);
+    assert.match(tune.stderr, /tune: trial 2\/2/);
+    assert.match(tune.stdout, /relearn tune: random search over the config's tuning\.space, 2 runs \(2 ok\), val_accuracy \(max\)/);
+    const rows = parseTrialsCsv(await readFile(join(out, "trials.csv"), "utf8"), "trials.csv");
+    assert.equal(rows.length, 2);
+    const best = JSON.parse(await readFile(join(out, "best.json"), "utf8"));
+    assert.equal(best.value, Math.max(...rows.map((r) => Number(r["value"]))));
+    const bestConfig = JSON.parse(await readFile(join(out, "best-config.json"), "utf8"));
+    assert.equal(bestConfig.options.optimizer.learningRate, best.params["optimizer.learningRate"]);
+
+    const bad = relearn(["tune", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--scheduler", "grid", "--trials", "2", "--out", out]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /grid search runs every point of its grid, 3 here \(optimizer\.learningRate: 3\); asked for 2 trials/);
+
+    const update = relearn(["update", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--tune", "2", "--output-state", join(dir, "v1")]);
+    assert.equal(update.status, 0, update.stderr);
+    assert.match(update.stderr, /update --tune: trial 2\/2/);
+    assert.match(update.stdout, /tuning: random search over the config's tuning\.space, 2 runs \(0 failed\); no earlier setting tried first: the input state has no tuning history/);
+    assert.match(update.stdout, /history: 2 rows in .*v1\/tuning\/history\.csv/);
+    assert.match(update.stdout, /relearn update: rd on wasm, update 1 written to .*v1/);
+    const noVal = relearn(["update", "--config", config, "--data", join(dir, "chunk2.csv"), "--tune", "2", "--input-state", join(dir, "v1"), "--output-state", join(dir, "v2")]);
+    assert.equal(noVal.status, 1);
+    assert.match(noVal.stderr, /update --tune judges each trial on validation data: give --val/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
