@@ -31,6 +31,7 @@ import { setChainForwardEnabled } from "../src/model/chain_forward.js";
 import { TrainingOptimizer, type OptimizerSpec } from "../src/training/optimizers.js";
 import { DEFAULT_TASK_ID, buildModel, type ContinualModel } from "../src/model/continual_model.js";
 import { denseChainStep } from "../src/training/dense_chain_step.js";
+import { crossEntropyStepLoss } from "../src/training/step_losses.js";
 import { cnn, mlp, type ModelSpec } from "../src/model/spec.js";
 import { crossEntropyLoss } from "../src/training/losses.js";
 import { Random } from "../src/random.js";
@@ -160,7 +161,7 @@ function trainStepCase(spec: ModelSpec, setup: StepSetup): TimedCase {
         return;
       }
       // The training loop's two paths (loop.ts), without its metrics: the whole step or tf.variableGrads.
-      const { value, grads, logits } = chain !== null ? denseChainStep(chain, x, y, null) : { ...tf.variableGrads(loss, variables), logits: null };
+      const { value, grads, logits } = chain !== null ? denseChainStep(chain, crossEntropyStepLoss, { x, labels: y }, null) : { ...tf.variableGrads(loss, variables), logits: null };
       logits?.dispose();
       ours!.step(grads, variables);
       tf.dispose([value, ...Object.values(grads)]);
