@@ -31,6 +31,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { DenseChainStep } from "../model/dense_chain.js";
 import type { BatchTensors } from "./batch_tensors.js";
+import { BIAS_RELU, RELU_BIAS_GRAD, hasDenseReluKernels } from "../backend/dense_relu_kernels.js";
 import { KernelCalls, view } from "./kernel_calls.js";
 import type { StepLoss } from "./step_losses.js";
 
@@ -47,6 +48,17 @@ export function setDenseChainStepEnabled(on: boolean): void {
 /** Whether the training loop may use the whole-step path. */
 export function denseChainStepEnabled(): boolean {
   return enabled;
+}
+
+let fuseDenseRelu = true;
+
+/**
+ * Turns the fused bias + ReLU kernels (backend/dense_relu_kernels.ts, wasm)
+ * on or off (on by default): same values either way; the benchmark turns
+ * them off to measure what they save.
+ */
+export function setDenseReluFusionEnabled(on: boolean): void {
+  fuseDenseRelu = on;
 }
 
 /** The backends whose kernels the path calls directly. */
@@ -90,16 +102,29 @@ export function denseChainStep(
     // Forward: each step's input is kept for the backward pass (no copies: nothing overwrites a buffer).
     const inputs: tf.TensorInfo[] = [];
     const variables: Array<{ kernel: tf.Variable; bias: tf.Variable | null } | null> = [];
+    // A Dense with a bias followed by a ReLU runs as one kernel each way where the backend has them; the ReLU
+    // step's backward then reads the ReLU's output (kept here by the ReLU's index), not its input.
+    const fuse = fuseDenseRelu && hasDenseReluKernels();
+    const fusedReluOutputs = new Map<number, tf.TensorInfo>();
     let a: tf.TensorInfo = x;
-    for (const step of steps) {
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
       inputs.push(a);
       variables.push(null);
       switch (step.kind) {
         case "dense": {
           const kernel = step.kernel.read();
           const bias = step.bias?.read() ?? null;
-          variables[variables.length - 1] = { kernel, bias };
+          variables[i] = { kernel, bias };
           const product = k.run(tf.BatchMatMul, { a, b: kernel }, PLAIN);
+          if (fuse && bias !== null && steps[i + 1]?.kind === "relu" && product.shape.length === 2) {
+            a = k.run(BIAS_RELU, { x: product, bias });
+            i++;
+            inputs.push(a); // not read: the fused ReLU's backward reads its output
+            variables.push(null);
+            fusedReluOutputs.set(i, a);
+            break;
+          }
           a = bias === null ? product : k.run(tf.Add, { a: product, b: bias });
           break;
         }
@@ -134,15 +159,25 @@ export function denseChainStep(
       switch (step.kind) {
         case "dense": {
           const { kernel, bias } = variables[i]!;
-          if (bias !== null) grads[bias.name] = k.run(tf.Sum, { x: d }, { axis: [0], keepDims: false });
+          // A fused ReLU after this layer computed the bias gradient already.
+          if (bias !== null && !fusedReluOutputs.has(i + 1)) grads[bias.name] = k.run(tf.Sum, { x: d }, { axis: [0], keepDims: false });
           const dInput = i > firstDense ? k.run(tf.BatchMatMul, { a: d, b: kernel }, { transposeA: false, transposeB: true }) : null;
           grads[kernel.name] = k.run(tf.BatchMatMul, { a: input, b: d }, { transposeA: true, transposeB: false });
           if (dInput !== null) d = dInput;
           break;
         }
-        case "relu":
-          d = k.run(tf.Multiply, { a: d, b: k.run(tf.Step, { x: input }, { alpha: 0 }) });
+        case "relu": {
+          const output = fusedReluOutputs.get(i);
+          if (output === undefined) {
+            d = k.run(tf.Multiply, { a: d, b: k.run(tf.Step, { x: input }, { alpha: 0 }) });
+            break;
+          }
+          // Through the ReLU, and the bias gradient of the Dense before it, in one kernel.
+          const [dx, dBias] = k.runAll(RELU_BIAS_GRAD, { dy: d, y: output });
+          grads[variables[i - 1]!.bias!.name] = dBias!;
+          d = dx!;
           break;
+        }
         case "dropout":
           d = k.run(tf.Multiply, { a: d, b: dropoutMasks[dropoutIndex(steps, i)]! });
           break;

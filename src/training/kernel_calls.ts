@@ -21,11 +21,17 @@ export class KernelCalls {
   private readonly temporaries: tf.TensorInfo[] = [];
 
   run(kernelName: string, inputs: tf.NamedTensorInfoMap, attrs: object = {}): tf.TensorInfo {
+    return this.runAll(kernelName, inputs, attrs)[0]!;
+  }
+
+  /** A kernel with several outputs: all of them, in the kernel's order. */
+  runAll(kernelName: string, inputs: tf.NamedTensorInfoMap, attrs: object = {}): tf.TensorInfo[] {
     const config = tf.getKernel(kernelName, this.backendName);
     if (config === undefined) throw new Error(`backend "${this.backendName}" has no ${kernelName} kernel`);
-    const output = config.kernelFunc({ inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-    this.temporaries.push(output);
-    return output;
+    const output = config.kernelFunc({ inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap });
+    const outputs = Array.isArray(output) ? output : [output];
+    this.temporaries.push(...outputs);
+    return outputs;
   }
 
   /** A Tensor owning `info` (a temporary): the engine tracks and frees it from now on. */
