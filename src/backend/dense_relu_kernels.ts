@@ -14,7 +14,9 @@
  * allocation and a pass over memory than in arithmetic. The loops are
  * relearn's SIMD module (wasm_kernels/dense_relu.wat) on tfjs's heap; every
  * value is the same float32 operation, in the same order, as in the stock
- * kernels, so the results are the same bit for bit (tested against them in
+ * kernels (NaN included: relu and step of a NaN are NaN, so a diverging
+ * step still shows in the loss), so the results are the same bit for bit
+ * (NaN payloads aside; tested against them in
  * test/backend/dense_relu_kernels.test.ts and through the whole step in
  * test/training/dense_chain_step.test.ts). Only registered for wasm: on
  * other backends the step runs the unfused kernels.

@@ -8,12 +8,17 @@ import { useBackend } from "../helpers/backend.js";
 import { BIAS_RELU, RELU_BIAS_GRAD, hasDenseReluKernels } from "../../src/backend/dense_relu_kernels.js";
 import { KernelCalls } from "../../src/training/kernel_calls.js";
 
-/** Bitwise equality of two float32 tensors (tells -0 from +0). */
+/** Bitwise equality of two float32 tensors (tells -0 from +0), NaN equal to NaN whatever its payload. */
 function assertSameBits(actual: tf.Tensor, expected: tf.Tensor, label: string): void {
   assert.deepEqual(actual.shape, expected.shape, label);
-  const a = Buffer.from(Float32Array.from(actual.dataSync()).buffer);
-  const b = Buffer.from(Float32Array.from(expected.dataSync()).buffer);
-  assert.ok(a.equals(b), `${label}: values differ`);
+  const a = Float32Array.from(actual.dataSync());
+  const b = Float32Array.from(expected.dataSync());
+  const aBits = new Uint32Array(a.buffer);
+  const bBits = new Uint32Array(b.buffer);
+  for (let i = 0; i < a.length; i++) {
+    const same = Number.isNaN(a[i]) ? Number.isNaN(b[i]) : aBits[i] === bBits[i];
+    assert.ok(same, `${label}[${i}]: ${a[i]} vs ${b[i]}`);
+  }
 }
 
 const shapes: Array<[number, number]> = [[32, 256], [16, 10], [128, 256], [1, 7], [5, 3], [3, 13]];
@@ -23,12 +28,17 @@ test("wasm: RelearnBiasRelu and RelearnReluBiasGrad equal the unfused kernels bi
   assert.ok(hasDenseReluKernels());
   for (const [rows, units] of shapes) {
     const label = `[${rows}, ${units}]`;
-    const bias = tf.randomNormal([units], 0, 0.5, "float32", 1);
-    const biasValues = bias.dataSync();
-    // Some pre-activations exactly zero (x = -bias), some x = 0, the rest random.
+    // The first unit's bias is -0, so x = -0 there gives the pre-activation -0.
+    const biasValues = tf.randomNormal([units], 0, 0.5, "float32", 1).dataSync().slice();
+    biasValues[0] = -0;
+    const bias = tf.tensor1d(biasValues);
+    // Some pre-activations exactly zero (x = -bias), some x = 0, some -0, some NaN (a diverged step: it must go
+    // through, the loop fails the phase on a NaN loss), the rest random.
     const xValues = tf.randomNormal([rows, units], 0, 1, "float32", 2).dataSync().slice();
     for (let i = 0; i < xValues.length; i += 5) xValues[i] = -biasValues[i % units]!;
     for (let i = 2; i < xValues.length; i += 7) xValues[i] = 0;
+    for (let r = 0; r < rows; r += 2) xValues[r * units] = -0;
+    for (let i = 3; i < xValues.length; i += 11) xValues[i] = NaN;
     const x = tf.tensor2d(xValues, [rows, units]);
     // The upstream gradient with zeros of both signs and tiny values.
     const dyValues = tf.randomNormal([rows, units], 0, 1e-3, "float32", 3).dataSync().slice();

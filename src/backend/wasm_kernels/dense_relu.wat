@@ -3,16 +3,20 @@
 ;; matrices in tfjs's wasm heap (the memory is imported), 4 lanes at a time
 ;; (wasm SIMD), the last cols mod 4 columns of each row one value at a time.
 ;;
-;;   bias_relu:      y[r][c] = relu(x[r][c] + bias[c])            (Add, then Relu)
-;;   relu_bias_grad: dx[r][c] = dy[r][c] * (y[r][c] > 0 ? 1 : 0)  (Step of the
-;;                   pre-activation, then Multiply: y > 0 exactly where x + bias > 0)
+;;   bias_relu:      y[r][c] = max(x[r][c] + bias[c], 0)          (Add, then Relu)
+;;   relu_bias_grad: dx[r][c] = dy[r][c] * step(y[r][c])           (Step of the
+;;                   pre-activation, then Multiply: y > 0 exactly where x + bias > 0,
+;;                   and y is NaN exactly where x + bias is)
 ;;                   dBias[c] = sum over r of dx[r][c], r = 0, 1, ... from +0
 ;;                   (what the Sum kernel computes for the bias gradient)
 ;;
 ;; Each value is the same float32 operation as in the kernels it replaces, in
 ;; the same order (wasm has no fused multiply-add), so the results are the
-;; same bit for bit; relu(v) is v > 0 ? v : +0 (f32x4.pmax with zero). They
-;; save the kernel calls, the buffers and the passes in between.
+;; same bit for bit (NaN payloads aside). As tfjs's wasm kernels: relu is
+;; wasm's max with +0 (NaN stays NaN, -0 becomes +0), step(v) is NaN for a
+;; NaN, else v > 0 ? 1 : 0. A NaN must go through: the training loop fails a
+;; phase whose loss turns NaN. They save the kernel calls, the buffers and
+;; the passes in between.
 ;; Pointers are byte offsets; outputs may not alias inputs.
 ;; scripts/build-wasm-kernels.ts compiles this file twice: MEMORY is
 ;; "(memory 1)" for tfjs's plain build and "(memory 1 65536 shared)" for its
@@ -20,7 +24,7 @@
 (module
   (import "env" "memory" MEMORY)
   (func (export "bias_relu") (param $x i32) (param $bias i32) (param $y i32) (param $rows i32) (param $cols i32)
-    (local $r i32) (local $c i32) (local $rowBytes i32) (local $simdBytes i32) (local $row i32) (local $v f32)
+    (local $r i32) (local $c i32) (local $rowBytes i32) (local $simdBytes i32) (local $row i32)
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $simdBytes (i32.and (local.get $rowBytes) (i32.const -16)))
     (block $rowsDone
@@ -32,20 +36,22 @@
           (loop $simd
             (br_if $simdDone (i32.ge_u (local.get $c) (local.get $simdBytes)))
             (v128.store (i32.add (local.get $y) (i32.add (local.get $row) (local.get $c)))
-              (f32x4.pmax (v128.const f32x4 0 0 0 0)
+              (f32x4.max
                 (f32x4.add
                   (v128.load (i32.add (local.get $x) (i32.add (local.get $row) (local.get $c))))
-                  (v128.load (i32.add (local.get $bias) (local.get $c))))))
+                  (v128.load (i32.add (local.get $bias) (local.get $c))))
+                (v128.const f32x4 0 0 0 0)))
             (local.set $c (i32.add (local.get $c) (i32.const 16)))
             (br $simd)))
         (block $tailDone
           (loop $tail
             (br_if $tailDone (i32.ge_u (local.get $c) (local.get $rowBytes)))
-            (local.set $v (f32.add
-              (f32.load (i32.add (local.get $x) (i32.add (local.get $row) (local.get $c))))
-              (f32.load (i32.add (local.get $bias) (local.get $c)))))
             (f32.store (i32.add (local.get $y) (i32.add (local.get $row) (local.get $c)))
-              (select (local.get $v) (f32.const 0) (f32.gt (local.get $v) (f32.const 0))))
+              (f32.max
+                (f32.add
+                  (f32.load (i32.add (local.get $x) (i32.add (local.get $row) (local.get $c))))
+                  (f32.load (i32.add (local.get $bias) (local.get $c))))
+                (f32.const 0)))
             (local.set $c (i32.add (local.get $c) (i32.const 4)))
             (br $tail)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
@@ -53,7 +59,7 @@
 
   (func (export "relu_bias_grad") (param $dy i32) (param $y i32) (param $dx i32) (param $dBias i32) (param $rows i32) (param $cols i32)
     (local $r i32) (local $c i32) (local $rowBytes i32) (local $simdBytes i32) (local $row i32)
-    (local $g v128) (local $s f32)
+    (local $g v128) (local $out v128) (local $s f32) (local $o f32)
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $simdBytes (i32.and (local.get $rowBytes) (i32.const -16)))
     ;; dBias starts at +0, like the Sum kernel's accumulator.
@@ -73,11 +79,15 @@
         (block $simdDone
           (loop $simd
             (br_if $simdDone (i32.ge_u (local.get $c) (local.get $simdBytes)))
+            (local.set $out (v128.load (i32.add (local.get $y) (i32.add (local.get $row) (local.get $c)))))
+            ;; step(y): 1 where y > 0, y itself (NaN) where y is NaN, else 0.
             (local.set $g
               (f32x4.mul
                 (v128.load (i32.add (local.get $dy) (i32.add (local.get $row) (local.get $c))))
-                (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0)
-                  (f32x4.gt (v128.load (i32.add (local.get $y) (i32.add (local.get $row) (local.get $c)))) (v128.const f32x4 0 0 0 0)))))
+                (v128.bitselect (local.get $out)
+                  (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0)
+                    (f32x4.gt (local.get $out) (v128.const f32x4 0 0 0 0)))
+                  (f32x4.ne (local.get $out) (local.get $out)))))
             (v128.store (i32.add (local.get $dx) (i32.add (local.get $row) (local.get $c))) (local.get $g))
             (v128.store (i32.add (local.get $dBias) (local.get $c))
               (f32x4.add (v128.load (i32.add (local.get $dBias) (local.get $c))) (local.get $g)))
@@ -86,11 +96,13 @@
         (block $tailDone
           (loop $tail
             (br_if $tailDone (i32.ge_u (local.get $c) (local.get $rowBytes)))
+            (local.set $o (f32.load (i32.add (local.get $y) (i32.add (local.get $row) (local.get $c)))))
             (local.set $s
               (f32.mul
                 (f32.load (i32.add (local.get $dy) (i32.add (local.get $row) (local.get $c))))
-                (select (f32.const 1) (f32.const 0)
-                  (f32.gt (f32.load (i32.add (local.get $y) (i32.add (local.get $row) (local.get $c)))) (f32.const 0)))))
+                (select (local.get $o)
+                  (select (f32.const 1) (f32.const 0) (f32.gt (local.get $o) (f32.const 0)))
+                  (f32.ne (local.get $o) (local.get $o)))))
             (f32.store (i32.add (local.get $dx) (i32.add (local.get $row) (local.get $c))) (local.get $s))
             (f32.store (i32.add (local.get $dBias) (local.get $c))
               (f32.add (f32.load (i32.add (local.get $dBias) (local.get $c))) (local.get $s)))
