@@ -54,8 +54,8 @@ let fuseDenseRelu = true;
 
 /**
  * Turns the fused bias + ReLU kernels (backend/dense_relu_kernels.ts, wasm)
- * on or off (on by default): same values either way; the benchmark turns
- * them off to measure what they save.
+ * on or off (on by default): same values either way; off only to measure
+ * what they save (docs/performance.md).
  */
 export function setDenseReluFusionEnabled(on: boolean): void {
   fuseDenseRelu = on;
