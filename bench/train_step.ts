@@ -20,7 +20,13 @@
  * as the median and range of the per-round ratios. The 1-minute load average
  * is read before each round and its range printed.
  *
- *   npx tsx bench/train_step.ts [--quick] [--rounds N]
+ * --cpu-time times each case by the process's CPU time (user + system)
+ * instead of the wall clock: on a machine other work keeps busy, the wall
+ * clock also counts the time the process waits for a core, which varies
+ * from round to round; CPU time leaves it out (cache contention still
+ * counts). Only meaningful on one XNNPACK thread (threads' times add up).
+ *
+ *   npx tsx bench/train_step.ts [--quick] [--rounds N] [--cpu-time]
  *   RELEARN_WASM_THREADS=1 npx tsx bench/train_step.ts   # on one XNNPACK thread
  */
 import { loadavg } from "node:os";
@@ -31,6 +37,7 @@ import { setChainForwardEnabled } from "../src/model/chain_forward.js";
 import { TrainingOptimizer, type OptimizerSpec } from "../src/training/optimizers.js";
 import { DEFAULT_TASK_ID, buildModel, type ContinualModel } from "../src/model/continual_model.js";
 import { denseChainStep } from "../src/training/dense_chain_step.js";
+import { crossEntropyStepLoss } from "../src/training/step_losses.js";
 import { cnn, mlp, type ModelSpec } from "../src/model/spec.js";
 import { crossEntropyLoss } from "../src/training/losses.js";
 import { Random } from "../src/random.js";
@@ -51,6 +58,15 @@ const CNN_SPEC = cnn({
   dense: [128],
   classes: 10,
 });
+
+/** The clock cases are timed by (ms): the process's CPU time with --cpu-time, else the wall clock. */
+const cpuTime = process.argv.includes("--cpu-time");
+const now = cpuTime
+  ? (): number => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    }
+  : (): number => performance.now();
 
 /** Interleaved rounds per configuration (--rounds N, default 5); medians over them count. */
 const ROUNDS = roundsFlag(process.argv);
@@ -108,12 +124,12 @@ function interleavedMs(cases: TimedCase[]): Interleaved {
       c.enter();
       c.step(); // after the switch: kernels re-registered, weights possibly repacked
       let steps = 0;
-      const start = performance.now();
+      const start = now();
       do {
         c.step();
         steps++;
-      } while (performance.now() - start < MIN_MS_PER_ROUND || steps < 3);
-      ms[i]!.push((performance.now() - start) / steps);
+      } while (now() - start < MIN_MS_PER_ROUND || steps < 3);
+      ms[i]!.push((now() - start) / steps);
     });
   }
   return { ms, loads };
@@ -160,7 +176,7 @@ function trainStepCase(spec: ModelSpec, setup: StepSetup): TimedCase {
         return;
       }
       // The training loop's two paths (loop.ts), without its metrics: the whole step or tf.variableGrads.
-      const { value, grads, logits } = chain !== null ? denseChainStep(chain, x, y, null) : { ...tf.variableGrads(loss, variables), logits: null };
+      const { value, grads, logits } = chain !== null ? denseChainStep(chain, crossEntropyStepLoss, { x, labels: y }, null) : { ...tf.variableGrads(loss, variables), logits: null };
       logits?.dispose();
       ours!.step(grads, variables);
       tf.dispose([value, ...Object.values(grads)]);
@@ -261,7 +277,8 @@ const ratioText = ({ ofMedians, perRound }: RatioSummary, unit = "x", scale = 1)
 async function main(): Promise<void> {
   const info = await initBackend("wasm");
   console.log(
-    `backend: ${info.name} (${info.reason}), ${info.threads ?? 1} XNNPACK thread(s) (RELEARN_WASM_THREADS); node ${process.version}`,
+    `backend: ${info.name} (${info.reason}), ${info.threads ?? 1} XNNPACK thread(s) (RELEARN_WASM_THREADS); node ${process.version}; ` +
+      `times: ${cpuTime ? "process CPU time (--cpu-time)" : "wall clock"}`,
   );
 
   // The MLP steps are compared with the plain-matmul ceiling; the CNN's work is mostly convolutions, so it has none.

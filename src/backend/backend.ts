@@ -26,11 +26,14 @@ import { checkWasmThreads } from "./wasm_thread_limits.js";
 // tensors over on first use.
 import "@tensorflow/tfjs-backend-cpu";
 import { registerAdamUpdateKernel } from "./adam_update_kernel.js";
+import { registerDenseReluKernels } from "./dense_relu_kernels.js";
 import { autoBackendOrder, defaultWasmThreads, HOST, startWasm } from "../platform.js";
 silenceCpuBanner();
 // relearn's fused Adam step, for wasm and cpu (the kernel registry is by name,
 // so registering before the wasm package loads is fine).
 registerAdamUpdateKernel();
+// The whole-step path's fused bias + ReLU kernels (wasm only).
+registerDenseReluKernels();
 
 /** A backend choice: "auto" or one tfjs backend. */
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu" | "webgl" | "webgpu";

@@ -1,8 +1,11 @@
 /**
- * The whole-step path: forward, softmax cross-entropy and backward of a
- * plain MLP (model/dense_chain.ts) by calling the active backend's
- * registered kernels directly on TensorInfos, with no gradient tape and no
- * Tensor objects in between.
+ * The whole-step path: forward, loss and backward of a plain MLP
+ * (model/dense_chain.ts) by calling the active backend's registered kernels
+ * directly on TensorInfos (kernel_calls.ts), with no gradient tape and no
+ * Tensor objects in between. The loss is one of step_losses.ts (softmax
+ * cross-entropy, RD's double distillation): each gives the mean loss and its
+ * gradient with respect to the logits; the rest of the step is the same for
+ * all.
  *
  * Why: at batch 32 an MLP step is about 90 kernel dispatches through the
  * tfjs engine, and the engine's bookkeeping (a Tensor per output, the tape,
@@ -12,14 +15,13 @@
  * temporaries are freed as soon as the step is done with them.
  *
  * Bit for bit the same as the general path (tf.variableGrads over
- * ContinualModel's op chain with crossEntropyLoss, then tf.mean): it calls
+ * ContinualModel's op chain with the loss, then tf.mean): it calls
  * the same registered kernels (relearn's wasm overrides included) with the
  * same inputs and attributes as tfjs's ops and gradient functions do, in the
  * same order. Kernels that only move or reshape data (Reshape, Identity,
  * float-to-float Cast, multiplications by ones) are left out: they do not
  * change a value. The gradient of the mean loss with respect to the logits
- * is built the way the tape builds it (one-hot times -1/B, then
- * logSoftmax's gradient).
+ * is built the way the tape builds it (step_losses.ts).
  *
  * The caller gets the mean loss and the logits as Tensors (for the logs and
  * metrics) and one gradient Tensor per variable, and runs the optimizer as
@@ -28,6 +30,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { DenseChainStep } from "../model/dense_chain.js";
+import type { BatchTensors } from "./batch_tensors.js";
+import { BIAS_RELU, RELU_BIAS_GRAD, hasDenseReluKernels } from "../backend/dense_relu_kernels.js";
+import { KernelCalls, view } from "./kernel_calls.js";
+import type { StepLoss } from "./step_losses.js";
 
 let enabled = true;
 
@@ -44,6 +50,17 @@ export function denseChainStepEnabled(): boolean {
   return enabled;
 }
 
+let fuseDenseRelu = true;
+
+/**
+ * Turns the fused bias + ReLU kernels (backend/dense_relu_kernels.ts, wasm)
+ * on or off (on by default): same values either way; off only to measure
+ * what they save (docs/performance.md).
+ */
+export function setDenseReluFusionEnabled(on: boolean): void {
+  fuseDenseRelu = on;
+}
+
 /** The backends whose kernels the path calls directly. */
 const BACKENDS = new Set(["wasm", "cpu"]);
 
@@ -54,7 +71,7 @@ export function backendRunsDenseChainStep(): boolean {
 
 /** What one step computed: the caller owns (and disposes) every tensor. */
 export interface DenseChainStepResult {
-  /** Mean cross-entropy over the batch's rows (what tf.variableGrads returns as `value`). */
+  /** Mean loss over the batch's rows (what tf.variableGrads returns as `value`). */
   value: tf.Scalar;
   /** The logits the loss saw (with the class mask added, when one is given). */
   logits: tf.Tensor2D;
@@ -62,73 +79,52 @@ export interface DenseChainStepResult {
   grads: tf.NamedTensorMap;
 }
 
-interface KernelBackendWithData extends tf.KernelBackend {
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
-}
-
-/** The kernels of the active backend as plain calls; every output is recorded as a temporary until `keep`. */
-class KernelCalls {
-  private readonly backend = tf.backend() as KernelBackendWithData;
-  private readonly backendName = tf.getBackend();
-  private readonly temporaries: tf.TensorInfo[] = [];
-
-  run(kernelName: string, inputs: tf.NamedTensorInfoMap, attrs: object = {}): tf.TensorInfo {
-    const config = tf.getKernel(kernelName, this.backendName);
-    if (config === undefined) throw new Error(`backend "${this.backendName}" has no ${kernelName} kernel`);
-    const output = config.kernelFunc({ inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-    this.temporaries.push(output);
-    return output;
-  }
-
-  /** A Tensor owning `info` (a temporary): the engine tracks and frees it from now on. */
-  keep<T extends tf.Tensor>(info: tf.TensorInfo): T {
-    const index = this.temporaries.findIndex((t) => t.dataId === info.dataId);
-    if (index >= 0) this.temporaries.splice(index, 1);
-    return tf.engine().makeTensorFromTensorInfo(info) as T;
-  }
-
-  /** Frees every temporary not kept. */
-  releaseAll(): void {
-    for (const info of this.temporaries.splice(0)) this.backend.disposeData(info.dataId);
-  }
-}
-
-/** The same buffer under another shape (a contiguous reshape moves nothing). */
-function view(info: tf.TensorInfo, shape: number[]): tf.TensorInfo {
-  return { dataId: info.dataId, shape, dtype: info.dtype };
-}
-
 const PLAIN = { transposeA: false, transposeB: false };
 
 /**
- * One step's loss, logits and gradients for `steps` on the batch `x`
- * (rows x features) with integer `labels`; `maskBias` ((1, C): 0 or -1e9)
- * is added to the logits first, as the training loop's class mask.
+ * One step's loss, logits and gradients for `steps` on the batch (`x`:
+ * rows x features, plus what `loss` reads: the labels or the targets);
+ * `maskBias` ((1, C): 0 or -1e9) is added to the logits first, as the
+ * training loop's class mask.
  */
 export function denseChainStep(
   steps: readonly DenseChainStep[],
-  x: tf.Tensor,
-  labels: tf.Tensor1D,
+  loss: StepLoss,
+  batch: BatchTensors,
   maskBias: tf.Tensor2D | null,
 ): DenseChainStepResult {
   const k = new KernelCalls();
+  const x = batch.x;
   const rows = x.shape[0]!;
   const dropoutMasks: tf.Tensor[] = [];
-  const scale = tf.scalar(-Math.fround(1 / rows));
+  const scalars: tf.Tensor[] = [];
   try {
     // Forward: each step's input is kept for the backward pass (no copies: nothing overwrites a buffer).
     const inputs: tf.TensorInfo[] = [];
     const variables: Array<{ kernel: tf.Variable; bias: tf.Variable | null } | null> = [];
+    // A Dense with a bias followed by a ReLU runs as one kernel each way where the backend has them; the ReLU
+    // step's backward then reads the ReLU's output (kept here by the ReLU's index), not its input.
+    const fuse = fuseDenseRelu && hasDenseReluKernels();
+    const fusedReluOutputs = new Map<number, tf.TensorInfo>();
     let a: tf.TensorInfo = x;
-    for (const step of steps) {
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
       inputs.push(a);
       variables.push(null);
       switch (step.kind) {
         case "dense": {
           const kernel = step.kernel.read();
           const bias = step.bias?.read() ?? null;
-          variables[variables.length - 1] = { kernel, bias };
+          variables[i] = { kernel, bias };
           const product = k.run(tf.BatchMatMul, { a, b: kernel }, PLAIN);
+          if (fuse && bias !== null && steps[i + 1]?.kind === "relu" && product.shape.length === 2) {
+            a = k.run(BIAS_RELU, { x: product, bias });
+            i++;
+            inputs.push(a); // not read: the fused ReLU's backward reads its output
+            variables.push(null);
+            fusedReluOutputs.set(i, a);
+            break;
+          }
           a = bias === null ? product : k.run(tf.Add, { a: product, b: bias });
           break;
         }
@@ -151,22 +147,8 @@ export function denseChainStep(
       }
     }
     const logits = maskBias === null ? a : k.run(tf.Add, { a, b: maskBias });
-    const classes = logits.shape[1]!;
-
-    // crossEntropyLoss: -sum(oneHot * logSoftmax(logits), 1), then tf.mean.
-    const oneHot = k.run(tf.Cast, { x: k.run(tf.OneHot, { indices: labels }, { dtype: "int32", depth: classes, onValue: 1, offValue: 0 }) }, { dtype: "float32" });
-    const axis = 1;
-    const shifted = k.run(tf.Sub, { a: logits, b: k.run(tf.Max, { x: logits }, { reductionIndices: axis, keepDims: true }) });
-    const logSum = k.run(tf.Log, { x: k.run(tf.Sum, { x: k.run(tf.Exp, { x: shifted }) }, { axis, keepDims: true }) });
-    const logSoftmax = k.run(tf.Sub, { a: shifted, b: logSum });
-    const rowLoss = k.run(tf.Neg, { x: k.run(tf.Sum, { x: k.run(tf.Multiply, { a: oneHot, b: logSoftmax }) }, { axis, keepDims: false }) });
-    const mean = k.run(tf.Mean, { x: rowLoss }, { axis: null, keepDims: false });
-
-    // d mean / d logSoftmax = -(1 / rows) at each row's label, 0 elsewhere (the tape's Mean, Neg, Sum and Multiply gradients).
-    const dLogSoftmax = k.run(tf.Multiply, { a: oneHot, b: scale });
-    // logSoftmax's gradient: dy - sum(dy) * exp(logSoftmax).
-    const rowSums = k.run(tf.Sum, { x: dLogSoftmax }, { axis, keepDims: true });
-    let d = k.run(tf.Sub, { a: dLogSoftmax, b: k.run(tf.Multiply, { a: rowSums, b: k.run(tf.Exp, { x: logSoftmax }) }) });
+    const { mean, dLogits } = loss.meanAndGradient(k, logits, batch, scalars);
+    let d = dLogits;
 
     // Backward, last step first; input gradients only while an earlier step has weights.
     const grads: Record<string, tf.TensorInfo> = {};
@@ -177,15 +159,25 @@ export function denseChainStep(
       switch (step.kind) {
         case "dense": {
           const { kernel, bias } = variables[i]!;
-          if (bias !== null) grads[bias.name] = k.run(tf.Sum, { x: d }, { axis: [0], keepDims: false });
+          // A fused ReLU after this layer computed the bias gradient already.
+          if (bias !== null && !fusedReluOutputs.has(i + 1)) grads[bias.name] = k.run(tf.Sum, { x: d }, { axis: [0], keepDims: false });
           const dInput = i > firstDense ? k.run(tf.BatchMatMul, { a: d, b: kernel }, { transposeA: false, transposeB: true }) : null;
           grads[kernel.name] = k.run(tf.BatchMatMul, { a: input, b: d }, { transposeA: true, transposeB: false });
           if (dInput !== null) d = dInput;
           break;
         }
-        case "relu":
-          d = k.run(tf.Multiply, { a: d, b: k.run(tf.Step, { x: input }, { alpha: 0 }) });
+        case "relu": {
+          const output = fusedReluOutputs.get(i);
+          if (output === undefined) {
+            d = k.run(tf.Multiply, { a: d, b: k.run(tf.Step, { x: input }, { alpha: 0 }) });
+            break;
+          }
+          // Through the ReLU, and the bias gradient of the Dense before it, in one kernel.
+          const [dx, dBias] = k.runAll(RELU_BIAS_GRAD, { dy: d, y: output });
+          grads[variables[i - 1]!.bias!.name] = dBias!;
+          d = dx!;
           break;
+        }
         case "dropout":
           d = k.run(tf.Multiply, { a: d, b: dropoutMasks[dropoutIndex(steps, i)]! });
           break;
@@ -208,7 +200,7 @@ export function denseChainStep(
     return result;
   } finally {
     k.releaseAll();
-    tf.dispose([...dropoutMasks, scale]);
+    tf.dispose([...dropoutMasks, ...scalars]);
   }
 }
 

@@ -25,8 +25,8 @@ import { TrainingOptimizer, type OptimizerOption } from "./optimizers.js";
 import { learningRateAt, type LearningRateSchedule, type ScheduleInterval } from "./schedules.js";
 import { clipGradients, type GradientClipping } from "./gradient_clipping.js";
 import { assertFiniteLogs, assertFiniteWeights } from "./divergence.js";
-import { crossEntropyBatchLoss } from "./losses.js";
 import { backendRunsDenseChainStep, defaultStepLogs, denseChainStep, denseChainStepEnabled } from "./dense_chain_step.js";
+import { stepLossFor, type StepLoss } from "./step_losses.js";
 import type { DenseChainStep } from "../model/dense_chain.js";
 
 /**
@@ -208,10 +208,10 @@ function trainStep(
   maskBias: tf.Tensor2D | null,
   optimizer: TrainingOptimizer,
   clipping: GradientClipping | undefined,
-  wholeStep: readonly DenseChainStep[] | null,
+  wholeStep: WholeStep | null,
 ): Record<string, tf.Scalar> {
   let logitsForMetrics: tf.Tensor2D | null = null;
-  const whole = wholeStep === null ? null : denseChainStep(wholeStep, batch.x, batch.labels, maskBias);
+  const whole = wholeStep === null ? null : denseChainStep(wholeStep.steps, wholeStep.loss, batch, maskBias);
   if (whole !== null) logitsForMetrics = whole.logits;
   // Keyed in the order of `variables`, as tf.variableGrads keys them (gradient clipping by norm sums in this order).
   const fast = whole === null ? null : { value: whole.value, grads: Object.fromEntries(variables.map((v) => [v.name, whole.grads[v.name]!])) };
@@ -247,29 +247,42 @@ function onlyDefaultMetrics(metrics: Readonly<Record<string, BatchMetric>>): boo
   return names.length === 1 && names[0] === "accuracy" && metrics.accuracy === correctCount;
 }
 
-/** Whether a batch may take the whole-step path: rows of one task, of the model's input shape (else the general path reports it). */
+/**
+ * Whether a batch may take the whole-step path: rows of one head (no row
+ * tasks, or a single-head model, which ignores them: RD's consolidation
+ * batches carry the memory's tasks), of the model's input shape (else the
+ * general path reports it).
+ */
 function usesWholeStep(model: ContinualModel, batch: BatchTensors): boolean {
-  return batch.tasks === undefined && tf.util.arraysEqual(batch.x.shape.slice(1), model.inputShape);
+  return (batch.tasks === undefined || !model.multiHead) && tf.util.arraysEqual(batch.x.shape.slice(1), model.inputShape);
+}
+
+/** What the whole-step path runs: the model's dense chain and the loss's hand-written gradient. */
+export interface WholeStep {
+  steps: readonly DenseChainStep[];
+  loss: StepLoss;
 }
 
 /**
- * The steps of the whole-step path (dense_chain_step.ts) when this training
- * run can take it: a plain dense chain of the model (ContinualModel.
- * denseTrainingChain) whose weights are exactly the trained variables,
- * plain cross-entropy (crossEntropyBatchLoss), no activations read by the
- * loss and no extra heads, on a backend the path runs on. Otherwise null:
- * every step takes the general path (tf.variableGrads). Batches whose rows
- * carry tasks take the general path too (trainStep's caller).
+ * The steps and loss of the whole-step path (dense_chain_step.ts) when this
+ * training run can take it: a plain dense chain of the model (ContinualModel.
+ * denseTrainingChain) whose weights are exactly the trained variables, a
+ * loss the path differentiates by hand (step_losses.ts: crossEntropyBatchLoss,
+ * doubleDistillationBatchLoss), no activations read by the loss and no extra
+ * heads, on a backend the path runs on. Otherwise null: every step takes the
+ * general path (tf.variableGrads). Batches whose rows carry tasks of a
+ * multi-head model take the general path too (trainStep's caller).
  */
-export function wholeStepChain(options: TrainOptions, variables: readonly tf.Variable[]): readonly DenseChainStep[] | null {
+export function wholeStepChain(options: TrainOptions, variables: readonly tf.Variable[]): WholeStep | null {
   if (!denseChainStepEnabled() || !backendRunsDenseChainStep()) return null;
-  if (options.loss !== crossEntropyBatchLoss) return null;
+  const loss = stepLossFor(options.loss);
+  if (loss === null) return null;
   if ((options.activations ?? []).length > 0 || (options.extraHeads ?? []).length > 0) return null;
   const steps = options.model.denseTrainingChain(options.taskId);
   if (steps === null) return null;
   const weights = steps.flatMap((step) => (step.kind === "dense" ? [step.kernel.read(), ...(step.bias ? [step.bias.read()] : [])] : []));
   const trained = new Set(variables);
-  return weights.length === trained.size && weights.every((weight) => trained.has(weight)) ? steps : null;
+  return weights.length === trained.size && weights.every((weight) => trained.has(weight)) ? { steps, loss } : null;
 }
 
 /** (1, C) row: 0 for allowed classes, -1e9 for the rest. */

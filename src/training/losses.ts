@@ -27,7 +27,7 @@ export function crossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.T
  * loss (a BatchLoss). The loop recognises this very function as plain
  * cross-entropy, so a plain MLP may train through its whole-step path
  * (dense_chain_step.ts); any other function, even one computing the same,
- * keeps the general path.
+ * keeps the general path. step_losses.ts holds the list of such losses.
  */
 export function crossEntropyBatchLoss(logits: tf.Tensor2D, batch: { readonly labels: tf.Tensor1D }): tf.Tensor1D {
   return crossEntropyLoss(logits, batch.labels);
@@ -42,20 +42,32 @@ export function crossEntropyBatchLoss(logits: tf.Tensor2D, batch: { readonly lab
  * what lets teachers with different logit offsets share one student.
  */
 export function doubleDistillationLoss(predictedLogits: tf.Tensor2D, targetLogits: tf.Tensor2D): tf.Tensor1D {
-  if (predictedLogits.rank !== 2 || targetLogits.rank !== 2) {
-    throw new RangeError(
-      `doubleDistillationLoss expects two (B, C) tensors, got shapes [${predictedLogits.shape}] and [${targetLogits.shape}]`,
-    );
-  }
-  if (!tf.util.arraysEqual(predictedLogits.shape, targetLogits.shape)) {
-    throw new RangeError(
-      `doubleDistillationLoss: predicted logits [${predictedLogits.shape}] and target logits [${targetLogits.shape}] differ in shape`,
-    );
-  }
+  assertDistillationShapes(predictedLogits.shape, targetLogits.shape);
   return tf.tidy(() => {
     const centredTarget = tf.sub(targetLogits, tf.mean(targetLogits, 1, true));
     return tf.mul(tf.mean(tf.squaredDifference(predictedLogits, centredTarget), 1), 0.5) as tf.Tensor1D;
   });
+}
+
+/** Throws the RangeError doubleDistillationLoss gives for inputs that are not two (B, C) tensors of one shape. */
+export function assertDistillationShapes(predicted: readonly number[], target: readonly number[]): void {
+  if (predicted.length !== 2 || target.length !== 2) {
+    throw new RangeError(`doubleDistillationLoss expects two (B, C) tensors, got shapes [${predicted}] and [${target}]`);
+  }
+  if (!tf.util.arraysEqual(predicted as number[], target as number[])) {
+    throw new RangeError(`doubleDistillationLoss: predicted logits [${predicted}] and target logits [${target}] differ in shape`);
+  }
+}
+
+/**
+ * doubleDistillationLoss towards a batch's targets (RD's stored logits), as
+ * the training loop's per-batch loss (a BatchLoss). Like
+ * crossEntropyBatchLoss, the loop recognises this very function
+ * (step_losses.ts), so a plain MLP may distil through its whole-step path.
+ */
+export function doubleDistillationBatchLoss(logits: tf.Tensor2D, batch: { readonly targets?: tf.Tensor2D | undefined }): tf.Tensor1D {
+  if (batch.targets === undefined) throw new RangeError("doubleDistillationBatchLoss: the batch has no targets (stored logits)");
+  return doubleDistillationLoss(logits, batch.targets);
 }
 
 /**

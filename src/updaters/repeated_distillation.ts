@@ -20,7 +20,7 @@ import { classesPresent } from "../data/dataset_ops.js";
 import { OptionsError } from "../errors.js";
 import type { BatchTensors } from "../training/batch_tensors.js";
 import { datasetSource } from "../training/batch_source.js";
-import { doubleDistillationLoss } from "../training/losses.js";
+import { doubleDistillationBatchLoss, doubleDistillationLoss } from "../training/losses.js";
 import { extractLogitsArray } from "../training/logits.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
 import { termRowWeights } from "./loss_normalization.js";
@@ -186,7 +186,8 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
           targets: { values: this.memory.metadataColumn(LOGITS) as Float32Array, width: targets.width },
           tasks: storedTasks,
         }),
-        loss: (logits, batch) => doubleDistillationLoss(logits, batch.targets!),
+        // The shared function, so the training loop knows it (its whole-step path, step_losses.ts).
+        loss: doubleDistillationBatchLoss,
         batchSize,
         epochs: this.consolidationEpochs,
         stepsPerEpoch,

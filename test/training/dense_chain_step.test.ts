@@ -11,7 +11,7 @@ import { ContinualModel, buildModel } from "../../src/model/continual_model.js";
 import { setChainForwardEnabled } from "../../src/model/chain_forward.js";
 import { cnn, mlp, type ModelSpec } from "../../src/model/spec.js";
 import { datasetSource } from "../../src/training/batch_source.js";
-import { crossEntropyBatchLoss, crossEntropyLoss } from "../../src/training/losses.js";
+import { crossEntropyBatchLoss, crossEntropyLoss, doubleDistillationBatchLoss, doubleDistillationLoss } from "../../src/training/losses.js";
 import { trainModel, wholeStepChain, type TrainOptions, type TrainResult } from "../../src/training/loop.js";
 import { setDenseChainStepEnabled } from "../../src/training/dense_chain_step.js";
 
@@ -20,6 +20,15 @@ after(() => setDenseChainStepEnabled(true));
 // 4 x 41 = 164 rows: batches of 16 leave a ragged last batch of 4.
 const data = makeGaussianBlobs({ numClasses: 4, samplesPerClass: 41, dims: 12, seed: 5, sampleSeed: 1 });
 const spec = mlp({ inputShape: [12], hidden: [16, 8], classes: 4 });
+
+// RD's consolidation data: a stored logit row per item (any values: a teacher's logits), and the memory's row tasks,
+// which a single-head model ignores (two task ids, so the rows really name different tasks).
+const storedLogits = Float32Array.from({ length: data.length * 4 }, (_, i) => Math.fround(Math.sin(i * 0.7) * 3 + (i % 4) * 0.5));
+const memoryTasks = { taskIds: ["t0", "t1"], rows: Int32Array.from({ length: data.length }, (_, i) => i % 2) };
+const distillation: Partial<TrainOptions> = {
+  data: datasetSource(data, { targets: { values: storedLogits, width: 4 }, tasks: memoryTasks }),
+  loss: doubleDistillationBatchLoss,
+};
 
 function options(model: ContinualModel, extra: Partial<TrainOptions> = {}): TrainOptions {
   return {
@@ -57,6 +66,8 @@ const cases: Array<{ name: string; spec: ModelSpec; extra: Partial<TrainOptions>
   { name: "AdamW, class mask, gradient clipping", spec, extra: { optimizer: { name: "adamw", learningRate: 1e-2 }, allowedClasses: [0, 1, 2], gradientClipping: { value: 0.5, algorithm: "norm" } } },
   { name: "SGD with momentum, dropout", spec: mlp({ inputShape: [12], hidden: [16, 8], classes: 4, dropout: 0.3 }), extra: { optimizer: { name: "sgd", learningRate: 0.1, momentum: 0.9 } } },
   { name: "flattened image input, one hidden layer", spec: mlp({ inputShape: [3, 4], hidden: [16], classes: 4 }), extra: {} },
+  { name: "double distillation (RD's consolidation), Adam, batches with row tasks", spec, extra: distillation },
+  { name: "double distillation, SGD with momentum, dropout, gradient clipping", spec: mlp({ inputShape: [12], hidden: [16, 8], classes: 4, dropout: 0.3 }), extra: { ...distillation, optimizer: { name: "sgd", learningRate: 0.1, momentum: 0.9 }, gradientClipping: { value: 0.5, algorithm: "norm" } } },
 ];
 
 for (const backend of ["wasm", "cpu"] as const) {
@@ -83,6 +94,12 @@ test("the loop takes the whole step (no BatchMatMul through the engine) and leak
   assert.equal(profile.kernels.filter((k) => k.name === "BatchMatMul").length, 0, "matmuls run outside the engine");
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(tf.backend().numDataIds(), buffers);
+  // RD's consolidation (distillation towards stored logits, batches carrying the memory's row tasks) too.
+  await trainModel(options(model, { ...distillation, epochs: 1 }));
+  const distilled = await tf.profile(async () => void (await trainModel(options(model, distillation))));
+  assert.equal(distilled.kernels.filter((k) => k.name === "BatchMatMul").length, 0, "distillation takes the whole step");
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.equal(tf.backend().numDataIds(), buffers);
   setDenseChainStepEnabled(false);
   const general = await tf.profile(async () => void (await trainModel(options(model, { epochs: 1 }))));
   setDenseChainStepEnabled(true);
@@ -97,8 +114,11 @@ test("the path applies only to plain dense chains with plain cross-entropy and e
   const model = buildModel(spec, { seed: 0 });
   assert.ok(applies(model));
   assert.ok(applies(model, { allowedClasses: [0, 1], gradientClipping: { value: 1, algorithm: "value" }, optimizer: { name: "sgd", learningRate: 0.1 } }));
+  // RD's distillation loss applies too.
+  assert.ok(applies(model, { loss: doubleDistillationBatchLoss }));
   // Another loss, even the same formula in another function; activations read by the loss; extra heads.
   assert.ok(!applies(model, { loss: (logits, batch) => crossEntropyLoss(logits, batch.labels) }));
+  assert.ok(!applies(model, { loss: (logits, batch) => doubleDistillationLoss(logits, batch.targets!) }));
   assert.ok(!applies(model, { activations: ["dense_0"] }));
   assert.ok(!applies(model, { extraHeads: ["other"] }));
   // Switched off, or the op-chain forward off (the benchmark's stock tfjs).
