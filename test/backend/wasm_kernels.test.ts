@@ -1,5 +1,6 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import * as tf from "@tensorflow/tfjs-core";
 import { wasmKernelOverridesInstalled } from "../../src/backend/wasm_kernels/index.js";
 import { buildModel } from "../../src/model/continual_model.js";
@@ -175,6 +176,12 @@ const CONVS: Array<{ x: number[]; filter: number[]; strides: number | [number, n
   { x: [2, 9, 8, 4], filter: [5, 5, 4, 2], strides: [2, 3], pad: "same" },
   { x: [2, 6, 6, 17], filter: [3, 3, 17, 6], strides: 3, pad: "same" },
   { x: [1, 4, 4, 2], filter: [4, 4, 2, 3], strides: 1, pad: "valid" },
+  // Stride 1 takes the shifted-grid path of Conv2DBackpropFilter: uneven "same" paddings, one channel, wide filters.
+  { x: [3, 5, 6, 1], filter: [2, 4, 1, 3], strides: 1, pad: "same" },
+  { x: [2, 6, 5, 5], filter: [5, 3, 5, 7], strides: 1, pad: "same" },
+  { x: [2, 3, 7, 2], filter: [3, 1, 2, 2], strides: 1, pad: "valid" },
+  // Several sample chunks (the patch matrix is cut at 8M floats).
+  { x: [15, 64, 64, 16], filter: [3, 3, 16, 2], strides: 1, pad: "same" },
 ];
 
 test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree with cpu over strides, paddings, kernels", async () => {
@@ -193,6 +200,36 @@ test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree wit
     });
     assertAgree(outcome, `conv2d grads x [${x}] filter [${filter}] strides ${String(strides)} pad ${pad}`);
   }
+});
+
+test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, same and valid)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        height: fc.integer({ min: 1, max: 9 }),
+        width: fc.integer({ min: 1, max: 9 }),
+        inChannels: fc.integer({ min: 1, max: 5 }),
+        outChannels: fc.integer({ min: 1, max: 4 }),
+        filterHeight: fc.integer({ min: 1, max: 4 }),
+        filterWidth: fc.integer({ min: 1, max: 4 }),
+        strides: fc.constantFrom<[number, number]>([1, 1], [1, 2], [2, 2]),
+        pad: fc.constantFrom<"same" | "valid">("same", "valid"),
+        seed: fc.integer({ min: 0, max: 10_000 }),
+      }),
+      async ({ batch, height, width, inChannels, outChannels, filterHeight, filterWidth, strides, pad, seed }) => {
+        const filterShape: [number, number, number, number] = [Math.min(filterHeight, height), Math.min(filterWidth, width), inChannels, outChannels];
+        const xInput = randomInput([batch, height, width, inChannels], seed);
+        const outShape = tf.tidy(() => tf.conv2d(tf.zeros(xInput.shape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, strides, pad).shape);
+        const dyInput = randomInput(outShape, seed + 1);
+        const outcome = await onBothBackends(() => [
+          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tensorOf(xInput), dy: tensorOf(dyInput) }, { strides, pad, dataFormat: "NHWC", filterShape }) as tf.Tensor,
+        ]);
+        assertAgree(outcome, `Conv2DBackpropFilter x [${xInput.shape}] filter [${filterShape}] strides ${String(strides)} pad ${pad}`);
+      },
+    ),
+    { numRuns: 60 },
+  );
 });
 
 /** maxPool cases: window, stride, padding (valid, same, explicit), overlapping and not. */
