@@ -220,7 +220,8 @@ test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, s
       async ({ batch, height, width, inChannels, outChannels, filterHeight, filterWidth, strides, pad, seed }) => {
         const filterShape: [number, number, number, number] = [Math.min(filterHeight, height), Math.min(filterWidth, width), inChannels, outChannels];
         const xInput = randomInput([batch, height, width, inChannels], seed);
-        const outShape = tf.tidy(() => tf.conv2d(tf.zeros(xInput.shape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, strides, pad).shape);
+        const info = tf.backend_util.computeConv2DInfo([batch, height, width, inChannels], filterShape, strides, 1, pad);
+        const outShape = [batch, info.outHeight, info.outWidth, outChannels];
         const dyInput = randomInput(outShape, seed + 1);
         const outcome = await onBothBackends(() => [
           tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tensorOf(xInput), dy: tensorOf(dyInput) }, { strides, pad, dataFormat: "NHWC", filterShape }) as tf.Tensor,
@@ -258,6 +259,45 @@ test("MaxPoolGrad: tf.grads of maxPool agree with cpu over windows, strides and 
       assertAgree(outcome, `maxPool grad x [${x}] filter ${String(filter)} strides ${String(strides)} pad ${pad}`);
     }
   }
+});
+
+test("MaxPoolGrad agrees with cpu (property over shapes, windows and strides, overlapping or not, ties, NaN and -Infinity)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        height: fc.integer({ min: 1, max: 9 }),
+        width: fc.integer({ min: 1, max: 9 }),
+        // Multiples of 4 take the SIMD kernel when the windows do not overlap.
+        channels: fc.constantFrom(1, 3, 4, 8, 12),
+        filter: fc.constantFrom<[number, number]>([1, 1], [2, 2], [3, 3], [2, 3]),
+        strides: fc.constantFrom<[number, number]>([1, 1], [2, 2], [3, 3], [2, 3], [3, 4]),
+        pad: fc.constantFrom<"same" | "valid">("same", "valid"),
+        special: fc.constantFrom("none", "ties", "nan", "-inf"),
+        seed: fc.integer({ min: 0, max: 10_000 }),
+      }),
+      async ({ batch, height, width, channels, filter, strides, pad, special, seed }) => {
+        const window: [number, number] = [Math.min(filter[0], height), Math.min(filter[1], width)];
+        const random = randomInput([batch, height, width, channels], seed);
+        const values = random.values.map((v, i) => {
+          if (special === "ties") return Math.round(v * 2) / 2;
+          if (special === "nan" && i % 3 === 0) return Number.NaN;
+          if (special === "-inf" && i % 2 === 0) return Number.NEGATIVE_INFINITY;
+          return v;
+        });
+        const input: Input = { shape: random.shape, values };
+        const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], window, strides, 1, pad);
+        const dyInput = randomInput([batch, info.outHeight, info.outWidth, channels], seed + 1);
+        const outcome = await onBothBackends(() => {
+          const x = tensorOf(input);
+          const y = tf.maxPool(x as tf.Tensor4D, window, strides, pad);
+          return [tf.engine().runKernel(tf.MaxPoolGrad, { dy: tensorOf(dyInput), input: x, output: y }, { filterSize: window, strides, pad }) as tf.Tensor];
+        });
+        assertAgree(outcome, `MaxPoolGrad x [${input.shape}] window ${String(window)} strides ${String(strides)} pad ${pad} ${special}`);
+      },
+    ),
+    { numRuns: 80 },
+  );
 });
 
 test("the direct kernels agree with cpu too (conv2dTranspose runs Conv2DBackpropInput)", async () => {
