@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { KERNELS, generatedPath, generatedSource } from "../../scripts/build-wasm-kernels.js";
 
 /** The function each kernel module exports. */
-const EXPORT_OF: Record<(typeof KERNELS)[number], string> = { adam_update: "adam", transpose: "transpose", max_pool_grad: "maxPoolGrad" };
+const EXPORT_OF: Record<(typeof KERNELS)[number], string> = { adam_update: "adam", transpose: "transpose", max_pool_grad: "maxPoolGrad", long_product: "longProduct" };
 
 test("every generated wasm kernel module matches its .wat source (run scripts/build-wasm-kernels.ts after editing one)", async () => {
   assert.ok(KERNELS.length > 0);
