@@ -146,13 +146,16 @@ function shiftedGrid(info: tf.backend_util.Conv2DInfo): ShiftedGrid | null {
 
 /**
  * Up to this many patch rows (filter taps x input channels) the product goes
- * to long_product.wat instead of XNNPACK: a 3x3 layer on 1 to 3 channels.
- * XNNPACK repacks the long right operand (dy) on every call and streams it
- * once per few rows, which dominates when there are few rows (measured on
- * the 28x28x1 -> 32 layer at batch 128: about 5x the time of the forward
- * convolution).
+ * to long_product.wat instead of XNNPACK. XNNPACK repacks the long right
+ * operand (dy) on every call and streams it again for every few rows; with
+ * few rows that dominates (the 28x28x1 -> 32 layer at batch 128, 9 rows: about
+ * 5x the time of the forward convolution, against about 1.5x with
+ * long_product.wat), and at 288 rows (the 14x14x32 -> 64 layer)
+ * long_product.wat is still about 1.2x faster (median of interleaved rounds
+ * on the loaded machine, per-round ratios 0.9-1.7). Wider layers keep
+ * XNNPACK until measured.
  */
-const LONG_PRODUCT_MAX_ROWS = 32;
+const LONG_PRODUCT_MAX_ROWS = 512;
 
 /** long_product.wat's export: out += a @ b, pointers are byte offsets into the heap. */
 type LongProductExport = (a: number, b: number, out: number, rows: number, depth: number, cols: number) => void;
@@ -169,7 +172,7 @@ function backpropFilterOnGrid(
   const patchWidth = grid.offsets.length * inChannels;
   const samplesPerChunk = Math.max(1, Math.floor(PATCH_FLOATS_PER_CHUNK / (grid.cellsPerSample * patchWidth)));
   const matMul = stockKernel(tf.BatchMatMul);
-  // Few patch rows (a first layer): long_product.wat, which adds into one result over the chunks.
+  // Up to LONG_PRODUCT_MAX_ROWS patch rows: long_product.wat, which adds into one result over the chunks.
   const long = patchWidth <= LONG_PRODUCT_MAX_ROWS && outChannels % 16 === 0;
   let total: tf.TensorInfo | undefined;
   if (long) {

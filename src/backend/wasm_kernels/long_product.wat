@@ -5,10 +5,10 @@
 ;; 32 filters, summed over 100,000 pixels at batch 128). XNNPACK computes
 ;; such a product at a fraction of its speed: it repacks its right operand,
 ;; the whole long b, on every call, and streams it again for every few rows
-;; of a. Here b is read once per slice of 256 inner steps, which stays in
-;; cache while every pair of rows and every 16 columns of the result take
-;; their turn: per inner step two values of a (splatted) times four vectors
-;; of b into eight accumulators (wasm SIMD).
+;; of a. Here b is read in slices of 256 inner steps by 16 columns (16 KB,
+;; which stays in the L1 cache while every pair of rows of a takes its turn):
+;; per inner step two values of a (splatted) times four vectors of b into
+;; eight accumulators (wasm SIMD).
 ;;
 ;; An odd last row is computed as a pair with itself (only the first sum is
 ;; added to out). The sum runs
@@ -33,18 +33,18 @@
         (br_if $slicesDone (i32.ge_u (local.get $slice) (local.get $depth)))
         (local.set $sliceEnd (i32.add (local.get $slice) (i32.const 256)))
         (local.set $sliceEnd (select (local.get $depth) (local.get $sliceEnd) (i32.gt_u (local.get $sliceEnd) (local.get $depth))))
-        (local.set $r (i32.const 0))
-        (block $rowsDone
-          (loop $rowPairs
-            (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
-            (local.set $r2 (i32.add (local.get $r) (i32.const 1)))
-            (local.set $r2 (select (local.get $r) (local.get $r2) (i32.ge_u (local.get $r2) (local.get $rows))))
-            (local.set $row0 (i32.add (local.get $a) (i32.shl (i32.mul (local.get $r) (local.get $depth)) (i32.const 2))))
-            (local.set $row1 (i32.add (local.get $a) (i32.shl (i32.mul (local.get $r2) (local.get $depth)) (i32.const 2))))
-            (local.set $col (i32.const 0))
-            (block $colsDone
-              (loop $colBlocks
-                (br_if $colsDone (i32.ge_u (local.get $col) (local.get $cols)))
+        (local.set $col (i32.const 0))
+        (block $colsDone
+          (loop $colBlocks
+            (br_if $colsDone (i32.ge_u (local.get $col) (local.get $cols)))
+            (local.set $r (i32.const 0))
+            (block $rowsDone
+              (loop $rowPairs
+                (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+                (local.set $r2 (i32.add (local.get $r) (i32.const 1)))
+                (local.set $r2 (select (local.get $r) (local.get $r2) (i32.ge_u (local.get $r2) (local.get $rows))))
+                (local.set $row0 (i32.add (local.get $a) (i32.shl (i32.mul (local.get $r) (local.get $depth)) (i32.const 2))))
+                (local.set $row1 (i32.add (local.get $a) (i32.shl (i32.mul (local.get $r2) (local.get $depth)) (i32.const 2))))
                 (local.set $out0 (i32.add (local.get $out)
                   (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $col)) (i32.const 2))))
                 (local.set $out1 (i32.add (local.get $out)
@@ -91,9 +91,9 @@
                   (v128.store offset=16 (local.get $out1) (f32x4.add (v128.load offset=16 (local.get $out1)) (local.get $c5)))
                   (v128.store offset=32 (local.get $out1) (f32x4.add (v128.load offset=32 (local.get $out1)) (local.get $c6)))
                   (v128.store offset=48 (local.get $out1) (f32x4.add (v128.load offset=48 (local.get $out1)) (local.get $c7)))))
-                (local.set $col (i32.add (local.get $col) (i32.const 16)))
-                (br $colBlocks)))
-            (local.set $r (i32.add (local.get $r) (i32.const 2)))
-            (br $rowPairs)))
+                (local.set $r (i32.add (local.get $r) (i32.const 2)))
+                (br $rowPairs)))
+            (local.set $col (i32.add (local.get $col) (i32.const 16)))
+            (br $colBlocks)))
         (local.set $slice (local.get $sliceEnd))
         (br $slices)))))
