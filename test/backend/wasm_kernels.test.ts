@@ -79,11 +79,26 @@ before(async () => {
 
 test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, both conv gradients and MaxPoolGrad", () => {
   assert.equal(wasmKernelOverridesInstalled(), true);
-  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad]) {
+  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity]) {
     const kernel = tf.getKernel(name, "wasm");
     assert.ok(kernel !== undefined, `${name} registered`);
     assert.match(kernel.kernelFunc.name, /OnFastPath$/, `${name} is relearn's override`);
   }
+});
+
+test("Identity shares the input's wasm buffer, as on cpu: a clone outlives its source and frees the buffer last", async () => {
+  await tf.setBackend("wasm");
+  const buffers = wasmDataIds();
+  const source = tf.tensor([1, 2, 3, 4], [2, 2]);
+  const copy = tf.clone(source);
+  assert.equal(wasmDataIds(), buffers + 1, "one buffer for both");
+  source.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1, 2, 3, 4]);
+  copy.dispose();
+  assert.equal(wasmDataIds(), buffers, "the buffer freed with the last reference");
+  const words = tf.clone(tf.tensor(["a", "b"]));
+  assert.deepEqual(words.arraySync(), ["a", "b"]);
+  words.dispose();
 });
 
 /** [m, k, n]: a row, a column, a single inner element, odd sizes. */
@@ -351,4 +366,30 @@ test("a cnn spec trains on wasm: gradients agree with cpu and an SGD step lowers
   assert.equal(wasmDataIds(), buffers, "wasm buffers leaked by training");
   optimizer.dispose();
   model.dispose();
+});
+
+test("a small CNN trained 5 SGD steps on wasm (relearn's kernels, op-chain forward) ends at cpu's weights within 1e-4", async () => {
+  // 16 filters: the first layer's filter gradient takes long_product.wat; 2x2 pools on 16 channels take max_pool_grad.wat.
+  const spec = cnn({ inputShape: [12, 12, 1], conv: [{ filters: 16, kernelSize: 3, pool: true }, { filters: 16, kernelSize: 3, pool: true }], dense: [8], classes: 4 });
+  const images = randomInput([16, 12, 12, 1], 123);
+  const labels = new Int32Array(16).map((_, i) => i % 4);
+  const weightsAfterTraining = async (backend: string): Promise<Float32Array[]> => {
+    await tf.setBackend(backend);
+    const model = buildModel(spec, { seed: 5 });
+    const variables = model.trainableVariables();
+    const optimizer = tf.train.sgd(0.05);
+    const x = tensorOf(images);
+    const y = tf.tensor1d(labels, "int32");
+    for (let step = 0; step < 5; step++) {
+      tf.dispose(optimizer.minimize(() => tf.mean(crossEntropyLoss(model.getLogits(x, undefined, true), y)) as tf.Scalar, false, variables) ?? []);
+    }
+    const weights = variables.map((v) => Float32Array.from(v.dataSync()));
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+    return weights;
+  };
+  const cpu = await weightsAfterTraining("cpu");
+  const wasm = await weightsAfterTraining("wasm");
+  assertAgree({ cpu, wasm }, "CNN weights after 5 steps", 1e-4);
 });
