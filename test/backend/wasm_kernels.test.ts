@@ -79,14 +79,14 @@ before(async () => {
 
 test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, both conv gradients and MaxPoolGrad", () => {
   assert.equal(wasmKernelOverridesInstalled(), true);
-  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity]) {
+  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity, tf.Cast]) {
     const kernel = tf.getKernel(name, "wasm");
     assert.ok(kernel !== undefined, `${name} registered`);
     assert.match(kernel.kernelFunc.name, /OnFastPath$/, `${name} is relearn's override`);
   }
 });
 
-test("Identity shares the input's wasm buffer, as on cpu: a clone outlives its source and frees the buffer last", async () => {
+test("Identity (and Cast to the same dtype) share the input's wasm buffer, as on cpu: a clone outlives its source and frees the buffer last", async () => {
   await tf.setBackend("wasm");
   const buffers = wasmDataIds();
   const source = tf.tensor([1, 2, 3, 4], [2, 2]);
@@ -96,6 +96,13 @@ test("Identity shares the input's wasm buffer, as on cpu: a clone outlives its s
   assert.deepEqual(Array.from(copy.dataSync()), [1, 2, 3, 4]);
   copy.dispose();
   assert.equal(wasmDataIds(), buffers, "the buffer freed with the last reference");
+  const floats = tf.tensor([1.5, -2.5]);
+  const same = tf.cast(floats, "float32");
+  assert.equal(wasmDataIds(), buffers + 1, "a cast to the same dtype shares the buffer");
+  const ints = tf.cast(floats, "int32");
+  assert.deepEqual(Array.from(ints.dataSync()), [1, -2], "a real cast converts");
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.5]);
+  tf.dispose([floats, same, ints]);
   const words = tf.clone(tf.tensor(["a", "b"]));
   assert.deepEqual(words.arraySync(), ["a", "b"]);
   words.dispose();
