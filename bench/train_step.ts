@@ -27,7 +27,9 @@
  * PyTorch's ms and relearn / PyTorch. Skipped when that python has no torch
  * or with --no-torch.
  *
- *   npx tsx bench/train_step.ts [--quick] [--rounds N] [--no-torch]
+ * --only mlp-sgd,mlp-adam,cnn runs only the configurations named.
+ *
+ *   npx tsx bench/train_step.ts [--quick] [--rounds N] [--no-torch] [--only cnn]
  *   RELEARN_WASM_THREADS=1 npx tsx bench/train_step.ts   # on one XNNPACK thread
  */
 import { spawnSync } from "node:child_process";
@@ -63,6 +65,12 @@ const CNN_SPEC = cnn({
 
 /** Interleaved rounds per configuration (--rounds N, default 5); medians over them count. */
 const ROUNDS = roundsFlag(process.argv);
+
+/** The configurations to run (--only a,b; default all). */
+const ONLY = ((): Set<string> | null => {
+  const index = process.argv.indexOf("--only");
+  return index < 0 ? null : new Set((process.argv[index + 1] ?? "").split(","));
+})();
 
 function roundsFlag(argv: readonly string[]): number {
   const index = argv.indexOf("--rounds");
@@ -309,11 +317,11 @@ async function main(): Promise<void> {
   );
 
   // The MLP steps are compared with the plain-matmul ceiling; the CNN's work is mostly convolutions, so it has none.
-  const configurations: Array<{ name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number; ceiling: boolean }> = [
-    { name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH, flops: mlpStepFlops(BATCH), ceiling: true },
-    { name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32), ceiling: true },
-    { name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH), ceiling: false },
-  ];
+  const configurations: Array<{ key: string; name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number; ceiling: boolean }> = [
+    { key: "mlp-sgd", name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH, flops: mlpStepFlops(BATCH), ceiling: true },
+    { key: "mlp-adam", name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32), ceiling: true },
+    { key: "cnn", name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH), ceiling: false },
+  ].filter(({ key }) => ONLY === null || ONLY.has(key));
   const torch = torchVersion();
   const threads = info.threads ?? 1;
   console.log(torch === null ? "PyTorch: not run (--no-torch, or /usr/bin/python3 has no torch)" : `PyTorch ${torch} (${PYTHON}), ${threads} thread(s)`);
@@ -381,8 +389,8 @@ async function main(): Promise<void> {
   const load = spread(allLoads);
   console.log(`load average (1 min) before the rounds: ${load.min.toFixed(2)}-${load.max.toFixed(2)}`);
   console.log("");
-  console.log(`top kernels, relearn MLP SGD step (ms): ${await topKernels(MLP_SPEC)}`);
-  console.log(`top kernels, relearn CNN SGD step (ms): ${await topKernels(CNN_SPEC)}`);
+  if (configurations.some(({ spec }) => spec.type === "mlp")) console.log(`top kernels, relearn MLP SGD step (ms): ${await topKernels(MLP_SPEC)}`);
+  if (configurations.some(({ spec }) => spec.type === "cnn")) console.log(`top kernels, relearn CNN SGD step (ms): ${await topKernels(CNN_SPEC)}`);
 }
 
 function printTable(rows: ReadonlyArray<readonly string[]>): void {
