@@ -317,11 +317,13 @@ async function main(): Promise<void> {
   );
 
   // The MLP steps are compared with the plain-matmul ceiling; the CNN's work is mostly convolutions, so it has none.
-  const configurations: Array<{ key: string; name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number; ceiling: boolean }> = [
+  type Configuration = { key: string; name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number; ceiling: boolean };
+  const all: Configuration[] = [
     { key: "mlp-sgd", name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH, flops: mlpStepFlops(BATCH), ceiling: true },
     { key: "mlp-adam", name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32), ceiling: true },
     { key: "cnn", name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH), ceiling: false },
-  ].filter(({ key }) => ONLY === null || ONLY.has(key));
+  ];
+  const configurations = all.filter(({ key }) => ONLY === null || ONLY.has(key));
   const torch = torchVersion();
   const threads = info.threads ?? 1;
   console.log(torch === null ? "PyTorch: not run (--no-torch, or /usr/bin/python3 has no torch)" : `PyTorch ${torch} (${PYTHON}), ${threads} thread(s)`);
