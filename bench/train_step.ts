@@ -386,7 +386,7 @@ async function main(): Promise<void> {
   console.log("count; PyTorch: bench/train_step_torch.py, one process per round): ratio of the medians, then the median (range) of");
   console.log("the per-round ratios.");
   console.log("");
-  console.log("plain matmul ceiling 128x784 @ 784x256, interleaved with each MLP step (median GFLOP/s, range over the rounds):");
+  if (notes.length > 0) console.log("plain matmul ceiling 128x784 @ 784x256, interleaved with each MLP step (median GFLOP/s, range over the rounds):");
   for (const note of notes) console.log(note);
   const load = spread(allLoads);
   console.log(`load average (1 min) before the rounds: ${load.min.toFixed(2)}-${load.max.toFixed(2)}`);
