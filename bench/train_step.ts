@@ -25,11 +25,23 @@
  * clock also counts the time the process waits for a core, which varies
  * from round to round; CPU time leaves it out (cache contention still
  * counts). Only meaningful on one XNNPACK thread (threads' times add up).
+ * PyTorch's CNN steps are timed by its own wall clock either way.
  *
- *   npx tsx bench/train_step.ts [--quick] [--rounds N] [--cpu-time]
+ * The CNN is also run in PyTorch (bench/train_step_torch.py through
+ * /usr/bin/python3, the same number of threads as XNNPACK), one process per
+ * round placed in the round like the other cases (it times its own steps
+ * after its warm-up, so its start-up is not counted); the table gives
+ * PyTorch's ms and relearn / PyTorch. Skipped when that python has no torch
+ * or with --no-torch.
+ *
+ * --only mlp-sgd,mlp-adam,cnn runs only the configurations named.
+ *
+ *   npx tsx bench/train_step.ts [--quick] [--rounds N] [--cpu-time] [--no-torch] [--only cnn]
  *   RELEARN_WASM_THREADS=1 npx tsx bench/train_step.ts   # on one XNNPACK thread
  */
+import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend/backend.js";
 import { installWasmKernelOverrides, uninstallWasmKernelOverrides } from "../src/backend/wasm_kernels/index.js";
@@ -71,6 +83,12 @@ const now = cpuTime
 /** Interleaved rounds per configuration (--rounds N, default 5); medians over them count. */
 const ROUNDS = roundsFlag(process.argv);
 
+/** The configurations to run (--only a,b; default all). */
+const ONLY = ((): Set<string> | null => {
+  const index = process.argv.indexOf("--only");
+  return index < 0 ? null : new Set((process.argv[index + 1] ?? "").split(","));
+})();
+
 function roundsFlag(argv: readonly string[]): number {
   const index = argv.indexOf("--rounds");
   if (index < 0) return 5;
@@ -84,6 +102,8 @@ interface TimedCase {
   name: string;
   enter(): void;
   step(): void;
+  /** A case timed elsewhere (PyTorch): ms per step over at least `minMs`, replacing the timed loop of `step`. */
+  measure?(minMs: number): number;
   dispose(): void;
   /** Calls before the first round (later rounds run one untimed call after `enter`). */
   warmup: number;
@@ -115,13 +135,17 @@ function interleavedMs(cases: TimedCase[]): Interleaved {
   };
   cases.forEach((c, i) => run(i, () => {
     c.enter();
-    for (let k = 0; k < c.warmup; k++) c.step();
+    if (c.measure === undefined) for (let k = 0; k < c.warmup; k++) c.step();
   }));
   for (const { round, variant: i } of interleavedOrder(cases.map((_, i) => i), ROUNDS)) {
     if (i === 0) loads[round] = loadavg()[0] ?? 0;
     const c = cases[i]!;
     run(i, () => {
       c.enter();
+      if (c.measure !== undefined) {
+        ms[i]!.push(c.measure(MIN_MS_PER_ROUND));
+        return;
+      }
       c.step(); // after the switch: kernels re-registered, weights possibly repacked
       let steps = 0;
       const start = now();
@@ -187,6 +211,35 @@ function trainStepCase(spec: ModelSpec, setup: StepSetup): TimedCase {
       ours?.dispose();
       model.dispose();
     },
+  };
+}
+
+const PYTHON = "/usr/bin/python3";
+const TORCH_SCRIPT = fileURLToPath(new URL("./train_step_torch.py", import.meta.url));
+
+/** PyTorch's version when /usr/bin/python3 has torch (and --no-torch is not given); null otherwise. */
+function torchVersion(): string | null {
+  if (process.argv.includes("--no-torch")) return null;
+  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  return probe.status === 0 ? probe.stdout.trim() : null;
+}
+
+/** The CNN step in PyTorch on `threads` threads: one python process per round (train_step_torch.py). */
+function torchCnnCase(batch: number, threads: number): TimedCase {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  return {
+    name: "cnn, PyTorch",
+    warmup: 0,
+    enter: () => {},
+    step: () => {},
+    measure: (minMs) => {
+      const args = [TORCH_SCRIPT, "--batch", String(batch), "--min-ms", String(minMs), "--threads", String(threads)];
+      const result = spawnSync(PYTHON, args, { encoding: "utf8", env });
+      const last = result.stdout.trim().split("\n").at(-1) ?? "";
+      if (result.status !== 0 || last === "") throw new Error(`train_step_torch.py failed: ${result.stderr.trim().split("\n").at(-1) ?? ""}`);
+      return (JSON.parse(last) as { ms: number }).ms;
+    },
+    dispose: () => {},
   };
 }
 
@@ -282,13 +335,18 @@ async function main(): Promise<void> {
   );
 
   // The MLP steps are compared with the plain-matmul ceiling; the CNN's work is mostly convolutions, so it has none.
-  const configurations: Array<{ name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number; ceiling: boolean }> = [
-    { name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH, flops: mlpStepFlops(BATCH), ceiling: true },
-    { name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32), ceiling: true },
-    { name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH), ceiling: false },
+  type Configuration = { key: string; name: string; spec: ModelSpec; optimizer: "sgd" | "adam"; batch: number; flops: number; ceiling: boolean };
+  const all: Configuration[] = [
+    { key: "mlp-sgd", name: "MLP 784-256-256-10, SGD, batch 128", spec: MLP_SPEC, optimizer: "sgd", batch: BATCH, flops: mlpStepFlops(BATCH), ceiling: true },
+    { key: "mlp-adam", name: "MLP 784-256-256-10, Adam, batch 32 (RD's expert)", spec: MLP_SPEC, optimizer: "adam", batch: 32, flops: mlpStepFlops(32), ceiling: true },
+    { key: "cnn", name: "CNN conv32-conv64-128, SGD, batch 128", spec: CNN_SPEC, optimizer: "sgd", batch: BATCH, flops: cnnStepFlops(BATCH), ceiling: false },
   ];
+  const configurations = all.filter(({ key }) => ONLY === null || ONLY.has(key));
+  const torch = torchVersion();
+  const threads = info.threads ?? 1;
+  console.log(torch === null ? "PyTorch: not run (--no-torch, or /usr/bin/python3 has no torch)" : `PyTorch ${torch} (${PYTHON}), ${threads} thread(s)`);
   const rows: string[][] = [
-    ["training step", "stock tfjs ms", "relearn ms", "whole step ms", "speed-up", "whole step / relearn", "best GFLOP/s", "load (1 min)"],
+    ["training step", "stock tfjs ms", "relearn ms", "whole step ms", "PyTorch ms", "speed-up", "whole step / relearn", "relearn / PyTorch", "best GFLOP/s", "load (1 min)"],
   ];
   const notes: string[] = [];
   const allLoads: number[] = [];
@@ -300,12 +358,16 @@ async function main(): Promise<void> {
       trainStepCase(spec, { relearn: false, optimizer, batch }),
       trainStepCase(spec, { relearn: true, optimizer, batch }),
       ...(spec.type === "mlp" ? [trainStepCase(spec, { relearn: true, wholeStep: true, optimizer, batch })] : []),
+      // PyTorch runs the CNN only (the MLP's PyTorch comparison is bench/end_to_end.ts).
+      ...(spec.type === "cnn" && torch !== null ? [torchCnnCase(batch, threads)] : []),
     ];
     const { ms, loads } = interleavedMs(cases);
     cases.forEach((c) => c.dispose());
     useRelearn(true);
     allLoads.push(...loads);
-    const [stock, fast, whole] = ms.slice(matmul ? 1 : 0);
+    const [stock, fast, third] = ms.slice(matmul ? 1 : 0);
+    const whole = spec.type === "mlp" ? third : undefined;
+    const pytorch = spec.type === "cnn" ? third : undefined;
     const best = whole ?? fast;
     const load = spread(loads);
     rows.push([
@@ -313,8 +375,10 @@ async function main(): Promise<void> {
       stock ? f1(median(stock)) : "throws",
       fast ? f1(median(fast)) : "throws",
       whole ? f1(median(whole)) : whole === null ? "throws" : "-",
+      pytorch ? f1(median(pytorch)) : pytorch === null ? "fails" : "-",
       stock && best ? ratioText(compareRounds(stock, best)) : "-",
       fast && whole ? ratioText(compareRounds(fast, whole)) : "-",
+      best && pytorch ? ratioText(compareRounds(best, pytorch)) : "-",
       best ? f1(flops / (median(best) * 1e6)) : "-",
       `${load.min.toFixed(2)}-${load.max.toFixed(2)}`,
     ]);
@@ -336,15 +400,17 @@ async function main(): Promise<void> {
   console.log("optimizer (fused Adam) and its wasm kernel overrides, gradients by tf.variableGrads; whole step: the same with");
   console.log("the training loop's whole-step path for plain MLPs (direct kernel calls, no tape). GFLOP/s counts the useful matmul");
   console.log(`and convolution work of the fastest relearn column. Times: median of ${ROUNDS} interleaved rounds; speed-up (stock over the`);
-  console.log("fastest relearn column) and whole step / relearn: ratio of the medians, then the median (range) of the per-round ratios.");
+  console.log("fastest relearn column), whole step / relearn and relearn / PyTorch (fastest relearn column over PyTorch, same thread");
+  console.log("count; PyTorch: bench/train_step_torch.py, one process per round): ratio of the medians, then the median (range) of");
+  console.log("the per-round ratios.");
   console.log("");
-  console.log("plain matmul ceiling 128x784 @ 784x256, interleaved with each MLP step (median GFLOP/s, range over the rounds):");
+  if (notes.length > 0) console.log("plain matmul ceiling 128x784 @ 784x256, interleaved with each MLP step (median GFLOP/s, range over the rounds):");
   for (const note of notes) console.log(note);
   const load = spread(allLoads);
   console.log(`load average (1 min) before the rounds: ${load.min.toFixed(2)}-${load.max.toFixed(2)}`);
   console.log("");
-  console.log(`top kernels, relearn MLP SGD step (ms): ${await topKernels(MLP_SPEC)}`);
-  console.log(`top kernels, relearn CNN SGD step (ms): ${await topKernels(CNN_SPEC)}`);
+  if (configurations.some(({ spec }) => spec.type === "mlp")) console.log(`top kernels, relearn MLP SGD step (ms): ${await topKernels(MLP_SPEC)}`);
+  if (configurations.some(({ spec }) => spec.type === "cnn")) console.log(`top kernels, relearn CNN SGD step (ms): ${await topKernels(CNN_SPEC)}`);
 }
 
 function printTable(rows: ReadonlyArray<readonly string[]>): void {

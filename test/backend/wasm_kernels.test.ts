@@ -1,6 +1,8 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import * as tf from "@tensorflow/tfjs-core";
+import { setPatchFloatsPerChunk } from "../../src/backend/wasm_kernels/conv2d_backprop_filter.js";
 import { wasmKernelOverridesInstalled } from "../../src/backend/wasm_kernels/index.js";
 import { buildModel } from "../../src/model/continual_model.js";
 import { cnn } from "../../src/model/spec.js";
@@ -77,11 +79,33 @@ before(async () => {
 
 test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, both conv gradients and MaxPoolGrad", () => {
   assert.equal(wasmKernelOverridesInstalled(), true);
-  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad]) {
+  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity, tf.Cast]) {
     const kernel = tf.getKernel(name, "wasm");
     assert.ok(kernel !== undefined, `${name} registered`);
     assert.match(kernel.kernelFunc.name, /OnFastPath$/, `${name} is relearn's override`);
   }
+});
+
+test("Identity (and Cast to the same dtype) share the input's wasm buffer, as on cpu: a clone outlives its source and frees the buffer last", async () => {
+  await tf.setBackend("wasm");
+  const buffers = wasmDataIds();
+  const source = tf.tensor([1, 2, 3, 4], [2, 2]);
+  const copy = tf.clone(source);
+  assert.equal(wasmDataIds(), buffers + 1, "one buffer for both");
+  source.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1, 2, 3, 4]);
+  copy.dispose();
+  assert.equal(wasmDataIds(), buffers, "the buffer freed with the last reference");
+  const floats = tf.tensor([1.5, -2.5]);
+  const same = tf.cast(floats, "float32");
+  assert.equal(wasmDataIds(), buffers + 1, "a cast to the same dtype shares the buffer");
+  const ints = tf.cast(floats, "int32");
+  assert.deepEqual(Array.from(ints.dataSync()), [1, -2], "a real cast converts");
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.5]);
+  tf.dispose([floats, same, ints]);
+  const words = tf.clone(tf.tensor(["a", "b"]));
+  assert.deepEqual(words.arraySync(), ["a", "b"]);
+  words.dispose();
 });
 
 /** [m, k, n]: a row, a column, a single inner element, odd sizes. */
@@ -175,6 +199,15 @@ const CONVS: Array<{ x: number[]; filter: number[]; strides: number | [number, n
   { x: [2, 9, 8, 4], filter: [5, 5, 4, 2], strides: [2, 3], pad: "same" },
   { x: [2, 6, 6, 17], filter: [3, 3, 17, 6], strides: 3, pad: "same" },
   { x: [1, 4, 4, 2], filter: [4, 4, 2, 3], strides: 1, pad: "valid" },
+  // Stride 1 takes the shifted-grid path of Conv2DBackpropFilter: uneven "same" paddings, one channel, wide filters.
+  { x: [3, 5, 6, 1], filter: [2, 4, 1, 3], strides: 1, pad: "same" },
+  { x: [2, 6, 5, 5], filter: [5, 3, 5, 7], strides: 1, pad: "same" },
+  { x: [2, 3, 7, 2], filter: [3, 1, 2, 2], strides: 1, pad: "valid" },
+  // Several sample chunks (the patch matrix is cut at 8M floats).
+  { x: [15, 64, 64, 16], filter: [3, 3, 16, 2], strides: 1, pad: "same" },
+  // A multiple of 16 filters: long_product.wat.
+  { x: [3, 9, 7, 1], filter: [3, 3, 1, 32], strides: 1, pad: "same" },
+  { x: [2, 6, 6, 3], filter: [3, 2, 3, 16], strides: 1, pad: "valid" },
 ];
 
 test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree with cpu over strides, paddings, kernels", async () => {
@@ -193,6 +226,45 @@ test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree wit
     });
     assertAgree(outcome, `conv2d grads x [${x}] filter [${filter}] strides ${String(strides)} pad ${pad}`);
   }
+});
+
+test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, same and valid)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        height: fc.integer({ min: 1, max: 9 }),
+        width: fc.integer({ min: 1, max: 9 }),
+        inChannels: fc.integer({ min: 1, max: 5 }),
+        // 16 and 32 take long_product.wat.
+        outChannels: fc.constantFrom(1, 2, 3, 4, 16, 32),
+        filterHeight: fc.integer({ min: 1, max: 4 }),
+        filterWidth: fc.integer({ min: 1, max: 4 }),
+        strides: fc.constantFrom<[number, number]>([1, 1], [1, 2], [2, 2]),
+        pad: fc.constantFrom<"same" | "valid">("same", "valid"),
+        // Floats of the patch matrix per chunk: the default (one chunk here) or small (a chunk per sample or two).
+        chunk: fc.constantFrom(undefined, 300),
+        seed: fc.integer({ min: 0, max: 10_000 }),
+      }),
+      async ({ batch, height, width, inChannels, outChannels, filterHeight, filterWidth, strides, pad, chunk, seed }) => {
+        const filterShape: [number, number, number, number] = [Math.min(filterHeight, height), Math.min(filterWidth, width), inChannels, outChannels];
+        const xInput = randomInput([batch, height, width, inChannels], seed);
+        const info = tf.backend_util.computeConv2DInfo([batch, height, width, inChannels], filterShape, strides, 1, pad);
+        const outShape = [batch, info.outHeight, info.outWidth, outChannels];
+        const dyInput = randomInput(outShape, seed + 1);
+        const previous = setPatchFloatsPerChunk(chunk);
+        try {
+          const outcome = await onBothBackends(() => [
+            tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tensorOf(xInput), dy: tensorOf(dyInput) }, { strides, pad, dataFormat: "NHWC", filterShape }) as tf.Tensor,
+          ]);
+          assertAgree(outcome, `Conv2DBackpropFilter x [${xInput.shape}] filter [${filterShape}] strides ${String(strides)} pad ${pad} chunk ${chunk ?? "default"}`);
+        } finally {
+          setPatchFloatsPerChunk(previous);
+        }
+      },
+    ),
+    { numRuns: 100 },
+  );
 });
 
 /** maxPool cases: window, stride, padding (valid, same, explicit), overlapping and not. */
@@ -221,6 +293,45 @@ test("MaxPoolGrad: tf.grads of maxPool agree with cpu over windows, strides and 
       assertAgree(outcome, `maxPool grad x [${x}] filter ${String(filter)} strides ${String(strides)} pad ${pad}`);
     }
   }
+});
+
+test("MaxPoolGrad agrees with cpu (property over shapes, windows and strides, overlapping or not, ties, NaN and -Infinity)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        height: fc.integer({ min: 1, max: 9 }),
+        width: fc.integer({ min: 1, max: 9 }),
+        // Multiples of 4 take the SIMD kernel when the windows do not overlap.
+        channels: fc.constantFrom(1, 3, 4, 8, 12),
+        filter: fc.constantFrom<[number, number]>([1, 1], [2, 2], [3, 3], [2, 3]),
+        strides: fc.constantFrom<[number, number]>([1, 1], [2, 2], [3, 3], [2, 3], [3, 4]),
+        pad: fc.constantFrom<"same" | "valid">("same", "valid"),
+        special: fc.constantFrom("none", "ties", "nan", "-inf"),
+        seed: fc.integer({ min: 0, max: 10_000 }),
+      }),
+      async ({ batch, height, width, channels, filter, strides, pad, special, seed }) => {
+        const window: [number, number] = [Math.min(filter[0], height), Math.min(filter[1], width)];
+        const random = randomInput([batch, height, width, channels], seed);
+        const values = random.values.map((v, i) => {
+          if (special === "ties") return Math.round(v * 2) / 2;
+          if (special === "nan" && i % 3 === 0) return Number.NaN;
+          if (special === "-inf" && i % 2 === 0) return Number.NEGATIVE_INFINITY;
+          return v;
+        });
+        const input: Input = { shape: random.shape, values };
+        const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], window, strides, 1, pad);
+        const dyInput = randomInput([batch, info.outHeight, info.outWidth, channels], seed + 1);
+        const outcome = await onBothBackends(() => {
+          const x = tensorOf(input);
+          const y = tf.maxPool(x as tf.Tensor4D, window, strides, pad);
+          return [tf.engine().runKernel(tf.MaxPoolGrad, { dy: tensorOf(dyInput), input: x, output: y }, { filterSize: window, strides, pad }) as tf.Tensor];
+        });
+        assertAgree(outcome, `MaxPoolGrad x [${input.shape}] window ${String(window)} strides ${String(strides)} pad ${pad} ${special}`);
+      },
+    ),
+    { numRuns: 80 },
+  );
 });
 
 test("the direct kernels agree with cpu too (conv2dTranspose runs Conv2DBackpropInput)", async () => {
@@ -262,4 +373,30 @@ test("a cnn spec trains on wasm: gradients agree with cpu and an SGD step lowers
   assert.equal(wasmDataIds(), buffers, "wasm buffers leaked by training");
   optimizer.dispose();
   model.dispose();
+});
+
+test("a small CNN trained 5 SGD steps on wasm (relearn's kernels, op-chain forward) ends at cpu's weights within 1e-4", async () => {
+  // 16 filters: the first layer's filter gradient takes long_product.wat; 2x2 pools on 16 channels take max_pool_grad.wat.
+  const spec = cnn({ inputShape: [12, 12, 1], conv: [{ filters: 16, kernelSize: 3, pool: true }, { filters: 16, kernelSize: 3, pool: true }], dense: [8], classes: 4 });
+  const images = randomInput([16, 12, 12, 1], 123);
+  const labels = new Int32Array(16).map((_, i) => i % 4);
+  const weightsAfterTraining = async (backend: string): Promise<Float32Array[]> => {
+    await tf.setBackend(backend);
+    const model = buildModel(spec, { seed: 5 });
+    const variables = model.trainableVariables();
+    const optimizer = tf.train.sgd(0.05);
+    const x = tensorOf(images);
+    const y = tf.tensor1d(labels, "int32");
+    for (let step = 0; step < 5; step++) {
+      tf.dispose(optimizer.minimize(() => tf.mean(crossEntropyLoss(model.getLogits(x, undefined, true), y)) as tf.Scalar, false, variables) ?? []);
+    }
+    const weights = variables.map((v) => Float32Array.from(v.dataSync()));
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+    return weights;
+  };
+  const cpu = await weightsAfterTraining("cpu");
+  const wasm = await weightsAfterTraining("wasm");
+  assertAgree({ cpu, wasm }, "CNN weights after 5 steps", 1e-4);
 });

@@ -78,9 +78,48 @@ test("an MLP's training forward through the op chain equals tfjs-layers' in logi
   );
 });
 
-test("layers the chain does not cover (batch norm, convolutions, branches) keep the tfjs-layers forward", () => {
+test("a CNN's training forward through the op chain equals tfjs-layers' in logits and every gradient (property over specs)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        size: fc.integer({ min: 4, max: 9 }),
+        channels: fc.integer({ min: 1, max: 3 }),
+        blocks: fc.array(
+          fc.record({ filters: fc.integer({ min: 1, max: 5 }), kernelSize: fc.constantFrom(1, 2, 3), stride: fc.constantFrom(1, 2), pool: fc.boolean() }),
+          { minLength: 1, maxLength: 2 },
+        ),
+        activation: fc.constantFrom("relu", "tanh"),
+        seed: fc.integer({ min: 0, max: 1000 }),
+      }),
+      async ({ size, channels, blocks, activation, seed }) => {
+        // Keep every map at least 1x1: a pool halves it, a stride divides it.
+        let side = size;
+        const conv = blocks.map((block) => {
+          const pool = block.pool && Math.ceil(side / block.stride) >= 2;
+          side = Math.floor(Math.ceil(side / block.stride) / (pool ? 2 : 1));
+          return { ...block, pool };
+        });
+        await expectNoTensorLeak(() => {
+          const model = buildModel(cnn({ inputShape: [size, size, channels], conv, dense: [4], classes: 3, activation }), { seed });
+          assert.notEqual(compileModelChain((model as unknown as { body: tfl.LayersModel }).body), null);
+          const x = tf.randomNormal([3, size, size, channels], 0, 1, "float32", seed);
+          const viaLayers = forwardAndGrads(model, x, undefined, false);
+          const viaChain = forwardAndGrads(model, x, undefined, true);
+          close(viaChain.logits, viaLayers.logits, "logits");
+          assert.deepEqual([...viaChain.grads.keys()].sort(), [...viaLayers.grads.keys()].sort());
+          for (const [name, grad] of viaLayers.grads) close(viaChain.grads.get(name)!, grad, `grad ${name}`);
+          x.dispose();
+          model.dispose();
+        });
+      },
+    ),
+    { numRuns: 20 },
+  );
+});
+
+test("layers the chain does not cover (batch norm, branches) keep the tfjs-layers forward", () => {
   const withBatchNorm = buildModel(mlp({ inputShape: [6], hidden: [4], classes: 3, batchNorm: true }), { seed: 1 });
-  const convolutional = buildModel(cnn({ inputShape: [8, 8, 1], conv: [{ filters: 2, kernelSize: 3 }], dense: [4], classes: 3 }), { seed: 1 });
+  const convolutional = buildModel(cnn({ inputShape: [8, 8, 1], conv: [{ filters: 2, kernelSize: 3 }], dense: [4], classes: 3, batchNorm: true }), { seed: 1 });
   const plain = buildModel(mlp({ inputShape: [6], hidden: [4], classes: 3 }), { seed: 1 });
   const bodyOf = (model: ContinualModel) => (model as unknown as { body: tfl.LayersModel }).body;
   assert.equal(compileModelChain(bodyOf(withBatchNorm)), null);

@@ -6,20 +6,39 @@
  * x[n, oy*sh - top + fy, ox*sw - left + fx, ci] * dy[n, oy, ox, co].
  * With the patches of x as rows (im2col: one row per output pixel, columns
  * ordered (fy, fx, ci) like the filter) that is patches^T @ dy, whose
- * [fy*fx*ci, co] layout is the filter's. The patch matrix is written already
+ * [fy*fx*ci, co] layout is the filter's. The patch matrix is built already
  * transposed and kept as the LEFT operand: XNNPACK repacks its right operand
  * on every call, which costs about 4x a transpose pass per element, and dy is
  * the narrower of the two (measured: about 2x faster than dy^T @ patches on a
- * 14x14x32 -> 64 layer; writing the transpose directly saves a further wasm
- * Transpose pass, ~25 ms there). Samples go in chunks so the patch matrix
- * stays a few tens of MB.
+ * 14x14x32 -> 64 layer). Samples go in chunks so the patch matrix stays a
+ * few tens of MB.
+ *
+ * Stride 1 (every layer of relearn's CNNs) builds the transposed patches by
+ * whole-row copies ("shifted grid", below) instead of gathering one value at
+ * a time: the gather strode through x once per (fy, fx, ci), about two
+ * thirds of this kernel's time on a 14x14x32 -> 64 layer. Other strides keep
+ * the gather.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError } from "../../errors.js";
-import { copyRange, floatsOf, heapOf, release, stockKernel, view, type KernelArgs, type WasmBackend, type WindowAttrs } from "./wasm_heap.js";
+import { LONG_PRODUCT_WASM } from "./long_product_wasm.js";
+import { swapLastTwoAxes } from "./transpose_2d.js";
+import { copyRange, floatsOf, heapOf, release, stockKernel, view, wasmKernelExport, type KernelArgs, type WasmBackend, type WindowAttrs } from "./wasm_heap.js";
 
 /** Floats of the patch matrix per chunk (32 MB): large enough for long matmuls, small for the heap. */
-const PATCH_FLOATS_PER_CHUNK = 8 * 1024 * 1024;
+const DEFAULT_PATCH_FLOATS_PER_CHUNK = 8 * 1024 * 1024;
+let PATCH_FLOATS_PER_CHUNK = DEFAULT_PATCH_FLOATS_PER_CHUNK;
+
+/**
+ * Sets the chunk size (floats of the patch matrix; the default when
+ * undefined) and returns the previous one. For tests: several chunks on
+ * small inputs, which the cpu reference checks in seconds.
+ */
+export function setPatchFloatsPerChunk(floats: number | undefined): number {
+  const previous = PATCH_FLOATS_PER_CHUNK;
+  PATCH_FLOATS_PER_CHUNK = floats ?? DEFAULT_PATCH_FLOATS_PER_CHUNK;
+  return previous;
+}
 
 interface BackpropFilterAttrs extends WindowAttrs {
   dataFormat?: "NHWC" | "NCHW";
@@ -44,6 +63,8 @@ export function conv2DBackpropFilterOnFastPath(args: KernelArgs): tf.TensorInfo 
     false,
     "channelsLast",
   );
+  const grid = shiftedGrid(info);
+  if (grid !== null) return view(backpropFilterOnGrid(backend, x, dy, info, grid), [...attrs.filterShape]);
   const patchWidth = info.filterHeight * info.filterWidth * info.inChannels;
   const pixelsPerSample = info.outHeight * info.outWidth;
   const samplesPerChunk = Math.max(1, Math.floor(PATCH_FLOATS_PER_CHUNK / (pixelsPerSample * patchWidth)));
@@ -61,17 +82,181 @@ export function conv2DBackpropFilterOnFastPath(args: KernelArgs): tf.TensorInfo 
     const product = matMul(backend, { a: view(patchesT, [1, patchWidth, rows]), b: dyRows }, { transposeA: false, transposeB: false });
     release(backend, patchesT);
     if (dyRows.dataId !== dy.dataId) release(backend, dyRows);
-    if (total === undefined) {
-      total = product;
-    } else {
-      const sum = floatsOf(backend, total);
-      const part = floatsOf(backend, product);
-      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] ?? 0) + (part[i] ?? 0);
-      release(backend, product);
-    }
+    total = accumulate(backend, total, product);
   }
   if (total === undefined) throw new BackendError(`Conv2DBackpropFilter: empty batch in x of shape [${x.shape.join(", ")}]`);
   return view(total, [...attrs.filterShape]);
+}
+
+/** total + part, in total's buffer (part freed); part itself when there is no total yet. */
+function accumulate(backend: WasmBackend, total: tf.TensorInfo | undefined, part: tf.TensorInfo): tf.TensorInfo {
+  if (total === undefined) return part;
+  const sum = floatsOf(backend, total);
+  const add = floatsOf(backend, part);
+  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] ?? 0) + (add[i] ?? 0);
+  release(backend, part);
+  return total;
+}
+
+/**
+ * The shifted grid, for stride 1. Lay each sample out as Zr zero rows
+ * followed by its H rows, each row as Z zero columns followed by its W
+ * pixels (Zr = max(top, bottom) padding, Z = max(left, right)), all samples
+ * one after another: a flat list of grid cells, `columns` = Z + W per row,
+ * `cellsPerSample` = (Zr + H) * columns. Put dy on a grid of the same shape:
+ * output pixel (n, oy, ox) at cell n * cellsPerSample + oy * columns + ox,
+ * zero elsewhere. Then the input value under filter tap (fy, fx) of output
+ * cell q is x's grid at cell q + offset(fy, fx), offset = (fy - top + Zr) *
+ * columns + (fx - left + Z), for every q: a tap that falls into the padding
+ * lands on a zero cell (left of the row: its own Z zeros; right of the row:
+ * the next row's; above or below: the Zr zero rows, the last sample's below
+ * from zeros appended at the end). So the row (fy, fx, ci) of the transposed
+ * patch matrix is one contiguous slice of channel ci of the x grid, starting
+ * at offset(fy, fx). The grid holds (Zr + H)(Z + W) cells per sample against
+ * H * W output pixels (15 x 15 against 14 x 14 for a 3x3 "same" layer), so
+ * the product does that much more work on zero rows of dy; the copies are
+ * memcpy-fast instead of a gather per value.
+ */
+interface ShiftedGrid {
+  zeroRows: number;
+  zeroColumns: number;
+  columns: number;
+  cellsPerSample: number;
+  /** offset(fy, fx) in row-major (fy, fx) order. */
+  offsets: number[];
+}
+
+/** The grid of a stride-1 layer whose outputs fit on it; null otherwise (strides, or paddings wider than the filter). */
+function shiftedGrid(info: tf.backend_util.Conv2DInfo): ShiftedGrid | null {
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { top, bottom, left, right } = info.padInfo;
+  if (strideHeight !== 1 || strideWidth !== 1 || dilationHeight !== 1 || dilationWidth !== 1) return null;
+  if (Math.min(top, bottom, left, right) < 0) return null;
+  const zeroRows = Math.max(top, bottom);
+  const zeroColumns = Math.max(left, right);
+  const columns = zeroColumns + inWidth;
+  // Each output pixel needs its own cell: outHeight <= Zr + H and outWidth <= Z + W.
+  if (outHeight > zeroRows + inHeight || outWidth > columns) return null;
+  const offsets: number[] = [];
+  for (let fy = 0; fy < filterHeight; fy++) {
+    for (let fx = 0; fx < filterWidth; fx++) offsets.push((fy - top + zeroRows) * columns + (fx - left + zeroColumns));
+  }
+  return { zeroRows, zeroColumns, columns, cellsPerSample: (zeroRows + inHeight) * columns, offsets };
+}
+
+/**
+ * Up to this many patch rows (filter taps x input channels) the product goes
+ * to long_product.wat instead of XNNPACK. XNNPACK repacks the long right
+ * operand (dy) on every call and streams it again for every few rows; with
+ * few rows that dominates (the 28x28x1 -> 32 layer at batch 128, 9 rows: about
+ * 5x the time of the forward convolution, against about 1.5x with
+ * long_product.wat), and at 288 rows (the 14x14x32 -> 64 layer)
+ * long_product.wat is still about 1.2x faster (median of interleaved rounds
+ * on the loaded machine, per-round ratios 0.9-1.7). Wider layers keep
+ * XNNPACK until measured.
+ */
+const LONG_PRODUCT_MAX_ROWS = 512;
+
+/** long_product.wat's export: out += a @ b, pointers are byte offsets into the heap. */
+type LongProductExport = (a: number, b: number, out: number, rows: number, depth: number, cols: number) => void;
+
+/** dW on the shifted grid, chunk by chunk of samples, as a [taps * inChannels, outChannels] tensor. */
+function backpropFilterOnGrid(
+  backend: WasmBackend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  grid: ShiftedGrid,
+): tf.TensorInfo {
+  const { inChannels, outChannels, batchSize } = info;
+  const patchWidth = grid.offsets.length * inChannels;
+  const samplesPerChunk = Math.max(1, Math.floor(PATCH_FLOATS_PER_CHUNK / (grid.cellsPerSample * patchWidth)));
+  const matMul = stockKernel(tf.BatchMatMul);
+  // Up to LONG_PRODUCT_MAX_ROWS patch rows: long_product.wat, which adds into one result over the chunks.
+  const long = patchWidth <= LONG_PRODUCT_MAX_ROWS && outChannels % 16 === 0;
+  let total: tf.TensorInfo | undefined;
+  if (long) {
+    total = backend.makeOutput([patchWidth, outChannels], "float32");
+    floatsOf(backend, total).fill(0);
+  }
+  for (let first = 0; first < batchSize; first += samplesPerChunk) {
+    const count = Math.min(samplesPerChunk, batchSize - first);
+    const cells = count * grid.cellsPerSample;
+    const patchesT = gridPatchesTransposed(backend, x, info, grid, first, count);
+    const dyGrid = gridOfDy(backend, dy, info, grid, first, count);
+    if (long) {
+      const offset = (info: tf.TensorInfo): number => backend.dataIdMap.get(info.dataId)!.memoryOffset;
+      wasmKernelExport<LongProductExport>(backend, LONG_PRODUCT_WASM, "longProduct")(offset(patchesT), offset(dyGrid), offset(total!), patchWidth, cells, outChannels);
+    } else {
+      const product = matMul(backend, { a: view(patchesT, [1, patchWidth, cells]), b: view(dyGrid, [1, cells, outChannels]) }, { transposeA: false, transposeB: false });
+      total = accumulate(backend, total, product);
+    }
+    release(backend, patchesT, dyGrid);
+  }
+  if (total === undefined) throw new BackendError(`Conv2DBackpropFilter: empty batch in x of shape [${x.shape.join(", ")}]`);
+  return total;
+}
+
+/** The transposed patch matrix [taps * inChannels, cells] of samples [first, first + count), by row copies. */
+function gridPatchesTransposed(
+  backend: WasmBackend,
+  x: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  grid: ShiftedGrid,
+  first: number,
+  count: number,
+): tf.TensorInfo {
+  const { inHeight, inWidth, inChannels } = info;
+  const cells = count * grid.cellsPerSample;
+  // The x grid, cells x channels, with zeros appended for the last taps' reach.
+  const length = cells + Math.max(...grid.offsets);
+  const xGrid = backend.makeOutput([length, inChannels], "float32");
+  {
+    const { heap, start: xStart } = heapOf(backend, x);
+    const gridStart = heapOf(backend, xGrid).start;
+    heap.fill(0, gridStart, gridStart + length * inChannels);
+    const rowFloats = inWidth * inChannels;
+    for (let n = 0; n < count; n++) {
+      for (let y = 0; y < inHeight; y++) {
+        const from = xStart + ((first + n) * inHeight + y) * rowFloats;
+        const to = gridStart + (n * grid.cellsPerSample + (grid.zeroRows + y) * grid.columns + grid.zeroColumns) * inChannels;
+        heap.copyWithin(to, from, from + rowFloats);
+      }
+    }
+  }
+  // Channel-major: one contiguous run of cells per channel (a view when there is one channel).
+  const channels = inChannels === 1 ? xGrid : swapLastTwoAxes(backend, xGrid);
+  if (channels !== xGrid) release(backend, xGrid);
+  const patchesT = backend.makeOutput([grid.offsets.length * inChannels, cells], "float32");
+  const { heap, start: channelsStart } = heapOf(backend, channels);
+  let target = heapOf(backend, patchesT).start;
+  for (const offset of grid.offsets) {
+    for (let ci = 0; ci < inChannels; ci++, target += cells) {
+      const from = channelsStart + ci * length + offset;
+      heap.copyWithin(target, from, from + cells);
+    }
+  }
+  release(backend, channels);
+  return patchesT;
+}
+
+/** dy of samples [first, first + count) on the grid: [cells, outChannels], zero off the output pixels. */
+function gridOfDy(backend: WasmBackend, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, grid: ShiftedGrid, first: number, count: number): tf.TensorInfo {
+  const { outHeight, outWidth, outChannels } = info;
+  const cells = count * grid.cellsPerSample;
+  const out = backend.makeOutput([cells, outChannels], "float32");
+  const { heap, start: dyStart } = heapOf(backend, dy);
+  const outStart = heapOf(backend, out).start;
+  heap.fill(0, outStart, outStart + cells * outChannels);
+  const rowFloats = outWidth * outChannels;
+  for (let n = 0; n < count; n++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      const from = dyStart + ((first + n) * outHeight + oy) * rowFloats;
+      const to = outStart + (n * grid.cellsPerSample + oy * grid.columns) * outChannels;
+      heap.copyWithin(to, from, from + rowFloats);
+    }
+  }
+  return out;
 }
 
 /**

@@ -11,6 +11,7 @@ import { conv2DBackpropFilterOnFastPath } from "./conv2d_backprop_filter.js";
 import { conv2DBackpropInputOnFastPath } from "./conv2d_backprop_input.js";
 import { batchMatMulOnFastPath } from "./batch_mat_mul.js";
 import { fusedMatMulOnFastPath } from "./fused_mat_mul.js";
+import { castOnFastPath, identityOnFastPath } from "./identity.js";
 import { maxPoolGradOnFastPath } from "./max_pool_grad.js";
 import { sumOnFastPath } from "./sum.js";
 import { captureStockKernel, markOverride } from "./wasm_heap.js";
@@ -22,16 +23,18 @@ const OVERRIDES: ReadonlyArray<{ kernelName: string; kernelFunc: tf.KernelFunc }
   { kernelName: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInputOnFastPath as unknown as tf.KernelFunc },
   { kernelName: tf.MaxPoolGrad, kernelFunc: maxPoolGradOnFastPath as unknown as tf.KernelFunc },
   { kernelName: tf.Sum, kernelFunc: sumOnFastPath as unknown as tf.KernelFunc },
+  { kernelName: tf.Identity, kernelFunc: identityOnFastPath as unknown as tf.KernelFunc },
+  { kernelName: tf.Cast, kernelFunc: castOnFastPath as unknown as tf.KernelFunc },
 ];
 
 /** The stock kernels the overrides call into; they must exist before installing. */
-const DELEGATES = [tf.BatchMatMul, tf._FusedMatMul, tf.Transpose, tf.Conv2D, tf.Conv2DBackpropInput, tf.Sum];
+const DELEGATES = [tf.BatchMatMul, tf._FusedMatMul, tf.Transpose, tf.Conv2D, tf.Conv2DBackpropInput, tf.Sum, tf.Identity, tf.Cast];
 
 let installed = false;
 
 /**
  * Registers relearn's wasm kernels (BatchMatMul, _FusedMatMul,
- * Conv2DBackpropFilter, Conv2DBackpropInput, MaxPoolGrad, Sum) in place of
+ * Conv2DBackpropFilter, Conv2DBackpropInput, MaxPoolGrad, Sum, Identity, Cast) in place of
  * the stock ones.
  * Idempotent. Needs @tensorflow/tfjs-backend-wasm to be imported (its
  * kernels registered); the backend may or may not be started yet.

@@ -107,3 +107,27 @@ export function wasmMemoryOf(backend: WasmBackend): WebAssembly.Memory {
   if (memory === undefined) throw new BackendError("cannot find the wasm backend's memory (tfjs internals changed?)");
   return memory;
 }
+
+/** Compiled kernels by their base64 bytes, then by the memory they were instantiated on. */
+const kernelInstances = new Map<string, WeakMap<WebAssembly.Memory, WebAssembly.Exports>>();
+
+/**
+ * The export `name` of one of relearn's generated wasm kernels
+ * (build-wasm-kernels.ts), instantiated on tfjs's memory (once per memory):
+ * the plain build for a plain memory, the shared build for the threaded one.
+ */
+export function wasmKernelExport<F>(backend: WasmBackend, builds: { plain: string; shared: string }, name: string): F {
+  const memory = wasmMemoryOf(backend);
+  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+  const source = shared ? builds.shared : builds.plain;
+  let onMemory = kernelInstances.get(source);
+  if (onMemory === undefined) kernelInstances.set(source, (onMemory = new WeakMap()));
+  let exports = onMemory.get(memory);
+  if (exports === undefined) {
+    const bytes = Uint8Array.from(atob(source), (c) => c.charCodeAt(0));
+    // The kernels are a few KB, so compiling synchronously is allowed everywhere.
+    exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+    onMemory.set(memory, exports);
+  }
+  return exports[name] as F;
+}
