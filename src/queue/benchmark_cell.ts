@@ -81,7 +81,9 @@ export function decodeCellResult(value: unknown): CellResult {
   const decoded = mapStrings(value, (s) => (s === "NaN" ? Number.NaN : s === "Infinity" ? Infinity : s === "-Infinity" ? -Infinity : s));
   const parsed = cellResultSchema.safeParse(decoded);
   if (!parsed.success) throw new TypeError(`not a benchmark cell's result: ${z.prettifyError(parsed.error)}`);
-  return parsed.data as unknown as { backend: string; run: RunResult };
+  // The decoded value itself, not zod's copy: that one lists the checked keys first, and summary.json would then
+  // order a run's fields differently from a local run's.
+  return decoded as { backend: string; run: RunResult };
 }
 
 function mapNumbers(value: unknown, f: (x: number) => unknown): unknown {
