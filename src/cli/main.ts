@@ -7,6 +7,7 @@
 import { Command } from "commander";
 import { RelearnError } from "../errors.js";
 import { benchmarkCommand } from "./benchmark_command.js";
+import { workerCommand } from "./worker_command.js";
 import { initCommand } from "./init_command.js";
 import { updateCommand } from "./update_command.js";
 import { evaluateCommand, predictCommand } from "./evaluate_command.js";
@@ -47,6 +48,7 @@ const program = new Command("relearn")
   .addCommand(exportStateCommand(fileSystemStore))
   .addCommand(importStateCommand(fileSystemStore))
   .addCommand(benchmarkCommand())
+  .addCommand(workerCommand())
   .addHelpText(
     "after",
     `

@@ -3,12 +3,14 @@ import { Command, Option } from "commander";
 import { DRIFT_DETECTORS } from "../drift/detector.js";
 import { describeDrift } from "./drift_command.js";
 import { readConfig, parseConfig } from "../workflow/config.js";
+import { OptionsError } from "../errors.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatExemplars, formatHistogram, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { DEFAULT_TASK_ID } from "../task_id.js";
+import { enqueueUpdateFromCli } from "./update_queue.js";
 
 /**
  * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
@@ -79,6 +81,9 @@ export function updateCommand(): Command {
     )
     .option("--grow-classes", "let the output layer grow when the data has classes the model has no output for (sets options.growClasses)")
     .option("--json", "print the summary as JSON on stdout")
+    .option("--queue <redis-url>", "enqueue the update for a worker (relearn worker) instead of running it; prints the job id")
+    .option("--lineage <name>", "with --queue: the model lineage, whose updates run one at a time in enqueue order (default: the output state's path)")
+    .option("--wait", "with --queue: wait for the job and print its summary")
     .addHelpText(
       "after",
       `
@@ -87,7 +92,9 @@ Examples:
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
   relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
-    (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)`,
+    (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
+  relearn update --config relearn.json --data chunk2.csv --input-state state/a --output-state state/a --queue redis://127.0.0.1:6379
+    (a worker runs it; updates of state/a run one at a time, in the order enqueued)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
@@ -99,6 +106,12 @@ Examples:
       if (flags.growClasses === true) overrides["growClasses"] = true;
       const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
+      if (flags.queue !== undefined) {
+        const outcome = await enqueueUpdateFromCli(flags, merged);
+        if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
+        return;
+      }
+      if (flags.lineage !== undefined || flags.wait === true) throw new OptionsError("--lineage and --wait go with --queue");
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({
         config: merged,
         data: { path: flags.data, labels: flags.labels },

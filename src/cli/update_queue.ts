@@ -1,0 +1,66 @@
+/**
+ * `relearn update ... --queue redis://...`: the update is enqueued for a worker instead of run here. The config
+ * goes into the job with the command-line overrides applied, and every path is made absolute, so a worker with
+ * another working directory (on a filesystem both see) finds the same files.
+ */
+import { resolve } from "node:path";
+import { OptionsError } from "../errors.js";
+import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
+import { UpdateProducer } from "../queue/enqueue.js";
+import type { UpdateSummary } from "../workflow/update.js";
+import type { RelearnConfig } from "../workflow/config.js";
+import { printJson } from "./output.js";
+
+export interface QueueFlags {
+  queue?: string;
+  lineage?: string;
+  wait?: boolean;
+  json?: boolean;
+  drift?: string;
+  data: string;
+  labels?: string;
+  val?: string;
+  valLabels?: string;
+  inputState?: string;
+  outputState: string;
+  overwriteOutputState?: boolean;
+  taskId?: string;
+}
+
+/** Enqueues; with --wait, waits and returns the summary for the caller to print (`--json` prints here). */
+export async function enqueueUpdateFromCli(flags: QueueFlags, config: RelearnConfig): Promise<{ summary?: UpdateSummary }> {
+  if (flags.drift !== undefined) throw new OptionsError("--drift does not go with --queue: run relearn drift, or the update without --queue");
+  const target = parseRedisUrl(flags.queue!);
+  await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
+  const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });
+  const producer = new UpdateProducer(target);
+  try {
+    const job = await producer.enqueue(
+      {
+        config,
+        data: file(flags.data, flags.labels),
+        ...(flags.val === undefined ? {} : { val: file(flags.val, flags.valLabels) }),
+        ...(flags.inputState === undefined ? {} : { inputState: resolve(flags.inputState) }),
+        outputState: resolve(flags.outputState),
+        ...(flags.overwriteOutputState === true ? { overwriteOutputState: true } : {}),
+        ...(flags.taskId === undefined ? {} : { taskId: flags.taskId }),
+      },
+      { lineage: flags.lineage },
+    );
+    process.stderr.write(`relearn update: queued job ${job.jobId} (lineage ${job.lineage}, update #${job.seq} enqueued for it) at ${target.display}\n`);
+    if (flags.wait !== true) {
+      if (flags.json) printJson(job);
+      else process.stdout.write(`${job.jobId}\n`);
+      return {};
+    }
+    const result = await producer.waitFor(job.jobId);
+    if (flags.json) printJson({ ...job, result });
+    if (result.recovered) {
+      if (!flags.json) process.stdout.write(`relearn update: job ${job.jobId} wrote update ${result.updatesDone} to ${result.outputState} (found written by an earlier attempt)\n`);
+      return {};
+    }
+    return flags.json ? {} : { summary: result.summary };
+  } finally {
+    await producer.close();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `relearn worker --redis URL`: runs jobs from relearn's queue (updates, benchmark cells, tuning trials) until
+ * stopped. SIGINT/SIGTERM once: take no new job, let running ones finish, exit 0. Twice: stop running jobs now
+ * (they write nothing and go back to the queue for another worker), exit 130/143.
+ */
+import { Command, Option } from "commander";
+import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
+import { QUEUE_NAME } from "../queue/names.js";
+import { startWorker } from "../queue/worker.js";
+import { positiveInt } from "./number_flags.js";
+
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+export function workerCommand(): Command {
+  return new Command("worker")
+    .description("run jobs from the job queue (Redis): updates, benchmark cells, tuning trials, each in its own process")
+    .requiredOption("--redis <url>", "the Redis the queue lives in: redis://host:port[/db]")
+    .option("--concurrency <n>", "jobs run at once, each in its own process (default 1; about one per core)", positiveInt, 1)
+    .addOption(
+      new Option("--lock-duration <ms>", "BullMQ job lock in ms: a job of a worker that died is retried by another after about twice this")
+        .argParser(positiveInt)
+        .default(30000),
+    )
+    .option("--connect-tries <n>", "tries to reach Redis at start, 1 s apart, before giving up", positiveInt, 10)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  redis-server --port 6379 --bind 127.0.0.1 &
+  relearn worker --redis redis://127.0.0.1:6379 --concurrency 2
+  relearn update --config relearn.json --data chunk1.csv --output-state state/a --queue redis://127.0.0.1:6379 --wait`,
+    )
+    .action(async (flags: { redis: string; concurrency: number; lockDuration: number; connectTries: number }) => {
+      const target = parseRedisUrl(flags.redis);
+      await checkRedisReachable(target, { attempts: flags.connectTries, delayMs: 1000 });
+      const worker = startWorker({ redis: target, concurrency: flags.concurrency, lockDurationMs: flags.lockDuration });
+      await worker.worker.waitUntilReady();
+      process.stderr.write(
+        `relearn worker: pid ${process.pid} takes jobs from queue "${QUEUE_NAME}" at ${target.display}, ${flags.concurrency} at a time (Ctrl-C: finish running jobs and stop; twice: stop now)\n`,
+      );
+      const stopped = new Promise<number>((resolve) => {
+        let signals = 0;
+        const onSignal = (signal: keyof typeof EXIT_CODES) => {
+          signals++;
+          if (signals === 1) {
+            process.stderr.write(`relearn worker: ${signal}: taking no new job; finishing ${worker.running()} running job(s) (${signal} again: stop them now)\n`);
+            void worker.close(false).then(() => resolve(0));
+          } else if (signals === 2) {
+            process.stderr.write(`relearn worker: ${signal} again: stopping ${worker.running()} running job(s); they go back to the queue\n`);
+            void worker.close(true).then(() => resolve(EXIT_CODES[signal]));
+          }
+        };
+        process.on("SIGINT", () => onSignal("SIGINT"));
+        process.on("SIGTERM", () => onSignal("SIGTERM"));
+      });
+      const code = await stopped;
+      process.stderr.write("relearn worker: stopped\n");
+      process.exit(code);
+    });
+}

@@ -1,0 +1,126 @@
+/**
+ * Where Redis is: `--redis redis://host:port[/db]` parsed into the connection
+ * options BullMQ and ioredis take, and a bounded check that it answers, so a
+ * worker or producer started before Redis (a container starting up) waits a
+ * little, and one pointed at a wrong address fails with a clear message
+ * instead of retrying forever in the background (ioredis' default).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { QueueError } from "./errors.js";
+
+/** The parts of a Redis URL relearn uses. */
+export interface RedisTarget {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls: boolean;
+  /** The URL without its password, for messages and logs. */
+  display: string;
+}
+
+/**
+ * Parses `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS); port 6379 and db 0 by default.
+ * Throws a QueueError naming the URL and what is wrong with it.
+ */
+export function parseRedisUrl(url: string): RedisTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new QueueError(`--redis: "${url}" is not a URL; expected redis://host:port[/db], e.g. redis://127.0.0.1:6379`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new QueueError(`--redis: "${url}" has the scheme ${parsed.protocol}; expected redis:// (or rediss:// for TLS), e.g. redis://127.0.0.1:6379`);
+  }
+  if (parsed.hostname === "") throw new QueueError(`--redis: "${url}" names no host; expected redis://host:port[/db]`);
+  const port = parsed.port === "" ? 6379 : Number(parsed.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new QueueError(`--redis: "${url}" has no valid port (1-65535)`);
+  const path = parsed.pathname.replace(/^\//, "");
+  if (path !== "" && !/^\d+$/.test(path)) throw new QueueError(`--redis: "${url}": the path must be a database number (e.g. /0), got "/${path}"`);
+  const db = path === "" ? 0 : Number(path);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  const display = `${parsed.protocol}//${parsed.username === "" ? "" : `${decodeURIComponent(parsed.username)}@`}${parsed.host}/${db}`;
+  return {
+    host,
+    port,
+    db,
+    ...(parsed.username === "" ? {} : { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === "" ? {} : { password: decodeURIComponent(parsed.password) }),
+    tls: parsed.protocol === "rediss:",
+    display,
+  };
+}
+
+/** The connection options BullMQ (Queue, Worker, QueueEvents) and ioredis both take. */
+export interface ConnectionSettings {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+  maxRetriesPerRequest: null;
+}
+
+/**
+ * Connection options for `target`. `maxRetriesPerRequest: null` is what BullMQ requires of a worker's connection: a
+ * command waits for Redis to come back instead of failing, so a restarted Redis is a pause, not a lost job.
+ */
+export function redisOptions(target: RedisTarget): ConnectionSettings {
+  return {
+    host: target.host,
+    port: target.port,
+    db: target.db,
+    ...(target.username === undefined ? {} : { username: target.username }),
+    ...(target.password === undefined ? {} : { password: target.password }),
+    ...(target.tls ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+export interface ReachOptions {
+  /** Tries before giving up (default 5). */
+  attempts?: number;
+  /** Wait between tries in ms (default 1000). */
+  delayMs?: number;
+}
+
+/**
+ * Pings Redis until it answers, at most `attempts` times; throws a QueueError saying where it looked and how to
+ * start a Redis when it never does.
+ */
+export async function checkRedisReachable(target: RedisTarget, options: ReachOptions = {}): Promise<void> {
+  const attempts = options.attempts ?? 5;
+  const delayMs = options.delayMs ?? 1000;
+  let lastError = "";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    // One connection per try, with ioredis' own reconnecting off: the loop here is the bounded retry.
+    const client = new Redis({ ...redisOptions(target), lazyConnect: true, retryStrategy: () => null, connectTimeout: 3000, maxRetriesPerRequest: 0 });
+    client.on("error", () => {}); // reported below, once
+    try {
+      await client.connect();
+      await client.ping();
+      return;
+    } catch (error) {
+      lastError = (error as Error).message;
+    } finally {
+      client.disconnect();
+    }
+    if (attempt < attempts) await sleep(delayMs);
+  }
+  throw new QueueError(
+    `cannot reach Redis at ${target.display} (${attempts} tries, ${delayMs} ms apart; last error: ${lastError}). ` +
+      `Is redis-server running there? Start one with: redis-server --port ${target.port} --bind 127.0.0.1`,
+  );
+}
+
+/** A connected client for relearn's own keys (lineage order, fingerprints); the caller quits it. */
+export function openRedis(target: RedisTarget): Redis {
+  const client = new Redis(redisOptions(target));
+  // ioredis reconnects by itself; an error event without a listener would crash the process meanwhile.
+  client.on("error", () => {});
+  return client;
+}

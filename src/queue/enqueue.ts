@@ -1,0 +1,72 @@
+/**
+ * The producer side for update jobs: validates an update the way a worker will, gives it its place in its
+ * lineage, and adds it to the queue. `relearn update --queue` and the service example use it.
+ */
+import { Queue, QueueEvents, type JobsOptions } from "bullmq";
+import type { Redis } from "ioredis";
+import { openRedis, redisOptions, type RedisTarget } from "./connection.js";
+import { QueueError } from "./errors.js";
+import { dataSchema as updateDataSchema, type UpdateJobInput, type UpdateJobResult } from "./jobs/update.js";
+import { lineageJobId, nextLineageSeq } from "./lineage.js";
+import { JOB_NAMES, QUEUE_NAME } from "./names.js";
+
+/** Retries of an update: 3 attempts, 2 s then 4 s apart (a crash, a lost worker, a lock held elsewhere). */
+export const UPDATE_JOB_OPTIONS: JobsOptions = { attempts: 3, backoff: { type: "exponential", delay: 2000 } };
+
+export interface EnqueuedUpdate {
+  jobId: string;
+  lineage: string;
+  /** Its place in the lineage: 1 for the lineage's first update ever enqueued. */
+  seq: number;
+}
+
+export class UpdateProducer {
+  private readonly redis: Redis;
+  private readonly queue: Queue;
+  private events: QueueEvents | undefined;
+
+  constructor(private readonly target: RedisTarget) {
+    this.redis = openRedis(target);
+    this.queue = new Queue(QUEUE_NAME, { connection: redisOptions(target) });
+    // Each waitFor adds listeners for its job; a service waits for many jobs at once.
+    this.queue.setMaxListeners(0);
+  }
+
+  /**
+   * Enqueues one update. `lineage` defaults to the output state's path (lineage.ts); paths must be absolute.
+   * Throws a QueueError listing the fields when the update is not valid, before anything is enqueued.
+   */
+  async enqueue(update: Omit<UpdateJobInput, "lineage">, options: { lineage?: string | undefined; job?: JobsOptions } = {}): Promise<EnqueuedUpdate> {
+    const lineage = options.lineage ?? update.outputState;
+    const checked = updateDataSchema.safeParse({ ...update, lineage: { name: lineage, seq: 1 } });
+    if (!checked.success) {
+      throw new QueueError(`not a valid update job: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    }
+    const seq = await nextLineageSeq(this.redis, lineage);
+    const jobId = lineageJobId(lineage, seq);
+    await this.queue.add(JOB_NAMES.update, { ...update, lineage: { name: lineage, seq } }, { ...UPDATE_JOB_OPTIONS, ...options.job, jobId });
+    return { jobId, lineage, seq };
+  }
+
+  /** Waits until job `jobId` completes (its result) or fails for good (throws a QueueError with the reason). */
+  async waitFor(jobId: string, timeoutMs?: number): Promise<UpdateJobResult> {
+    if (this.events === undefined) {
+      this.events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(this.target) });
+      this.events.setMaxListeners(0);
+    }
+    await this.events.waitUntilReady();
+    const job = await this.queue.getJob(jobId);
+    if (job === undefined) throw new QueueError(`no job ${jobId} in the queue`);
+    try {
+      return (await job.waitUntilFinished(this.events, timeoutMs)) as UpdateJobResult;
+    } catch (error) {
+      throw new QueueError(`job ${jobId} failed: ${(error as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.events?.close();
+    await this.queue.close();
+    this.redis.disconnect();
+  }
+}

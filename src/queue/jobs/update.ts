@@ -1,0 +1,94 @@
+/**
+ * Job kind "update": one `relearn update` run by a worker. The data is what the command takes, with the config
+ * already merged with its command-line overrides (so a worker needs no config file) and every path absolute (a
+ * worker's working directory is not the producer's; states live on a filesystem both see). The update itself is
+ * updateFromConfig, the same call `relearn update` makes.
+ *
+ * Retries are idempotent: the output state is written atomically under its lock (src/state/), so after a crash it
+ * is either as it was or complete. `outputFingerprint` (a hash of the output's manifest, which checksums every
+ * file) is taken before the first attempt; a retry that finds it changed knows the first attempt committed and
+ * `recover` reports that state instead of updating again (which, for an in-place update, would apply the chunk
+ * twice). A retry that finds it unchanged redoes the update: same seed and inputs, same bytes.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import * as z from "zod";
+import { relearnConfigSchema } from "../../workflow/config.js";
+import { updateFromConfig, type UpdateSummary } from "../../workflow/update.js";
+import { inspectState } from "../../workflow/inspect_state.js";
+import type { TrainingCallback } from "../../training/callbacks.js";
+import type { JobContext, ReportProgress } from "../dispatch.js";
+import { lineageFieldSchema } from "../lineage_field.js";
+
+const absolutePath = z.string().min(1).refine(isAbsolute, "must be an absolute path (the worker's working directory is not the producer's)");
+const dataFileSchema = z.strictObject({ path: absolutePath, labels: absolutePath.optional() });
+
+/** The data of an "update" job. */
+export const dataSchema = z.strictObject({
+  /** The config with any command-line overrides applied (`relearn update --epochs ...`). */
+  config: relearnConfigSchema,
+  data: dataFileSchema,
+  val: dataFileSchema.optional(),
+  inputState: absolutePath.optional(),
+  outputState: absolutePath,
+  overwriteOutputState: z.boolean().optional(),
+  taskId: z.string().min(1).optional(),
+  /** The model lineage and this update's place in it (set by enqueueUpdate; see lineage.ts). */
+  lineage: lineageFieldSchema.optional(),
+});
+
+export type UpdateJobData = z.output<typeof dataSchema>;
+export type UpdateJobInput = z.input<typeof dataSchema>;
+
+/** The result of an update job: updateFromConfig's summary, or what a retry found already written. */
+export type UpdateJobResult = { recovered: false; summary: UpdateSummary } | { recovered: true; outputState: string; updatesDone: number };
+
+/** How often training hands the event loop a turn, so the process's SIGTERM handler can run (job_process.ts). */
+const YIELD_EVERY_MS = 50;
+
+export async function run(input: unknown, reportProgress: ReportProgress, _context: JobContext): Promise<UpdateJobResult> {
+  const data = input as UpdateJobData;
+  let lastYield = performance.now();
+  const callbacks: TrainingCallback[] = [
+    {
+      onEpochEnd: (event) => reportProgress({ phase: event.phase, epoch: event.epoch + 1, epochs: event.epochs }),
+      onBatchEnd: async () => {
+        if (performance.now() - lastYield < YIELD_EVERY_MS) return;
+        await nextTurn();
+        lastYield = performance.now();
+      },
+    },
+  ];
+  const summary = await updateFromConfig({
+    config: data.config,
+    data: data.data,
+    val: data.val,
+    inputState: data.inputState,
+    outputState: data.outputState,
+    overwriteOutputState: data.overwriteOutputState,
+    taskId: data.taskId,
+    callbacks,
+    logger: { info: () => {}, warn: (message) => process.stderr.write(`warning: ${message}\n`) },
+  });
+  return { recovered: false, summary };
+}
+
+/** A hash of the output state's manifest (which lists every file's checksum), or "absent". */
+export async function outputFingerprint(input: unknown): Promise<string> {
+  const data = input as UpdateJobData;
+  try {
+    return createHash("sha256").update(await readFile(join(data.outputState, "manifest.json"))).digest("hex");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "absent";
+    throw error;
+  }
+}
+
+/** The state a crashed earlier attempt committed (inspectState checks every checksum). */
+export async function recover(input: unknown): Promise<UpdateJobResult> {
+  const data = input as UpdateJobData;
+  const state = await inspectState(data.outputState);
+  return { recovered: true, outputState: data.outputState, updatesDone: state.updatesDone };
+}
