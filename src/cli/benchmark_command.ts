@@ -59,7 +59,7 @@ export function benchmarkCommand(): Command {
     )
     .option(
       "--queue <redis-url>",
-      "run the grid's cells on `relearn worker`s through this Redis (e.g. redis://127.0.0.1:6379) instead of here; same results folder. " +
+      "run the grid's cells on relearn worker processes through this Redis (e.g. redis://127.0.0.1:6379) instead of here; same results folder. " +
         "Data paths must mean the same on the workers (a shared filesystem); finished cells are kept, so a rerun only runs the missing ones",
     )
     .option("--out <dir>", "results folder", "results/benchmark")
