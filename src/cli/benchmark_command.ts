@@ -88,6 +88,9 @@ Examples:
             "pod-er": { distillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { layers: flags.podLayers }) },
             "super-er": { podDistillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { podLayers: flags.podLayers }) },
           }, flags.updaterOptions);
+      // Loaded only with --queue (a local benchmark never imports BullMQ); the URL and Redis are checked before the data loads.
+      const queued = flags.queue === undefined ? undefined : await import("./benchmark_queue.js");
+      const queue = queued === undefined ? undefined : await queued.queueTarget(String(flags.queue));
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
       const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses }, "--model", flags.initializer);
       process.stderr.write(
@@ -122,7 +125,7 @@ Examples:
       };
       const config = benchmarkConfig(spec, data);
       const results =
-        flags.queue === undefined
+        queue === undefined
           ? await runBenchmark(config, {
               callbacksFor: (p) =>
                 progressCallbacks(`[${p.run + 1}/${p.runs}] ${p.updater}${p.memorySize === null ? "" : ` m${p.memorySize}`} s${p.seed} update ${p.update + 1}/${p.updates}`),
@@ -131,8 +134,7 @@ Examples:
                   `  ${p.updater} update ${p.update + 1}: accuracy on tasks so far ${row.slice(0, p.update + 1).map((a) => a.toFixed(3)).join(" ")} (${seconds.toFixed(1)} s)\n`,
                 ),
             })
-          : // Loaded only here: a local run needs neither BullMQ nor Redis.
-            await (await import("./benchmark_queue.js")).runQueuedBenchmarkCli(String(flags.queue), spec, config);
+          : await queued!.runQueuedBenchmarkCli(queue, spec, config);
       const out = resolve(flags.out);
       const written = await writeResultsFolder(out, results, { pngs: flags.png });
       if (flags.json) {

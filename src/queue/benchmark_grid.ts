@@ -46,6 +46,8 @@ export interface QueuedBenchmarkOptions {
   attempts?: number;
   /** Called when the counts change, and once at the start. */
   onProgress?: (progress: GridProgress) => void;
+  /** A remark for the user (e.g. that no worker is connected yet). */
+  onNote?: (note: string) => void;
   /** How often the grid's counts are read, in ms (default 500). */
   pollMs?: number;
 }
@@ -78,8 +80,11 @@ export async function runQueuedBenchmark(spec: BenchmarkSpec, config: BenchmarkC
   const events = new QueueEvents(QUEUE_NAME, { connection });
   try {
     await events.waitUntilReady();
-    await clearLeftovers(gridQueue, cellQueue, gridId, unique);
     const running = trackRunning(events, new Set(unique.map((c) => c.id)));
+    for (const id of await clearLeftovers(gridQueue, cellQueue, gridId, unique)) running.add(id);
+    if ((await cellQueue.getWorkersCount()) === 0) {
+      options.onNote?.("no relearn worker is connected to this Redis yet: the cells wait in the queue until one starts (relearn worker --redis ...)");
+    }
     const node = await flows
       .add({
         name: "benchmark-grid",
@@ -136,15 +141,20 @@ export async function runQueuedBenchmark(spec: BenchmarkSpec, config: BenchmarkC
 /**
  * Before (re)adding a grid: an old parent of the same id goes (its finished children stay and re-attach to the new
  * one with their values), and cells that failed before go so they run again. Cells still waiting or running stay:
- * a rerun after an interrupted one picks them up where they are.
+ * a rerun after an interrupted one picks them up where they are. Returns the ids of the cells running now.
  */
-async function clearLeftovers(gridQueue: Queue, cellQueue: Queue, gridId: string, cells: readonly PlannedCell[]): Promise<void> {
+async function clearLeftovers(gridQueue: Queue, cellQueue: Queue, gridId: string, cells: readonly PlannedCell[]): Promise<string[]> {
   const old = await gridQueue.getJob(gridId);
   if (old !== undefined) await old.remove({ removeChildren: false });
+  const active: string[] = [];
   for (const cell of cells) {
     const job = await cellQueue.getJob(cell.id);
-    if (job !== undefined && (await job.getState()) === "failed") await job.remove({ removeChildren: false });
+    if (job === undefined) continue;
+    const state = await job.getState();
+    if (state === "failed") await job.remove({ removeChildren: false });
+    if (state === "active") active.push(cell.id);
   }
+  return active;
 }
 
 /** The ids of `ours` a worker is running now, kept up to date from the queue's events. */

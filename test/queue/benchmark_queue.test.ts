@@ -157,4 +157,9 @@ test("cells that fail are listed, the command exits with 1, and nothing is writt
   assert.match(run.stderr, /er m20 s1 \(job cell-[0-9a-f]+\)/);
   assert.doesNotMatch(run.stderr, /fine-tuning s\d \(job/);
   assert.equal(existsSync(dir), false, "no results folder");
+
+  const badUrl = await relearn([...GRID, "--queue", "http://127.0.0.1:1", "--out", dir]);
+  assert.equal(badUrl.status, 1);
+  assert.match(badUrl.stderr, /--queue: "http:\/\/127\.0\.0\.1:1" has the scheme http:; expected redis:\/\//);
+  assert.doesNotMatch(badUrl.stderr, /relearn benchmark: fashion-mnist/, "checked before the data loads");
 });
