@@ -30,6 +30,8 @@ export class UpdateProducer {
     this.queue = new Queue(QUEUE_NAME, { connection: redisOptions(target) });
     // Each waitFor adds listeners for its job; a service waits for many jobs at once.
     this.queue.setMaxListeners(0);
+    // ioredis reconnects by itself; BullMQ prints errors nobody listens to. A call made meanwhile waits for Redis.
+    this.queue.on("error", () => {});
   }
 
   /**
@@ -53,6 +55,7 @@ export class UpdateProducer {
     if (this.events === undefined) {
       this.events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(this.target) });
       this.events.setMaxListeners(0);
+      this.events.on("error", () => {});
     }
     await this.events.waitUntilReady();
     const job = await this.queue.getJob(jobId);

@@ -69,7 +69,6 @@ export function startWorker(options: WorkerOptions): RelearnWorker {
     const attempt = job.attemptsMade + 1;
     const attempts = job.opts.attempts ?? 1;
     const started = performance.now();
-    log(`relearn worker: ${what} started (attempt ${attempt}/${attempts})`);
     const run = runInChild(
       { name: job.name, id: String(job.id), data: job.data, attempt },
       {
@@ -82,6 +81,7 @@ export function startWorker(options: WorkerOptions): RelearnWorker {
       },
     );
     runs.add(run);
+    log(`relearn worker: ${what} started (attempt ${attempt}/${attempts}, process ${run.pid})`);
     const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
     try {
       const { result, recovered } = await run.result;
@@ -117,11 +117,13 @@ export function startWorker(options: WorkerOptions): RelearnWorker {
   });
   // Redis going away makes every connection report errors until it is back: one line per outage, not hundreds.
   let lastErrorLog = 0;
-  worker.on("error", (error) => {
+  const onError = (error: Error) => {
     if (Date.now() - lastErrorLog < 10000) return;
     lastErrorLog = Date.now();
     log(`relearn worker: Redis error (retrying): ${error.message}`);
-  });
+  };
+  worker.on("error", onError);
+  queue.on("error", onError);
 
   return {
     worker,

@@ -11,6 +11,7 @@
  * twice). A retry that finds it unchanged redoes the update: same seed and inputs, same bytes.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -18,6 +19,7 @@ import * as z from "zod";
 import { relearnConfigSchema } from "../../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../../workflow/update.js";
 import { inspectState } from "../../workflow/inspect_state.js";
+import { findLeftoverSiblings } from "../../state/atomic_folder.js";
 import type { TrainingCallback } from "../../training/callbacks.js";
 import type { JobContext, ReportProgress } from "../dispatch.js";
 import { lineageFieldSchema } from "../lineage_field.js";
@@ -34,6 +36,12 @@ export const dataSchema = z.strictObject({
   inputState: absolutePath.optional(),
   outputState: absolutePath,
   overwriteOutputState: z.boolean().optional(),
+  /**
+   * With inputState: resume from it if it holds a state, else start from a fresh model. For a lineage kept in one
+   * folder (the service example), whose first update finds nothing: a producer cannot know at enqueue time
+   * whether an earlier update will have run. Off by default: a mistyped input state is an error, not a fresh start.
+   */
+  resumeIfExists: z.boolean().optional(),
   taskId: z.string().min(1).optional(),
   /** The model lineage and this update's place in it (set by enqueueUpdate; see lineage.ts). */
   lineage: lineageFieldSchema.optional(),
@@ -65,7 +73,7 @@ export async function run(input: unknown, reportProgress: ReportProgress, _conte
     config: data.config,
     data: data.data,
     val: data.val,
-    inputState: data.inputState,
+    inputState: await inputStateOf(data),
     outputState: data.outputState,
     overwriteOutputState: data.overwriteOutputState,
     taskId: data.taskId,
@@ -73,6 +81,14 @@ export async function run(input: unknown, reportProgress: ReportProgress, _conte
     logger: { info: () => {}, warn: (message) => process.stderr.write(`warning: ${message}\n`) },
   });
   return { recovered: false, summary };
+}
+
+/** The input state to resume from: data.inputState, unless resumeIfExists and there is nothing there. */
+async function inputStateOf(data: UpdateJobData): Promise<string | undefined> {
+  if (data.inputState === undefined || data.resumeIfExists !== true || existsSync(data.inputState)) return data.inputState;
+  // A write of it that stopped between its two renames leaves the state beside it: the updater puts it back.
+  const interrupted = (await findLeftoverSiblings(data.inputState)).some((leftover) => leftover.type === "old");
+  return interrupted ? data.inputState : undefined;
 }
 
 /** A hash of the output state's manifest (which lists every file's checksum), or "absent". */

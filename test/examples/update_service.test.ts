@@ -1,0 +1,85 @@
+/**
+ * examples/update-service runs as its README says: a real Redis, one `relearn worker`, the service; chunks POSTed
+ * for a lineage become updates of its state, in order; predictions come from the newest state.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { workflowFolder } from "../helpers/workflow_files.js";
+import { writeConfig } from "../../src/workflow/config.js";
+import { workflowConfig } from "../helpers/workflow_files.js";
+import { startRedisServer, type RedisServer } from "../queue/redis_server.js";
+import { killAll, startWorkerProcess, type WorkerProcess } from "../queue/workers.js";
+
+let redis: RedisServer;
+const workers: WorkerProcess[] = [];
+let service: ChildProcess | undefined;
+before(async () => {
+  redis = await startRedisServer();
+});
+after(async () => {
+  service?.kill("SIGTERM");
+  await killAll(workers);
+  await redis.stop();
+});
+
+async function startService(args: string[]): Promise<string> {
+  service = spawn(process.execPath, ["--import", "tsx", "examples/update-service/server.ts", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    service!.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /update service on (http:\/\/\S+)/.exec(out);
+      if (url) resolve(url[1]!);
+    });
+    service!.once("exit", (code) => reject(new Error(`the service exited (${code}): ${out}`)));
+  });
+}
+
+async function post(url: string, body: string, type: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(url, { method: "POST", body, headers: { "content-type": type } });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+test("the update service: chunks become in-order updates of the lineage's state; predictions from the newest state", { timeout: 240_000 }, async () => {
+  const dir = await workflowFolder(10);
+  await writeConfig(join(dir, "service.json"), workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
+  workers.push(startWorkerProcess(redis.url));
+  const [url] = await Promise.all([
+    startService(["--redis", redis.url, "--config", join(dir, "service.json"), "--root", join(dir, "service-data"), "--port", "0"]),
+    workers[0]!.ready,
+  ]);
+
+  // Before any chunk there is nothing to predict with.
+  const early = await post(`${url}/lineages/acme/predict`, await readFile(join(dir, "test.csv"), "utf8"), "text/csv");
+  assert.equal(early.status, 404);
+
+  // Two chunks sent back to back (CSV, then JSON rows), without waiting: applied in the order they came.
+  const first = await post(`${url}/lineages/acme/chunks`, await readFile(join(dir, "chunk1.csv"), "utf8"), "text/csv");
+  const rows = (await readFile(join(dir, "chunk2.csv"), "utf8")).trim().split("\n").slice(1).map((line) => line.split(",").map(Number));
+  const second = await post(`${url}/lineages/acme/chunks?wait=1`, JSON.stringify({ rows }), "application/json");
+  assert.equal(first.status, 202, JSON.stringify(first.json));
+  assert.equal(second.status, 200, JSON.stringify(second.json));
+  assert.deepEqual([first.json["seq"], second.json["seq"]], [1, 2]);
+  const result = second.json["result"] as { recovered: boolean; summary: { updatesDone: number; data: { items: number } } };
+  assert.equal(result.summary.updatesDone, 2, "the second chunk was applied on top of the first");
+  assert.equal(result.summary.data.items, rows.length);
+  const status = (await (await fetch(`${url}/jobs/${String(first.json["jobId"])}`)).json()) as { state: string };
+  assert.equal(status.state, "completed");
+
+  const test = (await readFile(join(dir, "test.csv"), "utf8")).trim().split("\n").slice(1).map((line) => line.split(",").map(Number).slice(0, -1));
+  const predicted = await post(`${url}/lineages/acme/predict`, JSON.stringify({ rows: test }), "application/json");
+  assert.equal(predicted.status, 200, JSON.stringify(predicted.json));
+  const classes = predicted.json["classes"] as number[];
+  const probabilities = predicted.json["probabilities"] as number[][];
+  assert.equal(classes.length, test.length);
+  assert.ok(classes.every((c) => Number.isInteger(c) && c >= 0 && c < 6));
+  assert.ok(probabilities.every((p) => Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-4));
+
+  const bad = await post(`${url}/lineages/acme/chunks`, JSON.stringify({ rows: [[1, 2], [3]] }), "application/json");
+  assert.equal(bad.status, 400);
+  const badName = await post(`${url}/lineages/${encodeURIComponent("../x")}/chunks`, "a,b\n", "text/csv");
+  assert.equal(badName.status, 400);
+});

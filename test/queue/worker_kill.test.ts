@@ -1,0 +1,88 @@
+/**
+ * A worker SIGKILLed mid-update (issue 15, part 5): the worker process and its job's process are both killed
+ * while the update trains, as a lost machine would be. BullMQ's stalled-job check hands the job to the other
+ * worker, which takes over the dead process's state lock, runs the update once more from the unchanged input,
+ * and writes the same bytes as an update that was never interrupted (same seed). Nothing partial is left.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { QueueEvents } from "bullmq";
+import { workflowFolder, workflowConfig } from "../helpers/workflow_files.js";
+import { parseConfig } from "../../src/workflow/config.js";
+import { updateFromConfig } from "../../src/workflow/update.js";
+import { parseRedisUrl, redisOptions } from "../../src/queue/connection.js";
+import { UpdateProducer } from "../../src/queue/enqueue.js";
+import { QUEUE_NAME } from "../../src/queue/names.js";
+import { startRedisServer, type RedisServer } from "./redis_server.js";
+import { killAll, startWorkerProcess, type WorkerProcess } from "./workers.js";
+
+let redis: RedisServer;
+const workers: WorkerProcess[] = [];
+before(async () => {
+  redis = await startRedisServer();
+});
+after(async () => {
+  await killAll(workers);
+  await redis.stop();
+});
+
+/** Every file under `dir` (relative path -> bytes). */
+async function files(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out.set(path.slice(dir.length + 1), await readFile(path));
+  }
+  return out;
+}
+
+test("a worker SIGKILLed mid-update: another worker retries the job, it finishes once, and the state equals an uninterrupted run's", { timeout: 180_000 }, async () => {
+  const dir = await workflowFolder(30);
+  // Enough epochs that the kill lands in training, on a small MLP.
+  const config = parseConfig(workflowConfig({ maxEpochs: 8, backend: "cpu", memorySize: 20 }));
+  const target = parseRedisUrl(redis.url);
+  // A short lock: a dead worker's job is moved back to wait within about 2 x 2 s.
+  workers.push(startWorkerProcess(redis.url, { lockDurationMs: 2000 }), startWorkerProcess(redis.url, { lockDurationMs: 2000 }));
+  await Promise.all(workers.map((w) => w.ready));
+
+  const events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(target) });
+  await events.waitUntilReady();
+  const producer = new UpdateProducer(target);
+  try {
+    const state = join(dir, "state");
+    const update = { config, data: { path: join(dir, "chunk1.csv") }, outputState: state };
+    const epochDone = new Promise<void>((resolve) => events.on("progress", ({ data }) => (typeof data === "object" && (data as { epoch?: number }).epoch! >= 1 ? resolve() : undefined)));
+    const job = await producer.enqueue(update);
+
+    const started = new RegExp(`job ${job.jobId} .* started .*process (\\d+)`);
+    const victim = await Promise.race(workers.map(async (w) => ({ w, line: await w.waitForLine(started) })));
+    await epochDone; // training is under way
+    const jobProcess = Number(started.exec(victim.line)![1]);
+    victim.w.kill("SIGKILL");
+    process.kill(jobProcess, "SIGKILL");
+    assert.equal((await victim.w.exited).signal, "SIGKILL");
+
+    const result = await producer.waitFor(job.jobId, 120_000);
+    assert.equal(result.recovered, false, "killed in training: the retry ran the update");
+    assert.equal(result.recovered ? -1 : result.summary.updatesDone, 1);
+    const survivor = workers.find((w) => w !== victim.w)!;
+    const finished = survivor.lines.filter((l) => l.text.includes(`job ${job.jobId} `) && / finished /.test(l.text));
+    assert.equal(finished.length, 1, "finished once, by the other worker");
+    assert.equal(victim.w.lines.filter((l) => / finished /.test(l.text)).length, 0);
+
+    // Nothing partial: the state folder alone (no temporary folder, no lock left), and it checks.
+    assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("state")), ["state"]);
+
+    const reference = join(dir, "reference");
+    await updateFromConfig({ ...update, outputState: reference });
+    const [got, want] = [await files(state), await files(reference)];
+    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+    for (const [name, bytes] of want) assert.ok(got.get(name)!.equals(bytes), `${name} differs from the uninterrupted run's`);
+  } finally {
+    await producer.close();
+    await events.close();
+  }
+});
