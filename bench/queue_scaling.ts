@@ -17,7 +17,12 @@
  * Every wasm backend runs on one thread (RELEARN_WASM_THREADS=1, --threads to change it), so N processes compete
  * for cores, not for threads.
  *
- *   npx tsx bench/queue_scaling.ts [--seeds 12] [--workers 1,2,4] [--train-per-task 200] [--threads 1]
+ * Cells this tiny (about half a second each on a quiet core) show the queue's overhead; `--train-per-task` and
+ * `--epochs` make cells longer, to show the speed-up real cells get. Workers run from source through tsx unless
+ * `--main dist/cli/main.js` (after `npm run build`) names the built CLI, as installed workers run it: each job
+ * process then skips transpiling.
+ *
+ *   npx tsx bench/queue_scaling.ts [--seeds 12] [--workers 1,2,4] [--train-per-task 200] [--epochs 1] [--threads 1] [--main dist/cli/main.js]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpus, loadavg } from "node:os";
@@ -40,11 +45,14 @@ const { values: args } = parseArgs({
     seeds: { type: "string", default: "12" },
     workers: { type: "string", default: "1,2,4" },
     "train-per-task": { type: "string", default: "200" },
+    epochs: { type: "string", default: "1" },
     threads: { type: "string", default: "1" },
+    main: { type: "string" },
   },
 });
 process.env.RELEARN_WASM_THREADS = args.threads;
-const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const MAIN = args.main ?? fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const MAIN_ARGS = MAIN.endsWith(".ts") ? ["--import", "tsx", MAIN] : [MAIN];
 const cores = cpus().length;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const load = () => loadavg()[0]!.toFixed(2);
@@ -58,7 +66,7 @@ const spec: BenchmarkSpec = {
   trainPerTask: perTask,
   testPerTask: perTask,
   model: mlp({ inputShape: [...data.train.featureShape], hidden: [16], classes: data.train.numClasses }),
-  epochs: 1,
+  epochs: Number(args.epochs),
   batchSize: 32,
   optimizer: { name: "adam", learningRate: 1e-3 },
   backend: "wasm",
@@ -113,7 +121,7 @@ try {
 const localPerCell = localSeconds / cells;
 const one = rows.find((r) => r.workers === 1);
 const lines = [
-  `Grid: ${cells} cells (fine-tuning, er m50 x ${spec.seeds.length} seeds; permuted fashion-mnist-bundled, 2 tasks x ${perTask}, mlp:16, 1 epoch), ` +
+  `Grid: ${cells} cells (fine-tuning, er m50 x ${spec.seeds.length} seeds; permuted fashion-mnist-bundled, 2 tasks x ${perTask}, mlp:16, ${spec.epochs} epoch(s)), workers from ${MAIN}, ` +
     `${cores} cores, wasm on ${args.threads} thread(s) per process. Local, in one process: ${localSeconds.toFixed(1)} s (${localPerCell.toFixed(2)} s per cell).`,
   "",
   "| workers | load before | wall (s) | speed-up vs local | speed-up vs 1 worker | overhead per job, wall (s) | overhead per job, in worker (s) |",
@@ -144,7 +152,7 @@ process.exit(0);
 /** A `relearn worker` process from source, resolved once it takes jobs. */
 function startWorker(url: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "worker", "--redis", url], { stdio: ["ignore", "ignore", "pipe"], env: process.env });
+    const child = spawn(process.execPath, [...MAIN_ARGS, "worker", "--redis", url], { stdio: ["ignore", "ignore", "pipe"], env: process.env });
     let text = "";
     child.stderr!.on("data", (chunk: Buffer) => {
       text += chunk.toString();
