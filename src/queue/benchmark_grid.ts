@@ -61,8 +61,9 @@ interface PlannedCell {
 /**
  * Runs `spec`'s grid on the queue's workers and returns its results, runs in plan order as `runBenchmark` gives
  * them. `config` is the local view of the same spec (its data set's name and class names label the results).
- * Throws a QueueError listing the failed cells when any cell failed after all attempts (nothing is returned then),
- * and when a cell is still part of another grid that has not finished.
+ * Throws a QueueError listing the failed cells when any cell failed after all attempts (nothing is returned then).
+ * A cell that another unfinished grid holds (an interrupted run of an overlapping grid) is waited for and read by
+ * its own job id.
  */
 export async function runQueuedBenchmark(spec: BenchmarkSpec, config: BenchmarkConfig, options: QueuedBenchmarkOptions): Promise<BenchmarkResults> {
   const plans = planRuns(spec);
@@ -107,22 +108,43 @@ export async function runQueuedBenchmark(spec: BenchmarkSpec, config: BenchmarkC
         })),
       })
       .catch((error: Error) => {
-        throw new QueueError(
-          `cannot enqueue the grid ${gridId}: ${error.message}. ` +
-            "If a cell of it belongs to another grid that has not finished (an interrupted relearn benchmark --queue), rerun that grid first.",
-        );
+        throw new QueueError(`cannot enqueue the grid ${gridId} at Redis: ${error.message}`);
       });
     const parent = node.job;
-    await waitForChildren(parent, unique.length, running, options);
+    const prefix = cellQueue.opts.prefix ?? "bull";
+    const keyOf = (cell: PlannedCell) => `${prefix}:${QUEUE_NAME}:${cell.id}`;
+    // BullMQ gives a job one parent: a cell that another unfinished grid holds (an interrupted run of an overlapping
+    // grid) stays that grid's child. Such cells are waited for and read here by their own job ids.
+    const foreign: PlannedCell[] = [];
+    for (const cell of unique) {
+      const job = await cellQueue.getJob(cell.id);
+      if (job !== undefined && job.parentKey !== `${prefix}:${GRID_QUEUE_NAME}:${gridId}`) foreign.push(cell);
+    }
+    const outcomes = async () => {
+      const out = new Map<string, { value: unknown } | { error: string }>();
+      for (const cell of foreign) {
+        const job = await cellQueue.getJob(cell.id);
+        const state = job === undefined ? "missing" : await job.getState();
+        if (state === "completed") out.set(cell.id, { value: job!.returnvalue });
+        else if (state === "failed" || state === "missing") out.set(cell.id, { error: job?.failedReason ?? "its job was removed from Redis" });
+      }
+      return out;
+    };
+    await waitForChildren(parent, unique.length, running, outcomes, foreign.length, options);
 
     const values = await parent.getChildrenValues();
     const failures = await parent.getIgnoredChildrenFailures();
+    const fromForeign = await outcomes();
     const byId = new Map<string, CellResult>();
     const failed: string[] = [];
     for (const cell of unique) {
-      const key = `${cellQueue.opts.prefix ?? "bull"}:${QUEUE_NAME}:${cell.id}`;
-      if (key in values) byId.set(cell.id, decodeCellResult(values[key]));
-      else failed.push(`  ${describeCell(cell.plan)} (job ${cell.id}): ${(failures[key] ?? "no result").replaceAll("\n", "\n    ")}`);
+      const outcome = fromForeign.get(cell.id);
+      let error: string | undefined;
+      if (outcome !== undefined && "value" in outcome) byId.set(cell.id, decodeCellResult(outcome.value));
+      else if (outcome !== undefined) error = outcome.error;
+      else if (keyOf(cell) in values) byId.set(cell.id, decodeCellResult(values[keyOf(cell)]));
+      else error = failures[keyOf(cell)] ?? "no result";
+      if (error !== undefined) failed.push(`  ${describeCell(cell.plan)} (job ${cell.id}): ${error.replaceAll("\n", "\n    ")}`);
     }
     // The parent has done its work; without it the finished cells are free to join the next grid that asks for them.
     await parent.remove({ removeChildren: false });
@@ -170,20 +192,29 @@ function trackRunning(events: QueueEvents, ours: ReadonlySet<string>): Set<strin
   return running;
 }
 
-async function waitForChildren(parent: Job, total: number, running: Set<string>, options: QueuedBenchmarkOptions): Promise<void> {
+async function waitForChildren(
+  parent: Job,
+  total: number,
+  running: Set<string>,
+  foreignOutcomes: () => Promise<Map<string, { value: unknown } | { error: string }>>,
+  foreignCount: number,
+  options: QueuedBenchmarkOptions,
+): Promise<void> {
   let last = "";
   for (;;) {
     const counts = await parent.getDependenciesCount();
+    const foreign = foreignCount === 0 ? new Map() : await foreignOutcomes();
+    const foreignFailed = [...foreign.values()].filter((o) => "error" in o).length;
     const progress: GridProgress = {
       total,
-      done: counts.processed ?? 0,
+      done: (counts.processed ?? 0) + foreign.size - foreignFailed,
       running: running.size,
-      failed: (counts.ignored ?? 0) + (counts.failed ?? 0),
+      failed: (counts.ignored ?? 0) + (counts.failed ?? 0) + foreignFailed,
     };
     const key = JSON.stringify(progress);
     if (key !== last) options.onProgress?.(progress);
     last = key;
-    if ((counts.unprocessed ?? 0) === 0) return;
+    if ((counts.unprocessed ?? 0) === 0 && foreign.size === foreignCount) return;
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 500));
   }
 }
