@@ -32,8 +32,8 @@ export async function runQueuedBenchmarkCli(target: RedisTarget, spec: Benchmark
     process.stderr.write(`\n${signal}: stopped waiting; the cells keep running on the workers. Rerun the same command to collect them.\n`);
     process.exit(signal === "SIGINT" ? 130 : 143);
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const progress = cellProgress("benchmark:");
   try {
     return await runQueuedBenchmark(spec, config, {

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -34,9 +34,10 @@ interface Run {
 }
 
 /** The CLI in a child process, asynchronously, so a local run and a queued one can run side by side. */
-function relearn(args: string[]): Promise<Run> {
+function relearn(args: string[], onStart?: (child: ChildProcess) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    onStart?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -162,4 +163,38 @@ test("cells that fail are listed, the command exits with 1, and nothing is writt
   assert.equal(badUrl.status, 1);
   assert.match(badUrl.stderr, /--queue: "http:\/\/127\.0\.0\.1:1" has the scheme http:; expected redis:\/\//);
   assert.doesNotMatch(badUrl.stderr, /relearn benchmark: fashion-mnist/, "checked before the data loads");
+});
+
+test("a grid that overlaps an interrupted one waits for the shared cell and gets its result; the interrupted one's rerun collects at once", { timeout: 180_000 }, async () => {
+  // Database 1: the workers of the tests above serve database 0, so these cells wait until a worker is started here.
+  const url = `${redis.url}/1`;
+  const tiny = ["benchmark", "--dataset", "fashion-mnist-bundled", "--scenario", "permuted", "--tasks", "2", "--train-per-task", "50", "--test-per-task", "50",
+    "--epochs", "1", "--model", "mlp:16", "--backend", "wasm", "--updaters", "fine-tuning", "--no-png", "--queue", url];
+  let first: ChildProcess | undefined;
+  let stderr = "";
+  const interrupted = relearn([...tiny, "--seeds", "0", "--out", join(out, "first")], (child) => {
+    first = child;
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes("0/1 cells done") && !child.killed) child.kill("SIGINT"); // enqueued: stop waiting (once)
+    });
+  });
+  const stopped = await interrupted;
+  assert.equal(stopped.status, 130, stopped.stderr);
+  assert.ok(first !== undefined);
+  assert.match(stopped.stderr, /stopped waiting; the cells keep running/);
+
+  const overlapping = relearn([...tiny, "--seeds", "0,1", "--out", join(out, "overlapping")]);
+  const worker = startWorkerProcess(url, { lockDurationMs: LOCK_MS });
+  workers.push(worker);
+  const run = await overlapping;
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /2\/2 cells done, 0 running, 0 failed/);
+  const summary = JSON.parse(await readFile(join(out, "overlapping", "summary.json"), "utf8")) as { runs: { seed: number }[] };
+  assert.deepEqual(summary.runs.map((r) => r.seed), [0, 1]);
+
+  const rerun = await relearn([...tiny, "--seeds", "0", "--out", join(out, "first")]);
+  assert.equal(rerun.status, 0, rerun.stderr);
+  assert.match(rerun.stderr, /benchmark: 1\/1 cells done/, "the first count already has the cell");
+  assert.equal(worker.lines.filter((l) => /benchmark-cell started/.test(l.text)).length, 2, "each cell ran once");
 });
