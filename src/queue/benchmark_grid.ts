@@ -202,6 +202,13 @@ async function waitForChildren(
 ): Promise<void> {
   let last = "";
   for (;;) {
+    // A Redis restarted without persistence (or flushed) forgets the grid: say so, rather than report every cell failed.
+    if ((await parent.getState()) === "unknown") {
+      throw new QueueError(
+        `the grid's job ${String(parent.id)} is gone from Redis (restarted without persistence, or flushed?). ` +
+          "Rerun the same command: cells Redis still has results for are reused, the others run again.",
+      );
+    }
     const counts = await parent.getDependenciesCount();
     const foreign = foreignCount === 0 ? new Map() : await foreignOutcomes();
     const foreignFailed = [...foreign.values()].filter((o) => "error" in o).length;
