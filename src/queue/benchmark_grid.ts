@@ -13,8 +13,7 @@
  * others; cells that failed are removed first so they run again.
  */
 import { createHash } from "node:crypto";
-import { FlowProducer, Queue, QueueEvents, type Job } from "bullmq";
-import type { ConnectionOptions } from "bullmq";
+import { FlowProducer, Queue, QueueEvents, type ConnectionOptions, type Job } from "bullmq";
 import { benchmarkResults, planRuns, type BenchmarkConfig, type CellResult, type RunPlan } from "../benchmark/run_benchmark.js";
 import type { BenchmarkSpec } from "../benchmark/benchmark_spec.js";
 import type { BenchmarkResults } from "../reporting/results.js";
