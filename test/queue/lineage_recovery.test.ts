@@ -19,6 +19,9 @@ import { UpdateProducer } from "../../src/queue/enqueue.js";
 import { lineageDone, lineageJobId, nextLineageSeq } from "../../src/queue/lineage.js";
 import { startWorker, type RelearnWorker } from "../../src/queue/worker.js";
 import { startRedisServer, type RedisServer } from "./redis_server.js";
+import { tempFolders } from "./temp_folders.js";
+
+const folders = tempFolders();
 
 let redis: RedisServer;
 let worker: RelearnWorker;
@@ -34,6 +37,7 @@ after(async () => {
   await producer.close();
   await worker.close(true);
   await redis.stop();
+  await folders.removeAll();
 });
 
 const config = parseConfig(workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
@@ -41,7 +45,7 @@ const manifestHash = async (state: string) => createHash("sha256").update(await 
 const updatesDone = async (state: string) => (JSON.parse(await readFile(join(state, "manifest.json"), "utf8")) as { data: { updatesDone: number } }).data.updatesDone;
 
 test("a retry whose earlier attempt committed the in-place update reports it and does not apply the chunk again", { timeout: 120_000 }, async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   const state = join(dir, "state");
   await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: state });
   const before = await manifestHash(state);
@@ -62,7 +66,7 @@ test("a retry whose earlier attempt committed the in-place update reports it and
 });
 
 test("an update that fails for good is skipped: the lineage's next update runs on the unchanged state", { timeout: 120_000 }, async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   const state = join(dir, "state");
   await writeFile(join(dir, "bad.csv"), "f0,f1,f2,f3,f4,f5,f6,f7,label\n1,2,3,4,5,6,7,NaN,0\n");
   const bad = await producer.enqueue({ config, data: { path: join(dir, "bad.csv") }, outputState: state }, { lineage: "skips" });
@@ -75,7 +79,7 @@ test("an update that fails for good is skipped: the lineage's next update runs o
 });
 
 test("a place of the lineage whose job never arrived is skipped after the grace", { timeout: 120_000 }, async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   const client = openRedis(parseRedisUrl(redis.url));
   try {
     assert.equal(await nextLineageSeq(client, "gap"), 1); // a producer took place 1 and died before adding its job
