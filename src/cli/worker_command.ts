@@ -40,14 +40,16 @@ Examples:
       );
       const stopped = new Promise<number>((resolve) => {
         let signals = 0;
+        let code = 0; // 0 when running jobs were let finish; 128 + signal when they were stopped
         const onSignal = (signal: keyof typeof EXIT_CODES) => {
           signals++;
           if (signals === 1) {
             process.stderr.write(`relearn worker: ${signal}: taking no new job; finishing ${worker.running()} running job(s) (${signal} again: stop them now)\n`);
-            void worker.close(false).then(() => resolve(0));
+            void worker.close(false).then(() => resolve(code));
           } else if (signals === 2) {
             process.stderr.write(`relearn worker: ${signal} again: stopping ${worker.running()} running job(s); they go back to the queue\n`);
-            void worker.close(true).then(() => resolve(EXIT_CODES[signal]));
+            code = EXIT_CODES[signal];
+            void worker.close(true).then(() => resolve(code));
           }
         };
         process.on("SIGINT", () => onSignal("SIGINT"));
