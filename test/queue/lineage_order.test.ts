@@ -34,7 +34,7 @@ after(async () => {
   await folders.removeAll();
 });
 
-test("20 update jobs for 4 lineages over 2 workers: each lineage's updates run one at a time, in enqueue order, none lost", { timeout: 240_000 }, async () => {
+test("20 update jobs for 4 lineages over 2 workers: each lineage's updates run one at a time, in enqueue order, none lost", { timeout: 360_000 }, async () => {
   const dir = folders.track(await workflowFolder(10));
   const config = parseConfig(workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
   // A validation file per update, named after it: the state lists its validation sets in the order its updates ran.

@@ -14,7 +14,9 @@ import { join } from "node:path";
 import { workflowFolder, workflowConfig } from "../helpers/workflow_files.js";
 import { parseConfig } from "../../src/workflow/config.js";
 import { updateFromConfig } from "../../src/workflow/update.js";
-import { openRedis, parseRedisUrl } from "../../src/queue/connection.js";
+import { Queue } from "bullmq";
+import { openRedis, parseRedisUrl, redisOptions } from "../../src/queue/connection.js";
+import { JOB_NAMES, QUEUE_NAME } from "../../src/queue/names.js";
 import { UpdateProducer } from "../../src/queue/enqueue.js";
 import { lineageDone, lineageJobId, nextLineageSeq } from "../../src/queue/lineage.js";
 import { startWorker, type RelearnWorker } from "../../src/queue/worker.js";
@@ -78,7 +80,7 @@ test("an update that fails for good is skipped: the lineage's next update runs o
   assert.ok(lines.some((line) => line.includes(bad.jobId) && /failed .*attempt 1\/3, for good/.test(line)), lines.join("\n"));
 });
 
-test("a place of the lineage whose job never arrived is skipped after the grace", { timeout: 120_000 }, async () => {
+test("a place of the lineage whose job never arrived is skipped after the grace; if it comes later, it fails rather than run out of order", { timeout: 120_000 }, async () => {
   const dir = folders.track(await workflowFolder(10));
   const client = openRedis(parseRedisUrl(redis.url));
   try {
@@ -89,6 +91,17 @@ test("a place of the lineage whose job never arrived is skipped after the grace"
     await producer.waitFor(job.jobId, 100_000);
     assert.ok(Date.now() - started >= 1500, "it waited for the missing job first");
     assert.equal(await lineageDone(client, "gap"), 2);
+
+    // The job of place 1 arrives after all: the lineage went on without it, so it must not run (out of order).
+    const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(redis.url)) });
+    try {
+      const late = await queue.add(JOB_NAMES.update, { config, data: { path: join(dir, "chunk2.csv") }, outputState: join(dir, "state"), lineage: { name: "gap", seq: 1 } }, { jobId: lineageJobId("gap", 1), attempts: 3 });
+      await assert.rejects(producer.waitFor(late.id!, 100_000), /went on past place 1 without this job/);
+      assert.equal((await queue.getJob(late.id!))!.attemptsMade, 1, "failed for good at once, not retried");
+    } finally {
+      await queue.close();
+    }
+    assert.equal(await updatesDone(join(dir, "state")), 1, "the late chunk was not applied");
   } finally {
     client.disconnect();
   }
