@@ -93,8 +93,7 @@ Examples:
   relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
-  relearn update --config relearn.json --data chunk2.csv --input-state state/a --output-state state/a --queue redis://127.0.0.1:6379
-    (a worker runs it; updates of state/a run one at a time, in the order enqueued)`,
+  (to enqueue an update for a worker instead, with --queue, see relearn worker --help)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);

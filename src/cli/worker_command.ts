@@ -15,7 +15,7 @@ export function workerCommand(): Command {
   return new Command("worker")
     .description("run jobs from the job queue (Redis): updates, benchmark cells, tuning trials, each in its own process")
     .requiredOption("--redis <url>", "the Redis the queue lives in: redis://host:port[/db]")
-    .option("--concurrency <n>", "jobs run at once, each in its own process (default 1; about one per core)", positiveInt, 1)
+    .option("--concurrency <n>", "jobs run at once, each in its own process (about one per core)", positiveInt, 1)
     .addOption(
       new Option("--lock-duration <ms>", "BullMQ job lock in ms: a job of a worker that died is retried by another after about twice this")
         .argParser(positiveInt)
@@ -28,7 +28,9 @@ export function workerCommand(): Command {
 Examples:
   redis-server --port 6379 --bind 127.0.0.1 &
   relearn worker --redis redis://127.0.0.1:6379 --concurrency 2
-  relearn update --config relearn.json --data chunk1.csv --output-state state/a --queue redis://127.0.0.1:6379 --wait`,
+  relearn update --config relearn.json --data chunk1.csv --output-state state/a --queue redis://127.0.0.1:6379 --wait
+    (enqueues an update and waits for a worker to run it; updates of one lineage, here state/a, run one at a
+    time in the order enqueued: --lineage <name> names a lineage)`,
     )
     .action(async (flags: { redis: string; concurrency: number; lockDuration: number; connectTries: number }) => {
       const target = parseRedisUrl(flags.redis);

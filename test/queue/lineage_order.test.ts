@@ -65,7 +65,7 @@ test("20 update jobs for 4 lineages over 2 workers: each lineage's updates run o
       }
     }
     const queued = await Promise.all(jobs.map(async (j) => ({ ...j, job: await j.queued })));
-    await Promise.all(queued.map((j) => producer.waitFor(j.job.jobId, 200_000)));
+    await Promise.all(queued.map((j) => producer.waitFor(j.job.jobId, 300_000)));
 
     for (let l = 1; l <= LINEAGES; l++) {
       const manifest = JSON.parse(await readFile(join(dir, `state-L${l}`, "manifest.json"), "utf8")) as {
