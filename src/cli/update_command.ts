@@ -10,7 +10,6 @@ import { progressCallbacks } from "./progress.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { DEFAULT_TASK_ID } from "../task_id.js";
-import { enqueueUpdateFromCli } from "./update_queue.js";
 
 /**
  * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
@@ -106,6 +105,8 @@ Examples:
       const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       if (flags.queue !== undefined) {
+        // Loaded only with --queue: an update run here needs neither BullMQ nor ioredis.
+        const { enqueueUpdateFromCli } = await import("./update_queue.js");
         const outcome = await enqueueUpdateFromCli(flags, merged);
         if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
         return;

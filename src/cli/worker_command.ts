@@ -4,9 +4,7 @@
  * (they write nothing and go back to the queue for another worker), exit 130/143.
  */
 import { Command, Option } from "commander";
-import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
 import { QUEUE_NAME } from "../queue/names.js";
-import { startWorker } from "../queue/worker.js";
 import { positiveInt } from "./number_flags.js";
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -33,6 +31,9 @@ Examples:
     time in the order enqueued: --lineage <name> names a lineage)`,
     )
     .action(async (flags: { redis: string; concurrency: number; lockDuration: number; connectTries: number }) => {
+      // Loaded here, not at start: the other commands need neither BullMQ nor ioredis.
+      const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
+      const { startWorker } = await import("../queue/worker.js");
       const target = parseRedisUrl(flags.redis);
       await checkRedisReachable(target, { attempts: flags.connectTries, delayMs: 1000 });
       const worker = startWorker({ redis: target, concurrency: flags.concurrency, lockDurationMs: flags.lockDuration });
