@@ -10,7 +10,6 @@ import { progressCallbacks } from "./progress.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { DEFAULT_TASK_ID } from "../task_id.js";
-import { enqueueUpdateFromCli } from "./update_queue.js";
 
 /**
  * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
@@ -93,8 +92,7 @@ Examples:
   relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
-  relearn update --config relearn.json --data chunk2.csv --input-state state/a --output-state state/a --queue redis://127.0.0.1:6379
-    (a worker runs it; updates of state/a run one at a time, in the order enqueued)`,
+  (to enqueue an update for a worker instead, with --queue, see relearn worker --help)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
@@ -107,6 +105,8 @@ Examples:
       const data = { ...config.data, ...dataFlagSettings(flags) };
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       if (flags.queue !== undefined) {
+        // Loaded only with --queue: an update run here needs neither BullMQ nor ioredis.
+        const { enqueueUpdateFromCli } = await import("./update_queue.js");
         const outcome = await enqueueUpdateFromCli(flags, merged);
         if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
         return;

@@ -12,6 +12,9 @@ import { parseRedisUrl, redisOptions } from "../../src/queue/connection.js";
 import { QUEUE_NAME } from "../../src/queue/names.js";
 import type { UpdateJobData } from "../../src/queue/jobs/update.js";
 import { freePort, startRedisServer, type RedisServer } from "../queue/redis_server.js";
+import { tempFolders } from "../queue/temp_folders.js";
+
+const folders = tempFolders();
 
 const CLI = ["--import", "tsx", "src/cli/main.ts"];
 const runCli = (args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8", timeout: 120_000 });
@@ -22,10 +25,11 @@ before(async () => {
 });
 after(async () => {
   await redis.stop();
+  await folders.removeAll();
 });
 
 test("update --queue enqueues the update (overrides applied, paths absolute) and prints the job id", async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   // Relative paths: the job must carry them absolute (a worker's working directory is another).
   const rel = (name: string) => relative(process.cwd(), join(dir, name));
   assert.ok(!isAbsolute(rel("chunk1.csv")));
@@ -53,7 +57,7 @@ test("update --queue enqueues the update (overrides applied, paths absolute) and
 });
 
 test("update --queue: an unreachable Redis, a bad URL, --wait without --queue are errors (exit 1)", async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   const base = ["update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "s")];
   const port = await freePort();
   const unreachable = runCli([...base, "--queue", `redis://127.0.0.1:${port}`]);

@@ -14,11 +14,16 @@ import { join } from "node:path";
 import { workflowFolder, workflowConfig } from "../helpers/workflow_files.js";
 import { parseConfig } from "../../src/workflow/config.js";
 import { updateFromConfig } from "../../src/workflow/update.js";
-import { openRedis, parseRedisUrl } from "../../src/queue/connection.js";
+import { Queue } from "bullmq";
+import { openRedis, parseRedisUrl, redisOptions } from "../../src/queue/connection.js";
+import { JOB_NAMES, QUEUE_NAME } from "../../src/queue/names.js";
 import { UpdateProducer } from "../../src/queue/enqueue.js";
 import { lineageDone, lineageJobId, nextLineageSeq } from "../../src/queue/lineage.js";
 import { startWorker, type RelearnWorker } from "../../src/queue/worker.js";
 import { startRedisServer, type RedisServer } from "./redis_server.js";
+import { tempFolders } from "./temp_folders.js";
+
+const folders = tempFolders();
 
 let redis: RedisServer;
 let worker: RelearnWorker;
@@ -34,6 +39,7 @@ after(async () => {
   await producer.close();
   await worker.close(true);
   await redis.stop();
+  await folders.removeAll();
 });
 
 const config = parseConfig(workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
@@ -41,7 +47,7 @@ const manifestHash = async (state: string) => createHash("sha256").update(await 
 const updatesDone = async (state: string) => (JSON.parse(await readFile(join(state, "manifest.json"), "utf8")) as { data: { updatesDone: number } }).data.updatesDone;
 
 test("a retry whose earlier attempt committed the in-place update reports it and does not apply the chunk again", { timeout: 120_000 }, async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   const state = join(dir, "state");
   await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: state });
   const before = await manifestHash(state);
@@ -62,7 +68,7 @@ test("a retry whose earlier attempt committed the in-place update reports it and
 });
 
 test("an update that fails for good is skipped: the lineage's next update runs on the unchanged state", { timeout: 120_000 }, async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   const state = join(dir, "state");
   await writeFile(join(dir, "bad.csv"), "f0,f1,f2,f3,f4,f5,f6,f7,label\n1,2,3,4,5,6,7,NaN,0\n");
   const bad = await producer.enqueue({ config, data: { path: join(dir, "bad.csv") }, outputState: state }, { lineage: "skips" });
@@ -74,8 +80,8 @@ test("an update that fails for good is skipped: the lineage's next update runs o
   assert.ok(lines.some((line) => line.includes(bad.jobId) && /failed .*attempt 1\/3, for good/.test(line)), lines.join("\n"));
 });
 
-test("a place of the lineage whose job never arrived is skipped after the grace", { timeout: 120_000 }, async () => {
-  const dir = await workflowFolder(10);
+test("a place of the lineage whose job never arrived is skipped after the grace; if it comes later, it fails rather than run out of order", { timeout: 120_000 }, async () => {
+  const dir = folders.track(await workflowFolder(10));
   const client = openRedis(parseRedisUrl(redis.url));
   try {
     assert.equal(await nextLineageSeq(client, "gap"), 1); // a producer took place 1 and died before adding its job
@@ -85,6 +91,17 @@ test("a place of the lineage whose job never arrived is skipped after the grace"
     await producer.waitFor(job.jobId, 100_000);
     assert.ok(Date.now() - started >= 1500, "it waited for the missing job first");
     assert.equal(await lineageDone(client, "gap"), 2);
+
+    // The job of place 1 arrives after all: the lineage went on without it, so it must not run (out of order).
+    const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(redis.url)) });
+    try {
+      const late = await queue.add(JOB_NAMES.update, { config, data: { path: join(dir, "chunk2.csv") }, outputState: join(dir, "state"), lineage: { name: "gap", seq: 1 } }, { jobId: lineageJobId("gap", 1), attempts: 3 });
+      await assert.rejects(producer.waitFor(late.id!, 100_000), /went on past place 1 without this job/);
+      assert.equal((await queue.getJob(late.id!))!.attemptsMade, 1, "failed for good at once, not retried");
+    } finally {
+      await queue.close();
+    }
+    assert.equal(await updatesDone(join(dir, "state")), 1, "the late chunk was not applied");
   } finally {
     client.disconnect();
   }

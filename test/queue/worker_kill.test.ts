@@ -19,6 +19,9 @@ import { UpdateProducer } from "../../src/queue/enqueue.js";
 import { QUEUE_NAME } from "../../src/queue/names.js";
 import { startRedisServer, type RedisServer } from "./redis_server.js";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./workers.js";
+import { tempFolders } from "./temp_folders.js";
+
+const folders = tempFolders();
 
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
@@ -28,6 +31,7 @@ before(async () => {
 after(async () => {
   await killAll(workers);
   await redis.stop();
+  await folders.removeAll();
 });
 
 function isAlive(pid: number): boolean {
@@ -51,7 +55,7 @@ async function files(dir: string): Promise<Map<string, Buffer>> {
 }
 
 test("a worker SIGKILLed mid-update: another worker retries the job, it finishes once, and the state equals an uninterrupted run's", { timeout: 180_000 }, async () => {
-  const dir = await workflowFolder(30);
+  const dir = folders.track(await workflowFolder(30));
   // Enough epochs that the kill lands in training, on a small MLP.
   const config = parseConfig(workflowConfig({ maxEpochs: 8, backend: "cpu", memorySize: 20 }));
   const target = parseRedisUrl(redis.url);
@@ -99,7 +103,7 @@ test("a worker SIGKILLed mid-update: another worker retries the job, it finishes
 });
 
 test("the job's process alone SIGKILLed mid-update: the worker survives, the attempt is retried and takes over the dead process's state lock", { timeout: 180_000 }, async () => {
-  const dir = await workflowFolder(30);
+  const dir = folders.track(await workflowFolder(30));
   const config = parseConfig(workflowConfig({ maxEpochs: 8, backend: "cpu", memorySize: 20 }));
   const target = parseRedisUrl(redis.url);
   const alive = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
