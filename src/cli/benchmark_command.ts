@@ -75,7 +75,7 @@ Examples:
   relearn benchmark --dataset fashion-mnist --updaters cls-er,er-ace --updater-options '{"cls-er": {"newDataLoss": "asymmetric"}}'
   relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2
-  relearn benchmark --dataset fashion-mnist --updaters rd,er,fine-tuning --seeds 0,1,2 --queue redis://127.0.0.1:6379   (with relearn worker --redis ... running)`,
+  relearn benchmark --dataset fashion-mnist --updaters rd,er,fine-tuning --seeds 0,1,2 --queue redis://127.0.0.1:6379   # with relearn worker --redis ... running`,
     )
     .action(async (flags) => {
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
