@@ -59,7 +59,8 @@ export interface BenchmarkHooks {
   onUpdate?: (progress: RunProgress, accuracies: number[], seconds: number) => void;
 }
 
-interface RunPlan {
+/** One cell of a benchmark grid: what one run trains. */
+export interface RunPlan {
   updater: string;
   memorySize: number | null;
   seed: number;
@@ -75,74 +76,108 @@ export function planRuns(config: Pick<BenchmarkConfig, "updaters" | "memorySizes
   return plans;
 }
 
+/** What one cell produced: its run, and the backend it really ran on (e.g. "wasm" for "auto"). */
+export interface CellResult {
+  run: RunResult;
+  backend: string;
+}
+
+/**
+ * Runs ONE cell of the grid: a fresh model for `plan`, the scenario's updates in order, the accuracy matrix after
+ * each. The unit of work that `runBenchmark` loops over and that a queue worker runs on its own, so a grid gives
+ * the same numbers (bit for bit; only the wall times differ) whether it runs here or spread over workers: a cell
+ * depends on nothing but `config` and `plan` (every random draw is seeded by `plan.seed`). `position` only labels
+ * progress. Starts `config.backend` if it is not the active one.
+ */
+export async function runBenchmarkCell(
+  config: BenchmarkConfig,
+  plan: RunPlan,
+  hooks: BenchmarkHooks = {},
+  position: { run: number; runs: number } = { run: 0, runs: 1 },
+): Promise<CellResult> {
+  const started = await initBackend(config.backend); // before building the model, so its weights are born on it
+  let backend = started.name as string;
+  const updates = config.makeUpdates(plan.seed);
+  const multiHead = updates.some((u) => u.taskId !== updates[0]!.taskId);
+  const model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
+  let updater: ModelUpdater | undefined;
+  try {
+    updater = updaterEntry(plan.updater).create({
+      model,
+      backend: config.backend,
+      seed: plan.seed,
+      maxEpochs: config.epochs,
+      batchSize: config.batchSize,
+      optimizer: config.optimizer,
+      memorySize: plan.memorySize ?? undefined,
+      ...(config.updaterOptions?.[plan.updater] ?? {}),
+    });
+    await updater.prepare();
+    backend = updater.backendInfo?.name ?? backend;
+    for (const u of updates) model.ensureHead(u.taskId);
+    // Before the first update no updater has class means: the untrained model's logits.
+    const before = await predictAll(model, updates);
+    const run: RunResult = {
+      updater: plan.updater,
+      memorySize: plan.memorySize,
+      seed: plan.seed,
+      accuracyMatrix: [],
+      testSizes: updates.map((u) => u.test.length),
+      initAccuracy: before.map((p, i) => accuracy(p, updates[i]!.test.labels)),
+      negativeFlipRates: [],
+      updateSeconds: [],
+      phaseSeconds: {},
+    };
+    if (updates.every((u) => u.classes !== undefined)) run.taskClasses = updates.map((u) => [...u.classes!]);
+    let previous = before;
+    for (const [t, update] of updates.entries()) {
+      const progress: RunProgress = { ...position, ...plan, update: t, updates: updates.length };
+      const callbacks = hooks.callbacksFor?.(progress) ?? [];
+      const started = performance.now();
+      await updater.update(update.train, { taskId: update.taskId, callbacks });
+      const seconds = (performance.now() - started) / 1000;
+      run.updateSeconds.push(seconds);
+      for (const phase of updater.lastUpdatePhases) (run.phaseSeconds![phase.phase] ??= []).push(phase.seconds);
+      // iCaRL predicts by nearest class mean (updater.classMeans); every other updater by the logits.
+      const current = await predictAll(model, updates, updater.classMeans);
+      const row = current.map((p, i) => accuracy(p, updates[i]!.test.labels));
+      run.accuracyMatrix.push(row);
+      if (t > 0) run.negativeFlipRates.push(negativeFlipRate(concatArrays(previous, new Int32Array(0)), concatArrays(current, new Int32Array(0)), concatArrays(updates.map((u) => u.test.labels), new Int32Array(0))));
+      previous = current;
+      hooks.onUpdate?.(progress, row, seconds);
+    }
+    return { run, backend };
+  } finally {
+    // The updater's own tensors too (CLS-ER's weight averages), not just the model.
+    updater?.dispose();
+    model.dispose();
+  }
+}
+
 export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHooks = {}): Promise<BenchmarkResults> {
   const plans = planRuns(config);
-  const runs: RunResult[] = [];
-  await initBackend(config.backend); // before building models, so their weights are born on it
-  let backend = config.backend as string;
-  for (const [index, plan] of plans.entries()) {
-    const updates = config.makeUpdates(plan.seed);
-    const multiHead = updates.some((u) => u.taskId !== updates[0]!.taskId);
-    const model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
-    let updater: ModelUpdater | undefined;
-    try {
-      updater = updaterEntry(plan.updater).create({
-        model,
-        backend: config.backend,
-        seed: plan.seed,
-        maxEpochs: config.epochs,
-        batchSize: config.batchSize,
-        optimizer: config.optimizer,
-        memorySize: plan.memorySize ?? undefined,
-        ...(config.updaterOptions?.[plan.updater] ?? {}),
-      });
-      await updater.prepare();
-      backend = updater.backendInfo?.name ?? backend;
-      for (const u of updates) model.ensureHead(u.taskId);
-      // Before the first update no updater has class means: the untrained model's logits.
-      const before = await predictAll(model, updates);
-      const run: RunResult = {
-        updater: plan.updater,
-        memorySize: plan.memorySize,
-        seed: plan.seed,
-        accuracyMatrix: [],
-        testSizes: updates.map((u) => u.test.length),
-        initAccuracy: before.map((p, i) => accuracy(p, updates[i]!.test.labels)),
-        negativeFlipRates: [],
-        updateSeconds: [],
-        phaseSeconds: {},
-      };
-      if (updates.every((u) => u.classes !== undefined)) run.taskClasses = updates.map((u) => [...u.classes!]);
-      let previous = before;
-      for (const [t, update] of updates.entries()) {
-        const progress: RunProgress = { run: index, runs: plans.length, ...plan, update: t, updates: updates.length };
-        const callbacks = hooks.callbacksFor?.(progress) ?? [];
-        const started = performance.now();
-        await updater.update(update.train, { taskId: update.taskId, callbacks });
-        const seconds = (performance.now() - started) / 1000;
-        run.updateSeconds.push(seconds);
-        for (const phase of updater.lastUpdatePhases) (run.phaseSeconds![phase.phase] ??= []).push(phase.seconds);
-        // iCaRL predicts by nearest class mean (updater.classMeans); every other updater by the logits.
-        const current = await predictAll(model, updates, updater.classMeans);
-        const row = current.map((p, i) => accuracy(p, updates[i]!.test.labels));
-        run.accuracyMatrix.push(row);
-        if (t > 0) run.negativeFlipRates.push(negativeFlipRate(concatArrays(previous, new Int32Array(0)), concatArrays(current, new Int32Array(0)), concatArrays(updates.map((u) => u.test.labels), new Int32Array(0))));
-        previous = current;
-        hooks.onUpdate?.(progress, row, seconds);
-      }
-      runs.push(run);
-    } finally {
-      // The updater's own tensors too (CLS-ER's weight averages), not just the model.
-      updater?.dispose();
-      model.dispose();
-    }
-  }
+  const cells: CellResult[] = [];
+  for (const [index, plan] of plans.entries()) cells.push(await runBenchmarkCell(config, plan, hooks, { run: index, runs: plans.length }));
+  return benchmarkResults(config, cells);
+}
+
+/**
+ * The grid's results from its cells' results, in plan order: what `runBenchmark` returns, and what a queued grid
+ * gathers from its workers. `backend` is the one the cells ran on (comma-separated if they differ); with no cells,
+ * the requested one.
+ */
+export function benchmarkResults(
+  config: Pick<BenchmarkConfig, "dataset" | "classNames" | "scenario" | "model" | "backend" | "epochs" | "batchSize">,
+  cells: readonly CellResult[],
+): BenchmarkResults {
+  const runs = cells.map((cell) => cell.run);
+  const backends = [...new Set(cells.map((cell) => cell.backend))];
   return {
     dataset: config.dataset,
     scenario: config.scenario,
     tasks: runs[0]?.accuracyMatrix.length ?? 0,
     model: config.model,
-    backend,
+    backend: backends.length === 0 ? config.backend : backends.join(", "),
     epochs: config.epochs,
     batchSize: config.batchSize,
     ...(config.classNames === undefined ? {} : { classNames: [...config.classNames] }),

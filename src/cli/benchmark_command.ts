@@ -5,8 +5,9 @@
 import { Command } from "commander";
 import { resolve } from "node:path";
 import { loadNamedData } from "../data/named_datasets.js";
-import { makeScenario, SCENARIO_NAMES } from "../data/scenarios/registry.js";
+import { SCENARIO_NAMES } from "../data/scenarios/registry.js";
 import { runBenchmark } from "../benchmark/run_benchmark.js";
+import { benchmarkConfig, type BenchmarkSpec } from "../benchmark/benchmark_spec.js";
 import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
 import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
@@ -16,6 +17,8 @@ import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { mergeUpdaterOptions, updaterOptionsFlag } from "./updater_options_flag.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
+
+const NAMED_DATASETS = ["fashion-mnist", "fashion-mnist-bundled", "auto", "letter"];
 
 export function benchmarkCommand(): Command {
   return new Command("benchmark")
@@ -54,6 +57,11 @@ export function benchmarkCommand(): Command {
       `hyper-parameters per updater, as JSON keyed by updater name, over those other flags set, e.g. '{"cls-er": {"newDataLoss": "asymmetric"}}' (each updater's options as in the README)`,
       updaterOptionsFlag,
     )
+    .option(
+      "--queue <redis-url>",
+      "run the grid's cells on relearn worker processes through this Redis (e.g. redis://127.0.0.1:6379) instead of here; same results folder. " +
+        "Data paths must mean the same on the workers (a shared filesystem); finished cells are kept, so a rerun only runs the missing ones",
+    )
     .option("--out <dir>", "results folder", "results/benchmark")
     .option("--no-png", "skip the PNG copies of the charts")
     .option("--json", "print the summary as JSON on stdout (progress stays on stderr)")
@@ -66,7 +74,8 @@ Examples:
   relearn benchmark --dataset fashion-mnist --updaters pod-er,super-er,er --pod-layers dense_0_relu,dense_1_relu --pod-distillation pixel
   relearn benchmark --dataset fashion-mnist --updaters cls-er,er-ace --updater-options '{"cls-er": {"newDataLoss": "asymmetric"}}'
   relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
-  relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2`,
+  relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2
+  relearn benchmark --dataset fashion-mnist --updaters rd,er,fine-tuning --seeds 0,1,2 --queue redis://127.0.0.1:6379   # with relearn worker --redis ... running`,
     )
     .action(async (flags) => {
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
@@ -79,6 +88,9 @@ Examples:
             "pod-er": { distillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { layers: flags.podLayers }) },
             "super-er": { podDistillationType: flags.podDistillation, ...(flags.podLayers === undefined ? {} : { podLayers: flags.podLayers }) },
           }, flags.updaterOptions);
+      // Loaded only with --queue (a local benchmark never imports BullMQ); the URL and Redis are checked before the data loads.
+      const queued = flags.queue === undefined ? undefined : await import("./benchmark_queue.js");
+      const queue = queued === undefined ? undefined : await queued.queueTarget(String(flags.queue));
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
       const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses }, "--model", flags.initializer);
       process.stderr.write(
@@ -88,39 +100,41 @@ Examples:
           // On a line of its own: a dataset of 26 named classes would bury the settings above.
           (data.classNames === undefined ? "" : `classes: ${data.classNames.map((name, i) => `${i} ${name}`).join(", ")}\n`),
       );
-      const results = await runBenchmark(
-        {
-          dataset: data.name,
-          ...(data.classNames === undefined ? {} : { classNames: data.classNames }),
-          scenario: flags.scenario,
-          makeUpdates: (seed) =>
-            makeScenario(flags.scenario, {
-              train: data.train,
-              test: data.test,
-              tasks: flags.tasks,
-              seed,
-              ...(flags.trainPerTask === undefined ? {} : { trainPerTask: flags.trainPerTask }),
-              ...(flags.testPerTask === undefined ? {} : { testPerTask: flags.testPerTask }),
-            }),
-          updaters,
-          memorySizes: flags.memorySizes,
-          seeds: flags.seeds,
-          model,
-          epochs: flags.epochs,
-          batchSize: flags.batchSize,
-          optimizer: { name: "adam", learningRate: flags.lr },
-          backend: flags.backend,
-          updaterOptions,
+      // The grid as plain JSON, paths made absolute: the same spec drives the local run and a queue's workers.
+      const spec: BenchmarkSpec = {
+        data: {
+          // "auto" as it resolved here, so a worker with the full set installed still runs on the same data.
+          dataset: NAMED_DATASETS.includes(flags.dataset) ? data.name : resolve(flags.dataset),
+          ...(flags.testDataset === undefined ? {} : { testDataset: resolve(flags.testDataset) }),
+          layout: flags.layout,
+          ...(flags.header === undefined ? {} : { header: flags.header }),
         },
-        {
-          callbacksFor: (p) =>
-            progressCallbacks(`[${p.run + 1}/${p.runs}] ${p.updater}${p.memorySize === null ? "" : ` m${p.memorySize}`} s${p.seed} update ${p.update + 1}/${p.updates}`),
-          onUpdate: (p, row, seconds) =>
-            process.stderr.write(
-              `  ${p.updater} update ${p.update + 1}: accuracy on tasks so far ${row.slice(0, p.update + 1).map((a) => a.toFixed(3)).join(" ")} (${seconds.toFixed(1)} s)\n`,
-            ),
-        },
-      );
+        scenario: flags.scenario,
+        tasks: flags.tasks,
+        ...(flags.trainPerTask === undefined ? {} : { trainPerTask: flags.trainPerTask }),
+        ...(flags.testPerTask === undefined ? {} : { testPerTask: flags.testPerTask }),
+        model,
+        epochs: flags.epochs,
+        batchSize: flags.batchSize,
+        optimizer: { name: "adam", learningRate: flags.lr },
+        backend: flags.backend,
+        updaters,
+        memorySizes: flags.memorySizes,
+        seeds: flags.seeds,
+        updaterOptions,
+      };
+      const config = benchmarkConfig(spec, data);
+      const results =
+        queue === undefined
+          ? await runBenchmark(config, {
+              callbacksFor: (p) =>
+                progressCallbacks(`[${p.run + 1}/${p.runs}] ${p.updater}${p.memorySize === null ? "" : ` m${p.memorySize}`} s${p.seed} update ${p.update + 1}/${p.updates}`),
+              onUpdate: (p, row, seconds) =>
+                process.stderr.write(
+                  `  ${p.updater} update ${p.update + 1}: accuracy on tasks so far ${row.slice(0, p.update + 1).map((a) => a.toFixed(3)).join(" ")} (${seconds.toFixed(1)} s)\n`,
+                ),
+            })
+          : await queued!.runQueuedBenchmarkCli(queue, spec, config);
       const out = resolve(flags.out);
       const written = await writeResultsFolder(out, results, { pngs: flags.png });
       if (flags.json) {

@@ -41,3 +41,33 @@ export function progressCallbacks(label: string, stream: NodeJS.WriteStream = pr
     },
   ];
 }
+
+/** Counts of a grid of cells run elsewhere (`relearn benchmark --queue`). */
+export interface CellCounts {
+  total: number;
+  done: number;
+  running: number;
+  failed: number;
+}
+
+/**
+ * Progress of a queued grid on stderr: one bar with the done/running/failed counts on a terminal, a plain line per
+ * change otherwise. Returns the update function and `stop` (ends the bar's line).
+ */
+export function cellProgress(label: string, stream: NodeJS.WriteStream = process.stderr): { update: (counts: CellCounts) => void; stop: () => void } {
+  const text = (c: CellCounts) => `${c.done}/${c.total} cells done, ${c.running} running, ${c.failed} failed`;
+  if (!stream.isTTY) {
+    return { update: (c) => void stream.write(`${label} ${text(c)}\n`), stop: () => {} };
+  }
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    update: (c) => {
+      if (bar === undefined) {
+        bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {counts}`, stream, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+        bar.start(c.total, c.done, { counts: text(c) });
+      }
+      bar.update(c.done, { counts: text(c) });
+    },
+    stop: () => bar?.stop(),
+  };
+}

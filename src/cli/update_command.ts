@@ -14,7 +14,6 @@ import { tunedUpdate, type TunedUpdateSummary } from "../tuning/tune_update.js";
 import { localExecutor } from "../tuning/executor.js";
 import { positiveInt } from "./number_flags.js";
 import { formatParams, trialLine } from "./tune_command.js";
-import { enqueueUpdateFromCli } from "./update_queue.js";
 
 /**
  * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
@@ -126,8 +125,7 @@ Examples:
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --tune 8 --input-state state/v1 --output-state state/v2
     (8 settings of the config's "tuning" space; the best trial's state is kept, every trial logged in state/v2/tuning/history.csv)
-  relearn update --config relearn.json --data chunk2.csv --input-state state/a --output-state state/a --queue redis://127.0.0.1:6379
-    (a worker runs it; updates of state/a run one at a time, in the order enqueued)`,
+  (to enqueue an update for a worker instead, with --queue, see relearn worker --help)`,
     )
     .action(async (flags) => {
       const config = await readConfig(flags.config);
@@ -141,6 +139,8 @@ Examples:
       const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
       if (flags.queue !== undefined) {
         if (flags.tune !== undefined) throw new OptionsError("--tune does not go with --queue: run the tuned update here (relearn tune --queue sends trials to workers)");
+        // Loaded only with --queue: an update run here needs neither BullMQ nor ioredis.
+        const { enqueueUpdateFromCli } = await import("./update_queue.js");
         const outcome = await enqueueUpdateFromCli(flags, merged);
         if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
         return;

@@ -4,9 +4,7 @@
  * (they write nothing and go back to the queue for another worker), exit 130/143.
  */
 import { Command, Option } from "commander";
-import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
 import { QUEUE_NAME } from "../queue/names.js";
-import { startWorker } from "../queue/worker.js";
 import { positiveInt } from "./number_flags.js";
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -15,7 +13,7 @@ export function workerCommand(): Command {
   return new Command("worker")
     .description("run jobs from the job queue (Redis): updates, benchmark cells, tuning trials, each in its own process")
     .requiredOption("--redis <url>", "the Redis the queue lives in: redis://host:port[/db]")
-    .option("--concurrency <n>", "jobs run at once, each in its own process (default 1; about one per core)", positiveInt, 1)
+    .option("--concurrency <n>", "jobs run at once, each in its own process (about one per core)", positiveInt, 1)
     .addOption(
       new Option("--lock-duration <ms>", "BullMQ job lock in ms: a job of a worker that died is retried by another after about twice this")
         .argParser(positiveInt)
@@ -28,9 +26,14 @@ export function workerCommand(): Command {
 Examples:
   redis-server --port 6379 --bind 127.0.0.1 &
   relearn worker --redis redis://127.0.0.1:6379 --concurrency 2
-  relearn update --config relearn.json --data chunk1.csv --output-state state/a --queue redis://127.0.0.1:6379 --wait`,
+  relearn update --config relearn.json --data chunk1.csv --output-state state/a --queue redis://127.0.0.1:6379 --wait
+    (enqueues an update and waits for a worker to run it; updates of one lineage, here state/a, run one at a
+    time in the order enqueued: --lineage <name> names a lineage)`,
     )
     .action(async (flags: { redis: string; concurrency: number; lockDuration: number; connectTries: number }) => {
+      // Loaded here, not at start: the other commands need neither BullMQ nor ioredis.
+      const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
+      const { startWorker } = await import("../queue/worker.js");
       const target = parseRedisUrl(flags.redis);
       await checkRedisReachable(target, { attempts: flags.connectTries, delayMs: 1000 });
       const worker = startWorker({ redis: target, concurrency: flags.concurrency, lockDurationMs: flags.lockDuration });
@@ -40,14 +43,16 @@ Examples:
       );
       const stopped = new Promise<number>((resolve) => {
         let signals = 0;
+        let code = 0; // 0 when running jobs were let finish; 128 + signal when they were stopped
         const onSignal = (signal: keyof typeof EXIT_CODES) => {
           signals++;
           if (signals === 1) {
             process.stderr.write(`relearn worker: ${signal}: taking no new job; finishing ${worker.running()} running job(s) (${signal} again: stop them now)\n`);
-            void worker.close(false).then(() => resolve(0));
+            void worker.close(false).then(() => resolve(code));
           } else if (signals === 2) {
             process.stderr.write(`relearn worker: ${signal} again: stopping ${worker.running()} running job(s); they go back to the queue\n`);
-            void worker.close(true).then(() => resolve(EXIT_CODES[signal]));
+            code = EXIT_CODES[signal];
+            void worker.close(true).then(() => resolve(code));
           }
         };
         process.on("SIGINT", () => onSignal("SIGINT"));

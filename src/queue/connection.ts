@@ -99,20 +99,22 @@ export async function checkRedisReachable(target: RedisTarget, options: ReachOpt
   for (let attempt = 1; attempt <= attempts; attempt++) {
     // One connection per try, with ioredis' own reconnecting off: the loop here is the bounded retry.
     const client = new Redis({ ...redisOptions(target), lazyConnect: true, retryStrategy: () => null, connectTimeout: 3000, maxRetriesPerRequest: 0 });
-    client.on("error", () => {}); // reported below, once
+    // The socket's error (ECONNREFUSED, ENOTFOUND) says more than the "Connection is closed." connect() rejects with.
+    let socketError: string | undefined;
+    client.on("error", (error: Error) => (socketError ??= error.message));
     try {
       await client.connect();
       await client.ping();
       return;
     } catch (error) {
-      lastError = (error as Error).message;
+      lastError = socketError ?? (error as Error).message;
     } finally {
       client.disconnect();
     }
     if (attempt < attempts) await sleep(delayMs);
   }
   throw new QueueError(
-    `cannot reach Redis at ${target.display} (${attempts} tries, ${delayMs} ms apart; last error: ${lastError}). ` +
+    `cannot reach Redis at ${target.display} (${attempts} ${attempts === 1 ? "try" : `tries, ${delayMs} ms apart`}; last error: ${lastError}). ` +
       `Is redis-server running there? Start one with: redis-server --port ${target.port} --bind 127.0.0.1`,
   );
 }

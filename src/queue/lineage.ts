@@ -21,9 +21,11 @@
  * A job that fails for good (attempts spent, bad data) moves `done` past it: the lineage goes on from the state
  * the job left unchanged, and the failure stays in BullMQ's failed set. So does a job BullMQ itself failed
  * (stalled too often), and a seq whose job never arrived (a producer killed between INCR and add) after a grace.
+ * A job whose place the lineage has gone past without it (retried by hand after failing for good, or arriving after
+ * the grace) fails for good, saying so, rather than run out of order.
  */
 import { createHash } from "node:crypto";
-import { DelayedError, type Job, type Queue } from "bullmq";
+import { DelayedError, UnrecoverableError, type Job, type Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { KEY_PREFIX } from "./names.js";
 import type { LineageField } from "./lineage_field.js";
@@ -93,7 +95,13 @@ export class LineageGate {
       if (lineage.seq <= done) {
         // Applied before: the worker that ran it died after recording that, before BullMQ heard of it.
         const kept = await this.redis.get(resultKey(job));
-        return { kind: "applied", result: kept === null ? { alreadyApplied: true } : JSON.parse(kept) };
+        if (kept !== null) return { kind: "applied", result: JSON.parse(kept) };
+        // Never applied, and the lineage went on without it: it failed for good earlier (and is being retried by
+        // hand), or it arrived after its place was given up as missing. Running it now would break the order.
+        throw new UnrecoverableError(
+          `lineage ${lineage.name} went on past place ${lineage.seq} without this job (it failed for good before, or came ` +
+            `after its place was given up as missing); it was not applied: enqueue it again to apply it after the lineage's latest`,
+        );
       }
       if (lineage.seq > done + 1) {
         if (await this.skipDeadPlace(lineage.name, done)) continue;

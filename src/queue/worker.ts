@@ -27,6 +27,8 @@ export interface WorkerOptions {
   maxStalledCount?: number;
   /** How long a lineage job that is not next waits before asking again, in ms (default 1000). */
   lineagePollMs?: number;
+  /** How long a lineage place whose job never arrived is waited for before it is skipped, in ms (default 60000). */
+  lineageMissingGraceMs?: number;
   /** One line per job start and end (default: on stderr). */
   log?: (line: string) => void;
 }
@@ -50,7 +52,11 @@ export function startWorker(options: WorkerOptions): RelearnWorker {
   const lockDuration = options.lockDurationMs ?? 30000;
   const redis: Redis = openRedis(options.redis);
   const queue = new Queue(QUEUE_NAME, { connection: redisOptions(options.redis) });
-  const gate = new LineageGate(redis, queue, { lockMs: lockDuration, pollMs: options.lineagePollMs ?? 1000 });
+  const gate = new LineageGate(redis, queue, {
+    lockMs: lockDuration,
+    pollMs: options.lineagePollMs ?? 1000,
+    ...(options.lineageMissingGraceMs === undefined ? {} : { missingGraceMs: options.lineageMissingGraceMs }),
+  });
   const runs = new Set<ChildRun>();
   let stoppingHard = false;
 

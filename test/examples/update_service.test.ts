@@ -12,6 +12,9 @@ import { writeConfig } from "../../src/workflow/config.js";
 import { workflowConfig } from "../helpers/workflow_files.js";
 import { startRedisServer, type RedisServer } from "../queue/redis_server.js";
 import { killAll, startWorkerProcess, type WorkerProcess } from "../queue/workers.js";
+import { tempFolders } from "../queue/temp_folders.js";
+
+const folders = tempFolders();
 
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
@@ -23,6 +26,7 @@ after(async () => {
   service?.kill("SIGTERM");
   await killAll(workers);
   await redis.stop();
+  await folders.removeAll();
 });
 
 async function startService(args: string[]): Promise<string> {
@@ -44,7 +48,7 @@ async function post(url: string, body: string, type: string): Promise<{ status: 
 }
 
 test("the update service: chunks become in-order updates of the lineage's state; predictions from the newest state", { timeout: 240_000 }, async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   await writeConfig(join(dir, "service.json"), workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
   workers.push(startWorkerProcess(redis.url));
   const [url] = await Promise.all([

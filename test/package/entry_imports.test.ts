@@ -5,10 +5,10 @@ import { createImportProbe, REPORTING_PACKAGES } from "../helpers/import_probe.j
 
 // sharp, vega and vega-lite are most of the install and ~2 s of import time; only a
 // benchmark report uses them, so they load when one is written, not with the library.
-function importsOf(args: string[]): Set<string> {
+function importsOf(args: string[], status = 0): Set<string> {
   const probe = createImportProbe();
   const run = spawnSync(process.execPath, ["--import", probe.registerFile, "--import", "tsx", ...args], { encoding: "utf8", timeout: 120_000 });
-  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.status, status, run.stderr);
   return probe.specifiers();
 }
 
@@ -22,6 +22,15 @@ test("relearn --help does not load the reporting packages either", () => {
   const imports = importsOf(["src/cli/main.ts", "--help"]);
   assert.ok(imports.has("commander"), `the probe sees bare imports: ${[...imports].join(", ")}`);
   for (const name of REPORTING_PACKAGES) assert.equal(imports.has(name), false, `${name} was imported`);
+});
+
+test("relearn --help and the library's entry do not load the job queue's packages (bullmq, ioredis)", () => {
+  for (const args of [["src/cli/main.ts", "--help"], ["--input-type=module", "-e", 'await import("./src/index.ts");']]) {
+    const imports = importsOf(args);
+    for (const name of ["bullmq", "ioredis"]) assert.equal(imports.has(name), false, `${name} was imported by ${args.join(" ")}`);
+  }
+  const worker = importsOf(["src/cli/main.ts", "worker", "--redis", "redis://127.0.0.1:1", "--connect-tries", "1"], 1);
+  assert.ok(worker.has("ioredis"), `relearn worker loads them (the probe sees them): ${[...worker].join(", ")}`);
 });
 
 test("writing a results folder does load them (the probe sees them when they are used)", () => {

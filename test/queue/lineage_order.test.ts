@@ -16,6 +16,9 @@ import { parseRedisUrl } from "../../src/queue/connection.js";
 import { UpdateProducer, type EnqueuedUpdate } from "../../src/queue/enqueue.js";
 import { startRedisServer, type RedisServer } from "./redis_server.js";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./workers.js";
+import { tempFolders } from "./temp_folders.js";
+
+const folders = tempFolders();
 
 const LINEAGES = 4;
 const UPDATES = 5;
@@ -28,10 +31,11 @@ before(async () => {
 after(async () => {
   await killAll(workers);
   await redis.stop();
+  await folders.removeAll();
 });
 
-test("20 update jobs for 4 lineages over 2 workers: each lineage's updates run one at a time, in enqueue order, none lost", { timeout: 240_000 }, async () => {
-  const dir = await workflowFolder(10);
+test("20 update jobs for 4 lineages over 2 workers: each lineage's updates run one at a time, in enqueue order, none lost", { timeout: 360_000 }, async () => {
+  const dir = folders.track(await workflowFolder(10));
   const config = parseConfig(workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
   // A validation file per update, named after it: the state lists its validation sets in the order its updates ran.
   for (let l = 1; l <= LINEAGES; l++) {
@@ -61,7 +65,7 @@ test("20 update jobs for 4 lineages over 2 workers: each lineage's updates run o
       }
     }
     const queued = await Promise.all(jobs.map(async (j) => ({ ...j, job: await j.queued })));
-    await Promise.all(queued.map((j) => producer.waitFor(j.job.jobId, 200_000)));
+    await Promise.all(queued.map((j) => producer.waitFor(j.job.jobId, 300_000)));
 
     for (let l = 1; l <= LINEAGES; l++) {
       const manifest = JSON.parse(await readFile(join(dir, `state-L${l}`, "manifest.json"), "utf8")) as {

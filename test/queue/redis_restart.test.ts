@@ -17,6 +17,9 @@ import { UpdateProducer, type EnqueuedUpdate } from "../../src/queue/enqueue.js"
 import { QUEUE_NAME } from "../../src/queue/names.js";
 import { startRedisServer, type RedisServer } from "./redis_server.js";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./workers.js";
+import { tempFolders } from "./temp_folders.js";
+
+const folders = tempFolders();
 
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
@@ -26,10 +29,11 @@ before(async () => {
 after(async () => {
   await killAll(workers);
   await redis.stop();
+  await folders.removeAll();
 });
 
 test("Redis restarted mid-run: the workers reconnect and every job finishes and each lineage gets all its updates", { timeout: 240_000 }, async () => {
-  const dir = await workflowFolder(10);
+  const dir = folders.track(await workflowFolder(10));
   const config = parseConfig(workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
   const target = parseRedisUrl(redis.url);
   workers.push(startWorkerProcess(redis.url), startWorkerProcess(redis.url));

@@ -6,7 +6,9 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { QueueEvents } from "bullmq";
 import { workflowFolder, workflowConfig } from "../helpers/workflow_files.js";
@@ -17,6 +19,9 @@ import { UpdateProducer } from "../../src/queue/enqueue.js";
 import { QUEUE_NAME } from "../../src/queue/names.js";
 import { startRedisServer, type RedisServer } from "./redis_server.js";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./workers.js";
+import { tempFolders } from "./temp_folders.js";
+
+const folders = tempFolders();
 
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
@@ -26,7 +31,17 @@ before(async () => {
 after(async () => {
   await killAll(workers);
   await redis.stop();
+  await folders.removeAll();
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Every file under `dir` (relative path -> bytes). */
 async function files(dir: string): Promise<Map<string, Buffer>> {
@@ -40,7 +55,7 @@ async function files(dir: string): Promise<Map<string, Buffer>> {
 }
 
 test("a worker SIGKILLed mid-update: another worker retries the job, it finishes once, and the state equals an uninterrupted run's", { timeout: 180_000 }, async () => {
-  const dir = await workflowFolder(30);
+  const dir = folders.track(await workflowFolder(30));
   // Enough epochs that the kill lands in training, on a small MLP.
   const config = parseConfig(workflowConfig({ maxEpochs: 8, backend: "cpu", memorySize: 20 }));
   const target = parseRedisUrl(redis.url);
@@ -74,6 +89,47 @@ test("a worker SIGKILLed mid-update: another worker retries the job, it finishes
     assert.equal(victim.w.lines.filter((l) => / finished /.test(l.text)).length, 0);
 
     // Nothing partial: the state folder alone (no temporary folder, no lock left), and it checks.
+    assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("state")), ["state"]);
+
+    const reference = join(dir, "reference");
+    await updateFromConfig({ ...update, outputState: reference });
+    const [got, want] = [await files(state), await files(reference)];
+    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+    for (const [name, bytes] of want) assert.ok(got.get(name)!.equals(bytes), `${name} differs from the uninterrupted run's`);
+  } finally {
+    await producer.close();
+    await events.close();
+  }
+});
+
+test("the job's process alone SIGKILLed mid-update: the worker survives, the attempt is retried and takes over the dead process's state lock", { timeout: 180_000 }, async () => {
+  const dir = folders.track(await workflowFolder(30));
+  const config = parseConfig(workflowConfig({ maxEpochs: 8, backend: "cpu", memorySize: 20 }));
+  const target = parseRedisUrl(redis.url);
+  const alive = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+  assert.ok(alive.length >= 1, "a worker from the first test is still running");
+
+  const events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(target) });
+  await events.waitUntilReady();
+  const producer = new UpdateProducer(target);
+  try {
+    const state = join(dir, "state");
+    const update = { config, data: { path: join(dir, "chunk1.csv") }, outputState: state };
+    const epochDone = new Promise<void>((resolve) => events.on("progress", ({ data }) => (typeof data === "object" && (data as { epoch?: number }).epoch! >= 1 ? resolve() : undefined)));
+    const job = await producer.enqueue(update);
+    const started = new RegExp(`job ${job.jobId} .* started .*process (\\d+)`);
+    const line = await Promise.race(alive.map((w) => w.waitForLine(started)));
+    await epochDone;
+    const jobProcess = Number(started.exec(line)![1]);
+    process.kill(jobProcess, "SIGKILL");
+    while (isAlive(jobProcess)) await sleep(20);
+    assert.ok(existsSync(`${state}.lock`), "the killed process left its lock behind, as a crash does"); // the retry starts 2 s later
+
+    const result = await producer.waitFor(job.jobId, 120_000);
+    assert.equal(result.recovered, false);
+    const log = alive.flatMap((w) => w.lines.map((l) => l.text)).filter((text) => text.includes(`job ${job.jobId} `));
+    assert.ok(log.some((text) => /failed .*attempt 1\/3, will retry.*SIGKILL/.test(text)), log.join("\n"));
+    assert.equal(log.filter((text) => / finished /.test(text)).length, 1, log.join("\n"));
     assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("state")), ["state"]);
 
     const reference = join(dir, "reference");

@@ -1,0 +1,72 @@
+/**
+ * `relearn update ... --queue URL`: the update is enqueued with the config's overrides applied and absolute paths;
+ * a Redis that is not there, a bad URL, or queue-only flags without --queue are errors with exit code 1.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { isAbsolute, join, relative } from "node:path";
+import { Queue } from "bullmq";
+import { workflowFolder } from "../helpers/workflow_files.js";
+import { parseRedisUrl, redisOptions } from "../../src/queue/connection.js";
+import { QUEUE_NAME } from "../../src/queue/names.js";
+import type { UpdateJobData } from "../../src/queue/jobs/update.js";
+import { freePort, startRedisServer, type RedisServer } from "../queue/redis_server.js";
+import { tempFolders } from "../queue/temp_folders.js";
+
+const folders = tempFolders();
+
+const CLI = ["--import", "tsx", "src/cli/main.ts"];
+const runCli = (args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8", timeout: 120_000 });
+
+let redis: RedisServer;
+before(async () => {
+  redis = await startRedisServer();
+});
+after(async () => {
+  await redis.stop();
+  await folders.removeAll();
+});
+
+test("update --queue enqueues the update (overrides applied, paths absolute) and prints the job id", async () => {
+  const dir = folders.track(await workflowFolder(10));
+  // Relative paths: the job must carry them absolute (a worker's working directory is another).
+  const rel = (name: string) => relative(process.cwd(), join(dir, name));
+  assert.ok(!isAbsolute(rel("chunk1.csv")));
+  const run = runCli(["update", "--config", rel("relearn.json"), "--data", rel("chunk1.csv"), "--val", rel("test.csv"), "--output-state", rel("s"), "--epochs", "2", "--seed", "7", "--queue", redis.url]);
+  assert.equal(run.status, 0, run.stderr);
+  const jobId = run.stdout.trim();
+  assert.match(run.stderr, new RegExp(`queued job ${jobId} \\(lineage ${join(dir, "s")}, update #1`));
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(redis.url)) });
+  try {
+    const job = await queue.getJob(jobId);
+    assert.ok(job, `job ${jobId} is in the queue`);
+    assert.equal(job.name, "update");
+    assert.equal(await job.getState(), "waiting");
+    const data = job.data as UpdateJobData;
+    assert.deepEqual(data.data, { path: join(dir, "chunk1.csv") });
+    assert.deepEqual(data.val, { path: join(dir, "test.csv") });
+    assert.equal(data.outputState, join(dir, "s"));
+    assert.equal(data.config.options.maxEpochs, 2);
+    assert.equal(data.config.options.seed, 7);
+    assert.deepEqual(data.lineage, { name: join(dir, "s"), seq: 1 });
+    assert.equal(job.opts.attempts, 3);
+  } finally {
+    await queue.close();
+  }
+});
+
+test("update --queue: an unreachable Redis, a bad URL, --wait without --queue are errors (exit 1)", async () => {
+  const dir = folders.track(await workflowFolder(10));
+  const base = ["update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "s")];
+  const port = await freePort();
+  const unreachable = runCli([...base, "--queue", `redis://127.0.0.1:${port}`]);
+  assert.equal(unreachable.status, 1);
+  assert.match(unreachable.stderr, new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}/0`));
+  const badUrl = runCli([...base, "--queue", "http://127.0.0.1:6379"]);
+  assert.equal(badUrl.status, 1);
+  assert.match(badUrl.stderr, /expected redis:\/\//);
+  const waitAlone = runCli([...base, "--wait"]);
+  assert.equal(waitAlone.status, 1);
+  assert.match(waitAlone.stderr, /--lineage and --wait go with --queue/);
+});
