@@ -160,6 +160,8 @@ server.listen(Number(args.port), args.host, () => {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     server.close();
+    // Closing the Redis connections waits for Redis; if it is away, do not wait for ever.
+    setTimeout(() => process.exit(0), 2000).unref();
     void Promise.all([producer.close(), queue.close()]).then(() => process.exit(0));
   });
 }

@@ -1,7 +1,8 @@
 /**
  * `relearn worker --redis URL`: runs jobs from relearn's queue (updates, benchmark cells, tuning trials) until
  * stopped. SIGINT/SIGTERM once: take no new job, let running ones finish, exit 0. Twice: stop running jobs now
- * (they write nothing and go back to the queue for another worker), exit 130/143.
+ * (they write nothing and go back to the queue for another worker), exit 130/143. A third time: exit at once
+ * (closing waits for Redis, which may be away); BullMQ's stalled-job check gives the jobs it held to others.
  */
 import { Command, Option } from "commander";
 import { QUEUE_NAME } from "../queue/names.js";
@@ -53,6 +54,10 @@ Examples:
             process.stderr.write(`relearn worker: ${signal} again: stopping ${worker.running()} running job(s); they go back to the queue\n`);
             code = EXIT_CODES[signal];
             void worker.close(true).then(() => resolve(code));
+          } else {
+            // Closing waits for Redis (to hand jobs back); with Redis away it would wait for ever.
+            process.stderr.write(`relearn worker: ${signal} a third time: exiting now; jobs still held go back to the queue when their locks expire\n`);
+            process.exit(code === 0 ? EXIT_CODES[signal] : code);
           }
         };
         process.on("SIGINT", () => onSignal("SIGINT"));
