@@ -16,8 +16,6 @@ import { nonNegativeInt, positiveInt } from "./number_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 import { withWorkDir } from "../tuning/work_dir.js";
-import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
-import { queueTrialExecutor } from "../queue/trial_executor.js";
 import type { TrialExecutor } from "../tuning/executor.js";
 
 /** "a=1 b=sgd": a setting on one line. */
@@ -59,6 +57,9 @@ function summaryText(result: TuneResult, out: string): string {
 }
 
 async function queueExecutorFor(url: string, concurrency: number): Promise<TrialExecutor & { close(): Promise<void> }> {
+  // Loaded only with --queue: a local search needs neither BullMQ nor ioredis.
+  const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
+  const { queueTrialExecutor } = await import("../queue/trial_executor.js");
   const target = parseRedisUrl(url);
   await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
   process.stderr.write(`tune: trials go to the queue at ${target.display}, ${concurrency} at a time (run relearn worker processes there)\n`);

@@ -123,8 +123,8 @@ Examples:
   relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
-  relearn update --config relearn.json --data chunk2.csv --val val2.csv --tune 8 --input-state state/v1 --output-state state/v2
-    (8 settings of the config's "tuning" space; the best trial's state is kept, every trial logged in state/v2/tuning/history.csv)
+  relearn update --config relearn.json --data chunk2.csv --val val2.csv --tune 8 --input-state state/v1 --output-state state/v2-tuned
+    (8 settings of the config's "tuning" space; the best trial's state is kept, every trial logged in state/v2-tuned/tuning/history.csv)
   (to enqueue an update for a worker instead, with --queue, see relearn worker --help)`,
     )
     .action(async (flags) => {
