@@ -130,13 +130,12 @@ function heldLock(path: string, content: string, leaseMs: number): StateLock {
   let released = false;
   trackLock(path, () => removeIfContentSync(path, content));
   // Renew until released, even after a renewal found no lock: it may be back (a removeIfContent linking it back).
-  let renewing = false;
+  let renewing: Promise<unknown> | undefined;
   const renewal = setInterval(() => {
-    if (renewing) return;
-    renewing = true;
-    void renewIfContent(path, content)
+    if (renewing !== undefined) return;
+    renewing = renewIfContent(path, content)
       .catch(() => undefined)
-      .finally(() => (renewing = false));
+      .finally(() => (renewing = undefined));
   }, leaseMs / 3);
   renewal.unref();
   return {
@@ -152,6 +151,7 @@ function heldLock(path: string, content: string, leaseMs: number): StateLock {
       if (released) return;
       released = true;
       clearInterval(renewal);
+      await renewing; // none is left running after release
       untrackLock(path);
       if ((await readIfExists(path)) === content) await removeIfContent(path, content);
     },
