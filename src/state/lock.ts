@@ -82,6 +82,19 @@ export interface LockOptions {
 
 const DEFAULT_LEASE_MS = 60_000;
 
+/**
+ * The lock is held on another host under a lease that has not run out: `runsOutInMs` from now it will have, unless
+ * its holder renews it (it is alive). A queue job can wait that long and try again (src/queue/jobs/update.ts).
+ */
+export class LockHeldElsewhereError extends StateError {
+  constructor(
+    message: string,
+    readonly runsOutInMs: number,
+  ) {
+    super(message);
+  }
+}
+
 function leaseMsOf(options: LockOptions): number {
   const env = process.env.RELEARN_LOCK_LEASE_MS;
   const value = options.leaseMs ?? (env !== undefined && env !== "" ? Number(env) : DEFAULT_LEASE_MS);
@@ -230,10 +243,11 @@ async function judgeStale(
     const leaseMs = holder.leaseMs ?? ownLeaseMs;
     const age = Math.max(0, now - lock.mtimeMs);
     if (age > leaseMs) return { mtimeMs: lock.mtimeMs };
-    throw new StateError(
+    throw new LockHeldElsewhereError(
       `${outDir} is being written by another update on host ${holder.hostname} (process ${holder.pid}, lock ${path}); ` +
         `its lease was renewed ${seconds(age)} s ago and runs out in ${seconds(leaseMs - age)} s unless renewed, then it ` +
         `is taken over: wait for that, or, if no update runs there any more, delete ${path}`,
+      leaseMs - age,
     );
   }
   if (status === "this-process" && holdsLock(path)) {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-import { lockStateFolder } from "../../src/state/lock.js";
+import { LockHeldElsewhereError, lockStateFolder } from "../../src/state/lock.js";
 import { currentProcess } from "../../src/state/process_identity.js";
 import { StateError } from "../../src/errors.js";
 
@@ -178,6 +178,8 @@ test("another host's lock: refused while its lease is fresh (naming the holder a
     lockStateFolder(out, { leaseMs: 500 }),
     refusedWith(/on host elsewhere \(process 4242, lock .*state\.lock\); its lease was renewed [01]\.\d s ago and runs out in 5\d\.\d s unless renewed.*delete .*state\.lock/),
   );
+  // a queue job waits that long (src/queue/jobs/update.ts)
+  await assert.rejects(lockStateFolder(out), (e) => e instanceof LockHeldElsewhereError && e.runsOutInMs > 55_000 && e.runsOutInMs <= 59_000);
   // run out: taken over through the takeover path; nothing left behind
   await otherHostLock(out, 70_000, 60_000);
   const taken = await lockStateFolder(out);
