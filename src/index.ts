@@ -9,7 +9,7 @@ export * from "./core.js";
 // States as folders: the file-system store (the default in Node) and its parts.
 export { fileSystemStore } from "./state/fs_store.js";
 export { readStateFolder } from "./state/read_state.js";
-export { lockStateFolder } from "./state/lock.js";
+export { lockStateFolder, LockHeldElsewhereError, type LockOptions } from "./state/lock.js";
 
 // Reports written as files.
 export { writeResultsFolder } from "./reporting/files.js";

@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { QueueEvents } from "bullmq";
 import { workflowFolder, workflowConfig } from "../helpers/workflow_files.js";
 import { parseConfig } from "../../src/workflow/config.js";
@@ -137,6 +138,44 @@ test("the job's process alone SIGKILLed mid-update: the worker survives, the att
     const [got, want] = [await files(state), await files(reference)];
     assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
     for (const [name, bytes] of want) assert.ok(got.get(name)!.equals(bytes), `${name} differs from the uninterrupted run's`);
+  } finally {
+    await producer.close();
+    await events.close();
+  }
+});
+
+test("a worker on another host SIGKILLed mid-update: the retry here waits for its state lock's lease to run out, takes it over and finishes", { timeout: 180_000 }, async () => {
+  const dir = folders.track(await workflowFolder(30));
+  const config = parseConfig(workflowConfig({ maxEpochs: 8, backend: "cpu", memorySize: 20 }));
+  const target = parseRedisUrl(redis.url);
+  // A lease longer than the job's retries (2 s, then 4 s): without waiting for it, every attempt would be refused.
+  const lease = { RELEARN_LOCK_LEASE_MS: "30000" };
+  await killAll(workers.splice(0)); // the earlier tests' workers would take the job
+  const otherHost = `--import ${pathToFileURL(join(process.cwd(), "test/helpers/other_host.mjs")).href}`;
+  const remote = startWorkerProcess(redis.url, { lockDurationMs: 2000, env: { ...lease, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} ${otherHost}` } });
+  workers.push(remote);
+  await remote.ready;
+
+  const events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(target) });
+  await events.waitUntilReady();
+  const producer = new UpdateProducer(target);
+  try {
+    const state = join(dir, "state");
+    const epochDone = new Promise<void>((resolve) => events.on("progress", ({ data }) => (typeof data === "object" && (data as { epoch?: number }).epoch! >= 1 ? resolve() : undefined)));
+    const job = await producer.enqueue({ config, data: { path: join(dir, "chunk1.csv") }, outputState: state });
+    const line = await remote.waitForLine(new RegExp(`job ${job.jobId} .* started .*process (\\d+)`));
+    await epochDone;
+    assert.match(await readFile(`${state}.lock`, "utf8"), /"hostname":"elsewhere"/, "the lock names the other host");
+    remote.kill("SIGKILL");
+    process.kill(Number(/process (\d+)/.exec(line)![1]), "SIGKILL");
+    await remote.exited;
+
+    const local = startWorkerProcess(redis.url, { lockDurationMs: 2000, env: lease });
+    workers.push(local);
+    const result = await producer.waitFor(job.jobId, 120_000);
+    assert.equal(result.recovered ? -1 : result.summary.updatesDone, 1);
+    assert.ok(local.lines.some((l) => /on host elsewhere .*waiting \d+ s/.test(l.text)), "the retry waited for the lease");
+    assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("state")), ["state"], "nothing partial, no lock left");
   } finally {
     await producer.close();
     await events.close();

@@ -9,17 +9,23 @@
  * file) is taken before the first attempt; a retry that finds it changed knows the first attempt committed and
  * `recover` reports that state instead of updating again (which, for an in-place update, would apply the chunk
  * twice). A retry that finds it unchanged redoes the update: same seed and inputs, same bytes.
+ *
+ * An output locked by another host (a worker there writing it, or killed while writing it: its lease has not run
+ * out yet, src/state/lock.ts) is waited for here, until the lease runs out and the lock is taken over, rather than
+ * failing the attempt: the job's retries are seconds apart, a lease lasts a minute. A holder that stays alive keeps
+ * renewing, so after a few waits the attempt fails as before.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import * as z from "zod";
 import { relearnConfigSchema } from "../../workflow/config.js";
 import { updateFromConfig, type UpdateSummary } from "../../workflow/update.js";
 import { inspectState } from "../../workflow/inspect_state.js";
 import { findLeftoverSiblings } from "../../state/atomic_folder.js";
+import { LockHeldElsewhereError } from "../../state/lock.js";
 import type { TrainingCallback } from "../../training/callbacks.js";
 import type { JobContext, ReportProgress } from "../dispatch.js";
 import { lineageFieldSchema } from "../lineage_field.js";
@@ -69,6 +75,21 @@ export async function run(input: unknown, reportProgress: ReportProgress, _conte
       },
     },
   ];
+  for (let wait = 1; ; wait++) {
+    try {
+      return await runOnce(data, callbacks);
+    } catch (error) {
+      if (!(error instanceof LockHeldElsewhereError) || wait > LEASE_WAITS) throw error;
+      process.stderr.write(`warning: ${error.message}; waiting ${Math.ceil(error.runsOutInMs / 1000)} s\n`);
+      await sleep(error.runsOutInMs + 1000);
+    }
+  }
+}
+
+/** How many times an attempt waits for another host's lock lease to run out before it fails. */
+const LEASE_WAITS = 3;
+
+async function runOnce(data: UpdateJobData, callbacks: TrainingCallback[]): Promise<UpdateJobResult> {
   const summary = await updateFromConfig({
     config: data.config,
     data: data.data,
