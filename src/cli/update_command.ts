@@ -146,17 +146,21 @@ Examples:
         return;
       }
       if (flags.lineage !== undefined || flags.wait === true) throw new OptionsError("--lineage and --wait go with --queue");
+      // What a plain update and a tuned one (each trial, and the kept state) share.
+      const request = {
+        config: merged,
+        data: { path: flags.data, labels: flags.labels },
+        val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
+        inputState: flags.inputState,
+        outputState: flags.outputState,
+        overwriteOutputState: flags.overwriteOutputState === true,
+        taskId: flags.taskId,
+      };
       if (flags.tune !== undefined) {
         let written = false;
         const tuned = await exitCleanlyOnSignals(flags.outputState, () => tunedUpdate({
-          config: merged,
+          ...request,
           trials: flags.tune,
-          data: { path: flags.data, labels: flags.labels },
-          val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
-          inputState: flags.inputState,
-          outputState: flags.outputState,
-          overwriteOutputState: flags.overwriteOutputState === true,
-          taskId: flags.taskId,
           executor: localExecutor({ logger: stderrLogger, callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()] }),
           onTrial: (p) => process.stderr.write(trialLine("update --tune", p)),
           onOutputWritten: () => (written = true),
@@ -166,13 +170,7 @@ Examples:
         return;
       }
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({
-        config: merged,
-        data: { path: flags.data, labels: flags.labels },
-        val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
-        inputState: flags.inputState,
-        outputState: flags.outputState,
-        overwriteOutputState: flags.overwriteOutputState === true,
-        taskId: flags.taskId,
+        ...request,
         callbacks: [...progressCallbacks("update"), yieldForSignals()],
         logger: stderrLogger,
         drift: flags.drift === undefined ? undefined : { detector: flags.drift },
