@@ -56,6 +56,14 @@ function summaryText(result: TuneResult, out: string): string {
   ].join("\n") + "\n";
 }
 
+/** Trials run in this process, each with its progress lines on stderr (named by trial and rung) and Ctrl-C honoured. */
+export function cliLocalExecutor(): TrialExecutor {
+  return localExecutor({
+    logger: stderrLogger,
+    callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()],
+  });
+}
+
 async function queueExecutorFor(url: string, concurrency: number): Promise<TrialExecutor & { close(): Promise<void> }> {
   // Loaded only with --queue: a local search needs neither BullMQ nor ioredis.
   const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
@@ -103,7 +111,7 @@ Examples:
       await mkdir(out, { recursive: true });
       if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
       const executor: TrialExecutor & { close?: () => Promise<void> } = flags.queue === undefined
-        ? localExecutor({ logger: stderrLogger, callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()] })
+        ? cliLocalExecutor()
         : await queueExecutorFor(flags.queue, flags.queueConcurrency ?? 2);
       // Workers run elsewhere: every path they get is absolute (the trial folders are, under the absolute --out).
       const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });

@@ -11,9 +11,8 @@ import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, h
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { DEFAULT_TASK_ID } from "../task_id.js";
 import { tunedUpdate, type TunedUpdateSummary } from "../tuning/tune_update.js";
-import { localExecutor } from "../tuning/executor.js";
 import { positiveInt } from "./number_flags.js";
-import { formatParams, trialLine } from "./tune_command.js";
+import { cliLocalExecutor, formatParams, trialLine } from "./tune_command.js";
 
 /**
  * The validation sets of the state, numbered [1], [2], ... for the phase lines: after update 1 the phases also
@@ -161,7 +160,7 @@ Examples:
         const tuned = await exitCleanlyOnSignals(flags.outputState, () => tunedUpdate({
           ...request,
           trials: flags.tune,
-          executor: localExecutor({ logger: stderrLogger, callbacks: (spec) => [...progressCallbacks(`trial ${spec.trialId}${spec.rung > 0 ? ` rung ${spec.rung}` : ""}`), yieldForSignals()] }),
+          executor: cliLocalExecutor(),
           onTrial: (p) => process.stderr.write(trialLine("update --tune", p)),
           onOutputWritten: () => (written = true),
         }), { written: () => written });
