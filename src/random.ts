@@ -4,7 +4,7 @@
  * 32-bit numbers: that state is persisted in state folders so a resumed run
  * continues the very same random stream.
  */
-import { xoroshiro128plus, xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
+import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import type { JumpableRandomGenerator } from "pure-rand/types/JumpableRandomGenerator";
 
@@ -13,9 +13,20 @@ export type RandomState = readonly number[];
 export class Random {
   private constructor(private readonly generator: JumpableRandomGenerator) {}
 
+  /**
+   * A fresh stream for an integer seed (only its low 32 bits count).
+   *
+   * pure-rand's own seeding, `xoroshiro128plus(seed)`, starts from the state
+   * (-1, ~seed, seed, 0), so the first 32-bit output is always ~seed: every
+   * fresh stream from a seed below 2^31 (all of `deriveSeed`'s) began with a
+   * float >= 0.5 and a draw from the upper half of any range. Here the four
+   * state words are instead four mixes of the seed (murmur3's 32-bit
+   * finaliser of seed + k * golden ratio, k = 1..4, the SplitMix idea), so
+   * nearby seeds give unrelated streams from the first draw on.
+   */
   static fromSeed(seed: number): Random {
     if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-    return new Random(xoroshiro128plus(seed | 0));
+    return new Random(xoroshiro128plusFromState(seedState(seed | 0)));
   }
 
   static fromState(state: RandomState): Random {
@@ -57,6 +68,23 @@ export class Random {
     for (let i = 0; i < n; i++) out[i] = i;
     return this.shuffle(out);
   }
+}
+
+/** murmur3's 32-bit finaliser: a bijection whose output bits each depend on every input bit. */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) | 0;
+}
+
+/**
+ * The four xoroshiro128+ state words for a seed. They cannot all be 0 (the
+ * one state the generator never leaves): mix32 is a bijection and the four
+ * inputs differ, so at most one of them maps to 0.
+ */
+export function seedState(seed: number): number[] {
+  const golden = 0x9e3779b9;
+  return [1, 2, 3, 4].map((k) => mix32((seed + Math.imul(k, golden)) | 0));
 }
 
 /**

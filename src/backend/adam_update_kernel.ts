@@ -49,10 +49,32 @@ export interface AdamStepAttrs {
 }
 
 /**
+ * float32's smallest normal number, 2^-126. Moments below it in magnitude
+ * are stored as 0: see flushSubnormal.
+ */
+export const SMALLEST_NORMAL = 2 ** -126;
+
+/**
+ * 0 for a subnormal (|x| < 2^-126), x otherwise (NaN stays NaN). A weight
+ * whose gradient stays exactly 0 (a dead ReLU unit, a pixel that is always
+ * 0) gets m <- 0.9 m until m is subnormal, and there 0.9 m rounds back to m:
+ * the moment stays subnormal for good, and on x86 every SIMD operation on it
+ * takes a microcode assist (wasm cannot switch on flush-to-zero). That made
+ * Adam up to 5x slower, a quarter of an RD expert's time
+ * (docs/performance.md). The weights do not notice: the step a subnormal
+ * moment gives, at most lr * 2^-126 / epsilon, is far below float32's
+ * resolution of any weight above about 1e-24.
+ */
+export function flushSubnormal(x: number): number {
+  return Math.abs(x) < SMALLEST_NORMAL ? 0 : x;
+}
+
+/**
  * The update, element by element (PyTorch's Adam/AdamW), each operation
  * rounded to float32:
  *   g = grad + coupledDecay * w
  *   m' = beta1 m + (1 - beta1) g;  v' = beta2 v + (1 - beta2) (g g)
+ *   m', v' flushed to 0 where subnormal (flushSubnormal)
  *   w' = w * decoupledFactor - (stepSize * m') / (sqrt(v') * secondMomentCorrection + epsilon)
  */
 export function adamUpdateArrays(
@@ -76,8 +98,8 @@ export function adamUpdateArrays(
   for (let i = 0; i < value.length; i++) {
     const w = value[i]!;
     const g = f(grad[i]! + f(coupledDecay * w));
-    const m1 = f(f(beta1 * m[i]!) + f(oneMinusBeta1 * g));
-    const v1 = f(f(beta2 * v[i]!) + f(oneMinusBeta2 * f(g * g)));
+    const m1 = flushSubnormal(f(f(beta1 * m[i]!) + f(oneMinusBeta1 * g)));
+    const v1 = flushSubnormal(f(f(beta2 * v[i]!) + f(oneMinusBeta2 * f(g * g))));
     out.m[i] = m1;
     out.v[i] = v1;
     const denominator = f(f(f(Math.sqrt(v1)) * correction) + epsilon);

@@ -9,7 +9,7 @@
  * tfjs multiplies a float32 accumulator each step.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ADAM_UPDATE, hasAdamUpdateKernel, registerAdamUpdateKernel, type AdamStepAttrs } from "../backend/adam_update_kernel.js";
+import { ADAM_UPDATE, SMALLEST_NORMAL, hasAdamUpdateKernel, registerAdamUpdateKernel, type AdamStepAttrs } from "../backend/adam_update_kernel.js";
 
 export interface FusedAdamSettings {
   beta1: number;
@@ -103,8 +103,10 @@ function fusedUpdate(variable: tf.Variable, grad: tf.Tensor, { m, v }: Moments, 
 export function composedUpdate(variable: tf.Variable, grad: tf.Tensor, { m, v }: Moments, attrs: AdamStepAttrs): Updated {
   return tf.tidy(() => {
     const g = attrs.coupledDecay > 0 ? tf.add(grad, tf.mul(variable, attrs.coupledDecay)) : grad;
-    const m1 = tf.add(tf.mul(m, attrs.beta1), tf.mul(g, attrs.oneMinusBeta1));
-    const v1 = tf.add(tf.mul(v, attrs.beta2), tf.mul(tf.square(g), attrs.oneMinusBeta2));
+    // Subnormal moments are stored as 0, as the fused kernel does (see flushSubnormal).
+    const flush = (x: tf.Tensor): tf.Tensor => tf.where(tf.less(tf.abs(x), SMALLEST_NORMAL), tf.zerosLike(x), x);
+    const m1 = flush(tf.add(tf.mul(m, attrs.beta1), tf.mul(g, attrs.oneMinusBeta1)));
+    const v1 = flush(tf.add(tf.mul(v, attrs.beta2), tf.mul(tf.square(g), attrs.oneMinusBeta2)));
     const decayed = attrs.decoupledFactor !== 1 ? tf.mul(variable, attrs.decoupledFactor) : variable;
     const denominator = tf.add(tf.mul(tf.sqrt(v1), attrs.secondMomentCorrection), attrs.epsilon);
     const value = tf.sub(decayed, tf.div(tf.mul(m1, attrs.stepSize), denominator));

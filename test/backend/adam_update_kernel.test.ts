@@ -245,3 +245,59 @@ test("a variable without a gradient keeps its value and moments", async () => {
     tf.dispose([a, b]);
   });
 });
+
+/** The float32 chain without the flush: what the kernel computed before subnormal moments were stored as 0. */
+function unflushedStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, a: AdamStepAttrs): void {
+  const f = Math.fround;
+  for (let i = 0; i < w.length; i++) {
+    m[i] = f(f(f(a.beta1) * m[i]!) + f(f(a.oneMinusBeta1) * g[i]!));
+    v[i] = f(f(f(a.beta2) * v[i]!) + f(f(a.oneMinusBeta2) * f(g[i]! * g[i]!)));
+    const denominator = f(f(f(Math.sqrt(v[i]!)) * f(a.secondMomentCorrection)) + f(a.epsilon));
+    w[i] = f(w[i]! * f(a.decoupledFactor)) - f(f(f(a.stepSize) * m[i]!) / denominator);
+  }
+}
+
+test("a moment whose gradient stays 0 reaches 0 instead of sticking at a subnormal, and the weights move exactly as without the flush", () => {
+  // Weights of every size a trained layer has; one gradient step, then 3000 steps of exact zeros (a dead unit).
+  const w0 = Float32Array.from([0.05, -0.3, 1.5, 1e-3, -2e-6, 7e-12]);
+  const first = Float32Array.from([0.02, -1e-3, 4, 1e-6, -3e-2, 5e-4]);
+  const flushed = { w: Float32Array.from(w0), m: new Float32Array(6), v: new Float32Array(6) };
+  const plain = { w: Float32Array.from(w0), m: new Float32Array(6), v: new Float32Array(6) };
+  const zeros = new Float32Array(6);
+  let stuckBefore = 0;
+  for (let t = 1; t <= 3000; t++) {
+    const g = t === 1 ? first : zeros;
+    const a = attrsAt(t, 1e-3);
+    adamUpdateArrays(flushed.w, g, flushed.m, flushed.v, { value: flushed.w, m: flushed.m, v: flushed.v }, a);
+    unflushedStep(plain.w, g, plain.m, plain.v, a);
+    for (const x of flushed.m) assert.ok(x === 0 || Math.abs(x) >= 2 ** -126, `step ${t}: stored subnormal moment ${x}`);
+  }
+  for (const x of plain.m) if (x !== 0 && Math.abs(x) < 2 ** -126) stuckBefore++;
+  assert.ok(stuckBefore >= 4, `without the flush, first moments stay subnormal (${stuckBefore} of 6): the case this test is about`);
+  assert.deepEqual(Array.from(flushed.m), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(flushed.w), Array.from(plain.w), "the weights are bit for bit those of the unflushed chain");
+});
+
+test("NaN moments stay NaN on wasm, cpu and the reference (the flush does not hide them)", async () => {
+  const c: Case = {
+    w: Float32Array.from([0.5, 0.5, 0.5, 0.5, 0.5]),
+    g: Float32Array.from([NaN, 0, 0, 0, NaN]),
+    m: Float32Array.from([0, NaN, 0, 0, 0]),
+    v: Float32Array.from([0, 0, NaN, 0, 0]),
+    attrs: attrsAt(3, 0.01),
+  };
+  const expected = reference(c);
+  for (const backend of ["wasm", "cpu"] as const) {
+    await useBackend(backend);
+    const [value, m, v] = tf.tidy(() => {
+      const inputs = { value: tf.tensor1d(c.w), grad: tf.tensor1d(c.g), m: tf.tensor1d(c.m), v: tf.tensor1d(c.v) };
+      return (tf.engine().runKernel(ADAM_UPDATE, inputs, c.attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]).map((t) => Array.from(t.dataSync()));
+    });
+    // Lanes 0-2 and 4 are in the SIMD body or the scalar tail; each NaN input must give NaN where it flows.
+    assert.deepEqual(m!.map(Number.isNaN), [true, true, false, false, true], `${backend} m`);
+    assert.deepEqual(v!.map(Number.isNaN), [true, false, true, false, true], `${backend} v`);
+    assert.deepEqual(value!.map(Number.isNaN), [true, true, true, false, true], `${backend} value`);
+    assert.deepEqual(value!.map(Number.isNaN), Array.from(expected.value).map(Number.isNaN));
+  }
+  await useBackend("wasm");
+});

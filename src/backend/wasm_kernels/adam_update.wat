@@ -6,6 +6,12 @@
 ;;   v'  = beta2 * v + oneMinusBeta2 * (g * g)
 ;;   w'  = w * decoupledFactor - (stepSize * m') / (sqrt(v') * correction + epsilon)
 ;;
+;; and then m' and v' are stored as 0 where |m'| or |v'| is below 2^-126
+;; (float32's smallest normal number): a weight whose gradient stays 0 would
+;; otherwise keep a subnormal moment for good (0.9 * m rounds back to m), and
+;; on x86 every SIMD operation on a subnormal takes a slow microcode assist
+;; (wasm cannot switch on flush-to-zero). NaN is kept (the comparison is false).
+;;
 ;; Every operation is a single IEEE float32 operation in this order (wasm has
 ;; no fused multiply-add), so the result equals the op-by-op float32 chain
 ;; bit for bit. Pointers are byte offsets into the heap; outW may not alias
@@ -24,6 +30,8 @@
     (local $i i32) (local $end i32) (local $simdEnd i32)
     (local $x v128) (local $g v128) (local $m1 v128) (local $v1 v128)
     (local $sx f32) (local $sg f32) (local $sm1 f32) (local $sv1 f32)
+    (local $tiny v128)
+    (local.set $tiny (f32x4.splat (f32.const 0x1p-126)))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (local.set $simdEnd (i32.and (local.get $end) (i32.const -16)))
     (block $simdDone
@@ -42,6 +50,8 @@
           (f32x4.add
             (f32x4.mul (f32x4.splat (local.get $beta2)) (v128.load (i32.add (local.get $v) (local.get $i))))
             (f32x4.mul (f32x4.splat (local.get $oneMinusBeta2)) (f32x4.mul (local.get $g) (local.get $g)))))
+        (local.set $m1 (v128.andnot (local.get $m1) (f32x4.lt (f32x4.abs (local.get $m1)) (local.get $tiny))))
+        (local.set $v1 (v128.andnot (local.get $v1) (f32x4.lt (f32x4.abs (local.get $v1)) (local.get $tiny))))
         (v128.store (i32.add (local.get $outM) (local.get $i)) (local.get $m1))
         (v128.store (i32.add (local.get $outV) (local.get $i)) (local.get $v1))
         (v128.store (i32.add (local.get $outW) (local.get $i))
@@ -71,6 +81,8 @@
           (f32.add
             (f32.mul (local.get $beta2) (f32.load (i32.add (local.get $v) (local.get $i))))
             (f32.mul (local.get $oneMinusBeta2) (f32.mul (local.get $sg) (local.get $sg)))))
+        (if (f32.lt (f32.abs (local.get $sm1)) (f32.const 0x1p-126)) (then (local.set $sm1 (f32.const 0))))
+        (if (f32.lt (f32.abs (local.get $sv1)) (f32.const 0x1p-126)) (then (local.set $sv1 (f32.const 0))))
         (f32.store (i32.add (local.get $outM) (local.get $i)) (local.get $sm1))
         (f32.store (i32.add (local.get $outV) (local.get $i)) (local.get $sv1))
         (f32.store (i32.add (local.get $outW) (local.get $i))
