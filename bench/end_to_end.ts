@@ -22,7 +22,7 @@
  * size (first update) and memory size (second update's consolidation).
  * Progress goes to stderr; the markdown section to stdout (and to --out).
  *
- *   npx tsx bench/end_to_end.ts [--quick] [--rounds N] [--out fragment.md] [--only relearn,relearn-threads,fit-stock,fit-overrides,torch1,torch2,growth]
+ *   npx tsx bench/end_to_end.ts [--quick] [--rounds N] [--out fragment.md] [--only relearn,relearn-threads,fit-stock,fit-overrides,torch1,torch1-ftz,torch2,growth]
  */
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -51,12 +51,12 @@ const PYTHON = "/usr/bin/python3";
 const FEATURES = 784;
 const CLASSES = 10;
 const LEARNING_RATE = 1e-3;
-const VARIANTS = ["relearn", "relearn-threads", "fit-stock", "fit-overrides", "torch1", "torch2", "growth"] as const;
+const VARIANTS = ["relearn", "relearn-threads", "fit-stock", "fit-overrides", "torch1", "torch1-ftz", "torch2", "growth"] as const;
 type Variant = (typeof VARIANTS)[number];
 /** The variants that do the whole protocol (a column of the table each). */
 type RunVariant = Exclude<Variant, "growth">;
 const LABELS: Record<RunVariant, string> = {
-  relearn: "relearn", "relearn-threads": "relearn, 2 wasm threads", "fit-stock": "fit (stock)", "fit-overrides": "fit (overrides)", torch1: "PyTorch 1 thread", torch2: "PyTorch 2 threads",
+  relearn: "relearn", "relearn-threads": "relearn, 2 wasm threads", "fit-stock": "fit (stock)", "fit-overrides": "fit (overrides)", torch1: "PyTorch 1 thread", "torch1-ftz": "PyTorch 1 thread, flush_denormal", torch2: "PyTorch 2 threads",
 };
 
 /** Everything a worker needs to rebuild the same updates; passed as JSON. */
@@ -366,13 +366,14 @@ function torchVersion(): string | null {
 }
 
 /** The torch script gets the class groups and the exact chunk positions, so it trains on the same items. */
-async function torchRun(s: Settings, threads: number): Promise<RunResult> {
+async function torchRun(s: Settings, threads: number, flushDenormal = false): Promise<RunResult> {
   const { train, test } = await loadFashionMnist({ source: "full" });
   const updates = classIncremental({ train, test, tasks: 5, seed: s.seed }).slice(0, s.tasks);
   const config = {
     ...s,
     dataPath: FASHION_MNIST_FULL_PATH,
     threads,
+    flushDenormal,
     groups: updates.map((u) => u.classes ?? []),
     chunkRows: updates.map((u, i) => {
       const rows = chunkRows(u.train.length, s.chunkLimit, s.seed, i);
@@ -509,6 +510,7 @@ function report({ s, command, torch, rounds, runs, loads, growth }: ReportInput)
   };
   const bullets = [
     ["relearn / PyTorch (1 thread)", ratio("relearn", "torch1"), "; target <= 2"],
+    ["relearn / PyTorch (1 thread, flush_denormal)", ratio("relearn", "torch1-ftz"), ""],
     ["relearn / PyTorch (2 threads)", ratio("relearn", "torch2"), ""],
     ["relearn on 2 wasm threads / PyTorch (2 threads)", ratio("relearn-threads", "torch2"), "; target <= 1"],
     ["fit (stock) / relearn", ratio("fit-stock", "relearn"), "; target >= 3"],
@@ -579,7 +581,7 @@ async function worker(kind: string, s: Settings): Promise<unknown> {
 
 /** One whole-protocol run of a variant, in its own process. */
 const runVariant = (v: RunVariant, s: Settings): Promise<RunResult> =>
-  v === "torch1" || v === "torch2" ? torchRun(s, v === "torch1" ? 1 : 2) : nodeWorker<RunResult>(v, s);
+  v === "torch1" || v === "torch1-ftz" || v === "torch2" ? torchRun(s, v === "torch2" ? 2 : 1, v === "torch1-ftz") : nodeWorker<RunResult>(v, s);
 
 async function main(): Promise<void> {
   if (args.worker !== undefined) {
@@ -596,7 +598,7 @@ async function main(): Promise<void> {
   const command = ["npx tsx bench/end_to_end.ts", ...(args.quick ? ["--quick"] : []), ...(args.rounds ? ["--rounds", args.rounds] : []), ...(args.only ? ["--only", args.only] : [])].join(" ");
   // Table order, whatever order --only names them in; growth is not compared with anything and runs once at the end.
   const timed = VARIANTS.filter((v): v is RunVariant => v !== "growth" && only.includes(v)).filter((v) => {
-    if ((v === "torch1" || v === "torch2") && torch === null) {
+    if ((v === "torch1" || v === "torch1-ftz" || v === "torch2") && torch === null) {
       log(`${v}: skipped (${PYTHON} cannot import torch)`);
       return false;
     }

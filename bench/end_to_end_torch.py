@@ -15,7 +15,8 @@ epoch, as relearn does.
 
 Prints one JSON line: wall time per update and phase, peak RSS (KiB), the
 accuracy on the test sets of the updates so far after the last update.
-Thread counts: set OPENBLAS_NUM_THREADS and OMP_NUM_THREADS in the
+With "flushDenormal": true, torch.set_flush_denormal(True) (the "torch1-ftz"
+variant). Thread counts: set OPENBLAS_NUM_THREADS and OMP_NUM_THREADS in the
 environment (torch.set_num_threads alone does not bound OpenBLAS).
 """
 import gzip
@@ -140,6 +141,9 @@ def main():
     config = json.loads(sys.argv[1])
     threads = int(config["threads"])
     torch.set_num_threads(threads)
+    # Off by default in PyTorch, as in relearn's wasm (which cannot switch it on):
+    # with it, subnormal floats are treated as 0 by the CPU itself.
+    torch.set_flush_denormal(bool(config.get("flushDenormal", False)))
     seed = int(config["seed"])
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
