@@ -58,7 +58,9 @@ async function accuracyOf(updater: ModelUpdater, t: number): Promise<number> {
 
 for (const [name, memorySize] of [...[...REPLAY_UPDATERS, "joint"].map((n) => [n, 500] as const), ["gdumb", 100] as const]) {
   test(`task-incremental ${name} (memory ${memorySize}): task 0 keeps its accuracy after an update on task 1, each item through its own head, no tensor leak`, async () => {
-    const updater = make(name, { memorySize });
+    // CLS-ER predicts with its stable model, by default an average over about 1,000 steps; these tasks are 40 steps,
+    // so with the defaults the new head's accuracy lands anywhere in 0.70-0.91 (seeds 0-5). Shorter averages: 1.0.
+    const updater = make(name, { memorySize, ...(name === "cls-er" ? { stableModelUpdateWeight: 0.6, plasticModelUpdateWeight: 0.5 } : {}) });
     await updater.update(train[0]!, { taskId: TASKS[0] });
     const afterFirst = await accuracyOf(updater, 0);
     updater.model.ensureHead(TASKS[1]!); // the head's own tensors are not a leak

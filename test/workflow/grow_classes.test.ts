@@ -23,7 +23,10 @@ test("update 3 with new classes: a clear error without --grow-classes; with it t
   const dir = await workflowFolder();
   try {
     const base = workflowConfig();
-    await writeConfig(join(dir, "relearn.json"), { ...base, model: { ...base.model, classes: 4 } });
+    // ER, which trains on each chunk itself: RD on this toy (memory 40, or even every item in memory) leaves one class
+    // at 0 accuracy for some seeds, a new class included, so "the new classes are learned" would test RD's luck.
+    // RD's growing is tested in test/updaters/grow_classes.test.ts.
+    await writeConfig(join(dir, "relearn.json"), { ...base, updater: "er", model: { ...base.model, classes: 4 } });
     const config = await readConfig(join(dir, "relearn.json"));
     await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "v1") });
     await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: join(dir, "v1"), outputState: join(dir, "v2") });
