@@ -84,7 +84,10 @@ function formatTuning(t: TunedUpdateSummary): string {
 /** The flags' settings as overrides (undefined when no flag sets any), checked for their types. */
 function commandLineOverrides(options: Record<string, unknown>, data: Record<string, unknown>): ConfigOverrides | undefined {
   if (Object.keys(options).length === 0 && Object.keys(data).length === 0) return undefined;
-  const parsed = configOverridesSchema.safeParse({ options, data });
+  const parsed = configOverridesSchema.safeParse({
+    ...(Object.keys(options).length === 0 ? {} : { options }),
+    ...(Object.keys(data).length === 0 ? {} : { data }),
+  });
   if (!parsed.success) throw new OptionsError(`invalid command-line settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return parsed.data;
 }
