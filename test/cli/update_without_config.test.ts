@@ -12,7 +12,8 @@ import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
-import { writeConfig } from "../../src/workflow/config.js";
+import { parseConfig, writeConfig } from "../../src/workflow/config.js";
+import { updateFromConfig } from "../../src/workflow/update.js";
 import { readDataFile } from "../../src/workflow/data_files.js";
 import { createUpdater } from "../../src/updaters/registry.js";
 
@@ -107,4 +108,20 @@ test("update: a config naming another updater than the state's, a fresh start wi
   const given = runCli(["update", "--config", join(dir, "rd.json"), "--data", join(dir, "chunk2.csv"), "--input-state", join(dir, "library"), "--output-state", join(dir, "library-v2")]);
   assert.equal(given.status, 0, given.stderr);
   assert.equal((await manifestOf(join(dir, "library-v2"))).data.config?.["updater"], "rd");
+});
+
+test("a state's recorded config survives a resume and save unchanged: the re-saved state is byte-identical", { timeout: 300_000 }, async () => {
+  const dir = await budgetFolder();
+  const config = parseConfig({ ...workflowConfig({ maxEpochs: 1, consolidationEpochs: 1, backend: "cpu" }), updater: "rd-budget" });
+  await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "v1") });
+  const updater = createUpdater("rd-budget", { ...config.options, inputStateFolder: join(dir, "v1") });
+  try {
+    await updater.prepare();
+    await updater.saveState(join(dir, "copy"));
+  } finally {
+    updater.dispose();
+  }
+  const original = await readFile(join(dir, "v1", "manifest.json"), "utf8");
+  assert.equal(await readFile(join(dir, "copy", "manifest.json"), "utf8"), original);
+  assert.equal((JSON.parse(original) as Manifest).data.config?.["updater"], "rd-budget");
 });
