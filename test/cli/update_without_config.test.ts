@@ -49,6 +49,10 @@ test("update without --config continues with the state's recorded updater and op
   assert.equal((recorded["options"] as Record<string, unknown>)["maxEpochs"], 2);
   assert.equal(recorded["$schema"], undefined, "the config file's $schema path is not recorded");
   assert.deepEqual(recorded["model"], workflowConfig().model);
+  const inspected = runCli(["inspect", join(dir, "v1")]);
+  assert.match(inspected.stdout, /^updater: repeated-distillation, 1 update/m);
+  assert.match(inspected.stdout, /^config: updater rd-budget, recorded \(relearn update continues with it when given no --config\)$/m);
+  assert.deepEqual((JSON.parse(runCli(["inspect", join(dir, "v1"), "--json"]).stdout) as { config: unknown }).config, recorded);
 
   const withConfig = runCli(["update", "--config", config, "--data", join(dir, "chunk2.csv"), "--input-state", join(dir, "v1"), "--output-state", join(dir, "v2-config"), "--json"]);
   assert.equal(withConfig.status, 0, withConfig.stderr);
