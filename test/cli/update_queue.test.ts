@@ -58,6 +58,27 @@ test("update --queue enqueues the update (config and overrides, paths absolute) 
   }
 });
 
+test("update --queue without --config enqueues a job without one (the worker takes the input state's when it runs); without --input-state too it is refused", async () => {
+  const dir = folders.track(await workflowFolder(10));
+  // The input state need not exist yet: an earlier job of the lineage may write it.
+  const run = runCli(["update", "--data", join(dir, "chunk2.csv"), "--input-state", join(dir, "s"), "--output-state", join(dir, "s"), "--epochs", "3", "--queue", redis.url]);
+  assert.equal(run.status, 0, run.stderr);
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(redis.url)) });
+  try {
+    const job = await queue.getJob(run.stdout.trim());
+    assert.ok(job);
+    const data = job.data as UpdateJobData;
+    assert.equal(data.config, undefined);
+    assert.deepEqual(data.overrides, { options: { maxEpochs: 3 } });
+    assert.equal(data.inputState, join(dir, "s"));
+  } finally {
+    await queue.close();
+  }
+  const fresh = runCli(["update", "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "t"), "--queue", redis.url]);
+  assert.equal(fresh.status, 1);
+  assert.match(fresh.stderr, /give --config \(relearn init writes one\), or --input-state/);
+});
+
 test("update --queue: an unreachable Redis, a bad URL, --wait without --queue are errors (exit 1)", async () => {
   const dir = folders.track(await workflowFolder(10));
   const base = ["update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "s")];
