@@ -25,6 +25,7 @@ export { loadFashionMnist, type FashionMnist, type FashionMnistOptions } from ".
 // The production workflow: config files and state folders, one call per CLI command.
 export { readConfig, writeConfig, parseConfig, defaultConfig, configJsonSchema, relearnConfigSchema, type RelearnConfig, type DataFormat } from "./workflow/config.js";
 export { updateFromConfig, type UpdateRequest, type UpdateSummary, type MemoryDrift } from "./workflow/update.js";
+export type { ConfigOverrides } from "./workflow/state_config.js";
 export { evaluateState, type Evaluation } from "./workflow/evaluate_state.js";
 export { predictState, predictionsToCsv, predictionsToJsonl } from "./workflow/predict_state.js";
 export { driftFromFiles, type DriftRequest, type DriftFilesReport } from "./workflow/drift_files.js";

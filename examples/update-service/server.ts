@@ -22,11 +22,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { Queue } from "bullmq";
+// The package's two entries, from source (in your project: from "relearn" and "relearn/queue").
 import { RelearnError, predictState, readConfig } from "../../src/index.js";
-import { checkRedisReachable, parseRedisUrl, redisOptions } from "../../src/queue/connection.js";
-import { UpdateProducer } from "../../src/queue/enqueue.js";
-import { QUEUE_NAME } from "../../src/queue/names.js";
+import { UpdateProducer, checkRedisReachable, parseRedisUrl } from "../../src/queue/index.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -43,8 +41,6 @@ await checkRedisReachable(target);
 const config = await readConfig(args.config);
 const root = resolve(args.root);
 const producer = new UpdateProducer(target);
-const queue = new Queue(QUEUE_NAME, { connection: redisOptions(target) });
-queue.on("error", () => {}); // ioredis reconnects; requests meanwhile wait for it
 
 class HttpError extends Error {
   constructor(
@@ -121,10 +117,9 @@ async function predictFor(request: IncomingMessage, lineage: string): Promise<[n
 }
 
 async function jobStatus(id: string): Promise<[number, unknown]> {
-  const job = await queue.getJob(id);
-  if (job === undefined) throw new HttpError(404, `no job ${id}`);
-  const state = await job.getState();
-  return [200, { state, ...(state === "completed" ? { result: job.returnvalue } : {}), ...(state === "failed" ? { failedReason: job.failedReason } : {}) }];
+  const status = await producer.status(id);
+  if (status === undefined) throw new HttpError(404, `no job ${id}`);
+  return [200, status];
 }
 
 async function route(request: IncomingMessage): Promise<[number, unknown]> {
@@ -143,8 +138,8 @@ const server = createServer((request: IncomingMessage, response: ServerResponse)
       response.end(JSON.stringify(value));
     },
     (error: Error) => {
-      // Bad data or options (a RelearnError) are the client's to fix; anything else is ours.
-      const status = error instanceof HttpError ? error.status : error instanceof RelearnError || error.name === "QueueError" ? 400 : 500;
+      // Bad data or options (a RelearnError; a QueueError for an invalid job is one) are the client's to fix; anything else is ours.
+      const status = error instanceof HttpError ? error.status : error instanceof RelearnError ? 400 : 500;
       response.writeHead(status, { "content-type": "application/json" });
       response.end(JSON.stringify({ error: error.message }));
     },
@@ -162,6 +157,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     server.close();
     // Closing the Redis connections waits for Redis; if it is away, do not wait for ever.
     setTimeout(() => process.exit(0), 2000).unref();
-    void Promise.all([producer.close(), queue.close()]).then(() => process.exit(0));
+    void producer.close().then(() => process.exit(0));
   });
 }

@@ -20,6 +20,9 @@ export function inspectCommand(): Command {
         `updater: ${s.updater}, ${s.updatesDone} update(s) so far; ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`,
         `options: ${JSON.stringify(s.options)}`,
         `data settings (evaluate and predict read files with them): ${s.dataSettings ? JSON.stringify(s.dataSettings) : "none stored"}`,
+        s.config === null
+          ? "config: none recorded (relearn update from this state needs --config)"
+          : `config: updater ${String(s.config["updater"])}, recorded (relearn update continues with it when given no --config)`,
         ...(s.exemplars ? [formatExemplars(s.exemplars)] : []),
         ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered, ${s.memory.policy}), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
         `validation sets: ${s.validationSets.map((v) => `${v.taskId} (${v.items})`).join(", ") || "none"}`,

@@ -2,7 +2,8 @@
 import { Command, Option } from "commander";
 import { DRIFT_DETECTORS } from "../drift/detector.js";
 import { describeDrift } from "./drift_command.js";
-import { readConfig, parseConfig } from "../workflow/config.js";
+import { readConfig } from "../workflow/config.js";
+import { applyOverrides, configOverridesSchema, type ConfigOverrides } from "../workflow/state_config.js";
 import { OptionsError } from "../errors.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatExemplars, formatHistogram, printJson, stderrLogger } from "./output.js";
@@ -80,10 +81,21 @@ function formatTuning(t: TunedUpdateSummary): string {
   ].join("\n") + "\n";
 }
 
+/** The flags' settings as overrides (undefined when no flag sets any), checked for their types. */
+function commandLineOverrides(options: Record<string, unknown>, data: Record<string, unknown>): ConfigOverrides | undefined {
+  if (Object.keys(options).length === 0 && Object.keys(data).length === 0) return undefined;
+  const parsed = configOverridesSchema.safeParse({
+    ...(Object.keys(options).length === 0 ? {} : { options }),
+    ...(Object.keys(data).length === 0 ? {} : { data }),
+  });
+  if (!parsed.success) throw new OptionsError(`invalid command-line settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
+
 export function updateCommand(): Command {
   return new Command("update")
     .description("update the model of a state folder with new data and write the next state (atomically)")
-    .requiredOption("--config <file>", "config file (relearn init makes one)")
+    .option("--config <file>", "config file (relearn init makes one); default with --input-state: the config the state records (the one its updates ran with)")
     .requiredOption("--data <file>", "training data: a CSV file (features and a label column; any name, gzip'd or not), or an IDX images file with --labels")
     .option("--labels <file>", "the IDX labels file of --data, required when --data is IDX images (a CSV file carries its labels)")
     .option("--val <file>", "validation data (CSV, or IDX images with --val-labels)")
@@ -119,6 +131,9 @@ export function updateCommand(): Command {
 Examples:
   relearn update --config relearn.json --data chunk1.csv --output-state state/v1
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --output-state state/v2
+  relearn update --data chunk3.csv --input-state state/v2 --output-state state/v3
+    (no --config: continues with the config state/v2 records, the one its updates ran with; a --config given
+     must name the state's updater; flags such as --epochs apply to this update only)
   relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
   relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
@@ -127,27 +142,33 @@ Examples:
   (to enqueue an update for a worker instead, with --queue, see relearn worker --help)`,
     )
     .action(async (flags) => {
-      const config = await readConfig(flags.config);
-      const overrides: Record<string, unknown> = {};
-      if (flags.epochs !== undefined) overrides["maxEpochs"] = Number(flags.epochs);
-      if (flags.memorySize !== undefined) overrides["memorySize"] = Number(flags.memorySize);
-      if (flags.seed !== undefined) overrides["seed"] = Number(flags.seed);
-      if (flags.backend !== undefined) overrides["backend"] = flags.backend;
-      if (flags.growClasses === true) overrides["growClasses"] = true;
-      const data = { ...config.data, ...dataFlagSettings(flags) };
-      const merged = parseConfig({ ...config, options: { ...config.options, ...overrides }, data }, `${flags.config} with command-line overrides`);
+      // Without --config: the config the input state records (src/workflow/state_config.ts has the rules).
+      const config = flags.config === undefined ? undefined : await readConfig(flags.config);
+      const options: Record<string, unknown> = {};
+      if (flags.epochs !== undefined) options["maxEpochs"] = Number(flags.epochs);
+      if (flags.memorySize !== undefined) options["memorySize"] = Number(flags.memorySize);
+      if (flags.seed !== undefined) options["seed"] = Number(flags.seed);
+      if (flags.backend !== undefined) options["backend"] = flags.backend;
+      if (flags.growClasses === true) options["growClasses"] = true;
+      const overrides = commandLineOverrides(options, dataFlagSettings(flags));
+      // Checked now, against the config file when there is one (else the worker or the update checks them with the state's).
+      if (config !== undefined && overrides !== undefined) applyOverrides(config, overrides);
+      if (config === undefined && flags.inputState === undefined) {
+        throw new OptionsError("give --config (relearn init writes one), or --input-state to continue a state with the config it records");
+      }
       if (flags.queue !== undefined) {
         if (flags.tune !== undefined) throw new OptionsError("--tune does not go with --queue: run the tuned update here (relearn tune --queue sends trials to workers)");
         // Loaded only with --queue: an update run here needs neither BullMQ nor ioredis.
         const { enqueueUpdateFromCli } = await import("./update_queue.js");
-        const outcome = await enqueueUpdateFromCli(flags, merged);
+        const outcome = await enqueueUpdateFromCli(flags, config, overrides);
         if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
         return;
       }
       if (flags.lineage !== undefined || flags.wait === true) throw new OptionsError("--lineage and --wait go with --queue");
       // What a plain update and a tuned one (each trial, and the kept state) share.
       const request = {
-        config: merged,
+        config,
+        overrides,
         data: { path: flags.data, labels: flags.labels },
         val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
         inputState: flags.inputState,

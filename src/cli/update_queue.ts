@@ -1,7 +1,8 @@
 /**
  * `relearn update ... --queue redis://...`: the update is enqueued for a worker instead of run here. The config
- * goes into the job with the command-line overrides applied, and every path is made absolute, so a worker with
- * another working directory (on a filesystem both see) finds the same files.
+ * (if given) and the command-line overrides go into the job, and every path is made absolute, so a worker with
+ * another working directory (on a filesystem both see) finds the same files. Without --config the worker takes
+ * the config the input state records when the job runs (an earlier job of the lineage may write that state).
  */
 import { resolve } from "node:path";
 import { OptionsError } from "../errors.js";
@@ -9,6 +10,7 @@ import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
 import { UpdateProducer } from "../queue/enqueue.js";
 import type { UpdateSummary } from "../workflow/update.js";
 import type { RelearnConfig } from "../workflow/config.js";
+import type { ConfigOverrides } from "../workflow/state_config.js";
 import { printJson } from "./output.js";
 
 export interface QueueFlags {
@@ -28,7 +30,11 @@ export interface QueueFlags {
 }
 
 /** Enqueues; with --wait, waits and returns the summary for the caller to print (`--json` prints here). */
-export async function enqueueUpdateFromCli(flags: QueueFlags, config: RelearnConfig): Promise<{ summary?: UpdateSummary }> {
+export async function enqueueUpdateFromCli(
+  flags: QueueFlags,
+  config: RelearnConfig | undefined,
+  overrides: ConfigOverrides | undefined,
+): Promise<{ summary?: UpdateSummary }> {
   if (flags.drift !== undefined) throw new OptionsError("--drift does not go with --queue: run relearn drift, or the update without --queue");
   const target = parseRedisUrl(flags.queue!);
   await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
@@ -37,7 +43,8 @@ export async function enqueueUpdateFromCli(flags: QueueFlags, config: RelearnCon
   try {
     const job = await producer.enqueue(
       {
-        config,
+        ...(config === undefined ? {} : { config }),
+        ...(overrides === undefined ? {} : { overrides }),
         data: file(flags.data, flags.labels),
         ...(flags.val === undefined ? {} : { val: file(flags.val, flags.valLabels) }),
         ...(flags.inputState === undefined ? {} : { inputState: resolve(flags.inputState) }),

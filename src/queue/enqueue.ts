@@ -20,6 +20,12 @@ export interface EnqueuedUpdate {
   seq: number;
 }
 
+/** A job's state (UpdateProducer.status); BullMQ's names, "unknown" included. */
+export type UpdateJobStatus =
+  | { state: "completed"; result: UpdateJobResult }
+  | { state: "failed"; failedReason: string }
+  | { state: string };
+
 export class UpdateProducer {
   private readonly redis: Redis;
   private readonly queue: Queue;
@@ -65,6 +71,19 @@ export class UpdateProducer {
     } catch (error) {
       throw new QueueError(`job ${jobId} failed: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Where job `jobId` is now: "waiting", "delayed", "active", "completed" (with its result) or "failed" (with the
+   * reason of its last attempt); undefined when the queue has no such job (never added, or removed).
+   */
+  async status(jobId: string): Promise<UpdateJobStatus | undefined> {
+    const job = await this.queue.getJob(jobId);
+    if (job === undefined) return undefined;
+    const state = await job.getState();
+    if (state === "completed") return { state, result: job.returnvalue as UpdateJobResult };
+    if (state === "failed") return { state, failedReason: job.failedReason };
+    return { state };
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,7 @@ import { OptionsError, StateError } from "../errors.js";
 import { fileSystemStore } from "../state/fs_store.js";
 import type { StateStore } from "../state/store.js";
 import type { RelearnConfig } from "../workflow/config.js";
+import { recordableConfig, resolveUpdateConfig, type ConfigOverrides } from "../workflow/state_config.js";
 import type { DataFile } from "../workflow/data_files.js";
 import type { UpdateSummary } from "../workflow/update.js";
 import { resolveSpace } from "./check_space.js";
@@ -26,7 +27,10 @@ import { withWorkDir } from "./work_dir.js";
 import { runTuning, tuningSettingsOf, type TuneProgress, type TuneResult } from "./tune.js";
 
 export interface TunedUpdateRequest {
-  config: RelearnConfig;
+  /** The config (its tuning section sets the search); leave it out for the one the input state records (state_config.ts). */
+  config?: RelearnConfig | undefined;
+  /** Settings for this update (every trial) only, over the config; not recorded in the output state. */
+  overrides?: ConfigOverrides | undefined;
   /** Settings to try; default the config's tuning.trials, else 8 (grid: its whole grid). */
   trials?: number | undefined;
   data: DataFile;
@@ -82,8 +86,11 @@ export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpd
     }
   } else if (input !== output) expectedPrevious = null;
 
-  const settings = { ...tuningSettingsOf(request.config), ...(request.trials === undefined ? {} : { trials: request.trials }) };
-  const config: RelearnConfig = { ...request.config, tuning: settings };
+  // The trials run with the overrides applied; the kept state records the config as given, tuning section included,
+  // so a later `update --tune` without --config searches the same space (starting from this update's choice).
+  const { run, recorded } = await resolveUpdateConfig(request);
+  const settings = { ...tuningSettingsOf(run), ...(request.trials === undefined ? {} : { trials: request.trials }) };
+  const config: RelearnConfig = { ...run, tuning: settings };
   const { space } = resolveSpace(config, settings);
   const startedFrom = history.length === 0 ? { reason: "the input state has no tuning history" } : previousBest(history, space, settings.metric);
   const initial = "params" in startedFrom && settings.scheduler !== "grid" ? [startedFrom.params] : [];
@@ -104,7 +111,7 @@ export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpd
     const best = result.best;
     const summary = best.summary!;
     const rows = [...history, ...trialRows(result.outcomes, summary.updatesDone, best)];
-    await keepTrialState(store, best, output, expectedPrevious, formatTrialsCsv(rows));
+    await keepTrialState(store, best, output, expectedPrevious, formatTrialsCsv(rows), recordableConfig(recorded));
     request.onOutputWritten?.();
     return {
       update: { ...summary, outputState: request.outputState },
@@ -113,8 +120,18 @@ export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpd
   });
 }
 
-/** Writes the trial's state as `output` (atomically, under its lock) with `historyCsv` as its tuning history. */
-async function keepTrialState(store: StateStore, trial: TrialOutcome, output: string, expectedPrevious: string | null | undefined, historyCsv: string): Promise<void> {
+/**
+ * Writes the trial's state as `output` (atomically, under its lock) with `historyCsv` as its tuning history and
+ * `config` as its recorded config (the trial recorded its own: the setting applied, no tuning section).
+ */
+async function keepTrialState(
+  store: StateStore,
+  trial: TrialOutcome,
+  output: string,
+  expectedPrevious: string | null | undefined,
+  historyCsv: string,
+  config: Record<string, unknown>,
+): Promise<void> {
   const state = await store.read(trial.outputState);
   if (state === null) throw new StateError(`trial ${trial.trialId}'s state ${trial.outputState} is missing`);
   const lock = await store.lock(output);
@@ -128,7 +145,7 @@ async function keepTrialState(store: StateStore, trial: TrialOutcome, output: st
           if (path !== TUNING_HISTORY_FILE) await files.writeFile(path, await state.files.readFile(path));
         }
         await files.writeFile(TUNING_HISTORY_FILE, historyCsv);
-        return state.manifest.data;
+        return { ...(state.manifest.data as Record<string, unknown>), config };
       },
     });
   } finally {

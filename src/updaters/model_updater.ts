@@ -57,6 +57,12 @@ export interface UpdateOptions {
    * state manifest so readers of the state can read new files the same way. Kept from the resumed state when absent.
    */
   dataSettings?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The workflow config this update runs with (JSON: the updater's registry name, model, options...), stored as
+   * `config` in the state manifest so `relearn update` can continue the state without --config. Unlike
+   * dataSettings it describes this update only: an update without one writes a state without one.
+   */
+  config?: Readonly<Record<string, unknown>> | undefined;
   /** How errors name the training and validation data (e.g. their file paths); default "training dataset", "validation dataset". */
   dataNames?: { train?: string | undefined; val?: string | undefined } | undefined;
 }
@@ -123,6 +129,8 @@ export abstract class ModelUpdater {
   private currentValidation: ValidationSet | undefined;
   private updateCallbacks: readonly TrainingCallback[] = [];
   private dataSettings: Readonly<Record<string, unknown>> | undefined;
+  /** UpdateOptions.config of the last update (or the resumed state's until an update runs), saved as `config`. */
+  private recordedConfig: Readonly<Record<string, unknown>> | undefined;
   /**
    * States (the store's canonical names) this updater resumed from or wrote, with the manifestSha256 it last saw
    * there: its own history, which it may replace, as long as no one else changed it since.
@@ -299,6 +307,7 @@ export abstract class ModelUpdater {
       }
       this.updatesDone++;
       if (updateOptions.dataSettings !== undefined) this.dataSettings = updateOptions.dataSettings;
+      this.recordedConfig = updateOptions.config;
       if (output !== undefined) await this.saveState(output, lock);
     } finally {
       await lock?.release();
@@ -527,6 +536,7 @@ export abstract class ModelUpdater {
           validation,
           algorithm,
           ...(this.dataSettings === undefined ? {} : { data: this.dataSettings }),
+          ...(this.recordedConfig === undefined ? {} : { config: this.recordedConfig }),
         };
       },
     });
@@ -563,6 +573,7 @@ export abstract class ModelUpdater {
     }
     this.updatesDone = data.updatesDone;
     if (data.data !== undefined) this.dataSettings = data.data;
+    this.recordedConfig = data.config;
     this.metricsHistory = await readStateLogs(files);
     for (const path of CARRIED_FILES) if (files.has(path)) this.carriedFiles.set(path, await files.readFile(path));
     this.validationSets = await this.loadValidationSets(files, data.validation);

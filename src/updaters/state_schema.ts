@@ -61,6 +61,13 @@ export interface UpdaterStateData {
   algorithm: Record<string, unknown>;
   /** How the training data was read (the CLI workflow records it); any JSON. */
   data?: Record<string, unknown>;
+  /**
+   * The workflow config the update that wrote the state ran with (registry name of the updater, model, options,
+   * data and tuning settings: src/workflow/state_config.ts), so `relearn update` can continue without --config;
+   * any JSON here, checked by the workflow when it uses it. Absent in states written by the library directly or
+   * by a relearn before it recorded one.
+   */
+  config?: Record<string, unknown>;
 }
 
 /** The schema of `manifest.data` for an updater with options schema `full` (see storedOptionsSchema). */
@@ -79,6 +86,7 @@ export function updaterStateSchema(full: UpdaterOptionsSchema | undefined): z.Zo
       validation: z.array(validationEntrySchema),
       algorithm: z.record(z.string(), z.json()),
       data: z.record(z.string(), z.json()).optional(),
+      config: z.record(z.string(), z.json()).optional(),
     })
     .superRefine((state, context) => {
       const capacity = (state.algorithm["memory"] as { meta?: { capacity?: unknown } } | undefined)?.meta?.capacity;
@@ -139,6 +147,7 @@ export function parseUpdaterState(state: StoredState, full: UpdaterOptionsSchema
  */
 export function format2OnlyContent(data: UpdaterStateData): string | undefined {
   if (data.data !== undefined) return `field "data.data" (the data settings)`;
+  if (data.config !== undefined) return `field "data.config" (the recorded config)`;
   const algorithm = data.algorithm;
   const memory = (algorithm["memory"] as { meta?: Record<string, unknown> } | undefined)?.meta;
   if (memory !== undefined && memory["version"] !== 1) return `field "data.algorithm.memory.meta.version" = ${JSON.stringify(memory["version"])} (0.1.0 wrote 1)`;

@@ -24,6 +24,12 @@ export interface StateInspection {
   /** How the training files were read (CSV header, label column...); null for a state written without it. */
   /** How the state read its training data (config settings, and how "auto" resolved: headerRead, delimiterRead). */
   dataSettings: StateDataSettings | null;
+  /**
+   * The config the update that wrote the state ran with (`updater`: its registry name, e.g. "rd-budget" where
+   * `updater` above is the state kind), which `relearn update` continues with when given no --config; null when the
+   * state records none (state_config.ts).
+   */
+  config: Record<string, unknown> | null;
   files: number;
   bytes: number;
   model: unknown;
@@ -66,6 +72,7 @@ export async function inspectState(dir: string, store?: StateStore): Promise<Sta
     updatesDone: data.updatesDone,
     options: data.options,
     dataSettings: readStateDataSettings(state.data, `${state.dir}/${MANIFEST_FILE}`) ?? null,
+    config: data.config ?? null,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     model: data.model,

@@ -1,7 +1,8 @@
 /**
- * One production update, as `relearn update` runs it: read the config and the
- * data, resume from the input state (or start fresh), update, write the output
- * state atomically, and return a summary. The library call behind the CLI.
+ * One production update, as `relearn update` runs it: read the config (given, or
+ * the one the input state records) and the data, resume from the input state (or
+ * start fresh), update, write the output state atomically with the config
+ * recorded in it, and return a summary. The library call behind the CLI.
  */
 import type { Dataset } from "../data/dataset.js";
 import { classHistogram } from "../data/dataset_ops.js";
@@ -18,9 +19,16 @@ import { mergeClassNames } from "../data/label_map.js";
 import type { ModelUpdater } from "../updaters/model_updater.js";
 import type { DataFormat } from "./config.js";
 import { readStateDataSettings, stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
+import { recordableConfig, resolveUpdateConfig, type ConfigOverrides } from "./state_config.js";
 
 export interface UpdateRequest {
-  config: RelearnConfig;
+  /**
+   * The config to run with, recorded in the output state. Leave it out to continue with the config the input state
+   * records (see state_config.ts for the rules: its updater must be the state's when both are there).
+   */
+  config?: RelearnConfig | undefined;
+  /** Settings for this update only, over the config (command-line flags); not recorded in the output state. */
+  overrides?: ConfigOverrides | undefined;
   data: DataFile;
   val?: DataFile | undefined;
   /** Resume from this state folder (it must exist); leave it out to start from a fresh model. */
@@ -85,7 +93,7 @@ export interface UpdateSummary {
 /** Runs one update described by `request`; nothing is written unless it succeeds. */
 export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSummary> {
   const started = performance.now();
-  const { config } = request;
+  const { run: config, recorded } = await resolveUpdateConfig(request);
   // No class bound: the model's class count is the resumed state's, which the updater knows; it refuses labels beyond
   // it with an error that says how to let the model grow (growClasses), or grows it.
   const model = { featureShape: config.model.inputShape };
@@ -118,6 +126,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       callbacks: request.callbacks,
       dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header, reading.delimiter ?? null),
       dataNames: { train: request.data.path, val: request.val?.path },
+      config: recordableConfig(recorded),
     });
   } finally {
     // The model lives on in the output state; in memory it (and any tensor the updater keeps) is ours to free, also when the update failed.

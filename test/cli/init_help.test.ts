@@ -119,7 +119,7 @@ test("relearn --version prints package.json's version; every command's --help ma
   }
   const required: Record<string, string[]> = {
     init: [],
-    update: ["--config <file>", "--data <file>", "--output-state <dir>"],
+    update: ["--data <file>", "--output-state <dir>"], // --config: or the input state's recorded config
     evaluate: ["--state <dir>", "--data <file>"],
     predict: ["--state <dir>", "--data <file>"],
     inspect: [],

@@ -1,5 +1,5 @@
 /**
- * `relearn update ... --queue URL`: the update is enqueued with the config's overrides applied and absolute paths;
+ * `relearn update ... --queue URL`: the update is enqueued with the config, the command line's overrides and absolute paths;
  * a Redis that is not there, a bad URL, or queue-only flags without --queue are errors with exit code 1.
  */
 import { after, before, test } from "node:test";
@@ -28,7 +28,7 @@ after(async () => {
   await folders.removeAll();
 });
 
-test("update --queue enqueues the update (overrides applied, paths absolute) and prints the job id", async () => {
+test("update --queue enqueues the update (config and overrides, paths absolute) and prints the job id", async () => {
   const dir = folders.track(await workflowFolder(10));
   // Relative paths: the job must carry them absolute (a worker's working directory is another).
   const rel = (name: string) => relative(process.cwd(), join(dir, name));
@@ -47,13 +47,36 @@ test("update --queue enqueues the update (overrides applied, paths absolute) and
     assert.deepEqual(data.data, { path: join(dir, "chunk1.csv") });
     assert.deepEqual(data.val, { path: join(dir, "test.csv") });
     assert.equal(data.outputState, join(dir, "s"));
-    assert.equal(data.config.options.maxEpochs, 2);
-    assert.equal(data.config.options.seed, 7);
+    // The config file as given (the state records it) and the flags as overrides of this update only.
+    assert.equal(data.config?.updater, "rd");
+    assert.notEqual(data.config?.options.maxEpochs, 2);
+    assert.deepEqual(data.overrides, { options: { maxEpochs: 2, seed: 7 } });
     assert.deepEqual(data.lineage, { name: join(dir, "s"), seq: 1 });
     assert.equal(job.opts.attempts, 3);
   } finally {
     await queue.close();
   }
+});
+
+test("update --queue without --config enqueues a job without one (the worker takes the input state's when it runs); without --input-state too it is refused", async () => {
+  const dir = folders.track(await workflowFolder(10));
+  // The input state need not exist yet: an earlier job of the lineage may write it.
+  const run = runCli(["update", "--data", join(dir, "chunk2.csv"), "--input-state", join(dir, "s"), "--output-state", join(dir, "s"), "--epochs", "3", "--queue", redis.url]);
+  assert.equal(run.status, 0, run.stderr);
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(redis.url)) });
+  try {
+    const job = await queue.getJob(run.stdout.trim());
+    assert.ok(job);
+    const data = job.data as UpdateJobData;
+    assert.equal(data.config, undefined);
+    assert.deepEqual(data.overrides, { options: { maxEpochs: 3 } });
+    assert.equal(data.inputState, join(dir, "s"));
+  } finally {
+    await queue.close();
+  }
+  const fresh = runCli(["update", "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "t"), "--queue", redis.url]);
+  assert.equal(fresh.status, 1);
+  assert.match(fresh.stderr, /give --config \(relearn init writes one\), or --input-state/);
 });
 
 test("update --queue: an unreachable Redis, a bad URL, --wait without --queue are errors (exit 1)", async () => {

@@ -96,3 +96,33 @@ test("update --tune with ASHA: budgets per rung, the kept state from the top run
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("update --tune records the config it was given (tuning section included, not the chosen setting); the next tuned and plain updates continue without one", async () => {
+  const dir = await workflowFolder(12);
+  try {
+    const config = tuningConfig({ trials: 2 });
+    const val = { path: join(dir, "test.csv") };
+    const manifestConfig = async (state: string) => (JSON.parse(await readFile(join(dir, state, "manifest.json"), "utf8")) as { data: { config?: unknown } }).data.config;
+    const first = await tunedUpdate({ config, data: { path: join(dir, "chunk1.csv") }, val, outputState: join(dir, "v1") });
+    assert.deepEqual(await manifestConfig("v1"), JSON.parse(JSON.stringify(config)), "the config as given, not the trial's (setting applied, no tuning section)");
+
+    // No config: the recorded one, its tuning section included (2 trials), starting from update 1's choice.
+    const second = await tunedUpdate({ data: { path: join(dir, "chunk2.csv") }, val, inputState: join(dir, "v1"), outputState: join(dir, "v2") });
+    assert.equal(second.tuning.outcomes.length, 2);
+    assert.ok("params" in second.tuning.startedFrom);
+    assert.deepEqual(second.tuning.startedFrom.params, first.tuning.best.params);
+    assert.deepEqual(await manifestConfig("v2"), await manifestConfig("v1"));
+    const plain = await updateFromConfig({ data: { path: join(dir, "chunk3.csv") }, inputState: join(dir, "v2"), outputState: join(dir, "v3") });
+    assert.equal(plain.updatesDone, 3);
+    assert.deepEqual(await manifestConfig("v3"), await manifestConfig("v1"));
+
+    // A config naming another updater is refused before any trial runs.
+    await assert.rejects(
+      tunedUpdate({ config: parseConfig({ ...config, updater: "er" }), data: { path: join(dir, "chunk3.csv") }, val, inputState: join(dir, "v3"), outputState: join(dir, "v4") }),
+      (e: Error) => e instanceof OptionsError && /names updater "er", but the input state .* was made by "rd"/.test(e.message),
+    );
+    assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("v4")), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

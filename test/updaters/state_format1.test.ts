@@ -26,7 +26,7 @@ function recorder() {
   return { warnings, logger: { info: () => {}, warn: (m: string) => void warnings.push(m) } };
 }
 
-test("a format-1 manifest holding format-2-only content (data settings, task ids) is an error naming manifest.json; a true format-1 state is read with a warning that it has no checksum", async (t) => {
+test("a format-1 manifest holding format-2-only content (data settings, recorded config, task ids) is an error naming manifest.json; a true format-1 state is read with a warning that it has no checksum", async (t) => {
   const dir = await workflowFolder();
   t.after(() => rm(dir, { recursive: true, force: true }));
   const config = parseConfig(workflowConfig({ maxEpochs: 1 }));
@@ -43,8 +43,11 @@ test("a format-1 manifest holding format-2-only content (data settings, task ids
   // an edited value, sealed into "format 1": the data settings betray it
   await claimFormat1(state, (m) => void (m.data.updatesDone = 7));
   await refused(/field "data\.data" \(the data settings\)/);
-  // without them, the memory snapshot version 2 (task ids) does
+  // without them, the recorded config does
   await claimFormat1(state, (m) => void delete m.data.data);
+  await refused(/field "data\.config" \(the recorded config\)/);
+  // without it, the memory snapshot version 2 (task ids) does
+  await claimFormat1(state, (m) => void delete m.data.config);
   await refused(/field "data\.algorithm\.memory\.meta\.version" = 2/);
   // what 0.1.0 really wrote: memory snapshot version 1, no task column
   await claimFormat1(state, (m) => {

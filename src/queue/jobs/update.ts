@@ -1,8 +1,9 @@
 /**
- * Job kind "update": one `relearn update` run by a worker. The data is what the command takes, with the config
- * already merged with its command-line overrides (so a worker needs no config file) and every path absolute (a
- * worker's working directory is not the producer's; states live on a filesystem both see). The update itself is
- * updateFromConfig, the same call `relearn update` makes.
+ * Job kind "update": one `relearn update` run by a worker. The data is what the command takes: the config itself
+ * (so a worker needs no config file) or none (then the config the input state records when the job runs, which an
+ * earlier job of the lineage may have written), the command-line overrides, and every path absolute (a worker's
+ * working directory is not the producer's; states live on a filesystem both see). The update itself is
+ * updateFromConfig, the same call `relearn update` makes, which also applies the rules of src/workflow/state_config.ts.
  *
  * Retries are idempotent: the output state is written atomically under its lock (src/state/), so after a crash it
  * is either as it was or complete. `outputFingerprint` (a hash of the output's manifest, which checksums every
@@ -22,6 +23,7 @@ import { isAbsolute, join } from "node:path";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import * as z from "zod";
 import { relearnConfigSchema } from "../../workflow/config.js";
+import { configOverridesSchema } from "../../workflow/state_config.js";
 import { updateFromConfig, type UpdateSummary } from "../../workflow/update.js";
 import { inspectState } from "../../workflow/inspect_state.js";
 import { findLeftoverSiblings } from "../../state/atomic_folder.js";
@@ -35,8 +37,13 @@ const dataFileSchema = z.strictObject({ path: absolutePath, labels: absolutePath
 
 /** The data of an "update" job. */
 export const dataSchema = z.strictObject({
-  /** The config with any command-line overrides applied (`relearn update --epochs ...`). */
-  config: relearnConfigSchema,
+  /**
+   * The config (a config file's content); leave it out to continue with the config the input state records.
+   * Jobs enqueued before `overrides` existed carry the overrides merged in here; they run the same.
+   */
+  config: relearnConfigSchema.optional(),
+  /** Settings for this update only, over the config (`relearn update --epochs ...`); not recorded in the state. */
+  overrides: configOverridesSchema.optional(),
   data: dataFileSchema,
   val: dataFileSchema.optional(),
   inputState: absolutePath.optional(),
@@ -92,6 +99,7 @@ const LEASE_WAITS = 3;
 async function runOnce(data: UpdateJobData, callbacks: TrainingCallback[]): Promise<UpdateJobResult> {
   const summary = await updateFromConfig({
     config: data.config,
+    overrides: data.overrides,
     data: data.data,
     val: data.val,
     inputState: await inputStateOf(data),
