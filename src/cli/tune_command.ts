@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseConfig, readConfig, type RelearnConfig } from "../workflow/config.js";
+import { resolveUpdateConfig } from "../workflow/state_config.js";
 import { OptionsError } from "../errors.js";
 import { applyParams, formatParam, type Params } from "../tuning/search_space.js";
 import { SCHEDULER_NAMES } from "../tuning/settings.js";
@@ -77,7 +78,7 @@ async function queueExecutorFor(url: string, concurrency: number): Promise<Trial
 export function tuneCommand(): Command {
   return new Command("tune")
     .description("search the config's tuning space (random, grid or ASHA) on a data file and its validation file; write the trials and the best setting")
-    .requiredOption("--config <file>", 'config file; its "tuning" section gives the space and scheduler (default: a space by optimizer, random search, 8 trials)')
+    .option("--config <file>", 'config file; its "tuning" section gives the space and scheduler (default: a space by optimizer, random search, 8 trials). Default with --input-state: the config the state records')
     .requiredOption("--data <file>", "training data (CSV, or IDX images with --labels)")
     .option("--labels <file>", "IDX labels file of --data")
     .requiredOption("--val <file>", "validation data the trials are judged on (CSV, or IDX images with --val-labels)")
@@ -103,10 +104,15 @@ export function tuneCommand(): Command {
 Examples:
   relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 8 --out tuning/
   relearn tune --config relearn.json --data chunk2.csv --val val2.csv --input-state state/v1 --scheduler asha --trials 9 --epochs 9 --out tuning2/
+  relearn tune --data chunk3.csv --val val3.csv --input-state state/v2 --trials 8 --out tuning3/   (the state's recorded config)
   relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 16 --out tuning/ --queue redis://127.0.0.1:6379 --queue-concurrency 4`,
     )
     .action(async (flags) => {
-      const config = configWithTuningFlags(await readConfig(flags.config), flags, flags.config);
+      // As `update`: without --config, the input state's recorded config (resolveUpdateConfig says what is missing).
+      const given = flags.config === undefined ? undefined : await readConfig(flags.config);
+      const inputState = flags.inputState === undefined ? undefined : resolve(flags.inputState);
+      const { recorded } = await resolveUpdateConfig({ config: given, inputState });
+      const config = configWithTuningFlags(recorded, flags, flags.config ?? `the config recorded in ${flags.inputState}`);
       const out = resolve(flags.out);
       await mkdir(out, { recursive: true });
       if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
@@ -121,7 +127,7 @@ Examples:
           config,
           data: file(flags.data, flags.labels),
           val: file(flags.val, flags.valLabels),
-          inputState: flags.inputState === undefined ? undefined : resolve(flags.inputState),
+          inputState,
           taskId: flags.taskId,
           workDir,
           executor,

@@ -39,6 +39,19 @@ test("relearn tune writes trials.csv, best.json and best-config.json, with progr
     const noVal = relearn(["update", "--config", config, "--data", join(dir, "chunk2.csv"), "--tune", "2", "--input-state", join(dir, "v1"), "--output-state", join(dir, "v2")]);
     assert.equal(noVal.status, 1);
     assert.match(noVal.stderr, /update --tune judges each trial on validation data: give --val/);
+
+    // Without --config, tune takes the input state's recorded config (its tuning space included), as update does.
+    const out2 = join(dir, "tuning2");
+    const fromState = relearn(["tune", "--data", join(dir, "chunk2.csv"), "--val", join(dir, "test.csv"), "--input-state", join(dir, "v1"), "--trials", "2", "--out", out2]);
+    assert.equal(fromState.status, 0, fromState.stderr);
+    const rows2 = parseTrialsCsv(await readFile(join(out2, "trials.csv"), "utf8"), "trials.csv");
+    assert.equal(rows2.length, 2);
+    assert.ok(rows2.every((r) => Number(r["param:optimizer.learningRate"]) >= 1e-3 && Number(r["param:optimizer.learningRate"]) <= 1e-1), "trials drawn from the recorded space");
+    const bestConfig2 = JSON.parse(await readFile(join(out2, "best-config.json"), "utf8"));
+    assert.equal(bestConfig2.updater, "rd");
+    const fresh = relearn(["tune", "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--trials", "2", "--out", join(dir, "tuning3")]);
+    assert.equal(fresh.status, 1);
+    assert.match(fresh.stderr, /a fresh start \(no input state\) needs --config/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
