@@ -24,10 +24,11 @@ import {
   REPO_ROOT, bundle, firefoxSkipReason, launchBrowser, serve, type BrowserName,
 } from "../test/browser/harness.js";
 import { fashionMnistFromGzip, runBrowserBench, type BrowserBenchResult } from "./browser_work.js";
+import { benchArgs } from "./cli_args.js";
 
 const BROWSER_ENTRY = "src/browser.ts";
 /** wasm is the comparison; webgl (SwiftShader here: no GPU) is a functional row; cpu on request. */
-const backends = process.argv.includes("--cpu") ? ["wasm", "webgl", "cpu"] : ["wasm", "webgl"];
+const backends = benchArgs(import.meta.url, { cpu: { type: "boolean", default: false } }).cpu ? ["wasm", "webgl", "cpu"] : ["wasm", "webgl"];
 
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KB`;
 const ms = (value: number): string => value.toFixed(1);

@@ -11,11 +11,12 @@ import { initBackend } from "../src/backend/backend.js";
 import { detectSampleDrift, type DriftOptions } from "../src/drift/detector.js";
 import { subsetDataset } from "../src/data/dataset_ops.js";
 import { loadFashionMnist } from "../src/data/fashion_mnist.js";
+import { benchArgs } from "./cli_args.js";
 
 const { train } = await loadFashionMnist({ source: "bundled" });
 const rows = (start: number, count: number) => subsetDataset(train, Array.from({ length: count }, (_, i) => start + i));
 
-const backends = process.argv.includes("--wasm") ? (["wasm"] as const) : (["wasm", "cpu"] as const);
+const backends = benchArgs(import.meta.url, { wasm: { type: "boolean", default: false } }).wasm ? (["wasm"] as const) : (["wasm", "cpu"] as const);
 for (const backend of backends) {
   await initBackend(backend);
   const runs: [string, number, DriftOptions][] = [

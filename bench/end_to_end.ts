@@ -28,7 +28,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
@@ -44,6 +43,7 @@ import { Random, deriveSeed } from "../src/random.js";
 import { predict } from "../src/training/predict.js";
 import { RepeatedDistillationModelUpdater, consolidationSchedule } from "../src/updaters/repeated_distillation.js";
 import { compareRounds, interleavedOrder, median, spread, type RatioSummary } from "./interleave.js";
+import { benchArgs } from "./cli_args.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const TORCH_SCRIPT = SELF.replace(/end_to_end\.ts$/, "end_to_end_torch.py");
@@ -558,15 +558,13 @@ function report({ s, command, torch, rounds, runs, loads, growth }: ReportInput)
 
 // ---------------------------------------------------------------- main
 
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(import.meta.url, {
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
     out: { type: "string" },
     only: { type: "string" },
     worker: { type: "string" },
     settings: { type: "string" },
-  },
 });
 
 async function worker(kind: string, s: Settings): Promise<unknown> {

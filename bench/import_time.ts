@@ -12,9 +12,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { benchArgs } from "./cli_args.js";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "7" } } });
+const values = benchArgs(import.meta.url, { runs: { type: "string", default: "7" } });
 const runs = Number(values.runs);
 if (!existsSync("dist/index.js")) {
   console.error("import_time: dist/ is missing; run npm run build first");

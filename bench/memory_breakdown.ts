@@ -27,9 +27,9 @@
 // Only node modules before the first reading: relearn and tfjs are imported dynamically below.
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { benchArgs } from "./cli_args.js";
 
 interface Reading {
   stage: string;
@@ -45,13 +45,11 @@ interface Reading {
   afterGc?: { rss: number; heapUsed: number; arrayBuffers: number };
 }
 
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(import.meta.url, {
     quick: { type: "boolean", default: false },
     gc: { type: "boolean", default: false },
     "chunks-on-demand": { type: "boolean", default: false },
     out: { type: "string" },
-  },
 });
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 

@@ -20,10 +20,10 @@ import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import type { BenchmarkResults, RunResult } from "../src/reporting/results.js";
 import { summarizeResults, summaryToMarkdown, type BenchmarkSummary } from "../src/reporting/summary.js";
 import { UPDATER_NAMES, updaterEntry } from "../src/updaters/registry.js";
+import { benchArgs } from "./cli_args.js";
 
 /** A table of docs/results.md: what it measures, and the marker of its section there. */
 interface TableSettings {
@@ -55,8 +55,7 @@ const TABLES: Record<string, TableSettings> = {
   },
 };
 
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(import.meta.url, {
     table: { type: "string" },
     jobs: { type: "string", default: "2" },
     updaters: { type: "string", default: "all" },
@@ -69,7 +68,6 @@ const { values: args } = parseArgs({
     "no-docs": { type: "boolean", default: false },
     "train-per-task": { type: "string" },
     "test-per-task": { type: "string" },
-  },
 });
 
 const updaters = args.updaters === "all" ? [...UPDATER_NAMES] : args.updaters!.split(",");

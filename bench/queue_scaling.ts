@@ -27,7 +27,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { benchmarkConfig, type BenchmarkSpec } from "../src/benchmark/benchmark_spec.js";
@@ -39,16 +38,15 @@ import { benchmarkCellData, benchmarkCellId } from "../src/queue/benchmark_cell.
 import { parseRedisUrl, redisOptions } from "../src/queue/connection.js";
 import { QUEUE_NAME } from "../src/queue/names.js";
 import { startRedisServer } from "../test/queue/redis_server.js";
+import { benchArgs } from "./cli_args.js";
 
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(import.meta.url, {
     seeds: { type: "string", default: "12" },
     workers: { type: "string", default: "1,2,4" },
     "train-per-task": { type: "string", default: "200" },
     epochs: { type: "string", default: "1" },
     threads: { type: "string", default: "1" },
     main: { type: "string" },
-  },
 });
 process.env.RELEARN_WASM_THREADS = args.threads;
 const MAIN = args.main ?? fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
