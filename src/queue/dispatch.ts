@@ -14,12 +14,13 @@
  *     most a few times a second. `context` is `{ jobId, attempt }` (attempt 1 = first try).
  *     A RelearnError other than a StateError (bad options, bad data: retrying cannot help) fails the job for
  *     good; any other error is retried (`attempts` and `backoff` of the job's options).
- *   - optionally `outputFingerprint(data)` and `recover(data)`, for jobs that write files: the fingerprint (any
- *     string, e.g. a hash of the output's manifest, "absent" when there is none) is taken before the first
- *     attempt and kept in Redis. When a later attempt (a retry after a crash) finds a different fingerprint,
- *     the first attempt's output was committed (writes are atomic), and `recover(data)` returns the result
- *     from it instead of doing the work again. Without them a retry simply redoes the job, which must then
- *     be safe to redo (same seed, same result).
+ *   - optionally `outputFingerprint(data)` and `recover(data, context)`, for jobs that write files: the
+ *     fingerprint (any string, e.g. a hash of the output's manifest, "absent" when there is none) is taken
+ *     before the first attempt and kept in Redis. When a later attempt (a retry after a crash) finds a different
+ *     fingerprint, an earlier attempt may have committed its output (writes are atomic), or another writer may
+ *     have changed it: `recover(data, context)` checks which, and returns the result from the committed output
+ *     instead of doing the work again, or `undefined` when the output is not this job's (then the job runs).
+ *     Without them a retry simply redoes the job, which must then be safe to redo (same seed, same result).
  *
  *   Each job runs in a fresh child process (job_process.ts): module state, tfjs backends and memory never
  *   outlive one job, and a crash (even SIGKILL) of that process fails only that attempt. Work in the process
@@ -50,7 +51,8 @@ export interface JobKind {
   dataSchema: z.ZodType;
   run(data: unknown, reportProgress: ReportProgress, context: JobContext): Promise<unknown>;
   outputFingerprint?(data: unknown): Promise<string>;
-  recover?(data: unknown): Promise<unknown>;
+  /** The result from this job's own committed output, or undefined when the output there is not this job's. */
+  recover?(data: unknown, context: JobContext): Promise<unknown>;
 }
 
 /** Job names that may name a file: no path separators, no dots, nothing to escape jobs/ with. */

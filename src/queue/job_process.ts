@@ -48,8 +48,12 @@ async function runJob(start: Extract<ParentMessage, { cmd: "start" }>): Promise<
         void send({ cmd: "fingerprint", value: now });
       });
       if (first !== now && kind.recover !== undefined) {
-        await send({ cmd: "done", result: await kind.recover(data), recovered: true });
-        return;
+        // Changed since the first attempt: by an earlier attempt of this job (then done), or by another writer.
+        const recovered = await kind.recover(data, { jobId: start.jobId, attempt: start.attempt });
+        if (recovered !== undefined) {
+          await send({ cmd: "done", result: recovered, recovered: true });
+          return;
+        }
       }
     }
     const result = await kind.run(data, (value) => void send({ cmd: "progress", value }), { jobId: start.jobId, attempt: start.attempt });

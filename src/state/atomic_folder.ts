@@ -30,9 +30,12 @@
  * path are not supported.
  *
  * Crash injection for tests: RELEARN_TEST_CRASH_AT=before-swap,
- * between-renames or after-swap makes the process SIGKILL itself there.
+ * between-renames or after-swap makes the process SIGKILL itself there;
+ * with RELEARN_TEST_CRASH_ONCE=<file> too, only while that file does not
+ * exist (it is created just before the crash), so a retry gets through.
  */
 import { randomBytes, createHash } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { basename, dirname, join } from "node:path";
@@ -372,7 +375,13 @@ async function removeLeftovers(target: string): Promise<void> {
 
 /** Test-only crash injection (see the module comment): dies here, as a SIGKILL would. */
 function crashPointForTests(point: "before-swap" | "between-renames" | "after-swap"): void {
-  if (process.env.RELEARN_TEST_CRASH_AT === point) process.kill(process.pid, "SIGKILL");
+  if (process.env.RELEARN_TEST_CRASH_AT !== point) return;
+  const once = process.env.RELEARN_TEST_CRASH_ONCE;
+  if (once !== undefined) {
+    if (existsSync(once)) return;
+    writeFileSync(once, point);
+  }
+  process.kill(process.pid, "SIGKILL");
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -63,6 +63,12 @@ export interface UpdateOptions {
    * dataSettings it describes this update only: an update without one writes a state without one.
    */
   config?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The id of the queue job running this update, stored as `queueJob` in the state manifest: how a retry of the
+   * job tells the state its own earlier attempt committed from one another writer put there. Describes this
+   * update only, like `config`.
+   */
+  queueJob?: string | undefined;
   /** How errors name the training and validation data (e.g. their file paths); default "training dataset", "validation dataset". */
   dataNames?: { train?: string | undefined; val?: string | undefined } | undefined;
 }
@@ -131,6 +137,8 @@ export abstract class ModelUpdater {
   private dataSettings: Readonly<Record<string, unknown>> | undefined;
   /** UpdateOptions.config of the last update (or the resumed state's until an update runs), saved as `config`. */
   private recordedConfig: Readonly<Record<string, unknown>> | undefined;
+  /** UpdateOptions.queueJob of the last update (or the resumed state's until an update runs), saved as `queueJob`. */
+  private queueJob: string | undefined;
   /**
    * States (the store's canonical names) this updater resumed from or wrote, with the manifestSha256 it last saw
    * there: its own history, which it may replace, as long as no one else changed it since.
@@ -308,6 +316,7 @@ export abstract class ModelUpdater {
       this.updatesDone++;
       if (updateOptions.dataSettings !== undefined) this.dataSettings = updateOptions.dataSettings;
       this.recordedConfig = updateOptions.config;
+      this.queueJob = updateOptions.queueJob;
       if (output !== undefined) await this.saveState(output, lock);
     } finally {
       await lock?.release();
@@ -537,6 +546,7 @@ export abstract class ModelUpdater {
           algorithm,
           ...(this.dataSettings === undefined ? {} : { data: this.dataSettings }),
           ...(this.recordedConfig === undefined ? {} : { config: this.recordedConfig }),
+          ...(this.queueJob === undefined ? {} : { queueJob: this.queueJob }),
         };
       },
     });
@@ -574,6 +584,7 @@ export abstract class ModelUpdater {
     this.updatesDone = data.updatesDone;
     if (data.data !== undefined) this.dataSettings = data.data;
     this.recordedConfig = data.config;
+    this.queueJob = data.queueJob;
     this.metricsHistory = await readStateLogs(files);
     for (const path of CARRIED_FILES) if (files.has(path)) this.carriedFiles.set(path, await files.readFile(path));
     this.validationSets = await this.loadValidationSets(files, data.validation);

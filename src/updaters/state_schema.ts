@@ -68,6 +68,12 @@ export interface UpdaterStateData {
    * by a relearn before it recorded one.
    */
   config?: Record<string, unknown>;
+  /**
+   * The id of the queue job (`relearn worker`, src/queue/jobs/update.ts) whose update wrote the state; absent when
+   * anything else wrote it. A retry of that job compares it with its own id: the state is its own committed write
+   * only if they match, never because the folder merely changed (another writer may have changed it).
+   */
+  queueJob?: string;
 }
 
 /** The schema of `manifest.data` for an updater with options schema `full` (see storedOptionsSchema). */
@@ -87,6 +93,7 @@ export function updaterStateSchema(full: UpdaterOptionsSchema | undefined): z.Zo
       algorithm: z.record(z.string(), z.json()),
       data: z.record(z.string(), z.json()).optional(),
       config: z.record(z.string(), z.json()).optional(),
+      queueJob: z.string().min(1).optional(),
     })
     .superRefine((state, context) => {
       const capacity = (state.algorithm["memory"] as { meta?: { capacity?: unknown } } | undefined)?.meta?.capacity;
@@ -148,6 +155,7 @@ export function parseUpdaterState(state: StoredState, full: UpdaterOptionsSchema
 export function format2OnlyContent(data: UpdaterStateData): string | undefined {
   if (data.data !== undefined) return `field "data.data" (the data settings)`;
   if (data.config !== undefined) return `field "data.config" (the recorded config)`;
+  if (data.queueJob !== undefined) return `field "data.queueJob" (the queue job that wrote it)`;
   const algorithm = data.algorithm;
   const memory = (algorithm["memory"] as { meta?: Record<string, unknown> } | undefined)?.meta;
   if (memory !== undefined && memory["version"] !== 1) return `field "data.algorithm.memory.meta.version" = ${JSON.stringify(memory["version"])} (0.1.0 wrote 1)`;

@@ -30,6 +30,8 @@ export interface StateInspection {
    * state records none (state_config.ts).
    */
   config: Record<string, unknown> | null;
+  /** The id of the queue job whose update wrote the state (relearn worker); null when anything else wrote it. */
+  queueJob: string | null;
   files: number;
   bytes: number;
   model: unknown;
@@ -73,6 +75,7 @@ export async function inspectState(dir: string, store?: StateStore): Promise<Sta
     options: data.options,
     dataSettings: readStateDataSettings(state.data, `${state.dir}/${MANIFEST_FILE}`) ?? null,
     config: data.config ?? null,
+    queueJob: data.queueJob ?? null,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     model: data.model,

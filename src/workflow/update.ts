@@ -39,6 +39,8 @@ export interface UpdateRequest {
   taskId?: string | undefined;
   callbacks?: readonly TrainingCallback[] | undefined;
   logger?: Logger | undefined;
+  /** The id of the queue job running this update (src/queue/jobs/update.ts), recorded in the output state. */
+  queueJob?: string | undefined;
   /** Test the new data's raw features against the memory's before training (`relearn update --drift`); see UpdateSummary.drift. */
   drift?: DriftOptions | undefined;
 }
@@ -127,6 +129,7 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header, reading.delimiter ?? null),
       dataNames: { train: request.data.path, val: request.val?.path },
       config: recordableConfig(recorded),
+      queueJob: request.queueJob,
     });
   } finally {
     // The model lives on in the output state; in memory it (and any tensor the updater keeps) is ours to free, also when the update failed.

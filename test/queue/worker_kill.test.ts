@@ -55,9 +55,12 @@ async function files(dir: string): Promise<Map<string, Buffer>> {
   return out;
 }
 
-/** Runs `update` uninterrupted into `reference` and checks `state` holds the same files, byte for byte. */
-async function assertSameAsUninterrupted(update: Parameters<typeof updateFromConfig>[0], state: string, reference: string): Promise<void> {
-  await updateFromConfig({ ...update, outputState: reference });
+/**
+ * Runs `update` uninterrupted into `reference`, as job `jobId` (the state records the job that wrote it), and checks
+ * `state` holds the same files, byte for byte.
+ */
+async function assertSameAsUninterrupted(update: Parameters<typeof updateFromConfig>[0], state: string, reference: string, jobId: string): Promise<void> {
+  await updateFromConfig({ ...update, outputState: reference, queueJob: jobId });
   const [got, want] = [await files(state), await files(reference)];
   assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
   for (const [name, bytes] of want) assert.ok(got.get(name)!.equals(bytes), `${name} differs from the uninterrupted run's`);
@@ -100,7 +103,7 @@ test("a worker SIGKILLed mid-update: another worker retries the job, it finishes
     // Nothing partial: the state folder alone (no temporary folder, no lock left), and it checks.
     assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("state")), ["state"]);
 
-    await assertSameAsUninterrupted(update, state, join(dir, "reference"));
+    await assertSameAsUninterrupted(update, state, join(dir, "reference"), job.jobId);
   } finally {
     await producer.close();
     await events.close();
@@ -137,7 +140,7 @@ test("the job's process alone SIGKILLed mid-update: the worker survives, the att
     assert.equal(log.filter((text) => / finished /.test(text)).length, 1, log.join("\n"));
     assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("state")), ["state"]);
 
-    await assertSameAsUninterrupted(update, state, join(dir, "reference"));
+    await assertSameAsUninterrupted(update, state, join(dir, "reference"), job.jobId);
   } finally {
     await producer.close();
     await events.close();

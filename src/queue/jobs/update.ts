@@ -7,9 +7,14 @@
  *
  * Retries are idempotent: the output state is written atomically under its lock (src/state/), so after a crash it
  * is either as it was or complete. `outputFingerprint` (a hash of the output's manifest, which checksums every
- * file) is taken before the first attempt; a retry that finds it changed knows the first attempt committed and
- * `recover` reports that state instead of updating again (which, for an in-place update, would apply the chunk
- * twice). A retry that finds it unchanged redoes the update: same seed and inputs, same bytes.
+ * file) is taken before the first attempt. A retry that finds it changed reads the state there: if its manifest
+ * names this job (`queueJob`, which every state a job writes records), an earlier attempt committed and `recover`
+ * reports that state instead of updating again (which, for an in-place update, would apply the chunk twice). If
+ * it names another writer or none (a local `relearn update` on the same folder, a job of another lineage, or the
+ * old state put back after a crash between the two renames of a commit), the update runs from the state now
+ * there, so the chunk is never lost. A retry that finds the fingerprint unchanged redoes the update: same seed
+ * and inputs, same bytes. (If another writer updated the folder after this job's attempt committed, the retry
+ * cannot tell and updates again: a folder shared by writers outside one lineage is not ordered by the queue.)
  *
  * An output locked by another host (a worker there writing it, or killed while writing it: its lease has not run
  * out yet, src/state/lock.ts) is waited for here, until the lease runs out and the lock is taken over, rather than
@@ -69,7 +74,7 @@ export type UpdateJobResult = { recovered: false; summary: UpdateSummary } | { r
 /** How often training hands the event loop a turn, so the process's SIGTERM handler can run (job_process.ts). */
 const YIELD_EVERY_MS = 50;
 
-export async function run(input: unknown, reportProgress: ReportProgress, _context: JobContext): Promise<UpdateJobResult> {
+export async function run(input: unknown, reportProgress: ReportProgress, context: JobContext): Promise<UpdateJobResult> {
   const data = input as UpdateJobData;
   let lastYield = performance.now();
   const callbacks: TrainingCallback[] = [
@@ -84,7 +89,7 @@ export async function run(input: unknown, reportProgress: ReportProgress, _conte
   ];
   for (let wait = 1; ; wait++) {
     try {
-      return await runOnce(data, callbacks);
+      return await runOnce(data, callbacks, context.jobId);
     } catch (error) {
       if (!(error instanceof LockHeldElsewhereError) || wait > LEASE_WAITS) throw error;
       process.stderr.write(`warning: ${error.message}; waiting ${Math.ceil(error.runsOutInMs / 1000)} s\n`);
@@ -96,7 +101,7 @@ export async function run(input: unknown, reportProgress: ReportProgress, _conte
 /** How many times an attempt waits for another host's lock lease to run out before it fails. */
 const LEASE_WAITS = 3;
 
-async function runOnce(data: UpdateJobData, callbacks: TrainingCallback[]): Promise<UpdateJobResult> {
+async function runOnce(data: UpdateJobData, callbacks: TrainingCallback[], jobId: string): Promise<UpdateJobResult> {
   const summary = await updateFromConfig({
     config: data.config,
     overrides: data.overrides,
@@ -107,6 +112,7 @@ async function runOnce(data: UpdateJobData, callbacks: TrainingCallback[]): Prom
     overwriteOutputState: data.overwriteOutputState,
     taskId: data.taskId,
     callbacks,
+    queueJob: jobId,
     logger: { info: () => {}, warn: (message) => process.stderr.write(`warning: ${message}\n`) },
   });
   return { recovered: false, summary };
@@ -131,9 +137,14 @@ export async function outputFingerprint(input: unknown): Promise<string> {
   }
 }
 
-/** The state a crashed earlier attempt committed (inspectState checks every checksum). */
-export async function recover(input: unknown): Promise<UpdateJobResult> {
+/**
+ * The state an earlier attempt of this job committed, or undefined when the state now in the output folder was
+ * written by anything else (inspectState puts back a write stopped between its renames and checks every checksum).
+ */
+export async function recover(input: unknown, context: JobContext): Promise<UpdateJobResult | undefined> {
   const data = input as UpdateJobData;
+  if (!existsSync(data.outputState) && (await findLeftoverSiblings(data.outputState)).length === 0) return undefined;
   const state = await inspectState(data.outputState);
+  if (state.queueJob !== context.jobId) return undefined;
   return { recovered: true, outputState: data.outputState, updatesDone: state.updatesDone };
 }
