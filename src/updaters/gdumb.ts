@@ -14,7 +14,7 @@
 import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
-import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
+import { requireTrainingOfFreshModel, resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 export const gdumbOptionsSchema = updaterOptionsSchema.extend({
@@ -33,6 +33,7 @@ export class GDumbModelUpdater extends MemoryModelUpdater {
   constructor(options: GDumbOptions) {
     const resolved = resolveOptions(gdumbOptionsSchema, options, "GDumbModelUpdater");
     super(resolved, "class-balanced");
+    requireTrainingOfFreshModel("GDumbModelUpdater", "maxEpochs", resolved.maxEpochs, "GDumb (training on its memory)");
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {

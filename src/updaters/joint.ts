@@ -12,7 +12,7 @@ import { readColumn, writeColumn, type ColumnDescriptor } from "../state/columns
 import type { StateReader, StateWriter } from "../state/store.js";
 import { DEFAULT_TASK_ID, withTaskId, type RowTasks } from "../task_id.js";
 import { ModelUpdater } from "./model_updater.js";
-import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
+import { requireTrainingOfFreshModel, resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 /** Where a joint state keeps every item seen. */
@@ -27,7 +27,9 @@ export class JointModelUpdater extends ModelUpdater {
   private seenTasks: RowTasks = { taskIds: [], rows: new Int32Array(0) };
 
   constructor(options: ModelUpdaterOptions) {
-    super(resolveOptions(updaterOptionsSchema, options, "JointModelUpdater"));
+    const resolved = resolveOptions(updaterOptionsSchema, options, "JointModelUpdater");
+    super(resolved);
+    requireTrainingOfFreshModel("JointModelUpdater", "maxEpochs", resolved.maxEpochs, "Joint (training on everything seen)");
   }
 
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {

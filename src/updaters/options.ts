@@ -140,3 +140,16 @@ export function persistableOptions(options: Record<string, unknown>, keys: reado
   }
   return out;
 }
+
+/**
+ * Refuses 0 epochs of training for a model that starts fresh (re-initialised) in every update: RD's expert and its
+ * consolidation, GDumb, Joint. There 0 epochs does not mean "keep the model" (as it does for fine-tuning or ER) but
+ * "replace it by an untrained one", and for RD's expert "store random logits as the memory's targets".
+ */
+export function requireTrainingOfFreshModel(updater: string, option: string, epochs: number, fresh: string): void {
+  if (epochs !== 0) return;
+  throw new OptionsError(
+    `invalid ${updater} options: ${option} is 0, but ${fresh} starts from a freshly initialised model in every update, ` +
+      `so 0 epochs would replace the trained model by an untrained one; give ${option} >= 1`,
+  );
+}

@@ -26,7 +26,7 @@ import { MemoryModelUpdater } from "./memory_updater.js";
 import { termRowWeights } from "./loss_normalization.js";
 import { CHUNK_ROLE, classesSeen } from "./replay_source.js";
 import { widenStoredLogits } from "./stored_logits.js";
-import { updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
+import { requireTrainingOfFreshModel, updaterOptionsSchema, resolveOptions, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
 const LOGITS = "logits";
@@ -123,6 +123,8 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
     this.consolidationEpochs = resolved.consolidationEpochs ?? resolved.maxEpochs;
     this.consolidationData = resolved.consolidationData;
     this.consolidationStart = resolved.consolidationStart;
+    requireTrainingOfFreshModel("RepeatedDistillationModelUpdater", "maxEpochs", resolved.maxEpochs, "the expert (whose logits become the memory's targets)");
+    if (this.consolidationStart === "fresh") requireTrainingOfFreshModel("RepeatedDistillationModelUpdater", "consolidationEpochs", this.consolidationEpochs, "the consolidation (consolidationStart \"fresh\")");
     // Fail at construction, not after an expert has trained for an hour.
     consolidationSchedule({ batchSize: resolved.batchSize, memorySize, batchMemoryFrac, memoryLength: 1, chunkLength: 1 });
   }

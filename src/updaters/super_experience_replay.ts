@@ -240,7 +240,8 @@ export class SuperExperienceReplayModelUpdater extends MemoryModelUpdater {
     const layout = this.podLayers.length > 0 ? resolvePodLayout(model, taskId, this.podLayers, this.pod, "podDistillationType") : undefined;
     // The averages start from the model as it was before shrink-and-perturb (Renate copies it when the learner is built).
     this.emaModels.begin(model);
-    shrinkAndPerturb(model.trainableVariables(model.taskIds()), this.shrinkPerturb, this.phaseSeed("shrink-perturb"));
+    // It makes room for the training that follows: with no epoch to run (maxEpochs 0) it would only damage the model.
+    if (o.maxEpochs > 0) shrinkAndPerturb(model.trainableVariables(model.taskIds()), this.shrinkPerturb, this.phaseSeed("shrink-perturb"));
     const gates = Random.fromSeed(this.phaseSeed("ema-gates"));
     const stream = new StreamTracker(chunk.length);
     const offer = async (indices: Int32Array) => {
