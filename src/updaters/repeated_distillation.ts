@@ -179,6 +179,7 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
         memoryLength: this.memory.length,
         chunkLength: chunk.length,
       });
+      this.warnIfUndertrained(stepsPerEpoch, batchSize, chunk.length);
       await this.train({
         phase: "consolidation",
         model,
@@ -202,6 +203,26 @@ export class RepeatedDistillationModelUpdater extends MemoryModelUpdater {
   }
 
   /** New classes: every stored logit row gets the row's lowest logit for each (stored_logits.ts says why). */
+  /**
+   * Renate sizes a consolidation epoch by the chunk (consolidationSchedule), so a chunk much smaller than the memory
+   * (an on-device update of a few rows) trains the fresh model on a small part of the memory: 2 rows and a memory
+   * of 150 gave 1 step per epoch and a model at chance (tester finding F-E). Said, not changed: it is the
+   * algorithm as published; rd-budget and consolidationEpochs are the remedies.
+   */
+  private warnIfUndertrained(stepsPerEpoch: number, batchSize: number, chunkLength: number): void {
+    const memoryLength = this.memory.length;
+    const fullPass = Math.ceil(memoryLength / batchSize);
+    if (!(this.consolidationStart === "fresh" && stepsPerEpoch < fullPass)) return;
+    const epochs = this.consolidationEpochs;
+    const suggested = Math.ceil((epochs * fullPass) / stepsPerEpoch);
+    this.logger.warn(
+      `RD's consolidation trains a fresh model for ${epochs} epoch(s) of ${stepsPerEpoch} step(s) of ${batchSize} items ` +
+        `(an epoch is sized by the chunk, ${chunkLength} items, as in Renate): ${(stepsPerEpoch * batchSize * epochs)} memory items seen, ` +
+        `fewer than one pass per epoch over the ${memoryLength} in the memory, so the model may forget what the memory holds. ` +
+        `For chunks smaller than the memory use rd-budget, or set consolidationEpochs (${suggested} gives one pass per epoch)`,
+    );
+  }
+
   protected override onClassesGrown(classes: number): void {
     widenStoredLogits(this.memory, LOGITS, classes);
   }

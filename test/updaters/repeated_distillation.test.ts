@@ -8,6 +8,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { useBackend } from "../helpers/backend.js";
 import { splitBlobs } from "../helpers/continual_data.js";
 import { buildModel, ContinualModel } from "../../src/model/continual_model.js";
+import { subsetDataset } from "../../src/data/dataset_ops.js";
 import { mlp } from "../../src/model/spec.js";
 import { RepeatedDistillationModelUpdater, consolidationSchedule } from "../../src/updaters/repeated_distillation.js";
 import { FineTuningModelUpdater } from "../../src/updaters/fine_tuning.js";
@@ -272,4 +273,25 @@ test("the rd-budget preset's rule: about 25,000 memory items per consolidation, 
   assert.equal(preset.consolidationEpochs, 50);
   const faithful = createUpdater("rd", { model: spec, memorySize: 500, maxEpochs: 5 }) as RepeatedDistillationModelUpdater;
   assert.equal(faithful.consolidationEpochs, 5);
+});
+
+test("a chunk much smaller than the memory: RD warns that its consolidation sees less than one pass per epoch, and says what helps", async () => {
+  const warnings: string[] = [];
+  const updater = new RepeatedDistillationModelUpdater({
+    ...base,
+    model: buildModel(spec, { seed: 0 }),
+    memorySize: 200,
+    logger: { info: () => {}, warn: (m) => void warnings.push(m) },
+  });
+  await updater.update(data.train[0]!); // 120 items, memory 120 of 200: an epoch covers the memory
+  assert.deepEqual(warnings, []);
+  const small = subsetDataset(data.train[1]!, Int32Array.from([0, 1, 2, 3]));
+  await updater.update(small);
+  // Batch 32 - floor(0.5 * 32) = 16 memory items per step; ceil(4 / 16) = 1 step per epoch; ceil(124 / 16) = 8 for a pass.
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(
+    warnings[0]!,
+    /3 epoch\(s\) of 1 step\(s\) of 16 items \(an epoch is sized by the chunk, 4 items, as in Renate\): 48 memory items seen, fewer than one pass per epoch over the 124 in the memory.* use rd-budget, or set consolidationEpochs \(24 gives one pass per epoch\)/,
+  );
+  updater.dispose();
 });
