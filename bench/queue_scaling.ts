@@ -39,6 +39,7 @@ import { parseRedisUrl, redisOptions } from "../src/queue/connection.js";
 import { QUEUE_NAME } from "../src/queue/names.js";
 import { startRedisServer } from "../test/queue/redis_server.js";
 import { benchArgs } from "./cli_args.js";
+import { dataFingerprint } from "../src/queue/data_fingerprint.js";
 
 const args = benchArgs(import.meta.url, {
     seeds: { type: "string", default: "12" },
@@ -101,8 +102,9 @@ try {
       // The children outlive the grid (kept for reuse): their BullMQ timestamps give the time each spent in a worker.
       const queue = new Queue(QUEUE_NAME, { connection });
       let inWorker = 0;
+      const fingerprint = await dataFingerprint(spec.data);
       for (const plan of planRuns(spec)) {
-        const job = await queue.getJob(benchmarkCellId(benchmarkCellData(spec, plan)));
+        const job = await queue.getJob(benchmarkCellId(benchmarkCellData(spec, plan), fingerprint));
         inWorker += ((job?.finishedOn ?? 0) - (job?.processedOn ?? 0)) / 1000;
       }
       await queue.close();

@@ -3,8 +3,9 @@
  * benchmark_grid.ts) and the worker's job (jobs/benchmark-cell.ts). Kept free of tfjs so the producer stays light.
  *
  * A cell's data is the grid's shared settings (data set by name or absolute path, never its bytes) plus the cell's
- * own axes. Its job id is a hash of that data and the relearn version: the same cell asked for again (a rerun, or a
- * grid that grew by a seed) is the same job, so its finished result is reused instead of computed twice.
+ * own axes. Its job id is a hash of that data, the data files' bytes and the relearn version: the same cell asked for
+ * again (a rerun, or a grid that grew by a seed) is the same job, so its finished result is reused instead of
+ * computed twice; the same cell over changed data files is a new job.
  */
 import { createHash } from "node:crypto";
 import * as z from "zod";
@@ -49,11 +50,12 @@ export function benchmarkCellData(spec: BenchmarkSpec, plan: RunPlan): Benchmark
 }
 
 /**
- * The job id of a cell: "cell-" and 32 hex digits of SHA-256 over the relearn version and the data (object keys
- * sorted, so the order flags were given in does not matter). A new relearn version computes cells afresh.
+ * The job id of a cell: "cell-" and 32 hex digits of SHA-256 over the relearn version, the data (object keys
+ * sorted, so the order flags were given in does not matter) and `dataFingerprint` (data_fingerprint.ts: the bytes
+ * of the data files, so new data at the same path is new cells). A new relearn version computes cells afresh.
  */
-export function benchmarkCellId(data: BenchmarkCellData): string {
-  const hash = createHash("sha256").update(canonicalJson({ version: LIBRARY_VERSION, data })).digest("hex");
+export function benchmarkCellId(data: BenchmarkCellData, dataFingerprint: string): string {
+  const hash = createHash("sha256").update(canonicalJson({ version: LIBRARY_VERSION, data, dataFingerprint })).digest("hex");
   return `cell-${hash.slice(0, 32)}`;
 }
 

@@ -17,6 +17,7 @@ import { FlowProducer, Queue, QueueEvents, type ConnectionOptions, type Job } fr
 import { benchmarkResults, planRuns, type BenchmarkConfig, type CellResult, type RunPlan } from "../benchmark/run_benchmark.js";
 import type { BenchmarkSpec } from "../benchmark/benchmark_spec.js";
 import type { BenchmarkResults } from "../reporting/results.js";
+import { dataFingerprint } from "./data_fingerprint.js";
 import { benchmarkCellData, benchmarkCellId, decodeCellResult, describeCell, type BenchmarkCellData } from "./benchmark_cell.js";
 import { QueueError } from "./errors.js";
 import { JOB_NAMES, QUEUE_NAME } from "./names.js";
@@ -66,9 +67,10 @@ interface PlannedCell {
  */
 export async function runQueuedBenchmark(spec: BenchmarkSpec, config: BenchmarkConfig, options: QueuedBenchmarkOptions): Promise<BenchmarkResults> {
   const plans = planRuns(spec);
+  const fingerprint = await dataFingerprint(spec.data);
   const cells: PlannedCell[] = plans.map((plan) => {
     const data = benchmarkCellData(spec, plan);
-    return { plan, data, id: benchmarkCellId(data) };
+    return { plan, data, id: benchmarkCellId(data, fingerprint) };
   });
   const unique = [...new Map(cells.map((cell) => [cell.id, cell])).values()];
   const gridId = `grid-${createHash("sha256").update(unique.map((c) => c.id).sort().join(",")).digest("hex").slice(0, 32)}`;
