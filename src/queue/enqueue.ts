@@ -9,6 +9,8 @@ import { QueueError } from "./errors.js";
 import { dataSchema as updateDataSchema, type UpdateJobInput, type UpdateJobResult } from "./jobs/update.js";
 import { lineageJobId, nextLineageSeq } from "./lineage.js";
 import { JOB_NAMES, QUEUE_NAME } from "./names.js";
+import { isAbsolute } from "node:path";
+import { realStatePath } from "../state/real_path.js";
 
 /** Retries of an update: 3 attempts, 2 s then 4 s apart (a crash, a lost worker, a lock held elsewhere). */
 export const UPDATE_JOB_OPTIONS: JobsOptions = { attempts: 3, backoff: { type: "exponential", delay: 2000 } };
@@ -41,11 +43,12 @@ export class UpdateProducer {
   }
 
   /**
-   * Enqueues one update. `lineage` defaults to the output state's path (lineage.ts); paths must be absolute.
+   * Enqueues one update. `lineage` defaults to the output state's real path (symlinks resolved, as the state's lock
+   * resolves them: `state/current` pointing at `state/v3` is one lineage with `state/v3`); paths must be absolute.
    * Throws a QueueError listing the fields when the update is not valid, before anything is enqueued.
    */
   async enqueue(update: Omit<UpdateJobInput, "lineage">, options: { lineage?: string | undefined; job?: JobsOptions } = {}): Promise<EnqueuedUpdate> {
-    const lineage = options.lineage ?? update.outputState;
+    const lineage = options.lineage ?? (isAbsolute(update.outputState) ? await realStatePath(update.outputState) : update.outputState);
     const checked = updateDataSchema.safeParse({ ...update, lineage: { name: lineage, seq: 1 } });
     if (!checked.success) {
       throw new QueueError(`not a valid update job: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);

@@ -72,3 +72,20 @@ test("an update job without a config continues with the config its input state r
     await producer.close();
   }
 });
+
+test("the default lineage is the output state's real path: a symlink to a state folder and the folder are one lineage", { timeout: 60_000 }, async () => {
+  const { mkdir, symlink } = await import("node:fs/promises");
+  const dir = folders.track(await workflowFolder(10));
+  await mkdir(join(dir, "v3"));
+  await symlink(join(dir, "v3"), join(dir, "current"));
+  const producer = new UpdateProducer(parseRedisUrl(redis.url));
+  try {
+    const viaLink = await producer.enqueue({ config: parseConfig(workflowConfig()), data: { path: join(dir, "chunk1.csv") }, outputState: join(dir, "current") });
+    const direct = await producer.enqueue({ config: parseConfig(workflowConfig()), data: { path: join(dir, "chunk2.csv") }, outputState: join(dir, "v3") });
+    assert.equal(viaLink.lineage, direct.lineage);
+    assert.deepEqual([viaLink.seq, direct.seq], [1, 2], "ordered one after the other");
+    await producer.waitFor(direct.jobId, 50_000).catch(() => {}); // let the worker finish them before the server stops
+  } finally {
+    await producer.close();
+  }
+});
