@@ -4,8 +4,8 @@
 // the whole-step path and on the general path (tf.variableGrads), and hashes
 // the weights' bits; the expected hashes were computed by this same file run
 // in a `git archive` of 3c5e4a8. A change to the MLP path's kernels (the
-// matmul, relearn's GEMM, the fused bias + ReLU, the losses, the optimizers)
-// that moves one bit fails here.
+// matmul and relearn's GEMM, the fused bias + ReLU, the losses, the
+// optimizers and plain SGD's fused update) that moves one bit fails here.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -56,6 +56,12 @@ const cases: Array<{ name: string; spec: ModelSpec; data: Dataset; extra: Partia
     extra: { batchSize: 16, epochs: 3, optimizer: { name: "sgd", learningRate: 0.1, momentum: 0.9 } },
   },
   {
+    name: "MLP 20-24-12-3, plain SGD, ragged batches",
+    spec: mlp({ inputShape: [20], hidden: [24, 12], classes: 3 }),
+    data: blobs,
+    extra: { batchSize: 16, epochs: 3, optimizer: { name: "sgd", learningRate: 0.05 } },
+  },
+  {
     name: "MLP 20-24-12-3, Adam, ragged batches",
     spec: mlp({ inputShape: [20], hidden: [24, 12], classes: 3 }),
     data: blobs,
@@ -86,12 +92,14 @@ const EXPECTED: Record<string, Record<string, string>> = {
     "MLP 784-256-256-10, SGD, batch 128": "56ce8fd8ffe2779775fab56b2d1dbfd9bdfc8302b8a1a64bda9cee7fff63e4f5",
     "MLP 784-256-256-10, Adam, batch 32": "6a9812cbb2e61e15aa5db80b71805a8993173c560a6eed3118cfccca5d26ea28",
     "MLP 20-24-12-3, SGD with momentum, dropout, ragged batches": "9e42efd9d855a5306891b141882beaec2e648bf4a98be5ed9e2f80be25d0c47e",
+    "MLP 20-24-12-3, plain SGD, ragged batches": "648f1c078e5a2f447414a46b8055e627f613c6cb10073c13e4398eac7f995c40",
     "MLP 20-24-12-3, Adam, ragged batches": "9ca3777c5997a884c49607bbca68e5782a4ee72556f3c01030c9366b88b0da8a",
   },
   cpu: {
     "MLP 784-256-256-10, SGD, batch 128": "c488dbc84f3c2e13dc28d983df4eaf48a6611a3cbaa61fa26aadebd2f472cca6",
     "MLP 784-256-256-10, Adam, batch 32": "1b9ff2a0884f32b348f730fdea6c91f17327677624e7d35e2c9f47b877a25dec",
     "MLP 20-24-12-3, SGD with momentum, dropout, ragged batches": "058b7f4cbe9361eb01433ade10548503f6baad645307b5c0a52c2e0f4434b2df",
+    "MLP 20-24-12-3, plain SGD, ragged batches": "233274c535995b8489fe9fd20602c5c230f52dbbd10249ae8ad8f2a29caa3168",
     "MLP 20-24-12-3, Adam, ragged batches": "1a3e04e487bc6433d1cdf66841c0faf821a9d6a4c66e8d15d681c695d3af0d28",
   },
 };
