@@ -5,7 +5,10 @@
  * 784-256-256-10 (SGD at batch 128; Adam at batch 32, RD's expert step) and
  * a small CNN (conv 32 3x3 -> pool -> conv 64 3x3 -> pool -> dense 128 -> 10
  * on 28x28x1, SGD at batch 128). Also measures the plain-matmul ceiling in
- * the same run and how much of it the MLP steps reach.
+ * the same run and how much of it the MLP steps reach: tf.matMul of
+ * 128x784 @ 784x256 with a fixed right operand (XNNPACK, its operand packed
+ * once), and the same product by relearn's GEMM (gemm.wat, what training
+ * uses on one thread), which is a little faster.
  *
  * The MLPs run relearn's step twice: with gradients by tf.variableGrads over
  * the op chain ("relearn") and through the training loop's whole-step path
@@ -45,6 +48,8 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend/backend.js";
 import { installWasmKernelOverrides, uninstallWasmKernelOverrides } from "../src/backend/wasm_kernels/index.js";
+import { gemm } from "../src/backend/wasm_kernels/gemm.js";
+import type { WasmBackend } from "../src/backend/wasm_kernels/wasm_heap.js";
 import { setChainForwardEnabled } from "../src/model/chain_forward.js";
 import { TrainingOptimizer, type OptimizerSpec } from "../src/training/optimizers.js";
 import { DEFAULT_TASK_ID, buildModel, type ContinualModel } from "../src/model/continual_model.js";
@@ -265,6 +270,28 @@ function matmulCase(m: number, k: number, n: number): TimedCase & { flops: numbe
 }
 
 /**
+ * The same product by relearn's GEMM alone (gemm.wat, what the BatchMatMul
+ * override uses on one thread for a new right operand): a second ceiling,
+ * since on one thread it runs a little faster than XNNPACK with its operand
+ * packed.
+ */
+function gemmCase(m: number, k: number, n: number): TimedCase & { flops: number } {
+  const a = randomBatch([m, k], 1, 2).x;
+  const b = randomBatch([k, n], 1, 3).x;
+  return {
+    name: `gemm.wat ${m}x${k} @ ${k}x${n}`,
+    warmup: 3,
+    flops: 2 * m * k * n,
+    enter: () => useRelearn(true),
+    step: () => {
+      const backend = tf.backend() as WasmBackend;
+      backend.disposeData(gemm(backend, a, b, []).dataId);
+    },
+    dispose: () => tf.dispose([a, b]),
+  };
+}
+
+/**
  * Useful matmul FLOPs of one MLP training step: forward, weight gradient and
  * input gradient per dense layer, except the first layer's input gradient,
  * which nothing needs (PyTorch skips it too).
@@ -353,8 +380,9 @@ async function main(): Promise<void> {
   for (const { name, spec, optimizer, batch, flops, ceiling } of configurations) {
     // The MLPs also run the training loop's whole-step path (the CNN is no plain dense chain).
     const matmul = ceiling ? matmulCase(BATCH, 784, 256) : null;
+    const gemmCeiling = ceiling ? gemmCase(BATCH, 784, 256) : null;
     const cases = [
-      ...(matmul ? [matmul] : []),
+      ...(matmul && gemmCeiling ? [matmul, gemmCeiling] : []),
       trainStepCase(spec, { relearn: false, optimizer, batch }),
       trainStepCase(spec, { relearn: true, optimizer, batch }),
       ...(spec.type === "mlp" ? [trainStepCase(spec, { relearn: true, wholeStep: true, optimizer, batch })] : []),
@@ -365,7 +393,7 @@ async function main(): Promise<void> {
     cases.forEach((c) => c.dispose());
     useRelearn(true);
     allLoads.push(...loads);
-    const [stock, fast, third] = ms.slice(matmul ? 1 : 0);
+    const [stock, fast, third] = ms.slice(matmul ? 2 : 0);
     const whole = spec.type === "mlp" ? third : undefined;
     const pytorch = spec.type === "cnn" ? third : undefined;
     const best = whole ?? fast;
@@ -383,15 +411,24 @@ async function main(): Promise<void> {
       `${load.min.toFixed(2)}-${load.max.toFixed(2)}`,
     ]);
     const ceilingMs = matmul ? ms[0] : null;
+    const gemmMs = gemmCeiling ? ms[1] : null;
     if (matmul && ceilingMs) {
       // Share of the ceiling = (flops / step ms) / (matmul flops / matmul ms); per round, the two measured next to each other.
       const gflops = ceilingMs.map((t) => matmul.flops / (t * 1e6));
-      const share = (times: number[]): string => ratioText(compareRounds(ceilingMs.map((t) => t / matmul.flops), times.map((t) => t / flops)), "%", 100);
+      const share = (reference: number[], times: number[]): string => ratioText(compareRounds(reference.map((t) => t / matmul.flops), times.map((t) => t / flops)), "%", 100);
+      const shares = (reference: number[]): string =>
+        [fast ? `relearn ${share(reference, fast)}` : null, whole ? `whole step ${share(reference, whole)}` : null].filter((t) => t !== null).join("; ");
       notes.push(
         `${name}: ${(flops / 1e6).toFixed(0)} MFLOP of useful matmuls; ceiling ${f1(median(gflops))} GFLOP/s ` +
-          `(${f1(Math.min(...gflops))}-${f1(Math.max(...gflops))}); share of the ceiling: ` +
-          [fast ? `relearn ${share(fast)}` : null, whole ? `whole step ${share(whole)}` : null].filter((t) => t !== null).join("; "),
+          `(${f1(Math.min(...gflops))}-${f1(Math.max(...gflops))}); share of the ceiling: ${shares(ceilingMs)}`,
       );
+      if (gemmMs) {
+        const gemmGflops = gemmMs.map((t) => matmul.flops / (t * 1e6));
+        notes.push(
+          `  the same product by relearn's GEMM (gemm.wat): ${f1(median(gemmGflops))} GFLOP/s (${f1(Math.min(...gemmGflops))}-${f1(Math.max(...gemmGflops))}); ` +
+            `share of it: ${shares(gemmMs)}`,
+        );
+      }
     }
   }
   printTable(rows);
@@ -404,7 +441,7 @@ async function main(): Promise<void> {
   console.log("count; PyTorch: bench/train_step_torch.py, one process per round): ratio of the medians, then the median (range) of");
   console.log("the per-round ratios.");
   console.log("");
-  if (notes.length > 0) console.log("plain matmul ceiling 128x784 @ 784x256, interleaved with each MLP step (median GFLOP/s, range over the rounds):");
+  if (notes.length > 0) console.log("plain matmul ceiling 128x784 @ 784x256 (tf.matMul, right operand kept packed by XNNPACK), interleaved with each MLP step (median GFLOP/s, range over the rounds):");
   for (const note of notes) console.log(note);
   const load = spread(allLoads);
   console.log(`load average (1 min) before the rounds: ${load.min.toFixed(2)}-${load.max.toFixed(2)}`);

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as z from "zod";
 import { OptionsError } from "../errors.js";
 import { FusedAdam } from "./fused_adam.js";
+import { backendRunsFusedSgd, fusedSgdStep } from "./fused_sgd.js";
 
 const learningRate = z.number().positive().finite();
 const decay = z.number().min(0).finite();
@@ -49,13 +50,17 @@ export type OptimizerOption = OptimizerSpec | OptimizerFactory;
  * A fresh optimizer for one training phase, with the learning rate settable
  * between steps (for schedules) and weight decay applied the PyTorch way.
  * Adam and AdamW specs run relearn's FusedAdam (one kernel per variable on
- * wasm and cpu); SGD specs and factories run the tf.Optimizer.
+ * wasm and cpu); plain SGD specs (no momentum, no decay) one wasm kernel per
+ * variable on wasm (fused_sgd.ts); other SGD specs and factories run the
+ * tf.Optimizer.
  */
 export class TrainingOptimizer {
   readonly baseLearningRate: number;
   /** The tf.Optimizer of an SGD spec or a factory; undefined for Adam/AdamW specs. */
   private readonly optimizer: tf.Optimizer | undefined;
   private readonly adam: FusedAdam | undefined;
+  /** Plain SGD (no momentum, no decay): one wasm kernel per variable on wasm (fused_sgd.ts). */
+  private readonly plainSgd: boolean = false;
   private readonly coupledDecay: number;
   private learningRate: number;
 
@@ -72,6 +77,7 @@ export class TrainingOptimizer {
       this.baseLearningRate = spec.learningRate;
       if (spec.name === "sgd") {
         this.coupledDecay = spec.weightDecay;
+        this.plainSgd = spec.momentum === 0 && spec.weightDecay === 0;
         this.optimizer =
           spec.momentum > 0 ? tf.train.momentum(spec.learningRate, spec.momentum, spec.nesterov) : tf.train.sgd(spec.learningRate);
       } else {
@@ -105,6 +111,10 @@ export class TrainingOptimizer {
   step(grads: tf.NamedTensorMap, variables: readonly tf.Variable[]): void {
     if (this.adam !== undefined) {
       this.adam.step(grads, variables, this.learningRate);
+      return;
+    }
+    if (this.plainSgd && backendRunsFusedSgd()) {
+      fusedSgdStep(grads, variables, this.learningRate);
       return;
     }
     const optimizer = this.optimizer!;
