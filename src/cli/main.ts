@@ -21,11 +21,15 @@ import { parseThreads } from "../backend/wasm_threads.js";
 import { LIBRARY_VERSION } from "../state/format.js";
 import { markRequiredOptions } from "./help.js";
 
-// A reader that stops early (`relearn predict ... | head`) is not an error.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(0);
-  throw error;
-});
+// A reader that stops early (`relearn predict ... | head`, `relearn update ... 2>&1 | head -1`) is not an error, and
+// must not stop the command half-way: an update would otherwise die with Node's exit code 7 between epochs, its
+// lock left behind and nothing said. What is written after the reader left is dropped; the command finishes.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED") return;
+    throw error;
+  });
+}
 
 const program = new Command("relearn")
   .description("continual learning for TypeScript: keep a model up to date as data arrives")
