@@ -83,3 +83,19 @@ test("a job process killed between the two renames of an in-place commit: the re
     await producer.close();
   }
 });
+
+test("an update job whose input state does not exist fails at once, without retries", { timeout: 120_000 }, async () => {
+  const dir = folders.track(await workflowFolder(10));
+  const worker = startWorkerProcess(redis.url);
+  workers.push(worker);
+  await worker.ready;
+  const producer = new UpdateProducer(parseRedisUrl(redis.url));
+  try {
+    const job = await producer.enqueue({ config, data: { path: join(dir, "chunk1.csv") }, inputState: join(dir, "nope"), outputState: join(dir, "out") });
+    await assert.rejects(producer.waitFor(job.jobId, 60_000), /the input state folder .*nope does not exist; .* same --lineage/);
+    const attempts = workers.flatMap((w) => w.lines).filter((l) => l.text.includes(job.jobId) && / started \(attempt/.test(l.text));
+    assert.equal(attempts.length, 1, "one attempt only");
+  } finally {
+    await producer.close();
+  }
+});

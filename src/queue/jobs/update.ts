@@ -33,6 +33,7 @@ import { updateFromConfig, type UpdateSummary } from "../../workflow/update.js";
 import { inspectState } from "../../workflow/inspect_state.js";
 import { findLeftoverSiblings } from "../../state/atomic_folder.js";
 import { LockHeldElsewhereError } from "../../state/lock.js";
+import { OptionsError } from "../../errors.js";
 import type { TrainingCallback } from "../../training/callbacks.js";
 import type { JobContext, ReportProgress } from "../dispatch.js";
 import { lineageFieldSchema } from "../lineage_field.js";
@@ -102,12 +103,20 @@ export async function run(input: unknown, reportProgress: ReportProgress, contex
 const LEASE_WAITS = 3;
 
 async function runOnce(data: UpdateJobData, callbacks: TrainingCallback[], jobId: string): Promise<UpdateJobResult> {
+  const inputState = await inputStateOf(data);
+  if (inputState !== undefined && !existsSync(inputState) && (await findLeftoverSiblings(inputState)).length === 0) {
+    // Not a lock or a race that a retry 2 s later could see end: fail for good (an OptionsError is not retried).
+    // Updates whose input an earlier job writes must share its lineage, which runs that job first.
+    throw new OptionsError(
+      `the input state folder ${inputState} does not exist; check the path, or, if an earlier update writes it, enqueue both with the same --lineage`,
+    );
+  }
   const summary = await updateFromConfig({
     config: data.config,
     overrides: data.overrides,
     data: data.data,
     val: data.val,
-    inputState: await inputStateOf(data),
+    inputState,
     outputState: data.outputState,
     overwriteOutputState: data.overwriteOutputState,
     taskId: data.taskId,
