@@ -7,10 +7,11 @@ import type { Redis } from "ioredis";
 import { openRedis, redisOptions, type RedisTarget } from "./connection.js";
 import { QueueError } from "./errors.js";
 import { dataSchema as updateDataSchema, type UpdateJobInput, type UpdateJobResult } from "./jobs/update.js";
-import { lineageJobId, nextLineageSeq } from "./lineage.js";
+import { lineageJobId, lineageResultKey, nextLineageSeq } from "./lineage.js";
 import { JOB_NAMES, QUEUE_NAME } from "./names.js";
 import { isAbsolute } from "node:path";
 import { realStatePath } from "../state/real_path.js";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Retries of an update: 3 attempts, 2 s then 4 s apart (a crash, a lost worker, a lock held elsewhere). */
 export const UPDATE_JOB_OPTIONS: JobsOptions = { attempts: 3, backoff: { type: "exponential", delay: 2000 } };
@@ -27,6 +28,9 @@ export type UpdateJobStatus =
   | { state: "completed"; result: UpdateJobResult }
   | { state: "failed"; failedReason: string }
   | { state: string };
+
+/** How often waitFor checks that its job still exists. */
+const GONE_CHECK_MS = 5000;
 
 export class UpdateProducer {
   private readonly redis: Redis;
@@ -59,7 +63,12 @@ export class UpdateProducer {
     return { jobId, lineage, seq };
   }
 
-  /** Waits until job `jobId` completes (its result) or fails for good (throws a QueueError with the reason). */
+  /**
+   * Waits until job `jobId` completes (its result) or fails for good (throws a QueueError with the reason). A job
+   * that disappears meanwhile (Redis restarted without --appendonly, or flushed: BullMQ's event for it never comes)
+   * is noticed within `GONE_CHECK_MS`: its result is read from relearn's own key if it was applied, else a
+   * QueueError says the job is gone.
+   */
   async waitFor(jobId: string, timeoutMs?: number): Promise<UpdateJobResult> {
     if (this.events === undefined) {
       this.events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(this.target) });
@@ -69,10 +78,34 @@ export class UpdateProducer {
     await this.events.waitUntilReady();
     const job = await this.queue.getJob(jobId);
     if (job === undefined) throw new QueueError(`no job ${jobId} in the queue`);
+    const stop = new AbortController();
+    const gone = (async (): Promise<UpdateJobResult> => {
+      for (;;) {
+        // Aborted once the wait is over, so no timer outlives it (a CLI would otherwise exit seconds late).
+        await sleep(GONE_CHECK_MS, undefined, { signal: stop.signal });
+        const now = await this.queue.getJob(jobId).catch(() => null); // null: Redis unreachable now, ask again later
+        if (now !== undefined) continue;
+        const kept = await this.redis.get(lineageResultKey(jobId)).catch(() => null);
+        if (kept !== null) return JSON.parse(kept) as UpdateJobResult;
+        throw new QueueError(
+          `job ${jobId} is gone from Redis (restarted without --appendonly yes, or flushed) and left no result: ` +
+            `check its output state (relearn inspect) to see whether the update was written`,
+        );
+      }
+    })();
+    gone.catch(() => {}); // its outcome counts only while the race is on
     try {
-      return (await job.waitUntilFinished(this.events, timeoutMs)) as UpdateJobResult;
-    } catch (error) {
-      throw new QueueError(`job ${jobId} failed: ${(error as Error).message}`);
+      return await Promise.race([
+        job.waitUntilFinished(this.events, timeoutMs).then(
+          (result) => result as UpdateJobResult,
+          (error: unknown) => {
+            throw new QueueError(`job ${jobId} failed: ${(error as Error).message}`);
+          },
+        ),
+        gone,
+      ]);
+    } finally {
+      stop.abort();
     }
   }
 

@@ -168,5 +168,10 @@ export class LineageGate {
 const RESULT_TTL_S = 7 * 24 * 3600;
 
 function resultKey(job: Job): string {
-  return `${KEY_PREFIX}:job:${job.id}:result`;
+  return lineageResultKey(job.id!);
+}
+
+/** Where the result of applied lineage job `jobId` is kept (a week), beside BullMQ's own keys. */
+export function lineageResultKey(jobId: string): string {
+  return `${KEY_PREFIX}:job:${jobId}:result`;
 }
