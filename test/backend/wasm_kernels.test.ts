@@ -205,9 +205,11 @@ const CONVS: Array<{ x: number[]; filter: number[]; strides: number | [number, n
   { x: [2, 3, 7, 2], filter: [3, 1, 2, 2], strides: 1, pad: "valid" },
   // Several sample chunks (the patch matrix is cut at 8M floats).
   { x: [15, 64, 64, 16], filter: [3, 3, 16, 2], strides: 1, pad: "same" },
-  // A multiple of 16 filters: long_product.wat.
+  // A multiple of 16 filters at stride 1: conv_filter_grad.wat (odd and single input channels, valid and same).
   { x: [3, 9, 7, 1], filter: [3, 3, 1, 32], strides: 1, pad: "same" },
   { x: [2, 6, 6, 3], filter: [3, 2, 3, 16], strides: 1, pad: "valid" },
+  { x: [3, 7, 5, 5], filter: [2, 3, 5, 48], strides: 1, pad: "same" },
+  { x: [2, 6, 6, 8], filter: [5, 5, 8, 16], strides: 1, pad: "same" },
 ];
 
 test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree with cpu over strides, paddings, kernels", async () => {
@@ -236,7 +238,7 @@ test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, s
         height: fc.integer({ min: 1, max: 9 }),
         width: fc.integer({ min: 1, max: 9 }),
         inChannels: fc.integer({ min: 1, max: 5 }),
-        // 16 and 32 take long_product.wat.
+        // 16 and 32 at stride 1 take conv_filter_grad.wat.
         outChannels: fc.constantFrom(1, 2, 3, 4, 16, 32),
         filterHeight: fc.integer({ min: 1, max: 4 }),
         filterWidth: fc.integer({ min: 1, max: 4 }),
@@ -376,7 +378,7 @@ test("a cnn spec trains on wasm: gradients agree with cpu and an SGD step lowers
 });
 
 test("a small CNN trained 5 SGD steps on wasm (relearn's kernels, op-chain forward) ends at cpu's weights within 1e-4", async () => {
-  // 16 filters: the first layer's filter gradient takes long_product.wat; 2x2 pools on 16 channels take max_pool_grad.wat.
+  // 16 filters: both filter gradients take conv_filter_grad.wat; 2x2 pools on 16 channels take max_pool_grad.wat.
   const spec = cnn({ inputShape: [12, 12, 1], conv: [{ filters: 16, kernelSize: 3, pool: true }, { filters: 16, kernelSize: 3, pool: true }], dense: [8], classes: 4 });
   const images = randomInput([16, 12, 12, 1], 123);
   const labels = new Int32Array(16).map((_, i) => i % 4);
