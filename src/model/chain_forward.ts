@@ -28,10 +28,21 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { LayerInternals } from "./dense_chain.js";
+import { canFuseConvBiasRelu, convBiasRelu } from "./conv_bias_relu.js";
 
 type Layer = tfl.layers.Layer;
-/** One layer's forward as ops: input -> output. */
-type Step = (input: tf.Tensor, training: boolean) => tf.Tensor;
+/**
+ * One layer's forward as ops: input -> output. `withNext`, when set, is this
+ * layer and the next one in one go (a Conv2D with a bias followed by a ReLU
+ * on wasm: conv_bias_relu.ts); runChainRecording uses it unless this
+ * layer's own output is to be recorded, and only where it can run.
+ */
+type Step = ((input: tf.Tensor, training: boolean) => tf.Tensor) & { withNext?: FusedPair };
+/** Two consecutive layers run together; `available` says whether the active backend can. */
+interface FusedPair {
+  available: () => boolean;
+  run: (input: tf.Tensor, training: boolean) => tf.Tensor;
+}
 /** A compiled chain: the steps in order. */
 export type ChainForward = readonly Step[];
 
@@ -69,7 +80,16 @@ export function runChainRecording(
 ): { output: tf.Tensor; recorded: tf.Tensor[] } {
   const outputs: tf.Tensor[] = [];
   let output = input;
-  for (const step of chain) {
+  for (let index = 0; index < chain.length; index++) {
+    const step = chain[index]!;
+    const pair = step.withNext;
+    if (pair !== undefined && index + 1 < chain.length && !steps.includes(index) && pair.available()) {
+      // This step's own output is not recorded: the pair's output stands in for both.
+      output = pair.run(output, training);
+      if (steps.length > 0) outputs.push(output, output);
+      index++;
+      continue;
+    }
     output = step(output, training);
     if (steps.length > 0) outputs.push(output);
   }
@@ -103,12 +123,35 @@ export function compileModelChain(model: tfl.LayersModel): ChainForward | null {
 /** The steps of `layers` applied one after another; null if one is not supported. */
 export function compileLayers(layers: readonly Layer[]): ChainForward | null {
   const steps: Step[] = [];
-  for (const layer of layers) {
+  for (const [index, layer] of layers.entries()) {
     const step = compileLayer(layer);
     if (step === null) return null;
+    const pair = fusedConvBiasRelu(layer, layers[index + 1]);
+    if (pair !== null) step.withNext = pair;
     steps.push(step);
   }
   return steps;
+}
+
+/**
+ * A Conv2D with a bias and no activation of its own followed by a ReLU
+ * Activation layer (relearn's cnn() blocks without batch norm) as one pair:
+ * conv2d, then bias + ReLU in one kernel each way (conv_bias_relu.ts, wasm
+ * only); null for any other pair of layers.
+ */
+function fusedConvBiasRelu(layer: Layer, next: Layer | undefined): FusedPair | null {
+  if (next === undefined || layer.getClassName() !== "Conv2D" || next.getClassName() !== "Activation") return null;
+  const { kernel, bias, activation, strides, padding } = layer as unknown as LayerInternals & ConvInternals;
+  const nextActivation = (next as unknown as LayerInternals).activation;
+  if (kernel == null || bias == null || activation?.getClassName() !== "linear" || nextActivation?.getClassName() !== "relu") return null;
+  if (padding !== "same" && padding !== "valid") return null;
+  return {
+    available: canFuseConvBiasRelu,
+    run: (input) => {
+      const conv = tf.conv2d(input as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides as [number, number], padding);
+      return convBiasRelu(conv, bias.read());
+    },
+  };
 }
 
 function compileLayer(layer: Layer): Step | null {
