@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BIAS_RELU, RELU_BIAS_GRAD, hasDenseReluKernels } from "../backend/dense_relu_kernels.js";
+import { BIAS_RELU_POOL, BIAS_RELU_POOL_GRAD, biasReluPoolFits, hasBiasReluPoolKernels } from "../backend/bias_relu_pool_kernels.js";
 
 /** Whether `convBiasRelu` can run on the active backend. */
 export function canFuseConvBiasRelu(): boolean {
@@ -45,4 +46,26 @@ const fused = tf.customGrad(((conv: tf.Tensor, bias: tf.Tensor, save: tf.GradSav
 /** relu(conv + bias) for a channels-last conv output and a bias of one value per filter. */
 export function convBiasRelu(conv: tf.Tensor, bias: tf.Tensor): tf.Tensor {
   return fused(conv, bias);
+}
+
+/** maxPool(relu(conv + bias)) with its gradient, both by bias_relu_pool.wat. */
+const fusedPool = tf.customGrad(((conv: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([conv, bias]);
+  return {
+    value: tf.engine().runKernel(BIAS_RELU_POOL, { conv, bias }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel(BIAS_RELU_POOL_GRAD, { dy, conv: saved[0]!, bias: saved[1]! }) as unknown as tf.Tensor[],
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/**
+ * maxPool(relu(conv + bias), 2, 2, "valid") for a channels-last conv output:
+ * one fused kernel each way (backend/bias_relu_pool_kernels.ts) where the
+ * backend has them and the map fits (even sides, a multiple of 4 filters);
+ * else convBiasRelu then maxPool. Besides the passes, this saves the ReLU's
+ * full-size output, which the pool's gradient kept.
+ */
+export function convBiasReluPool(conv: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  if (hasBiasReluPoolKernels() && biasReluPoolFits(conv.shape)) return fusedPool(conv, bias);
+  return tf.maxPool(convBiasRelu(conv, bias) as tf.Tensor4D, 2, 2, "valid");
 }
