@@ -308,8 +308,9 @@ async function topKernels(spec: ModelSpec, count = 5): Promise<string> {
   model.dispose();
   const byName = new Map<string, number>();
   for (const kernel of profile.kernels) {
-    // "xxx__op" entries are op wrappers (custom gradients) around kernels listed too.
-    if (kernel.name.endsWith("__op")) continue;
+    // "xxx__op" entries are op wrappers (custom gradients) around kernels listed too; so is "unnamed scope"
+    // (tf.customGrad's, e.g. the fused conv blocks of model/conv_bias_relu.ts).
+    if (kernel.name.endsWith("__op") || kernel.name === "unnamed scope") continue;
     byName.set(kernel.name, (byName.get(kernel.name) ?? 0) + Number(kernel.kernelTimeMs));
   }
   return [...byName]
