@@ -210,6 +210,9 @@ const CONVS: Array<{ x: number[]; filter: number[]; strides: number | [number, n
   { x: [2, 6, 6, 3], filter: [3, 2, 3, 16], strides: 1, pad: "valid" },
   { x: [3, 7, 5, 5], filter: [2, 3, 5, 48], strides: 1, pad: "same" },
   { x: [2, 6, 6, 8], filter: [5, 5, 8, 16], strides: 1, pad: "same" },
+  // 3x3 "same" on even sides, multiples of 4 channels: Conv2D and Conv2DBackpropInput by Winograd (conv2d_winograd.ts).
+  { x: [2, 8, 6, 4], filter: [3, 3, 4, 8], strides: 1, pad: "same" },
+  { x: [3, 14, 14, 32], filter: [3, 3, 32, 64], strides: 1, pad: "same" },
 ];
 
 test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree with cpu over strides, paddings, kernels", async () => {
@@ -266,6 +269,35 @@ test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, s
       },
     ),
     { numRuns: 100 },
+  );
+});
+
+test("Conv2D and its input gradient by Winograd F(2x2, 3x3) agree with cpu (property over even sides, channels, filters)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        height: fc.integer({ min: 1, max: 6 }).map((h) => 2 * h),
+        width: fc.integer({ min: 1, max: 6 }).map((w) => 2 * w),
+        inChannels: fc.constantFrom(4, 8, 12, 32),
+        outChannels: fc.constantFrom(4, 8, 16, 64),
+        seed: fc.integer({ min: 0, max: 10_000 }),
+      }),
+      async ({ batch, height, width, inChannels, outChannels, seed }) => {
+        const xInput = randomInput([batch, height, width, inChannels], seed);
+        const filterInput = randomInput([3, 3, inChannels, outChannels], seed + 1);
+        const weights = randomInput([batch, height, width, outChannels], seed + 2);
+        const outcome = await onBothBackends(() => {
+          const xs = tensorOf(xInput) as tf.Tensor4D;
+          const ws = tensorOf(filterInput) as tf.Tensor4D;
+          const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same");
+          const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), tensorOf(weights)));
+          return [conv(xs, ws), ...tf.grads(loss)([xs, ws])];
+        });
+        assertAgree(outcome, `winograd conv2d x [${[batch, height, width, inChannels]}] filters ${outChannels}`);
+      },
+    ),
+    { numRuns: 40 },
   );
 });
 

@@ -128,7 +128,7 @@ function accumulate(backend: WasmBackend, total: tf.TensorInfo | undefined, part
  * the product does that much more work on zero rows of dy; the copies are
  * memcpy-fast instead of a gather per value.
  */
-interface ShiftedGrid {
+export interface ShiftedGrid {
   zeroRows: number;
   zeroColumns: number;
   columns: number;
@@ -138,7 +138,7 @@ interface ShiftedGrid {
 }
 
 /** The grid of a stride-1 layer whose outputs fit on it; null otherwise (strides, or paddings wider than the filter). */
-function shiftedGrid(info: tf.backend_util.Conv2DInfo): ShiftedGrid | null {
+export function shiftedGrid(info: tf.backend_util.Conv2DInfo): ShiftedGrid | null {
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { top, bottom, left, right } = info.padInfo;
   if (strideHeight !== 1 || strideWidth !== 1 || dilationHeight !== 1 || dilationWidth !== 1) return null;
@@ -266,7 +266,7 @@ function gridPatchesTransposed(
 }
 
 /** x of samples [first, first + count) on the grid: [cells + the last taps' reach, inChannels], zeros around the rows. */
-function gridOfX(backend: WasmBackend, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, grid: ShiftedGrid, first: number, count: number): tf.TensorInfo {
+export function gridOfX(backend: WasmBackend, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, grid: ShiftedGrid, first: number, count: number): tf.TensorInfo {
   const { inHeight, inWidth, inChannels } = info;
   // Zeros appended for the last taps' reach.
   const length = count * grid.cellsPerSample + Math.max(...grid.offsets);
