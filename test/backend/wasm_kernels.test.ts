@@ -77,9 +77,9 @@ before(async () => {
   await useBackend("wasm");
 });
 
-test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, both conv gradients and MaxPoolGrad", () => {
+test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, Conv2D, both conv gradients and MaxPoolGrad", () => {
   assert.equal(wasmKernelOverridesInstalled(), true);
-  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity, tf.Cast]) {
+  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2D, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity, tf.Cast]) {
     const kernel = tf.getKernel(name, "wasm");
     assert.ok(kernel !== undefined, `${name} registered`);
     assert.match(kernel.kernelFunc.name, /OnFastPath$/, `${name} is relearn's override`);

@@ -3,7 +3,8 @@
  * which runs as one) by Winograd's F(2x2, 3x3) for the wasm backend: per
  * 2x2 output tile, the 4x4 input tile is transformed (V = B^T d B), the
  * filter too (U = G g G^T), and the 16 element-wise products summed over
- * input channels become 16 matrix products [tiles, C] x [C, K] (XNNPACK);
+ * input channels become 16 matrix products [tiles, C] x [C, K] (winograd.wat
+ * for a multiple of 16 filters, else XNNPACK);
  * the output transform (A^T m A) gives the tile. That is 16 multiplications
  * per tile, channel pair where the direct convolution needs 36: the three
  * 0.9 GFLOP convolutions of a small CNN's 14x14 layer ran at the wasm SIMD
@@ -24,6 +25,7 @@ import { floatsOf, release, stockKernel, wasmKernelExport, type KernelArgs, type
 
 type InputTransform = (grid: number, v: number, samples: number, tilesH: number, tilesW: number, columns: number, cellsPerSample: number, channels: number) => void;
 type OutputTransform = (m: number, y: number, samples: number, tilesH: number, tilesW: number, channels: number) => void;
+type Products = (v: number, u: number, m: number, tiles: number, channels: number, filters: number) => void;
 
 interface Conv2DAttrs extends WindowAttrs {
   dataFormat?: "NHWC" | "NCHW";
@@ -77,7 +79,14 @@ export function winogradConv2D(backend: WasmBackend, x: tf.TensorInfo, filter: t
   kernels.input(offset(xGrid), offset(v), batchSize, tilesH, tilesW, grid.columns, grid.cellsPerSample, inChannels);
   release(backend, xGrid);
   const u = transformedFilter(backend, filter, inChannels, outChannels);
-  const m = matMulOnFastPath(backend, v, u, false, false, stockPlainMatMul(backend));
+  let m: tf.TensorInfo;
+  if (outChannels % 16 === 0) {
+    // winograd.wat's products read the 16 slices in place (XNNPACK would need each copied out).
+    m = backend.makeOutput([16, tiles, outChannels], "float32");
+    wasmKernelExport<Products>(backend, WINOGRAD_WASM, "products")(offset(v), offset(u), offset(m), tiles, inChannels, outChannels);
+  } else {
+    m = matMulOnFastPath(backend, v, u, false, false, stockPlainMatMul(backend));
+  }
   release(backend, v, u);
   const y = backend.makeOutput([batchSize, inHeight, inWidth, outChannels], "float32");
   kernels.output(offset(m), offset(y), batchSize, tilesH, tilesW, outChannels);
