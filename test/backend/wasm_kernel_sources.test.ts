@@ -8,7 +8,7 @@ const EXPORTS_OF: Record<(typeof KERNELS)[number], string[]> = {
   adam_update: ["adam"], dense_relu: ["bias_relu", "relu_bias_grad"], transpose: ["transpose"], max_pool_grad: ["maxPoolGrad"],
   conv_filter_grad: ["convFilterGrad"],
   bias_relu_pool: ["biasReluPool", "biasReluPoolGrad"],
-  winograd: ["inputTransform", "outputTransform", "products"],
+  winograd: ["inputTransform", "outputTransform", "products", "gradOutputTransform", "filterProducts"],
 };
 
 test("every generated wasm kernel module matches its .wat source (run scripts/build-wasm-kernels.ts after editing one)", async () => {

@@ -210,7 +210,8 @@ const CONVS: Array<{ x: number[]; filter: number[]; strides: number | [number, n
   { x: [2, 6, 6, 3], filter: [3, 2, 3, 16], strides: 1, pad: "valid" },
   { x: [3, 7, 5, 5], filter: [2, 3, 5, 48], strides: 1, pad: "same" },
   { x: [2, 6, 6, 8], filter: [5, 5, 8, 16], strides: 1, pad: "same" },
-  // 3x3 "same" on even sides, multiples of 4 channels: Conv2D and Conv2DBackpropInput by Winograd (conv2d_winograd.ts).
+  // 3x3 "same" on even sides, multiples of 4 channels: Conv2D and Conv2DBackpropInput by Winograd (conv2d_winograd.ts), and
+  // Conv2DBackpropFilter too with a multiple of 16 filters.
   { x: [2, 8, 6, 4], filter: [3, 3, 4, 8], strides: 1, pad: "same" },
   { x: [3, 14, 14, 32], filter: [3, 3, 32, 64], strides: 1, pad: "same" },
 ];
@@ -272,7 +273,7 @@ test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, s
   );
 });
 
-test("Conv2D and its input gradient by Winograd F(2x2, 3x3) agree with cpu (property over even sides, channels, filters)", async () => {
+test("Conv2D and its input and filter gradients by Winograd F(2x2, 3x3) agree with cpu (property over even sides, channels, filters)", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.record({

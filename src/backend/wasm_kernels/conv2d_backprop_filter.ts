@@ -26,10 +26,16 @@
  * long_product.wat, its predecessor (34 against 53 ms CPU time), on the
  * 28x28x1 -> 32 layer about 2.2x (2.7 against 6.0 ms: its nine patch rows
  * are paired across taps, so a single input channel wastes no work).
+ *
+ * A 3x3 "same" layer of even sides with multiples of 4 channels and 16
+ * filters goes by Winograd instead (conv2d_winograd.ts,
+ * winogradFilterGradient): the 14x14x32 -> 64 layer about 1.25x faster
+ * again (31 against 38 ms CPU, loaded machine).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError } from "../../errors.js";
 import { CONV_FILTER_GRAD_WASM } from "./conv_filter_grad_wasm.js";
+import { winogradFilterGradient, winogradFits } from "./conv2d_winograd.js";
 import { swapLastTwoAxes } from "./transpose_2d.js";
 import { copyRange, floatsOf, heapOf, release, stockKernel, view, wasmKernelExport, type KernelArgs, type WasmBackend, type WindowAttrs } from "./wasm_heap.js";
 
@@ -71,6 +77,8 @@ export function conv2DBackpropFilterOnFastPath(args: KernelArgs): tf.TensorInfo 
     false,
     "channelsLast",
   );
+  // 3x3 "same" on even maps, multiples of 4 channels and 16 filters: Winograd (conv2d_winograd.ts).
+  if (winogradFits(info) && info.outChannels % 16 === 0) return view(winogradFilterGradient(backend, x, dy, info), [...attrs.filterShape]);
   const grid = shiftedGrid(info);
   if (grid !== null && info.outChannels % 16 === 0 && info.outHeight * info.outWidth > 0) {
     return view(backpropFilterDirect(backend, x, dy, info, grid), [...attrs.filterShape]);

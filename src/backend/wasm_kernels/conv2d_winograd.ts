@@ -124,3 +124,61 @@ function transformedFilter(backend: WasmBackend, filter: tf.TensorInfo, inChanne
   }
   return u;
 }
+
+type GradOutputTransform = (dy: number, dm: number, samples: number, tilesH: number, tilesW: number, channels: number) => void;
+type FilterProducts = (v: number, dm: number, du: number, tiles: number, channels: number, filters: number) => void;
+
+/**
+ * dW of a convolution winogradFits takes, with a multiple of 16 filters, by
+ * the same transforms run backwards: dU[i] = V[i]^T dM[i] with V the input
+ * transform and dM = A dy A^T per tile (the adjoint of the output
+ * transform), then dW = G^T dU G. 16 products [C, tiles] x [tiles, K]
+ * instead of the direct [9C, pixels] x [pixels, K]: 2.25x fewer
+ * multiplications again.
+ */
+export function winogradFilterGradient(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outChannels } = info;
+  const grid = shiftedGrid(info)!;
+  const tilesH = inHeight / 2;
+  const tilesW = inWidth / 2;
+  const tiles = batchSize * tilesH * tilesW;
+  const offset = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const xGrid = gridOfX(backend, x, info, grid, 0, batchSize);
+  const v = backend.makeOutput([16, tiles, inChannels], "float32");
+  wasmKernelExport<InputTransform>(backend, WINOGRAD_WASM, "inputTransform")(offset(xGrid), offset(v), batchSize, tilesH, tilesW, grid.columns, grid.cellsPerSample, inChannels);
+  release(backend, xGrid);
+  const dm = backend.makeOutput([16, tiles, outChannels], "float32");
+  wasmKernelExport<GradOutputTransform>(backend, WINOGRAD_WASM, "gradOutputTransform")(offset(dy), offset(dm), batchSize, tilesH, tilesW, outChannels);
+  const du = backend.makeOutput([16, inChannels, outChannels], "float32");
+  floatsOf(backend, du).fill(0);
+  wasmKernelExport<FilterProducts>(backend, WINOGRAD_WASM, "filterProducts")(offset(v), offset(dm), offset(du), tiles, inChannels, outChannels);
+  release(backend, v, dm);
+  const dw = backend.makeOutput([3, 3, inChannels, outChannels], "float32");
+  const d = floatsOf(backend, du);
+  const out = floatsOf(backend, dw);
+  const pairs = inChannels * outChannels;
+  const r = new Float32Array(12);
+  for (let p = 0; p < pairs; p++) {
+    // r = G^T d (3 x 4), then r G (3 x 3).
+    for (let j = 0; j < 4; j++) {
+      const d0 = d[j * pairs + p]!;
+      const d1 = d[(4 + j) * pairs + p]!;
+      const d2 = d[(8 + j) * pairs + p]!;
+      const d3 = d[(12 + j) * pairs + p]!;
+      r[j] = d0 + 0.5 * d1 + 0.5 * d2;
+      r[4 + j] = 0.5 * d1 - 0.5 * d2;
+      r[8 + j] = 0.5 * d1 + 0.5 * d2 + d3;
+    }
+    for (let a = 0; a < 3; a++) {
+      const r0 = r[a * 4]!;
+      const r1 = r[a * 4 + 1]!;
+      const r2 = r[a * 4 + 2]!;
+      const r3 = r[a * 4 + 3]!;
+      out[(a * 3) * pairs + p] = r0 + 0.5 * r1 + 0.5 * r2;
+      out[(a * 3 + 1) * pairs + p] = 0.5 * r1 - 0.5 * r2;
+      out[(a * 3 + 2) * pairs + p] = 0.5 * r1 + 0.5 * r2 + r3;
+    }
+  }
+  release(backend, du);
+  return dw;
+}
