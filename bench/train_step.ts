@@ -28,7 +28,7 @@
  * clock also counts the time the process waits for a core, which varies
  * from round to round; CPU time leaves it out (cache contention still
  * counts). Only meaningful on one XNNPACK thread (threads' times add up).
- * PyTorch's CNN steps are timed by its own wall clock either way.
+ * PyTorch's CNN steps are then timed by its process's CPU time too.
  *
  * The CNN is also run in PyTorch (bench/train_step_torch.py through
  * /usr/bin/python3, the same number of threads as XNNPACK), one process per
@@ -238,7 +238,7 @@ function torchCnnCase(batch: number, threads: number): TimedCase {
     enter: () => {},
     step: () => {},
     measure: (minMs) => {
-      const args = [TORCH_SCRIPT, "--batch", String(batch), "--min-ms", String(minMs), "--threads", String(threads)];
+      const args = [TORCH_SCRIPT, "--batch", String(batch), "--min-ms", String(minMs), "--threads", String(threads), ...(cpuTime ? ["--cpu-time"] : [])];
       const result = spawnSync(PYTHON, args, { encoding: "utf8", env });
       const last = result.stdout.trim().split("\n").at(-1) ?? "";
       if (result.status !== 0 || last === "") throw new Error(`train_step_torch.py failed: ${result.stderr.trim().split("\n").at(-1) ?? ""}`);
@@ -335,8 +335,9 @@ async function topKernels(spec: ModelSpec, count = 5): Promise<string> {
   model.dispose();
   const byName = new Map<string, number>();
   for (const kernel of profile.kernels) {
-    // "xxx__op" entries are op wrappers (custom gradients) around kernels listed too.
-    if (kernel.name.endsWith("__op")) continue;
+    // "xxx__op" entries are op wrappers (custom gradients) around kernels listed too; so is "unnamed scope"
+    // (tf.customGrad's, e.g. the fused conv blocks of model/conv_bias_relu.ts).
+    if (kernel.name.endsWith("__op") || kernel.name === "unnamed scope") continue;
     byName.set(kernel.name, (byName.get(kernel.name) ?? 0) + Number(kernel.kernelTimeMs));
   }
   return [...byName]

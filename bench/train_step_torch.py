@@ -10,10 +10,14 @@ plain SGD (learning rate 0.01): zero_grad, forward, backward, step. Warm-up
 steps first, then steps until at least --min-ms have passed (and 3 steps).
 
 Prints one JSON line: {"ms": mean ms per step, "torch": version, "threads"}.
+--cpu-time times the steps by the process's CPU time (time.process_time)
+instead of the wall clock, as bench/train_step.ts --cpu-time does for
+relearn's side (on one thread: the time spent computing, not waiting for a
+core).
 Thread counts: the caller sets OPENBLAS_NUM_THREADS and OMP_NUM_THREADS too
 (torch.set_num_threads alone does not bound OpenBLAS).
 
-  /usr/bin/python3 bench/train_step_torch.py --batch 128 --min-ms 400 --threads 1
+  /usr/bin/python3 bench/train_step_torch.py --batch 128 --min-ms 400 --threads 1 [--cpu-time]
 """
 import argparse
 import json
@@ -38,6 +42,7 @@ def main():
     parser.add_argument("--min-ms", type=float, default=400)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--cpu-time", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -53,12 +58,13 @@ def main():
 
     for _ in range(args.warmup):
         step()
+    clock = time.process_time if args.cpu_time else time.perf_counter
     steps = 0
-    start = time.perf_counter()
+    start = clock()
     while True:
         step()
         steps += 1
-        elapsed = (time.perf_counter() - start) * 1000
+        elapsed = (clock() - start) * 1000
         if elapsed >= args.min_ms and steps >= 3:
             break
     print(json.dumps({"ms": elapsed / steps, "torch": torch.__version__, "threads": torch.get_num_threads()}))

@@ -16,7 +16,7 @@ import wabtFactory from "wabt";
 
 const KERNELS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "backend", "wasm_kernels");
 /** Kernel name -> its .wat source and generated .ts module. */
-export const KERNELS = ["adam_update", "dense_relu", "transpose", "max_pool_grad", "long_product", "gemm", "sgd_update"] as const;
+export const KERNELS = ["adam_update", "dense_relu", "transpose", "max_pool_grad", "gemm", "sgd_update", "conv_filter_grad", "bias_relu_pool", "winograd"] as const;
 
 /** wasm features the kernels use: SIMD, and shared memory for the threaded build. */
 const FEATURES = { simd: true, threads: true };

@@ -27,6 +27,7 @@ import { checkWasmThreads } from "./wasm_thread_limits.js";
 import "@tensorflow/tfjs-backend-cpu";
 import { registerAdamUpdateKernel } from "./adam_update_kernel.js";
 import { registerDenseReluKernels } from "./dense_relu_kernels.js";
+import { registerBiasReluPoolKernels } from "./bias_relu_pool_kernels.js";
 import { autoBackendOrder, defaultWasmThreads, HOST, startWasm } from "../platform.js";
 silenceCpuBanner();
 // relearn's fused Adam step, for wasm and cpu (the kernel registry is by name,
@@ -34,6 +35,8 @@ silenceCpuBanner();
 registerAdamUpdateKernel();
 // The whole-step path's fused bias + ReLU kernels (wasm only).
 registerDenseReluKernels();
+// The op chain's fused conv bias + ReLU + 2x2 max-pool kernels (wasm only).
+registerBiasReluPoolKernels();
 
 /** A backend choice: "auto" or one tfjs backend. */
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu" | "webgl" | "webgpu";

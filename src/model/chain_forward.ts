@@ -28,10 +28,23 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { LayerInternals } from "./dense_chain.js";
+import { canFuseConvBiasRelu, convBiasRelu, convBiasReluPool } from "./conv_bias_relu.js";
 
 type Layer = tfl.layers.Layer;
-/** One layer's forward as ops: input -> output. */
-type Step = (input: tf.Tensor, training: boolean) => tf.Tensor;
+/**
+ * One layer's forward as ops: input -> output. `fused`, when set, is this
+ * layer and the next `span - 1` ones in one go (a Conv2D with a bias, its
+ * ReLU and maybe its 2x2 max-pool, on wasm: conv_bias_relu.ts);
+ * runChainRecording uses it unless the output of one of those layers but
+ * the last is to be recorded, and only where it can run.
+ */
+type Step = ((input: tf.Tensor, training: boolean) => tf.Tensor) & { fused?: FusedLayers };
+/** Consecutive layers run together; `available` says whether the active backend can. */
+interface FusedLayers {
+  span: number;
+  available: () => boolean;
+  run: (input: tf.Tensor, training: boolean) => tf.Tensor;
+}
 /** A compiled chain: the steps in order. */
 export type ChainForward = readonly Step[];
 
@@ -69,7 +82,16 @@ export function runChainRecording(
 ): { output: tf.Tensor; recorded: tf.Tensor[] } {
   const outputs: tf.Tensor[] = [];
   let output = input;
-  for (const step of chain) {
+  for (let index = 0; index < chain.length; index++) {
+    const step = chain[index]!;
+    const fused = step.fused;
+    if (fused !== undefined && index + fused.span <= chain.length && !steps.some((i) => i >= index && i < index + fused.span - 1) && fused.available()) {
+      // Only the last fused layer's output may be recorded: it stands in for all of them.
+      output = fused.run(output, training);
+      if (steps.length > 0) for (let i = 0; i < fused.span; i++) outputs.push(output);
+      index += fused.span - 1;
+      continue;
+    }
     output = step(output, training);
     if (steps.length > 0) outputs.push(output);
   }
@@ -103,12 +125,39 @@ export function compileModelChain(model: tfl.LayersModel): ChainForward | null {
 /** The steps of `layers` applied one after another; null if one is not supported. */
 export function compileLayers(layers: readonly Layer[]): ChainForward | null {
   const steps: Step[] = [];
-  for (const layer of layers) {
+  for (const [index, layer] of layers.entries()) {
     const step = compileLayer(layer);
     if (step === null) return null;
+    const fused = fusedConvBiasRelu(layer, layers[index + 1], layers[index + 2]);
+    if (fused !== null) step.fused = fused;
     steps.push(step);
   }
   return steps;
+}
+
+/**
+ * A Conv2D with a bias and no activation of its own followed by a ReLU
+ * Activation layer (relearn's cnn() blocks without batch norm), and by a 2x2
+ * max-pool of stride 2, "valid", if one comes next: conv2d, then bias + ReLU
+ * (+ pool) in one kernel each way (conv_bias_relu.ts, wasm only); null for
+ * any other layers.
+ */
+function fusedConvBiasRelu(layer: Layer, next: Layer | undefined, after: Layer | undefined): FusedLayers | null {
+  if (next === undefined || layer.getClassName() !== "Conv2D" || next.getClassName() !== "Activation") return null;
+  const { kernel, bias, activation, strides, padding } = layer as unknown as LayerInternals & ConvInternals;
+  const nextActivation = (next as unknown as LayerInternals).activation;
+  if (kernel == null || bias == null || activation?.getClassName() !== "linear" || nextActivation?.getClassName() !== "relu") return null;
+  if (padding !== "same" && padding !== "valid") return null;
+  const conv = (input: tf.Tensor): tf.Tensor => tf.conv2d(input as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides as [number, number], padding);
+  const pool = after as unknown as (LayerInternals & ConvInternals & { poolSize?: number[] }) | undefined;
+  const pooled =
+    after?.getClassName() === "MaxPooling2D" &&
+    pool?.dataFormat === "channelsLast" &&
+    pool.padding === "valid" &&
+    tf.util.arraysEqual(pool.poolSize ?? [], [2, 2]) &&
+    tf.util.arraysEqual(pool.strides ?? [], [2, 2]);
+  if (pooled) return { span: 3, available: canFuseConvBiasRelu, run: (input) => convBiasReluPool(conv(input), bias.read()) };
+  return { span: 2, available: canFuseConvBiasRelu, run: (input) => convBiasRelu(conv(input), bias.read()) };
 }
 
 function compileLayer(layer: Layer): Step | null {

@@ -5,7 +5,11 @@ import { KERNELS, generatedPath, generatedSource } from "../../scripts/build-was
 
 /** The functions each kernel module exports. */
 const EXPORTS_OF: Record<(typeof KERNELS)[number], string[]> = {
-  adam_update: ["adam"], dense_relu: ["bias_relu", "relu_bias_grad"], transpose: ["transpose"], max_pool_grad: ["maxPoolGrad"], long_product: ["longProduct"], gemm: ["gemm"], sgd_update: ["sgd"],
+  adam_update: ["adam"], dense_relu: ["bias_relu", "relu_bias_grad"], transpose: ["transpose"], max_pool_grad: ["maxPoolGrad"],
+  gemm: ["gemm"], sgd_update: ["sgd"],
+  conv_filter_grad: ["convFilterGrad"],
+  bias_relu_pool: ["biasReluPool", "biasReluPoolGrad"],
+  winograd: ["inputTransform", "outputTransform", "products", "gradOutputTransform", "filterProducts"],
 };
 
 test("every generated wasm kernel module matches its .wat source (run scripts/build-wasm-kernels.ts after editing one)", async () => {

@@ -77,9 +77,9 @@ before(async () => {
   await useBackend("wasm");
 });
 
-test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, both conv gradients and MaxPoolGrad", () => {
+test("initBackend('wasm') installs relearn's kernels for BatchMatMul, _FusedMatMul, Conv2D, both conv gradients and MaxPoolGrad", () => {
   assert.equal(wasmKernelOverridesInstalled(), true);
-  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity, tf.Cast]) {
+  for (const name of [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2D, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad, tf.Identity, tf.Cast]) {
     const kernel = tf.getKernel(name, "wasm");
     assert.ok(kernel !== undefined, `${name} registered`);
     assert.match(kernel.kernelFunc.name, /OnFastPath$/, `${name} is relearn's override`);
@@ -205,9 +205,15 @@ const CONVS: Array<{ x: number[]; filter: number[]; strides: number | [number, n
   { x: [2, 3, 7, 2], filter: [3, 1, 2, 2], strides: 1, pad: "valid" },
   // Several sample chunks (the patch matrix is cut at 8M floats).
   { x: [15, 64, 64, 16], filter: [3, 3, 16, 2], strides: 1, pad: "same" },
-  // A multiple of 16 filters: long_product.wat.
+  // A multiple of 16 filters at stride 1: conv_filter_grad.wat (odd and single input channels, valid and same).
   { x: [3, 9, 7, 1], filter: [3, 3, 1, 32], strides: 1, pad: "same" },
   { x: [2, 6, 6, 3], filter: [3, 2, 3, 16], strides: 1, pad: "valid" },
+  { x: [3, 7, 5, 5], filter: [2, 3, 5, 48], strides: 1, pad: "same" },
+  { x: [2, 6, 6, 8], filter: [5, 5, 8, 16], strides: 1, pad: "same" },
+  // 3x3 "same" on even sides, multiples of 4 channels: Conv2D and Conv2DBackpropInput by Winograd (conv2d_winograd.ts), and
+  // Conv2DBackpropFilter too with a multiple of 16 filters.
+  { x: [2, 8, 6, 4], filter: [3, 3, 4, 8], strides: 1, pad: "same" },
+  { x: [3, 14, 14, 32], filter: [3, 3, 32, 64], strides: 1, pad: "same" },
 ];
 
 test("Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads of conv2d agree with cpu over strides, paddings, kernels", async () => {
@@ -236,7 +242,7 @@ test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, s
         height: fc.integer({ min: 1, max: 9 }),
         width: fc.integer({ min: 1, max: 9 }),
         inChannels: fc.integer({ min: 1, max: 5 }),
-        // 16 and 32 take long_product.wat.
+        // 16 and 32 at stride 1 take conv_filter_grad.wat.
         outChannels: fc.constantFrom(1, 2, 3, 4, 16, 32),
         filterHeight: fc.integer({ min: 1, max: 4 }),
         filterWidth: fc.integer({ min: 1, max: 4 }),
@@ -264,6 +270,35 @@ test("Conv2DBackpropFilter agrees with cpu (property over shapes, strides 1-2, s
       },
     ),
     { numRuns: 100 },
+  );
+});
+
+test("Conv2D and its input and filter gradients by Winograd F(2x2, 3x3) agree with cpu (property over even sides, channels, filters)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        height: fc.integer({ min: 1, max: 6 }).map((h) => 2 * h),
+        width: fc.integer({ min: 1, max: 6 }).map((w) => 2 * w),
+        inChannels: fc.constantFrom(4, 8, 12, 32),
+        outChannels: fc.constantFrom(4, 8, 16, 64),
+        seed: fc.integer({ min: 0, max: 10_000 }),
+      }),
+      async ({ batch, height, width, inChannels, outChannels, seed }) => {
+        const xInput = randomInput([batch, height, width, inChannels], seed);
+        const filterInput = randomInput([3, 3, inChannels, outChannels], seed + 1);
+        const weights = randomInput([batch, height, width, outChannels], seed + 2);
+        const outcome = await onBothBackends(() => {
+          const xs = tensorOf(xInput) as tf.Tensor4D;
+          const ws = tensorOf(filterInput) as tf.Tensor4D;
+          const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same");
+          const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), tensorOf(weights)));
+          return [conv(xs, ws), ...tf.grads(loss)([xs, ws])];
+        });
+        assertAgree(outcome, `winograd conv2d x [${[batch, height, width, inChannels]}] filters ${outChannels}`);
+      },
+    ),
+    { numRuns: 40 },
   );
 });
 
@@ -376,7 +411,7 @@ test("a cnn spec trains on wasm: gradients agree with cpu and an SGD step lowers
 });
 
 test("a small CNN trained 5 SGD steps on wasm (relearn's kernels, op-chain forward) ends at cpu's weights within 1e-4", async () => {
-  // 16 filters: the first layer's filter gradient takes long_product.wat; 2x2 pools on 16 channels take max_pool_grad.wat.
+  // 16 filters: both filter gradients take conv_filter_grad.wat; 2x2 pools on 16 channels take max_pool_grad.wat.
   const spec = cnn({ inputShape: [12, 12, 1], conv: [{ filters: 16, kernelSize: 3, pool: true }, { filters: 16, kernelSize: 3, pool: true }], dense: [8], classes: 4 });
   const images = randomInput([16, 12, 12, 1], 123);
   const labels = new Int32Array(16).map((_, i) => i % 4);

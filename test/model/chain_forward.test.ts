@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import fc from "fast-check";
-import { compileLayers, compileModelChain, runChain } from "../../src/model/chain_forward.js";
+import { chainLayers, compileLayers, compileModelChain, runChain, runChainRecording } from "../../src/model/chain_forward.js";
 import { ContinualModel, buildModel } from "../../src/model/continual_model.js";
 import { cnn, mlp } from "../../src/model/spec.js";
 import { expectNoTensorLeak, useBackend } from "../helpers/backend.js";
@@ -171,4 +171,30 @@ test("a Dense applied twice (no single symbolic input) is left to tfjs-layers in
   shared.apply(a);
   shared.apply(b);
   assert.equal(compileLayers([shared]), null);
+});
+
+test("a Conv2D + ReLU pair runs fused on wasm, except when the conv's own output is recorded (a feature tap)", async () => {
+  await expectNoTensorLeak(() => {
+    const model = buildModel(cnn({ inputShape: [6, 6, 2], conv: [{ filters: 4, kernelSize: 3, pool: true }], dense: [3], classes: 2 }), { seed: 3 });
+    const body = (model as unknown as { body: tfl.LayersModel }).body;
+    const chain = compileModelChain(body)!;
+    const layers = chainLayers(body);
+    const convIndex = layers.findIndex((layer) => layer.getClassName() === "Conv2D");
+    assert.equal(layers[convIndex + 1]?.getClassName(), "Activation");
+    assert.equal(chain[convIndex]!.fused?.span, 3);
+    const x = tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", 7);
+    tf.tidy(() => {
+      const fused = runChain(chain, x, true);
+      const { output, recorded } = runChainRecording(chain, x, true, [convIndex, convIndex + 1]);
+      // Recorded: the conv's pre-activation output (conv + bias), then the ReLU's.
+      const [conv, relu] = recorded as [tf.Tensor, tf.Tensor];
+      const kernel = layers[convIndex]!.getWeights();
+      const expectedConv = tf.add(tf.conv2d(x as tf.Tensor4D, kernel[0] as tf.Tensor4D, 1, "same"), kernel[1]!);
+      close(conv.dataSync() as Float32Array, expectedConv.dataSync() as Float32Array, "recorded conv");
+      close(relu.dataSync() as Float32Array, tf.relu(expectedConv).dataSync() as Float32Array, "recorded relu");
+      close(fused.dataSync() as Float32Array, output.dataSync() as Float32Array, "fused output");
+    });
+    x.dispose();
+    model.dispose();
+  });
 });

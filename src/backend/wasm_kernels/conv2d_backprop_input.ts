@@ -12,6 +12,7 @@
  * the scalar loop.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { winogradConv2D, winogradFits } from "./conv2d_winograd.js";
 import { floatsOf, heapOf, release, stockKernel, type KernelArgs, type WasmBackend, type WindowAttrs } from "./wasm_heap.js";
 
 interface BackpropInputAttrs extends WindowAttrs {
@@ -50,6 +51,25 @@ export function conv2DBackpropInputOnFastPath(args: KernelArgs): tf.TensorInfo {
   }
   const rotated = rotatedFilter(backend, filter, info);
   const spread = info.strideHeight === 1 && info.strideWidth === 1 ? dy : spreadOut(backend, dy, info, spreadHeight, spreadWidth);
+  // A 3x3 "same" layer of even sides: F(2x2, 3x3) (conv2d_winograd.ts).
+  const forward = tf.backend_util.computeConv2DInfo(
+    spread.shape as [number, number, number, number],
+    rotated.shape as [number, number, number, number],
+    1,
+    1,
+    [[0, 0], [top, bottom], [left, right], [0, 0]] as unknown as tf.backend_util.ExplicitPadding,
+    undefined,
+    false,
+    "channelsLast",
+  );
+  if (winogradFits(forward)) {
+    try {
+      return winogradConv2D(backend, spread, rotated, forward);
+    } finally {
+      release(backend, rotated);
+      if (spread !== dy) release(backend, spread);
+    }
+  }
   try {
     return stockKernel(tf.Conv2D)(
       backend,

@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2DBackpropFilterOnFastPath } from "./conv2d_backprop_filter.js";
 import { conv2DBackpropInputOnFastPath } from "./conv2d_backprop_input.js";
+import { conv2DOnFastPath } from "./conv2d_winograd.js";
 import { batchMatMulOnFastPath } from "./batch_mat_mul.js";
 import { fusedMatMulOnFastPath } from "./fused_mat_mul.js";
 import { castOnFastPath, identityOnFastPath } from "./identity.js";
@@ -19,6 +20,7 @@ import { captureStockKernel, markOverride } from "./wasm_heap.js";
 const OVERRIDES: ReadonlyArray<{ kernelName: string; kernelFunc: tf.KernelFunc }> = [
   { kernelName: tf.BatchMatMul, kernelFunc: batchMatMulOnFastPath as unknown as tf.KernelFunc },
   { kernelName: tf._FusedMatMul, kernelFunc: fusedMatMulOnFastPath as unknown as tf.KernelFunc },
+  { kernelName: tf.Conv2D, kernelFunc: conv2DOnFastPath as unknown as tf.KernelFunc },
   { kernelName: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilterOnFastPath as unknown as tf.KernelFunc },
   { kernelName: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInputOnFastPath as unknown as tf.KernelFunc },
   { kernelName: tf.MaxPoolGrad, kernelFunc: maxPoolGradOnFastPath as unknown as tf.KernelFunc },
@@ -33,7 +35,7 @@ const DELEGATES = [tf.BatchMatMul, tf._FusedMatMul, tf.Transpose, tf.Conv2D, tf.
 let installed = false;
 
 /**
- * Registers relearn's wasm kernels (BatchMatMul, _FusedMatMul,
+ * Registers relearn's wasm kernels (BatchMatMul, _FusedMatMul, Conv2D,
  * Conv2DBackpropFilter, Conv2DBackpropInput, MaxPoolGrad, Sum, Identity, Cast) in place of
  * the stock ones.
  * Idempotent. Needs @tensorflow/tfjs-backend-wasm to be imported (its
