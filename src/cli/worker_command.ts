@@ -9,6 +9,8 @@ import { QUEUE_NAME } from "../queue/names.js";
 import { positiveInt } from "./number_flags.js";
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+/** How long a stopping worker with no running job waits for Redis to answer before it exits without it. */
+const CLOSE_WAIT_MS = 5000;
 
 export function workerCommand(): Command {
   return new Command("worker")
@@ -45,15 +47,31 @@ Examples:
       const stopped = new Promise<number>((resolve) => {
         let signals = 0;
         let code = 0; // 0 when running jobs were let finish; 128 + signal when they were stopped
+        // Closing hands jobs back through Redis and waits for it. With no job left to hand back, a Redis that does
+        // not answer within CLOSE_WAIT_MS (it is down) is not waited for: the worker exits (it used to take a third signal).
+        const closeThenResolve = (hard: boolean) => {
+          const closed = worker.close(hard).then(() => true);
+          const waitForRedis = async (): Promise<void> => {
+            for (;;) {
+              const timer = new Promise<false>((r) => setTimeout(() => r(false), CLOSE_WAIT_MS).unref());
+              if (await Promise.race([closed, timer])) return;
+              if (worker.running() === 0) {
+                process.stderr.write(`relearn worker: Redis does not answer and no job is running: exiting without it\n`);
+                return;
+              }
+            }
+          };
+          void waitForRedis().then(() => resolve(code));
+        };
         const onSignal = (signal: keyof typeof EXIT_CODES) => {
           signals++;
           if (signals === 1) {
             process.stderr.write(`relearn worker: ${signal}: taking no new job; finishing ${worker.running()} running job(s) (${signal} again: stop them now)\n`);
-            void worker.close(false).then(() => resolve(code));
+            closeThenResolve(false);
           } else if (signals === 2) {
             process.stderr.write(`relearn worker: ${signal} again: stopping ${worker.running()} running job(s); they go back to the queue\n`);
             code = EXIT_CODES[signal];
-            void worker.close(true).then(() => resolve(code));
+            closeThenResolve(true);
           } else {
             // Closing waits for Redis (to hand jobs back); with Redis away it would wait for ever.
             process.stderr.write(`relearn worker: ${signal} a third time: exiting now; jobs still held go back to the queue when their locks expire\n`);
