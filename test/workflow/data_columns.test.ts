@@ -19,6 +19,7 @@ import { updateFromConfig } from "../../src/workflow/update.js";
 import { evaluateState } from "../../src/workflow/evaluate_state.js";
 import { predictState } from "../../src/workflow/predict_state.js";
 import { tunedUpdate } from "../../src/tuning/tune_update.js";
+import { loadNamedData } from "../../src/data/named_datasets.js";
 import { describeReading } from "../../src/cli/data_flags.js";
 import { useBackend } from "../helpers/backend.js";
 import { editManifestSealed } from "../helpers/state_edits.js";
@@ -235,6 +236,23 @@ test("library readers: featureNames reorders a header by name, names the differe
     await writeFile(join(dir, "f.csv"), text);
     const read = await readDataFileWithInfo({ path: join(dir, "f.csv") }, { layout: "flat", featureNames: ["a", "b"] }, { featureShape: [2] });
     assert.deepEqual([Array.from(read.samples.features), read.reading.columnsReordered], [[2.5, 1.5, 4.5, 3.5], true]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("benchmark CSV data (loadNamedData): the test file's columns are the training file's, by name", async () => {
+  const dir = await folder();
+  try {
+    const [train, testData] = [blobs(4, 1), blobs(2, 4)];
+    await writeFile(join(dir, "train.csv"), table(train, NAMES));
+    await writeFile(join(dir, "test.csv"), table(testData, NAMES));
+    await writeFile(join(dir, "test-reversed.csv"), table(testData, REVERSED));
+    await writeFile(join(dir, "test-renamed.csv"), table(testData, NAMES, { rename: { f5: "g5" } }));
+    const inOrder = await loadNamedData(join(dir, "train.csv"), { testDataset: join(dir, "test.csv") });
+    const reversed = await loadNamedData(join(dir, "train.csv"), { testDataset: join(dir, "test-reversed.csv") });
+    assert.deepEqual([reversed.test.features, reversed.test.labels], [inOrder.test.features, inOrder.test.labels]);
+    await assert.rejects(loadNamedData(join(dir, "train.csv"), { testDataset: join(dir, "test-renamed.csv") }), /test-renamed\.csv: line 1: .*missing "f5"; not in the training file "g5"/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
