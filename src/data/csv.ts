@@ -360,7 +360,7 @@ function featureColumnsOf(table: Table, labelIndex: number | null): FeatureColum
     ...(extra.length > 0 ? [`not in the training file ${shownNames(extra)}`] : []),
     ...(twice.length > 0 ? [`named twice ${shownNames(twice)}`] : []),
   ];
-  const label = labelIndex === null ? "" : ` (the label column read: ${labelIndex + 1}, "${header[labelIndex]}")`;
+  const label = labelIndex === null ? "" : ` (every column but the label's, column ${labelIndex + 1} ("${header[labelIndex]}"))`;
   throw new DataError(
     `${table.source}: line ${table.first.line}: the header's feature columns${label} are not the training file's: ${problems.join("; ")}. ` +
       `The model takes the columns ${shownNames(expected)} (their order in the file may differ): rename or select the columns to match`,

@@ -218,7 +218,7 @@ test("library readers: featureNames reorders a header by name, names the differe
   const { dataset, info } = parseCsvWithInfo(text, { featureNames: ["a", "b"] });
   assert.deepEqual([Array.from(dataset.features), info.featureNames, info.columnsReordered], [[2.5, 1.5, 4.5, 3.5], ["a", "b"], true]);
   assert.deepEqual(Array.from(parseCsvWithInfo(text).dataset.features), [1.5, 2.5, 3.5, 4.5], "without names: by position, as before");
-  assert.throws(() => parseCsvWithInfo(text, { featureNames: ["a", "c"], source: "x.csv" }), /x\.csv: line 1: the header's feature columns \(the label column read: 2, "label"\) are not the training file's: missing "c"; not in the training file "b"/);
+  assert.throws(() => parseCsvWithInfo(text, { featureNames: ["a", "c"], source: "x.csv" }), /x\.csv: line 1: the header's feature columns \(every column but the label's, column 2 \("label"\)\) are not the training file's: missing "c"; not in the training file "b"/);
   assert.throws(() => parseCsvWithInfo("a,a,label\n1.5,2.5,0\n", { featureNames: ["a", "b"] }), /missing "b"; named twice "a"/);
   const unlabelled = parseUnlabelledCsvWithInfo("b,a\n1.5,2.5\n", { featureNames: ["a", "b"] });
   assert.deepEqual(Array.from(unlabelled.samples.features), [2.5, 1.5]);
