@@ -67,9 +67,16 @@ async function body(request: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
-/** The body as CSV text: CSV as sent, or JSON rows written as CSV with a header (so no row is taken for one). */
-function asCsv(request: IncomingMessage, text: string, labelled: boolean): string {
-  if (!(request.headers["content-type"] ?? "").includes("json")) return text;
+/** Whether the body is JSON rows (else CSV as sent). */
+const isJson = (request: IncomingMessage) => (request.headers["content-type"] ?? "").includes("json");
+
+/**
+ * The body as CSV text: CSV as sent, or JSON rows written as CSV without a header. JSON rows are positional (the
+ * features in the model's order, then the label), so they are read with header false (`JSON_ROWS`): no row is taken
+ * for a header, and names made up for them would not be the lineage's column names (which a CSV header is checked against).
+ */
+function asCsv(request: IncomingMessage, text: string): string {
+  if (!isJson(request)) return text;
   let rows: unknown;
   try {
     rows = (JSON.parse(text) as { rows?: unknown }).rows;
@@ -79,20 +86,25 @@ function asCsv(request: IncomingMessage, text: string, labelled: boolean): strin
   if (!Array.isArray(rows) || rows.length === 0 || !rows.every((row) => Array.isArray(row) && row.length === (rows as unknown[][])[0]!.length)) {
     throw new HttpError(400, 'expected {"rows": [[...], ...]}: a non-empty list of rows of equal length');
   }
-  const width = (rows[0] as unknown[]).length;
-  const names = Array.from({ length: width }, (_, i) => (labelled && i === width - 1 ? "label" : `x${i}`));
-  return [names.join(","), ...(rows as unknown[][]).map((row) => row.join(","))].join("\n") + "\n";
+  return (rows as unknown[][]).map((row) => row.join(",")).join("\n") + "\n";
 }
+
+/** How JSON rows written by asCsv are read: line 1 is a row. */
+const JSON_ROWS = { header: false } as const;
 
 async function addChunk(request: IncomingMessage, lineage: string, wait: boolean): Promise<[number, unknown]> {
   const folder = lineageFolder(lineage);
-  const csv = asCsv(request, await body(request), true);
+  const json = isJson(request);
+  const csv = asCsv(request, await body(request));
   await mkdir(join(folder, "chunks"), { recursive: true });
   const chunk = join(folder, "chunks", `${Date.now()}-${randomUUID().slice(0, 8)}.csv`);
   await writeFile(chunk, csv);
   const state = join(folder, "state");
   // One folder per lineage, updated in place: the first update starts fresh, every later one continues it.
-  const job = await producer.enqueue({ config, data: { path: chunk }, inputState: state, resumeIfExists: true, outputState: state }, { lineage });
+  const job = await producer.enqueue(
+    { config, data: { path: chunk }, inputState: state, resumeIfExists: true, outputState: state, ...(json ? { overrides: { data: JSON_ROWS } } : {}) },
+    { lineage },
+  );
   if (!wait) return [202, job];
   return [200, { ...job, result: await producer.waitFor(job.jobId) }];
 }
@@ -103,8 +115,8 @@ async function predictFor(request: IncomingMessage, lineage: string): Promise<[n
   const scratch = await mkdtemp(join(tmpdir(), "relearn-service-"));
   try {
     const file = join(scratch, "rows.csv");
-    await writeFile(file, asCsv(request, await body(request), false));
-    const predictions = await predictState({ state, data: { path: file } });
+    await writeFile(file, asCsv(request, await body(request)));
+    const predictions = await predictState({ state, data: { path: file }, ...(isJson(request) ? { format: JSON_ROWS } : {}) });
     const c = predictions.numClasses;
     return [200, {
       classes: Array.from(predictions.classes),

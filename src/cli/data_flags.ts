@@ -69,10 +69,17 @@ const HEADER_RULES: Record<string, string> = {
   remembered: "auto: line 1 is whole numbers, read as in the state's training file",
 };
 
+/** A line 1 of whole numbers judged against the training file's column names: it is them (a header) or it is not (data). */
+const FEATURE_NAMES_RULE = (header: boolean) =>
+  header ? "auto: line 1 is whole numbers, the training file's column names" : "auto: line 1 is whole numbers, not the training file's column names: data";
+
 /** "CSV, header row: yes (auto: line 1 has names), label column 8 ("label")", or "IDX". */
 export function describeReading(read: DataReading): string {
   if (read.format === "idx") return "IDX";
-  const header = `header row: ${read.header ? "yes" : "no"}${read.headerRule ? ` (${HEADER_RULES[read.headerRule]})` : ""}`;
+  const rule = read.headerRule === "feature-names" ? FEATURE_NAMES_RULE(read.header === true) : read.headerRule ? HEADER_RULES[read.headerRule] : undefined;
+  const header = `header row: ${read.header ? "yes" : "no"}${rule === undefined ? "" : ` (${rule})`}`;
+  // Columns listed in another order than the training file's were put back in its order by name: say so.
+  const reordered = read.columnsReordered ? ", feature columns reordered by name to the training file's order" : "";
   const label = read.labelColumn === null ? "" : `, label column ${read.labelColumn.index}${read.labelColumn.name === undefined ? "" : ` ("${read.labelColumn.name}")`}`;
   const warnings = (read.warnings ?? []).map((warning) => `; warning: ${warning}`).join("");
   // Commas go unsaid, as most files use them; any other separator is named, with how it was chosen.
@@ -80,5 +87,5 @@ export function describeReading(read: DataReading): string {
     read.delimiter === undefined || read.delimiter === ","
       ? ""
       : ` (${DELIMITER_NAMES[read.delimiter] ?? `'${read.delimiter}'`}-separated${read.delimiterRule === "setting" ? "" : `, ${read.delimiterRule}`})`;
-  return `CSV${separator}, ${header}${label}${warnings}`;
+  return `CSV${separator}, ${header}${label}${reordered}${warnings}`;
 }

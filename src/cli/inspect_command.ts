@@ -19,7 +19,7 @@ export function inspectCommand(): Command {
           (s.formatVersion === 1 ? "; warning: format 1 has no manifest checksum, so edits to manifest.json cannot be detected" : ""),
         `updater: ${s.updater}, ${s.updatesDone} update(s) so far; ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`,
         `options: ${JSON.stringify(s.options)}`,
-        `data settings (evaluate and predict read files with them): ${s.dataSettings ? JSON.stringify(s.dataSettings) : "none stored"}`,
+        `data settings (evaluate and predict read files with them): ${s.dataSettings ? shownDataSettings(s.dataSettings) : "none stored"}`,
         s.config === null
           ? "config: none recorded (relearn update from this state needs --config)"
           : `config: updater ${String(s.config["updater"])}, recorded (relearn update continues with it when given no --config)`,
@@ -33,4 +33,11 @@ export function inspectCommand(): Command {
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+/** The data settings as JSON on one line, a long list of feature names (784 pixels) cut to its first names and count (--json has them all). */
+function shownDataSettings(settings: { featureNames?: string[] | undefined }): string {
+  const names = settings.featureNames;
+  if (names === undefined || names.length <= 12) return JSON.stringify(settings);
+  return JSON.stringify({ ...settings, featureNames: [...names.slice(0, 8), `... (${names.length} names)`] });
 }

@@ -57,6 +57,22 @@ export interface CsvOptions {
   delimiter?: string;
   /** Without `delimiter`: the separator for a file whose lines could be read with several (how the state's training file was read). */
   delimiterFallback?: string;
+  /**
+   * The header names of the feature columns, in the order the samples take them: the training file's
+   * (`CsvInfo.featureNames`), as a state records them. A file with a header then has its features taken by
+   * name, never by position: the same names in another order are put in this order (`CsvInfo.columnsReordered`),
+   * and a name missing, not in the list or written twice is a DataError naming it. With header "auto" they also
+   * settle a line 1 of increasing whole numbers: a header when it holds these names, else a row of data (it is
+   * not the training file's header). A file without a header is read by position.
+   */
+  featureNames?: readonly string[];
+  /**
+   * The training file's label column (index, and its header name if it had one), as a state records it. In a
+   * file with a header and no `labelColumn` set, the column of that name is the label (before "label" and the
+   * last column); in a file without a header, the label is at that index when `labelColumn` is not set or is
+   * that name: a label found by name in the middle of the training file is never read as a feature.
+   */
+  labelColumnFallback?: { index: number; name?: string | undefined };
   /** Named in error messages (a file path, usually). */
   source?: string;
 }
@@ -68,9 +84,10 @@ export type CsvHeader = boolean | "auto";
  * Why line 1 was or was not read as a header: "setting" (header true or false was given),
  * or what "auto" saw: "names" (a field that is not a number), "column-numbers" (0,1,...,n-1,
  * as pandas writes them, above rows that are not all integers), "numbers" (a row of data), or
- * "remembered" (line 1 could be either and `headerFallback` decided).
+ * "remembered" (line 1 could be either and `headerFallback` decided), or "feature-names" (line 1 could be
+ * either and `featureNames` decided: a header when it holds those names, else data).
  */
-export type CsvHeaderRule = "setting" | "names" | "column-numbers" | "numbers" | "remembered";
+export type CsvHeaderRule = "setting" | "names" | "column-numbers" | "numbers" | "remembered" | "feature-names";
 
 /** How a CSV text was read, for summaries: the rows, whether line 1 was a header, the label column. */
 export interface CsvInfo {
@@ -83,6 +100,10 @@ export interface CsvInfo {
   headerRule: CsvHeaderRule;
   /** 0-based index and header name (when there is a header) of the label column; null for unlabelled reads. */
   labelColumn: { index: number; name?: string } | null;
+  /** With a header: the names of the feature columns, in the order the samples hold them. */
+  featureNames?: string[];
+  /** True (else absent) when the feature columns were put in the order of `CsvOptions.featureNames` by name. */
+  columnsReordered?: true;
   /** When the labels were read as names: the class names, in index order (those given, then any added). */
   classNames?: string[];
   /** The field separator the file was read with, and whether it was given, detected or remembered. */
@@ -127,6 +148,7 @@ function detectHeader(
   first: { line: number; fields: string[] },
   rest: { fields: string[] }[],
   fallback: boolean | undefined,
+  featureNames: readonly string[] | undefined,
   source: string,
 ): { header: boolean; rule: CsvHeaderRule } {
   const { fields, line } = first;
@@ -145,6 +167,12 @@ function detectHeader(
   if (values.length >= 2 && values.every((value, i) => value === i) && !integersBelow) return { header: true, rule: "column-numbers" };
   // Only what the rules above cannot decide (increasing plain integers) is read as the training file's line 1
   // was: a remembered decision must never overrule a line that is plainly data or plainly pandas' header.
+  // The training file's column names decide best: a line that is not them (a label's name at most added) is no
+  // header this file could be read with, so it is data; reading it as a header would drop a sample unsaid.
+  if (featureNames !== undefined) {
+    const isNames = fields.length <= featureNames.length + 1 && featureNames.every((name) => fields.includes(name));
+    return { header: isNames, rule: "feature-names" };
+  }
   if (fallback !== undefined) return { header: fallback, rule: "remembered" };
   throw new DataError(
     `${source}: line ${line} (${shownRow(fields)}) could be a header of numbered columns or a row of data: set header true ` +
@@ -179,10 +207,12 @@ interface Table {
   firstText: string;
   delimiter: string;
   delimiterRule: DelimiterRule;
+  /** The expected feature names (CsvOptions.featureNames), if any. */
+  featureNames: readonly string[] | undefined;
 }
 
 /** The options that decide which rows are read: shared by the labelled and the unlabelled reader. */
-export type CsvRowOptions = Pick<CsvOptions, "header" | "headerFallback" | "headerSource" | "delimiter" | "delimiterFallback" | "source">;
+export type CsvRowOptions = Pick<CsvOptions, "header" | "headerFallback" | "headerSource" | "delimiter" | "delimiterFallback" | "featureNames" | "source">;
 
 function readTable(text: string, options: CsvRowOptions): Table {
   const { header = "auto", source = "csv" } = options;
@@ -210,12 +240,12 @@ function readTable(text: string, options: CsvRowOptions): Table {
         `(${options.headerSource ?? "the header setting"}): set header false or auto (--header false) to read it as data`,
     );
   }
-  const detected = header === "auto" ? detectHeader(first, rows.slice(1), options.headerFallback, source) : { header, rule: "setting" as const };
+  const detected = header === "auto" ? detectHeader(first, rows.slice(1), options.headerFallback, options.featureNames, source) : { header, rule: "setting" as const };
   const dataRows = detected.header ? rows.slice(1) : rows;
   if (dataRows.length === 0) throw new DataError(`${source}: no data rows after the header on line ${first.line}`);
   return {
     source, names: detected.header ? first.fields : undefined, headerRule: detected.rule, columns: first.fields.length, first, dataRows, firstText,
-    delimiter, delimiterRule,
+    delimiter, delimiterRule, featureNames: options.featureNames,
   };
 }
 
@@ -238,10 +268,13 @@ function tableWarnings(table: Table, labelIndex: number | null): string[] {
   return warnings;
 }
 
-function csvInfo(table: Table, labelIndex: number | null): CsvInfo {
+function csvInfo(table: Table, labelIndex: number | null, features: FeatureColumns): CsvInfo {
   const name = labelIndex === null ? undefined : table.names?.[labelIndex];
   const warnings = tableWarnings(table, labelIndex);
+  const names = table.names;
   return {
+    ...(names === undefined ? {} : { featureNames: features.columns.map((column) => names[column]!) }),
+    ...(features.reordered ? { columnsReordered: true as const } : {}),
     ...(warnings.length === 0 ? {} : { warnings }),
     source: table.source,
     rows: table.dataRows.length,
@@ -294,31 +327,88 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   return parseCsvWithInfo(text, options).dataset;
 }
 
-/** The features of a labelled table (every column but `labelIndex`) and its label fields as written. */
-function readLabelledTable(table: Table, labelIndex: number): { features: Float32Array; labelFields: string[] } {
-  const numFeatures = table.columns - 1;
-  const features = new Float32Array(table.dataRows.length * numFeatures);
-  const labelFields = new Array<string>(table.dataRows.length);
-  let position = 0;
-  forEachValue(
-    table,
-    (value, field, _column, _row, where) => {
-      checkFeature(value, field, where);
-      features[position++] = value;
-    },
-    { column: labelIndex, onText: (field, row) => (labelFields[row] = field) },
-  );
-  return { features, labelFields };
+/** The file's feature columns in the order the samples take them, and whether that is not the file's order. */
+interface FeatureColumns {
+  columns: number[];
+  reordered: boolean;
 }
 
+const shownNames = (names: readonly string[]) =>
+  names.length > 10 ? `${names.slice(0, 10).map((name) => JSON.stringify(name)).join(", ")}, ... (${names.length})` : names.map((name) => JSON.stringify(name)).join(", ");
+
+/**
+ * Every column but the label's, in the file's order; with `featureNames` and a header, the columns of those names
+ * in that order instead: a model's inputs are its training file's columns, whatever order a later file lists them
+ * in. A name missing, not in the list or written twice is a DataError naming it (reading on would feed the model
+ * the wrong columns without a word).
+ */
+function featureColumnsOf(table: Table, labelIndex: number | null): FeatureColumns {
+  const inFile = Array.from({ length: table.columns }, (_, column) => column).filter((column) => column !== labelIndex);
+  const expected = table.featureNames;
+  const header = table.names;
+  if (expected === undefined || header === undefined) return { columns: inFile, reordered: false };
+  const names = inFile.map((column) => header[column]!);
+  if (names.length === expected.length && names.every((name, i) => name === expected[i])) return { columns: inFile, reordered: false };
+  const missing = expected.filter((name) => !names.includes(name));
+  const extra = names.filter((name) => !expected.includes(name));
+  const twice = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
+  if (missing.length === 0 && extra.length === 0 && twice.length === 0 && new Set(expected).size === expected.length) {
+    return { columns: expected.map((name) => inFile[names.indexOf(name)]!), reordered: true };
+  }
+  const problems = [
+    ...(missing.length > 0 ? [`missing ${shownNames(missing)}`] : []),
+    ...(extra.length > 0 ? [`not in the training file ${shownNames(extra)}`] : []),
+    ...(twice.length > 0 ? [`named twice ${shownNames(twice)}`] : []),
+  ];
+  const label = labelIndex === null ? "" : ` (every column but the label's, column ${labelIndex + 1} ("${header[labelIndex]}"))`;
+  throw new DataError(
+    `${table.source}: line ${table.first.line}: the header's feature columns${label} are not the training file's: ${problems.join("; ")}. ` +
+      `The model takes the columns ${shownNames(expected)} (their order in the file may differ): rename or select the columns to match`,
+  );
+}
+
+/** The features of a table (`features.columns`, in that order) and the fields of `labelIndex` as written. */
+function readTableValues(table: Table, labelIndex: number | null, features: FeatureColumns): { features: Float32Array; labelFields: string[] } {
+  const numFeatures = features.columns.length;
+  const values = new Float32Array(table.dataRows.length * numFeatures);
+  const labelFields = new Array<string>(labelIndex === null ? 0 : table.dataRows.length);
+  // Where each column's value goes in a sample: its place among the features (the label column has none).
+  const slot = new Int32Array(table.columns).fill(-1);
+  features.columns.forEach((column, k) => (slot[column] = k));
+  forEachValue(
+    table,
+    (value, field, column, row, where) => {
+      checkFeature(value, field, where);
+      values[row * numFeatures + slot[column]!] = value;
+    },
+    labelIndex === null ? undefined : { column: labelIndex, onText: (field, row) => (labelFields[row] = field) },
+  );
+  return { features: values, labelFields };
+}
+
+/** How the label column was found: the setting, by a name ("label" or the training file's), the training file's index, or the last. */
+type LabelColumnWhy = "setting" | "named" | "training" | "last";
+
 /** The label column of a table with at least one feature: resolved, or a DataError naming the setting. */
-function labelColumnOf(table: Table, options: CsvOptions): number {
+function labelColumnOf(table: Table, options: CsvOptions): { index: number; why: LabelColumnWhy } {
   const { source, columns, first } = table;
   if (columns < 2) {
     const hint = separatorHint(table);
     throw new DataError(`${source}: line ${first.line} has ${columns} column; need at least one feature and a label${hint === "" ? "" : `; ${hint}`}`);
   }
-  return resolveLabelColumn(options.labelColumn, table.names, columns, `${source}: line ${first.line}`);
+  const where = `${source}: line ${first.line}`;
+  const fallback = options.labelColumnFallback;
+  const { labelColumn } = options;
+  // (A fallback on the last column is the default anyway, and reads as such in messages.)
+  const fallbackApplies = fallback !== undefined && fallback.index < columns && !(labelColumn === undefined && fallback.index === columns - 1);
+  if (fallbackApplies && table.names === undefined && (labelColumn === undefined || labelColumn === fallback.name)) {
+    return { index: fallback.index, why: "training" };
+  }
+  if (labelColumn !== undefined) return { index: resolveLabelColumn(labelColumn, table.names, columns, where), why: "setting" };
+  const trainingName = fallback?.name === undefined ? -1 : (table.names?.indexOf(fallback.name) ?? -1);
+  if (trainingName >= 0) return { index: trainingName, why: "named" };
+  const index = resolveLabelColumn(undefined, table.names, columns, where);
+  return { index, why: table.names?.[index] === "label" ? "named" : "last" };
 }
 
 /** As `parseCsv`, and how the text was read (rows, header, label column, class names). */
@@ -328,13 +418,14 @@ export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { data
   if (options.numClasses !== undefined && (!Number.isInteger(options.numClasses) || options.numClasses <= 0)) {
     throw new OptionsError(`${source}: numClasses must be a positive integer, got ${options.numClasses}`);
   }
-  const labelIndex = labelColumnOf(table, options);
-  const { features, labelFields } = readLabelledTable(table, labelIndex);
+  const { index: labelIndex, why } = labelColumnOf(table, options);
+  const columns = featureColumnsOf(table, labelIndex);
+  const { features, labelFields } = readTableValues(table, labelIndex, columns);
   const where = (row: number) => fieldWhere(table, table.dataRows[row]!.line, labelIndex);
   // A label that is no class index in a column relearn picked by itself may be a feature: say how the column was picked.
-  const note = options.labelColumn === undefined ? `; ${defaultLabelColumnNote(table, labelIndex)}` : "";
+  const note = why === "setting" ? "" : `; ${defaultLabelColumnNote(table, labelIndex, why)}`;
   const read = classLabels(labelFields, options, where, source, note);
-  const info = { ...csvInfo(table, labelIndex), ...(read.classNames === undefined ? {} : { classNames: read.classNames }) };
+  const info = { ...csvInfo(table, labelIndex, columns), ...(read.classNames === undefined ? {} : { classNames: read.classNames }) };
   return { dataset: createDataset({ features, labels: read.labels, featureShape: [table.columns - 1], numClasses: read.numClasses }, source), info };
 }
 
@@ -345,20 +436,25 @@ export function parseCsvWithInfo(text: string, options: CsvOptions = {}): { data
  */
 export function parsePredictionCsvWithInfo(
   text: string,
-  options: CsvRowOptions & Pick<CsvOptions, "labelColumn"> & { inputs: number },
+  options: CsvRowOptions & Pick<CsvOptions, "labelColumn" | "labelColumnFallback"> & { inputs: number },
 ): { samples: UnlabelledSamples; info: CsvInfo } {
   const table = readTable(text, options);
   if (table.columns !== options.inputs + 1 || table.names?.[0] === "") return unlabelledTable(table);
-  const labelIndex = labelColumnOf(table, options);
-  const { features } = readLabelledTable(table, labelIndex);
-  return { samples: { features, featureShape: [table.columns - 1], length: table.dataRows.length }, info: csvInfo(table, labelIndex) };
+  const { index: labelIndex } = labelColumnOf(table, options);
+  const columns = featureColumnsOf(table, labelIndex);
+  const { features } = readTableValues(table, labelIndex, columns);
+  return { samples: { features, featureShape: [table.columns - 1], length: table.dataRows.length }, info: csvInfo(table, labelIndex, columns) };
 }
 
 /** How the default label column was chosen, and the setting that chooses another. */
-function defaultLabelColumnNote(table: Table, labelIndex: number): string {
-  const named = table.names?.[labelIndex] === "label";
+function defaultLabelColumnNote(table: Table, labelIndex: number, how: LabelColumnWhy): string {
   const column = `column ${labelIndex + 1}${table.names ? ` ("${table.names[labelIndex]}")` : ""}`;
-  const why = named ? `the column named "label"` : `the last column, ${column}, as ${table.names ? "the header has no column named \"label\"" : "the file has no header"}`;
+  const why =
+    how === "named"
+      ? `the column named "${table.names?.[labelIndex]}"`
+      : how === "training"
+        ? `${column}, the training file's label column (the file has no header)`
+        : `the last column, ${column}, as ${table.names ? "the header has no column named \"label\"" : "the file has no header"}`;
   return `the labels were read from ${why}: if the labels are in another column, set "data.labelColumn" in the config (its name or 0-based index)`;
 }
 
@@ -454,13 +550,9 @@ export function parseUnlabelledCsvWithInfo(
 }
 
 function unlabelledTable(table: Table): { samples: UnlabelledSamples; info: CsvInfo } {
-  const features = new Float32Array(table.dataRows.length * table.columns);
-  let position = 0;
-  forEachValue(table, (value, field, _column, _row, where) => {
-    checkFeature(value, field, where);
-    features[position++] = value;
-  });
-  return { samples: { features, featureShape: [table.columns], length: table.dataRows.length }, info: csvInfo(table, null) };
+  const columns = featureColumnsOf(table, null);
+  const { features } = readTableValues(table, null, columns);
+  return { samples: { features, featureShape: [table.columns], length: table.dataRows.length }, info: csvInfo(table, null, columns) };
 }
 
 function resolveLabelColumn(

@@ -50,11 +50,16 @@ export const dataFormatSchema = z.strictObject({
  * Schema of the `data` object in a state manifest's data: a config's data section, header written out
  * as given, `headerRead`: whether line 1 of the training CSV file was read as a header (how "auto"
  * resolved; absent for IDX data and in states written before relearn remembered it), and
- * `delimiterRead`: the separator the training CSV file was read with (likewise).
+ * `delimiterRead`: the separator the training CSV file was read with (likewise), `featureNames`: the header
+ * names of the training CSV file's feature columns in the model's input order (absent when it had no header,
+ * and in states written before relearn recorded them: later files are then read by position), and
+ * `labelColumnRead`: the training CSV file's label column (0-based index, and its header name if any).
  */
 export const stateDataSettingsSchema = dataFormatSchema.extend({
   header: z.union([z.boolean(), z.literal("auto")]),
   headerRead: z.boolean().optional(),
   delimiterRead: z.string().length(1).optional(),
+  featureNames: z.array(z.string()).min(1).optional(),
+  labelColumnRead: z.strictObject({ index: z.number().int().min(0), name: z.string().optional() }).optional(),
 });
 

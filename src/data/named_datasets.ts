@@ -64,7 +64,9 @@ export async function loadNamedData(dataset: string, options: LoadNamedDataOptio
     // Name labels ("A".."Z") become classes sorted by name, from the training file (classNames); the test file maps through the same list.
     const { dataset: train, info } = await loadCsvWithInfo(dataset, { header, newClassNames: "add" });
     const { classNames } = info;
-    const test = await loadCsv(options.testDataset, { numClasses: train.numClasses, header, ...(classNames === undefined ? {} : { classNames }) });
+    // The test file's columns are the training file's: with headers, by name (another order is put right, other names are an error).
+    const columns = info.featureNames === undefined || info.labelColumn === null ? {} : { featureNames: info.featureNames, labelColumnFallback: info.labelColumn };
+    const test = await loadCsv(options.testDataset, { numClasses: train.numClasses, header, ...columns, ...(classNames === undefined ? {} : { classNames }) });
     return { name: dataset, train, test, ...(classNames === undefined ? {} : { classNames }) };
   }
   const folder = await stat(dataset).catch(() => null);

@@ -47,6 +47,10 @@ export interface DataReading {
   /** CSV: the field separator, and whether it was set, detected or remembered from the state's training file. */
   delimiter?: string;
   delimiterRule?: DelimiterRule;
+  /** CSV with a header: the feature columns' names, in the order the samples hold them (the model's inputs). */
+  featureNames?: string[];
+  /** CSV: true (else absent) when the file's feature columns were put in the training file's order by name. */
+  columnsReordered?: true;
   /** CSV: what looks wrong but was read anyway (see CsvInfo.warnings); absent when nothing does. */
   warnings?: string[];
 }
@@ -67,10 +71,19 @@ type ModelShape = { featureShape: readonly number[]; numClasses?: number | undef
  * A config's data settings, and for CSV files read for a state: `headerFallback`, how the training
  * file's line 1 was read (settles a line 1 "auto" cannot), `headerSource`, where `header` came
  * from (for errors), `newClassNames`: whether label names not in `classNames` are added ("add": a
- * state's first update building its list) or an error (the default), and `delimiterFallback`, the training
- * file's separator (settles a file whose separator cannot be detected). See CsvOptions.
+ * state's first update building its list) or an error (the default), `delimiterFallback`, the training
+ * file's separator (settles a file whose separator cannot be detected), `featureNames`, the training file's
+ * feature column names (a file with a header is read by them), and `labelColumnFallback`, the training
+ * file's label column (where the label is in a file without a header). See CsvOptions.
  */
-export type ReadFormat = DataFormat & { headerFallback?: boolean; headerSource?: string; newClassNames?: "error" | "add"; delimiterFallback?: string };
+export type ReadFormat = DataFormat & {
+  headerFallback?: boolean;
+  headerSource?: string;
+  newClassNames?: "error" | "add";
+  delimiterFallback?: string;
+  featureNames?: readonly string[];
+  labelColumnFallback?: { index: number; name?: string | undefined };
+};
 
 const FORMAT_SETTING = `the config's "data.format" or --data-format`;
 
@@ -152,6 +165,8 @@ function csvOptions(format: ReadFormat, labelled = true, labelColumn = labelled)
     ...(format.delimiter === undefined ? {} : { delimiter: format.delimiter }),
     ...(format.delimiterFallback === undefined ? {} : { delimiterFallback: format.delimiterFallback }),
     ...(!labelColumn || format.labelColumn === undefined ? {} : { labelColumn: format.labelColumn }),
+    ...(format.featureNames === undefined ? {} : { featureNames: format.featureNames }),
+    ...(!labelColumn || format.labelColumnFallback === undefined ? {} : { labelColumnFallback: format.labelColumnFallback }),
   };
 }
 
@@ -160,6 +175,8 @@ function csvReading(info: CsvInfo, classNames?: string[]): DataReading {
   return {
     file: info.source, format: "csv", rows: info.rows, header: info.header, headerRule: info.headerRule, labelColumn: info.labelColumn,
     delimiter: info.delimiter, delimiterRule: info.delimiterRule,
+    ...(info.featureNames === undefined ? {} : { featureNames: info.featureNames }),
+    ...(info.columnsReordered === undefined ? {} : { columnsReordered: info.columnsReordered }),
     ...(names === undefined ? {} : { classNames: names }),
     ...(info.warnings === undefined ? {} : { warnings: info.warnings }),
   };

@@ -16,17 +16,49 @@ export { stateDataSettingsSchema };
 
 export type StateDataSettings = z.output<typeof stateDataSettingsSchema>;
 
+/** The columns of a state's training CSV file: its feature names (with a header) and its label column. */
+export interface TrainingColumns {
+  featureNames?: readonly string[] | undefined;
+  labelColumnRead?: { index: number; name?: string | undefined } | undefined;
+}
+
 /**
  * The settings to store in a state for data read with `format`; `headerRead` and `delimiterRead` as the
- * training CSV file was read (null: not CSV).
+ * training CSV file was read (null: not CSV), `columns` its feature names and label column.
  */
-export function stateDataSettings(format: DataFormat, headerRead: boolean | null = null, delimiterRead: string | null = null): StateDataSettings {
+export function stateDataSettings(
+  format: DataFormat,
+  headerRead: boolean | null = null,
+  delimiterRead: string | null = null,
+  columns: TrainingColumns = {},
+): StateDataSettings {
+  const label = columns.labelColumnRead;
   return {
     ...format,
     header: format.header ?? "auto",
     ...(headerRead === null ? {} : { headerRead }),
     ...(delimiterRead === null ? {} : { delimiterRead }),
+    ...(columns.featureNames === undefined ? {} : { featureNames: [...columns.featureNames] }),
+    ...(label === undefined ? {} : { labelColumnRead: { index: label.index, ...(label.name === undefined ? {} : { name: label.name }) } }),
   };
+}
+
+/**
+ * The columns a state records after an update whose training file was read as `reading` (null: not CSV), resuming
+ * from a state that recorded `stored`: the file's feature names when it had a header (in the model's order, the
+ * file's own order put right), else the state's (a file without a header was read by position as the state's);
+ * the file's label column, with the state's name for it when this file had no header (both only once there are
+ * names: without them every file is read by position). IDX data keeps the state's.
+ */
+export function trainingColumns(reading: { featureNames?: readonly string[]; labelColumn: { index: number; name?: string } | null } | null, stored: StateDataSettings | undefined): TrainingColumns {
+  if (reading === null) return { featureNames: stored?.featureNames, labelColumnRead: stored?.labelColumnRead };
+  const label = reading.labelColumn;
+  const storedLabel = stored?.labelColumnRead;
+  const name = label?.name ?? (storedLabel !== undefined && storedLabel.index === label?.index ? storedLabel.name : undefined);
+  const featureNames = reading.featureNames ?? stored?.featureNames;
+  // Without names the columns are read by position anyway (label last, or the config's labelColumn): nothing to record.
+  if (featureNames === undefined) return {};
+  return { featureNames, labelColumnRead: label === null ? undefined : { index: label.index, name } };
 }
 
 /**
@@ -54,7 +86,9 @@ export function readStateDataSettings(manifestData: unknown, manifestPath: strin
  * integers: numbered names or data) is read as the training file's line 1 was. States that did not
  * record `headerRead` fall back to a boolean `header`. A header the caller gives applies as given.
  * Likewise the remembered separator (`delimiterRead`) settles only a file whose separator cannot be
- * detected; a `delimiter` set in the config or by the caller applies as given.
+ * detected; a `delimiter` set in the config or by the caller applies as given. The remembered feature
+ * names (`featureNames`) make a file with a header read by name (see CsvOptions.featureNames), and the
+ * remembered label column (`labelColumnRead`) is where the label is in a file without a header.
  */
 export function dataFormatFor(
   inputShape: readonly number[],
@@ -64,10 +98,11 @@ export function dataFormatFor(
   const given = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, value]) => value !== undefined)) as Partial<DataFormat>;
   const base: ReadFormat = { layout: inputShape.length > 1 ? "hwc" : "flat" };
   if (remembered !== undefined) {
-    const { headerRead, header, delimiterRead, ...rest } = remembered;
+    const { headerRead, header, delimiterRead, labelColumnRead, ...rest } = remembered;
     const fallback = headerRead ?? (typeof header === "boolean" ? header : undefined);
     Object.assign(base, rest, { header: "auto" }, fallback === undefined ? {} : { headerFallback: fallback });
     if (delimiterRead !== undefined && rest.delimiter === undefined) base.delimiterFallback = delimiterRead;
+    if (labelColumnRead !== undefined) base.labelColumnFallback = labelColumnRead;
   }
   if (given.header !== undefined) {
     delete base.headerFallback;

@@ -18,7 +18,7 @@ import { readDataFileWithInfo, type DataFile, type DataReading, type ReadData, t
 import { mergeClassNames } from "../data/label_map.js";
 import type { ModelUpdater } from "../updaters/model_updater.js";
 import type { DataFormat } from "./config.js";
-import { readStateDataSettings, stateDataSettings, stateDataSettingsSchema } from "./state_data.js";
+import { readStateDataSettings, stateDataSettings, stateDataSettingsSchema, trainingColumns, type StateDataSettings } from "./state_data.js";
 import { recordableConfig, resolveUpdateConfig, type ConfigOverrides } from "./state_config.js";
 
 export interface UpdateRequest {
@@ -115,10 +115,17 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   try {
     // Class names the input state keeps decide how labels read; a fresh start may build them from the data.
     // Nothing is written before the data has been read and checked: bad data writes nothing.
-    const format = await trainingFormat(updater, request.inputState, config.data, config.options.growClasses === true);
+    const { format, stored } = await trainingFormat(updater, request.inputState, config.data, config.options.growClasses === true);
     ({ samples: train, reading } = await readDataFileWithInfo(request.data, format, model));
-    // Validation labels go through the training file's classes: a class only there has no training data.
-    const valFormat: ReadFormat = { ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
+    const columns = trainingColumns(reading.format === "csv" ? reading : null, stored);
+    // Validation labels go through the training file's classes: a class only there has no training data. Its
+    // columns are the training file's too: a header is read by their names, a file without one has the label where it was.
+    const valFormat: ReadFormat = {
+      ...config.data,
+      ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }),
+      ...(columns.featureNames === undefined ? {} : { featureNames: columns.featureNames }),
+      ...(columns.labelColumnRead === undefined ? {} : { labelColumnFallback: columns.labelColumnRead }),
+    };
     validation = request.val ? await readDataFileWithInfo(request.val, valFormat, model) : undefined;
     if (request.drift !== undefined) drift = await memoryDrift(updater, config.updater, train, request.drift);
     await updater.update(train, {
@@ -126,7 +133,12 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
       valSource: request.val?.path,
       taskId: request.taskId,
       callbacks: request.callbacks,
-      dataSettings: stateDataSettings({ ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) }, reading.header, reading.delimiter ?? null),
+      dataSettings: stateDataSettings(
+        { ...config.data, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) },
+        reading.header,
+        reading.delimiter ?? null,
+        columns,
+      ),
       dataNames: { train: request.data.path, val: request.val?.path },
       config: recordableConfig(recorded),
       queueJob: request.queueJob,
@@ -183,11 +195,24 @@ async function memoryDrift(updater: ReturnType<typeof createUpdater>, name: stri
  * file become the state's classes, sorted. A name not in the list is a DataError, or with `grow` (growClasses) it is
  * added after the others (extendLabelMap) and the updater grows the output layer for it. A state trained on class
  * indices never gets names from data alone: sorted names would collide with its indices.
+ * The input state's training columns apply too: a file with a header is read by the recorded feature names (another
+ * order is put right, other names are an error), and one without a header has its label where the state's had it.
  */
-async function trainingFormat(updater: ModelUpdater, inputState: string | undefined, data: DataFormat, grow: boolean): Promise<ReadFormat> {
-  if (inputState === undefined) return { ...data, newClassNames: data.classNames === undefined || grow ? "add" : "error" };
+async function trainingFormat(
+  updater: ModelUpdater,
+  inputState: string | undefined,
+  data: DataFormat,
+  grow: boolean,
+): Promise<{ format: ReadFormat; stored: StateDataSettings | undefined }> {
+  if (inputState === undefined) return { format: { ...data, newClassNames: data.classNames === undefined || grow ? "add" : "error" }, stored: undefined };
   await updater.prepare();
   const stored = readStateDataSettings({ data: updater.storedDataSettings }, inputState);
   const classNames = mergeClassNames(stored?.classNames, data.classNames, { stored: `the input state ${inputState}`, given: "the config's \"data.classNames\"" });
-  return { ...data, ...(classNames === undefined ? {} : { classNames, newClassNames: grow ? "add" : "error" }) };
+  const format: ReadFormat = {
+    ...data,
+    ...(classNames === undefined ? {} : { classNames, newClassNames: grow ? "add" : "error" }),
+    ...(stored?.featureNames === undefined ? {} : { featureNames: stored.featureNames }),
+    ...(stored?.labelColumnRead === undefined ? {} : { labelColumnFallback: stored.labelColumnRead }),
+  };
+  return { format, stored };
 }

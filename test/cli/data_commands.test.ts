@@ -63,7 +63,7 @@ test("update --header true, then evaluate and predict on the state: the state's 
 
     run = relearn(["evaluate", "--state", join(dir, "v1"), "--data", join(dir, "test.csv")]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes \(auto: line 1 is whole numbers, read as in the state's training file\), label column 8 \("9"\)\), accuracy/);
+    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes \(auto: line 1 is whole numbers, the training file's column names\), label column 8 \("9"\)\), accuracy/);
 
     // The tester's case: no header in the new file, none given: every row is a sample.
     run = relearn(["predict", "--state", join(dir, "v1"), "--data", join(dir, "new.csv")]);
@@ -79,7 +79,9 @@ test("update --header true, then evaluate and predict on the state: the state's 
     run = relearn([...update.slice(0, -1), join(dir, "v2"), "--header", "true", "--json"]);
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout) as { data: { items: number; read: unknown } };
-    assert.deepEqual(summary.data.read, { file: join(dir, "train.csv"), format: "csv", rows: 60, header: true, headerRule: "setting", labelColumn: { index: 8, name: "9" }, delimiter: ",", delimiterRule: "detected" });
+    assert.deepEqual(summary.data.read, { file: join(dir, "train.csv"), format: "csv", rows: 60, header: true, headerRule: "setting", labelColumn: { index: 8, name: "9" }, delimiter: ",", delimiterRule: "detected",
+      featureNames: ["1", "2", "3", "4", "5", "6", "7", "8"],
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -37,7 +37,7 @@ test("pandas' numbered header 0,1,...,k-1 under header auto: exactly the data ro
       assert.deepEqual(Array.from(dataset.features), rows.flatMap(([f]) => f.map(Number)).map(Math.fround));
       assert.deepEqual(info, {
         source: "pandas.csv", rows: rows.length, columns: features + 1, header: true, headerRule: "column-numbers",
-        delimiter: ",", delimiterRule: "detected", labelColumn: { index: features, name: String(features) },
+        delimiter: ",", delimiterRule: "detected", labelColumn: { index: features, name: String(features) }, featureNames: pandasHeader(features),
       });
       // The same file to predict on, label column dropped: header 0..k-1 again; a lone "0" could be a
       // one-column header or a sample, so that one must be said.

@@ -81,6 +81,12 @@ test("the update service: chunks become in-order updates of the lineage's state;
   assert.equal(classes.length, test.length);
   assert.ok(classes.every((c) => Number.isInteger(c) && c >= 0 && c < 6));
   assert.ok(probabilities.every((p) => Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-4));
+  // A CSV body whose line 1 is whole numbers (not the lineage's column names f0..f7) is a row: two rows, two answers.
+  const ints = await post(`${url}/lineages/acme/predict`, "1,2,3,4,5,6,7,8\n2,3,4,5,6,7,8,9\n", "text/csv");
+  assert.equal((ints.json["classes"] as number[]).length, 2, JSON.stringify(ints.json));
+  // JSON rows whose first row is whole numbers: a row too.
+  const jsonInts = await post(`${url}/lineages/acme/predict`, JSON.stringify({ rows: [[0, 1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 8]] }), "application/json");
+  assert.equal((jsonInts.json["classes"] as number[]).length, 2, JSON.stringify(jsonInts.json));
 
   const bad = await post(`${url}/lineages/acme/chunks`, JSON.stringify({ rows: [[1, 2], [3]] }), "application/json");
   assert.equal(bad.status, 400);

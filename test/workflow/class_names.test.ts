@@ -37,7 +37,10 @@ test("classNames in the config: its order is the index order, stored in the stat
     const summary = await updateFromConfig({ config: config({ classNames: NAMES }), data: { path: join(dir, "train.csv") }, outputState: join(dir, "v1") });
     assert.deepEqual(summary.data.classNames, NAMES);
     assert.deepEqual(summary.data.classHistogram, [8, 8, 8]);
-    assert.deepEqual((await inspectState(join(dir, "v1"))).dataSettings, { header: "auto", layout: "flat", classNames: NAMES, headerRead: true, delimiterRead: "," });
+    assert.deepEqual((await inspectState(join(dir, "v1"))).dataSettings, {
+      header: "auto", layout: "flat", classNames: NAMES, headerRead: true, delimiterRead: ",",
+      featureNames: Array.from({ length: DIMS }, (_, i) => `f${i}`), labelColumnRead: { index: DIMS, name: "label" },
+    });
     const evaluation = await evaluateState({ state: join(dir, "v1"), data: { path: join(dir, "train.csv") } });
     assert.deepEqual(evaluation.classNames, NAMES);
     const predictions = await predictState({ state: join(dir, "v1"), data: { path: join(dir, "train.csv") } });

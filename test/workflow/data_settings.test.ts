@@ -59,6 +59,7 @@ test("pandas-written CSVs (numbered columns 0..n-1, with or without a 'label' na
       assert.deepEqual(summary.data.read, {
         file: join(dir, `${name}-train.csv`), format: "csv", rows: train.length, header: true,
         headerRule: name === "numbers" ? "column-numbers" : "names", labelColumn: { index: DIMS, name: header[DIMS] }, delimiter: ",", delimiterRule: "detected",
+        featureNames: numbered(DIMS),
       });
       assert.equal(summary.validation!.items, test.length, name);
       assert.equal(summary.validation!.read.header, true, name);
@@ -122,18 +123,23 @@ test("the state remembers how its data was read; evaluate and predict read files
     const v1 = join(dir, "v1");
     await updateFromConfig({ config, data: { path: join(dir, "train.csv") }, outputState: v1 });
     const manifest = JSON.parse(await readFile(join(v1, "manifest.json"), "utf8")) as { data: { data: unknown } };
-    assert.deepEqual(manifest.data.data, { header: true, headerRead: true, delimiterRead: ",", labelColumn: DIMS, layout: "flat" });
-    assert.deepEqual((await inspectState(v1)).dataSettings, { header: true, headerRead: true, delimiterRead: ",", labelColumn: DIMS, layout: "flat" });
+    // With the training file's column names and label column (the header is 1..9: the label is "9").
+    const settings = {
+      header: true, headerRead: true, delimiterRead: ",", labelColumn: DIMS, layout: "flat", featureNames: numbered(DIMS, 1), labelColumnRead: { index: DIMS, name: "9" },
+    };
+    assert.deepEqual(manifest.data.data, settings);
+    assert.deepEqual((await inspectState(v1)).dataSettings, settings);
 
-    // No settings given: line 1 is read as the training file's was (under "auto" alone these files are an error).
+    // No settings given: line 1 is the training file's column names, so a header (under "auto" alone these files are an error).
     const evaluation = await evaluateState({ state: v1, data: { path: join(dir, "test.csv") } });
-    assert.deepEqual([evaluation.items, evaluation.read.header, evaluation.read.headerRule], [test.length, true, "remembered"]);
+    assert.deepEqual([evaluation.items, evaluation.read.header, evaluation.read.headerRule], [test.length, true, "feature-names"]);
     const predictions = await predictState({ state: v1, data: { path: join(dir, "new.csv") } });
     assert.equal(predictions.classes.length, test.length);
     // Overridden per call.
     const bare = await predictState({ state: v1, data: { path: join(dir, "bare.csv") }, format: { header: false } });
     assert.deepEqual(bare.classes, predictions.classes);
-    await assert.rejects(predictState({ state: v1, data: { path: join(dir, "new.csv") }, format: { header: "auto" } }), /could be a header/);
+    // "auto" given: the names still settle line 1 (they are the state's, not a guess).
+    assert.equal((await predictState({ state: v1, data: { path: join(dir, "new.csv") }, format: { header: "auto" } })).classes.length, test.length);
 
     // An update with other settings stores those.
     const v2 = join(dir, "v2");

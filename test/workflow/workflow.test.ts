@@ -79,11 +79,17 @@ test("predict needs no labels: an unlabelled CSV or IDX file gives the same pred
       assert.deepEqual(unlabelled.probabilities, labelled.probabilities, name);
     }
 
-    // A row short of one input is an error naming the file and both shapes.
-    await writeFile(join(dir, "short.csv"), rows.map((line) => line.split(",").slice(1).join(",")).join("\n") + "\n");
+    // A row short of one input is an error naming the file and both shapes; with a header, the column missing.
+    await writeFile(join(dir, "short.csv"), rows.slice(1).map((line) => line.split(",").slice(1).join(",")).join("\n") + "\n");
     await assert.rejects(predictState({ state, data: { path: join(dir, "short.csv") } }), (error: unknown) => {
       assert.ok(error instanceof DataError);
       assert.match(error.message, /short\.csv: samples have shape \[7\] but the model takes \[8\]/);
+      return true;
+    });
+    await writeFile(join(dir, "short-named.csv"), rows.map((line) => line.split(",").slice(1).join(",")).join("\n") + "\n");
+    await assert.rejects(predictState({ state, data: { path: join(dir, "short-named.csv") } }), (error: unknown) => {
+      assert.ok(error instanceof DataError);
+      assert.match(error.message, /short-named\.csv: line 1: the header's feature columns are not the training file's: missing "f0"/);
       return true;
     });
 
