@@ -212,7 +212,7 @@ function writerStatus(leftover: LeftoverSibling): HolderStatus {
  * True when no process can still be using `leftover`: its writer is dead (pid gone, or now another process's,
  * or the host rebooted), or it carries this process's identity without being one of its writes in flight.
  */
-function isWriterGone(leftover: LeftoverSibling): boolean {
+export function isWriterGone(leftover: LeftoverSibling): boolean {
   if (isOwnFolder(leftover.path)) return false;
   const status = writerStatus(leftover);
   return status === "dead" || status === "this-process";
