@@ -186,6 +186,7 @@ Examples:
           executor: cliLocalExecutor(),
           onTrial: (p) => process.stderr.write(trialLine("update --tune", p)),
           onOutputWritten: () => (written = true),
+          onLeftoverRemoved: (path) => process.stderr.write(`update --tune: removed ${path}: trial states left by an earlier run that was killed\n`),
         }), { written: () => written });
         if (flags.json) printJson({ ...tuned.update, tuning: tuningJson(tuned) });
         else process.stdout.write(formatTuning(tuned) + formatSummary(tuned.update));
