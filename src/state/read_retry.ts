@@ -15,7 +15,9 @@
  * `.tmp-`/`.old-` sibling shows a commit under way. A read that fails on a
  * folder nobody changed is a real fault and is reported at once. When the
  * folder keeps changing through every attempt, a StateBusyError says so
- * (nothing is damaged: try again), never a message that reads like damage.
+ * (nothing is damaged: try again), never a message that reads like damage;
+ * a failure that only a live writer's sibling could explain (the folder
+ * itself never changed) is reported as it is once the attempts run out.
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -47,8 +49,11 @@ export async function readWhileCommitting<T>(target: string, read: (attempt: Rea
       // Only what a swap can cause: a StateError about the folder's content, or a file-system error (ENOENT...).
       if (!(error instanceof StateError) && errorCode(error) === undefined) throw error;
       if (error instanceof StateBusyError) throw error;
-      if (!(await swappedDuring(target, before, seen))) throw error;
+      const change = await changeDuring(target, before, seen);
+      if (change === undefined) throw error;
       if (attempt >= READ_ATTEMPTS) {
+        // A commit merely under way beside a folder that never changed does not explain the failure: it stands.
+        if (change === "commit under way") throw error;
         throw new StateBusyError(
           `${target} was replaced by a writer during each of ${attempt} attempts to read it (each update commits a ` +
             `new state folder there): nothing is wrong with it, read it again (last attempt: ${(error as Error).message})`,
@@ -60,14 +65,18 @@ export async function readWhileCommitting<T>(target: string, read: (attempt: Rea
   }
 }
 
-/** True when the folder at `target` is not the one the attempt started on, or a commit of it is under way. */
-async function swappedDuring(target: string, before: string | null, seen: ReadAttempt): Promise<boolean> {
-  if ((await folderIdentity(target)) !== before) return true;
+/**
+ * How the folder at `target` changed since the attempt started: "swapped" when another folder (or none) is there
+ * now, or another manifest; "commit under way" when only a live writer's `.tmp-`/`.old-` sibling says one may
+ * have been; undefined when nothing did.
+ */
+async function changeDuring(target: string, before: string | null, seen: ReadAttempt): Promise<"swapped" | "commit under way" | undefined> {
+  if ((await folderIdentity(target)) !== before) return "swapped";
   if (seen.manifestText !== undefined) {
     const now = await readFile(join(target, MANIFEST_FILE), "utf8").catch(() => undefined);
-    if (now !== seen.manifestText) return true;
+    if (now !== seen.manifestText) return "swapped";
   }
-  return (await findLeftoverSiblings(target)).some((leftover) => !isWriterGone(leftover));
+  return (await findLeftoverSiblings(target)).some((leftover) => !isWriterGone(leftover)) ? "commit under way" : undefined;
 }
 
 /**
