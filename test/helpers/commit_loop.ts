@@ -36,7 +36,7 @@ for (let i = 0; i < Number(count); i++) {
       }
     },
   });
-  // Updates commit seconds apart; a few milliseconds here still puts many commits inside each read.
-  await sleep(5);
+  // Updates commit seconds apart; 25 ms here still puts a commit inside many reads.
+  await sleep(25);
 }
 process.stdout.write(`committed ${count}\n`);
