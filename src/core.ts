@@ -126,6 +126,6 @@ export { type UpdaterStateData } from "./updaters/state_schema.js";
 export * from "./drift/public.js";
 
 // Errors, randomness, logging.
-export { RelearnError, OptionsError, DataError, ModelError, MemoryError, StateError, BackendError, TrainingError } from "./errors.js";
+export { RelearnError, OptionsError, DataError, ModelError, MemoryError, StateError, StateBusyError, BackendError, TrainingError } from "./errors.js";
 export { Random, deriveSeed } from "./random.js";
 export { silentLogger, type Logger } from "./logger.js";

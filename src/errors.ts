@@ -42,6 +42,14 @@ export class StateError extends RelearnError {
   override name = "StateError";
 }
 
+/**
+ * A state that could not be read because writers kept replacing it while it was read (each read is retried a few
+ * times first): nothing is wrong with it, try again (a service answers 503). Never thrown for a damaged state.
+ */
+export class StateBusyError extends StateError {
+  override name = "StateBusyError";
+}
+
 /** A backend that cannot be started or cannot honour an option. */
 export class BackendError extends RelearnError {
   override name = "BackendError";

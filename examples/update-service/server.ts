@@ -10,7 +10,8 @@
  *   POST /lineages/<name>/chunks    a CSV body (features and a label column), or JSON {"rows": [[x1, ..., xn, label], ...]}
  *                                   -> 202 {"jobId", "lineage", "seq"}; with ?wait=1 -> 200 with the update's result
  *   POST /lineages/<name>/predict   a CSV body (features only), or JSON {"rows": [[x1, ..., xn], ...]}
- *                                   -> 200 {"classes": [...], "probabilities": [[...], ...]}; 404 before the first update
+ *                                   -> 200 {"classes": [...], "probabilities": [[...], ...]}; 404 before the first update;
+ *                                   503 (Retry-After) in the rare case updates kept replacing the state while it was read
  *   GET  /jobs/<id>                 -> {"state": "waiting" | "active" | "delayed" | "completed" | "failed", "result"?, "failedReason"?}
  *
  * Lineage names are folder names: letters, digits, "_" and "-". Only for a trusted network: no authentication.
@@ -23,7 +24,7 @@ import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 // The package's two entries, from source (in your project: from "relearn" and "relearn/queue").
-import { RelearnError, predictState, readConfig } from "../../src/index.js";
+import { RelearnError, StateBusyError, StateError, predictState, readConfig } from "../../src/index.js";
 import { UpdateProducer, checkRedisReachable, parseRedisUrl } from "../../src/queue/index.js";
 
 const { values: args } = parseArgs({
@@ -111,12 +112,18 @@ async function addChunk(request: IncomingMessage, lineage: string, wait: boolean
 
 async function predictFor(request: IncomingMessage, lineage: string): Promise<[number, unknown]> {
   const state = join(lineageFolder(lineage), "state");
-  if (!existsSync(state)) throw new HttpError(404, `lineage ${lineage} has no state yet: POST a chunk first`);
+  // Not checked before reading: an update committing its new state has, for a moment, no folder at that path (the
+  // read waits for it). After a failed read, no folder means the lineage never had a state.
   const scratch = await mkdtemp(join(tmpdir(), "relearn-service-"));
   try {
     const file = join(scratch, "rows.csv");
     await writeFile(file, asCsv(request, await body(request)));
-    const predictions = await predictState({ state, data: { path: file }, ...(isJson(request) ? { format: JSON_ROWS } : {}) });
+    const predictions = await predictState({ state, data: { path: file }, ...(isJson(request) ? { format: JSON_ROWS } : {}) }).catch((error: unknown) => {
+      if (error instanceof StateError && !(error instanceof StateBusyError) && !existsSync(state)) {
+        throw new HttpError(404, `lineage ${lineage} has no state yet: POST a chunk first`);
+      }
+      throw error;
+    });
     const c = predictions.numClasses;
     return [200, {
       classes: Array.from(predictions.classes),
@@ -150,9 +157,14 @@ const server = createServer((request: IncomingMessage, response: ServerResponse)
       response.end(JSON.stringify(value));
     },
     (error: Error) => {
-      // Bad data or options (a RelearnError; a QueueError for an invalid job is one) are the client's to fix; anything else is ours.
-      const status = error instanceof HttpError ? error.status : error instanceof RelearnError ? 400 : 500;
-      response.writeHead(status, { "content-type": "application/json" });
+      // Bad data or options (a RelearnError; a QueueError for an invalid job is one) are the client's to fix. A state
+      // that updates kept replacing while it was read (StateBusyError) is fine: the client should just retry. A
+      // damaged state (any other StateError) is ours, like anything else.
+      const status = error instanceof HttpError ? error.status
+        : error instanceof StateBusyError ? 503
+        : error instanceof StateError ? 500
+        : error instanceof RelearnError ? 400 : 500;
+      response.writeHead(status, { "content-type": "application/json", ...(status === 503 ? { "retry-after": "1" } : {}) });
       response.end(JSON.stringify({ error: error.message }));
     },
   );

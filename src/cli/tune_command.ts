@@ -132,7 +132,7 @@ Examples:
           workDir,
           executor,
           onTrial: (p) => process.stderr.write(trialLine("tune", p)),
-        }), { written: () => false }));
+        }), { written: () => false }), (path) => process.stderr.write(`tune: removed ${path}: trial states left by an earlier run that was killed\n`));
       } finally {
         await executor.close?.();
       }

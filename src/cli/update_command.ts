@@ -24,9 +24,11 @@ function validationSetLines(s: UpdateSummary): string[] {
   return [
     `validation sets kept in the state (${s.validationSets.length}):`,
     ...s.validationSets.map((v, i) => {
-      const origin = v.current ? "this update" : v.update === null ? "an earlier update" : `update ${v.update}`;
+      const earlier = v.update === null ? "an earlier update" : `update ${v.update}`;
+      const origin = v.current && !v.givenAgain ? "this update" : earlier;
       const task = v.taskId === DEFAULT_TASK_ID ? "" : `, task ${v.taskId}`;
-      return `  [${i + 1}] ${v.source ?? "(unnamed)"}, ${v.items} items, from ${origin}${task}`;
+      const again = v.givenAgain ? "; given again with this update, identical: kept once, so not counted twice" : "";
+      return `  [${i + 1}] ${v.source ?? "(unnamed)"}, ${v.items} items, from ${origin}${task}${again}`;
     }),
   ];
 }
@@ -184,6 +186,7 @@ Examples:
           executor: cliLocalExecutor(),
           onTrial: (p) => process.stderr.write(trialLine("update --tune", p)),
           onOutputWritten: () => (written = true),
+          onLeftoverRemoved: (path) => process.stderr.write(`update --tune: removed ${path}: trial states left by an earlier run that was killed\n`),
         }), { written: () => written });
         if (flags.json) printJson({ ...tuned.update, tuning: tuningJson(tuned) });
         else process.stdout.write(formatTuning(tuned) + formatSummary(tuned.update));

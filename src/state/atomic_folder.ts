@@ -203,7 +203,7 @@ function hash8(text: string): string {
 }
 
 /** What a leftover's writer is, seen from this process (identities compared through their hashes). */
-function writerStatus(leftover: LeftoverSibling): HolderStatus {
+function writerStatus(leftover: WriterFolder): HolderStatus {
   const self = currentProcess();
   return holderStatus(leftover.writer, { ...self, hostname: hash8(self.hostname), bootId: hash8(self.bootId ?? "") });
 }
@@ -212,7 +212,7 @@ function writerStatus(leftover: LeftoverSibling): HolderStatus {
  * True when no process can still be using `leftover`: its writer is dead (pid gone, or now another process's,
  * or the host rebooted), or it carries this process's identity without being one of its writes in flight.
  */
-function isWriterGone(leftover: LeftoverSibling): boolean {
+export function isWriterGone(leftover: WriterFolder): boolean {
   if (isOwnFolder(leftover.path)) return false;
   const status = writerStatus(leftover);
   return status === "dead" || status === "this-process";
@@ -220,8 +220,28 @@ function isWriterGone(leftover: LeftoverSibling): boolean {
 
 /** The `.tmp-` and `.old-` siblings of `target` (an absolute path), sorted by name. */
 export async function findLeftoverSiblings(target: string): Promise<LeftoverSibling[]> {
-  const parent = dirname(target);
   const base = basename(target);
+  const leftovers: LeftoverSibling[] = [];
+  for (const type of ["old", "tmp"] as const) {
+    for (const folder of await findWriterFolders(join(dirname(target), `${base}.${type}-`))) leftovers.push({ ...folder, type });
+  }
+  return leftovers.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** A folder named after the process that made it: `<prefix><writer>-<hex>` (see {@link makeWriterFolder}). */
+export interface WriterFolder {
+  path: string;
+  /** As in {@link LeftoverSibling}. */
+  writer: ProcessIdentity;
+}
+
+/**
+ * The entries named `<prefix><writer>-<8 hex>` (`prefix` an absolute path plus the start of a name, e.g.
+ * "/data/v3.tune-"), sorted by name. Names without the identity (older relearn: `<pid>-<hex>`) give the pid only.
+ */
+export async function findWriterFolders(prefix: string): Promise<WriterFolder[]> {
+  const parent = dirname(prefix);
+  const start = basename(prefix);
   let names: string[];
   try {
     names = await readdir(parent);
@@ -229,19 +249,45 @@ export async function findLeftoverSiblings(target: string): Promise<LeftoverSibl
     if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") return [];
     throw error;
   }
-  const leftovers: LeftoverSibling[] = [];
+  const found: WriterFolder[] = [];
   for (const name of names.sort()) {
-    if (!name.startsWith(`${base}.`)) continue;
-    const match = /^(tmp|old)-(\d+)(?:-(\d+|x)-([0-9a-f]{8})-([0-9a-f]{8}))?-[0-9a-f]{8}$/.exec(name.slice(base.length + 1));
+    if (!name.startsWith(start)) continue;
+    const match = /^(\d+)(?:-(\d+|x)-([0-9a-f]{8})-([0-9a-f]{8}))?-[0-9a-f]{8}$/.exec(name.slice(start.length));
     if (!match) continue;
-    const [, type, pid, startTime, host, boot] = match;
+    const [, pid, startTime, host, boot] = match;
     // Without a recorded identity (older names), the host is taken as ours and only the pid is compared.
     const writer: ProcessIdentity = host === undefined
       ? { pid: Number(pid), hostname: hash8(currentProcess().hostname) }
       : { pid: Number(pid), hostname: host, ...(boot === undefined ? {} : { bootId: boot }), ...(startTime === undefined || startTime === "x" ? {} : { startTime }) };
-    leftovers.push({ path: join(parent, name), type: type as "tmp" | "old", writer });
+    found.push({ path: join(parent, name), writer });
   }
-  return leftovers;
+  return found;
+}
+
+/**
+ * Makes a new folder `<prefix><writer tag>-<hex>` for this process's work (a tuning run's trial states), so a
+ * later run can tell, as for a write's leftovers, whether the process that made it is gone. Tracked as in flight
+ * (in_flight.ts) until the caller untracks it, so this process never takes it for a leftover of an earlier one.
+ */
+export async function makeWriterFolder(prefix: string): Promise<string> {
+  const path = `${prefix}${writerTag()}-${randomHex()}`;
+  await mkdir(path);
+  trackFolder(path);
+  return path;
+}
+
+/**
+ * Removes the folders `<prefix><writer>-<hex>` whose writer is gone (what a killed run left: never one of a live
+ * process, or of another host); returns their paths, for the caller to say what it removed.
+ */
+export async function removeDeadWriterFolders(prefix: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const folder of await findWriterFolders(prefix)) {
+    if (!isWriterGone(folder)) continue;
+    await rm(folder.path, { recursive: true, force: true });
+    removed.push(folder.path);
+  }
+  return removed;
 }
 
 /**

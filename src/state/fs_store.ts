@@ -3,7 +3,8 @@
  *
  * Writing builds the folder in a temporary sibling and swaps it in with two
  * renames (atomic_folder.ts); reading verifies the manifest and every
- * checksum and refuses unlisted files (read_state.ts); `<folder>.lock` keeps
+ * checksum and refuses unlisted files (read_state.ts), reading the folder
+ * whole and again if a commit swapped it under the read (read_retry.ts); `<folder>.lock` keeps
  * one writer per folder (lock.ts); symlinked paths are followed and states
  * nested in states refused (real_path.ts).
  */

@@ -40,8 +40,9 @@ import {
   type StateManifest,
 } from "./format.js";
 import { assertChecksumsAvailable, sha256Hex } from "./sha256.js";
-import type { StateLock, StateReader, StateStore, StateWriter, StoredState, WriteStateOptions } from "./store.js";
+import type { StateLock, StateStore, StateWriter, StoredState, WriteStateOptions } from "./store.js";
 import { verifyStateFiles } from "./verify_files.js";
+import { memoryReader } from "./memory_reader.js";
 
 /** The database `indexedDbStore()` uses when given none. */
 export const DEFAULT_DATABASE_NAME = "relearn";
@@ -545,20 +546,6 @@ class MemoryStateWriter implements StateWriter {
         `(a missing await?); nothing was written`,
     );
   }
-}
-
-/** A reader over files already verified and held in memory. */
-function memoryReader(location: string, files: ReadonlyMap<string, Uint8Array>): StateReader {
-  return {
-    location,
-    has: (path) => files.has(path),
-    async readFile(path) {
-      const bytes = files.get(path);
-      if (bytes === undefined) throw new StateError(`${location}/${path} is not a file of this state (not listed in ${MANIFEST_FILE})`);
-      // A copy, so a caller that edits what it read cannot change what the next reader gets.
-      return bytes.slice();
-    },
-  };
 }
 
 /** True for a Uint8Array of any realm (records come back from IndexedDB's structured clone). */

@@ -16,17 +16,24 @@
  *   returned, so a caller never resumes from half a state; the manifest
  *   itself is checked against its own checksum (format.ts).
  * - A missing folder with a `.old-` crash leftover beside it (a write that
- *   stopped between its two renames) is recovered (atomic_folder.ts).
+ *   stopped between its two renames) is recovered (atomic_folder.ts); while
+ *   its writer is alive (mid-commit), the read waits for the commit instead.
+ * - The folder is read whole, every file into memory as it is verified, and
+ *   served from there: a writer committing a new folder at the same path
+ *   afterwards cannot change what the caller reads. A read that a commit
+ *   swapped the folder under is started again (read_retry.ts), so a reader
+ *   sees the old state or the new one, never an error about a state that is
+ *   fine.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { lstat, readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type * as z from "zod";
 import { StateError } from "../errors.js";
 import { errorCode, recoverInterruptedSwap } from "./atomic_folder.js";
 import { MANIFEST_FILE, describeZodIssue, parseManifest, type StateManifest } from "./format.js";
-import { folderReader } from "./folder_files.js";
+import { memoryReader } from "./memory_reader.js";
+import { readWhileCommitting, type ReadAttempt } from "./read_retry.js";
 import type { StoredState } from "./store.js";
 
 /** A verified state folder (`dir` its absolute path; `recoveredFrom` a `.old-` leftover of an interrupted write). */
@@ -54,10 +61,19 @@ export async function readStateFolder(
   options: ReadStateFolderOptions & { dataSchema?: z.ZodType } = {},
 ): Promise<StateFolder | null> {
   const target = resolve(dir);
+  return readWhileCommitting(target, (attempt) => readOnce(target, options, attempt));
+}
+
+async function readOnce(
+  target: string,
+  options: ReadStateFolderOptions & { dataSchema?: z.ZodType },
+  attempt: ReadAttempt,
+): Promise<StateFolder | null> {
   let recoveredFrom: string | undefined;
   if (!(await folderExists(target))) {
     recoveredFrom = await recoverInterruptedSwap(target);
-    if (recoveredFrom === undefined) return null;
+    // Nothing recovered: no state, unless a live writer was between its renames and has just put the new one there.
+    if (recoveredFrom === undefined && !(await folderExists(target))) return null;
   }
   const names = await readdir(target);
   if (names.length === 0) {
@@ -65,15 +81,16 @@ export async function readStateFolder(
   }
 
   const manifestPath = join(target, MANIFEST_FILE);
-  const manifest = await readManifest(manifestPath, target);
+  const manifest = await readManifest(manifestPath, target, attempt);
   if (options.kind !== undefined && manifest.kind !== options.kind) {
     throw new StateError(
       `${manifestPath} is a state of kind "${manifest.kind}", but a "${options.kind}" state was expected`,
     );
   }
   await refuseUnlistedEntries(target, manifest);
+  const files = new Map<string, Uint8Array>();
   for (const relative of Object.keys(manifest.files).sort()) {
-    await verifyFile(target, relative, manifest.files[relative]!.bytes, manifest.files[relative]!.sha256);
+    files.set(relative, await verifiedFile(target, relative, manifest.files[relative]!.bytes, manifest.files[relative]!.sha256));
   }
 
   let data: unknown = manifest.data;
@@ -84,7 +101,7 @@ export async function readStateFolder(
     }
     data = parsed.data;
   }
-  return { dir: target, manifest, data, files: folderReader(target, manifest), ...(recoveredFrom === undefined ? {} : { recoveredFrom }) };
+  return { dir: target, manifest, data, files: memoryReader(target, files), ...(recoveredFrom === undefined ? {} : { recoveredFrom }) };
 }
 
 /** Throws a StateError naming the first file or folder under `target` the manifest does not account for. */
@@ -130,10 +147,11 @@ async function folderExists(target: string): Promise<boolean> {
   return true;
 }
 
-async function readManifest(manifestPath: string, target: string): Promise<StateManifest> {
+async function readManifest(manifestPath: string, target: string, attempt: ReadAttempt): Promise<StateManifest> {
   let text: string;
   try {
     text = await readFile(manifestPath, "utf8");
+    attempt.manifestText = text;
   } catch (error) {
     if (errorCode(error) === "ENOENT") {
       throw new StateError(
@@ -145,7 +163,8 @@ async function readManifest(manifestPath: string, target: string): Promise<State
   return parseManifest(text, manifestPath);
 }
 
-async function verifyFile(target: string, relative: string, bytes: number, sha256: string): Promise<void> {
+/** The bytes of the listed file `relative` once checked against the manifest's size and SHA-256. */
+async function verifiedFile(target: string, relative: string, bytes: number, sha256: string): Promise<Uint8Array> {
   const path = join(target, ...relative.split("/"));
   let stats;
   try {
@@ -157,21 +176,27 @@ async function verifyFile(target: string, relative: string, bytes: number, sha25
     throw error;
   }
   if (!stats.isFile()) throw new StateError(`${path} is not a regular file (listed in ${MANIFEST_FILE} as one)`);
-  if (stats.size !== bytes) {
-    throw new StateError(
-      `${path} has ${stats.size} bytes but ${MANIFEST_FILE} lists ${bytes}: checksum mismatch: the file was modified or truncated`,
-    );
+  // The size first: a file grown by an edit is not read whole only to be refused.
+  if (stats.size !== bytes) throw sizeMismatch(path, stats.size, bytes);
+  let content: Buffer;
+  try {
+    content = await readFile(path);
+  } catch (error) {
+    if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") {
+      throw new StateError(`${path} is missing (listed in ${MANIFEST_FILE})`, { cause: error });
+    }
+    throw error;
   }
-  const actual = await sha256Of(path);
+  if (content.byteLength !== bytes) throw sizeMismatch(path, content.byteLength, bytes);
+  const actual = createHash("sha256").update(content).digest("hex");
   if (actual !== sha256) {
     throw new StateError(
       `${path}: checksum mismatch: the file was modified or truncated (sha256 ${actual}, ${MANIFEST_FILE} lists ${sha256})`,
     );
   }
+  return new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+function sizeMismatch(path: string, found: number, listed: number): StateError {
+  return new StateError(`${path} has ${found} bytes but ${MANIFEST_FILE} lists ${listed}: checksum mismatch: the file was modified or truncated`);
 }

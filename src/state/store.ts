@@ -43,7 +43,7 @@ export interface StoredState<Data = unknown> {
   manifest: StateManifest;
   /** `manifest.data`, parsed by a schema when the reader gave one. */
   data: Data;
-  /** The state's files, read on demand. */
+  /** The state's files, as verified when the state was read (held in memory: a later commit cannot change them). */
   files: StateReader;
   /** Set when the state was missing and recovered from this leftover of an interrupted write (file system only). */
   recoveredFrom?: string;

@@ -46,6 +46,8 @@ export interface TunedUpdateRequest {
   stateStore?: StateStore | undefined;
   /** Called once the output state was committed (before the trial folders are removed). */
   onOutputWritten?: (() => void) | undefined;
+  /** Told each `<output>.tune-…` folder of trial states left by a run that was killed (its process gone), once removed. */
+  onLeftoverRemoved?: ((path: string) => void) | undefined;
 }
 
 export interface TunedUpdateSummary {
@@ -117,7 +119,7 @@ export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpd
       update: { ...summary, outputState: request.outputState },
       tuning: { ...result, startedFrom, historyRows: rows.length },
     };
-  });
+  }, request.onLeftoverRemoved);
 }
 
 /**

@@ -91,6 +91,11 @@ export interface ValidationSetInfo {
   update: number | null;
   /** True for the set given with the current (or last) update. */
   current: boolean;
+  /**
+   * True when the current (or last) update was given this set again, identical (same task, same rows in the same
+   * order): it was not added a second time, which would count it twice in val_accuracy (and a tuning score).
+   */
+  givenAgain: boolean;
 }
 
 /** Data checked for finite outputs after an update (see ModelUpdater.outputChecks). */
@@ -133,6 +138,8 @@ export abstract class ModelUpdater {
   private currentModel: ContinualModel | undefined;
   private validationSets: ValidationSet[] = [];
   private currentValidation: ValidationSet | undefined;
+  /** Set when the current update's validation set is one already kept (then currentValidation is that one). */
+  private validationGivenAgain = false;
   private updateCallbacks: readonly TrainingCallback[] = [];
   private dataSettings: Readonly<Record<string, unknown>> | undefined;
   /** UpdateOptions.config of the last update (or the resumed state's until an update runs), saved as `config`. */
@@ -222,6 +229,7 @@ export abstract class ModelUpdater {
       items: set.dataset.length,
       update: set.update ?? null,
       current: set === this.currentValidation,
+      givenAgain: set === this.currentValidation && this.validationGivenAgain,
     }));
   }
 
@@ -282,9 +290,14 @@ export abstract class ModelUpdater {
     if (updateOptions.valDataset) this.checkDataset(updateOptions.valDataset, valName);
     const classes = Math.max(trainDataset.numClasses, updateOptions.valDataset?.numClasses ?? 0);
     this.currentValidation = undefined;
+    this.validationGivenAgain = false;
     if (updateOptions.valDataset) {
-      this.currentValidation = { dataset: updateOptions.valDataset, taskId, source: updateOptions.valSource, update: this.updatesDone + 1 };
-      this.validationSets.push(this.currentValidation);
+      // The same set given again (e.g. a standing validation file passed to every update) is validated on as this
+      // update's, but kept once: a second copy would weigh it twice in every later val_accuracy.
+      const kept = this.validationSets.find((set) => set.taskId === taskId && sameRows(set.dataset, updateOptions.valDataset!));
+      this.validationGivenAgain = kept !== undefined;
+      this.currentValidation = kept ?? { dataset: updateOptions.valDataset, taskId, source: updateOptions.valSource, update: this.updatesDone + 1 };
+      if (kept === undefined) this.validationSets.push(this.currentValidation);
     }
     // The output's real path (a symlinked output is followed), checked before the lock and training, so a bad
     // output folder fails at once, not after an hour.
@@ -759,4 +772,14 @@ function copyWeightsInto(source: ContinualModel, target: ContinualModel, dir: st
   } finally {
     tf.dispose(weights);
   }
+}
+
+/** True when `a` and `b` hold the same rows in the same order: sample shape, feature bits and labels. */
+function sameRows(a: Dataset, b: Dataset): boolean {
+  if (a.length !== b.length || a.featureShape.length !== b.featureShape.length) return false;
+  if (!a.featureShape.every((dim, i) => dim === b.featureShape[i])) return false;
+  // Bits, not values: NaN never equals itself, and -0 and 0 are different inputs. (No Buffer: this runs in browsers too.)
+  const words = (array: Float32Array | Int32Array) => new Uint32Array(array.buffer, array.byteOffset, array.length);
+  const same = (x: Uint32Array, y: Uint32Array) => x.length === y.length && x.every((word, i) => word === y[i]);
+  return same(words(a.labels), words(b.labels)) && same(words(a.features), words(b.features));
 }

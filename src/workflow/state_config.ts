@@ -18,11 +18,12 @@
  *   state's `options`, as always.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import * as z from "zod";
 import { OptionsError, StateError } from "../errors.js";
 import { MANIFEST_FILE, parseManifest } from "../state/format.js";
 import { fileSystemStore } from "../state/fs_store.js";
+import { readWhileCommitting } from "../state/read_retry.js";
 import { configUpdaterOptionsSchema, dataFormatSchema, parseConfig, type RelearnConfig } from "./config.js";
 
 /** Settings given for one update on top of its config (command-line flags); the state does not record them. */
@@ -46,23 +47,27 @@ export function recordableConfig(config: RelearnConfig): Record<string, unknown>
  * records none. A recorded config that is not a valid one is a StateError naming the manifest.
  */
 export async function readRecordedConfig(dir: string): Promise<{ config: RelearnConfig | undefined } | null> {
-  // Puts back a state whose last write stopped between its two renames, as resuming it would.
-  if (!(await fileSystemStore().holdsState(dir))) return null;
-  const path = join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new StateError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const manifest = await parseManifest(text, path);
-  const recorded = (manifest.data as { config?: unknown } | null)?.config;
-  if (recorded === undefined) return { config: undefined };
-  try {
-    return { config: parseConfig(recorded, `the config recorded in ${path} ("data.config")`) };
-  } catch (error) {
-    throw new StateError((error as Error).message, { cause: error });
-  }
+  // Another process may commit a new state there meanwhile: read again rather than fail (read_retry.ts).
+  return readWhileCommitting(resolve(dir), async (attempt) => {
+    // Puts back a state whose last write stopped between its two renames, as resuming it would.
+    if (!(await fileSystemStore().holdsState(dir))) return null;
+    const path = join(dir, MANIFEST_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+      attempt.manifestText = text;
+    } catch (error) {
+      throw new StateError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    const manifest = await parseManifest(text, path);
+    const recorded = (manifest.data as { config?: unknown } | null)?.config;
+    if (recorded === undefined) return { config: undefined };
+    try {
+      return { config: parseConfig(recorded, `the config recorded in ${path} ("data.config")`) };
+    } catch (error) {
+      throw new StateError((error as Error).message, { cause: error });
+    }
+  });
 }
 
 export interface ConfigChoice {

@@ -40,14 +40,55 @@ test("relearn update lists the validation sets of the state, where each came fro
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout) as { validationSets: unknown[]; phases: { phase: string; validatedOn: number[] }[] };
     assert.deepEqual(summary.validationSets, [
-      { source: join(dir, "val1.csv"), taskId: "default_task", items: 10, update: 1, current: false },
-      { source: join(dir, "val2.csv"), taskId: "default_task", items: 10, update: 2, current: false },
+      { source: join(dir, "val1.csv"), taskId: "default_task", items: 10, update: 1, current: false, givenAgain: false },
+      { source: join(dir, "val2.csv"), taskId: "default_task", items: 10, update: 2, current: false, givenAgain: false },
     ]);
     assert.deepEqual(summary.phases.map((p) => [p.phase, p.validatedOn]), [["expert", []], ["consolidation", [0, 1]]]);
     run = update(3, ["--overwrite-output-state"]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /\[1\] .*val1\.csv, 10 items, from update 1\n  \[2\] .*val2\.csv, 10 items, from update 2\n/);
     assert.match(run.stdout, /expert .* validated on none\n/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a validation set given again (same file, or the same rows in another file) is kept once, not counted twice (F-M)", async () => {
+  const dir = await workflowFolder(10);
+  try {
+    const config = join(dir, "relearn.json");
+    await writeConfig(config, workflowConfig({ maxEpochs: 1 }));
+    const val = makeGaussianBlobs({ numClasses: 6, samplesPerClass: 5, dims: DIMS, seed: 3, sampleSeed: 3 });
+    await writeFile(join(dir, "val1.csv"), toCsv(filterByClasses(val, [0, 1])));
+    await writeFile(join(dir, "val2.csv"), toCsv(filterByClasses(val, [2, 3])));
+    // The same rows under another name, with CRLF line ends: the same content, another file.
+    await writeFile(join(dir, "copy-of-val1.csv"), toCsv(filterByClasses(val, [0, 1])).replaceAll("\n", "\r\n"));
+    const update = (i: number, input: string | undefined, val: string, extra: string[] = []) =>
+      relearn(["update", "--config", config, "--data", join(dir, `chunk${i}.csv`), ...(input ? ["--input-state", join(dir, input)] : []), "--output-state", join(dir, `v${i}`), "--val", join(dir, val), ...extra]);
+    assert.equal(update(1, undefined, "val1.csv").status, 0);
+    assert.equal(update(2, "v1", "val2.csv").status, 0);
+
+    let run = update(3, "v2", "val1.csv");
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(
+      `validation sets kept in the state \\(2\\):\n  \\[1\\] ${join(dir, "val1.csv")}, 10 items, from update 1; given again with this update, identical: kept once, so not counted twice\n` +
+        `  \\[2\\] ${join(dir, "val2.csv")}, 10 items, from update 2\n`,
+    ));
+    // It is still this update's set (RD's expert validates on it), and counted once by the consolidation.
+    assert.match(run.stdout, /expert .* validated on \[1\]\n/);
+    assert.match(run.stdout, /consolidation .* validated on \[1\] \[2\]\n/);
+
+    run = update(3, "v2", "copy-of-val1.csv", ["--overwrite-output-state", "--json"]);
+    assert.equal(run.status, 0, run.stderr);
+    const summary = JSON.parse(run.stdout) as { validationSets: { source: string; update: number; current: boolean; givenAgain: boolean }[] };
+    assert.deepEqual(summary.validationSets.map((v) => [v.source, v.update, v.current, v.givenAgain]), [
+      [join(dir, "val1.csv"), 1, true, true],
+      [join(dir, "val2.csv"), 2, false, false],
+    ]);
+    // The state written keeps two sets, so the next update (and inspect) sees two.
+    run = relearn(["inspect", join(dir, "v3"), "--json"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as { validationSets: unknown[] }).validationSets.length, 2);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { cp, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { workflowFolder } from "../helpers/workflow_files.js";
 import { writeConfig } from "../../src/workflow/config.js";
@@ -18,27 +18,28 @@ const folders = tempFolders();
 
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
-let service: ChildProcess | undefined;
+const services: ChildProcess[] = [];
 before(async () => {
   redis = await startRedisServer();
 });
 after(async () => {
-  service?.kill("SIGTERM");
+  for (const service of services) service.kill("SIGTERM");
   await killAll(workers);
   await redis.stop();
   await folders.removeAll();
 });
 
 async function startService(args: string[]): Promise<string> {
-  service = spawn(process.execPath, ["--import", "tsx", "examples/update-service/server.ts", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const service = spawn(process.execPath, ["--import", "tsx", "examples/update-service/server.ts", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  services.push(service);
   return new Promise((resolve, reject) => {
     let out = "";
-    service!.stdout!.on("data", (chunk: Buffer) => {
+    service.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString();
       const url = /update service on (http:\/\/\S+)/.exec(out);
       if (url) resolve(url[1]!);
     });
-    service!.once("exit", (code) => reject(new Error(`the service exited (${code}): ${out}`)));
+    service.once("exit", (code) => reject(new Error(`the service exited (${code}): ${out}`)));
   });
 }
 
@@ -92,4 +93,50 @@ test("the update service: chunks become in-order updates of the lineage's state;
   assert.equal(bad.status, 400);
   const badName = await post(`${url}/lineages/${encodeURIComponent("../x")}/chunks`, "a,b\n", "text/csv");
   assert.equal(badName.status, 400);
+});
+
+/** Runs test/helpers/commit_loop.ts: `count` commits over `target`, of `a`'s and `b`'s files in turn. */
+function commitLoop(target: string, a: string, b: string, count: number): Promise<void> {
+  const writer = spawn(process.execPath, ["--import", "tsx", "test/helpers/commit_loop.ts", target, a, b, String(count)], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  writer.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  writer.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve, reject) => writer.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`commit loop exited ${code}: ${output}`)))));
+}
+
+test("predictions while the lineage's state is committed over and over: every answer is 200, from the old or the new state (F-N)", { timeout: 240_000 }, async () => {
+  const dir = folders.track(await workflowFolder(10));
+  await writeConfig(join(dir, "service.json"), workflowConfig({ maxEpochs: 1, backend: "cpu", memorySize: 20 }));
+  if (workers.length === 0) workers.push(startWorkerProcess(redis.url));
+  const root = join(dir, "service-data");
+  const [url] = await Promise.all([startService(["--redis", redis.url, "--config", join(dir, "service.json"), "--root", root, "--port", "0"]), workers[0]!.ready]);
+  const live = join(root, "busy", "state");
+  const [a, b] = [join(dir, "a"), join(dir, "b")];
+  for (const [chunk, copy] of [["chunk1.csv", a], ["chunk2.csv", b]] as const) {
+    const done = await post(`${url}/lineages/busy/chunks?wait=1`, await readFile(join(dir, chunk), "utf8"), "text/csv");
+    assert.equal(done.status, 200, JSON.stringify(done.json));
+    await cp(live, copy, { recursive: true });
+  }
+  const rows = JSON.stringify({ rows: (await readFile(join(dir, "test.csv"), "utf8")).trim().split("\n").slice(1).map((line) => line.split(",").map(Number).slice(0, -1)) });
+  const predict = () => post(`${url}/lineages/busy/predict`, rows, "application/json");
+  const fromB = await predict();
+  await commitLoop(live, a, b, 1);
+  const fromA = await predict();
+  assert.equal(fromA.status, 200, JSON.stringify(fromA.json));
+  assert.notDeepEqual(fromA.json["probabilities"], fromB.json["probabilities"], "the two states predict differently");
+  const expected = [JSON.stringify(fromA.json), JSON.stringify(fromB.json)];
+
+  let running = true;
+  const writer = commitLoop(live, a, b, 120).finally(() => (running = false));
+  const answers = new Map<string, number>();
+  let requests = 0;
+  while (running) {
+    const { status, json } = await predict();
+    requests++;
+    const key = status === 200 && expected.includes(JSON.stringify(json)) ? "200 from one of the two states" : `${status} ${JSON.stringify(json).slice(0, 300)}`;
+    answers.set(key, (answers.get(key) ?? 0) + 1);
+  }
+  await writer;
+  assert.ok(requests >= 5, `only ${requests} requests overlapped the commits`);
+  assert.deepEqual([...answers.keys()], ["200 from one of the two states"], JSON.stringify(Object.fromEntries(answers)));
 });
