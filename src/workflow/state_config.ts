@@ -17,12 +17,14 @@
  *   without --config runs as one with the same --config would. The options the update actually ran with are in the
  *   state's `options`, as always.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as z from "zod";
 import { OptionsError, StateError } from "../errors.js";
 import { MANIFEST_FILE, parseManifest } from "../state/format.js";
-import { fileSystemStore } from "../state/fs_store.js";
+import { findLeftoverSiblings } from "../state/atomic_folder.js";
+import { realStatePath } from "../state/real_path.js";
 import { readWhileCommitting } from "../state/read_retry.js";
 import { configUpdaterOptionsSchema, dataFormatSchema, parseConfig, type RelearnConfig } from "./config.js";
 
@@ -49,9 +51,16 @@ export function recordableConfig(config: RelearnConfig): Record<string, unknown>
 export async function readRecordedConfig(dir: string): Promise<{ config: RelearnConfig | undefined } | null> {
   // Another process may commit a new state there meanwhile: read again rather than fail (read_retry.ts).
   return readWhileCommitting(resolve(dir), async (attempt) => {
-    // Puts back a state whose last write stopped between its two renames, as resuming it would.
-    if (!(await fileSystemStore().holdsState(dir))) return null;
-    const path = join(dir, MANIFEST_FILE);
+    // Only read here: a state whose last write stopped between its two renames is read from its `.old-` leftover,
+    // and put back by the update that resumes it, which says so (it used to be put back here, silently).
+    const target = await realStatePath(dir);
+    let folder = target;
+    if (!existsSync(join(target, MANIFEST_FILE))) {
+      const previous = (await findLeftoverSiblings(target)).find((leftover) => leftover.type === "old" && existsSync(join(leftover.path, MANIFEST_FILE)));
+      if (previous === undefined) return null;
+      folder = previous.path;
+    }
+    const path = join(folder, MANIFEST_FILE);
     let text: string;
     try {
       text = await readFile(path, "utf8");
