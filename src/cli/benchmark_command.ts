@@ -17,6 +17,7 @@ import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { mergeUpdaterOptions, updaterOptionsFlag } from "./updater_options_flag.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
+import { checkOutputFolder } from "./output_path.js";
 
 const NAMED_DATASETS = ["fashion-mnist", "fashion-mnist-bundled", "auto", "letter"];
 
@@ -78,6 +79,8 @@ Examples:
   relearn benchmark --dataset fashion-mnist --updaters rd,er,fine-tuning --seeds 0,1,2 --queue redis://127.0.0.1:6379   # with relearn worker --redis ... running`,
     )
     .action(async (flags) => {
+      // Before any cell: the results folder is written only after the whole grid ran.
+      await checkOutputFolder(flags.out, "--out");
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       updaters.forEach((u) => updaterEntry(u));
       // Before loading data: a misnamed updater in --updater-options fails at once.

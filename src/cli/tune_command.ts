@@ -17,6 +17,7 @@ import { nonNegativeInt, positiveInt } from "./number_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 import { withWorkDir } from "../tuning/work_dir.js";
+import { checkOutputFolder } from "./output_path.js";
 import type { TrialExecutor } from "../tuning/executor.js";
 
 /** "a=1 b=sgd": a setting on one line. */
@@ -108,6 +109,7 @@ Examples:
   relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 16 --out tuning/ --queue redis://127.0.0.1:6379 --queue-concurrency 4`,
     )
     .action(async (flags) => {
+      await checkOutputFolder(flags.out, "--out");
       // As `update`: without --config, the input state's recorded config (resolveUpdateConfig says what is missing).
       const given = flags.config === undefined ? undefined : await readConfig(flags.config);
       const inputState = flags.inputState === undefined ? undefined : resolve(flags.inputState);
