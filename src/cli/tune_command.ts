@@ -70,7 +70,7 @@ async function queueExecutorFor(url: string, concurrency: number): Promise<Trial
   // Loaded only with --queue: a local search needs neither BullMQ nor ioredis.
   const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
   const { queueTrialExecutor } = await import("../queue/trial_executor.js");
-  const target = parseRedisUrl(url);
+  const target = parseRedisUrl(url, "--queue");
   await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
   process.stderr.write(`tune: trials go to the queue at ${target.display}, ${concurrency} at a time (run relearn worker processes there)\n`);
   return queueTrialExecutor(target, { concurrency });
