@@ -6,7 +6,7 @@ import { Command } from "commander";
 import { resolve } from "node:path";
 import { loadNamedData } from "../data/named_datasets.js";
 import { SCENARIO_NAMES } from "../data/scenarios/registry.js";
-import { runBenchmark } from "../benchmark/run_benchmark.js";
+import { checkBenchmarkCells, runBenchmark } from "../benchmark/run_benchmark.js";
 import { benchmarkConfig, type BenchmarkSpec } from "../benchmark/benchmark_spec.js";
 import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
@@ -127,6 +127,8 @@ Examples:
         updaterOptions,
       };
       const config = benchmarkConfig(spec, data);
+      // Every updater's options, before the first cell (here or on the workers) trains.
+      checkBenchmarkCells(config);
       const results =
         queue === undefined
           ? await runBenchmark(config, {
