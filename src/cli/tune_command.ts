@@ -17,6 +17,7 @@ import { nonNegativeInt, positiveInt } from "./number_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 import { withWorkDir } from "../tuning/work_dir.js";
+import { resolveSpace } from "../tuning/check_space.js";
 import { checkOutputFolder } from "./output_path.js";
 import type { TrialExecutor } from "../tuning/executor.js";
 
@@ -115,6 +116,8 @@ Examples:
       const inputState = flags.inputState === undefined ? undefined : resolve(flags.inputState);
       const { recorded } = await resolveUpdateConfig({ config: given, inputState });
       const config = configWithTuningFlags(recorded, flags, flags.config ?? `the config recorded in ${flags.inputState}`);
+      // The space checked before --out is made and before any trial (runTuning checks it again: cheap).
+      resolveSpace(config, tuningSettingsOf(config));
       const out = resolve(flags.out);
       await mkdir(out, { recursive: true });
       if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
