@@ -17,7 +17,7 @@ import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { mergeUpdaterOptions, updaterOptionsFlag } from "./updater_options_flag.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
-import { checkOutputFolder } from "./output_path.js";
+import { checkOutputFolder, writingOutput } from "./output_path.js";
 
 const NAMED_DATASETS = ["fashion-mnist", "fashion-mnist-bundled", "auto", "letter"];
 
@@ -141,7 +141,7 @@ Examples:
             })
           : await queued!.runQueuedBenchmarkCli(queue, spec, config);
       const out = resolve(flags.out);
-      const written = await writeResultsFolder(out, results, { pngs: flags.png });
+      const written = await writingOutput(flags.out, "--out", () => writeResultsFolder(out, results, { pngs: flags.png }));
       if (flags.json) {
         process.stdout.write(JSON.stringify(written.summary, null, 2) + "\n");
       } else {

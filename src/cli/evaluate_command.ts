@@ -6,7 +6,7 @@ import { evaluateState } from "../workflow/evaluate_state.js";
 import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
 import { readConfig } from "../workflow/config.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
-import { checkOutputFile } from "./output_path.js";
+import { checkOutputFile, writingOutput } from "./output_path.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 
 const dataOptions = (command: Command, data: string, labels: string) =>
@@ -84,8 +84,10 @@ export function predictCommand(): Command {
       process.stderr.write(`relearn predict: ${predictions.read.file}: ${predictions.read.rows} rows (${describeReading(predictions.read)})\n`);
       const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions, predictions.classNames) : predictionsToCsv(predictions, predictions.classNames);
       if (flags.out) {
-        await mkdir(dirname(flags.out), { recursive: true });
-        await writeFile(flags.out, text);
+        await writingOutput(flags.out, "--out", async () => {
+          await mkdir(dirname(flags.out), { recursive: true });
+          await writeFile(flags.out, text);
+        });
       }
       else process.stdout.write(text);
     });

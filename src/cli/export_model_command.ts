@@ -5,7 +5,7 @@ import { exportModelToFolder } from "../model/io.js";
 import { nearestClassMeanExportRefusal } from "../model/export_model.js";
 import { loadStateModel } from "../workflow/state_model.js";
 import { stderrLogger } from "./output.js";
-import { checkOutputFolder } from "./output_path.js";
+import { checkOutputFolder, writingOutput } from "./output_path.js";
 
 export function exportModelCommand(): Command {
   return new Command("export-model")
@@ -23,10 +23,10 @@ export function exportModelCommand(): Command {
       try {
         // A plain tfjs model has no nearest-class-mean step: its logits would answer differently from the state.
         if (classMeans !== undefined) throw new OptionsError(nearestClassMeanExportRefusal(flags.state));
-        const exported = await exportModelToFolder(model, flags.out, {
+        const exported = await writingOutput(flags.out, "--out", () => exportModelToFolder(model, flags.out, {
           outputs: flags.probabilities ? "probabilities" : "logits",
           classNames: dataFormat?.classNames,
-        });
+        }));
         const names = exported.classNames === undefined ? "" : ` (${exported.classNames.join(", ")})`;
         process.stdout.write(
           `wrote ${flags.out}/model.json and weights.bin: input [N, ${model.inputShape.join(", ")}], output ${exported.outputs} ` +

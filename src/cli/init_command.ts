@@ -10,7 +10,7 @@ import { printJson } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { positiveInt } from "./number_flags.js";
-import { checkOutputFile } from "./output_path.js";
+import { checkOutputFile, writingOutput } from "./output_path.js";
 
 function shape(value: string): number[] {
   const dims = value.split(",").map((part) => Number(part.trim()));
@@ -91,9 +91,11 @@ Examples:
       await checkOutputFile(flags.config, "--config", "relearn.json");
       await checkOutputFile(join(dirname(flags.config), "relearn.schema.json"), "the schema file beside --config", "relearn.schema.json");
       if (existsSync(flags.config) && !flags.force) throw new OptionsError(`${flags.config} exists; use --force to overwrite it`);
-      await mkdir(dirname(flags.config), { recursive: true });
-      await writeConfig(flags.config, config);
-      await writeFile(join(dirname(flags.config), "relearn.schema.json"), JSON.stringify(configJsonSchema(), null, 2) + "\n");
+      await writingOutput(flags.config, "--config", async () => {
+        await mkdir(dirname(flags.config), { recursive: true });
+        await writeConfig(flags.config, config);
+        await writeFile(join(dirname(flags.config), "relearn.schema.json"), JSON.stringify(configJsonSchema(), null, 2) + "\n");
+      });
       process.stdout.write(`wrote ${flags.config} and ${join(dirname(flags.config), "relearn.schema.json")}\n`);
     });
 }

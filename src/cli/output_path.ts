@@ -4,9 +4,8 @@
  * naming the flag and what to change; a path that passes can still fail later (a full disk), but not for a reason
  * the user could have been told at once.
  */
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { mkdtemp, open, rmdir, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { OptionsError } from "../errors.js";
 
 /** What is at `path`: "folder", "file" (anything not a folder) or undefined when nothing is there. */
@@ -32,14 +31,27 @@ async function checkCreatable(path: string, flag: string, given: string): Promis
     if (up === ancestor) break;
     ancestor = up;
   }
-  await checkWritable(ancestor, flag, given, `cannot be created: no permission to write in ${ancestor}`);
+  await checkFolderWritable(ancestor, flag, given, `cannot be created in ${ancestor}`);
 }
 
-async function checkWritable(path: string, flag: string, given: string, problem: string): Promise<void> {
+/**
+ * Makes and removes an empty folder in `folder`: the one test that holds for permissions, read-only file systems
+ * and special folders (/proc) alike, where asking access(2) would say yes to root.
+ */
+async function checkFolderWritable(folder: string, flag: string, given: string, problem: string): Promise<void> {
   try {
-    await access(path, constants.W_OK);
-  } catch {
-    throw new OptionsError(`${flag} ${given}: ${problem}`);
+    await rmdir(await mkdtemp(join(folder, ".relearn-write-check-")));
+  } catch (error) {
+    throw new OptionsError(`${flag} ${given}: ${problem} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/** Opens an existing file for writing without changing it. */
+async function checkFileWritable(path: string, flag: string, given: string): Promise<void> {
+  try {
+    await (await open(path, "r+")).close();
+  } catch (error) {
+    throw new OptionsError(`${flag} ${given}: cannot overwrite this file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
 
@@ -48,7 +60,7 @@ export async function checkOutputFolder(given: string, flag: string): Promise<vo
   const path = resolve(given);
   const kind = await kindOf(path);
   if (kind === "file") throw new OptionsError(`${flag} ${given}: is a file; ${flag} is a folder: choose another path, or remove the file`);
-  if (kind === "folder") return checkWritable(path, flag, given, "no permission to write in this folder");
+  if (kind === "folder") return checkFolderWritable(path, flag, given, "cannot write in this folder");
   return checkCreatable(path, flag, given);
 }
 
@@ -57,6 +69,20 @@ export async function checkOutputFile(given: string, flag: string, example = "ou
   const path = resolve(given);
   const kind = await kindOf(path);
   if (kind === "folder") throw new OptionsError(`${flag} ${given}: is a folder; ${flag} is a file: name a file (e.g. ${given.replace(/\/+$/, "")}/${example})`);
-  if (kind === "file") return checkWritable(path, flag, given, "no permission to overwrite this file");
+  if (kind === "file") return checkFileWritable(path, flag, given);
   return checkCreatable(path, flag, given);
+}
+
+/**
+ * Runs the final write of an output checked above: a failure there that no check could foresee (a full disk, a
+ * device that refuses writes) is still a one-line error naming the flag, not an "unexpected failure" stack trace.
+ */
+export async function writingOutput<T>(given: string, flag: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code !== "string" || !/^E[A-Z]+$/.test(code)) throw error;
+    throw new OptionsError(`${flag} ${given}: cannot write: ${(error as Error).message}`, { cause: error });
+  }
 }

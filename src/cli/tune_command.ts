@@ -18,7 +18,7 @@ import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 import { withWorkDir } from "../tuning/work_dir.js";
 import { resolveSpace } from "../tuning/check_space.js";
-import { checkOutputFolder } from "./output_path.js";
+import { checkOutputFolder, writingOutput } from "./output_path.js";
 import type { TrialExecutor } from "../tuning/executor.js";
 
 /** "a=1 b=sgd": a setting on one line. */
@@ -143,11 +143,13 @@ Examples:
       }
       const best = result.best;
       const update = (best.summary?.updatesDone ?? 1);
-      await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));
       const bestConfig = { ...config, options: { ...applyParams(config.options, best.params), maxEpochs: best.epochs } };
       const bestJson = { metric: result.settings.metric, mode: result.mode, value: best.value, trial: best.trialId, epochs: best.epochs, params: best.params, scheduler: result.settings.scheduler, space: result.spaceSource };
-      await writeFile(join(out, "best.json"), `${JSON.stringify(bestJson, null, 2)}\n`);
-      await writeFile(join(out, "best-config.json"), `${JSON.stringify(bestConfig, null, 2)}\n`);
+      await writingOutput(flags.out, "--out", async () => {
+        await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));
+        await writeFile(join(out, "best.json"), `${JSON.stringify(bestJson, null, 2)}\n`);
+        await writeFile(join(out, "best-config.json"), `${JSON.stringify(bestConfig, null, 2)}\n`);
+      });
       if (flags.json) printJson({ ...bestJson, runs: result.outcomes.map(({ summary: _s, ...o }) => o) });
       else process.stdout.write(summaryText(result, flags.out));
     });

@@ -68,11 +68,11 @@ export function checkSpace(config: RelearnConfig, space: SearchSpace, settings: 
   for (const [key] of space) {
     const option = key.split(".")[0]!;
     if (!CONFIG_OPTIONS.includes(option)) {
-      throw new OptionsError(`search space entry "${key}": "${option}" is not an updater option a config can set; known: ${CONFIG_OPTIONS.join(", ")}`);
+      throw new OptionsError(`${origin(key)}: "${option}" is not an updater option a config can set; known: ${CONFIG_OPTIONS.join(", ")}`);
     }
-    if (key === "optimizer") throw new OptionsError(`search space entry "optimizer": name one of its fields instead, e.g. "optimizer.learningRate" or "optimizer.name"`);
+    if (key === "optimizer") throw new OptionsError(`${origin(key)}: name one of its fields instead, e.g. "optimizer.learningRate" or "optimizer.name"`);
     if (key === "maxEpochs" && settings.scheduler === "asha") {
-      throw new OptionsError(`search space entry "maxEpochs": ASHA sets the epochs of each trial itself (tuning.asha.minEpochs/maxEpochs); drop the entry`);
+      throw new OptionsError(`${origin(key)}: ASHA sets the epochs of each trial itself (tuning.asha.minEpochs/maxEpochs); drop the entry`);
     }
   }
   const base: Params = Object.fromEntries(space.map(([key, domain]) => [key, gridValues(domain, 1)[0]!]));

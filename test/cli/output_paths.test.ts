@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,6 +54,8 @@ test("an unusable output path is refused before any work, exit 1, one line, by e
     assertRefusedUpFront(relearn(["export-state", state, "--out", folder, "--overwrite-output-file"]), "--out", isFolder);
     assertRefusedUpFront(relearn(["import-state", join(dir, "none.zip"), "--out", file]), "--out", isFile);
     assert.deepEqual(await readdir(folder), [], "nothing written into the refused folder");
+    // A folder nothing can be created in (Linux's /proc refuses even root; permission bits would not).
+    if (existsSync("/proc/self")) assertRefusedUpFront(relearn([...bench, "--out", "/proc/relearn-results"]), "--out", /cannot be created in \/proc/);
 
     // A missing folder on the way is created, not refused.
     const predicted = relearn(["predict", "--state", state, "--data", data, "--out", join(dir, "new", "deeper", "p.csv")]);
