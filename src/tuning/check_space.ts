@@ -46,6 +46,22 @@ function extremes(domain: Domain): ParamValue[] {
   }
 }
 
+/**
+ * The config options the config's updater takes (its own options schema's keys), so a typo's message lists only
+ * those, not the other updaters' (alpha for rd); undefined when the schema does not say.
+ */
+function optionsOf(config: RelearnConfig): string[] | undefined {
+  try {
+    const updater = createUpdater(config.updater, { ...config.options, model: config.model });
+    updater.dispose();
+    const shape = (updater.constructor as { optionsSchema?: { shape?: Record<string, unknown> } }).optionsSchema?.shape;
+    return shape === undefined ? undefined : CONFIG_OPTIONS.filter((key) => key in shape);
+  } catch (error) {
+    if (error instanceof OptionsError) return undefined;
+    throw error;
+  }
+}
+
 /** Whether the config with `params` applied passes the config schema and the updater's own options schema. */
 function accepts(config: RelearnConfig, params: Params): boolean {
   try {
@@ -68,7 +84,11 @@ export function checkSpace(config: RelearnConfig, space: SearchSpace, settings: 
   for (const [key] of space) {
     const option = key.split(".")[0]!;
     if (!CONFIG_OPTIONS.includes(option)) {
-      throw new OptionsError(`${origin(key)}: "${option}" is not an updater option a config can set; known: ${CONFIG_OPTIONS.join(", ")}`);
+      const known = optionsOf(config);
+      throw new OptionsError(
+        `${origin(key)}: "${option}" is not an updater option a config can set; ` +
+          (known === undefined ? `known: ${CONFIG_OPTIONS.join(", ")}` : `updater "${config.updater}" takes: ${known.join(", ")}`),
+      );
     }
     if (key === "optimizer") throw new OptionsError(`${origin(key)}: name one of its fields instead, e.g. "optimizer.learningRate" or "optimizer.name"`);
     if (key === "maxEpochs" && settings.scheduler === "asha") {

@@ -42,7 +42,9 @@ test("bad domains are refused by the config schema, each with what it expects", 
 });
 
 test("a space may name only options the updater takes, with values it accepts", () => {
-  rejects("rd", { space: { learningRate: { logUniform: [1e-3, 1] } } }, /"learningRate" is not an updater option a config can set; known: memorySize/);
+  rejects("rd", { space: { learningRate: { logUniform: [1e-3, 1] } } }, /tuning\.space\.learningRate: "learningRate" is not an updater option a config can set; updater "rd" takes: memorySize/);
+  // A typo lists the options of the config's updater only: not der++'s alpha, which rd would refuse (tester F-S).
+  rejects("rd", { space: { alhpa: { uniform: [0, 1] } } }, /updater "rd" takes: (?![\s\S]*\balpha\b)[\s\S]*consolidationEpochs/);
   rejects("fine-tuning", { space: { alpha: { uniform: [0, 1] } } }, /updater "fine-tuning" takes no alpha \(tuning\.space\.alpha\): an option of der\+\+/);
   rejects("rd", { space: { "optimizer.momentum": { uniform: [0, 1.5] } } }, /tuning\.space\.optimizer\.momentum = 1\.5/);
   rejects("rd", { space: { "optimizer.momentum": { choice: [0, 0.9] } } }, /tuning\.space\.optimizer\.momentum = 0[\s\S]*updater "rd"/, { optimizer: { name: "adam", learningRate: 1e-3 } });
