@@ -12,6 +12,7 @@ import type { UpdateSummary } from "../workflow/update.js";
 import type { RelearnConfig } from "../workflow/config.js";
 import type { ConfigOverrides } from "../workflow/state_config.js";
 import { printJson } from "./output.js";
+import { checkOutputFolder } from "./output_path.js";
 import { stopWaitingOnSignals } from "./interrupt.js";
 
 export interface QueueFlags {
@@ -38,6 +39,9 @@ export async function enqueueUpdateFromCli(
 ): Promise<{ summary?: UpdateSummary }> {
   if (flags.drift !== undefined) throw new OptionsError("--drift does not go with --queue: run relearn drift, or the update without --queue");
   const target = parseRedisUrl(flags.queue!, "--queue");
+  // The worker sees the same paths (a shared filesystem): an output that cannot be a folder is refused here, not
+  // after the job waited its turn and failed in a worker's log.
+  await checkOutputFolder(flags.outputState, "--output-state");
   await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
   const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });
   const producer = new UpdateProducer(target);

@@ -97,6 +97,11 @@ test("update --queue: an unreachable Redis, a bad URL, --wait without --queue ar
   const tune = runCli(["tune", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--val", join(dir, "chunk1.csv"), "--out", join(dir, "t"), "--queue", "http://127.0.0.1:6379"]);
   assert.equal(tune.status, 1);
   assert.match(tune.stderr, /^relearn: --queue: "http:\/\/127\.0\.0\.1:6379" has the scheme http:/);
+  // An output state that cannot be a folder is refused before anything is enqueued (tester F-X).
+  const fileOut = runCli(["update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "chunk1.csv"), "--queue", redis.url]);
+  assert.equal(fileOut.status, 1);
+  assert.match(fileOut.stderr, /^relearn: --output-state .*chunk1\.csv: is a file; --output-state is a folder/);
+  assert.doesNotMatch(fileOut.stderr, /queued job/);
   const waitAlone = runCli([...base, "--wait"]);
   assert.equal(waitAlone.status, 1);
   assert.match(waitAlone.stderr, /--lineage and --wait go with --queue/);
