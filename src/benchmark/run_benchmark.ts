@@ -15,6 +15,7 @@ import { predict } from "../training/predict.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 import type { OptimizerSpec } from "../training/optimizers.js";
 import { initBackend, type BackendName } from "../backend/backend.js";
+import { OptionsError } from "../errors.js";
 import { updaterEntry } from "../updaters/registry.js";
 import type { ModelUpdaterOptions } from "../updaters/options.js";
 import type { ModelUpdater } from "../updaters/model_updater.js";
@@ -76,6 +77,55 @@ export function planRuns(config: Pick<BenchmarkConfig, "updaters" | "memorySizes
   return plans;
 }
 
+/** The options a cell's updater is created with (its model aside): the grid's settings, then the updater's own. */
+function cellOptions(config: BenchmarkConfig, plan: RunPlan): Omit<ModelUpdaterOptions, "model"> & { memorySize?: number | undefined } {
+  return {
+    backend: config.backend,
+    seed: plan.seed,
+    maxEpochs: config.epochs,
+    batchSize: config.batchSize,
+    optimizer: config.optimizer,
+    memorySize: plan.memorySize ?? undefined,
+    ...(config.updaterOptions?.[plan.updater] ?? {}),
+  };
+}
+
+/**
+ * Everything about the grid's cells that can be checked without training, for every cell before the first one
+ * trains: each updater (at each of its memory sizes) is created from its options on the model spec, so its own
+ * options schema refuses an unknown or mistyped option, and an updater that needs a single-head model is refused for
+ * a task-incremental scenario. Otherwise a typo in the last updater's options would surface only after every cell
+ * before it trained. Throws an OptionsError naming the updater (and memory size).
+ */
+export function checkBenchmarkCells(config: BenchmarkConfig): void {
+  const seen = new Set<string>();
+  // Multi-head when the scenario's updates name several tasks (as runBenchmarkCell decides); built only when asked.
+  let multiHead: boolean | undefined;
+  const isMultiHead = (): boolean => {
+    if (multiHead === undefined) {
+      const updates = config.makeUpdates(config.seeds[0] ?? 0);
+      multiHead = updates.some((u) => u.taskId !== updates[0]!.taskId);
+    }
+    return multiHead;
+  };
+  for (const plan of planRuns(config)) {
+    const key = `${plan.updater} ${plan.memorySize}`;
+    if (seen.has(key)) continue; // the seed changes no option's validity
+    seen.add(key);
+    const entry = updaterEntry(plan.updater);
+    const where = `updater "${plan.updater}"${plan.memorySize === null ? "" : ` (memory ${plan.memorySize})`}`;
+    if (entry.singleHeadOnly === true && isMultiHead()) {
+      throw new OptionsError(`${where} needs a single-head model; the ${config.scenario} scenario gives one head per task: use another updater or scenario`);
+    }
+    try {
+      entry.create({ model: config.model as never, ...cellOptions(config, plan) }).dispose();
+    } catch (error) {
+      if (!(error instanceof OptionsError)) throw error;
+      throw new OptionsError(`${where}: ${error.message}`, { cause: error });
+    }
+  }
+}
+
 /** What one cell produced: its run, and the backend it really ran on (e.g. "wasm" for "auto"). */
 export interface CellResult {
   run: RunResult;
@@ -102,16 +152,7 @@ export async function runBenchmarkCell(
   const model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
   let updater: ModelUpdater | undefined;
   try {
-    updater = updaterEntry(plan.updater).create({
-      model,
-      backend: config.backend,
-      seed: plan.seed,
-      maxEpochs: config.epochs,
-      batchSize: config.batchSize,
-      optimizer: config.optimizer,
-      memorySize: plan.memorySize ?? undefined,
-      ...(config.updaterOptions?.[plan.updater] ?? {}),
-    });
+    updater = updaterEntry(plan.updater).create({ model, ...cellOptions(config, plan) });
     await updater.prepare();
     backend = updater.backendInfo?.name ?? backend;
     for (const u of updates) model.ensureHead(u.taskId);
@@ -155,6 +196,7 @@ export async function runBenchmarkCell(
 }
 
 export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHooks = {}): Promise<BenchmarkResults> {
+  checkBenchmarkCells(config);
   const plans = planRuns(config);
   const cells: CellResult[] = [];
   for (const [index, plan] of plans.entries()) cells.push(await runBenchmarkCell(config, plan, hooks, { run: index, runs: plans.length }));

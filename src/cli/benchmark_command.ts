@@ -6,7 +6,7 @@ import { Command } from "commander";
 import { resolve } from "node:path";
 import { loadNamedData } from "../data/named_datasets.js";
 import { SCENARIO_NAMES } from "../data/scenarios/registry.js";
-import { runBenchmark } from "../benchmark/run_benchmark.js";
+import { checkBenchmarkCells, runBenchmark } from "../benchmark/run_benchmark.js";
 import { benchmarkConfig, type BenchmarkSpec } from "../benchmark/benchmark_spec.js";
 import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
@@ -17,6 +17,7 @@ import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { mergeUpdaterOptions, updaterOptionsFlag } from "./updater_options_flag.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
+import { checkOutputFolder, writingOutput } from "./output_path.js";
 
 const NAMED_DATASETS = ["fashion-mnist", "fashion-mnist-bundled", "auto", "letter"];
 
@@ -78,6 +79,8 @@ Examples:
   relearn benchmark --dataset fashion-mnist --updaters rd,er,fine-tuning --seeds 0,1,2 --queue redis://127.0.0.1:6379   # with relearn worker --redis ... running`,
     )
     .action(async (flags) => {
+      // Before any cell: the results folder is written only after the whole grid ran.
+      await checkOutputFolder(flags.out, "--out");
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       updaters.forEach((u) => updaterEntry(u));
       // Before loading data: a misnamed updater in --updater-options fails at once.
@@ -124,6 +127,8 @@ Examples:
         updaterOptions,
       };
       const config = benchmarkConfig(spec, data);
+      // Every updater's options, before the first cell (here or on the workers) trains.
+      checkBenchmarkCells(config);
       const results =
         queue === undefined
           ? await runBenchmark(config, {
@@ -136,7 +141,7 @@ Examples:
             })
           : await queued!.runQueuedBenchmarkCli(queue, spec, config);
       const out = resolve(flags.out);
-      const written = await writeResultsFolder(out, results, { pngs: flags.png });
+      const written = await writingOutput(flags.out, "--out", () => writeResultsFolder(out, results, { pngs: flags.png }));
       if (flags.json) {
         process.stdout.write(JSON.stringify(written.summary, null, 2) + "\n");
       } else {

@@ -1,10 +1,12 @@
 /** `relearn evaluate` and `relearn predict`: the model of a state on a data file. */
 import { Command } from "commander";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { evaluateState } from "../workflow/evaluate_state.js";
 import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
 import { readConfig } from "../workflow/config.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
+import { checkOutputFile, writingOutput } from "./output_path.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 
 const dataOptions = (command: Command, data: string, labels: string) =>
@@ -75,11 +77,18 @@ export function predictCommand(): Command {
     .option("--json", "same as --format jsonl")
     .addHelpText("after", "\nExample:\n  relearn predict --state state/v2 --data new.csv --format jsonl --out predictions.jsonl")
     .action(async (flags) => {
+      // Before predicting: a --out that is a folder (or cannot be made) is found at once, not after the work.
+      if (flags.out) await checkOutputFile(flags.out, "--out", "predictions.csv");
       const predictions = await predictState(await common(flags));
       // On stderr, so the row count and the header decision are visible without touching the output.
       process.stderr.write(`relearn predict: ${predictions.read.file}: ${predictions.read.rows} rows (${describeReading(predictions.read)})\n`);
       const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions, predictions.classNames) : predictionsToCsv(predictions, predictions.classNames);
-      if (flags.out) await writeFile(flags.out, text);
+      if (flags.out) {
+        await writingOutput(flags.out, "--out", async () => {
+          await mkdir(dirname(flags.out), { recursive: true });
+          await writeFile(flags.out, text);
+        });
+      }
       else process.stdout.write(text);
     });
 }

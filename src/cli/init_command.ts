@@ -1,7 +1,7 @@
 /** `relearn init`: write a starting config file and its JSON Schema (or print the config with --json). */
 import { Command, InvalidArgumentError } from "commander";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OptionsError } from "../errors.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
@@ -10,6 +10,7 @@ import { printJson } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { positiveInt } from "./number_flags.js";
+import { checkOutputFile, writingOutput } from "./output_path.js";
 
 function shape(value: string): number[] {
   const dims = value.split(",").map((part) => Number(part.trim()));
@@ -86,9 +87,15 @@ Examples:
         printJson(config);
         return;
       }
+      // A folder is refused as such (--force would not help), and so is a path that cannot be created.
+      await checkOutputFile(flags.config, "--config", "relearn.json");
+      await checkOutputFile(join(dirname(flags.config), "relearn.schema.json"), "the schema file beside --config", "relearn.schema.json");
       if (existsSync(flags.config) && !flags.force) throw new OptionsError(`${flags.config} exists; use --force to overwrite it`);
-      await writeConfig(flags.config, config);
-      await writeFile(join(dirname(flags.config), "relearn.schema.json"), JSON.stringify(configJsonSchema(), null, 2) + "\n");
+      await writingOutput(flags.config, "--config", async () => {
+        await mkdir(dirname(flags.config), { recursive: true });
+        await writeConfig(flags.config, config);
+        await writeFile(join(dirname(flags.config), "relearn.schema.json"), JSON.stringify(configJsonSchema(), null, 2) + "\n");
+      });
       process.stdout.write(`wrote ${flags.config} and ${join(dirname(flags.config), "relearn.schema.json")}\n`);
     });
 }

@@ -65,3 +65,25 @@ export function yieldForSignals(): TrainingCallback {
     },
   };
 }
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM while this process only waits for work done elsewhere (a queued update with --wait, a
+ * queued benchmark): the work goes on, so the exit must not look like an interrupted update. `say(signal)` is the
+ * line printed on stderr (what keeps running, and how to get its result); then exit 130 or 143.
+ */
+export async function stopWaitingOnSignals<T>(say: (signal: keyof typeof EXIT_CODES) => string, run: () => Promise<T>): Promise<T> {
+  const handler = (signal: keyof typeof EXIT_CODES) => {
+    process.stderr.write(`\n${say(signal)}\n`);
+    process.exit(EXIT_CODES[signal]);
+  };
+  const onInt = () => handler("SIGINT");
+  const onTerm = () => handler("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  try {
+    return await run();
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+}

@@ -66,7 +66,9 @@ A first session (relearn <command> --help shows each command's options and examp
   relearn predict --state state/v2 --data new.csv
 
 Exit codes: 0 success; 1 bad input, options, data or state (the message says what to fix); 2 an unexpected failure;
-130 or 143: update interrupted by SIGINT (Ctrl-C) or SIGTERM (nothing written, lock removed).`,
+130 or 143: interrupted by SIGINT (Ctrl-C) or SIGTERM: for an update run here, nothing written, lock removed;
+for update --queue --wait and benchmark --queue, only the waiting stopped: the job (or the cells) keeps running on the
+workers and writes its output.`,
   );
 
 markRequiredOptions(program);

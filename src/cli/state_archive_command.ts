@@ -5,8 +5,8 @@
  * evaluated or continued here, and the other way round.
  */
 import { randomBytes } from "node:crypto";
-import { access, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, resolve } from "node:path";
 import { Command } from "commander";
 import { unzipSync } from "fflate";
 import { StateError } from "../errors.js";
@@ -14,6 +14,7 @@ import { MANIFEST_FILE, type StateManifest } from "../state/format.js";
 import { exportState, importState } from "../state/state_export.js";
 import type { StateStore } from "../state/store.js";
 import { printJson } from "./output.js";
+import { checkOutputFile, checkOutputFolder } from "./output_path.js";
 
 /** The summary both commands print. */
 interface ArchiveSummary {
@@ -55,6 +56,7 @@ Example:
     )
     .action(async (folder: string, flags: { out: string; overwriteOutputFile?: boolean; json?: boolean }) => {
       const states = store();
+      await checkOutputFile(flags.out, "--out", "state.zip");
       const out = resolve(flags.out);
       if (flags.overwriteOutputFile !== true && (await exists(out))) {
         throw new StateError(`${out} already exists: choose another --out, or pass --overwrite-output-file to replace it`);
@@ -63,6 +65,7 @@ Example:
       // Written beside and renamed: a reader (or a crash) never sees half an archive under the final name.
       const tmp = `${out}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
       try {
+        await mkdir(dirname(out), { recursive: true });
         await writeFile(tmp, archive, { flag: "wx" });
         await rename(tmp, out);
       } catch (error) {
@@ -96,6 +99,7 @@ Example:
   relearn import-state v2.zip --out state/v2-restored`,
     )
     .action(async (file: string, flags: { out: string; overwriteOutputState?: boolean; json?: boolean }) => {
+      await checkOutputFolder(flags.out, "--out");
       const states = store();
       const path = resolve(file);
       let bytes: Uint8Array;

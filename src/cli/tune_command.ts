@@ -17,6 +17,8 @@ import { nonNegativeInt, positiveInt } from "./number_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 import { withWorkDir } from "../tuning/work_dir.js";
+import { resolveSpace } from "../tuning/check_space.js";
+import { checkOutputFolder, writingOutput } from "./output_path.js";
 import type { TrialExecutor } from "../tuning/executor.js";
 
 /** "a=1 b=sgd": a setting on one line. */
@@ -69,7 +71,7 @@ async function queueExecutorFor(url: string, concurrency: number): Promise<Trial
   // Loaded only with --queue: a local search needs neither BullMQ nor ioredis.
   const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
   const { queueTrialExecutor } = await import("../queue/trial_executor.js");
-  const target = parseRedisUrl(url);
+  const target = parseRedisUrl(url, "--queue");
   await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
   process.stderr.write(`tune: trials go to the queue at ${target.display}, ${concurrency} at a time (run relearn worker processes there)\n`);
   return queueTrialExecutor(target, { concurrency });
@@ -108,11 +110,14 @@ Examples:
   relearn tune --config relearn.json --data chunk1.csv --val val1.csv --trials 16 --out tuning/ --queue redis://127.0.0.1:6379 --queue-concurrency 4`,
     )
     .action(async (flags) => {
+      await checkOutputFolder(flags.out, "--out");
       // As `update`: without --config, the input state's recorded config (resolveUpdateConfig says what is missing).
       const given = flags.config === undefined ? undefined : await readConfig(flags.config);
       const inputState = flags.inputState === undefined ? undefined : resolve(flags.inputState);
       const { recorded } = await resolveUpdateConfig({ config: given, inputState });
       const config = configWithTuningFlags(recorded, flags, flags.config ?? `the config recorded in ${flags.inputState}`);
+      // The space checked before --out is made and before any trial (runTuning checks it again: cheap).
+      resolveSpace(config, tuningSettingsOf(config));
       const out = resolve(flags.out);
       await mkdir(out, { recursive: true });
       if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
@@ -138,11 +143,13 @@ Examples:
       }
       const best = result.best;
       const update = (best.summary?.updatesDone ?? 1);
-      await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));
       const bestConfig = { ...config, options: { ...applyParams(config.options, best.params), maxEpochs: best.epochs } };
       const bestJson = { metric: result.settings.metric, mode: result.mode, value: best.value, trial: best.trialId, epochs: best.epochs, params: best.params, scheduler: result.settings.scheduler, space: result.spaceSource };
-      await writeFile(join(out, "best.json"), `${JSON.stringify(bestJson, null, 2)}\n`);
-      await writeFile(join(out, "best-config.json"), `${JSON.stringify(bestConfig, null, 2)}\n`);
+      await writingOutput(flags.out, "--out", async () => {
+        await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));
+        await writeFile(join(out, "best.json"), `${JSON.stringify(bestJson, null, 2)}\n`);
+        await writeFile(join(out, "best-config.json"), `${JSON.stringify(bestConfig, null, 2)}\n`);
+      });
       if (flags.json) printJson({ ...bestJson, runs: result.outcomes.map(({ summary: _s, ...o }) => o) });
       else process.stdout.write(summaryText(result, flags.out));
     });

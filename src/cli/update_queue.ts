@@ -12,6 +12,8 @@ import type { UpdateSummary } from "../workflow/update.js";
 import type { RelearnConfig } from "../workflow/config.js";
 import type { ConfigOverrides } from "../workflow/state_config.js";
 import { printJson } from "./output.js";
+import { checkOutputFolder } from "./output_path.js";
+import { stopWaitingOnSignals } from "./interrupt.js";
 
 export interface QueueFlags {
   queue?: string;
@@ -36,7 +38,10 @@ export async function enqueueUpdateFromCli(
   overrides: ConfigOverrides | undefined,
 ): Promise<{ summary?: UpdateSummary }> {
   if (flags.drift !== undefined) throw new OptionsError("--drift does not go with --queue: run relearn drift, or the update without --queue");
-  const target = parseRedisUrl(flags.queue!);
+  const target = parseRedisUrl(flags.queue!, "--queue");
+  // The worker sees the same paths (a shared filesystem): an output that cannot be a folder is refused here, not
+  // after the job waited its turn and failed in a worker's log.
+  await checkOutputFolder(flags.outputState, "--output-state");
   await checkRedisReachable(target, { attempts: 3, delayMs: 1000 });
   const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });
   const producer = new UpdateProducer(target);
@@ -60,7 +65,13 @@ export async function enqueueUpdateFromCli(
       else process.stdout.write(`${job.jobId}\n`);
       return {};
     }
-    const result = await producer.waitFor(job.jobId);
+    // Ctrl-C stops the waiting, not the update: the job goes on on a worker and writes its output state.
+    const result = await stopWaitingOnSignals(
+      (signal) =>
+        `relearn update: ${signal}: stopped waiting; job ${job.jobId} keeps running on the workers and will write ${resolve(flags.outputState)} ` +
+        `(nothing here was interrupted; relearn inspect ${flags.outputState} shows the state once it is written)`,
+      () => producer.waitFor(job.jobId),
+    );
     if (flags.json) printJson({ ...job, result });
     if (result.recovered) {
       if (!flags.json) process.stdout.write(`relearn update: job ${job.jobId} wrote update ${result.updatesDone} to ${result.outputState} (found written by an earlier attempt)\n`);

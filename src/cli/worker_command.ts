@@ -37,7 +37,7 @@ Examples:
       // Loaded here, not at start: the other commands need neither BullMQ nor ioredis.
       const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
       const { startWorker } = await import("../queue/worker.js");
-      const target = parseRedisUrl(flags.redis);
+      const target = parseRedisUrl(flags.redis, "--redis");
       await checkRedisReachable(target, { attempts: flags.connectTries, delayMs: 1000 });
       const worker = startWorker({ redis: target, concurrency: flags.concurrency, lockDurationMs: flags.lockDuration });
       await worker.worker.waitUntilReady();

@@ -23,23 +23,24 @@ export interface RedisTarget {
 
 /**
  * Parses `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS); port 6379 and db 0 by default.
- * Throws a QueueError naming the URL and what is wrong with it.
+ * Throws a QueueError naming `flag` (the command-line flag or setting the URL came from: `--redis` for a worker,
+ * `--queue` for update, benchmark and tune), the URL and what is wrong with it.
  */
-export function parseRedisUrl(url: string): RedisTarget {
+export function parseRedisUrl(url: string, flag = "--redis"): RedisTarget {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new QueueError(`--redis: "${url}" is not a URL; expected redis://host:port[/db], e.g. redis://127.0.0.1:6379`);
+    throw new QueueError(`${flag}: "${url}" is not a URL; expected redis://host:port[/db], e.g. redis://127.0.0.1:6379`);
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new QueueError(`--redis: "${url}" has the scheme ${parsed.protocol}; expected redis:// (or rediss:// for TLS), e.g. redis://127.0.0.1:6379`);
+    throw new QueueError(`${flag}: "${url}" has the scheme ${parsed.protocol}; expected redis:// (or rediss:// for TLS), e.g. redis://127.0.0.1:6379`);
   }
-  if (parsed.hostname === "") throw new QueueError(`--redis: "${url}" names no host; expected redis://host:port[/db]`);
+  if (parsed.hostname === "") throw new QueueError(`${flag}: "${url}" names no host; expected redis://host:port[/db]`);
   const port = parsed.port === "" ? 6379 : Number(parsed.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new QueueError(`--redis: "${url}" has no valid port (1-65535)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new QueueError(`${flag}: "${url}" has no valid port (1-65535)`);
   const path = parsed.pathname.replace(/^\//, "");
-  if (path !== "" && !/^\d+$/.test(path)) throw new QueueError(`--redis: "${url}": the path must be a database number (e.g. /0), got "/${path}"`);
+  if (path !== "" && !/^\d+$/.test(path)) throw new QueueError(`${flag}: "${url}": the path must be a database number (e.g. /0), got "/${path}"`);
   const db = path === "" ? 0 : Number(path);
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
   const display = `${parsed.protocol}//${parsed.username === "" ? "" : `${decodeURIComponent(parsed.username)}@`}${parsed.host}/${db}`;

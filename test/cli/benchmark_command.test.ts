@@ -107,3 +107,17 @@ test("relearn benchmark --updater-options: each updater's options reach it, and 
     await rm(out, { recursive: true, force: true });
   }
 });
+
+test("benchmark checks every updater's options (and single-head needs) before the first cell trains (tester F-C)", () => {
+  const grid = ["benchmark", "--dataset", "fashion-mnist-bundled", "--scenario", "permuted", "--tasks", "2", "--train-per-task", "100", "--test-per-task", "50",
+    "--memory-sizes", "60", "--seeds", "0", "--model", "mlp:16", "--epochs", "1", "--no-png", "--backend", "wasm", "--out", join(tmpdir(), "relearn-never-written")];
+  // er is the second updater: its typo must stop the run before fine-tuning's cell trains.
+  const typo = relearn([...grid, "--updaters", "fine-tuning,er", "--updater-options", '{"er": {"alpha": 0.3}}']);
+  assert.equal(typo.status, 1, typo.stderr);
+  assert.match(typo.stderr, /relearn: updater "er" \(memory 60\): invalid ExperienceReplayModelUpdater options:\n✖ Unrecognized key: "alpha"/);
+  assert.doesNotMatch(typo.stderr, /\[1\/2\]|epoch 1\/1/, "no cell trained");
+  const icarl = relearn([...grid, "--scenario", "task-incremental", "--updaters", "fine-tuning,icarl"]);
+  assert.equal(icarl.status, 1, icarl.stderr);
+  assert.match(icarl.stderr, /relearn: updater "icarl" \(memory 60\) needs a single-head model; the task-incremental scenario/);
+  assert.doesNotMatch(icarl.stderr, /\[1\/2\]|epoch 1\/1/, "no cell trained");
+});

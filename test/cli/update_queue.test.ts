@@ -4,7 +4,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { isAbsolute, join, relative } from "node:path";
 import { Queue } from "bullmq";
 import { workflowFolder } from "../helpers/workflow_files.js";
@@ -86,10 +86,45 @@ test("update --queue: an unreachable Redis, a bad URL, --wait without --queue ar
   const unreachable = runCli([...base, "--queue", `redis://127.0.0.1:${port}`]);
   assert.equal(unreachable.status, 1);
   assert.match(unreachable.stderr, new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}/0`));
+  // The message names the flag the user typed (--queue), not the worker's --redis (tester F-B): update and tune
+  // (benchmark's is in test/queue/benchmark_queue.test.ts).
   const badUrl = runCli([...base, "--queue", "http://127.0.0.1:6379"]);
   assert.equal(badUrl.status, 1);
-  assert.match(badUrl.stderr, /expected redis:\/\//);
+  assert.match(badUrl.stderr, /^relearn: --queue: "http:\/\/127\.0\.0\.1:6379" has the scheme http:; expected redis:\/\//);
+  const notUrl = runCli([...base, "--queue", "127.0.0.1:6379"]);
+  assert.equal(notUrl.status, 1);
+  assert.match(notUrl.stderr, /^relearn: --queue: "127\.0\.0\.1:6379"/);
+  const tune = runCli(["tune", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--val", join(dir, "chunk1.csv"), "--out", join(dir, "t"), "--queue", "http://127.0.0.1:6379"]);
+  assert.equal(tune.status, 1);
+  assert.match(tune.stderr, /^relearn: --queue: "http:\/\/127\.0\.0\.1:6379" has the scheme http:/);
+  // An output state that cannot be a folder is refused before anything is enqueued (tester F-X).
+  const fileOut = runCli(["update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "chunk1.csv"), "--queue", redis.url]);
+  assert.equal(fileOut.status, 1);
+  assert.match(fileOut.stderr, /^relearn: --output-state .*chunk1\.csv: is a file; --output-state is a folder/);
+  assert.doesNotMatch(fileOut.stderr, /queued job/);
   const waitAlone = runCli([...base, "--wait"]);
   assert.equal(waitAlone.status, 1);
   assert.match(waitAlone.stderr, /--lineage and --wait go with --queue/);
+});
+
+test("update --queue --wait: Ctrl-C stops only the waiting and says so, naming the job that keeps running (exit 130)", async () => {
+  const dir = folders.track(await workflowFolder(10));
+  // No worker on this Redis db: the job waits in the queue, so the signal surely comes while the command waits.
+  const url = `${redis.url.replace(/\/\d*$/, "")}/3`;
+  const child = spawn(process.execPath, [...CLI, "update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "w"), "--queue", url, "--wait"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (/queued job /.test(stderr) && child.signalCode === null && !child.killed) setTimeout(() => child.kill("SIGINT"), 500);
+  });
+  const status = await new Promise<number | null>((done) => child.on("close", (code) => done(code)));
+  assert.equal(status, 130, stderr);
+  const jobId = /queued job (\S+)/.exec(stderr)![1]!;
+  assert.match(stderr, new RegExp(`SIGINT: stopped waiting; job ${jobId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} keeps running on the workers and will write ${join(dir, "w")}`));
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(url)) });
+  try {
+    assert.equal(await (await queue.getJob(jobId))?.getState(), "waiting", "the job is still queued");
+  } finally {
+    await queue.close();
+  }
 });

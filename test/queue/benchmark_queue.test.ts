@@ -150,11 +150,16 @@ test("a worker killed in the middle of a cell: the cell runs again elsewhere, is
 test("cells that fail are listed, the command exits with 1, and nothing is written", { timeout: 120_000 }, async () => {
   await Promise.all(workers.map((w) => w.ready));
   const dir = join(out, "failing");
-  // A misnamed option only er's own options schema catches: in the worker, for the two er cells.
-  const run = await relearn([...GRID, "--updater-options", '{"er": {"noSuchOption": 1}}', "--queue", redis.url, "--out", dir]);
+  // A misnamed option is refused before any cell is enqueued (tester F-C): every updater's options are checked first.
+  const typo = await relearn([...GRID, "--updater-options", '{"er": {"noSuchOption": 1}}', "--queue", redis.url, "--out", dir]);
+  assert.equal(typo.status, 1, typo.stderr);
+  assert.match(typo.stderr, /relearn: updater "er" \(memory 20\): invalid ExperienceReplayModelUpdater options:\n.*noSuchOption/);
+  assert.doesNotMatch(typo.stderr, /cells done/, "nothing enqueued");
+  // A failure only training finds (er diverges at this learning rate): in the workers, for the two er cells.
+  const run = await relearn([...GRID, "--updater-options", '{"er": {"optimizer": {"name": "sgd", "learningRate": 1e38}}}', "--queue", redis.url, "--out", dir]);
   assert.equal(run.status, 1, run.stderr);
   assert.match(run.stderr, /2 of 4 benchmark cells failed after all attempts; no results were written/);
-  assert.match(run.stderr, /er m20 s0 \(job cell-[0-9a-f]+\): .*\n.*noSuchOption/);
+  assert.match(run.stderr, /er m20 s0 \(job cell-[0-9a-f]+\): .*training diverged/);
   assert.match(run.stderr, /er m20 s1 \(job cell-[0-9a-f]+\)/);
   assert.doesNotMatch(run.stderr, /fine-tuning s\d \(job/);
   assert.equal(existsSync(dir), false, "no results folder");

@@ -42,13 +42,15 @@ test("bad domains are refused by the config schema, each with what it expects", 
 });
 
 test("a space may name only options the updater takes, with values it accepts", () => {
-  rejects("rd", { space: { learningRate: { logUniform: [1e-3, 1] } } }, /"learningRate" is not an updater option a config can set; known: memorySize/);
-  rejects("fine-tuning", { space: { alpha: { uniform: [0, 1] } } }, /search space entry "alpha" = 0: updater "fine-tuning" refuses it/);
-  rejects("rd", { space: { "optimizer.momentum": { uniform: [0, 1.5] } } }, /search space entry "optimizer.momentum" = 1.5/);
-  rejects("rd", { space: { "optimizer.momentum": { choice: [0, 0.9] } } }, /"optimizer.momentum" = 0[\s\S]*updater "rd"/, { optimizer: { name: "adam", learningRate: 1e-3 } });
+  rejects("rd", { space: { learningRate: { logUniform: [1e-3, 1] } } }, /tuning\.space\.learningRate: "learningRate" is not an updater option a config can set; updater "rd" takes: memorySize/);
+  // A typo lists the options of the config's updater only: not der++'s alpha, which rd would refuse (tester F-S).
+  rejects("rd", { space: { alhpa: { uniform: [0, 1] } } }, /updater "rd" takes: (?![\s\S]*\balpha\b)[\s\S]*consolidationEpochs/);
+  rejects("fine-tuning", { space: { alpha: { uniform: [0, 1] } } }, /updater "fine-tuning" takes no alpha \(tuning\.space\.alpha\): an option of der\+\+/);
+  rejects("rd", { space: { "optimizer.momentum": { uniform: [0, 1.5] } } }, /tuning\.space\.optimizer\.momentum = 1\.5/);
+  rejects("rd", { space: { "optimizer.momentum": { choice: [0, 0.9] } } }, /tuning\.space\.optimizer\.momentum = 0[\s\S]*updater "rd"/, { optimizer: { name: "adam", learningRate: 1e-3 } });
   rejects("rd", { space: { optimizer: "sgd" } }, /name one of its fields instead/);
   rejects("rd", { scheduler: "asha", space: { maxEpochs: { int: [1, 3] } } }, /ASHA sets the epochs of each trial itself/);
-  rejects("rd", { space: { memorySize: { int: [0, 10] } } }, /"memorySize" = 0/);
+  rejects("rd", { space: { memorySize: { int: [0, 10] } } }, /tuning\.space\.memorySize = 0/);
   // Accepted: Renate's presets for the updaters they were made for, and a space switching adam -> sgd.
   for (const [updater, preset] of [["rd", "renate-sgd"], ["der++", "renate-der"], ["er", "renate-sgd"], ["rd", "adam"]] as const) {
     const c = parseConfig(config(updater, { preset }));
@@ -110,4 +112,22 @@ test("property: draws and grid values lie in their domain, grids include both en
     }
   }
   assert.deepEqual(toSearchSpace({ a: 1 }), [["a", { kind: "constant", value: 1 }]]);
+});
+
+test("an entry the updater does not take is named with where it comes from, never blamed on another entry (tester F-S)", () => {
+  // renate-der's alpha and beta are DER++ options: rd takes neither. The message names both and the preset, not "optimizer.name".
+  rejects("rd", { preset: "renate-der" }, /^updater "rd" takes no alpha \(preset "renate-der" entry "alpha"\), beta \(preset "renate-der" entry "beta"\): options of der\+\+/);
+  // The README's sample (renate-sgd plus alpha in the space) on an rd config: the space's own entry is named.
+  rejects("rd", { preset: "renate-sgd", space: { alpha: { uniform: [0, 1] }, memorySize: { int: [20, 40] } } }, /^updater "rd" takes no alpha \(tuning\.space\.alpha\)/);
+  const c = parseConfig(config("rd", { preset: "renate-der", space: { alpha: 0.5 } }));
+  assert.throws(() => resolveSpace(c, c.tuning!), (e: Error) => /alpha \(tuning\.space\.alpha\), beta \(preset "renate-der" entry "beta"\)/.test(e.message));
+});
+
+test("a real-valued domain on a whole-number option is refused up front, naming the entry and the int domain to use (tester F-A)", () => {
+  // Bounds and midpoint (8, 64, 36) are whole numbers: only a draw shows the problem, which used to be trial 0's.
+  rejects("rd", { space: { batchSize: { uniform: [8, 64] } } }, /^tuning\.space\.batchSize: \{"uniform": \[8, 64\]\} draws real numbers \(e\.g\. [\d.]+\), but "batchSize" takes whole numbers: use \{"int": \[8, 64\]\}/);
+  rejects("rd", { space: { memorySize: { logUniform: [10, 40] } } }, /^tuning\.space\.memorySize: .*use \{"int": \[10, 40\]\}/);
+  // Real-valued options keep their real domains.
+  const ok = parseConfig(config("der++", { space: { alpha: { uniform: [0, 1] }, "optimizer.learningRate": { logUniform: [1e-3, 0.1] } } }));
+  assert.equal(resolveSpace(ok, ok.tuning!).space.length, 2);
 });

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
@@ -52,6 +53,26 @@ test("relearn tune writes trials.csv, best.json and best-config.json, with progr
     const fresh = relearn(["tune", "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--trials", "2", "--out", join(dir, "tuning3")]);
     assert.equal(fresh.status, 1);
     assert.match(fresh.stderr, /a fresh start \(no input state\) needs --config/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("tune and update --tune refuse a real-valued domain on a whole-number option before any trial, naming the entry (tester F-A)", async () => {
+  const dir = await workflowFolder(12);
+  try {
+    const config = join(dir, "tune.json");
+    await writeFile(config, JSON.stringify({ ...workflowConfig({ maxEpochs: 1 }), tuning: { space: { batchSize: { uniform: [8, 64] } } } }));
+    const out = join(dir, "tuning");
+    const tune = relearn(["tune", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--trials", "2", "--out", out]);
+    assert.equal(tune.status, 1, tune.stderr);
+    assert.match(tune.stderr, /^relearn: tuning\.space\.batchSize: \{"uniform": \[8, 64\]\} draws real numbers .* use \{"int": \[8, 64\]\}/);
+    assert.doesNotMatch(tune.stderr, /trial \d/);
+    assert.equal(existsSync(out), false, "--out not created for a search that cannot run");
+    const update = relearn(["update", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--tune", "2", "--output-state", join(dir, "v1")]);
+    assert.equal(update.status, 1, update.stderr);
+    assert.match(update.stderr, /^relearn: tuning\.space\.batchSize: .*use \{"int": \[8, 64\]\}/);
+    assert.doesNotMatch(update.stderr, /trial \d/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
