@@ -137,7 +137,7 @@ Examples:
     (no --config: continues with the config state/v2 records, the one its updates ran with; a --config given
      must name the state's updater; flags such as --epochs apply to this update only)
   relearn update --config images.json --data images.idx.gz --labels labels.idx.gz --output-state images-state
-  relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3
+  relearn update --config relearn.json --data chunk3.csv --grow-classes --input-state state/v2 --output-state state/v3-grown
     (chunk3.csv has a class the model has no output for yet: the output layer grows, old classes' weights kept)
   relearn update --config relearn.json --data chunk2.csv --val val2.csv --tune 8 --input-state state/v1 --output-state state/v2-tuned
     (8 settings of the config's "tuning" space; the best trial's state is kept, every trial logged in state/v2-tuned/tuning/history.csv)
