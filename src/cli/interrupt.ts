@@ -39,16 +39,7 @@ export async function exitCleanlyOnSignals<T>(output: string, run: () => Promise
       process.exit(EXIT_CODES[signal]);
     })();
   };
-  const onInt = () => handler("SIGINT");
-  const onTerm = () => handler("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  try {
-    return await run();
-  } finally {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
-  }
+  return withSignalHandler(handler, run);
 }
 
 /** How often training lets the event loop run (and so a signal handler): rarely enough to cost nothing. */
@@ -76,6 +67,11 @@ export async function stopWaitingOnSignals<T>(say: (signal: keyof typeof EXIT_CO
     process.stderr.write(`\n${say(signal)}\n`);
     process.exit(EXIT_CODES[signal]);
   };
+  return withSignalHandler(handler, run);
+}
+
+/** Runs `run` with `handler` on SIGINT and SIGTERM, removed again when it settles. */
+async function withSignalHandler<T>(handler: (signal: keyof typeof EXIT_CODES) => void, run: () => Promise<T>): Promise<T> {
   const onInt = () => handler("SIGINT");
   const onTerm = () => handler("SIGTERM");
   process.on("SIGINT", onInt);
