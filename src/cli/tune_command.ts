@@ -117,7 +117,7 @@ Examples:
       const { recorded } = await resolveUpdateConfig({ config: given, inputState });
       const config = configWithTuningFlags(recorded, flags, flags.config ?? `the config recorded in ${flags.inputState}`);
       // The space checked before --out is made and before any trial (runTuning checks it again: cheap).
-      resolveSpace(config, tuningSettingsOf(config));
+      resolveSpace(config, tuningSettingsOf(config), { resumed: inputState !== undefined });
       const out = resolve(flags.out);
       await mkdir(out, { recursive: true });
       if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");

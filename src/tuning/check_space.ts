@@ -11,7 +11,7 @@ import { applyParams, gridValues, SEARCH_SPACE_PRESETS, toSearchSpace, type Doma
 import type { TuningSettings } from "./settings.js";
 
 /** The space a search runs: the preset's entries, then the space's own (which win). Without either, a default by optimizer. */
-export function resolveSpace(config: RelearnConfig, settings: TuningSettings): { space: SearchSpace; source: string } {
+export function resolveSpace(config: RelearnConfig, settings: TuningSettings, context: { resumed?: boolean } = {}): { space: SearchSpace; source: string } {
   let preset = settings.preset as SearchSpacePreset | undefined;
   let source = [preset === undefined ? undefined : `preset "${preset}"`, settings.space === undefined ? undefined : "the config's tuning.space"].filter((s) => s !== undefined).join(" + ");
   if (preset === undefined && settings.space === undefined) {
@@ -27,6 +27,7 @@ export function resolveSpace(config: RelearnConfig, settings: TuningSettings): {
     Object.keys(merged).map((key) => [key, settings.space !== undefined && key in settings.space ? `tuning.space.${key}` : `preset "${preset}" entry "${key}"`]),
   );
   checkSpace(config, space, settings, origins);
+  if (context.resumed === true) refuseStateFixedOptions(Object.keys(merged), origins);
   return { space, source };
 }
 
@@ -159,5 +160,23 @@ function checkUpdaterTakes(config: RelearnConfig, space: SearchSpace, base: Para
     `updater "${config.updater}" takes no ${named}: ` +
       (takers.length === 0 ? `no updater takes ${one ? "it" : "them all"}` : `${one ? "an option" : "options"} of ${takers.join(", ")}`) +
       `. To tune "${config.updater}": ${fixes.join("; ")}`,
+  );
+}
+
+/**
+ * Options a resumed state fixes: its memory keeps the size it was built with (resuming with another memorySize is
+ * refused), so a trial drawing one would fail at once. Refused before any trial, naming the entry.
+ */
+const STATE_FIXED_OPTIONS: Readonly<Record<string, string>> = {
+  memorySize: "a resumed state's memory keeps the size it was built with",
+};
+
+function refuseStateFixedOptions(keys: readonly string[], origins: Readonly<Record<string, string>>): void {
+  const fixed = keys.filter((key) => key in STATE_FIXED_OPTIONS);
+  if (fixed.length === 0) return;
+  throw new OptionsError(
+    fixed
+      .map((key) => `${origins[key] ?? `tuning.space.${key}`}: ${STATE_FIXED_OPTIONS[key]}, so "${key}" can be tuned only on a first update (no --input-state); remove it from the space to tune this one`)
+      .join("; "),
   );
 }

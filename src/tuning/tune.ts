@@ -79,7 +79,7 @@ export function createScheduler(config: RelearnConfig, settings: TuningSettings,
 export async function runTuning(request: TuneRequest): Promise<TuneResult> {
   const { config } = request;
   const settings = tuningSettingsOf(config);
-  const { space, source } = resolveSpace(config, settings);
+  const { space, source } = resolveSpace(config, settings, { resumed: request.inputState !== undefined });
   const scheduler = createScheduler(config, settings, space, request.initial ?? []);
   const mode = metricMode(settings.metric);
   const score = (o: TrialOutcome) => (o.value === null ? Number.NEGATIVE_INFINITY : mode === "max" ? o.value : -o.value);

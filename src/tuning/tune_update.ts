@@ -93,7 +93,7 @@ export async function tunedUpdate(request: TunedUpdateRequest): Promise<TunedUpd
   const { run, recorded } = await resolveUpdateConfig(request);
   const settings = { ...tuningSettingsOf(run), ...(request.trials === undefined ? {} : { trials: request.trials }) };
   const config: RelearnConfig = { ...run, tuning: settings };
-  const { space } = resolveSpace(config, settings);
+  const { space } = resolveSpace(config, settings, { resumed: input !== undefined });
   const startedFrom = history.length === 0 ? { reason: "the input state has no tuning history" } : previousBest(history, space, settings.metric);
   const initial = "params" in startedFrom && settings.scheduler !== "grid" ? [startedFrom.params] : [];
 

@@ -131,3 +131,16 @@ test("a real-valued domain on a whole-number option is refused up front, naming 
   const ok = parseConfig(config("der++", { space: { alpha: { uniform: [0, 1] }, "optimizer.learningRate": { logUniform: [1e-3, 0.1] } } }));
   assert.equal(resolveSpace(ok, ok.tuning!).space.length, 2);
 });
+
+test("memorySize in the space: fine for a first update, refused up front for a resumed state, naming the entry", () => {
+  const c = parseConfig(config("der++", { space: { memorySize: { int: [50, 300] }, "optimizer.learningRate": { logUniform: [1e-3, 0.1] } } }));
+  assert.equal(resolveSpace(c, c.tuning!).space.length, 2);
+  assert.throws(
+    () => resolveSpace(c, c.tuning!, { resumed: true }),
+    (e: Error) =>
+      e instanceof OptionsError &&
+      /^tuning\.space\.memorySize: a resumed state's memory keeps the size it was built with, so "memorySize" can be tuned only on a first update \(no --input-state\); remove it from the space/.test(e.message),
+  );
+  const lr = parseConfig(config("der++", { space: { "optimizer.learningRate": { logUniform: [1e-3, 0.1] } } }));
+  assert.equal(resolveSpace(lr, lr.tuning!, { resumed: true }).space.length, 1);
+});
