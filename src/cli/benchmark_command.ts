@@ -142,6 +142,9 @@ Examples:
           : await queued!.runQueuedBenchmarkCli(queue, spec, config);
       const out = resolve(flags.out);
       const written = await writingOutput(flags.out, "--out", () => writeResultsFolder(out, results, { pngs: flags.png }));
+      if (written.removed.length > 0) {
+        process.stderr.write(`benchmark: ${out} held an earlier run's results; removed its ${written.removed.length} file(s) this run does not rewrite (${written.removed.slice(0, 3).join(", ")}${written.removed.length > 3 ? ", ..." : ""})\n`);
+      }
       if (flags.json) {
         process.stdout.write(JSON.stringify(written.summary, null, 2) + "\n");
       } else {

@@ -8,7 +8,8 @@
  *   charts/*.svg, charts/*.png   see charts.ts
  *   report.html      self-contained report
  */
-import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { renderReportHtml } from "./html.js";
 import { fileSlug } from "./results.js";
@@ -31,6 +32,25 @@ export interface WrittenResults {
   summary: BenchmarkSummary;
   /** Paths of every file written, relative to the folder, in writing order. */
   files: string[];
+  /** Files of an earlier results folder there that this one does not rewrite, removed (relative paths, sorted). */
+  removed: string[];
+}
+
+/** A results folder's own files: what writeResultsFolder writes. Anything else in the folder is the user's and stays. */
+function isResultsFile(relative: string): boolean {
+  return (
+    ["summary.json", "metrics.jsonl", "report.html"].includes(relative) ||
+    /^accuracy-.+\.csv$/.test(relative) ||
+    /^charts\/[^/]+\.(svg|png)$/.test(relative)
+  );
+}
+
+/** The results files of an earlier run in `dir` (relative paths); none when `dir` holds no summary.json. */
+async function earlierResultsFiles(dir: string): Promise<string[]> {
+  if (!existsSync(join(dir, "summary.json"))) return [];
+  const top = await readdir(dir).catch(() => [] as string[]);
+  const charts = await readdir(join(dir, "charts")).catch(() => [] as string[]);
+  return [...top, ...charts.map((name) => `charts/${name}`)].filter(isResultsFile);
 }
 
 /** One line of metrics.jsonl: one run after one update. null = no value (e.g. FWT without init). */
@@ -53,6 +73,9 @@ export interface MetricsLine {
 /**
  * Writes summary.json, a CSV per run, metrics.jsonl, charts/ and report.html
  * into `dir` (created if missing; existing files of the same names are replaced).
+ * The files of an earlier results folder there that this run does not write
+ * (another grid's runs and charts) are removed, so the folder describes this
+ * run only; other files in it are kept.
  */
 export async function writeResultsFolder(
   dir: string,
@@ -66,6 +89,7 @@ export async function writeResultsFolder(
     files.push(relative);
   };
   await mkdir(dir, { recursive: true });
+  const earlier = await earlierResultsFiles(dir);
 
   await write("summary.json", JSON.stringify({ summary, runs: results.runs }, null, 2) + "\n");
   const csvNames = accuracyCsvNames(results.runs);
@@ -91,7 +115,9 @@ export async function writeResultsFolder(
     dataFiles: ["summary.json", "metrics.jsonl", ...csvNames],
   });
   await write("report.html", html);
-  return { summary, files };
+  const removed = earlier.filter((name) => !files.includes(name)).sort();
+  for (const name of removed) await rm(join(dir, name), { force: true });
+  return { summary, files, removed };
 }
 
 /** Appends one object as a JSON line, creating the file and its folder if needed. */

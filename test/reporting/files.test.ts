@@ -161,3 +161,17 @@ test("appendJsonl creates the folder and appends one line per call", async () =>
   assert.deepEqual(lines, ['{"step":1,"loss":0.5}', '{"step":2,"loss":null}', ""]);
   await assert.rejects(appendJsonl(path, undefined), TypeError);
 });
+
+test("writing over an earlier results folder removes that run's files this one does not rewrite, and keeps the user's", async () => {
+  const folder = join(dir, "rerun");
+  await writeResultsFolder(folder, fakeResults(), { charts: false });
+  const { writeFile } = await import("node:fs/promises");
+  await writeFile(join(folder, "notes.txt"), "mine\n");
+  const one = fakeResults();
+  one.runs = one.runs.filter((r) => r.updater === "fine-tuning");
+  const again = await writeResultsFolder(folder, one, { charts: false });
+  assert.deepEqual(again.removed, ["accuracy-replay-m100-s1.csv", "accuracy-replay-m100-s2.csv"]);
+  assert.deepEqual((await readdir(folder)).sort(), ["accuracy-fine-tuning-mnone-s7.csv", "metrics.jsonl", "notes.txt", "report.html", "summary.json"]);
+  const fresh = await writeResultsFolder(join(dir, "fresh"), one, { charts: false });
+  assert.deepEqual(fresh.removed, []);
+});
