@@ -26,13 +26,16 @@ export function formatParams(params: Params): string {
   return Object.entries(params).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(4)) : formatParam(v)}`).join(" ");
 }
 
-/** The progress line after each run, on stderr: "tune: trial 3/8 (rung 0, 1 epochs) val_accuracy 0.6123 ... | best 0.6500 (trial 1)". */
+/**
+ * The progress line after each run, on stderr: "tune: run 3/8: trial 2, 1 epochs, 4.1 s: val_accuracy 0.6123 [...] |
+ * best 0.6500 (trial 1, 1 epochs)". Runs count from 1; trials are numbered from 0, as in trials.csv and best.json.
+ */
 export function trialLine(label: string, p: TuneProgress): string {
   const o = p.outcome;
-  const count = p.planned === undefined ? `run ${p.done}` : `trial ${p.done}/${p.planned}`;
+  const count = p.planned === undefined ? `run ${p.done}` : `run ${p.done}/${p.planned}`;
   const result = o.status === "ok" ? `${o.metric} ${fixed(o.value ?? undefined)}` : `failed (${(o.error ?? "").split(". ")[0]})`;
   const best = p.best === undefined ? "none yet" : `${fixed(p.best.value ?? undefined)} (trial ${p.best.trialId}, ${p.best.epochs} epochs)`;
-  return `${label}: ${count}: setting ${o.trialId}, ${o.epochs} epochs, ${o.seconds.toFixed(1)} s: ${result}  [${formatParams(o.params)}] | best ${best}\n`;
+  return `${label}: ${count}: trial ${o.trialId}, ${o.epochs} epochs, ${o.seconds.toFixed(1)} s: ${result}  [${formatParams(o.params)}] | best ${best}\n`;
 }
 
 /** The config with the command line's tuning and option overrides. */
@@ -143,7 +146,9 @@ Examples:
       }
       const best = result.best;
       const update = (best.summary?.updatesDone ?? 1);
-      const bestConfig = { ...config, options: { ...applyParams(config.options, best.params), maxEpochs: best.epochs } };
+      // Without $schema: the config's was a path relative to the config file, not to --out.
+      const bestConfig: Record<string, unknown> = { ...config, options: { ...applyParams(config.options, best.params), maxEpochs: best.epochs } };
+      delete bestConfig["$schema"];
       const bestJson = { metric: result.settings.metric, mode: result.mode, value: best.value, trial: best.trialId, epochs: best.epochs, params: best.params, scheduler: result.settings.scheduler, space: result.spaceSource };
       await writingOutput(flags.out, "--out", async () => {
         await writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(result.outcomes, update, best)));

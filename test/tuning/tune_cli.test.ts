@@ -13,12 +13,12 @@ test("relearn tune writes trials.csv, best.json and best-config.json, with progr
   const dir = await workflowFolder(12);
   try {
     const config = join(dir, "tune.json");
-    await writeFile(config, JSON.stringify({ ...workflowConfig({ maxEpochs: 1 }), tuning: { space: { "optimizer.learningRate": { logUniform: [1e-3, 1e-1] } } } }));
+    await writeFile(config, JSON.stringify({ $schema: "./relearn.schema.json", ...workflowConfig({ maxEpochs: 1 }), tuning: { space: { "optimizer.learningRate": { logUniform: [1e-3, 1e-1] } } } }));
     const out = join(dir, "tuning");
     const tune = relearn(["tune", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--trials", "2", "--out", out]);
     assert.equal(tune.status, 0, tune.stderr);
-    assert.match(tune.stderr, /tune: trial 1\/2: setting 0, 1 epochs, .* val_accuracy \d\.\d{4} .* \| best \d\.\d{4} \(trial 0, 1 epochs\)/);
-    assert.match(tune.stderr, /tune: trial 2\/2/);
+    assert.match(tune.stderr, /tune: run 1\/2: trial 0, 1 epochs, .* val_accuracy \d\.\d{4} .* \| best \d\.\d{4} \(trial 0, 1 epochs\)/);
+    assert.match(tune.stderr, /tune: run 2\/2/);
     assert.match(tune.stdout, /relearn tune: random search over the config's tuning\.space, 2 runs \(2 ok\), val_accuracy \(max\)/);
     const rows = parseTrialsCsv(await readFile(join(out, "trials.csv"), "utf8"), "trials.csv");
     assert.equal(rows.length, 2);
@@ -26,6 +26,7 @@ test("relearn tune writes trials.csv, best.json and best-config.json, with progr
     assert.equal(best.value, Math.max(...rows.map((r) => Number(r["value"]))));
     const bestConfig = JSON.parse(await readFile(join(out, "best-config.json"), "utf8"));
     assert.equal(bestConfig.options.optimizer.learningRate, best.params["optimizer.learningRate"]);
+    assert.equal(bestConfig.$schema, undefined, "no $schema path, which was relative to the config file, not to --out");
 
     const bad = relearn(["tune", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--scheduler", "grid", "--trials", "2", "--out", out]);
     assert.equal(bad.status, 1);
@@ -33,7 +34,7 @@ test("relearn tune writes trials.csv, best.json and best-config.json, with progr
 
     const update = relearn(["update", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--tune", "2", "--output-state", join(dir, "v1")]);
     assert.equal(update.status, 0, update.stderr);
-    assert.match(update.stderr, /update --tune: trial 2\/2/);
+    assert.match(update.stderr, /update --tune: run 2\/2/);
     assert.match(update.stdout, /tuning: random search over the config's tuning\.space, 2 runs \(0 failed\); no earlier setting tried first: the input state has no tuning history/);
     assert.match(update.stdout, /history: 2 rows in .*v1\/tuning\/history\.csv/);
     assert.match(update.stdout, /relearn update: rd on wasm, update 1 written to .*v1/);
@@ -67,12 +68,12 @@ test("tune and update --tune refuse a real-valued domain on a whole-number optio
     const tune = relearn(["tune", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--trials", "2", "--out", out]);
     assert.equal(tune.status, 1, tune.stderr);
     assert.match(tune.stderr, /^relearn: tuning\.space\.batchSize: \{"uniform": \[8, 64\]\} draws real numbers .* use \{"int": \[8, 64\]\}/);
-    assert.doesNotMatch(tune.stderr, /trial \d/);
+    assert.doesNotMatch(tune.stderr, /run \d/);
     assert.equal(existsSync(out), false, "--out not created for a search that cannot run");
     const update = relearn(["update", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--tune", "2", "--output-state", join(dir, "v1")]);
     assert.equal(update.status, 1, update.stderr);
     assert.match(update.stderr, /^relearn: tuning\.space\.batchSize: .*use \{"int": \[8, 64\]\}/);
-    assert.doesNotMatch(update.stderr, /trial \d/);
+    assert.doesNotMatch(update.stderr, /run \d/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -15,7 +15,7 @@ test("Ctrl-C during update --tune: exit 130, nothing written, no trial folder le
     await new Promise<void>((started) => {
       child.stderr.on("data", (chunk: Buffer) => {
         stderr += chunk.toString();
-        if (/trial 1\/50/.test(stderr)) started();
+        if (/run 1\/50/.test(stderr)) started();
       });
       void exited.then(() => started());
     });

@@ -37,7 +37,7 @@ test("a killed update --tune's trial folder is removed by the next update --tune
   await new Promise<void>((resolve, reject) => {
     run.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (/update --tune: trial 1\/3/.test(stderr)) {
+      if (/update --tune: run 1\/3/.test(stderr)) {
         run.kill("SIGKILL");
         resolve();
       }
