@@ -23,7 +23,7 @@ export function workerCommand(): Command {
     .requiredOption("--redis <url>", "the Redis the queue lives in: redis://host:port[/db]")
     .option("--concurrency <n>", "jobs run at once, each in its own process (about one per core)", positiveInt, 1)
     .addOption(
-      new Option("--lock-duration <ms>", "BullMQ job lock in ms: a job of a worker that died is retried by another after about twice this")
+      new Option("--lock-duration <ms>", "BullMQ job lock in ms: a job of a worker that died is restarted by another after one to three times this")
         .argParser(positiveInt)
         .default(30000),
     )
