@@ -62,10 +62,19 @@ export function yieldForSignals(): TrainingCallback {
  * queued benchmark): the work goes on, so the exit must not look like an interrupted update. `say(signal)` is the
  * line printed on stderr (what keeps running, and how to get its result); then exit 130 or 143.
  */
-export async function stopWaitingOnSignals<T>(say: (signal: keyof typeof EXIT_CODES) => string, run: () => Promise<T>): Promise<T> {
+export async function stopWaitingOnSignals<T>(say: (signal: keyof typeof EXIT_CODES) => string | Promise<string>, run: () => Promise<T>): Promise<T> {
+  // `say` may first do something (tune --queue removes its trials not started): a second signal meanwhile waits for it.
+  let stopping = false;
   const handler = (signal: keyof typeof EXIT_CODES) => {
-    process.stderr.write(`\n${say(signal)}\n`);
-    process.exit(EXIT_CODES[signal]);
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      const line = await Promise.resolve()
+        .then(() => say(signal))
+        .catch((error: unknown) => `relearn: interrupted (${signal}); ${error instanceof Error ? error.message : String(error)}`);
+      process.stderr.write(`\n${line}\n`);
+      process.exit(EXIT_CODES[signal]);
+    })();
   };
   return withSignalHandler(handler, run);
 }

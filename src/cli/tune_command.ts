@@ -14,12 +14,13 @@ import { localExecutor } from "../tuning/executor.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
 import { nonNegativeInt, positiveInt } from "./number_flags.js";
-import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
+import { exitCleanlyOnSignals, stopWaitingOnSignals, yieldForSignals } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 import { withWorkDir } from "../tuning/work_dir.js";
 import { resolveSpace } from "../tuning/check_space.js";
 import { checkOutputFolder, writingOutput } from "./output_path.js";
 import type { TrialExecutor } from "../tuning/executor.js";
+import type { QueueTrialExecutor } from "../queue/trial_executor.js";
 
 /** "a=1 b=sgd": a setting on one line. */
 export function formatParams(params: Params): string {
@@ -70,7 +71,7 @@ export function cliLocalExecutor(): TrialExecutor {
   });
 }
 
-async function queueExecutorFor(url: string, concurrency: number): Promise<TrialExecutor & { close(): Promise<void> }> {
+async function queueExecutorFor(url: string, concurrency: number): Promise<QueueTrialExecutor> {
   // Loaded only with --queue: a local search needs neither BullMQ nor ioredis.
   const { checkRedisReachable, parseRedisUrl } = await import("../queue/connection.js");
   const { queueTrialExecutor } = await import("../queue/trial_executor.js");
@@ -124,23 +125,34 @@ Examples:
       const out = resolve(flags.out);
       await mkdir(out, { recursive: true });
       if (flags.queueConcurrency !== undefined && flags.queue === undefined) throw new OptionsError("--queue-concurrency goes with --queue");
-      const executor: TrialExecutor & { close?: () => Promise<void> } = flags.queue === undefined
-        ? cliLocalExecutor()
-        : await queueExecutorFor(flags.queue, flags.queueConcurrency ?? 2);
+      const queued = flags.queue === undefined ? undefined : await queueExecutorFor(flags.queue, flags.queueConcurrency ?? 2);
+      const executor: TrialExecutor & { close?: () => Promise<void> } = queued ?? cliLocalExecutor();
       // Workers run elsewhere: every path they get is absolute (the trial folders are, under the absolute --out).
       const file = (path: string, labels: string | undefined) => ({ path: resolve(path), ...(labels === undefined ? {} : { labels: resolve(labels) }) });
       let result: TuneResult;
       try {
-        result = await withWorkDir(join(out, ".trials-"), (workDir) => exitCleanlyOnSignals(out, () => runTuning({
-          config,
-          data: file(flags.data, flags.labels),
-          val: file(flags.val, flags.valLabels),
-          inputState,
-          taskId: flags.taskId,
-          workDir,
-          executor,
-          onTrial: (p) => process.stderr.write(trialLine("tune", p)),
-        }), { written: () => false }), (path) => process.stderr.write(`tune: removed ${path}: trial states left by an earlier run that was killed\n`));
+        result = await withWorkDir(join(out, ".trials-"), (workDir, keepOnExit) => {
+          const tuning = () => runTuning({
+            config,
+            data: file(flags.data, flags.labels),
+            val: file(flags.val, flags.valLabels),
+            inputState,
+            taskId: flags.taskId,
+            workDir,
+            executor,
+            onTrial: (p) => process.stderr.write(trialLine("tune", p)),
+          });
+          if (queued === undefined) return exitCleanlyOnSignals(out, tuning, { written: () => false });
+          // Queued trials run on the workers: Ctrl-C removes those not started; running ones cannot be stopped from
+          // here, so their folder stays for them (removing it under them made them fail and be retried, tester F-G).
+          return stopWaitingOnSignals(async (signal) => {
+            const { cancelled, running } = await queued.cancel();
+            const head = `relearn: interrupted (${signal}): the search stopped, ${cancelled} queued trial(s) not started were removed from the queue; nothing written to ${out}`;
+            if (running === 0) return `${head}.`;
+            keepOnExit();
+            return `${head}. ${running} trial(s) already running keep running on the workers and write their states to ${workDir}: remove that folder once they finish.`;
+          }, tuning);
+        }, (path) => process.stderr.write(`tune: removed ${path}: trial states left by an earlier run that was killed\n`));
       } finally {
         await executor.close?.();
       }

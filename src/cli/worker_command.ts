@@ -12,13 +12,18 @@ const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 /** How long a stopping worker with no running job waits for Redis to answer before it exits without it. */
 const CLOSE_WAIT_MS = 5000;
 
+/** One worker log line on stderr, after the time (ISO 8601, UTC): to tell when a job started or waited, and to match other logs. */
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
 export function workerCommand(): Command {
   return new Command("worker")
     .description("run jobs from the job queue (Redis): updates, benchmark cells, tuning trials, each in its own process")
     .requiredOption("--redis <url>", "the Redis the queue lives in: redis://host:port[/db]")
     .option("--concurrency <n>", "jobs run at once, each in its own process (about one per core)", positiveInt, 1)
     .addOption(
-      new Option("--lock-duration <ms>", "BullMQ job lock in ms: a job of a worker that died is retried by another after about twice this")
+      new Option("--lock-duration <ms>", "BullMQ job lock in ms: a job of a worker that died is restarted by another after one to three times this")
         .argParser(positiveInt)
         .default(30000),
     )
@@ -39,10 +44,10 @@ Examples:
       const { startWorker } = await import("../queue/worker.js");
       const target = parseRedisUrl(flags.redis, "--redis");
       await checkRedisReachable(target, { attempts: flags.connectTries, delayMs: 1000 });
-      const worker = startWorker({ redis: target, concurrency: flags.concurrency, lockDurationMs: flags.lockDuration });
+      const worker = startWorker({ redis: target, concurrency: flags.concurrency, lockDurationMs: flags.lockDuration, log });
       await worker.worker.waitUntilReady();
-      process.stderr.write(
-        `relearn worker: pid ${process.pid} takes jobs from queue "${QUEUE_NAME}" at ${target.display}, ${flags.concurrency} at a time (Ctrl-C: finish running jobs and stop; twice: stop now)\n`,
+      log(
+        `relearn worker: pid ${process.pid} takes jobs from queue "${QUEUE_NAME}" at ${target.display}, ${flags.concurrency} at a time (Ctrl-C: finish running jobs and stop; twice: stop now)`,
       );
       const stopped = new Promise<number>((resolve) => {
         let signals = 0;
@@ -56,7 +61,7 @@ Examples:
               const timer = new Promise<false>((r) => setTimeout(() => r(false), CLOSE_WAIT_MS).unref());
               if (await Promise.race([closed, timer])) return;
               if (worker.running() === 0) {
-                process.stderr.write(`relearn worker: Redis does not answer and no job is running: exiting without it\n`);
+                log(`relearn worker: Redis does not answer and no job is running: exiting without it`);
                 return;
               }
             }
@@ -66,15 +71,15 @@ Examples:
         const onSignal = (signal: keyof typeof EXIT_CODES) => {
           signals++;
           if (signals === 1) {
-            process.stderr.write(`relearn worker: ${signal}: taking no new job; finishing ${worker.running()} running job(s) (${signal} again: stop them now)\n`);
+            log(`relearn worker: ${signal}: taking no new job; finishing ${worker.running()} running job(s) (${signal} again: stop them now)`);
             closeThenResolve(false);
           } else if (signals === 2) {
-            process.stderr.write(`relearn worker: ${signal} again: stopping ${worker.running()} running job(s); they go back to the queue\n`);
+            log(`relearn worker: ${signal} again: stopping ${worker.running()} running job(s); they go back to the queue`);
             code = EXIT_CODES[signal];
             closeThenResolve(true);
           } else {
             // Closing waits for Redis (to hand jobs back); with Redis away it would wait for ever.
-            process.stderr.write(`relearn worker: ${signal} a third time: exiting now; jobs still held go back to the queue when their locks expire\n`);
+            log(`relearn worker: ${signal} a third time: exiting now; jobs still held go back to the queue when their locks expire`);
             process.exit(code === 0 ? EXIT_CODES[signal] : code);
           }
         };
@@ -82,7 +87,7 @@ Examples:
         process.on("SIGTERM", () => onSignal("SIGTERM"));
       });
       const code = await stopped;
-      process.stderr.write("relearn worker: stopped\n");
+      log("relearn worker: stopped");
       process.exit(code);
     });
 }

@@ -21,6 +21,12 @@ export const TRIAL_JOB_OPTIONS: JobsOptions = { attempts: 3, backoff: { type: "e
 export interface QueueTrialExecutor extends TrialExecutor {
   /** Closes the queue connections (the jobs stay in Redis). */
   close(): Promise<void>;
+  /**
+   * Stops the search's trials (Ctrl-C of `tune --queue`): removes its jobs that no worker has started (waiting or
+   * delayed, e.g. for a retry) and adds no more; a running job cannot be taken from its worker, so it goes on.
+   * Returns how many were removed and how many keep running.
+   */
+  cancel(): Promise<{ cancelled: number; running: number }>;
 }
 
 /**
@@ -34,18 +40,46 @@ export function queueTrialExecutor(target: RedisTarget, options: { concurrency: 
   queue.on("error", () => {});
   events.on("error", () => {});
   events.setMaxListeners(0);
+  const added = new Set<string>();
+  let cancelling = false;
   return {
     concurrency: options.concurrency,
     async run(spec: TrialSpec): Promise<TrialOutcome> {
       const checked = dataSchema.safeParse(spec);
       if (!checked.success) throw new QueueError(`not a valid tune-trial job: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
       await events.waitUntilReady();
+      // Cancelled: the process exits soon; a trial asked for meanwhile is never added, and never settles.
+      if (cancelling) return new Promise<never>(() => {});
       const job = await queue.add(JOB_NAMES.tuneTrial, spec, { ...TRIAL_JOB_OPTIONS, jobId: `tune-${runId}-${spec.trialId}-${spec.rung}` });
+      added.add(job.id!);
       try {
         return (await job.waitUntilFinished(events)) as TrialOutcome;
       } catch (error) {
         throw new QueueError(`trial ${spec.trialId} (job ${job.id}) failed: ${(error as Error).message}`);
       }
+    },
+    async cancel() {
+      cancelling = true;
+      let cancelled = 0;
+      let running = 0;
+      for (const id of added) {
+        const job = await queue.getJob(id);
+        if (job === undefined) continue;
+        const state = await job.getState();
+        if (state === "completed" || state === "failed" || state === "unknown") continue;
+        if (state === "active") {
+          running++;
+          continue;
+        }
+        // Waiting, delayed or prioritized; a worker may take it meanwhile, and then remove refuses (it is locked).
+        try {
+          await job.remove();
+          cancelled++;
+        } catch {
+          running++;
+        }
+      }
+      return { cancelled, running };
     },
     async close() {
       await events.close();

@@ -2,7 +2,8 @@
  * A relearn worker: takes jobs from the queue and runs each attempt in a fresh process (run_in_child.ts), in
  * lineage order where the job has a lineage (lineage.ts). Retries, job locks and stalled-job recovery are
  * BullMQ's: a job whose worker died (its lock expires) is moved back to wait by any other worker's stalled check
- * and runs again, so it is retried once the lock duration and the stalled interval have passed.
+ * and runs again. BullMQ's check marks the active jobs on one pass and moves those whose lock is gone on the next,
+ * so the restart comes between one lock duration and the lock duration plus two stalled intervals after the death.
  */
 import { UnrecoverableError, Queue, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
@@ -17,8 +18,8 @@ export interface WorkerOptions {
   /** Jobs run at once by this worker, each in its own process (default 1). */
   concurrency?: number;
   /**
-   * BullMQ's job lock duration in ms (default 30000). A dead worker's job is retried after about this plus
-   * `stalledIntervalMs`; a live worker renews its locks every half of it.
+   * BullMQ's job lock duration in ms (default 30000). A dead worker's job is restarted after this plus up to two
+   * `stalledIntervalMs` (up to 90 s at the defaults); a live worker renews its locks every half of it.
    */
   lockDurationMs?: number;
   /** How often this worker looks for stalled jobs (of dead workers), in ms (default: the lock duration). */
@@ -87,7 +88,10 @@ export function startWorker(options: WorkerOptions): RelearnWorker {
       },
     );
     runs.add(run);
-    log(`relearn worker: ${what} started (attempt ${attempt}/${attempts}, process ${run.pid})`);
+    // A restart after a dead worker spends no attempt (attemptsMade), but BullMQ counts it in stalledCounter: say so,
+    // or the restart reads like a first start. (attemptsStarted would also count a lineage job's turns waited.)
+    const stalled = job.stalledCounter > 0 ? `, restarted after a stalled worker${job.stalledCounter > 1 ? ` (${job.stalledCounter} times)` : ""}` : "";
+    log(`relearn worker: ${what} started (attempt ${attempt}/${attempts}${stalled}, process ${run.pid})`);
     const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
     try {
       const { result, recovered } = await run.result;

@@ -18,13 +18,19 @@ import { untrackFolder } from "../state/in_flight.js";
  * Runs `body` with a new folder named `prefix` + this process's identity + random hex; the folder is gone
  * afterwards. Leftovers of `prefix` from dead runs are removed first, each path passed to `onRemoved`.
  */
-export async function withWorkDir<T>(prefix: string, body: (dir: string) => Promise<T>, onRemoved?: (path: string) => void): Promise<T> {
+export async function withWorkDir<T>(
+  prefix: string,
+  body: (dir: string, keepOnExit: () => void) => Promise<T>,
+  onRemoved?: (path: string) => void,
+): Promise<T> {
   for (const path of await removeDeadWriterFolders(prefix)) onRemoved?.(path);
   const dir = await makeWriterFolder(prefix);
   const onExit = () => rmSync(dir, { recursive: true, force: true });
   process.once("exit", onExit);
+  // `keepOnExit`: an exit now leaves the folder (queued trials still running write into it; tune --queue's Ctrl-C).
+  const keepOnExit = () => void process.off("exit", onExit);
   try {
-    return await body(dir);
+    return await body(dir, keepOnExit);
   } finally {
     process.off("exit", onExit);
     await rm(dir, { recursive: true, force: true });

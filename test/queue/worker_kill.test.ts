@@ -98,6 +98,12 @@ test("a worker SIGKILLed mid-update: another worker retries the job, it finishes
     const survivor = workers.find((w) => w !== victim.w)!;
     const finished = survivor.lines.filter((l) => l.text.includes(`job ${job.jobId} `) && / finished /.test(l.text));
     assert.equal(finished.length, 1, "finished once, by the other worker");
+    // The restart spends no attempt but is not a first start either: the log says so (tester F-U).
+    const restarted = survivor.lines.filter((l) => l.text.includes(`job ${job.jobId} `) && / started /.test(l.text));
+    assert.equal(restarted.length, 1, survivor.lines.map((l) => l.text).join("\n"));
+    assert.match(restarted[0]!.text, /started \(attempt 1\/3, restarted after a stalled worker, process \d+\)/);
+    // Every worker line starts with its time, ISO 8601 (tester F-V).
+    for (const { text } of survivor.lines) assert.match(text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z relearn worker: /, text);
     assert.equal(victim.w.lines.filter((l) => / finished /.test(l.text)).length, 0);
 
     // Nothing partial: the state folder alone (no temporary folder, no lock left), and it checks.
