@@ -59,5 +59,5 @@ test("error classes keep their names in a minified bundle (what a page or a work
   const code = result.outputFiles[0]!.text;
   const errors = (await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`)) as Record<string, new (message: string) => Error>;
   const names = Object.values(errors).map((ErrorClass) => new ErrorClass("x").name).sort();
-  assert.deepEqual(names, ["BackendError", "DataError", "MemoryError", "ModelError", "OptionsError", "RelearnError", "StateError", "TrainingError"]);
+  assert.deepEqual(names, ["BackendError", "DataError", "MemoryError", "ModelError", "OptionsError", "RelearnError", "StateBusyError", "StateError", "TrainingError"]);
 });

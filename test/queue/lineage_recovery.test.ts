@@ -51,8 +51,9 @@ test("a retry whose earlier attempt committed the in-place update reports it and
   const state = join(dir, "state");
   await updateFromConfig({ config, data: { path: join(dir, "chunk1.csv") }, outputState: state });
   const before = await manifestHash(state);
-  // The first attempt of the job: it saw `before`, committed update 2 in place, and its worker died unacknowledged.
-  await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: state, outputState: state });
+  // The first attempt of the job: it saw `before`, committed update 2 in place (recording its job id, as a job's
+  // update does), and its worker died unacknowledged.
+  await updateFromConfig({ config, data: { path: join(dir, "chunk2.csv") }, inputState: state, outputState: state, queueJob: lineageJobId("retried", 1) });
   const committed = await manifestHash(state);
   const client = openRedis(parseRedisUrl(redis.url));
   try {
