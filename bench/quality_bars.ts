@@ -14,6 +14,8 @@
  *   npx tsx bench/quality_bars.ts --table permuted [--updaters rd,er,...] [--memory-sizes 500] [--seeds 0]
  * Free form (no preset): --scenario, --memory-sizes, --seeds, --epochs, --dataset, --train-per-task, ...
  *   [--jobs 2] [--no-docs] [--out results/quality]
+ * Only remake the tables from the shards measured so far, running none (the table names the updaters still missing):
+ *   npx tsx bench/quality_bars.ts --table all --no-run
  */
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -66,6 +68,7 @@ const args = benchArgs(import.meta.url, {
     dataset: { type: "string" },
     out: { type: "string", default: "results/quality" },
     "no-docs": { type: "boolean", default: false },
+    "no-run": { type: "boolean", default: false },
     "train-per-task": { type: "string" },
     "test-per-task": { type: "string" },
 });
@@ -199,7 +202,7 @@ async function runTable(table: string | undefined): Promise<void> {
   for (const u of updaters.filter((u) => skipped.includes(u))) console.log(`${u}: skipped, it cannot run ${t.scenario} (single-head only)`);
   const shards = shardsOf(t, root, updaters.filter((u) => !skipped.includes(u)));
   console.log(`${t.scenario}: ${shards.length} shards (${updaters.length} updaters; memory ${t.memorySizes}; seeds ${t.seeds})`);
-  const queue = [...shards];
+  const queue = args["no-run"] ? [] : [...shards];
   await Promise.all(
     Array.from({ length: Number(args.jobs) }, async () => {
       for (let shard = queue.shift(); shard; shard = queue.shift()) await runShard(root, shard);
@@ -210,6 +213,10 @@ async function runTable(table: string | undefined): Promise<void> {
   // so tables fill up across runs of a few updaters each; the table says which updaters have no rows yet.
   const measured = shardsOf(t, root, UPDATER_NAMES).filter((shard) => existsSync(join(root, shard.name, "summary.json")));
   const missing = UPDATER_NAMES.filter((u) => !skipped.includes(u) && !measured.some((shard) => shard.flags[shard.flags.indexOf("--updaters") + 1] === u));
+  if (measured.length === 0) {
+    console.log(`${t.scenario}: no shard measured yet under ${root}/, table left as it is`);
+    return;
+  }
   let merged: BenchmarkResults | undefined;
   for (const shard of measured) {
     const file = JSON.parse(await readFile(join(root, shard.name, "summary.json"), "utf8")) as { summary: Omit<BenchmarkResults, "runs">; runs: RunResult[] };
