@@ -51,6 +51,12 @@ export interface CsvOptions {
   /** Default: the largest label + 1, or the number of class names. More class names than this is a DataError. */
   numClasses?: number;
   /**
+   * The output count of the model the data is for, when labels are not bounded by it (`numClasses` unset: an update
+   * that may grow the model). Used in messages only: a name not in `classNames` is then told that the model has
+   * unnamed outputs it can take.
+   */
+  modelOutputs?: number;
+  /**
    * The field separator, one character. Default: detected from the lines among ',' ';' tab '|' (see
    * detectDelimiter); a file where it cannot be told is a DataError asking for `delimiter`.
    */
@@ -505,9 +511,17 @@ function classLabels(
   fields.forEach((field, row) => {
     const label = index.get(field);
     if (label === undefined) {
+      const outputs = options.numClasses ?? options.modelOutputs ?? classNames.length;
+      // A model made with more outputs than names (init --classes 3, data naming 2) has room: say so, or the user is
+      // told to grow a model that need not grow.
+      const remedy =
+        outputs > classNames.length
+          ? `the model has ${outputs} outputs and only ${classNames.length} are named: fix the label, or give it a free output by ` +
+            `listing it after the others in the config's "data.classNames" (${shownClassNames([...classNames, field])}), or with ` +
+            `"options.growClasses": true (CLI --grow-classes), which names the free outputs first and grows the output layer only when none is left`
+          : `fix the label, or, for a new class, let the model grow an output for it: "options.growClasses": true in the config (CLI --grow-classes)`;
       throw new DataError(
-        `${where(row)}: label ${JSON.stringify(field)} is not one of the ${classNames.length} classes (${shownClassNames(classNames)}): ` +
-          `fix the label, or, for a new class, let the model grow an output for it: "options.growClasses": true in the config (CLI --grow-classes)`,
+        `${where(row)}: label ${JSON.stringify(field)} is not one of the ${classNames.length} ${outputs > classNames.length ? "named " : ""}classes (${shownClassNames(classNames)}): ${remedy}`,
       );
     }
     labels[row] = label;

@@ -78,6 +78,8 @@ type ModelShape = { featureShape: readonly number[]; numClasses?: number | undef
  */
 export type ReadFormat = DataFormat & {
   headerFallback?: boolean;
+  /** The resumed model's output count, for messages about unnamed outputs (CsvOptions.modelOutputs). */
+  modelOutputs?: number;
   headerSource?: string;
   newClassNames?: "error" | "add";
   delimiterFallback?: string;
@@ -159,6 +161,7 @@ function csvOptions(format: ReadFormat, labelled = true, labelColumn = labelled)
   return {
     ...(!labelled || format.classNames === undefined ? {} : { classNames: format.classNames }),
     ...(!labelled || format.newClassNames === undefined ? {} : { newClassNames: format.newClassNames }),
+    ...(!labelled || format.modelOutputs === undefined ? {} : { modelOutputs: format.modelOutputs }),
     ...(format.header === undefined ? {} : { header: format.header }),
     ...(format.headerFallback === undefined ? {} : { headerFallback: format.headerFallback }),
     ...(format.headerSource === undefined ? {} : { headerSource: format.headerSource }),

@@ -211,6 +211,7 @@ async function trainingFormat(
   const format: ReadFormat = {
     ...data,
     ...(classNames === undefined ? {} : { classNames, newClassNames: grow ? "add" : "error" }),
+    modelOutputs: updater.model.numClasses,
     ...(stored?.featureNames === undefined ? {} : { featureNames: stored.featureNames }),
     ...(stored?.labelColumnRead === undefined ? {} : { labelColumnFallback: stored.labelColumnRead }),
   };

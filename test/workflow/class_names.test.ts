@@ -90,3 +90,38 @@ test("validation labels go through the training file's class names: one the trai
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a model with an unnamed output (3 outputs, data named 2): a new name is refused with the free output named as the remedy; the config's list or growClasses give it that output without growing", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-names-"));
+  try {
+    // Blobs 0 and 1 are cat and dog in the first file; the second file has only blob 2, called bird.
+    await writeFile(join(dir, "n1.csv"), csv(1, (k) => ["cat", "dog", "dog"][k]!));
+    const birds = csv(2, () => "bird").split("\n");
+    await writeFile(join(dir, "n2.csv"), [birds[0], ...birds.slice(1).filter((line, r) => line !== "" && r % 3 === 2)].join("\n") + "\n");
+    const v1 = await updateFromConfig({ config: config(), data: { path: join(dir, "n1.csv") }, outputState: join(dir, "v1") });
+    assert.deepEqual(v1.data.classNames, ["cat", "dog"]);
+    await assert.rejects(
+      updateFromConfig({ config: config(), data: { path: join(dir, "n2.csv") }, inputState: join(dir, "v1"), outputState: join(dir, "v2") }),
+      (error: Error) => {
+        assert.match(error.message, /label "bird" is not one of the 2 named classes/);
+        assert.match(error.message, /the model has 3 outputs and only 2 are named/);
+        assert.match(error.message, /"data\.classNames" \("cat", "dog", "bird"\)/);
+        return true;
+      },
+    );
+    for (const [name, settings] of [
+      ["listed", { config: config({ classNames: ["cat", "dog", "bird"] }) }],
+      ["grown", { config: parseConfig({ ...workflowConfig({ maxEpochs: 1, growClasses: true }), model: { type: "mlp", inputShape: [DIMS], hidden: [8], classes: 3 } }) }],
+    ] as const) {
+      const out = join(dir, `v2-${name}`);
+      const v2 = await updateFromConfig({ ...settings, data: { path: join(dir, "n2.csv") }, inputState: join(dir, "v1"), outputState: out });
+      assert.deepEqual(v2.data.classNames, ["cat", "dog", "bird"], name);
+      assert.deepEqual(v2.data.classHistogram, [0, 0, 8], name);
+      assert.equal(v2.classesGrown, undefined, `${name}: the free output is used, the model does not grow`);
+      const evaluation = await evaluateState({ state: out, data: { path: join(dir, "n2.csv") } });
+      assert.equal(evaluation.classNames?.length, 3, name);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
