@@ -135,7 +135,7 @@ Examples:
           const tuning = () => runTuning({
             config,
             data: file(flags.data, flags.labels),
-            val: file(flags.val, flags.valLabels),
+            val: { ...file(flags.val, flags.valLabels), labelsSetting: "--val-labels" },
             inputState,
             taskId: flags.taskId,
             workDir,

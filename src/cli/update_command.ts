@@ -172,7 +172,7 @@ Examples:
         config,
         overrides,
         data: { path: flags.data, labels: flags.labels },
-        val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels },
+        val: flags.val === undefined ? undefined : { path: flags.val, labels: flags.valLabels, labelsSetting: "--val-labels" },
         inputState: flags.inputState,
         outputState: flags.outputState,
         overwriteOutputState: flags.overwriteOutputState === true,

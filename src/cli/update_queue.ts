@@ -51,7 +51,7 @@ export async function enqueueUpdateFromCli(
         ...(config === undefined ? {} : { config }),
         ...(overrides === undefined ? {} : { overrides }),
         data: file(flags.data, flags.labels),
-        ...(flags.val === undefined ? {} : { val: file(flags.val, flags.valLabels) }),
+        ...(flags.val === undefined ? {} : { val: { ...file(flags.val, flags.valLabels), labelsSetting: "--val-labels" } }),
         ...(flags.inputState === undefined ? {} : { inputState: resolve(flags.inputState) }),
         outputState: resolve(flags.outputState),
         ...(flags.overwriteOutputState === true ? { overwriteOutputState: true } : {}),

@@ -20,7 +20,7 @@ import { TUNING_METRICS, type TuningMetric } from "./settings.js";
 
 /** The JSON form of a TrialSpec (what a queue job carries); `path` checks each file path (e.g. that it is absolute). */
 export function trialSpecSchema(path: z.ZodType<string> = z.string().min(1)) {
-  const file = z.strictObject({ path, labels: path.optional() });
+  const file = z.strictObject({ path, labels: path.optional(), labelsSetting: z.string().optional() });
   return z.strictObject({
     trialId: z.number().int().min(0),
     rung: z.number().int().min(0),

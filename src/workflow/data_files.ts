@@ -25,6 +25,8 @@ export interface DataFile {
   path: string;
   /** The IDX labels file; required for IDX data to train or evaluate on, optional to predict on. */
   labels?: string | undefined;
+  /** How the user gives `labels`, for the error when it is missing (e.g. "--val-labels"). Default "--labels". */
+  labelsSetting?: string | undefined;
 }
 
 /** How a data file was read. */
@@ -118,7 +120,7 @@ export async function readDataFileWithInfo(file: DataFile, format: ReadFormat, m
     const { dataset, info } = await loadCsvWithInfo(file.path, { ...(model.numClasses === undefined ? {} : { numClasses: model.numClasses }), ...csvOptions(format) });
     return checkedSamples(file, dataset, model, csvReading(info));
   }
-  if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images (told by the file's IDX magic number) need their labels file too (--labels)`);
+  if (file.labels === undefined) throw new OptionsError(`${file.path}: IDX images (told by the file's IDX magic number) need their labels file too (${file.labelsSetting ?? "--labels"})`);
   if (format.classNames !== undefined && model.numClasses !== undefined) checkClassNamesFit(format.classNames, model.numClasses, file.path);
   const dataset = await loadIdx({
     images: file.path,

@@ -39,7 +39,7 @@ import type { JobContext, ReportProgress } from "../dispatch.js";
 import { lineageFieldSchema } from "../lineage_field.js";
 
 const absolutePath = z.string().min(1).refine(isAbsolute, "must be an absolute path (the worker's working directory is not the producer's)");
-const dataFileSchema = z.strictObject({ path: absolutePath, labels: absolutePath.optional() });
+const dataFileSchema = z.strictObject({ path: absolutePath, labels: absolutePath.optional(), labelsSetting: z.string().optional() });
 
 /** The data of an "update" job. */
 export const dataSchema = z.strictObject({
