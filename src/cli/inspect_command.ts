@@ -1,7 +1,7 @@
 /** `relearn inspect`: what a state folder holds. */
 import { Command } from "commander";
 import { inspectState } from "../workflow/inspect_state.js";
-import { fixed, formatExemplars, formatHistogram, printJson } from "./output.js";
+import { fixed, formatExemplars, formatHistogram, formatValidationSet, printJson } from "./output.js";
 
 export function inspectCommand(): Command {
   return new Command("inspect")
@@ -25,7 +25,12 @@ export function inspectCommand(): Command {
           : `config: updater ${String(s.config["updater"])}, recorded (relearn update continues with it when given no --config)`,
         ...(s.exemplars ? [formatExemplars(s.exemplars)] : []),
         ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered, ${s.memory.policy}), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
-        `validation sets: ${s.validationSets.map((v) => `${v.taskId} (${v.items})`).join(", ") || "none"}`,
+        ...(s.validationSets.length === 0
+          ? ["validation sets: none"]
+          : [
+              `validation sets (${s.validationSets.length}; every later update validates on them again):`,
+              ...s.validationSets.map((v, i) => formatValidationSet(i, v, v.update === null ? "an earlier update" : `update ${v.update}`)),
+            ]),
         "metrics history (last epoch of each phase):",
         ...[...lastEpochs.values()].map(
           (r) => `  update ${r.update} ${String(r.phase).padEnd(14)} epoch ${r.epoch + 1}: train_loss ${fixed(r.logs["train_loss"])} val_accuracy ${fixed(r.logs["val_accuracy"])}`,

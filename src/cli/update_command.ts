@@ -6,11 +6,10 @@ import { readConfig } from "../workflow/config.js";
 import { applyOverrides, configOverridesSchema, type ConfigOverrides } from "../workflow/state_config.js";
 import { OptionsError } from "../errors.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
-import { fixed, formatExemplars, formatHistogram, printJson, stderrLogger } from "./output.js";
+import { fixed, formatExemplars, formatHistogram, formatValidationSet, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
-import { DEFAULT_TASK_ID } from "../task_id.js";
 import { tunedUpdate, type TunedUpdateSummary } from "../tuning/tune_update.js";
 import { positiveInt } from "./number_flags.js";
 import { cliLocalExecutor, formatParams, trialLine } from "./tune_command.js";
@@ -26,9 +25,8 @@ function validationSetLines(s: UpdateSummary): string[] {
     ...s.validationSets.map((v, i) => {
       const earlier = v.update === null ? "an earlier update" : `update ${v.update}`;
       const origin = v.current && !v.givenAgain ? "this update" : earlier;
-      const task = v.taskId === DEFAULT_TASK_ID ? "" : `, task ${v.taskId}`;
       const again = v.givenAgain ? "; given again with this update, identical: kept once, so not counted twice" : "";
-      return `  [${i + 1}] ${v.source ?? "(unnamed)"}, ${v.items} items, from ${origin}${task}${again}`;
+      return formatValidationSet(i, v, origin) + again;
     }),
   ];
 }

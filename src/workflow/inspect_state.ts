@@ -38,7 +38,11 @@ export interface StateInspection {
   memory?: { length: number; capacity: number; seen: number; policy: string; classHistogram: number[] };
   /** An iCaRL state's exemplars (its memory: chosen by herding, memorySize split over the classes) and the classes with a mean. */
   exemplars?: { length: number; memorySize: number; classHistogram: number[]; classesWithMean: number[] };
-  validationSets: { taskId: string; items: number }[];
+  /**
+   * The validation sets the state keeps, in the order added: `source` is what the update that added it called it
+   * (its file), `update` that update's number (null for either when the state did not record it).
+   */
+  validationSets: { taskId: string; items: number; source: string | null; update: number | null }[];
   metricsHistory: EpochRecord[];
 }
 
@@ -81,7 +85,7 @@ export async function inspectState(dir: string, store?: StateStore): Promise<Sta
     model: data.model,
     ...(memory ? { memory } : {}),
     ...(exemplars ? { exemplars } : {}),
-    validationSets: data.validation.map((v) => ({ taskId: v.taskId, items: v.labels.length })),
+    validationSets: data.validation.map((v) => ({ taskId: v.taskId, items: v.labels.length, source: v.source ?? null, update: v.update ?? null })),
     metricsHistory: await readStateLogs(state.files),
   };
 }

@@ -48,6 +48,10 @@ test("relearn update lists the validation sets of the state, where each came fro
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /\[1\] .*val1\.csv, 10 items, from update 1\n  \[2\] .*val2\.csv, 10 items, from update 2\n/);
     assert.match(run.stdout, /expert .* validated on none\n/);
+    // inspect names them the same way (F-V): file, items, the update that added each.
+    run = relearn(["inspect", join(dir, "v3")]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`validation sets \\(2; .*\\):\\n  \\[1\\] ${join(dir, "val1.csv")}, 10 items, from update 1\\n  \\[2\\] ${join(dir, "val2.csv")}, 10 items, from update 2\\n`));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
