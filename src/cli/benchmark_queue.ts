@@ -24,7 +24,7 @@ export async function runQueuedBenchmarkCli(target: RedisTarget, spec: Benchmark
   try {
     // Ctrl-C stops the waiting, not the work: the cells stay queued and running, and a rerun collects them.
     return await stopWaitingOnSignals(
-      (signal) => `${signal}: stopped waiting; the cells keep running on the workers. Rerun the same command to collect them.`,
+      (signal) => `${signal}: stopped waiting; the cells stay queued (or running) for the workers. Rerun the same command to collect them.`,
       () => runQueuedBenchmark(spec, config, {
         connection: redisOptions(target),
         onProgress: progress.update,

@@ -124,7 +124,7 @@ export function updateCommand(): Command {
     .option("--json", "print the summary as JSON on stdout")
     .option("--queue <redis-url>", "enqueue the update for a worker (relearn worker) instead of running it; prints the job id")
     .option("--lineage <name>", "with --queue: the model lineage, whose updates run one at a time in enqueue order (default: the output state's path)")
-    .option("--wait", "with --queue: wait for the job and print its summary (Ctrl-C stops the waiting, exit 130; the job keeps running on the workers)")
+    .option("--wait", "with --queue: wait for the job and print its summary (Ctrl-C stops the waiting, exit 130; the job stays queued or running for the workers)")
     .addHelpText(
       "after",
       `

@@ -65,10 +65,13 @@ export async function enqueueUpdateFromCli(
       else process.stdout.write(`${job.jobId}\n`);
       return {};
     }
+    if ((await producer.workerCount()) === 0) {
+      process.stderr.write(`note: no relearn worker is connected to this Redis yet: the job waits in the queue until one starts (relearn worker --redis ${target.display})\n`);
+    }
     // Ctrl-C stops the waiting, not the update: the job goes on on a worker and writes its output state.
     const result = await stopWaitingOnSignals(
       (signal) =>
-        `relearn update: ${signal}: stopped waiting; job ${job.jobId} keeps running on the workers and will write ${resolve(flags.outputState)} ` +
+        `relearn update: ${signal}: stopped waiting; job ${job.jobId} stays queued (or running) for the workers and will write ${resolve(flags.outputState)} ` +
         `(nothing here was interrupted; relearn inspect ${flags.outputState} shows the state once it is written)`,
       () => producer.waitFor(job.jobId),
     );

@@ -122,6 +122,11 @@ export class UpdateProducer {
     return { state };
   }
 
+  /** How many relearn workers are connected to the queue now (BullMQ's count of the queue's worker connections). */
+  async workerCount(): Promise<number> {
+    return this.queue.getWorkersCount();
+  }
+
   async close(): Promise<void> {
     await this.events?.close();
     await this.queue.close();

@@ -120,7 +120,9 @@ test("update --queue --wait: Ctrl-C stops only the waiting and says so, naming t
   const status = await new Promise<number | null>((done) => child.on("close", (code) => done(code)));
   assert.equal(status, 130, stderr);
   const jobId = /queued job (\S+)/.exec(stderr)![1]!;
-  assert.match(stderr, new RegExp(`SIGINT: stopped waiting; job ${jobId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} keeps running on the workers and will write ${join(dir, "w")}`));
+  assert.match(stderr, new RegExp(`SIGINT: stopped waiting; job ${jobId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} stays queued \\(or running\\) for the workers and will write ${join(dir, "w")}`));
+  // No worker is connected to this db: the command said so before waiting (F-V).
+  assert.match(stderr, /note: no relearn worker is connected to this Redis yet: the job waits in the queue until one starts \(relearn worker --redis /);
   const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(url)) });
   try {
     assert.equal(await (await queue.getJob(jobId))?.getState(), "waiting", "the job is still queued");
