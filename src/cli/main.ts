@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { RelearnError } from "../errors.js";
 import { benchmarkCommand } from "./benchmark_command.js";
 import { tuneCommand } from "./tune_command.js";
+import { jobCommand } from "./job_command.js";
 import { workerCommand } from "./worker_command.js";
 import { initCommand } from "./init_command.js";
 import { updateCommand } from "./update_command.js";
@@ -55,6 +56,7 @@ const program = new Command("relearn")
   .addCommand(benchmarkCommand())
   .addCommand(tuneCommand())
   .addCommand(workerCommand())
+  .addCommand(jobCommand())
   .addHelpText(
     "after",
     `

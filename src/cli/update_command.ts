@@ -31,7 +31,8 @@ function validationSetLines(s: UpdateSummary): string[] {
   ];
 }
 
-function formatSummary(s: UpdateSummary): string {
+/** The summary `relearn update` prints (also for a queued update, by `relearn job`). */
+export function formatUpdateSummary(s: UpdateSummary): string {
   const lines = [
     `relearn update: ${s.updater} on ${s.backend}, update ${s.updatesDone} written to ${s.outputState} in ${s.seconds.toFixed(1)} s`,
     `data: ${s.data.file}, ${s.data.items} items (${describeReading(s.data.read)}), classes ${formatHistogram(s.data.classHistogram, s.data.classNames)}`,
@@ -161,7 +162,7 @@ Examples:
         // Loaded only with --queue: an update run here needs neither BullMQ nor ioredis.
         const { enqueueUpdateFromCli } = await import("./update_queue.js");
         const outcome = await enqueueUpdateFromCli(flags, config, overrides);
-        if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatSummary(outcome.summary));
+        if (outcome.summary !== undefined && !flags.json) process.stdout.write(formatUpdateSummary(outcome.summary));
         return;
       }
       if (flags.lineage !== undefined || flags.wait === true) throw new OptionsError("--lineage and --wait go with --queue");
@@ -187,7 +188,7 @@ Examples:
           onLeftoverRemoved: (path) => process.stderr.write(`update --tune: removed ${path}: trial states left by an earlier run that was killed\n`),
         }), { written: () => written });
         if (flags.json) printJson({ ...tuned.update, tuning: tuningJson(tuned) });
-        else process.stdout.write(formatTuning(tuned) + formatSummary(tuned.update));
+        else process.stdout.write(formatTuning(tuned) + formatUpdateSummary(tuned.update));
         return;
       }
       const summary = await exitCleanlyOnSignals(flags.outputState, () => updateFromConfig({
@@ -197,6 +198,6 @@ Examples:
         drift: flags.drift === undefined ? undefined : { detector: flags.drift },
       }));
       if (flags.json) printJson(summary);
-      else process.stdout.write(formatSummary(summary));
+      else process.stdout.write(formatUpdateSummary(summary));
     });
 }

@@ -111,11 +111,16 @@ export class UpdateProducer {
 
   /**
    * Where job `jobId` is now: "waiting", "delayed", "active", "completed" (with its result) or "failed" (with the
-   * reason of its last attempt); undefined when the queue has no such job (never added, or removed).
+   * reason of its last attempt); "completed" too for a job gone from the queue whose result relearn kept (a week);
+   * undefined when there is no such job (never added, or removed and no result kept).
    */
   async status(jobId: string): Promise<UpdateJobStatus | undefined> {
     const job = await this.queue.getJob(jobId);
-    if (job === undefined) return undefined;
+    if (job === undefined) {
+      // A job Redis forgot (removed, or lost in a restart without persistence) may have left its result in relearn's key.
+      const kept = await this.redis.get(lineageResultKey(jobId));
+      return kept === null ? undefined : { state: "completed", result: JSON.parse(kept) as UpdateJobResult };
+    }
     const state = await job.getState();
     if (state === "completed") return { state, result: job.returnvalue as UpdateJobResult };
     if (state === "failed") return { state, failedReason: job.failedReason };

@@ -13,6 +13,7 @@ import { QUEUE_NAME } from "../../src/queue/names.js";
 import type { UpdateJobData } from "../../src/queue/jobs/update.js";
 import { freePort, startRedisServer, type RedisServer } from "../queue/redis_server.js";
 import { tempFolders } from "../queue/temp_folders.js";
+import { killAll, startWorkerProcess } from "../queue/workers.js";
 
 const folders = tempFolders();
 
@@ -45,7 +46,7 @@ test("update --queue enqueues the update (config and overrides, paths absolute) 
     assert.equal(await job.getState(), "waiting");
     const data = job.data as UpdateJobData;
     assert.deepEqual(data.data, { path: join(dir, "chunk1.csv") });
-    assert.deepEqual(data.val, { path: join(dir, "test.csv") });
+    assert.deepEqual(data.val, { path: join(dir, "test.csv"), labelsSetting: "--val-labels" });
     assert.equal(data.outputState, join(dir, "s"));
     // The config file as given (the state records it) and the flags as overrides of this update only.
     assert.equal(data.config?.updater, "rd");
@@ -128,5 +129,41 @@ test("update --queue --wait: Ctrl-C stops only the waiting and says so, naming t
     assert.equal(await (await queue.getJob(jobId))?.getState(), "waiting", "the job is still queued");
   } finally {
     await queue.close();
+  }
+});
+
+test("relearn job <id>: a queued update's state, then with --wait its summary once a worker ran it; an unknown id is an error", async () => {
+  const dir = folders.track(await workflowFolder(10));
+  const url = `${redis.url.replace(/\/\d*$/, "")}/4`; // a db no other test's worker serves
+  const queued = runCli(["update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "j"), "--epochs", "1", "--queue", url]);
+  assert.equal(queued.status, 0, queued.stderr);
+  const jobId = queued.stdout.trim();
+  let run = runCli(["job", jobId, "--queue", url]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, `job ${jobId}: waiting; --wait waits for it\n`);
+  run = runCli(["job", `${jobId}x`, "--queue", url]);
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, new RegExp(`no job ${jobId}x at .*: check the id`));
+
+  const waiting = spawn(process.execPath, [...CLI, "job", jobId, "--queue", url, "--wait"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  waiting.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  waiting.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((done) => waiting.on("close", (code) => done(code)));
+  // Started before any worker: it says none is connected, then waits for the one started now.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const worker = startWorkerProcess(url);
+  try {
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /note: no relearn worker is connected to this Redis yet/);
+    assert.match(stdout, new RegExp(`^relearn update: rd on wasm, update 1 written to ${join(dir, "j")} in `));
+    // Done now: without --wait it prints the same summary; --json the status and result.
+    run = runCli(["job", jobId, "--queue", url, "--json"]);
+    assert.equal(run.status, 0, run.stderr);
+    const status = JSON.parse(run.stdout) as { jobId: string; state: string; result: { recovered: boolean; summary: { updatesDone: number } } };
+    assert.deepEqual([status.jobId, status.state, status.result.recovered, status.result.summary.updatesDone], [jobId, "completed", false, 1]);
+  } finally {
+    await killAll([worker]);
   }
 });
