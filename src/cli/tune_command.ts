@@ -9,7 +9,8 @@ import { applyParams, formatParam, type Params } from "../tuning/search_space.js
 import { SCHEDULER_NAMES } from "../tuning/settings.js";
 import { SEARCH_SPACE_PRESET_NAMES } from "../tuning/search_space.js";
 import { formatTrialsCsv, trialRows } from "../tuning/trials_table.js";
-import { runTuning, tuningSettingsOf, type TuneProgress, type TuneResult } from "../tuning/tune.js";
+import { inspectState } from "../workflow/inspect_state.js";
+import { AllTrialsFailedError, runTuning, tuningSettingsOf, type TuneProgress, type TuneResult } from "../tuning/tune.js";
 import { localExecutor } from "../tuning/executor.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
@@ -153,6 +154,11 @@ Examples:
             return `${head}. ${running} trial(s) already running keep running on the workers and write their states to ${workDir}: remove that folder once they finish.`;
           }, tuning);
         }, (path) => process.stderr.write(`tune: removed ${path}: trial states left by an earlier run that was killed\n`));
+      } catch (error) {
+        // Nothing to choose, but each trial's setting and error is what the user needs to narrow the space.
+        if (!(error instanceof AllTrialsFailedError)) throw error;
+        await writingOutput(flags.out, "--out", async () => writeFile(join(out, "trials.csv"), formatTrialsCsv(trialRows(error.outcomes, inputState === undefined ? 1 : (await inspectState(inputState)).updatesDone + 1, undefined))));
+        throw new AllTrialsFailedError(`${error.message}; each trial's setting and error: ${join(out, "trials.csv")}`, error.outcomes);
       } finally {
         await executor.close?.();
       }

@@ -75,7 +75,18 @@ export function createScheduler(config: RelearnConfig, settings: TuningSettings,
   }
 }
 
-/** Runs the search; a TrialOutcome per run. Throws an OptionsError when every trial failed. */
+/** Every trial of a search failed (diverged): an OptionsError that keeps the outcomes, so the trials table can still be written. */
+export class AllTrialsFailedError extends OptionsError {
+  override name = "AllTrialsFailedError";
+  constructor(
+    message: string,
+    readonly outcomes: readonly TrialOutcome[],
+  ) {
+    super(message);
+  }
+}
+
+/** Runs the search; a TrialOutcome per run. Throws an AllTrialsFailedError (an OptionsError) when every trial failed. */
 export async function runTuning(request: TuneRequest): Promise<TuneResult> {
   const { config } = request;
   const settings = tuningSettingsOf(config);
@@ -117,7 +128,7 @@ export async function runTuning(request: TuneRequest): Promise<TuneResult> {
   const best = bestOf(finished.map((f) => f.result), score);
   if (best === undefined) {
     const reasons = [...new Set(outcomes.map((o) => o.error ?? "unknown"))].slice(0, 3).join("; ");
-    throw new OptionsError(`every one of the ${outcomes.length} trials failed (${reasons}); narrow the search space (e.g. smaller learning rates)`);
+    throw new AllTrialsFailedError(`every one of the ${outcomes.length} trials failed (${reasons}); narrow the search space (e.g. smaller learning rates)`, outcomes);
   }
   return { settings, space, spaceSource: source, mode, outcomes, best };
 }

@@ -4,7 +4,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
+import { DIMS, toCsv, workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
+import { makeGaussianBlobs } from "../../src/data/synthetic.js";
 import { parseTrialsCsv } from "../../src/tuning/trials_table.js";
 
 const relearn = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
@@ -74,6 +75,26 @@ test("tune and update --tune refuse a real-valued domain on a whole-number optio
     assert.equal(update.status, 1, update.stderr);
     assert.match(update.stderr, /^relearn: tuning\.space\.batchSize: .*use \{"int": \[8, 64\]\}/);
     assert.doesNotMatch(update.stderr, /run \d/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("relearn tune whose every trial diverges exits 1 and still writes trials.csv with each trial's setting and error (no best files)", async () => {
+  const dir = await workflowFolder(12);
+  try {
+    const blobs = makeGaussianBlobs({ numClasses: 2, samplesPerClass: 20, dims: DIMS, seed: 3, sampleSeed: 1 });
+    await writeFile(join(dir, "huge.csv"), toCsv({ ...blobs, features: blobs.features.map((v) => v * 1e18) }));
+    const config = join(dir, "tune.json");
+    await writeFile(config, JSON.stringify({ ...workflowConfig({ maxEpochs: 1, optimizer: { name: "sgd", learningRate: 1 } }), tuning: { space: { "optimizer.learningRate": { choice: [1e9, 1e10] } } } }));
+    const out = join(dir, "tuning");
+    const tune = relearn(["tune", "--config", config, "--data", join(dir, "huge.csv"), "--val", join(dir, "test.csv"), "--scheduler", "grid", "--out", out]);
+    assert.equal(tune.status, 1, tune.stderr);
+    assert.match(tune.stderr, new RegExp(`every one of the 2 trials failed \\(training diverged.*; each trial's setting and error: ${join(out, "trials.csv")}`));
+    const rows = parseTrialsCsv(await readFile(join(out, "trials.csv"), "utf8"), "trials.csv");
+    assert.deepEqual(rows.map((r) => [r["status"], r["chosen"], r["param:optimizer.learningRate"]]), [["failed", "0", "1000000000"], ["failed", "0", "10000000000"]]);
+    for (const row of rows) assert.match(row["error"]!, /training diverged/);
+    assert.equal(existsSync(join(out, "best.json")), false);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
