@@ -97,7 +97,9 @@ export async function checkRedisReachable(target: RedisTarget, options: ReachOpt
   const attempts = options.attempts ?? 5;
   const delayMs = options.delayMs ?? 1000;
   let lastError = "";
+  let tries = 0;
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    tries = attempt;
     // One connection per try, with ioredis' own reconnecting off: the loop here is the bounded retry.
     const client = new Redis({ ...redisOptions(target), lazyConnect: true, retryStrategy: () => null, connectTimeout: 3000, maxRetriesPerRequest: 0 });
     // The socket's error (ECONNREFUSED, ENOTFOUND) says more than the "Connection is closed." connect() rejects with.
@@ -112,12 +114,43 @@ export async function checkRedisReachable(target: RedisTarget, options: ReachOpt
     } finally {
       client.disconnect();
     }
+    // Redis answered and refused (a password): trying again gets the same answer.
+    if (redisAnswered(lastError)) break;
     if (attempt < attempts) await sleep(delayMs);
   }
   throw new QueueError(
-    `cannot reach Redis at ${target.display} (${attempts} ${attempts === 1 ? "try" : `tries, ${delayMs} ms apart`}; last error: ${lastError}). ` +
-      `Is redis-server running there? Start one with: redis-server --port ${target.port} --bind 127.0.0.1`,
+    `cannot reach Redis at ${target.display} (${tries} ${tries === 1 ? "try" : `tries, ${delayMs} ms apart`}; last error: ${lastError}). ${reachHint(target, lastError)}`,
   );
+}
+
+/** Errors Redis itself sends (authentication), as opposed to the network's. */
+function redisAnswered(error: string): boolean {
+  return /NOAUTH|WRONGPASS|invalid password|invalid username-password|AUTH <password> called without any password|no password is set/i.test(error);
+}
+
+/** What to do about `error` (the socket's or Redis' message), by its cause. */
+export function reachHint(target: RedisTarget, error: string): string {
+  if (/NOAUTH|Authentication required/i.test(error)) {
+    return "This Redis requires a password: put it in the URL, redis://:PASSWORD@host:port/db (or redis://USER:PASSWORD@... for an ACL user).";
+  }
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(error)) {
+    const what = target.username === undefined ? "the password in the URL: check it" : `user "${target.username}" and the password in the URL: check them`;
+    return `Redis refused ${what} (a password with @, : or / must be percent-encoded).`;
+  }
+  if (/called without any password|no password is set/i.test(error)) {
+    return "This Redis has no password set: drop the password from the URL (redis://host:port/db).";
+  }
+  if (/ENOTFOUND|EAI_AGAIN/.test(error)) return `The host name "${target.host}" does not resolve: check the URL's host.`;
+  if (/ETIMEDOUT|connect timeout/i.test(error)) {
+    return `Nothing answered at ${target.host}:${target.port} within 3 s: check the host and port, and that no firewall drops the connection.`;
+  }
+  if (target.tls && /wrong version number|EPROTO|SSL|TLS|certificate/i.test(error)) {
+    return `The TLS connection failed (rediss://): if this Redis does not use TLS, use redis:// instead; if it does, check its certificate.`;
+  }
+  if (!target.tls && /ECONNRESET|EPIPE|Connection is closed|socket hang up/i.test(error)) {
+    return "Something at that port closed the connection: if it is a Redis that requires TLS, use rediss:// instead of redis://.";
+  }
+  return `Is redis-server running there? Start one with: redis-server --port ${target.port} --bind 127.0.0.1`;
 }
 
 /** A connected client for relearn's own keys (lineage order, fingerprints); the caller quits it. */

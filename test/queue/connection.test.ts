@@ -1,6 +1,7 @@
 /** `--redis` URLs: parsed or refused with a message that says what is wrong; an unreachable Redis is a clear error. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkRedisReachable, parseRedisUrl } from "../../src/queue/connection.js";
 import { QueueError } from "../../src/queue/errors.js";
@@ -51,4 +52,36 @@ test("a Redis that comes up while the check is retrying is found", async () => {
   } finally {
     await redis.stop();
   }
+});
+
+test("the hint after a failed check names its cause: a missing or wrong password (one try, Redis answered), a closed connection (TLS?), an unknown host", async () => {
+  const reach = (url: string) => checkRedisReachable(parseRedisUrl(url), { attempts: 3, delayMs: 300 });
+  const refusedWith = async (url: string, message: RegExp, tries: string) => {
+    await assert.rejects(reach(url), (e: Error) => {
+      assert.ok(e instanceof QueueError, e.message);
+      assert.match(e.message, message);
+      assert.match(e.message, new RegExp(`\\(${tries}`), e.message);
+      assert.doesNotMatch(e.message, /redis-server --port/, "not the start-a-Redis hint");
+      return true;
+    });
+  };
+  const redis = await startRedisServer({ password: "s3cret" });
+  try {
+    const at = `127.0.0.1:${redis.port}`;
+    await refusedWith(`redis://${at}`, /NOAUTH.*This Redis requires a password: put it in the URL, redis:\/\/:PASSWORD@host:port\/db/, "1 try");
+    await refusedWith(`redis://:wrong@${at}`, /Redis refused the password in the URL: check it/, "1 try");
+    await reach(`redis://:s3cret@${at}`); // the right one
+  } finally {
+    await redis.stop();
+  }
+  // Something that accepts and closes at once (as a TLS-only Redis does to a plain client).
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (server.address() as { port: number }).port;
+    await refusedWith(`redis://127.0.0.1:${port}`, /closed the connection: if it is a Redis that requires TLS, use rediss:\/\//, "3 tries");
+  } finally {
+    server.close();
+  }
+  await refusedWith("redis://no-such-host.invalid:6379", /The host name "no-such-host\.invalid" does not resolve/, "3 tries");
 });

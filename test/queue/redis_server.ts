@@ -7,6 +7,7 @@
  *   await redis.restart(500);   // stop (SIGTERM, data kept when persistent), 500 ms down, start on the same port
  *   await redis.stop();         // and remove its folder
  *
+ * `password` starts it with `--requirepass` (redis.url has no password in it).
  * `persistent: true` turns the append-only file on (fsync'd on every write), so a restart keeps the queue as a
  * production Redis with persistence would; without it Redis keeps nothing on disk.
  */
@@ -45,7 +46,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** True when something on 127.0.0.1:port answers "PING" with "+PONG". */
+/** True when something on 127.0.0.1:port answers "PING" with "+PONG" (or, for a Redis with a password, "-NOAUTH"). */
 export async function pings(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: "127.0.0.1", port });
@@ -59,13 +60,14 @@ export async function pings(port: number): Promise<boolean> {
     socket.on("connect", () => socket.write("PING\r\n"));
     socket.on("data", (chunk) => {
       reply += chunk.toString();
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG") || reply.startsWith("-NOAUTH"));
     });
   });
 }
 
-function launch(port: number, dir: string, persistent: boolean): ChildProcess {
+function launch(port: number, dir: string, persistent: boolean, password?: string): ChildProcess {
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no", "--loglevel", "warning"];
+  if (password !== undefined) args.push("--requirepass", password);
   args.push(...(persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]));
   return spawn(REDIS_SERVER, args, { stdio: ["ignore", "ignore", "inherit"] });
 }
@@ -90,13 +92,13 @@ async function terminate(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a redis-server for a test; see the file's comment. */
-export async function startRedisServer(options: { persistent?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer(options: { persistent?: boolean; password?: string } = {}): Promise<RedisServer> {
   const persistent = options.persistent ?? false;
   const dir = mkdtempSync(join(tmpdir(), "relearn-redis-"));
   // The port is free when asked, but another process may take it before redis-server binds: try a few.
   for (let tries = 0; ; tries++) {
     const port = await freePort();
-    let child = launch(port, dir, persistent);
+    let child = launch(port, dir, persistent, options.password);
     try {
       await waitReady(port, child);
     } catch (error) {
@@ -117,7 +119,7 @@ export async function startRedisServer(options: { persistent?: boolean } = {}): 
       restart: async (downMs = 0) => {
         await terminate(child);
         await sleep(downMs);
-        child = launch(port, dir, persistent);
+        child = launch(port, dir, persistent, options.password);
         await waitReady(port, child);
       },
     };
