@@ -206,7 +206,8 @@ async function waitForChildren(
     // A Redis restarted without persistence (or flushed) forgets the grid: say so, rather than report every cell failed.
     if ((await parent.getState()) === "unknown") {
       throw new QueueError(
-        `the grid's job ${String(parent.id)} is gone from Redis (restarted without persistence, or flushed?). ` +
+        `the grid's job ${String(parent.id)} is gone from Redis: another \`relearn benchmark --queue\` of the same grid took it over ` +
+          "(it collects the results), or Redis restarted without persistence or was flushed. " +
           "Rerun the same command: cells Redis still has results for are reused, the others run again.",
       );
     }

@@ -13,7 +13,10 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { parseRedisUrl, redisOptions } from "../../src/queue/connection.js";
+import { GRID_QUEUE_NAME } from "../../src/queue/benchmark_grid.js";
 import { startRedisServer, type RedisServer } from "./redis_server.js";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./workers.js";
 
@@ -187,7 +190,7 @@ test("a grid that overlaps an interrupted one waits for the shared cell and gets
   const stopped = await interrupted;
   assert.equal(stopped.status, 130, stopped.stderr);
   assert.ok(first !== undefined);
-  assert.match(stopped.stderr, /stopped waiting; the cells keep running/);
+  assert.match(stopped.stderr, /stopped waiting; the cells stay queued \(or running\) for the workers/);
 
   const overlapping = relearn([...tiny, "--seeds", "0,1", "--out", join(out, "overlapping")]);
   const worker = startWorkerProcess(url, { lockDurationMs: LOCK_MS });
@@ -202,4 +205,33 @@ test("a grid that overlaps an interrupted one waits for the shared cell and gets
   assert.equal(rerun.status, 0, rerun.stderr);
   assert.match(rerun.stderr, /benchmark: 1\/1 cells done/, "the first count already has the cell");
   assert.equal(worker.lines.filter((l) => /benchmark-cell started/.test(l.text)).length, 2, "each cell ran once");
+});
+
+test("a grid whose job vanished from Redis (removed by another producer of the same grid, or a flush) is reported with both causes, exit 1", { timeout: 120_000 }, async () => {
+  // Database 2: no worker serves it, so the grid waits with its job in Redis until this test removes it.
+  const url = `${redis.url}/2`;
+  const tiny = ["benchmark", "--dataset", "fashion-mnist-bundled", "--scenario", "permuted", "--tasks", "2", "--train-per-task", "50", "--test-per-task", "50",
+    "--epochs", "1", "--model", "mlp:16", "--backend", "wasm", "--updaters", "fine-tuning", "--seeds", "0", "--no-png", "--queue", url];
+  const grids = new Queue(GRID_QUEUE_NAME, { connection: redisOptions(parseRedisUrl(url)) });
+  try {
+    let stderr = "";
+    let removed: Promise<void> | undefined;
+    const run = await relearn([...tiny, "--out", join(out, "vanished")], (child) => {
+      child.stderr!.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (removed === undefined && stderr.includes("0/1 cells done")) {
+          removed = (async () => {
+            const [grid] = await grids.getJobs(["waiting-children", "waiting"]);
+            assert.ok(grid, "the grid's job is in Redis");
+            await grid.remove({ removeChildren: false });
+          })();
+        }
+      });
+    });
+    await removed;
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /the grid's job \S+ is gone from Redis: another `relearn benchmark --queue` of the same grid took it over .*or Redis restarted without persistence or was flushed\. Rerun the same command/);
+  } finally {
+    await grids.close();
+  }
 });
