@@ -153,7 +153,8 @@ Examples:
             keepOnExit();
             return `${head}. ${running} trial(s) already running keep running on the workers and write their states to ${workDir}: remove that folder once they finish.`;
           }, tuning);
-        }, (path) => process.stderr.write(`tune: removed ${path}: trial states left by an earlier run that was killed\n`));
+        }, (path) => process.stderr.write(`tune: removed ${path}: trial states left by an earlier run that was killed\n`),
+        (path) => process.stderr.write(`tune: kept ${path}: an interrupted queued search left it for trials still running on workers; remove it once they finish\n`));
       } catch (error) {
         // Nothing to choose, but each trial's setting and error is what the user needs to narrow the space.
         if (!(error instanceof AllTrialsFailedError)) throw error;

@@ -278,12 +278,13 @@ export async function makeWriterFolder(prefix: string): Promise<string> {
 
 /**
  * Removes the folders `<prefix><writer>-<hex>` whose writer is gone (what a killed run left: never one of a live
- * process, or of another host); returns their paths, for the caller to say what it removed.
+ * process, or of another host), except those `keep` says to keep; returns their paths, for the caller to say what
+ * it removed.
  */
-export async function removeDeadWriterFolders(prefix: string): Promise<string[]> {
+export async function removeDeadWriterFolders(prefix: string, keep: (path: string) => boolean = () => false): Promise<string[]> {
   const removed: string[] = [];
   for (const folder of await findWriterFolders(prefix)) {
-    if (!isWriterGone(folder)) continue;
+    if (!isWriterGone(folder) || keep(folder.path)) continue;
     await rm(folder.path, { recursive: true, force: true });
     removed.push(folder.path);
   }

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { workflowConfig, workflowFolder } from "../helpers/workflow_files.js";
 import { writerTag } from "../../src/state/atomic_folder.js";
 import { currentProcess } from "../../src/state/process_identity.js";
+import { KEPT_MARKER } from "../../src/tuning/work_dir.js";
 
 const relearn = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 180_000 });
 
@@ -66,8 +67,13 @@ test("a killed update --tune's trial folder is removed by the next update --tune
   const out = join(dir, "tuning");
   const dead = `.trials-${tagOf(DEAD_PID)}-deadbeef`;
   await mkdir(join(out, dead, "trial-0-rung-0"), { recursive: true });
+  // A dead run's folder kept on purpose (tune --queue's Ctrl-C while trials ran on workers, which still write there).
+  const keptOnPurpose = `.trials-${tagOf(DEAD_PID)}-0000cafe`;
+  await mkdir(join(out, keptOnPurpose, "trial-1-rung-0"), { recursive: true });
+  await writeFile(join(out, keptOnPurpose, KEPT_MARKER), "kept\n");
   const tune = relearn(["tune", "--config", config, "--data", join(dir, "chunk1.csv"), "--val", join(dir, "test.csv"), "--trials", "1", "--out", out]);
   assert.equal(tune.status, 0, tune.stderr);
   assert.match(tune.stderr, new RegExp(`tune: removed ${join(out, dead).replaceAll(".", "\\.")}: trial states left by an earlier run that was killed\\n`));
-  assert.deepEqual((await readdir(out)).filter((name) => name.startsWith(".trials-")), []);
+  assert.match(tune.stderr, new RegExp(`tune: kept ${join(out, keptOnPurpose).replaceAll(".", "\\.")}: an interrupted queued search left it for trials still running on workers; remove it once they finish\\n`));
+  assert.deepEqual((await readdir(out)).filter((name) => name.startsWith(".trials-")), [keptOnPurpose]);
 });

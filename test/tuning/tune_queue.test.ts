@@ -18,6 +18,7 @@ import { queueTrialExecutor } from "../../src/queue/trial_executor.js";
 import { runTuning } from "../../src/tuning/tune.js";
 import { startRedisServer, type RedisServer } from "../queue/redis_server.js";
 import { killAll, startWorkerProcess, type WorkerProcess } from "../queue/workers.js";
+import { KEPT_MARKER } from "../../src/tuning/work_dir.js";
 
 let redis: RedisServer;
 const workers: WorkerProcess[] = [];
@@ -83,6 +84,7 @@ test("Ctrl-C on tune --queue: trials not started leave the queue, the running on
     assert.ok(said, stderr);
     const trials = said[1]!;
     assert.ok(existsSync(trials), "the running trial's folder is left for it");
+    assert.ok(existsSync(join(trials, KEPT_MARKER)), "marked, so the next tune into --out leaves it too");
     // The running trial finishes once, in its folder (not "lost the lock" and retried); no other trial starts.
     await worker.waitForLine(new RegExp(`job ${jobId} tune-trial finished`), 120_000);
     assert.deepEqual(worker.lines.filter((l) => / failed /.test(l.text)).map((l) => l.text), []);
