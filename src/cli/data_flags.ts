@@ -37,6 +37,16 @@ export function parseDelimiter(value: string): string {
   return delimiter;
 }
 
+/** `--label-column <column>`: the CSV column holding the label, a header name or a 0-based index (all digits). */
+export function labelColumnOption(defaultText: string): Option {
+  return new Option("--label-column <column>", `CSV column holding the label: a header name, or a 0-based index; default: ${defaultText}`).argParser(parseLabelColumn);
+}
+
+export function parseLabelColumn(value: string): string | number {
+  if (value.trim() === "") throw new InvalidArgumentError("expected a column name or a 0-based index");
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
 /** `--data-format <auto|csv|idx>`: what the data files are. */
 export function dataFormatOption(defaultText: string): Option {
   return new Option(
@@ -46,14 +56,16 @@ export function dataFormatOption(defaultText: string): Option {
   ).choices(["auto", "csv", "idx"]);
 }
 
-/** The data settings given by --header, --delimiter and --data-format (those not given left out). */
-export function dataFlagSettings(flags: { header?: boolean | "auto"; delimiter?: string; dataFormat?: "auto" | "csv" | "idx" }): {
+/** The data settings given by --header, --delimiter, --data-format and --label-column (those not given left out). */
+export function dataFlagSettings(flags: { header?: boolean | "auto"; delimiter?: string; dataFormat?: "auto" | "csv" | "idx"; labelColumn?: string | number }): {
   header?: boolean | "auto";
   delimiter?: string;
   format?: "auto" | "csv" | "idx";
+  labelColumn?: string | number;
 } {
   return {
     ...(flags.header === undefined ? {} : { header: flags.header }),
+    ...(flags.labelColumn === undefined ? {} : { labelColumn: flags.labelColumn }),
     ...(flags.delimiter === undefined ? {} : { delimiter: flags.delimiter }),
     ...(flags.dataFormat === undefined ? {} : { format: flags.dataFormat }),
   };

@@ -7,7 +7,7 @@ import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/
 import { readConfig } from "../workflow/config.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
 import { checkOutputFile, writingOutput } from "./output_path.js";
-import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption, labelColumnOption } from "./data_flags.js";
 
 const dataOptions = (command: Command, data: string, labels: string) =>
   command
@@ -18,6 +18,7 @@ const dataOptions = (command: Command, data: string, labels: string) =>
     .addOption(headerOption("as the state's training data was read (the state remembers it), else auto"))
     .addOption(delimiterOption("the state's (or --config's) data.delimiter, else detected; the training file's separator when the lines leave a choice"))
     .addOption(dataFormatOption("the state's (or --config's) data.format, else auto"))
+    .addOption(labelColumnOption("the training file's label column by name (the state remembers it), else the column named \"label\", else the last"))
     .option("--task-id <id>", "head to use (multi-head models)")
     .option("--backend <name>", "auto, wasm, cpu, ...", "auto");
 

@@ -7,7 +7,7 @@ import { OptionsError } from "../errors.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
 import { configJsonSchema, defaultConfig, parseConfig, writeConfig } from "../workflow/config.js";
 import { printJson } from "./output.js";
-import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption, labelColumnOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { positiveInt } from "./number_flags.js";
 import { checkOutputFile, writingOutput } from "./output_path.js";
@@ -29,12 +29,6 @@ function classNames(value: string): string[] {
   return names;
 }
 
-/** A 0-based column index when all digits, else a column name. */
-function labelColumn(value: string): string | number {
-  if (value.trim() === "") throw new InvalidArgumentError("expected a column name or a 0-based index");
-  return /^\d+$/.test(value) ? Number(value) : value;
-}
-
 export function initCommand(): Command {
   return new Command("init")
     .description("create a config file (model spec, updater and options, data settings) and relearn.schema.json beside it")
@@ -49,11 +43,7 @@ export function initCommand(): Command {
       'class names in index order, comma-separated (cat,dog,bird: labels in CSV files are these names; sets --classes to their count); written as "data.classNames"',
       classNames,
     )
-    .option(
-      "--label-column <column>",
-      'CSV column holding the label: a header name, or a 0-based index; written as "data.labelColumn" (default: the column named "label", else the last)',
-      labelColumn,
-    )
+    .addOption(labelColumnOption('the column named "label", else the last; written as "data.labelColumn"'))
     .addOption(headerOption('auto; written to the config as "data.header"'))
     .addOption(delimiterOption('detected when the file is read; written to the config as "data.delimiter" when given'))
     .addOption(dataFormatOption('auto; written to the config as "data.format" when given'))
@@ -79,7 +69,6 @@ Examples:
         model,
         updater: flags.updater,
         ...dataFlagSettings(flags),
-        ...(flags.labelColumn === undefined ? {} : { labelColumn: flags.labelColumn }),
         ...(names === undefined ? {} : { classNames: names }),
       });
       if (flags.json) {

@@ -13,7 +13,7 @@ import { inspectState } from "../workflow/inspect_state.js";
 import { AllTrialsFailedError, runTuning, tuningSettingsOf, type TuneProgress, type TuneResult } from "../tuning/tune.js";
 import { localExecutor } from "../tuning/executor.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
-import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption, labelColumnOption } from "./data_flags.js";
 import { nonNegativeInt, positiveInt } from "./number_flags.js";
 import { exitCleanlyOnSignals, stopWaitingOnSignals, yieldForSignals } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
@@ -101,6 +101,7 @@ export function tuneCommand(): Command {
     .addOption(headerOption('the config\'s "data.header", else auto'))
     .addOption(delimiterOption('the config\'s "data.delimiter", else detected'))
     .addOption(dataFormatOption('the config\'s "data.format", else auto'))
+    .addOption(labelColumnOption('the config\'s "data.labelColumn", else the input state\'s label column by name, else the column named "label", else the last'))
     .requiredOption("--out <dir>", "folder for trials.csv, best.json and best-config.json")
     .option("--queue <url>", "run the trials as jobs on relearn's queue at this Redis (redis://host:port), on `relearn worker` processes; paths must be on a filesystem the workers see")
     .option("--queue-concurrency <n>", "with --queue: trials in the queue at once (about the number of worker processes; default 2)", positiveInt)

@@ -8,7 +8,7 @@ import { OptionsError } from "../errors.js";
 import { updateFromConfig, type UpdateSummary } from "../workflow/update.js";
 import { fixed, formatExemplars, formatHistogram, formatValidationSet, printJson, stderrLogger } from "./output.js";
 import { progressCallbacks } from "./progress.js";
-import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption } from "./data_flags.js";
+import { dataFlagSettings, dataFormatOption, delimiterOption, describeReading, headerOption, labelColumnOption } from "./data_flags.js";
 import { exitCleanlyOnSignals, yieldForSignals } from "./interrupt.js";
 import { tunedUpdate, type TunedUpdateSummary } from "../tuning/tune_update.js";
 import { positiveInt } from "./number_flags.js";
@@ -108,6 +108,7 @@ export function updateCommand(): Command {
     .addOption(headerOption('the config\'s "data.header", else auto; the state remembers it for evaluate and predict'))
     .addOption(delimiterOption('the config\'s "data.delimiter", else detected among , ; tab | (the state remembers it)'))
     .addOption(dataFormatOption('the config\'s "data.format", else auto'))
+    .addOption(labelColumnOption('the config\'s "data.labelColumn", else the input state\'s label column by name, else the column named "label", else the last'))
     .option("--epochs <n>", "overrides options.maxEpochs of the config")
     .option("--memory-size <n>", "overrides options.memorySize of the config")
     .option("--seed <n>", "overrides options.seed of the config")

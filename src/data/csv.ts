@@ -395,8 +395,12 @@ function readTableValues(table: Table, labelIndex: number | null, features: Feat
 /** How the label column was found: the setting, by a name ("label" or the training file's), the training file's index, or the last. */
 type LabelColumnWhy = "setting" | "named" | "training" | "last";
 
-/** The label column of a table with at least one feature: resolved, or a DataError naming the setting. */
-function labelColumnOf(table: Table, options: CsvOptions): { index: number; why: LabelColumnWhy } {
+/**
+ * The label column of a table with at least one feature: resolved, or a DataError naming the setting. With
+ * `labelsRead` (evaluate, update), a header without the training file's label column name is a DataError unless the
+ * column taken instead is named "label".
+ */
+function labelColumnOf(table: Table, options: CsvOptions, labelsRead = true): { index: number; why: LabelColumnWhy } {
   const { source, columns, first } = table;
   if (columns < 2) {
     const hint = separatorHint(table);
@@ -414,6 +418,16 @@ function labelColumnOf(table: Table, options: CsvOptions): { index: number; why:
   const trainingName = fallback?.name === undefined ? -1 : (table.names?.indexOf(fallback.name) ?? -1);
   if (trainingName >= 0) return { index: trainingName, why: "named" };
   const index = resolveLabelColumn(undefined, table.names, columns, where);
+  // The training file's label column by name is not there, and the column that would be taken has another name (an
+  // id, a renamed target): taking it may read ids as labels and answer wrongly without a word. The user says which.
+  // (Data to predict on drops that column unread: the features are found by name, so nothing is misread.)
+  if (labelsRead && fallback?.name !== undefined && table.names !== undefined && table.names[index] !== "label" && options.featureNames !== undefined) {
+    throw new DataError(
+      `${where}: the header has no column "${fallback.name}", the training file's label column; the column that would be taken instead is ` +
+        `column ${index + 1} ("${table.names[index]}"): if it holds the labels, pass --label-column "${table.names[index]}" (or set "data.labelColumn" in the config), ` +
+        `or rename it to "${fallback.name}"`,
+    );
+  }
   return { index, why: table.names?.[index] === "label" ? "named" : "last" };
 }
 
@@ -446,7 +460,7 @@ export function parsePredictionCsvWithInfo(
 ): { samples: UnlabelledSamples; info: CsvInfo } {
   const table = readTable(text, options);
   if (table.columns !== options.inputs + 1 || table.names?.[0] === "") return unlabelledTable(table);
-  const { index: labelIndex } = labelColumnOf(table, options);
+  const { index: labelIndex } = labelColumnOf(table, options, false);
   const columns = featureColumnsOf(table, labelIndex);
   const { features } = readTableValues(table, labelIndex, columns);
   return { samples: { features, featureShape: [table.columns - 1], length: table.dataRows.length }, info: csvInfo(table, labelIndex, columns) };

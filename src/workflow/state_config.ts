@@ -31,7 +31,7 @@ import { configUpdaterOptionsSchema, dataFormatSchema, parseConfig, type Relearn
 /** Settings given for one update on top of its config (command-line flags); the state does not record them. */
 export const configOverridesSchema = z.strictObject({
   options: configUpdaterOptionsSchema.optional(),
-  data: dataFormatSchema.pick({ format: true, delimiter: true, header: true }).optional(),
+  data: dataFormatSchema.pick({ format: true, delimiter: true, header: true, labelColumn: true }).optional(),
 });
 
 export type ConfigOverrides = z.output<typeof configOverridesSchema>;

@@ -86,3 +86,34 @@ test("update --header true, then evaluate and predict on the state: the state's 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("--label-column on evaluate and update: a file whose label column has another name than the training file's is refused, then read with the flag", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-cli-label-column-"));
+  try {
+    const config = join(dir, "relearn.json");
+    await writeConfig(config, workflowConfig({ maxEpochs: 1 }));
+    const renamed = (text: string, name: string) => text.replace(/^(.*),9\n/, `$1,${name}\n`);
+    await writeFile(join(dir, "train.csv"), csv(10, 1, { header: true, labels: true }));
+    await writeFile(join(dir, "test.csv"), renamed(csv(3, 2, { header: true, labels: true }), "target"));
+    await writeFile(join(dir, "more.csv"), renamed(csv(10, 3, { header: true, labels: true }), "target"));
+    let run = relearn(["update", "--config", config, "--data", join(dir, "train.csv"), "--output-state", join(dir, "v1"), "--header", "true"]);
+    assert.equal(run.status, 0, run.stderr);
+
+    run = relearn(["evaluate", "--state", join(dir, "v1"), "--data", join(dir, "test.csv")]);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /the header has no column "9", the training file's label column; .* column 9 \("target"\): if it holds the labels, pass --label-column "target"/);
+    run = relearn(["evaluate", "--state", join(dir, "v1"), "--data", join(dir, "test.csv"), "--label-column", "target"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes .*label column 8 \("target"\)\), accuracy/);
+
+    const update = ["update", "--config", config, "--data", join(dir, "more.csv"), "--input-state", join(dir, "v1"), "--output-state", join(dir, "v2")];
+    run = relearn(update);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /pass --label-column "target"/);
+    run = relearn([...update, "--label-column", "target"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /more\.csv, 60 items \(CSV, .*label column 8 \("target"\)\)/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

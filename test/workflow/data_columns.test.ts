@@ -257,3 +257,31 @@ test("benchmark CSV data (loadNamedData): the test file's columns are the traini
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a header without the training file's label column name: labelled reading (evaluate, update) refuses the other column, naming --label-column; predict drops it; --label-column reads it", async () => {
+  const dir = await folder();
+  try {
+    const [train, testData] = [blobs(8, 1), blobs(4, 4)];
+    await writeFile(join(dir, "train.csv"), table(train, NAMES));
+    const v1 = join(dir, "v1");
+    await updateFromConfig({ config, data: { path: join(dir, "train.csv") }, outputState: v1 });
+    // The label column renamed to "id" (an id column, or a renamed target: relearn cannot tell; ids would read as labels).
+    await writeFile(join(dir, "test-id.csv"), table(testData, NAMES, { rename: { label: "id" } }));
+    await writeFile(join(dir, "test.csv"), table(testData, NAMES));
+    const refused = (error: unknown) =>
+      error instanceof DataError &&
+      /test-id\.csv: line 1: the header has no column "label", the training file's label column; the column that would be taken instead is column 9 \("id"\): if it holds the labels, pass --label-column "id"/.test(error.message);
+    await assert.rejects(evaluateState({ state: v1, data: { path: join(dir, "test-id.csv") } }), refused);
+    await assert.rejects(updateFromConfig({ config, data: { path: join(dir, "test-id.csv") }, inputState: v1, outputState: join(dir, "v2") }), refused);
+    assert.equal(existsSync(join(dir, "v2")), false);
+    // Told which column: the same answers as the file with "label".
+    const named = await evaluateState({ state: v1, data: { path: join(dir, "test-id.csv") }, format: { labelColumn: "id" } });
+    const expected = await evaluateState({ state: v1, data: { path: join(dir, "test.csv") } });
+    assert.deepEqual([named.accuracy, named.confusionMatrix], [expected.accuracy, expected.confusionMatrix]);
+    // Predict reads the features by name and drops the other column unread.
+    const predicted = await predictState({ state: v1, data: { path: join(dir, "test-id.csv") } });
+    assert.deepEqual(predicted.classes, (await predictState({ state: v1, data: { path: join(dir, "test.csv") } })).classes);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
