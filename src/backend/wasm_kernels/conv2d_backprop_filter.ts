@@ -277,35 +277,41 @@ function gridPatchesTransposed(
 export function gridOfX(backend: WasmBackend, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, grid: ShiftedGrid, first: number, count: number): tf.TensorInfo {
   const { inHeight, inWidth, inChannels } = info;
   // Zeros appended for the last taps' reach.
-  const length = count * grid.cellsPerSample + Math.max(...grid.offsets);
-  const xGrid = backend.makeOutput([length, inChannels], "float32");
-  const { heap, start: xStart } = heapOf(backend, x);
-  const gridStart = heapOf(backend, xGrid).start;
-  heap.fill(0, gridStart, gridStart + length * inChannels);
-  const rowFloats = inWidth * inChannels;
-  for (let n = 0; n < count; n++) {
-    for (let y = 0; y < inHeight; y++) {
-      const from = xStart + ((first + n) * inHeight + y) * rowFloats;
-      const to = gridStart + (n * grid.cellsPerSample + (grid.zeroRows + y) * grid.columns + grid.zeroColumns) * inChannels;
-      heap.copyWithin(to, from, from + rowFloats);
-    }
-  }
-  return xGrid;
+  const cells = count * grid.cellsPerSample + Math.max(...grid.offsets);
+  const cellOf = (n: number, y: number) => n * grid.cellsPerSample + (grid.zeroRows + y) * grid.columns + grid.zeroColumns;
+  return rowsOnGrid(backend, x, { cells, channels: inChannels, height: inHeight, width: inWidth }, first, count, cellOf);
 }
 
 /** dy of samples [first, first + count) on the grid: [cells, outChannels], zero off the output pixels. */
 function gridOfDy(backend: WasmBackend, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, grid: ShiftedGrid, first: number, count: number): tf.TensorInfo {
   const { outHeight, outWidth, outChannels } = info;
-  const cells = count * grid.cellsPerSample;
-  const out = backend.makeOutput([cells, outChannels], "float32");
-  const { heap, start: dyStart } = heapOf(backend, dy);
+  const cellOf = (n: number, oy: number) => n * grid.cellsPerSample + oy * grid.columns;
+  return rowsOnGrid(backend, dy, { cells: count * grid.cellsPerSample, channels: outChannels, height: outHeight, width: outWidth }, first, count, cellOf);
+}
+
+/**
+ * A zeroed [cells, channels] tensor holding each image row y of samples [first, first + count) of `source`
+ * ([samples, height, width, channels]) from cell `cellOf(n, y)` on: the one copy loop of gridOfX and gridOfDy.
+ */
+function rowsOnGrid(
+  backend: WasmBackend,
+  source: tf.TensorInfo,
+  shape: { cells: number; channels: number; height: number; width: number },
+  first: number,
+  count: number,
+  cellOf: (n: number, y: number) => number,
+): tf.TensorInfo {
+  const { cells, channels, height, width } = shape;
+  const out = backend.makeOutput([cells, channels], "float32");
+  // Taken after makeOutput: a grown wasm memory has a new heap.
+  const { heap, start: sourceStart } = heapOf(backend, source);
   const outStart = heapOf(backend, out).start;
-  heap.fill(0, outStart, outStart + cells * outChannels);
-  const rowFloats = outWidth * outChannels;
+  heap.fill(0, outStart, outStart + cells * channels);
+  const rowFloats = width * channels;
   for (let n = 0; n < count; n++) {
-    for (let oy = 0; oy < outHeight; oy++) {
-      const from = dyStart + ((first + n) * outHeight + oy) * rowFloats;
-      const to = outStart + (n * grid.cellsPerSample + oy * grid.columns) * outChannels;
+    for (let y = 0; y < height; y++) {
+      const from = sourceStart + ((first + n) * height + y) * rowFloats;
+      const to = outStart + cellOf(n, y) * channels;
       heap.copyWithin(to, from, from + rowFloats);
     }
   }
