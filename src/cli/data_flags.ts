@@ -85,14 +85,20 @@ const HEADER_RULES: Record<string, string> = {
 const FEATURE_NAMES_RULE = (header: boolean) =>
   header ? "auto: line 1 is whole numbers, the training file's column names" : "auto: line 1 is whole numbers, not the training file's column names: data";
 
-/** "CSV, header row: yes (auto: line 1 has names), label column 8 ("label")", or "IDX". */
-export function describeReading(read: DataReading): string {
+/**
+ * "CSV, header row: yes (auto: line 1 has names), label column 8 ("label")", or "IDX". With `labelsRead` false (data
+ * to predict on), the label column is said to be left unread.
+ */
+export function describeReading(read: DataReading, { labelsRead = true } = {}): string {
   if (read.format === "idx") return "IDX";
   const rule = read.headerRule === "feature-names" ? FEATURE_NAMES_RULE(read.header === true) : read.headerRule ? HEADER_RULES[read.headerRule] : undefined;
   const header = `header row: ${read.header ? "yes" : "no"}${rule === undefined ? "" : ` (${rule})`}`;
   // Columns listed in another order than the training file's were put back in its order by name: say so.
   const reordered = read.columnsReordered ? ", feature columns reordered by name to the training file's order" : "";
-  const label = read.labelColumn === null ? "" : `, label column ${read.labelColumn.index}${read.labelColumn.name === undefined ? "" : ` ("${read.labelColumn.name}")`}`;
+  const label =
+    read.labelColumn === null
+      ? ""
+      : `, label column ${read.labelColumn.index}${read.labelColumn.name === undefined ? "" : ` ("${read.labelColumn.name}")`}${labelsRead ? "" : " (not read)"}`;
   const warnings = (read.warnings ?? []).map((warning) => `; warning: ${warning}`).join("");
   // Commas go unsaid, as most files use them; any other separator is named, with how it was chosen.
   const separator =

@@ -82,7 +82,7 @@ export function predictCommand(): Command {
       if (flags.out) await checkOutputFile(flags.out, "--out", "predictions.csv");
       const predictions = await predictState(await common(flags));
       // On stderr, so the row count and the header decision are visible without touching the output.
-      process.stderr.write(`relearn predict: ${predictions.read.file}: ${predictions.read.rows} rows (${describeReading(predictions.read)})\n`);
+      process.stderr.write(`relearn predict: ${predictions.read.file}: ${predictions.read.rows} rows (${describeReading(predictions.read, { labelsRead: false })})\n`);
       const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions, predictions.classNames) : predictionsToCsv(predictions, predictions.classNames);
       if (flags.out) {
         await writingOutput(flags.out, "--out", async () => {

@@ -106,6 +106,11 @@ test("--label-column on evaluate and update: a file whose label column has anoth
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes .*label column 8 \("target"\)\), accuracy/);
 
+    // predict drops that column unread, and says so.
+    run = relearn(["predict", "--state", join(dir, "v1"), "--data", join(dir, "test.csv")]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /relearn predict: .*test\.csv: 18 rows \(CSV, header row: yes .*label column 8 \("target"\) \(not read\)\)/);
+
     const update = ["update", "--config", config, "--data", join(dir, "more.csv"), "--input-state", join(dir, "v1"), "--output-state", join(dir, "v2")];
     run = relearn(update);
     assert.equal(run.status, 1);
