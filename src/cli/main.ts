@@ -69,8 +69,8 @@ A first session (relearn <command> --help shows each command's options and examp
 
 Exit codes: 0 success; 1 bad input, options, data or state (the message says what to fix); 2 an unexpected failure;
 130 or 143: interrupted by SIGINT (Ctrl-C) or SIGTERM: for an update run here, nothing written, lock removed;
-for update --queue --wait and benchmark --queue, only the waiting stopped: the job (or the cells) keeps running on the
-workers and writes its output.`,
+for update --queue --wait, job --wait and benchmark --queue, only the waiting stopped: the job (or the cells) stays
+queued or running for the workers, which write its output (relearn job <id> --queue URL shows a job later).`,
   );
 
 markRequiredOptions(program);
