@@ -16,7 +16,7 @@ import type { TrainingCallback } from "../training/callbacks.js";
 import type { OptimizerSpec } from "../training/optimizers.js";
 import { initBackend, type BackendName } from "../backend/backend.js";
 import { OptionsError } from "../errors.js";
-import { updaterEntry } from "../updaters/registry.js";
+import { variantEntry } from "./updater_variant.js";
 import type { ModelUpdaterOptions } from "../updaters/options.js";
 import type { ModelUpdater } from "../updaters/model_updater.js";
 
@@ -71,7 +71,7 @@ export interface RunPlan {
 export function planRuns(config: Pick<BenchmarkConfig, "updaters" | "memorySizes" | "seeds">): RunPlan[] {
   const plans: RunPlan[] = [];
   for (const updater of config.updaters) {
-    const sizes = updaterEntry(updater).usesMemory ? config.memorySizes : [null];
+    const sizes = variantEntry(updater).usesMemory ? config.memorySizes : [null];
     for (const memorySize of sizes) for (const seed of config.seeds) plans.push({ updater, memorySize, seed });
   }
   return plans;
@@ -112,7 +112,7 @@ export function checkBenchmarkCells(config: BenchmarkConfig): void {
     const key = `${plan.updater} ${plan.memorySize}`;
     if (seen.has(key)) continue; // the seed changes no option's validity
     seen.add(key);
-    const entry = updaterEntry(plan.updater);
+    const entry = variantEntry(plan.updater);
     const where = `updater "${plan.updater}"${plan.memorySize === null ? "" : ` (memory ${plan.memorySize})`}`;
     if (entry.singleHeadOnly === true && isMultiHead()) {
       throw new OptionsError(`${where} needs a single-head model; the ${config.scenario} scenario gives one head per task: use another updater or scenario`);
@@ -152,7 +152,7 @@ export async function runBenchmarkCell(
   const model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
   let updater: ModelUpdater | undefined;
   try {
-    updater = updaterEntry(plan.updater).create({ model, ...cellOptions(config, plan) });
+    updater = variantEntry(plan.updater).create({ model, ...cellOptions(config, plan) });
     await updater.prepare();
     backend = updater.backendInfo?.name ?? backend;
     for (const u of updates) model.ensureHead(u.taskId);

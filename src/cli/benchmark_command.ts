@@ -10,12 +10,13 @@ import { checkBenchmarkCells, runBenchmark } from "../benchmark/run_benchmark.js
 import { benchmarkConfig, type BenchmarkSpec } from "../benchmark/benchmark_spec.js";
 import { writeResultsFolder } from "../reporting/files.js";
 import { formatComparisonTable } from "../reporting/summary.js";
-import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
+import { UPDATER_NAMES } from "../updaters/registry.js";
 import { POD_DISTILLATION_TYPES } from "../updaters/pooled_output_distillation.js";
 import { progressCallbacks } from "./progress.js";
 import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { mergeUpdaterOptions, updaterOptionsFlag } from "./updater_options_flag.js";
+import { checkUpdaterNames } from "../benchmark/updater_variant.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
 import { checkOutputFolder, writingOutput } from "./output_path.js";
 
@@ -37,7 +38,11 @@ export function benchmarkCommand(): Command {
     .option("--tasks <n>", "number of updates", positiveInt, 5)
     .option("--train-per-task <n>", "permuted/rotated: training samples per update (default: all)", positiveInt)
     .option("--test-per-task <n>", "permuted/rotated: test samples per update (default: all)", positiveInt)
-    .option("--updaters <list>", `comma-separated: ${UPDATER_NAMES.join(", ")}`, "rd,fine-tuning,joint")
+    .option(
+      "--updaters <list>",
+      `comma-separated: ${UPDATER_NAMES.join(", ")}; a variant <updater>@<label> (er@lr-high) runs that updater with its own --updater-options, as its own rows`,
+      "rd,fine-tuning,joint",
+    )
     .option("--memory-sizes <list>", "memory sizes for updaters with a memory", list(positiveInt), [500])
     .option("--seeds <list>", "seeds (one run per seed)", list(nonNegativeInt), [0])
     .option("--epochs <n>", "epochs per training phase", positiveInt, 5)
@@ -55,7 +60,7 @@ export function benchmarkCommand(): Command {
     .option("--pod-distillation <type>", `pod-er, super-er: pooling of the distilled outputs, one of ${POD_DISTILLATION_TYPES.join(", ")} (an mlp's layers take channel or pixel)`, "spatial")
     .option(
       "--updater-options <json>",
-      `hyper-parameters per updater, as JSON keyed by updater name, over those other flags set, e.g. '{"cls-er": {"newDataLoss": "asymmetric"}}' (each updater's options as in the README)`,
+      `hyper-parameters per updater or variant, as JSON keyed by its name in --updaters, over those other flags set, e.g. '{"cls-er": {"newDataLoss": "asymmetric"}}' (each updater's options as in the README)`,
       updaterOptionsFlag,
     )
     .option(
@@ -74,6 +79,7 @@ Examples:
   relearn benchmark --dataset fashion-mnist-bundled --updaters rd,fine-tuning,joint --epochs 2
   relearn benchmark --dataset fashion-mnist --updaters pod-er,super-er,er --pod-layers dense_0_relu,dense_1_relu --pod-distillation pixel
   relearn benchmark --dataset fashion-mnist --updaters cls-er,er-ace --updater-options '{"cls-er": {"newDataLoss": "asymmetric"}}'
+  relearn benchmark --dataset fashion-mnist --updaters er,er@lr-high --updater-options '{"er@lr-high": {"optimizer": {"name": "adam", "learningRate": 0.01}}}'
   relearn benchmark --dataset letter --tasks 13 --updaters rd,rd-budget,er,der++,fine-tuning,joint --seeds 0,1
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2
   relearn benchmark --dataset fashion-mnist --updaters rd,er,fine-tuning --seeds 0,1,2 --queue redis://127.0.0.1:6379   # with relearn worker --redis ... running`,
@@ -82,7 +88,7 @@ Examples:
       // Before any cell: the results folder is written only after the whole grid ran.
       await checkOutputFolder(flags.out, "--out");
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
-      updaters.forEach((u) => updaterEntry(u));
+      checkUpdaterNames(updaters, (name) => flags.updaterOptions?.[name] !== undefined);
       // Before loading data: a misnamed updater in --updater-options fails at once.
       const updaterOptions = mergeUpdaterOptions(updaters, {
             ...(flags.consolidationEpochs === undefined

@@ -1,11 +1,12 @@
 /**
- * `--updater-options`: per-updater hyper-parameters for `relearn benchmark`, as JSON keyed by updater name, e.g.
- * '{"cls-er": {"newDataLoss": "asymmetric"}, "er": {"memoryBatchSize": 64}}'. Only the shape is checked here; each
+ * `--updater-options`: per-updater hyper-parameters for `relearn benchmark`, as JSON keyed by updater (or variant)
+ * name, e.g. '{"cls-er": {"newDataLoss": "asymmetric"}, "er@lr-high": {"optimizer": {"name": "adam", "learningRate": 0.01}}}'. Only the shape is checked here; each
  * updater's own options schema validates the values (unknown option names included) when the run creates it.
  */
 import { InvalidArgumentError } from "commander";
 import * as z from "zod";
 import { OptionsError } from "../errors.js";
+import { variantBase } from "../benchmark/updater_variant.js";
 
 const updaterOptionsFlagSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
 
@@ -25,7 +26,8 @@ export function updaterOptionsFlag(value: string): UpdaterOptionsFlag {
 }
 
 /**
- * `fromFlags` (options other flags set, per updater) with `given` merged over them, option by option. Every updater
+ * `fromFlags` (options other flags set, per updater) with `given` merged over them, option by option; a variant
+ * (`er@lr-high`, see benchmark/updater_variant.ts) starts from its base updater's options from flags. Every updater
  * named in `given` must be one of `updaters` (a typo would otherwise be ignored silently): else an OptionsError.
  */
 export function mergeUpdaterOptions(
@@ -34,6 +36,10 @@ export function mergeUpdaterOptions(
   given: UpdaterOptionsFlag | undefined,
 ): Record<string, Record<string, unknown>> {
   const merged: Record<string, Record<string, unknown>> = { ...fromFlags };
+  for (const name of updaters) {
+    const base = fromFlags[variantBase(name)];
+    if (name !== variantBase(name) && base !== undefined) merged[name] = { ...base };
+  }
   for (const [name, options] of Object.entries(given ?? {})) {
     if (!updaters.includes(name)) throw new OptionsError(`--updater-options names "${name}", which is not in --updaters (${updaters.join(", ")})`);
     merged[name] = { ...merged[name], ...options };

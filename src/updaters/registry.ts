@@ -20,7 +20,7 @@ import { ErAceModelUpdater } from "./er_ace.js";
 import { PodExperienceReplayModelUpdater, type PodExperienceReplayOptions } from "./pod_experience_replay.js";
 import { SuperExperienceReplayModelUpdater } from "./super_experience_replay.js";
 
-interface UpdaterEntry {
+export interface UpdaterEntry {
   description: string;
   usesMemory: boolean;
   /** True when the updater refuses a multi-head model (task-incremental scenarios): its `create` succeeds, its first update throws. */

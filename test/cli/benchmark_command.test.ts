@@ -108,6 +108,42 @@ test("relearn benchmark --updater-options: each updater's options reach it, and 
   }
 });
 
+test("benchmark variants <updater>@<label>: each runs its base with its own --updater-options as its own rows, exactly as the base with those settings; bad variants fail before training", async () => {
+  const out = await mkdtemp(join(tmpdir(), "relearn-cli-variants-"));
+  try {
+    const common = ["benchmark", "--dataset", "fashion-mnist-bundled", "--tasks", "2", "--epochs", "1", "--model", "mlp:16", "--backend", "wasm", "--no-png", "--json", "--memory-sizes", "40"];
+    type Summary = { groups: { updater: string; label: string; finalAverageAccuracy: { mean: number } }[] };
+    const fast = '{"fine-tuning@lr-high": {"optimizer": {"name": "adam", "learningRate": 0.01}}, "pod-er@alpha=0.5": {"alpha": 0.5}}';
+    const run = relearn([...common, "--updaters", "fine-tuning,fine-tuning@lr-high,pod-er@alpha=0.5", "--pod-layers", "dense_0_relu", "--pod-distillation", "pixel", "--updater-options", fast, "--out", join(out, "grid")]);
+    assert.equal(run.status, 0, run.stderr);
+    const groups = (JSON.parse(run.stdout) as Summary).groups;
+    // pod-er's variant got pod-er's flags (--pod-layers is required by pod-er) and its own alpha.
+    assert.deepEqual(groups.map((g) => g.label), ["fine-tuning", "fine-tuning@lr-high", "pod-er@alpha=0.5 (m=40)"]);
+    assert.notEqual(groups[1]!.finalAverageAccuracy.mean, groups[0]!.finalAverageAccuracy.mean, "the variant's learning rate changed the training");
+    assert.ok((await readdir(join(out, "grid"))).includes("accuracy-fine-tuning_lr-high-mnone-s0.csv"));
+    // The variant is the base updater with those settings, bit for bit.
+    const base = relearn([...common, "--updaters", "fine-tuning", "--lr", "0.01", "--out", join(out, "base")]);
+    assert.equal(base.status, 0, base.stderr);
+    assert.equal((JSON.parse(base.stdout) as Summary).groups[0]!.finalAverageAccuracy.mean, groups[1]!.finalAverageAccuracy.mean);
+
+    const failures: [string, string | undefined, RegExp][] = [
+      ["fine-tuning@x", undefined, /the variant "fine-tuning@x" has no options: give them with --updater-options '\{"fine-tuning@x": \{\.\.\.\}\}'/],
+      ["nope@x", '{"nope@x": {}}', /unknown updater "nope"/],
+      ["fine-tuning@a b", '{"fine-tuning@a b": {"seed": 1}}', /the variant "fine-tuning@a b" needs a label of letters, digits/],
+      ["fine-tuning,fine-tuning", undefined, /--updaters lists "fine-tuning" twice/],
+      ["fine-tuning@x", '{"fine-tuning@x": {"alpha": 1}}', /alpha/],
+    ];
+    for (const [updaters, json, message] of failures) {
+      const bad = relearn([...common, "--updaters", updaters, ...(json === undefined ? [] : ["--updater-options", json]), "--out", join(out, "bad")]);
+      assert.notEqual(bad.status, 0, updaters);
+      assert.match(bad.stderr, message, updaters);
+      assert.doesNotMatch(bad.stderr, /epoch 1\/1/, `${updaters}: failed before training`);
+    }
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
 test("benchmark checks every updater's options (and single-head needs) before the first cell trains (tester F-C)", () => {
   const grid = ["benchmark", "--dataset", "fashion-mnist-bundled", "--scenario", "permuted", "--tasks", "2", "--train-per-task", "100", "--test-per-task", "50",
     "--memory-sizes", "60", "--seeds", "0", "--model", "mlp:16", "--epochs", "1", "--no-png", "--backend", "wasm", "--out", join(tmpdir(), "relearn-never-written")];
