@@ -158,10 +158,13 @@ export async function runBenchmarkCell(
     for (const u of updates) model.ensureHead(u.taskId);
     // Before the first update no updater has class means: the untrained model's logits.
     const before = await predictAll(model, updates);
+    const given = config.updaterOptions?.[plan.updater] ?? {};
     const run: RunResult = {
       updater: plan.updater,
       memorySize: plan.memorySize,
       seed: plan.seed,
+      // What a variant is (er@lr-high: its options), so the results folder says what each row ran with.
+      ...(Object.keys(given).length === 0 ? {} : { updaterOptions: JSON.parse(JSON.stringify(given)) as Record<string, unknown> }),
       accuracyMatrix: [],
       testSizes: updates.map((u) => u.test.length),
       initAccuracy: before.map((p, i) => accuracy(p, updates[i]!.test.labels)),
@@ -209,7 +212,7 @@ export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHook
  * the requested one.
  */
 export function benchmarkResults(
-  config: Pick<BenchmarkConfig, "dataset" | "classNames" | "scenario" | "model" | "backend" | "epochs" | "batchSize">,
+  config: Pick<BenchmarkConfig, "dataset" | "classNames" | "scenario" | "model" | "backend" | "epochs" | "batchSize" | "optimizer">,
   cells: readonly CellResult[],
 ): BenchmarkResults {
   const runs = cells.map((cell) => cell.run);
@@ -222,6 +225,7 @@ export function benchmarkResults(
     backend: backends.length === 0 ? config.backend : backends.join(", "),
     epochs: config.epochs,
     batchSize: config.batchSize,
+    ...(config.optimizer === undefined ? {} : { optimizer: config.optimizer }),
     ...(config.classNames === undefined ? {} : { classNames: [...config.classNames] }),
     runs,
   };

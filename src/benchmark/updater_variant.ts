@@ -23,7 +23,8 @@ export function variantEntry(name: string): UpdaterEntry {
 
 /**
  * Checks the `--updaters` list: each name an updater or a variant `<updater>@<label>` whose options are given
- * (`hasOptions`: a variant without any would be its base updater again, most likely a typo), no name twice.
+ * (`hasOptions`: a variant without any, or with `{}`, would be its base updater again, most likely a typo), no name
+ * twice.
  * Throws an OptionsError naming the first problem.
  */
 export function checkUpdaterNames(names: readonly string[], hasOptions: (name: string) => boolean): void {

@@ -88,7 +88,7 @@ Examples:
       // Before any cell: the results folder is written only after the whole grid ran.
       await checkOutputFolder(flags.out, "--out");
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
-      checkUpdaterNames(updaters, (name) => flags.updaterOptions?.[name] !== undefined);
+      checkUpdaterNames(updaters, (name) => Object.keys(flags.updaterOptions?.[name] ?? {}).length > 0);
       // Before loading data: a misnamed updater in --updater-options fails at once.
       const updaterOptions = mergeUpdaterOptions(updaters, {
             ...(flags.consolidationEpochs === undefined

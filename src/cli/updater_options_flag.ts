@@ -42,6 +42,10 @@ export function mergeUpdaterOptions(
   }
   for (const [name, options] of Object.entries(given ?? {})) {
     if (!updaters.includes(name)) throw new OptionsError(`--updater-options names "${name}", which is not in --updaters (${updaters.join(", ")})`);
+    // The grid's memory axis names each row's memory: one set here would run another one under that name.
+    if ("memorySize" in options) {
+      throw new OptionsError(`--updater-options: "${name}" sets memorySize, which --memory-sizes sets (each size its own rows, named by it): give it there`);
+    }
     merged[name] = { ...merged[name], ...options };
   }
   return merged;

@@ -11,6 +11,8 @@ export interface RunResult {
   /** Replay-memory capacity; null for updaters without a memory. */
   memorySize: number | null;
   seed: number;
+  /** The updater's own options the grid gave it (`--updater-options`, a variant's settings); absent when none. */
+  updaterOptions?: Record<string, unknown>;
   /**
    * `accuracyMatrix[t][i]`: accuracy on task i after update t. Square: every
    * task's test set is evaluated after every update.
@@ -45,6 +47,8 @@ export interface BenchmarkResults {
   backend: string;
   epochs: number;
   batchSize: number;
+  /** The grid's optimizer (name and learning rate), before any updater's own options. */
+  optimizer?: unknown;
   /** Optional class names indexed by label (e.g. FASHION_MNIST_CLASSES), to name tasks in charts. */
   classNames?: string[];
   runs: RunResult[];

@@ -108,6 +108,7 @@ export function summarizeResults(results: BenchmarkResults): BenchmarkSummary {
     backend: results.backend,
     epochs: results.epochs,
     batchSize: results.batchSize,
+    ...(results.optimizer === undefined ? {} : { optimizer: results.optimizer }),
     ...(results.classNames === undefined ? {} : { classNames: results.classNames }),
     groups: [...groups.values()].map((members) => summarizeGroup(members, results.tasks, results.classNames)),
   };

@@ -50,10 +50,17 @@ export function stateDataSettings(
  * the file's label column, with the state's name for it when this file had no header (both only once there are
  * names: without them every file is read by position). IDX data keeps the state's.
  */
-export function trainingColumns(reading: { featureNames?: readonly string[]; labelColumn: { index: number; name?: string } | null } | null, stored: StateDataSettings | undefined): TrainingColumns {
+export function trainingColumns(
+  reading: { featureNames?: readonly string[]; labelColumn: { index: number; name?: string } | null; columnsReordered?: boolean } | null,
+  stored: StateDataSettings | undefined,
+): TrainingColumns {
   if (reading === null) return { featureNames: stored?.featureNames, labelColumnRead: stored?.labelColumnRead };
   const label = reading.labelColumn;
   const storedLabel = stored?.labelColumnRead;
+  // A file whose columns were put in the model's order by name says nothing of where a header-less file has its
+  // label: the layout stays the state's (features in the recorded order, the label where it was). Recording this
+  // file's label index with the recorded feature order would describe no file, and read header-less ones wrongly.
+  if (reading.columnsReordered === true && storedLabel !== undefined) return { featureNames: stored?.featureNames, labelColumnRead: storedLabel };
   const name = label?.name ?? (storedLabel !== undefined && storedLabel.index === label?.index ? storedLabel.name : undefined);
   const featureNames = reading.featureNames ?? stored?.featureNames;
   // Without names the columns are read by position anyway (label last, or the config's labelColumn): nothing to record.

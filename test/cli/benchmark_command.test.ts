@@ -121,6 +121,14 @@ test("benchmark variants <updater>@<label>: each runs its base with its own --up
     assert.deepEqual(groups.map((g) => g.label), ["fine-tuning", "fine-tuning@lr-high", "pod-er@alpha=0.5 (m=40)"]);
     assert.notEqual(groups[1]!.finalAverageAccuracy.mean, groups[0]!.finalAverageAccuracy.mean, "the variant's learning rate changed the training");
     assert.ok((await readdir(join(out, "grid"))).includes("accuracy-fine-tuning_lr-high-mnone-s0.csv"));
+    // The results folder says what each variant ran with, and the grid's optimizer.
+    const saved = JSON.parse(await readFile(join(out, "grid", "summary.json"), "utf8")) as { summary: { optimizer: unknown }; runs: { updater: string; updaterOptions?: unknown }[] };
+    assert.deepEqual(saved.summary.optimizer, { name: "adam", learningRate: 0.001 });
+    assert.deepEqual(saved.runs.map((r) => [r.updater, r.updaterOptions]), [
+      ["fine-tuning", undefined],
+      ["fine-tuning@lr-high", { optimizer: { name: "adam", learningRate: 0.01 } }],
+      ["pod-er@alpha=0.5", { distillationType: "pixel", layers: ["dense_0_relu"], alpha: 0.5 }],
+    ]);
     // The variant is the base updater with those settings, bit for bit.
     const base = relearn([...common, "--updaters", "fine-tuning", "--lr", "0.01", "--out", join(out, "base")]);
     assert.equal(base.status, 0, base.stderr);
@@ -132,6 +140,8 @@ test("benchmark variants <updater>@<label>: each runs its base with its own --up
       ["fine-tuning@a b", '{"fine-tuning@a b": {"seed": 1}}', /the variant "fine-tuning@a b" needs a label of letters, digits/],
       ["fine-tuning,fine-tuning", undefined, /--updaters lists "fine-tuning" twice/],
       ["fine-tuning@x", '{"fine-tuning@x": {"alpha": 1}}', /alpha/],
+      ["fine-tuning@x", '{"fine-tuning@x": {}}', /the variant "fine-tuning@x" has no options/],
+      ["er,er@m100", '{"er@m100": {"memorySize": 100}}', /"er@m100" sets memorySize, which --memory-sizes sets/],
     ];
     for (const [updaters, json, message] of failures) {
       const bad = relearn([...common, "--updaters", updaters, ...(json === undefined ? [] : ["--updater-options", json]), "--out", join(out, "bad")]);

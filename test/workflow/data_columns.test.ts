@@ -98,6 +98,14 @@ test("a header naming the same columns in another order is read by name: update 
     assert.equal(resumed.data.read.columnsReordered, true);
     assert.deepEqual(await weights(v2r), await weights(v2));
     assert.deepEqual((await manifestSettings(v2r))["featureNames"], FEATURES);
+    // ... and its layout for header-less files: the label where the first training file had it, not where the
+    // reordered file had it (tester G F22: features in the model's order with the label at 0 describe no file, and a
+    // header-less file was then read with its label fed to the model as a feature).
+    assert.deepEqual((await manifestSettings(v2r))["labelColumnRead"], { index: DIMS, name: "label" });
+    await file("test-noheader.csv", table(testData, NAMES, { header: false }));
+    const noHeader = { path: join(dir, "test-noheader.csv") };
+    assert.deepEqual((await predictState({ state: v2r, data: noHeader })).classes, (await predictState({ state: v2, data: noHeader })).classes);
+    assert.deepEqual((await evaluateState({ state: v2r, data: noHeader })).accuracy, (await evaluateState({ state: v2, data: noHeader })).accuracy);
 
     // update --tune reads its training and validation files the same way.
     const tuning = parseConfig({ ...workflowConfig({ maxEpochs: 1 }), tuning: { space: { "optimizer.learningRate": { logUniform: [1e-3, 1e-1] } }, trials: 2, seed: 5 } });
