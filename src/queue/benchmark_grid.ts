@@ -21,6 +21,7 @@ import { dataFingerprint } from "./data_fingerprint.js";
 import { benchmarkCellData, benchmarkCellId, decodeCellResult, describeCell, type BenchmarkCellData } from "./benchmark_cell.js";
 import { QueueError } from "./errors.js";
 import { JOB_NAMES, QUEUE_NAME } from "./names.js";
+import { workersServing } from "./workers_connected.js";
 
 /** The queue of grid parents. No worker takes jobs from it: a parent only waits for its children. */
 export const GRID_QUEUE_NAME = "relearn-grids";
@@ -84,7 +85,7 @@ export async function runQueuedBenchmark(spec: BenchmarkSpec, config: BenchmarkC
     await events.waitUntilReady();
     const running = trackRunning(events, new Set(unique.map((c) => c.id)));
     for (const id of await clearLeftovers(gridQueue, cellQueue, gridId, unique)) running.add(id);
-    if ((await cellQueue.getWorkersCount()) === 0) {
+    if ((await workersServing(cellQueue, (connection as { db?: number }).db ?? 0)) === 0) {
       options.onNote?.("no relearn worker is connected to this Redis yet: the cells wait in the queue until one starts (relearn worker --redis ...)");
     }
     const node = await flows

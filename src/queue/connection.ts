@@ -17,7 +17,7 @@ export interface RedisTarget {
   username?: string;
   password?: string;
   tls: boolean;
-  /** The URL without its password, for messages and logs. */
+  /** The URL with its password masked (****), for messages and logs. */
   display: string;
 }
 
@@ -43,7 +43,9 @@ export function parseRedisUrl(url: string, flag = "--redis"): RedisTarget {
   if (path !== "" && !/^\d+$/.test(path)) throw new QueueError(`${flag}: "${url}": the path must be a database number (e.g. /0), got "/${path}"`);
   const db = path === "" ? 0 : Number(path);
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-  const display = `${parsed.protocol}//${parsed.username === "" ? "" : `${decodeURIComponent(parsed.username)}@`}${parsed.host}/${db}`;
+  // The password masked, not dropped: a command printed with this URL must show that one is needed (tester G, F17).
+  const credentials = parsed.username === "" && parsed.password === "" ? "" : `${decodeURIComponent(parsed.username)}${parsed.password === "" ? "" : ":****"}@`;
+  const display = `${parsed.protocol}//${credentials}${parsed.host}/${db}`;
   return {
     host,
     port,
@@ -141,6 +143,12 @@ export function reachHint(target: RedisTarget, error: string): string {
     return "This Redis has no password set: drop the password from the URL (redis://host:port/db).";
   }
   if (/ENOTFOUND|EAI_AGAIN/.test(error)) return `The host name "${target.host}" does not resolve: check the URL's host.`;
+  if (/Unknown RESP type|Protocol error/i.test(error)) {
+    return `Something that is not Redis answers at ${target.host}:${target.port} (it does not speak Redis' protocol${target.tls ? "" : "; or it is a Redis that requires TLS: rediss://"}): check the port.`;
+  }
+  if (target.tls && /ETIMEDOUT|connect timeout/i.test(error)) {
+    return `The TLS handshake did not complete (rediss://): if this Redis does not use TLS, use redis:// instead; else check the host and port.`;
+  }
   if (/ETIMEDOUT|connect timeout/i.test(error)) {
     return `Nothing answered at ${target.host}:${target.port} within 3 s: check the host and port, and that no firewall drops the connection.`;
   }

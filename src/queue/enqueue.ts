@@ -6,6 +6,7 @@ import { Queue, QueueEvents, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import { openRedis, redisOptions, type RedisTarget } from "./connection.js";
 import { QueueError } from "./errors.js";
+import { workersServing } from "./workers_connected.js";
 import { dataSchema as updateDataSchema, type UpdateJobInput, type UpdateJobResult } from "./jobs/update.js";
 import { lineageJobId, lineageResultKey, nextLineageSeq } from "./lineage.js";
 import { JOB_NAMES, QUEUE_NAME } from "./names.js";
@@ -127,9 +128,9 @@ export class UpdateProducer {
     return { state };
   }
 
-  /** How many relearn workers are connected to the queue now (BullMQ's count of the queue's worker connections). */
+  /** How many relearn workers serve the queue's Redis database now (workers_connected.ts). */
   async workerCount(): Promise<number> {
-    return this.queue.getWorkersCount();
+    return workersServing(this.queue, this.target.db);
   }
 
   async close(): Promise<void> {

@@ -145,6 +145,9 @@ test("relearn job <id>: a queued update's state, then with --wait its summary on
   assert.equal(run.status, 1);
   assert.match(run.stderr, new RegExp(`no job ${jobId}x at .*: check the id`));
 
+  // A worker on another db of the same Redis does not serve this job: the note must still come (tester G, F14).
+  const elsewhere = startWorkerProcess(`${redis.url.replace(/\/\d*$/, "")}/6`);
+  await elsewhere.ready;
   const waiting = spawn(process.execPath, [...CLI, "job", jobId, "--queue", url, "--wait"], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -164,6 +167,6 @@ test("relearn job <id>: a queued update's state, then with --wait its summary on
     const status = JSON.parse(run.stdout) as { jobId: string; state: string; result: { recovered: boolean; summary: { updatesDone: number } } };
     assert.deepEqual([status.jobId, status.state, status.result.recovered, status.result.summary.updatesDone], [jobId, "completed", false, 1]);
   } finally {
-    await killAll([worker]);
+    await killAll([worker, elsewhere]);
   }
 });

@@ -15,6 +15,8 @@ test("redis URLs: host, port, db, credentials; defaults 6379 and db 0", () => {
   assert.equal(full.tls, true);
   assert.equal(full.password, "s3cret");
   assert.ok(!full.display.includes("s3cret"), "the password stays out of messages");
+  assert.equal(full.display, "rediss://user:****@redis.example.com/0", "masked, so a printed command shows that one is needed");
+  assert.equal(parseRedisUrl("redis://:pw@h:1/3").display, "redis://:****@h:1/3");
 });
 
 test("bad redis URLs are refused, naming the problem", () => {
@@ -84,4 +86,13 @@ test("the hint after a failed check names its cause: a missing or wrong password
     server.close();
   }
   await refusedWith("redis://no-such-host.invalid:6379", /The host name "no-such-host\.invalid" does not resolve/, "3 tries");
+  // Something that answers, but not in Redis' protocol (an HTTP server).
+  const http = createServer((socket) => socket.on("data", () => socket.write("<html>not redis</html>\r\n")));
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (http.address() as { port: number }).port;
+    await refusedWith(`redis://127.0.0.1:${port}`, /Something that is not Redis answers at 127\.0\.0\.1:\d+/, "3 tries");
+  } finally {
+    http.close();
+  }
 });
