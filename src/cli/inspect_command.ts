@@ -23,8 +23,8 @@ export function inspectCommand(): Command {
         s.config === null
           ? "config: none recorded (relearn update from this state needs --config)"
           : `config: updater ${String(s.config["updater"])}, recorded (relearn update continues with it when given no --config)`,
-        ...(s.exemplars ? [formatExemplars(s.exemplars)] : []),
-        ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered, ${s.memory.policy}), classes ${formatHistogram(s.memory.classHistogram)}`] : []),
+        ...(s.exemplars ? [formatExemplars(s.exemplars, s.dataSettings?.classNames)] : []),
+        ...(s.memory ? [`memory: ${s.memory.length}/${s.memory.capacity} items (${s.memory.seen} offered, ${s.memory.policy}), classes ${formatHistogram(s.memory.classHistogram, s.dataSettings?.classNames)}`] : []),
         ...(s.validationSets.length === 0
           ? ["validation sets: none"]
           : [

@@ -21,8 +21,9 @@ export function jobCommand(): Command {
       `
 Examples:
   relearn update --config relearn.json --data chunk2.csv --input-state state/v1 --output-state state/v2 --queue redis://127.0.0.1:6379
-  relearn job 'lineage:...:2' --queue redis://127.0.0.1:6379          # waiting, active, failed (why), or the summary
-  relearn job 'lineage:...:2' --queue redis://127.0.0.1:6379 --wait`,
+  relearn job lineage-8b3ee4b3895083bfffaa-2 --queue redis://127.0.0.1:6379          # the id update --queue printed
+  relearn job lineage-8b3ee4b3895083bfffaa-2 --queue redis://127.0.0.1:6379 --wait
+A benchmark cell's or tuning trial's id (from a worker's log) shows its state and, once done, its value as JSON.`,
     )
     .action(async (id: string, flags: { queue: string; wait?: boolean; json?: boolean }) => {
       // Loaded here: the other commands need neither BullMQ nor ioredis.
@@ -58,7 +59,9 @@ Examples:
         }
         const result = status.result as { recovered?: unknown } | null;
         if (typeof result !== "object" || result === null || !("recovered" in result)) {
-          printJson(result); // not an update job (a benchmark cell, a tuning trial): its value as it is
+          // Not an update job (a benchmark cell, a tuning trial): its state, then its value as it is.
+          process.stdout.write(`job ${id}: completed; its value:\n`);
+          printJson(result);
           return;
         }
         process.stdout.write(

@@ -144,6 +144,7 @@ Examples:
   (to enqueue an update for a worker instead, with --queue, see relearn worker --help)`,
     )
     .action(async (flags) => {
+      if (flags.valLabels !== undefined && flags.val === undefined) throw new OptionsError("--val-labels is the labels file of --val: give --val too (the IDX images)");
       // Without --config: the config the input state records (src/workflow/state_config.ts has the rules).
       const config = flags.config === undefined ? undefined : await readConfig(flags.config);
       const options: Record<string, unknown> = {};

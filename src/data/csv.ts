@@ -459,6 +459,15 @@ export function parsePredictionCsvWithInfo(
   options: CsvRowOptions & Pick<CsvOptions, "labelColumn" | "labelColumnFallback"> & { inputs: number },
 ): { samples: UnlabelledSamples; info: CsvInfo } {
   const table = readTable(text, options);
+  // A header with the training file's label column by name and other columns besides: that column is dropped unread
+  // too, and the rest must be the features (featureColumnsOf names any other column, not the label, tester G F3).
+  const trainingLabel = options.labelColumnFallback?.name;
+  const namedLabel = table.names !== undefined && trainingLabel !== undefined && options.featureNames !== undefined ? table.names.indexOf(trainingLabel) : -1;
+  if (namedLabel >= 0 && table.columns !== options.inputs + 1) {
+    const columns = featureColumnsOf(table, namedLabel);
+    const { features } = readTableValues(table, namedLabel, columns);
+    return { samples: { features, featureShape: [columns.columns.length], length: table.dataRows.length }, info: csvInfo(table, namedLabel, columns) };
+  }
   if (table.columns !== options.inputs + 1 || table.names?.[0] === "") return unlabelledTable(table);
   const { index: labelIndex } = labelColumnOf(table, options, false);
   const columns = featureColumnsOf(table, labelIndex);

@@ -127,8 +127,11 @@ export async function runTuning(request: TuneRequest): Promise<TuneResult> {
   );
   const best = bestOf(finished.map((f) => f.result), score);
   if (best === undefined) {
-    const reasons = [...new Set(outcomes.map((o) => o.error ?? "unknown"))].slice(0, 3).join("; ");
-    throw new AllTrialsFailedError(`every one of the ${outcomes.length} trials failed (${reasons}); narrow the search space (e.g. smaller learning rates)`, outcomes);
+    // One error in full (each trial's is in the trials table): the same advice repeated per trial made one huge line.
+    const first = outcomes.find((o) => o.error !== undefined);
+    const others = new Set(outcomes.map((o) => o.error ?? "unknown")).size - 1;
+    const reason = first === undefined ? "no error recorded" : `trial ${first.trialId}: ${first.error}${others > 0 ? `; ${others} other error(s)` : ""}`;
+    throw new AllTrialsFailedError(`every one of the ${outcomes.length} trials failed (${reason}); narrow the search space (e.g. smaller learning rates)`, outcomes);
   }
   return { settings, space, spaceSource: source, mode, outcomes, best };
 }

@@ -50,6 +50,10 @@ test("CLI session with string labels: init, update, update, predict and evaluate
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /data: .*chunk1\.csv, 45 items \(CSV, header row: yes \(auto: line 1 has names\), label column 8 \("species"\)\), classes bird:15 cat:15 dog:15\n/);
     assert.match(run.stdout, /memory: 45\/500 items \(45 offered\), classes bird:15 cat:15 dog:15\n/);
+    // inspect names the memory's classes as update does (tester G, F7).
+    run = relearn(["inspect", join(dir, "v1")]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /memory: 45\/500 items \(45 offered, reservoir\), classes bird:15 cat:15 dog:15\n/);
     const manifest = JSON.parse(await readFile(join(dir, "v1", "manifest.json"), "utf8")) as { data: { data: { classNames?: string[] } } };
     assert.deepEqual(manifest.data.data.classNames, SORTED);
 

@@ -23,6 +23,9 @@ test("IDX images without labels: --data asks for --labels, --val for --val-label
       ["update --val", ["update", "--config", config, "--data", csv, "--val", images, "--output-state", join(dir, "b")], "--val-labels"],
       ["tune --val", ["tune", "--config", config, "--data", csv, "--val", images, "--trials", "1", "--out", join(dir, "t")], "--val-labels"],
     ];
+    const orphan = relearn(["update", "--config", config, "--data", csv, "--val-labels", images, "--output-state", join(dir, "c")]);
+    assert.equal(orphan.status, 1);
+    assert.match(orphan.stderr, /--val-labels is the labels file of --val: give --val too/);
     for (const [name, args, flag] of cases) {
       const run = relearn(args);
       assert.notEqual(run.status, 0, name);

@@ -90,7 +90,8 @@ test("relearn tune whose every trial diverges exits 1 and still writes trials.cs
     const out = join(dir, "tuning");
     const tune = relearn(["tune", "--config", config, "--data", join(dir, "huge.csv"), "--val", join(dir, "test.csv"), "--scheduler", "grid", "--out", out]);
     assert.equal(tune.status, 1, tune.stderr);
-    assert.match(tune.stderr, new RegExp(`every one of the 2 trials failed \\(training diverged.*; each trial's setting and error: ${join(out, "trials.csv")}`));
+    assert.match(tune.stderr, new RegExp(`every one of the 2 trials failed \\(trial 0: training diverged[^\\n]*; each trial's setting and error: ${join(out, "trials.csv")}`));
+    assert.equal(tune.stderr.match(/Likely fixes/g)?.length, 1, "one trial's error in full, not each one's");
     const rows = parseTrialsCsv(await readFile(join(out, "trials.csv"), "utf8"), "trials.csv");
     assert.deepEqual(rows.map((r) => [r["status"], r["chosen"], r["param:optimizer.learningRate"]]), [["failed", "0", "1000000000"], ["failed", "0", "10000000000"]]);
     for (const row of rows) assert.match(row["error"]!, /training diverged/);

@@ -145,9 +145,10 @@ test("a header with other, missing or extra feature names is a DataError naming 
       await assert.rejects(updateFromConfig({ config, data: { path: join(dir, "train.csv") }, val: { path: join(dir, name) }, outputState: join(dir, "out") }), named, name);
       assert.equal(existsSync(join(dir, "out")), false, "nothing written");
     }
-    // To predict on, a file without labels whose header has the label's name in place of a feature's.
+    // To predict on, a file without labels whose header has the label's name in place of a feature's: the label
+    // column is dropped by its name, and the feature it replaced is missing.
     await writeFile(join(dir, "swapped.csv"), table(testData, ["label", ...FEATURES.slice(1)]));
-    await assert.rejects(predictState({ state: v1, data: { path: join(dir, "swapped.csv") } }), /missing "f0"; not in the training file "label"/);
+    await assert.rejects(predictState({ state: v1, data: { path: join(dir, "swapped.csv") } }), /\(every column but the label's, column 1 \("label"\)\) are not the training file's: missing "f0"\./);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -286,6 +287,14 @@ test("a header without the training file's label column name: labelled reading (
     const named = await evaluateState({ state: v1, data: { path: join(dir, "test-id.csv") }, format: { labelColumn: "id" } });
     const expected = await evaluateState({ state: v1, data: { path: join(dir, "test.csv") } });
     assert.deepEqual([named.accuracy, named.confusionMatrix], [expected.accuracy, expected.confusionMatrix]);
+    // With the label column and an id column, predict drops the label by name and names only the id (tester G, F3).
+    await writeFile(join(dir, "test-label-id.csv"), table(testData, [...NAMES, "f0"], { rename: {} }).replace(/^(.*)\n/, (line) => line.replace(/,f0\n$/, ",id\n")));
+    await assert.rejects(predictState({ state: v1, data: { path: join(dir, "test-label-id.csv") } }), (error: unknown) => {
+      assert.ok(error instanceof DataError, String(error));
+      assert.match(error.message, /not in the training file "id"/);
+      assert.doesNotMatch(error.message, /not in the training file [^.]*"label"/);
+      return true;
+    });
     // Predict reads the features by name and drops the other column unread.
     const predicted = await predictState({ state: v1, data: { path: join(dir, "test-id.csv") } });
     assert.deepEqual(predicted.classes, (await predictState({ state: v1, data: { path: join(dir, "test.csv") } })).classes);
