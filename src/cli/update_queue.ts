@@ -70,9 +70,14 @@ export async function enqueueUpdateFromCli(
     }
     // Ctrl-C stops the waiting, not the update: the job goes on on a worker and writes its output state.
     const result = await stopWaitingOnSignals(
-      (signal) =>
-        `relearn update: ${signal}: stopped waiting; job ${job.jobId} stays queued (or running) for the workers and will write ${resolve(flags.outputState)} ` +
-        `(nothing here was interrupted; relearn inspect ${flags.outputState} shows the state once it is written)`,
+      (signal) => {
+        // A script reading --json learns the job id even when the waiting is cut short (tester G, F20).
+        if (flags.json) printJson({ ...job, result: null, stoppedWaiting: signal });
+        return (
+          `relearn update: ${signal}: stopped waiting; job ${job.jobId} stays queued (or running) for the workers and will write ${resolve(flags.outputState)} ` +
+          `(nothing here was interrupted; relearn inspect ${flags.outputState} shows the state once it is written; relearn job ${job.jobId} --queue ${target.display} later)`
+        );
+      },
       () => producer.waitFor(job.jobId),
     );
     if (flags.json) printJson({ ...job, result });

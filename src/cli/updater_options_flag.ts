@@ -27,7 +27,7 @@ export function updaterOptionsFlag(value: string): UpdaterOptionsFlag {
 
 /**
  * `fromFlags` (options other flags set, per updater) with `given` merged over them, option by option; a variant
- * (`er@lr-high`, see benchmark/updater_variant.ts) starts from its base updater's options from flags. Every updater
+ * (`er@lr-high`, see benchmark/updater_variant.ts) starts from its base updater's merged options. Every updater
  * named in `given` must be one of `updaters` (a typo would otherwise be ignored silently): else an OptionsError.
  */
 export function mergeUpdaterOptions(
@@ -36,10 +36,6 @@ export function mergeUpdaterOptions(
   given: UpdaterOptionsFlag | undefined,
 ): Record<string, Record<string, unknown>> {
   const merged: Record<string, Record<string, unknown>> = { ...fromFlags };
-  for (const name of updaters) {
-    const base = fromFlags[variantBase(name)];
-    if (name !== variantBase(name) && base !== undefined) merged[name] = { ...base };
-  }
   for (const [name, options] of Object.entries(given ?? {})) {
     if (!updaters.includes(name)) throw new OptionsError(`--updater-options names "${name}", which is not in --updaters (${updaters.join(", ")})`);
     // The grid's memory axis names each row's memory: one set here would run another one under that name.
@@ -47,6 +43,12 @@ export function mergeUpdaterOptions(
       throw new OptionsError(`--updater-options: "${name}" sets memorySize, which --memory-sizes sets (each size its own rows, named by it): give it there`);
     }
     merged[name] = { ...merged[name], ...options };
+  }
+  // A variant is its base with its own options over the base's (flags' and --updater-options'), so it differs from
+  // the base's rows in the settings it names only (tester G, F21).
+  for (const name of updaters) {
+    const base = variantBase(name);
+    if (name !== base && merged[base] !== undefined) merged[name] = { ...merged[base], ...given?.[name] };
   }
   return merged;
 }

@@ -112,8 +112,10 @@ test("update --queue --wait: Ctrl-C stops only the waiting and says so, naming t
   const dir = folders.track(await workflowFolder(10));
   // No worker on this Redis db: the job waits in the queue, so the signal surely comes while the command waits.
   const url = `${redis.url.replace(/\/\d*$/, "")}/3`;
-  const child = spawn(process.execPath, [...CLI, "update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "w"), "--queue", url, "--wait"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...CLI, "update", "--config", join(dir, "relearn.json"), "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "w"), "--queue", url, "--wait", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
     if (/queued job /.test(stderr) && child.signalCode === null && !child.killed) setTimeout(() => child.kill("SIGINT"), 500);
@@ -122,6 +124,8 @@ test("update --queue --wait: Ctrl-C stops only the waiting and says so, naming t
   assert.equal(status, 130, stderr);
   const jobId = /queued job (\S+)/.exec(stderr)![1]!;
   assert.match(stderr, new RegExp(`SIGINT: stopped waiting; job ${jobId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} stays queued \\(or running\\) for the workers and will write ${join(dir, "w")}`));
+  // With --json, stdout still says which job it was (tester G, F20).
+  assert.deepEqual((({ jobId: id, result, stoppedWaiting }) => ({ id, result, stoppedWaiting }))(JSON.parse(stdout) as { jobId: string; result: unknown; stoppedWaiting: string }), { id: jobId, result: null, stoppedWaiting: "SIGINT" });
   // No worker is connected to this db: the command said so before waiting (F-V).
   assert.match(stderr, /note: no relearn worker is connected to this Redis yet: the job waits in the queue until one starts \(relearn worker --redis /);
   const queue = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(url)) });

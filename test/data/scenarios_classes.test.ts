@@ -205,6 +205,10 @@ test("makeScenario builds every named scenario and rejects unknown names", () =>
   );
   assert.deepEqual(makeScenario("permuted", { ...data, trainPerTask: 5, testPerTask: 3 }).map((u) => [u.train.length, u.test.length]),
     [[5, 3], [5, 3]]);
+  // A per-task count where the scenario takes whole classes is an error, never ignored (tester G, F19).
+  for (const name of ["class-incremental", "task-incremental", "iid"]) {
+    assert.throws(() => makeScenario(name, { ...data, trainPerTask: 5 }), isError(OptionsError, new RegExp(`trainPerTask apply to the permuted and rotated scenarios only; ${name} (takes|splits) every item`)));
+  }
   assert.throws(() => makeScenario("split", data),
     isError(OptionsError, /unknown scenario "split"; known: class-incremental, task-incremental, permuted, rotated, iid/));
 });

@@ -47,6 +47,7 @@ export function makeScenario(name: string, options: MakeScenarioOptions): Scenar
   switch (name) {
     case "class-incremental":
     case "task-incremental": {
+      refusePerTask(name, perTask, "takes every item of each task's classes");
       const split = { train, test, tasks, seed, ...(options.classOrder !== undefined && { classOrder: options.classOrder }) };
       return name === "class-incremental" ? classIncremental(split) : taskIncremental(split);
     }
@@ -59,6 +60,15 @@ export function makeScenario(name: string, options: MakeScenarioOptions): Scenar
         ...(options.imageShape !== undefined && { imageShape: options.imageShape }),
       });
     case "iid":
+      refusePerTask(name, perTask, "splits every item into the chunks");
       return iidChunks({ train, test, chunks: tasks, seed });
+  }
+}
+
+/** A per-task count given to a scenario that does not sample per task: an error, as it would be ignored silently (tester G, F19). */
+function refusePerTask(name: string, perTask: object, what: string): void {
+  const given = Object.keys(perTask);
+  if (given.length > 0) {
+    throw new OptionsError(`${given.join(" and ")} apply to the permuted and rotated scenarios only; ${name} ${what} (subsample the data files instead)`);
   }
 }
