@@ -484,7 +484,7 @@ function defaultLabelColumnNote(table: Table, labelIndex: number, how: LabelColu
       : how === "training"
         ? `${column}, the training file's label column (the file has no header)`
         : `the last column, ${column}, as ${table.names ? "the header has no column named \"label\"" : "the file has no header"}`;
-  return `the labels were read from ${why}: if the labels are in another column, set "data.labelColumn" in the config (its name or 0-based index)`;
+  return `the labels were read from ${why}: if the labels are in another column, pass --label-column (its name or 0-based index) or set "data.labelColumn" in the config`;
 }
 
 const NAMES_HINT =
@@ -600,20 +600,20 @@ function resolveLabelColumn(
 ): number {
   if (typeof labelColumn === "number") {
     if (!Number.isInteger(labelColumn) || labelColumn < 0 || labelColumn >= columns) {
-      throw new DataError(`${where}: labelColumn ${labelColumn} (the config's "data.labelColumn") is not a column index in [0, ${columns})`);
+      throw new DataError(`${where}: labelColumn ${labelColumn} (--label-column, or the config's "data.labelColumn") is not a 0-based column index in [0, ${columns})`);
     }
     return labelColumn;
   }
   if (typeof labelColumn === "string") {
     if (names === undefined) {
       throw new DataError(
-        `${where}: labelColumn "${labelColumn}" (the config's "data.labelColumn") is a name but the file has no header row; set a 0-based column index instead`,
+        `${where}: labelColumn "${labelColumn}" (--label-column, or the config's "data.labelColumn") is a name but the file has no header row; give a 0-based column index instead`,
       );
     }
     const index = names.indexOf(labelColumn);
     if (index < 0) {
       throw new DataError(
-        `${where}: unknown label column "${labelColumn}" (the label column setting, the config's "data.labelColumn"); the header has: ${names.join(", ")}`,
+        `${where}: unknown label column "${labelColumn}" (--label-column, or the config's "data.labelColumn"); the header has: ${names.join(", ")}`,
       );
     }
     return index;

@@ -21,7 +21,7 @@ test("a name label without class names: the error says how to map names (not jus
       'a.csv: line 2, column 3 ("label"): label "dog" is not a number and no class names are set: list the class names in the ' +
       `config's "data.classNames" (e.g. ["cat", "dog"]: the first is class 0), or start a new state from this file: its first ` +
       'update maps the names it finds, sorted, to classes 0, 1, ...; the labels were read from the column named "label": ' +
-      'if the labels are in another column, set "data.labelColumn" in the config (its name or 0-based index)',
+      'if the labels are in another column, pass --label-column (its name or 0-based index) or set "data.labelColumn" in the config',
   });
 });
 
@@ -87,10 +87,10 @@ test("the default label column is named in label errors, with the data.labelColu
   assert.throws(() => parseCsv("species,petal\n0,0.25\n", { source: "iris.csv" }), {
     message:
       'iris.csv: line 2, column 2 ("petal"): label 0.25 is not a non-negative integer; the labels were read from the last column, ' +
-      'column 2 ("petal"), as the header has no column named "label": if the labels are in another column, set "data.labelColumn" ' +
-      "in the config (its name or 0-based index)",
+      'column 2 ("petal"), as the header has no column named "label": if the labels are in another column, pass --label-column ' +
+      '(its name or 0-based index) or set "data.labelColumn" in the config',
   });
-  assert.throws(() => parseCsv("1,0.25\n", { header: false, source: "iris.csv" }), /read from the last column, column 2, as the file has no header: if the labels are in another column, set "data\.labelColumn"/);
+  assert.throws(() => parseCsv("1,0.25\n", { header: false, source: "iris.csv" }), /read from the last column, column 2, as the file has no header: if the labels are in another column, pass --label-column \(its name or 0-based index\) or set "data\.labelColumn"/);
   assert.throws(() => parseCsv("petal,species\n0.25,x\n", { labelColumn: 0, source: "iris.csv" }), (error: Error) => !error.message.includes("data.labelColumn"));
 });
 

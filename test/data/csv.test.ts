@@ -63,12 +63,12 @@ test("every CSV error names the source and the line", () => {
     ["a,b,label\n1,2,0\n1,NaN,0\n", {}, 'data.csv: line 3, column 2 ("b"): non-finite value "NaN"'],
     ["1,2,0\n-Infinity,2,0\n", {}, 'data.csv: line 2, column 1: non-finite value "-Infinity"'],
     ["1,1e39,0\n", {}, "data.csv: line 1, column 2: 1e39 is too large for float32"],
-    ["a,label\n1,0\n1,1.5\n", {}, 'data.csv: line 3, column 2 ("label"): label 1.5 is not a non-negative integer; the labels were read from the column named "label": if the labels are in another column, set "data.labelColumn" in the config (its name or 0-based index)'],
-    ["a,label\n1,-1\n", {}, 'data.csv: line 2, column 2 ("label"): label -1 is not a non-negative integer; the labels were read from the column named "label": if the labels are in another column, set "data.labelColumn" in the config (its name or 0-based index)'],
-    ["a,label\n1,0\n1,3\n", { numClasses: 3 }, 'data.csv: line 3, column 2 ("label"): label 3 is out of range [0, 3); the labels were read from the column named "label": if the labels are in another column, set "data.labelColumn" in the config (its name or 0-based index)'],
-    ["a,label\n1,0\n", { labelColumn: "target" }, `data.csv: line 1: unknown label column "target" (the label column setting, the config's "data.labelColumn"); the header has: a, label`],
-    ["1,0\n", { labelColumn: "target" }, `data.csv: line 1: labelColumn "target" (the config's "data.labelColumn") is a name but the file has no header row; set a 0-based column index instead`],
-    ["1,0\n", { labelColumn: 2 }, `data.csv: line 1: labelColumn 2 (the config's "data.labelColumn") is not a column index in [0, 2)`],
+    ["a,label\n1,0\n1,1.5\n", {}, 'data.csv: line 3, column 2 ("label"): label 1.5 is not a non-negative integer; the labels were read from the column named "label": if the labels are in another column, pass --label-column (its name or 0-based index) or set "data.labelColumn" in the config'],
+    ["a,label\n1,-1\n", {}, 'data.csv: line 2, column 2 ("label"): label -1 is not a non-negative integer; the labels were read from the column named "label": if the labels are in another column, pass --label-column (its name or 0-based index) or set "data.labelColumn" in the config'],
+    ["a,label\n1,0\n1,3\n", { numClasses: 3 }, 'data.csv: line 3, column 2 ("label"): label 3 is out of range [0, 3); the labels were read from the column named "label": if the labels are in another column, pass --label-column (its name or 0-based index) or set "data.labelColumn" in the config'],
+    ["a,label\n1,0\n", { labelColumn: "target" }, `data.csv: line 1: unknown label column "target" (--label-column, or the config's "data.labelColumn"); the header has: a, label`],
+    ["1,0\n", { labelColumn: "target" }, `data.csv: line 1: labelColumn "target" (--label-column, or the config's "data.labelColumn") is a name but the file has no header row; give a 0-based column index instead`],
+    ["1,0\n", { labelColumn: 2 }, `data.csv: line 1: labelColumn 2 (--label-column, or the config's "data.labelColumn") is not a 0-based column index in [0, 2)`],
   ];
   for (const [text, options, message] of cases) {
     assert.throws(() => parseCsv(text, { ...options, source: "data.csv" }), { name: "DataError", message }, JSON.stringify(text));
