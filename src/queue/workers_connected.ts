@@ -1,0 +1,13 @@
+/**
+ * How many relearn workers serve a queue in one Redis database. BullMQ's `getWorkersCount` lists the workers of a
+ * queue name on the whole server (its CLIENT LIST matches connection names, which do not carry the database), so a
+ * worker on db 0 would count for a job queued on db 5, which it never takes: the "no worker is connected" note
+ * would then stay silent in exactly the case it is for (tester G, F14). CLIENT LIST gives each connection's db.
+ */
+import type { Queue } from "bullmq";
+
+export async function workersServing(queue: Queue, db: number): Promise<number> {
+  const workers = await queue.getWorkers();
+  // An entry without a db (a server that hides CLIENT LIST, e.g. GCP's) is counted: the note must not cry wolf.
+  return workers.filter((worker) => worker["db"] === undefined || worker["db"] === String(db)).length;
+}
