@@ -29,6 +29,7 @@ export async function runQueuedBenchmarkCli(target: RedisTarget, spec: Benchmark
         connection: redisOptions(target),
         onProgress: progress.update,
         onNote: (note) => process.stderr.write(`note: ${note}\n`),
+        display: target.display,
       }),
     );
   } finally {

@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { QueueError } from "../queue/errors.js";
+import { noWorkerNote } from "../queue/workers_connected.js";
 import { formatUpdateSummary } from "./update_command.js";
 import { printJson } from "./output.js";
 import { stopWaitingOnSignals } from "./interrupt.js";
@@ -39,7 +40,7 @@ A benchmark cell's or tuning trial's id (from a worker's log) shows its state an
         }
         if (flags.wait === true && status.state !== "completed" && status.state !== "failed") {
           if ((await producer.workerCount()) === 0) {
-            process.stderr.write(`note: no relearn worker is connected to this Redis yet: the job waits in the queue until one starts (relearn worker --redis ${target.display})\n`);
+            process.stderr.write(`note: ${noWorkerNote("the job waits", target.display)}\n`);
           }
           const result = await stopWaitingOnSignals(
             (signal) => `relearn job: ${signal}: stopped waiting; job ${id} stays queued (or running) for the workers`,

@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { OptionsError } from "../errors.js";
 import { checkRedisReachable, parseRedisUrl } from "../queue/connection.js";
 import { UpdateProducer } from "../queue/enqueue.js";
+import { noWorkerNote } from "../queue/workers_connected.js";
 import type { UpdateSummary } from "../workflow/update.js";
 import type { RelearnConfig } from "../workflow/config.js";
 import type { ConfigOverrides } from "../workflow/state_config.js";
@@ -66,7 +67,7 @@ export async function enqueueUpdateFromCli(
       return {};
     }
     if ((await producer.workerCount()) === 0) {
-      process.stderr.write(`note: no relearn worker is connected to this Redis yet: the job waits in the queue until one starts (relearn worker --redis ${target.display})\n`);
+      process.stderr.write(`note: ${noWorkerNote("the job waits", target.display)}\n`);
     }
     // Ctrl-C stops the waiting, not the update: the job goes on on a worker and writes its output state.
     const result = await stopWaitingOnSignals(

@@ -21,7 +21,7 @@ import { dataFingerprint } from "./data_fingerprint.js";
 import { benchmarkCellData, benchmarkCellId, decodeCellResult, describeCell, type BenchmarkCellData } from "./benchmark_cell.js";
 import { QueueError } from "./errors.js";
 import { JOB_NAMES, QUEUE_NAME } from "./names.js";
-import { workersServing } from "./workers_connected.js";
+import { noWorkerNote, workersServing } from "./workers_connected.js";
 
 /** The queue of grid parents. No worker takes jobs from it: a parent only waits for its children. */
 export const GRID_QUEUE_NAME = "relearn-grids";
@@ -49,6 +49,8 @@ export interface QueuedBenchmarkOptions {
   onProgress?: (progress: GridProgress) => void;
   /** A remark for the user (e.g. that no worker is connected yet). */
   onNote?: (note: string) => void;
+  /** The Redis URL as shown to the user (password masked), for the notes; "..." when not given. */
+  display?: string;
   /** How often the grid's counts are read, in ms (default 500). */
   pollMs?: number;
 }
@@ -86,7 +88,7 @@ export async function runQueuedBenchmark(spec: BenchmarkSpec, config: BenchmarkC
     const running = trackRunning(events, new Set(unique.map((c) => c.id)));
     for (const id of await clearLeftovers(gridQueue, cellQueue, gridId, unique)) running.add(id);
     if ((await workersServing(cellQueue, (connection as { db?: number }).db ?? 0)) === 0) {
-      options.onNote?.("no relearn worker is connected to this Redis yet: the cells wait in the queue until one starts (relearn worker --redis ...)");
+      options.onNote?.(noWorkerNote("the cells wait", options.display ?? "..."));
     }
     const node = await flows
       .add({

@@ -11,3 +11,11 @@ export async function workersServing(queue: Queue, db: number): Promise<number> 
   // An entry without a db (a server that hides CLIENT LIST, e.g. GCP's) is counted: the note must not cry wolf.
   return workers.filter((worker) => worker["db"] === undefined || worker["db"] === String(db)).length;
 }
+
+/**
+ * The note printed when `workersServing` is 0, so update, job and benchmark say it alike. `waiting` says what waits
+ * ("the job waits", "the cells wait"); `display` is the Redis URL as printed (password masked).
+ */
+export function noWorkerNote(waiting: string, display: string): string {
+  return `no relearn worker is connected to this Redis yet: ${waiting} in the queue until one starts (relearn worker --redis ${display})`;
+}

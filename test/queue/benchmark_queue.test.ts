@@ -191,6 +191,8 @@ test("a grid that overlaps an interrupted one waits for the shared cell and gets
   assert.equal(stopped.status, 130, stopped.stderr);
   assert.ok(first !== undefined);
   assert.match(stopped.stderr, /stopped waiting; the cells stay queued \(or running\) for the workers/);
+  // The workers of the tests above serve db 0 only: the note counts workers of this db, and names its URL.
+  assert.match(stopped.stderr, /note: no relearn worker is connected to this Redis yet: the cells wait in the queue until one starts \(relearn worker --redis redis:\/\/\S+\/1\)/);
 
   const overlapping = relearn([...tiny, "--seeds", "0,1", "--out", join(out, "overlapping")]);
   const worker = startWorkerProcess(url, { lockDurationMs: LOCK_MS });
