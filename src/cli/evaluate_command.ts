@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { evaluateState } from "../workflow/evaluate_state.js";
-import { predictState, predictionsToCsv, predictionsToJsonl } from "../workflow/predict_state.js";
+import { predictState, predictionsToCsv, predictionsToJsonl, unnamedPredictionsNote } from "../workflow/predict_state.js";
 import { readConfig } from "../workflow/config.js";
 import { fixed, printJson, stderrLogger } from "./output.js";
 import { checkOutputFile, writingOutput } from "./output_path.js";
@@ -83,6 +83,8 @@ export function predictCommand(): Command {
       const predictions = await predictState(await common(flags));
       // On stderr, so the row count and the header decision are visible without touching the output.
       process.stderr.write(`relearn predict: ${predictions.read.file}: ${predictions.read.rows} rows (${describeReading(predictions.read, { labelsRead: false })})\n`);
+      const unnamed = unnamedPredictionsNote(predictions, predictions.classNames);
+      if (unnamed !== undefined) process.stderr.write(`note: ${unnamed}\n`);
       const text = flags.json || flags.format === "jsonl" ? predictionsToJsonl(predictions, predictions.classNames) : predictionsToCsv(predictions, predictions.classNames);
       if (flags.out) {
         await writingOutput(flags.out, "--out", async () => {

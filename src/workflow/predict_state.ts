@@ -57,6 +57,26 @@ export function predictionsToCsv(predictions: Predictions, classNames?: readonly
   return [header, ...rows].join("\n") + "\n";
 }
 
+/**
+ * A note for stderr when some rows predict an output the state has no name for (a model made with more outputs
+ * than the data has named, e.g. `init --classes 3` on data naming 2): the `class` field is empty (CSV) or null
+ * (JSON) on those rows, which a reader of the output alone could take for a missing value (tester G, F16).
+ * Undefined when every prediction is named, or when the state has no names at all.
+ */
+export function unnamedPredictionsNote(predictions: Predictions, classNames?: readonly string[]): string | undefined {
+  if (classNames === undefined) return undefined;
+  const counts = new Map<number, number>();
+  for (const cls of predictions.classes) if (classNames[cls] === undefined) counts.set(cls, (counts.get(cls) ?? 0) + 1);
+  if (counts.size === 0) return undefined;
+  const rows = [...counts.values()].reduce((a, b) => a + b, 0);
+  const outputs = [...counts.keys()].sort((a, b) => a - b);
+  return (
+    `${rows} of ${predictions.classes.length} rows predict ${outputs.length === 1 ? "output" : "outputs"} ${outputs.join(", ")}, which ` +
+    `${outputs.length === 1 ? "has" : "have"} no class name (the state names ${classNames.length} of the model's ${predictions.numClasses} outputs): ` +
+    `their class field is empty. An output no labelled data has named was never trained towards; name it in "data.classNames" of the config if it has a meaning`
+  );
+}
+
 /** Predictions as JSON lines: {"index", "prediction", "probabilities"}, and "class" (the name, null when unnamed) with `classNames`. */
 export function predictionsToJsonl(predictions: Predictions, classNames?: readonly string[]): string {
   const c = predictions.numClasses;

@@ -11,7 +11,7 @@ import { parseConfig } from "../../src/workflow/config.js";
 import { updateFromConfig } from "../../src/workflow/update.js";
 import { evaluateState } from "../../src/workflow/evaluate_state.js";
 import { inspectState } from "../../src/workflow/inspect_state.js";
-import { predictState, predictionsToCsv } from "../../src/workflow/predict_state.js";
+import { predictState, predictionsToCsv, predictionsToJsonl, unnamedPredictionsNote } from "../../src/workflow/predict_state.js";
 import { useBackend } from "../helpers/backend.js";
 import { DIMS, workflowConfig } from "../helpers/workflow_files.js";
 
@@ -124,4 +124,19 @@ test("a model with an unnamed output (3 outputs, data named 2): a new name is re
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("predictions on outputs with no name: the class field is empty (CSV) or null (JSON), and a note counts the rows and names the outputs", () => {
+  const predictions = { classes: Int32Array.from([0, 2, 3, 2, 1]), probabilities: new Float32Array(5 * 4).fill(0.25), numClasses: 4 };
+  const names = ["cat", "dog"];
+  const csvRows = predictionsToCsv(predictions, names).trim().split("\n").slice(1).map((row) => row.split(",")[2]);
+  assert.deepEqual(csvRows, ["cat", "", "", "", "dog"]);
+  const jsonClasses = predictionsToJsonl(predictions, names).trim().split("\n").map((line) => (JSON.parse(line) as { class: string | null }).class);
+  assert.deepEqual(jsonClasses, ["cat", null, null, null, "dog"]);
+  const note = unnamedPredictionsNote(predictions, names);
+  assert.match(note ?? "", /^3 of 5 rows predict outputs 2, 3, which have no class name \(the state names 2 of the model's 4 outputs\): their class field is empty/);
+  assert.match(unnamedPredictionsNote({ ...predictions, classes: Int32Array.from([2, 0]) }, names) ?? "", /^1 of 2 rows predict output 2, which has no class name/);
+  // Every prediction named, or a state without names (no class column at all): no note.
+  assert.equal(unnamedPredictionsNote({ ...predictions, classes: Int32Array.from([0, 1, 1]) }, names), undefined);
+  assert.equal(unnamedPredictionsNote(predictions, undefined), undefined);
 });
