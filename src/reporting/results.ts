@@ -60,9 +60,14 @@ export function describeRun(run: RunResult, index: number): string {
   return `run ${index} (updater "${run.updater}", ${memory}, seed ${run.seed})`;
 }
 
-/** Text made safe for a file name: anything but letters, digits, ".", "_" and "-" becomes "_". */
+/**
+ * Text made safe for a file name: anything but letters, digits and `. _ - + = @` becomes "_". Those six are valid in
+ * file names on Linux, macOS and Windows and need no quoting in a shell, and they are all an updater name
+ * (`der++`) or a benchmark variant (`er@lr=0.01`) may hold, so distinct updaters keep distinct file names
+ * (mapping `+` and `=` to "_" made `er@a=b` and `er@a+b` collide; tester G, F18).
+ */
 export function fileSlug(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]/g, "_");
+  return text.replace(/[^A-Za-z0-9._+=@-]/g, "_");
 }
 
 /**

@@ -120,7 +120,7 @@ test("benchmark variants <updater>@<label>: each runs its base with its own --up
     // pod-er's variant got pod-er's flags (--pod-layers is required by pod-er) and its own alpha.
     assert.deepEqual(groups.map((g) => g.label), ["fine-tuning", "fine-tuning@lr-high", "pod-er@alpha=0.5 (m=40)"]);
     assert.notEqual(groups[1]!.finalAverageAccuracy.mean, groups[0]!.finalAverageAccuracy.mean, "the variant's learning rate changed the training");
-    assert.ok((await readdir(join(out, "grid"))).includes("accuracy-fine-tuning_lr-high-mnone-s0.csv"));
+    assert.ok((await readdir(join(out, "grid"))).includes("accuracy-fine-tuning@lr-high-mnone-s0.csv"));
     // The results folder says what each variant ran with, and the grid's optimizer.
     const saved = JSON.parse(await readFile(join(out, "grid", "summary.json"), "utf8")) as { summary: { optimizer: unknown }; runs: { updater: string; updaterOptions?: unknown }[] };
     assert.deepEqual(saved.summary.optimizer, { name: "adam", learningRate: 0.001 });

@@ -4,7 +4,10 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { accuracyCsv, appendJsonl, writeResultsFolder } from "../../src/reporting/files.js";
+import { accuracyCsv, accuracyCsvNames, appendJsonl, writeResultsFolder } from "../../src/reporting/files.js";
+import { fileSlug } from "../../src/reporting/results.js";
+import { checkUpdaterNames } from "../../src/benchmark/updater_variant.js";
+import { UPDATER_NAMES } from "../../src/updaters/registry.js";
 import type { MetricsLine, WrittenResults } from "../../src/reporting/files.js";
 import { fakeResults } from "./fake_results.js";
 
@@ -174,4 +177,22 @@ test("writing over an earlier results folder removes that run's files this one d
   assert.deepEqual((await readdir(folder)).sort(), ["accuracy-fine-tuning-mnone-s7.csv", "metrics.jsonl", "notes.txt", "report.html", "summary.json"]);
   const fresh = await writeResultsFolder(join(dir, "fresh"), one, { charts: false });
   assert.deepEqual(fresh.removed, []);
+});
+
+test("every name --updaters accepts (updater, or variant <updater>@<label>) is its own file slug, so distinct runs get distinct, unsuffixed file names", () => {
+  const labelChar = fc.constantFrom(..."abcXYZ019._=+-");
+  fc.assert(
+    fc.property(fc.constantFrom(...UPDATER_NAMES), fc.array(labelChar, { minLength: 1, maxLength: 8 }), (updater, label) => {
+      const name = `${updater}@${label.join("")}`;
+      checkUpdaterNames([updater, name], () => true); // accepted by the grid
+      assert.equal(fileSlug(updater), updater);
+      assert.equal(fileSlug(name), name);
+    }),
+  );
+  // Tester G's F18: these two used to share the slug er_a_b, the second file suffixed -2.
+  const run = fakeResults().runs[0]!;
+  const names = accuracyCsvNames([{ ...run, updater: "er@a=b" }, { ...run, updater: "er@a+b" }, { ...run, updater: "der++" }]);
+  assert.deepEqual(names, ["accuracy-er@a=b-m100-s1.csv", "accuracy-er@a+b-m100-s1.csv", "accuracy-der++-m100-s1.csv"]);
+  // Characters outside the safe set still become "_" (a path separator never reaches a file name).
+  assert.equal(fileSlug("a/b\\c d"), "a_b_c_d");
 });
