@@ -83,6 +83,7 @@ function settingsSection(summary: BenchmarkSummary): string {
     ["epochs", String(summary.epochs)],
     ["batch size", String(summary.batchSize)],
     ["runs", `${runs} (${summary.groups.length} updater/memory settings)`],
+    ...(summary.optimizer === undefined ? [] : [["optimizer", JSON.stringify(summary.optimizer)] as [string, string]]),
   ];
   const body = rows.map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(value)}</td></tr>`);
   const model = JSON.stringify(summary.model, null, 2) ?? "(none)";
@@ -92,7 +93,17 @@ function settingsSection(summary: BenchmarkSummary): string {
     "<details><summary>model</summary>",
     `<pre>${escapeHtml(model)}</pre>`,
     "</details>",
+    updaterOptionsTable(summary),
   ].join("\n");
+}
+
+// A variant (er@lr-high) differs from its base only by these options, so the report shows them, open.
+function updaterOptionsTable(summary: BenchmarkSummary): string {
+  const seen = new Map<string, Record<string, unknown>>();
+  for (const group of summary.groups) if (group.updaterOptions !== undefined) seen.set(group.updater, group.updaterOptions);
+  if (seen.size === 0) return "";
+  const rows = [...seen].map(([updater, options]) => `<tr><th>${escapeHtml(updater)}</th><td><code>${escapeHtml(JSON.stringify(options))}</code></td></tr>`);
+  return ["<h3>Updater options</h3>", `<table>${rows.join("")}</table>`].join("\n");
 }
 
 function comparisonSection(summary: BenchmarkSummary): string {

@@ -54,6 +54,8 @@ export interface GroupSummary {
   accuracyMatrix: number[][];
   /** The name of each task in charts (see {@link taskNames}): "0", or "0: T-shirt/top, Trouser". */
   taskNames: string[];
+  /** The updater's own options in the grid (`--updater-options`, a variant's settings), as its first run records them. */
+  updaterOptions?: Record<string, unknown>;
 }
 
 /** The benchmark's settings and one summary per (updater, memory size), in order of first appearance. */
@@ -174,6 +176,8 @@ function summarizeGroup(
     group.finalForwardTransfer = final((s) => s.forwardTransfer);
     group.perUpdate.forwardTransfer = meanSeries(series.map((s) => s.forwardTransfer!));
   }
+  // One updater name has one entry in --updater-options, so every seed of a group ran with the same options.
+  if (first.updaterOptions !== undefined) group.updaterOptions = first.updaterOptions;
   const phases = commonPhases(members.map((m) => m.run));
   if (phases.length > 0) {
     group.phaseSeconds = Object.fromEntries(

@@ -129,6 +129,12 @@ test("benchmark variants <updater>@<label>: each runs its base with its own --up
       ["fine-tuning@lr-high", { optimizer: { name: "adam", learningRate: 0.01 } }],
       ["pod-er@alpha=0.5", { distillationType: "pixel", layers: ["dense_0_relu"], alpha: 0.5 }],
     ]);
+    // So does report.html: the grid's optimizer, and each variant's options (HTML-escaped JSON).
+    const html = await readFile(join(out, "grid", "report.html"), "utf8");
+    assert.match(html, /<th>optimizer<\/th><td>\{&quot;name&quot;:&quot;adam&quot;,&quot;learningRate&quot;:0\.001\}<\/td>/);
+    assert.match(html, /<th>fine-tuning@lr-high<\/th><td><code>\{&quot;optimizer&quot;:\{&quot;name&quot;:&quot;adam&quot;,&quot;learningRate&quot;:0\.01\}\}<\/code><\/td>/);
+    assert.match(html, /<th>pod-er@alpha=0\.5<\/th><td><code>\{&quot;distillationType&quot;:&quot;pixel&quot;/);
+    assert.doesNotMatch(html, /<th>fine-tuning<\/th><td><code>/, "the base without options has no row");
     // The variant is the base updater with those settings, bit for bit.
     const base = relearn([...common, "--updaters", "fine-tuning", "--lr", "0.01", "--out", join(out, "base")]);
     assert.equal(base.status, 0, base.stderr);
