@@ -5,6 +5,7 @@
  * predict and init, and one way to print how a file was read.
  */
 import { InvalidArgumentError, Option } from "commander";
+import { describeColumn } from "../data/csv.js";
 import type { DataReading } from "../workflow/data_files.js";
 
 const HEADER_HELP =
@@ -86,7 +87,7 @@ const FEATURE_NAMES_RULE = (header: boolean) =>
   header ? "auto: line 1 is whole numbers, the training file's column names" : "auto: line 1 is whole numbers, not the training file's column names: data";
 
 /**
- * "CSV, header row: yes (auto: line 1 has names), label column 8 ("label")", or "IDX". With `labelsRead` false (data
+ * "CSV, header row: yes (auto: line 1 has names), label column 9 ("label", index 8)", or "IDX". With `labelsRead` false (data
  * to predict on), the label column is said to be left unread.
  */
 export function describeReading(read: DataReading, { labelsRead = true } = {}): string {
@@ -98,7 +99,7 @@ export function describeReading(read: DataReading, { labelsRead = true } = {}): 
   const label =
     read.labelColumn === null
       ? ""
-      : `, label column ${read.labelColumn.index}${read.labelColumn.name === undefined ? "" : ` ("${read.labelColumn.name}")`}${labelsRead ? "" : " (not read)"}`;
+      : `, label ${describeColumn(read.labelColumn.index, read.labelColumn.name)}${labelsRead ? "" : " (not read)"}`;
   const warnings = (read.warnings ?? []).map((warning) => `; warning: ${warning}`).join("");
   // Commas go unsaid, as most files use them; any other separator is named, with how it was chosen.
   const separator =

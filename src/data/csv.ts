@@ -293,6 +293,15 @@ function csvInfo(table: Table, labelIndex: number | null, features: FeatureColum
   };
 }
 
+/**
+ * A column as the label column is described in summaries and messages: `column 5 ("target", index 4)`, or
+ * `column 5 (index 4)` without a header. Positions count from 1, as line numbers (and editors) do; the index is
+ * 0-based, as `--label-column` and "data.labelColumn" take it, so a user can pass what the message shows (tester G, F4).
+ */
+export function describeColumn(index: number, name?: string): string {
+  return `column ${index + 1} (${name === undefined ? "" : `${JSON.stringify(name)}, `}index ${index})`;
+}
+
 /** Where a field is, for errors: the file, line and column (with its header name). */
 function fieldWhere(table: Table, line: number, column: number): string {
   return `${table.source}: line ${line}, column ${column + 1}${table.names ? ` ("${table.names[column]}")` : ""}`;
@@ -366,7 +375,7 @@ function featureColumnsOf(table: Table, labelIndex: number | null): FeatureColum
     ...(extra.length > 0 ? [`not in the training file ${shownNames(extra)}`] : []),
     ...(twice.length > 0 ? [`named twice ${shownNames(twice)}`] : []),
   ];
-  const label = labelIndex === null ? "" : ` (every column but the label's, column ${labelIndex + 1} ("${header[labelIndex]}"))`;
+  const label = labelIndex === null ? "" : ` (every column but the label's, ${describeColumn(labelIndex, header[labelIndex])})`;
   throw new DataError(
     `${table.source}: line ${table.first.line}: the header's feature columns${label} are not the training file's: ${problems.join("; ")}. ` +
       `The model takes the columns ${shownNames(expected)} (their order in the file may differ): rename or select the columns to match`,
@@ -424,7 +433,7 @@ function labelColumnOf(table: Table, options: CsvOptions, labelsRead = true): { 
   if (labelsRead && fallback?.name !== undefined && table.names !== undefined && table.names[index] !== "label" && options.featureNames !== undefined) {
     throw new DataError(
       `${where}: the header has no column "${fallback.name}", the training file's label column; the column that would be taken instead is ` +
-        `column ${index + 1} ("${table.names[index]}"): if it holds the labels, pass --label-column "${table.names[index]}" (or set "data.labelColumn" in the config), ` +
+        `${describeColumn(index, table.names[index])}: if it holds the labels, pass --label-column "${table.names[index]}" (or set "data.labelColumn" in the config), ` +
         `or rename it to "${fallback.name}"`,
     );
   }
@@ -477,7 +486,7 @@ export function parsePredictionCsvWithInfo(
 
 /** How the default label column was chosen, and the setting that chooses another. */
 function defaultLabelColumnNote(table: Table, labelIndex: number, how: LabelColumnWhy): string {
-  const column = `column ${labelIndex + 1}${table.names ? ` ("${table.names[labelIndex]}")` : ""}`;
+  const column = describeColumn(labelIndex, table.names?.[labelIndex]);
   const why =
     how === "named"
       ? `the column named "${table.names?.[labelIndex]}"`

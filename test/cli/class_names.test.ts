@@ -48,7 +48,7 @@ test("CLI session with string labels: init, update, update, predict and evaluate
 
     run = relearn(["update", "--config", config, "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "v1"), ...flags]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /data: .*chunk1\.csv, 45 items \(CSV, header row: yes \(auto: line 1 has names\), label column 8 \("species"\)\), classes bird:15 cat:15 dog:15\n/);
+    assert.match(run.stdout, /data: .*chunk1\.csv, 45 items \(CSV, header row: yes \(auto: line 1 has names\), label column 9 \("species", index 8\)\), classes bird:15 cat:15 dog:15\n/);
     assert.match(run.stdout, /memory: 45\/500 items \(45 offered\), classes bird:15 cat:15 dog:15\n/);
     // inspect names the memory's classes as update does (tester G, F7).
     run = relearn(["inspect", join(dir, "v1")]);

@@ -59,11 +59,11 @@ test("update --header true, then evaluate and predict on the state: the state's 
 
     run = relearn([...update, "--header", "true"]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, new RegExp(`data: ${join(dir, "train.csv")}, 60 items \\(CSV, header row: yes \\(as set\\), label column 8 \\("9"\\)\\), classes 0:10 1:10`));
+    assert.match(run.stdout, new RegExp(`data: ${join(dir, "train.csv")}, 60 items \\(CSV, header row: yes \\(as set\\), label column 9 \\("9", index 8\\)\\), classes 0:10 1:10`));
 
     run = relearn(["evaluate", "--state", join(dir, "v1"), "--data", join(dir, "test.csv")]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes \(auto: line 1 is whole numbers, the training file's column names\), label column 8 \("9"\)\), accuracy/);
+    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes \(auto: line 1 is whole numbers, the training file's column names\), label column 9 \("9", index 8\)\), accuracy/);
 
     // The tester's case: no header in the new file, none given: every row is a sample.
     run = relearn(["predict", "--state", join(dir, "v1"), "--data", join(dir, "new.csv")]);
@@ -101,15 +101,15 @@ test("--label-column on evaluate and update: a file whose label column has anoth
 
     run = relearn(["evaluate", "--state", join(dir, "v1"), "--data", join(dir, "test.csv")]);
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /the header has no column "9", the training file's label column; .* column 9 \("target"\): if it holds the labels, pass --label-column "target"/);
+    assert.match(run.stderr, /the header has no column "9", the training file's label column; .* column 9 \("target", index 8\): if it holds the labels, pass --label-column "target"/);
     run = relearn(["evaluate", "--state", join(dir, "v1"), "--data", join(dir, "test.csv"), "--label-column", "target"]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes .*label column 8 \("target"\)\), accuracy/);
+    assert.match(run.stdout, /test\.csv: 18 items \(CSV, header row: yes .*label column 9 \("target", index 8\)\), accuracy/);
 
     // predict drops that column unread, and says so.
     run = relearn(["predict", "--state", join(dir, "v1"), "--data", join(dir, "test.csv")]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stderr, /relearn predict: .*test\.csv: 18 rows \(CSV, header row: yes .*label column 8 \("target"\) \(not read\)\)/);
+    assert.match(run.stderr, /relearn predict: .*test\.csv: 18 rows \(CSV, header row: yes .*label column 9 \("target", index 8\) \(not read\)\)/);
 
     const update = ["update", "--config", config, "--data", join(dir, "more.csv"), "--input-state", join(dir, "v1"), "--output-state", join(dir, "v2")];
     run = relearn(update);
@@ -117,7 +117,7 @@ test("--label-column on evaluate and update: a file whose label column has anoth
     assert.match(run.stderr, /pass --label-column "target"/);
     run = relearn([...update, "--label-column", "target"]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /more\.csv, 60 items \(CSV, .*label column 8 \("target"\)\)/);
+    assert.match(run.stdout, /more\.csv, 60 items \(CSV, .*label column 9 \("target", index 8\)\)/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@ test("describeReading names the header rule (remembered included) and every warn
   assert.equal(describeReading(read), "CSV, header row: no (auto: line 1 is whole numbers, read as in the state's training file)");
   assert.equal(
     describeReading({ ...read, header: true, headerRule: "names", labelColumn: { index: 4, name: "label" }, warnings: [UNNAMED_FIRST_COLUMN] }),
-    `CSV, header row: yes (auto: line 1 has names), label column 4 ("label"); warning: ${UNNAMED_FIRST_COLUMN}`,
+    `CSV, header row: yes (auto: line 1 has names), label column 5 ("label", index 4); warning: ${UNNAMED_FIRST_COLUMN}`,
   );
 });
 

@@ -87,10 +87,10 @@ test("the default label column is named in label errors, with the data.labelColu
   assert.throws(() => parseCsv("species,petal\n0,0.25\n", { source: "iris.csv" }), {
     message:
       'iris.csv: line 2, column 2 ("petal"): label 0.25 is not a non-negative integer; the labels were read from the last column, ' +
-      'column 2 ("petal"), as the header has no column named "label": if the labels are in another column, pass --label-column ' +
+      'column 2 ("petal", index 1), as the header has no column named "label": if the labels are in another column, pass --label-column ' +
       '(its name or 0-based index) or set "data.labelColumn" in the config',
   });
-  assert.throws(() => parseCsv("1,0.25\n", { header: false, source: "iris.csv" }), /read from the last column, column 2, as the file has no header: if the labels are in another column, pass --label-column \(its name or 0-based index\) or set "data\.labelColumn"/);
+  assert.throws(() => parseCsv("1,0.25\n", { header: false, source: "iris.csv" }), /read from the last column, column 2 \(index 1\), as the file has no header: if the labels are in another column, pass --label-column \(its name or 0-based index\) or set "data\.labelColumn"/);
   assert.throws(() => parseCsv("petal,species\n0.25,x\n", { labelColumn: 0, source: "iris.csv" }), (error: Error) => !error.message.includes("data.labelColumn"));
 });
 

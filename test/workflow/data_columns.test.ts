@@ -83,7 +83,7 @@ test("a header naming the same columns in another order is read by name: update 
     const reversed = await evaluateState({ state: v1, data: { path: join(dir, "test-reversed.csv") } });
     assert.deepEqual([reversed.accuracy, reversed.confusionMatrix], [inOrder.accuracy, inOrder.confusionMatrix]);
     assert.deepEqual([reversed.read.labelColumn, reversed.read.columnsReordered, reversed.read.featureNames], [{ index: 0, name: "label" }, true, FEATURES]);
-    assert.match(describeReading(reversed.read), /label column 0 \("label"\), feature columns reordered by name to the training file's order/);
+    assert.match(describeReading(reversed.read), /label column 1 \("label", index 0\), feature columns reordered by name to the training file's order/);
     const predicted = (await predictState({ state: v1, data: { path: join(dir, "test.csv") } })).classes;
     assert.deepEqual((await predictState({ state: v1, data: { path: join(dir, "test-reversed.csv") } })).classes, predicted);
     const unlabelled = await predictState({ state: v1, data: { path: join(dir, "new-reversed.csv") } });
@@ -148,7 +148,7 @@ test("a header with other, missing or extra feature names is a DataError naming 
     // To predict on, a file without labels whose header has the label's name in place of a feature's: the label
     // column is dropped by its name, and the feature it replaced is missing.
     await writeFile(join(dir, "swapped.csv"), table(testData, ["label", ...FEATURES.slice(1)]));
-    await assert.rejects(predictState({ state: v1, data: { path: join(dir, "swapped.csv") } }), /\(every column but the label's, column 1 \("label"\)\) are not the training file's: missing "f0"\./);
+    await assert.rejects(predictState({ state: v1, data: { path: join(dir, "swapped.csv") } }), /\(every column but the label's, column 1 \("label", index 0\)\) are not the training file's: missing "f0"\./);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -227,7 +227,7 @@ test("library readers: featureNames reorders a header by name, names the differe
   const { dataset, info } = parseCsvWithInfo(text, { featureNames: ["a", "b"] });
   assert.deepEqual([Array.from(dataset.features), info.featureNames, info.columnsReordered], [[2.5, 1.5, 4.5, 3.5], ["a", "b"], true]);
   assert.deepEqual(Array.from(parseCsvWithInfo(text).dataset.features), [1.5, 2.5, 3.5, 4.5], "without names: by position, as before");
-  assert.throws(() => parseCsvWithInfo(text, { featureNames: ["a", "c"], source: "x.csv" }), /x\.csv: line 1: the header's feature columns \(every column but the label's, column 2 \("label"\)\) are not the training file's: missing "c"; not in the training file "b"/);
+  assert.throws(() => parseCsvWithInfo(text, { featureNames: ["a", "c"], source: "x.csv" }), /x\.csv: line 1: the header's feature columns \(every column but the label's, column 2 \("label", index 1\)\) are not the training file's: missing "c"; not in the training file "b"/);
   assert.throws(() => parseCsvWithInfo("a,a,label\n1.5,2.5,0\n", { featureNames: ["a", "b"] }), /missing "b"; named twice "a"/);
   const unlabelled = parseUnlabelledCsvWithInfo("b,a\n1.5,2.5\n", { featureNames: ["a", "b"] });
   assert.deepEqual(Array.from(unlabelled.samples.features), [2.5, 1.5]);
@@ -279,7 +279,7 @@ test("a header without the training file's label column name: labelled reading (
     await writeFile(join(dir, "test.csv"), table(testData, NAMES));
     const refused = (error: unknown) =>
       error instanceof DataError &&
-      /test-id\.csv: line 1: the header has no column "label", the training file's label column; the column that would be taken instead is column 9 \("id"\): if it holds the labels, pass --label-column "id"/.test(error.message);
+      /test-id\.csv: line 1: the header has no column "label", the training file's label column; the column that would be taken instead is column 9 \("id", index 8\): if it holds the labels, pass --label-column "id"/.test(error.message);
     await assert.rejects(evaluateState({ state: v1, data: { path: join(dir, "test-id.csv") } }), refused);
     await assert.rejects(updateFromConfig({ config, data: { path: join(dir, "test-id.csv") }, inputState: v1, outputState: join(dir, "v2") }), refused);
     assert.equal(existsSync(join(dir, "v2")), false);
