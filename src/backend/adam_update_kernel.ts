@@ -15,6 +15,7 @@
  * bit for bit.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { activeBackendHasKernels, registerCustomKernels } from "./custom_kernels.js";
 import { ADAM_UPDATE_WASM } from "./wasm_kernels/adam_update_wasm.js";
 import { wasmMemoryOf, type KernelArgs, type WasmBackend } from "./wasm_kernels/wasm_heap.js";
 
@@ -177,16 +178,13 @@ function cpuAdamUpdate({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
 
 /** Registers the kernel for "wasm" and "cpu" (idempotent). */
 export function registerAdamUpdateKernel(): void {
-  for (const [backendName, kernelFunc] of [
-    ["wasm", wasmAdamUpdate],
-    ["cpu", cpuAdamUpdate],
-  ] as const) {
-    if (tf.getKernel(ADAM_UPDATE, backendName) !== undefined) continue;
-    tf.registerKernel({ kernelName: ADAM_UPDATE, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  }
+  registerCustomKernels([
+    { kernelName: ADAM_UPDATE, backendName: "wasm", kernelFunc: wasmAdamUpdate },
+    { kernelName: ADAM_UPDATE, backendName: "cpu", kernelFunc: cpuAdamUpdate },
+  ]);
 }
 
 /** Whether the active backend has the fused kernel. */
 export function hasAdamUpdateKernel(): boolean {
-  return tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
+  return activeBackendHasKernels([ADAM_UPDATE]);
 }

@@ -20,6 +20,7 @@
  * Only registered for wasm.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { activeBackendHasKernels, registerCustomKernels } from "./custom_kernels.js";
 import { BIAS_RELU_POOL_WASM } from "./wasm_kernels/bias_relu_pool_wasm.js";
 import { wasmKernelExport, type KernelArgs, type WasmBackend } from "./wasm_kernels/wasm_heap.js";
 
@@ -82,16 +83,13 @@ function wasmBiasReluPoolGrad({ inputs, backend }: KernelArgs): tf.TensorInfo[] 
 
 /** Registers both kernels for "wasm" (idempotent). */
 export function registerBiasReluPoolKernels(): void {
-  if (tf.getKernel(BIAS_RELU_POOL, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: BIAS_RELU_POOL, backendName: "wasm", kernelFunc: wasmBiasReluPool as unknown as tf.KernelFunc });
-  }
-  if (tf.getKernel(BIAS_RELU_POOL_GRAD, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: BIAS_RELU_POOL_GRAD, backendName: "wasm", kernelFunc: wasmBiasReluPoolGrad as unknown as tf.KernelFunc });
-  }
+  registerCustomKernels([
+    { kernelName: BIAS_RELU_POOL, backendName: "wasm", kernelFunc: wasmBiasReluPool },
+    { kernelName: BIAS_RELU_POOL_GRAD, backendName: "wasm", kernelFunc: wasmBiasReluPoolGrad },
+  ]);
 }
 
 /** Whether the active backend has both kernels. */
 export function hasBiasReluPoolKernels(): boolean {
-  const backend = tf.getBackend();
-  return tf.getKernel(BIAS_RELU_POOL, backend) !== undefined && tf.getKernel(BIAS_RELU_POOL_GRAD, backend) !== undefined;
+  return activeBackendHasKernels([BIAS_RELU_POOL, BIAS_RELU_POOL_GRAD]);
 }

@@ -22,6 +22,7 @@
  * other backends the step runs the unfused kernels.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { activeBackendHasKernels, registerCustomKernels } from "./custom_kernels.js";
 import { DENSE_RELU_WASM } from "./wasm_kernels/dense_relu_wasm.js";
 import { wasmMemoryOf, type KernelArgs, type WasmBackend } from "./wasm_kernels/wasm_heap.js";
 
@@ -88,16 +89,13 @@ function wasmReluBiasGrad({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
 
 /** Registers both kernels for "wasm" (idempotent). */
 export function registerDenseReluKernels(): void {
-  if (tf.getKernel(BIAS_RELU, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: BIAS_RELU, backendName: "wasm", kernelFunc: wasmBiasRelu as unknown as tf.KernelFunc });
-  }
-  if (tf.getKernel(RELU_BIAS_GRAD, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: RELU_BIAS_GRAD, backendName: "wasm", kernelFunc: wasmReluBiasGrad as unknown as tf.KernelFunc });
-  }
+  registerCustomKernels([
+    { kernelName: BIAS_RELU, backendName: "wasm", kernelFunc: wasmBiasRelu },
+    { kernelName: RELU_BIAS_GRAD, backendName: "wasm", kernelFunc: wasmReluBiasGrad },
+  ]);
 }
 
 /** Whether the active backend has both kernels. */
 export function hasDenseReluKernels(): boolean {
-  const backend = tf.getBackend();
-  return tf.getKernel(BIAS_RELU, backend) !== undefined && tf.getKernel(RELU_BIAS_GRAD, backend) !== undefined;
+  return activeBackendHasKernels([BIAS_RELU, RELU_BIAS_GRAD]);
 }
