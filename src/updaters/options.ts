@@ -124,10 +124,24 @@ export interface ModelUpdaterOptions extends z.input<typeof commonOptionsSchema>
 /** Options after validation, with every default filled in. */
 export type ResolvedOptions = z.output<typeof updaterOptionsSchema>;
 
+/**
+ * Options one updater family takes that a user may give another, and what the other takes instead: an unknown key
+ * alone does not say there is an equivalent (tester H, H2).
+ */
+const UNKNOWN_OPTION_HINTS: Readonly<Record<string, string>> = {
+  lossNormalization:
+    'lossNormalization is an option of er, offline-er, der++ and er-ace; CLS-ER, POD-ER and Super-ER take the boolean normalizeLoss instead (default true: Renate\'s division by the sum of the weights)',
+  normalizeLoss: 'normalizeLoss is an option of cls-er, cls-er-ace, pod-er and super-er; er, offline-er, der++ and er-ace take lossNormalization ("paper" or "renate") instead',
+};
+
 /** Validates and fills defaults; throws OptionsError naming every bad option. */
 export function resolveOptions<S extends z.ZodType>(schema: S, options: unknown, updater: string): z.output<S> {
   const parsed = schema.safeParse(options);
-  if (!parsed.success) throw new OptionsError(`invalid ${updater} options:\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) {
+    const unknown = parsed.error.issues.flatMap((issue) => (issue.code === "unrecognized_keys" ? issue.keys : []));
+    const hints = unknown.flatMap((key) => (UNKNOWN_OPTION_HINTS[key] === undefined ? [] : [`\n  (${UNKNOWN_OPTION_HINTS[key]})`]));
+    throw new OptionsError(`invalid ${updater} options:\n${z.prettifyError(parsed.error)}${hints.join("")}`);
+  }
   return parsed.data;
 }
 

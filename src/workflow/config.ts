@@ -12,16 +12,56 @@ import { optimizerSpecSchema } from "../training/optimizers.js";
 import { learningRateScheduleSchema } from "../training/schedules.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
 import { POD_DISTILLATION_TYPES } from "../updaters/pooled_output_distillation.js";
+import { LOSS_NORMALIZATIONS } from "../updaters/loss_normalization.js";
 import { tuningSettingsSchema } from "../tuning/settings.js";
 
 export { dataFormatSchema } from "../data/data_format.js";
 import { dataFormatSchema } from "../data/data_format.js";
 
+/**
+ * Updater options a config cannot set, each with the reason. Every other option of every updater is in
+ * `configUpdaterOptionsSchema` (test/workflow/config_options.test.ts checks the registry against it).
+ */
+export const OPTIONS_NOT_IN_CONFIG: Readonly<Record<string, string>> = {
+  model: "the config's `model` section",
+  lossFn: "a function (library only)",
+  trainTransform: "a function (library only)",
+  trainTargetTransform: "a function (library only)",
+  testTransform: "a function (library only)",
+  testTargetTransform: "a function (library only)",
+  bufferTransform: "a function (library only)",
+  bufferTargetTransform: "a function (library only)",
+  loggedMetrics: "functions (library only)",
+  callbacks: "objects with functions (library only)",
+  logger: "an object with functions (library only)",
+  dataSettingsSchema: "a zod schema, given by the workflow itself",
+  stateStore: "an object with functions; the CLI uses the file system",
+  inputStateFolder: "the command's --input-state",
+  outputStateFolder: "the command's --output-state",
+  overwriteOutputState: "the command's --overwrite-output-state",
+  devices: "Renate parity: one value (1)",
+  strategy: "Renate parity: one value (\"single-device\")",
+  precision: "Renate parity: relearn trains in float32",
+  deterministicTrainer: "Renate parity: relearn's training is always seeded",
+};
+
 /** The JSON-serialisable updater options a config can set (functions are for code, not config files). */
 export const configUpdaterOptionsSchema = z.strictObject({
   memorySize: z.number().int().positive().optional(),
   batchMemoryFrac: z.number().min(0).max(1).optional(),
+  /** RD: what the consolidation trains on, and from which weights. */
   consolidationEpochs: z.number().int().min(0).optional(),
+  consolidationData: z.enum(["memory", "chunk+memory"]).optional(),
+  consolidationStart: z.enum(["fresh", "previous"]).optional(),
+  /** The ER family (er, offline-er, der++, er-ace): the paper's loss or Renate's normalised one. */
+  lossNormalization: z.enum(LOSS_NORMALIZATIONS).optional(),
+  /** CLS-ER (cls-er, cls-er-ace): the two weight averages, which one predicts, and the new data's loss. */
+  stableModelUpdateWeight: z.number().min(0).max(1).optional(),
+  plasticModelUpdateWeight: z.number().min(0).max(1).optional(),
+  stableModelUpdateProbability: z.number().min(0).max(1).optional(),
+  plasticModelUpdateProbability: z.number().min(0).max(1).optional(),
+  predictWith: z.enum(["stable", "working"]).optional(),
+  newDataLoss: z.enum(["cross-entropy", "asymmetric"]).optional(),
   memoryBatchSize: z.number().int().positive().optional(),
   alpha: z.number().min(0).optional(),
   beta: z.number().min(0).optional(),

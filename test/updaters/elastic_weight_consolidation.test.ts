@@ -207,6 +207,9 @@ test("EWC options are validated: lambda, mode and decayFactor (online only, in [
   assert.deepEqual([defaults.ewcLambda, defaults.ewcMode, defaults.decayFactor], [0.4, "separate", undefined]);
   const online = createUpdater("ewc-online", { model: spec }) as ElasticWeightConsolidationModelUpdater;
   assert.deepEqual([online.ewcMode, online.decayFactor], ["online", 1]);
+  // The name says the mode: an ewcMode that contradicts it is an error, not silently replaced (tester H, H3).
+  assert.throws(() => createUpdater("ewc-online", { model: spec, ewcMode: "separate" } as never), /updater "ewc-online" is EWC with ewcMode "online"; ewcMode "separate" contradicts it: use the updater "ewc"/);
+  assert.equal((createUpdater("ewc-online", { model: spec, ewcMode: "online" } as never) as ElasticWeightConsolidationModelUpdater).ewcMode, "online");
   // A config file names them the same way; the registry ignores memorySize (EWC keeps no memory).
   const config = parseConfig({ model: { type: "mlp", inputShape: [2], hidden: [], classes: 3 }, updater: "ewc-online", options: { ewcLambda: 5, decayFactor: 0.9, memorySize: 100 } });
   const fromConfig = createUpdater(config.updater, { ...config.options, model: spec }) as ElasticWeightConsolidationModelUpdater;
