@@ -63,6 +63,9 @@ import { classesSeen, StreamTracker } from "./replay_source.js";
 import { trackReplayRows } from "./replay_rows.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
+/** The phase that validates the stable model after training (predictWith "stable"): the score of the model kept. */
+export const STABLE_PHASE = "stable-model";
+
 /** Where the state keeps the averaged (and, predicting with the stable model, the working) weights. */
 const CLS_FOLDER = "cls";
 
@@ -253,6 +256,8 @@ export class ClsExperienceReplayModelUpdater extends MemoryModelUpdater {
     };
     await this.train({ phase: this.kind, model, taskId, data, loss, batchSize: o.batchSize, epochs: o.maxEpochs, allowedClasses: scoredClasses });
     offer(stream.takeRest());
+    // The training phase validated the working model; the state keeps the stable one, so it is scored too.
+    if (this.predictWith === "stable") await this.validateAsPhase(STABLE_PHASE, this.emaModels.models.stable);
   }
 
   /** The working model passed the checks: keep the averages; predicting with the stable model, put its weights in the model. */

@@ -36,7 +36,7 @@ const VALIDATION_FOLDER = "validation";
 import { trainModel, type BatchLoss, type TrainResult } from "../training/loop.js";
 import { assertFiniteOutputs, DIVERGENCE_FIXES, listNames } from "../training/divergence.js";
 import { defaultMetrics } from "../training/metrics.js";
-import type { EvaluationSource } from "../training/evaluate.js";
+import { evaluateModel, type EvaluationSource } from "../training/evaluate.js";
 import type { TrainingCallback } from "../training/callbacks.js";
 import { persistableOptions, type ResolvedOptions } from "./options.js";
 import { PERSISTED_COMMON_KEYS, type UpdaterOptionsSchema, type UpdaterStateData } from "./state_schema.js";
@@ -451,6 +451,21 @@ export abstract class ModelUpdater {
     const report = { phase: args.phase, seconds: (performance.now() - started) / 1000, validatedOn, ...result };
     this.lastUpdatePhases.push(report);
     return report;
+  }
+
+  /**
+   * Validates `model`, a model other than the one trained (CLS-ER's stable average, which the update keeps), on every
+   * validation set, as a phase of its own with no epochs. Summaries and tuning read the last phase's val_ metrics,
+   * so they then score the model the update keeps, not the one it trained (tester H, H1). No validation sets: nothing.
+   */
+  protected async validateAsPhase(phase: string, model: ContinualModel): Promise<void> {
+    const sets = this.validationSetsOf("all");
+    if (sets.length === 0) return;
+    const started = performance.now();
+    const metrics = { ...defaultMetrics, ...(this.options.loggedMetrics ?? {}) };
+    const logs = await evaluateModel(model, this.validationSources("all"), { loss: this.lossFn, metrics, batchSize: this.options.batchSize, prefix: "val_" });
+    const validatedOn = sets.map((set) => this.validationSets.indexOf(set));
+    this.lastUpdatePhases.push({ phase, seconds: (performance.now() - started) / 1000, validatedOn, epochsRun: 0, history: [logs], bestEpoch: null, stoppedEarly: false });
   }
 
   /** Keeps every epoch's metrics and learning rate for the state's logs. */

@@ -11,6 +11,7 @@ import { buildModel } from "../../src/model/continual_model.js";
 import { mlp } from "../../src/model/spec.js";
 import { Random } from "../../src/random.js";
 import { crossEntropyLoss } from "../../src/training/losses.js";
+import { evaluateDataset } from "../../src/training/evaluate.js";
 import { ClsExperienceReplayModelUpdater, clsExperienceReplayLoss, type ClsExperienceReplayOptions } from "../../src/updaters/cls_experience_replay.js";
 import { ClsEmaModels, consistencyTargets } from "../../src/updaters/cls_ema_models.js";
 import { carryOver, emaDecayAt, emaUpdate } from "../../src/updaters/ema_weights.js";
@@ -206,6 +207,29 @@ test("CLS-ER: the model predicts with the stable average; memory streams in like
   assert.equal(updater.emaModels.steps, 3 * Math.ceil(data.train[0]!.length / 32));
   updater.dispose();
   assert.equal(tf.memory().numTensors, tensors);
+});
+
+test("CLS-ER's validation scores the model it keeps: predicting with the stable average, a last phase validates that average (H1)", async () => {
+  for (const predictWith of ["stable", "working"] as const) {
+    const updater = new ClsExperienceReplayModelUpdater({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 50, predictWith });
+    for (const t of [0, 1]) await updater.update(data.train[t]!, { valDataset: data.test[t]! });
+    const phases = updater.lastUpdatePhases;
+    assert.deepEqual(phases.map((p) => p.phase), predictWith === "stable" ? ["cls-er", "stable-model"] : ["cls-er"], predictWith);
+    // The last phase's val_accuracy is the kept model's accuracy pooled over both validation sets, computed here apart.
+    const sizes = [data.test[0]!.length, data.test[1]!.length];
+    const accuracies = [(await evaluateDataset(updater.model, data.test[0]!)).accuracy, (await evaluateDataset(updater.model, data.test[1]!)).accuracy];
+    const pooled = (accuracies[0]! * sizes[0]! + accuracies[1]! * sizes[1]!) / (sizes[0]! + sizes[1]!);
+    const last = phases.at(-1)!;
+    assert.ok(Math.abs(last.history.at(-1)!["val_accuracy"]! - pooled) < 1e-6, `${predictWith}: ${last.history.at(-1)!["val_accuracy"]} vs ${pooled}`);
+    assert.deepEqual(last.validatedOn, [0, 1]);
+    if (predictWith === "stable") assert.deepEqual([last.epochsRun, last.history.length, last.history[0]!["train_loss"]], [0, 1, undefined]);
+    updater.dispose();
+  }
+  // Without validation sets there is nothing to score: no extra phase.
+  const plain = new ClsExperienceReplayModelUpdater({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 50 });
+  await plain.update(data.train[0]!);
+  assert.deepEqual(plain.lastUpdatePhases.map((p) => p.phase), ["cls-er"]);
+  plain.dispose();
 });
 
 for (const [predictWith, newDataLoss] of [["stable", "cross-entropy"], ["working", "cross-entropy"], ["stable", "asymmetric"]] as const) {
