@@ -6,7 +6,7 @@
  */
 import type { ScenarioUpdate } from "../data/scenarios/common.js";
 import { concatArrays } from "../concat_arrays.js";
-import { buildModel } from "../model/continual_model.js";
+import { buildModel, type ContinualModel } from "../model/continual_model.js";
 import type { ModelSpec } from "../model/spec.js";
 import { accuracy, negativeFlipRate } from "../metrics/accuracy.js";
 import type { BenchmarkResults, RunResult } from "../reporting/results.js";
@@ -92,21 +92,26 @@ function cellOptions(config: BenchmarkConfig, plan: RunPlan): Omit<ModelUpdaterO
 
 /**
  * Everything about the grid's cells that can be checked without training, for every cell before the first one
- * trains: each updater (at each of its memory sizes) is created from its options on the model spec, so its own
- * options schema refuses an unknown or mistyped option, and an updater that needs a single-head model is refused for
- * a task-incremental scenario. Otherwise a typo in the last updater's options would surface only after every cell
- * before it trained. Throws an OptionsError naming the updater (and memory size).
+ * trains: each updater (at each of its memory sizes) is created from its options on the grid's model, so its own
+ * options schema refuses an unknown or mistyped option; an updater that needs a single-head model is refused for a
+ * task-incremental scenario; and `ModelUpdater.checkPlan` checks the rest against the built model and the
+ * scenario (POD's layers and pooling, iCaRL's memory against the classes). Otherwise a bad setting of the last
+ * updater would surface only after every cell before it trained, and a local grid would lose them all. Throws an
+ * OptionsError naming the updater (and memory size).
  */
-export function checkBenchmarkCells(config: BenchmarkConfig): void {
+export async function checkBenchmarkCells(config: BenchmarkConfig): Promise<void> {
   const seen = new Set<string>();
-  // Multi-head when the scenario's updates name several tasks (as runBenchmarkCell decides); built only when asked.
-  let multiHead: boolean | undefined;
-  const isMultiHead = (): boolean => {
-    if (multiHead === undefined) {
+  let backendStarted = false;
+  // The scenario of the first seed: its heads and classes (the seed changes which classes, not how many).
+  let scenario: { multiHead: boolean; taskId: string; classes: number } | undefined;
+  const scenarioOf = () => {
+    if (scenario === undefined) {
       const updates = config.makeUpdates(config.seeds[0] ?? 0);
-      multiHead = updates.some((u) => u.taskId !== updates[0]!.taskId);
+      const classes = new Set<number>();
+      for (const u of updates) for (const label of u.train.labels) classes.add(label);
+      scenario = { multiHead: updates.some((u) => u.taskId !== updates[0]!.taskId), taskId: updates[0]!.taskId, classes: classes.size };
     }
-    return multiHead;
+    return scenario;
   };
   for (const plan of planRuns(config)) {
     const key = `${plan.updater} ${plan.memorySize}`;
@@ -114,14 +119,26 @@ export function checkBenchmarkCells(config: BenchmarkConfig): void {
     seen.add(key);
     const entry = variantEntry(plan.updater);
     const where = `updater "${plan.updater}"${plan.memorySize === null ? "" : ` (memory ${plan.memorySize})`}`;
-    if (entry.singleHeadOnly === true && isMultiHead()) {
+    const { multiHead, taskId, classes } = scenarioOf();
+    if (entry.singleHeadOnly === true && multiHead) {
       throw new OptionsError(`${where} needs a single-head model; the ${config.scenario} scenario gives one head per task: use another updater or scenario`);
     }
+    if (!backendStarted) await initBackend(config.backend); // before building a model, so its weights are born on it
+    backendStarted = true;
+    let model: ContinualModel | undefined;
+    let updater: ModelUpdater | undefined;
     try {
-      entry.create({ model: config.model as never, ...cellOptions(config, plan) }).dispose();
+      model = buildModel({ ...config.model, multiHead }, { seed: plan.seed });
+      model.ensureHead(taskId);
+      updater = entry.create({ model, ...cellOptions(config, plan) });
+      await updater.prepare();
+      await updater.checkPlan({ taskId, classes });
     } catch (error) {
       if (!(error instanceof OptionsError)) throw error;
       throw new OptionsError(`${where}: ${error.message}`, { cause: error });
+    } finally {
+      updater?.dispose();
+      model?.dispose();
     }
   }
 }
@@ -199,7 +216,7 @@ export async function runBenchmarkCell(
 }
 
 export async function runBenchmark(config: BenchmarkConfig, hooks: BenchmarkHooks = {}): Promise<BenchmarkResults> {
-  checkBenchmarkCells(config);
+  await checkBenchmarkCells(config);
   const plans = planRuns(config);
   const cells: CellResult[] = [];
   for (const [index, plan] of plans.entries()) cells.push(await runBenchmarkCell(config, plan, hooks, { run: index, runs: plans.length }));

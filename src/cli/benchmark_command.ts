@@ -134,7 +134,7 @@ Examples:
       };
       const config = benchmarkConfig(spec, data);
       // Every updater's options, before the first cell (here or on the workers) trains.
-      checkBenchmarkCells(config);
+      await checkBenchmarkCells(config);
       const results =
         queue === undefined
           ? await runBenchmark(config, {

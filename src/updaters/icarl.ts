@@ -94,6 +94,19 @@ export class ICaRLModelUpdater extends ModelUpdater {
     return this.means;
   }
 
+  override async checkPlan({ classes }: { taskId: string; classes: number }): Promise<void> {
+    this.requireExemplarPerClass(classes, "the updates bring");
+  }
+
+  /** iCaRL's class means need an exemplar of every class: memorySize >= classes. */
+  private requireExemplarPerClass(classes: number, which: string): void {
+    if (this.memorySize >= classes) return;
+    throw new OptionsError(
+      `memorySize ${this.memorySize} is smaller than the ${classes} classes ${which}: iCaRL needs at least one exemplar ` +
+        `per class to compute its mean. Raise memorySize to at least ${classes}`,
+    );
+  }
+
   override async prepare(): Promise<void> {
     await super.prepare();
     const model = this.model;
@@ -116,13 +129,8 @@ export class ICaRLModelUpdater extends ModelUpdater {
     const model = this.model;
     const oldClasses = this.exemplarSet ? classesPresent(this.exemplarSet) : [];
     const seen = [...new Set([...oldClasses, ...classesPresent(chunk)])].sort((a, b) => a - b);
+    this.requireExemplarPerClass(seen.length, "seen");
     const perClass = Math.floor(this.memorySize / seen.length);
-    if (perClass < 1) {
-      throw new OptionsError(
-        `memorySize ${this.memorySize} is smaller than the ${seen.length} classes seen: iCaRL needs at least one exemplar ` +
-          `per class to compute its mean. Raise memorySize to at least ${seen.length}`,
-      );
-    }
     const previous = oldClasses.length > 0 ? copyOf(model, this.phaseSeed("previous-model")) : undefined;
     try {
       const loss: BatchLoss = (logits, batch) =>

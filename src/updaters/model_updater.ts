@@ -397,6 +397,15 @@ export abstract class ModelUpdater {
   /** The algorithm: train whatever it trains on `trainDataset` (already validated). */
   protected abstract performUpdate(trainDataset: Dataset, taskId: string): Promise<void>;
 
+  /**
+   * Checks, before any training, what an update of this plan would refuse half-way: call it after `prepare()`, with
+   * the task id of the first update (its head must exist) and the number of classes the updates will bring in all.
+   * The base checks nothing; POD-ER and Super-ER check their layers' outputs against the pooling, iCaRL its memory
+   * against the classes. A benchmark grid calls it for every cell before the first trains, so a bad setting fails
+   * in seconds, not after hours of finished cells. Throws the OptionsError the update would throw.
+   */
+  async checkPlan(_plan: { taskId: string; classes: number }): Promise<void> {}
+
   /** Algorithm-specific state: JSON for the manifest, files written through `files`. */
   protected abstract saveAlgorithmState(files: StateWriter): Promise<Record<string, unknown>>;
   /** Restores what saveAlgorithmState wrote. */

@@ -166,6 +166,10 @@ export class PodExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.normalizeLoss = resolved.normalizeLoss;
   }
 
+  override async checkPlan({ taskId }: { taskId: string; classes: number }): Promise<void> {
+    resolvePodLayout(this.model, taskId, this.layers, this.pod, "distillationType");
+  }
+
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
     const o = this.options;
     const model = this.model;

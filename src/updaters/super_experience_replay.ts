@@ -234,6 +234,10 @@ export class SuperExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.emaModels = new ClsEmaModels(cls);
   }
 
+  override async checkPlan({ taskId }: { taskId: string; classes: number }): Promise<void> {
+    if (this.podLayers.length > 0) resolvePodLayout(this.model, taskId, this.podLayers, this.pod, "podDistillationType");
+  }
+
   protected async performUpdate(chunk: Dataset, taskId: string): Promise<void> {
     const o = this.options;
     const model = this.model;

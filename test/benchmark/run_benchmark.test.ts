@@ -154,3 +154,25 @@ test("the benchmark measures iCaRL by nearest class mean, as an updater run by h
   assert.deepEqual(results.runs[0]!.accuracyMatrix[2], byMeans);
   model.dispose();
 });
+
+test("settings an update would refuse half-way are refused before the first cell trains: POD pooling vs the layer's output, iCaRL memory vs the classes (H5)", async () => {
+  const tensors = tf.memory().numTensors;
+  const refusals: [string[], Record<string, Record<string, unknown>>, number[], RegExp][] = [
+    [["fine-tuning", "pod-er"], { "pod-er": { layers: ["dense_0_relu"] } }, [30], /^updater "pod-er" \(memory 30\): distillationType "spatial" pools over the height and width of a feature map .* but layer "dense_0_relu" outputs \[batch, 16\]/],
+    [["fine-tuning", "pod-er"], { "pod-er": { layers: ["dense_0_relu"], distillationType: "channel" } }, [30], /^updater "pod-er" \(memory 30\): distillationType "channel" on layer "dense_0_relu" .* pools each item to ONE value/],
+    [["fine-tuning", "super-er"], { "super-er": { podLayers: ["dense_0_relu"] } }, [30], /^updater "super-er" \(memory 30\): podDistillationType "spatial" pools over/],
+    [["fine-tuning", "icarl"], {}, [30, 4], /^updater "icarl" \(memory 4\): memorySize 4 is smaller than the 6 classes the updates bring/],
+  ];
+  for (const [updaters, updaterOptions, memorySizes, message] of refusals) {
+    let updates = 0;
+    await assert.rejects(
+      runBenchmark({ ...config, updaters, memorySizes, seeds: [0], updaterOptions }, { onUpdate: () => updates++ }),
+      (error: Error) => error instanceof OptionsError && message.test(error.message),
+      updaters.join(","),
+    );
+    assert.equal(updates, 0, `${updaters.join(",")}: no cell trained`);
+  }
+  // At memory 6 (one exemplar per class) iCaRL's check passes; the check frees what it builds.
+  await assert.doesNotReject(runBenchmark({ ...config, epochs: 1, updaters: ["icarl"], memorySizes: [6], seeds: [0] }));
+  assert.equal(tf.memory().numTensors, tensors);
+});
