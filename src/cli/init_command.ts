@@ -5,6 +5,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OptionsError } from "../errors.js";
 import { UPDATER_NAMES } from "../updaters/registry.js";
+import { suggestPodLayers } from "../updaters/pod_experience_replay.js";
+import { initBackend } from "../backend/backend.js";
+import { buildModel } from "../model/continual_model.js";
+import type { ModelSpec } from "../model/spec.js";
 import { configJsonSchema, defaultConfig, parseConfig, writeConfig } from "../workflow/config.js";
 import { printJson } from "./output.js";
 import { dataFlagSettings, dataFormatOption, delimiterOption, headerOption, labelColumnOption } from "./data_flags.js";
@@ -27,6 +31,24 @@ function classNames(value: string): string[] {
   const repeated = names.find((name, i) => names.indexOf(name) !== i);
   if (repeated !== undefined) throw new InvalidArgumentError(`class name "${repeated}" appears twice in "${value}"`);
   return names;
+}
+
+/** The config keys of POD's layers and pooling, per updater that distils layers. */
+const POD_OPTION_KEYS: Readonly<Record<string, { layers: string; type: string }>> = {
+  "pod-er": { layers: "layers", type: "distillationType" },
+  "super-er": { layers: "podLayers", type: "podDistillationType" },
+};
+
+/** Builds the model (on the cpu backend: only its layers' output shapes are read) to choose its POD layers. */
+async function suggestPodLayersOf(spec: ModelSpec): Promise<(ReturnType<typeof suggestPodLayers> & { bodyLayers: string[] }) | undefined> {
+  await initBackend("cpu");
+  const model = buildModel(spec, { seed: 0 });
+  try {
+    const suggested = suggestPodLayers(model);
+    return suggested === undefined ? undefined : { ...suggested, bodyLayers: model.bodyLayerNames() };
+  } finally {
+    model.dispose();
+  }
 }
 
 export function initCommand(): Command {
@@ -71,6 +93,20 @@ Examples:
         ...dataFlagSettings(flags),
         ...(names === undefined ? {} : { classNames: names }),
       });
+      // POD-ER and Super-ER need layers named, and a pooling their outputs allow: a config without them cannot run.
+      const podKeys = POD_OPTION_KEYS[flags.updater as string];
+      if (podKeys !== undefined) {
+        const suggested = await suggestPodLayersOf(model);
+        if (suggested === undefined) {
+          process.stderr.write(`note: ${flags.updater} distils the outputs of body layers, and this model has none: give it hidden layers, or use another updater\n`);
+        } else {
+          Object.assign(config.options!, { [podKeys.layers]: suggested.layers, [podKeys.type]: suggested.distillationType });
+          process.stderr.write(
+            `note: ${flags.updater} will distil layer "${suggested.layers[0]}" with "${suggested.distillationType}" pooling ("options.${podKeys.layers}", ` +
+              `"options.${podKeys.type}"); the model's body layers: ${suggested.bodyLayers.join(", ")}\n`,
+          );
+        }
+      }
       if (flags.json) {
         parseConfig(config, "the config");
         printJson(config);

@@ -5,7 +5,7 @@
  * the named updater's own options schema (so "alpha" is refused for fine-tuning, a momentum of 1.5 for SGD).
  */
 import { OptionsError } from "../errors.js";
-import { createUpdater, UPDATER_NAMES } from "../updaters/registry.js";
+import { createUpdater, UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
 import { configUpdaterOptionsSchema, parseConfig, type RelearnConfig } from "../workflow/config.js";
 import { applyParams, gridValues, SEARCH_SPACE_PRESETS, toSearchSpace, type Domain, type ParamValue, type Params, type SearchSpace, type SearchSpacePreset } from "./search_space.js";
 import type { TuningSettings } from "./settings.js";
@@ -65,6 +65,9 @@ function optionsOf(config: RelearnConfig): string[] | undefined {
 
 /** Whether the config with `params` applied passes the config schema and the updater's own options schema. */
 function accepts(config: RelearnConfig, params: Params): boolean {
+  // A memory-free updater's registry entry drops memorySize (a benchmark grid gives every updater one): tuning it
+  // would search a setting that changes nothing (tester H, H7).
+  if ("memorySize" in params && !updaterEntry(config.updater).usesMemory) return false;
   try {
     const checked = parseConfig({ ...config, options: applyParams(config.options, params) }, "probe");
     createUpdater(checked.updater, { ...checked.options, model: checked.model }).dispose();

@@ -37,7 +37,7 @@ import * as z from "zod";
 import type { Dataset } from "../data/dataset.js";
 import { subsetDataset } from "../data/dataset_ops.js";
 import { OptionsError, StateError } from "../errors.js";
-import type { ContinualModel } from "../model/continual_model.js";
+import { DEFAULT_TASK_ID, type ContinualModel } from "../model/continual_model.js";
 import type { StateReader, StateWriter } from "../state/store.js";
 import { extractActivationsArray } from "../training/activations.js";
 import type { LossFunction } from "../training/losses.js";
@@ -108,6 +108,25 @@ export function resolvePodLayout(model: ContinualModel, taskId: string, layers: 
     return activations.map((a) => a.shape.slice(1));
   });
   return podLayout(layers, shapes, settings, option);
+}
+
+/**
+ * A starting choice of POD layers for `model`, for a config that names none (`relearn init --updater pod-er`): the
+ * last body layer with a feature map [H, W, C] and Renate's "spatial" pooling, or, without feature maps (an MLP),
+ * the last body layer that is not a dropout, flatten or batch norm, with "pixel" (spatial pooling needs a map).
+ * Undefined for a model without body layers. Both are checked by resolvePodLayout.
+ */
+export function suggestPodLayers(model: ContinualModel): { layers: string[]; distillationType: PodDistillationType } | undefined {
+  const names = model.bodyLayerNames().filter((name) => !/(_dropout|_batch_norm|^flatten)$/.test(name));
+  if (names.length === 0) return undefined;
+  const ranks = tf.tidy(() => {
+    const taskId = model.taskIds()[0] ?? DEFAULT_TASK_ID;
+    const { activations } = model.getLogitsAndActivations(tf.zeros([1, ...model.inputShape]), taskId, false, names);
+    return activations.map((a) => a.rank - 1);
+  });
+  const maps = names.filter((_, i) => ranks[i] === 3);
+  if (maps.length > 0) return { layers: [maps.at(-1)!], distillationType: "spatial" };
+  return { layers: [names.at(-1)!], distillationType: "pixel" };
 }
 
 /**

@@ -10,7 +10,7 @@ import { OptionsError } from "../errors.js";
 import { modelSpecSchema } from "../model/spec.js";
 import { optimizerSpecSchema } from "../training/optimizers.js";
 import { learningRateScheduleSchema } from "../training/schedules.js";
-import { UPDATER_NAMES } from "../updaters/registry.js";
+import { UPDATER_NAMES, updaterEntry } from "../updaters/registry.js";
 import { POD_DISTILLATION_TYPES } from "../updaters/pooled_output_distillation.js";
 import { LOSS_NORMALIZATIONS } from "../updaters/loss_normalization.js";
 import { tuningSettingsSchema } from "../tuning/settings.js";
@@ -177,7 +177,11 @@ export function defaultConfig(overrides: DefaultConfigOverrides = {}): RelearnCo
     $schema: "./relearn.schema.json",
     model,
     updater: overrides.updater ?? "rd",
-    options: { memorySize: 500, batchSize: 32, maxEpochs: 5, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 0 },
+    // A memory-free updater (fine-tuning, lwf, ewc...) gets no memorySize: it would be ignored.
+    options: {
+      ...(updaterEntry(overrides.updater ?? "rd").usesMemory ? { memorySize: 500 } : {}),
+      batchSize: 32, maxEpochs: 5, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 0,
+    },
     // Written out so the user sees the setting that decides whether line 1 of a CSV file is data.
     data: {
       ...(overrides.format === undefined ? {} : { format: overrides.format }),

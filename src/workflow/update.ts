@@ -9,7 +9,7 @@ import { classHistogram } from "../data/dataset_ops.js";
 import type { Logger } from "../logger.js";
 import type { TrainingCallback, TrainingLogs } from "../training/callbacks.js";
 import type { ReplayBuffer } from "../memory/replay_buffer.js";
-import { createUpdater } from "../updaters/registry.js";
+import { createUpdater, updaterEntry } from "../updaters/registry.js";
 import { ICaRLModelUpdater } from "../updaters/icarl.js";
 import { detectSampleDrift, type DriftOptions, type DriftReport } from "../drift/detector.js";
 import type { ValidationSetInfo } from "../updaters/model_updater.js";
@@ -99,6 +99,10 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   // No class bound: the model's class count is the resumed state's, which the updater knows; it refuses labels beyond
   // it with an error that says how to let the model grow (growClasses), or grows it.
   const model = { featureShape: config.model.inputShape };
+  if (config.options.memorySize !== undefined && !updaterEntry(config.updater).usesMemory) {
+    // Not an error: configs written before init left it out for these updaters carry one (tester H, H7).
+    request.logger?.warn(`updater "${config.updater}" keeps no memory: memorySize ${config.options.memorySize} (the config's options, or --memory-size) is ignored`);
+  }
   const updater = createUpdater(config.updater, {
     ...config.options,
     model: config.model,

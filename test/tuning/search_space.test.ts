@@ -46,6 +46,10 @@ test("a space may name only options the updater takes, with values it accepts", 
   // A typo lists the options of the config's updater only: not der++'s alpha, which rd would refuse (tester F-S).
   rejects("rd", { space: { alhpa: { uniform: [0, 1] } } }, /updater "rd" takes: (?![\s\S]*\balpha\b)[\s\S]*consolidationEpochs/);
   rejects("fine-tuning", { space: { alpha: { uniform: [0, 1] } } }, /updater "fine-tuning" takes no alpha \(tuning\.space\.alpha\): an option of der\+\+/);
+  // A memory-free updater ignores memorySize (its registry entry drops it): tuning it would search nothing (tester H, H7).
+  for (const name of ["lwf", "ewc", "fine-tuning"]) {
+    rejects(name, { space: { memorySize: { int: [10, 50] } } }, new RegExp(`updater "${name}" takes no memorySize \\(tuning\\.space\\.memorySize\\): an option of rd, rd-budget, er`));
+  }
   rejects("rd", { space: { "optimizer.momentum": { uniform: [0, 1.5] } } }, /tuning\.space\.optimizer\.momentum = 1\.5/);
   rejects("rd", { space: { "optimizer.momentum": { choice: [0, 0.9] } } }, /tuning\.space\.optimizer\.momentum = 0[\s\S]*updater "rd"/, { optimizer: { name: "adam", learningRate: 1e-3 } });
   rejects("rd", { space: { optimizer: "sgd" } }, /name one of its fields instead/);
