@@ -58,7 +58,8 @@ export function formatUpdateSummary(s: UpdateSummary): string {
 
 function formatDrift(drift: NonNullable<UpdateSummary["drift"]>): string {
   if ("skipped" in drift) return `drift: not measured: ${drift.skipped}`;
-  return `drift of the data from the ${drift.memoryItems} items in memory before this update (${drift.report.detector}, raw features): ${describeDrift(drift.report)}`;
+  const items = drift.kept === "exemplars" ? "exemplars kept" : "items in memory";
+  return `drift of the data from the ${drift.memoryItems} ${items} before this update (${drift.report.detector}, raw features): ${describeDrift(drift.report)}`;
 }
 
 /** The tuning part of an update --tune summary, for --json (trial summaries left out: the chosen one is the update's). */

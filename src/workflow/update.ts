@@ -46,7 +46,8 @@ export interface UpdateRequest {
 }
 
 /** The new data against the memory the update starts from: a report, or why there is none. */
-export type MemoryDrift = { memoryItems: number; report: DriftReport } | { skipped: string };
+/** `kept`: what the items are, the replay memory or iCaRL's exemplars. */
+export type MemoryDrift = { memoryItems: number; kept: "memory" | "exemplars"; report: DriftReport } | { skipped: string };
 
 export interface PhaseSummary {
   phase: string;
@@ -182,15 +183,20 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
   };
 }
 
-/** Drift of `train` from the updater's memory as loaded from the input state (prepare() loads it). */
+/**
+ * Drift of `train` from the updater's memory as loaded from the input state (prepare() loads it): the replay memory,
+ * or iCaRL's exemplars, which it keeps instead (tester H, H8).
+ */
 async function memoryDrift(updater: ReturnType<typeof createUpdater>, name: string, train: Dataset, options: DriftOptions): Promise<MemoryDrift> {
   await updater.prepare();
-  const memory = (updater as unknown as { memory?: ReplayBuffer }).memory;
-  if (memory === undefined) return { skipped: `updater ${name} keeps no memory to compare with` };
+  const replay = (updater as unknown as { memory?: ReplayBuffer }).memory;
+  const kept = updater instanceof ICaRLModelUpdater ? { items: updater.exemplars, what: "exemplars" as const } : { items: replay?.asDataset(), what: "memory" as const };
+  if (replay === undefined && !(updater instanceof ICaRLModelUpdater)) return { skipped: `updater ${name} keeps no memory to compare with` };
+  const length = kept.items?.length ?? 0;
   const minimum = (options.detector ?? "mmd") === "mmd" ? 2 : 1;
-  if (memory.length < minimum) return { skipped: `the memory holds ${memory.length} item(s) (the first update starts with none)` };
+  if (length < minimum) return { skipped: `the ${kept.what} hold${kept.what === "memory" ? "s" : ""} ${length} item(s) (the first update starts with none)` };
   if (train.length < minimum) return { skipped: `the new data has ${train.length} row(s); the ${options.detector ?? "mmd"} test needs ${minimum}` };
-  return { memoryItems: memory.length, report: await detectSampleDrift(memory.asDataset(), train, options) };
+  return { memoryItems: length, kept: kept.what, report: await detectSampleDrift(kept.items!, train, options) };
 }
 
 /**

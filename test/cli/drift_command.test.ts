@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DIMS, workflowFolder } from "../helpers/workflow_files.js";
 
@@ -54,6 +54,25 @@ test("relearn drift --state: penultimate-layer features of the state's model; up
     assert.equal(run.status, 0, run.stderr);
     const report = JSON.parse(run.stdout) as Report;
     assert.deepEqual([report.on, report.features, report.pValue], ["penultimate", 16, 1 / 101]); // hidden: [16]
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("update --drift on iCaRL compares the data with its exemplars, which it keeps instead of a replay memory (tester H, H8)", async () => {
+  const dir = await workflowFolder();
+  try {
+    const config = JSON.parse(await readFile(join(dir, "relearn.json"), "utf8")) as { updater: string };
+    await writeFile(join(dir, "icarl.json"), JSON.stringify({ ...config, updater: "icarl" }));
+    const base = ["update", "--config", join(dir, "icarl.json"), "--epochs", "1", "--drift", "mmd"];
+    let run = relearn([...base, "--data", join(dir, "chunk1.csv"), "--output-state", join(dir, "i1")]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /\ndrift: not measured: the exemplars hold 0 item\(s\) \(the first update starts with none\)\n/);
+    run = relearn([...base, "--data", join(dir, "chunk2.csv"), "--input-state", join(dir, "i1"), "--output-state", join(dir, "i2")]);
+    assert.equal(run.status, 0, run.stderr);
+    const exemplars = /\nexemplars: (\d+)\//.exec(relearn(["inspect", join(dir, "i1")]).stdout)?.[1];
+    assert.ok(exemplars !== undefined && Number(exemplars) > 0);
+    assert.match(run.stdout, new RegExp(`\\ndrift of the data from the ${exemplars} exemplars kept before this update \\(mmd, raw features\\)`));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
