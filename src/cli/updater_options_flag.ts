@@ -26,6 +26,18 @@ export function updaterOptionsFlag(value: string): UpdaterOptionsFlag {
 }
 
 /**
+ * Options the grid sets for each cell, refused in `--updater-options`: the axes name each row by their value (one set
+ * here would run another value under that name, tester G's F10 and tester H's H14), and a benchmark keeps no state.
+ */
+const GRID_OWNED_OPTIONS: Readonly<Record<string, string>> = {
+  memorySize: "--memory-sizes sets (each size its own rows, named by it): give it there",
+  seed: "--seeds sets (each seed its own run, named by it): give it there",
+  inputStateFolder: "a benchmark does not take: each run starts from a fresh model and keeps no state",
+  outputStateFolder: "a benchmark does not take: each run starts from a fresh model and keeps no state",
+  overwriteOutputState: "a benchmark does not take: each run starts from a fresh model and keeps no state",
+};
+
+/**
  * `fromFlags` (options other flags set, per updater) with `given` merged over them, option by option; a variant
  * (`er@lr-high`, see benchmark/updater_variant.ts) starts from its base updater's merged options. Every updater
  * named in `given` must be one of `updaters` (a typo would otherwise be ignored silently): else an OptionsError.
@@ -38,9 +50,8 @@ export function mergeUpdaterOptions(
   const merged: Record<string, Record<string, unknown>> = { ...fromFlags };
   for (const [name, options] of Object.entries(given ?? {})) {
     if (!updaters.includes(name)) throw new OptionsError(`--updater-options names "${name}", which is not in --updaters (${updaters.join(", ")})`);
-    // The grid's memory axis names each row's memory: one set here would run another one under that name.
-    if ("memorySize" in options) {
-      throw new OptionsError(`--updater-options: "${name}" sets memorySize, which --memory-sizes sets (each size its own rows, named by it): give it there`);
+    for (const [option, why] of Object.entries(GRID_OWNED_OPTIONS)) {
+      if (option in options) throw new OptionsError(`--updater-options: "${name}" sets ${option}, which ${why}`);
     }
     merged[name] = { ...merged[name], ...options };
   }
