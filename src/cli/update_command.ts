@@ -44,8 +44,9 @@ export function formatUpdateSummary(s: UpdateSummary): string {
       (p) =>
         `  ${p.phase.padEnd(14)} ${String(p.epochsRun).padStart(3)} epochs ${p.seconds.toFixed(1).padStart(7)} s  ` +
         // A validation-only phase (CLS-ER's stable model) has no training metrics.
-        (p.last["train_loss"] === undefined && p.last["val_loss"] !== undefined ? "(validation only)" : `train_loss ${fixed(p.last["train_loss"])} train_acc ${fixed(p.last["train_accuracy"])}`) +
-        (p.last["val_loss"] === undefined ? "" : `  val_loss ${fixed(p.last["val_loss"])} val_acc ${fixed(p.last["val_accuracy"])}`) +
+        (p.last["train_loss"] === undefined && p.last["val_accuracy"] !== undefined ? "(validation only)" : `train_loss ${fixed(p.last["train_loss"])} train_acc ${fixed(p.last["train_accuracy"])}`) +
+        (p.last["val_loss"] === undefined ? "" : `  val_loss ${fixed(p.last["val_loss"])}`) +
+        (p.last["val_accuracy"] === undefined ? "" : `${p.last["val_loss"] === undefined ? "  " : " "}val_acc ${fixed(p.last["val_accuracy"])}`) +
         (p.stoppedEarly ? `  (stopped early; best epoch ${p.bestEpoch! + 1})` : "") +
         (s.validationSets.length === 0 ? "" : `  validated on ${p.validatedOn.length === 0 ? "none" : p.validatedOn.map((i) => `[${i + 1}]`).join(" ")}`),
     ),

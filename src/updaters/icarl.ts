@@ -52,11 +52,15 @@ import type { StateReader, StateWriter } from "../state/store.js";
 import { datasetSource, type Batch, type BatchSource } from "../training/batch_source.js";
 import { extractFeaturesArray } from "../training/features.js";
 import type { BatchLoss } from "../training/loop.js";
+import { predict } from "../training/predict.js";
 import { icarlLoss } from "./icarl_loss.js";
 import { ICARL_KIND, loadICaRLState, saveICaRLState } from "./icarl_state.js";
 import { ModelUpdater, type OutputCheck } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
+
+/** The phase that scores the nearest-class-mean prediction on the validation sets after training. */
+export const NCM_PHASE = "nearest-class-mean";
 
 export const icarlOptionsSchema = updaterOptionsSchema.extend({
   memorySize: z.number().int().positive(),
@@ -153,6 +157,19 @@ export class ICaRLModelUpdater extends ModelUpdater {
     this.exemplarSet = await this.selectExemplars(chunk, seen, perClass);
     const { values, width } = await extractFeaturesArray(model, this.exemplarSet, o.batchSize, { transform: o.testTransform });
     this.means = computeClassMeans(values, this.exemplarSet.labels, width);
+    // The training phase validated the logits; iCaRL predicts by nearest class mean, so that is scored too: the last
+    // phase's val_accuracy, which summaries and tuning read (tester H, H13). No val_loss: class means give no loss.
+    const means = this.means;
+    await this.validateAsPhaseWith(NCM_PHASE, async (sets) => {
+      let correct = 0;
+      let total = 0;
+      for (const { dataset } of sets) {
+        const { classes } = await predict(model, dataset, { classMeans: means, transform: o.testTransform, batchSize: o.batchSize });
+        for (let i = 0; i < classes.length; i++) if (classes[i] === dataset.labels[i]) correct++;
+        total += classes.length;
+      }
+      return { val_accuracy: correct / total };
+    });
   }
 
   /**

@@ -468,11 +468,19 @@ export abstract class ModelUpdater {
    * so they then score the model the update keeps, not the one it trained (tester H, H1). No validation sets: nothing.
    */
   protected async validateAsPhase(phase: string, model: ContinualModel): Promise<void> {
+    const metrics = { ...defaultMetrics, ...(this.options.loggedMetrics ?? {}) };
+    await this.validateAsPhaseWith(phase, () => evaluateModel(model, this.validationSources("all"), { loss: this.lossFn, metrics, batchSize: this.options.batchSize, prefix: "val_" }));
+  }
+
+  /**
+   * As validateAsPhase, with the scoring given: `evaluate` returns the phase's `val_` logs over the validation sets
+   * (each a dataset and its task id), e.g. iCaRL's nearest-class-mean accuracy, which no logits give.
+   */
+  protected async validateAsPhaseWith(phase: string, evaluate: (sets: readonly { dataset: Dataset; taskId: string }[]) => Promise<Record<string, number>>): Promise<void> {
     const sets = this.validationSetsOf("all");
     if (sets.length === 0) return;
     const started = performance.now();
-    const metrics = { ...defaultMetrics, ...(this.options.loggedMetrics ?? {}) };
-    const logs = await evaluateModel(model, this.validationSources("all"), { loss: this.lossFn, metrics, batchSize: this.options.batchSize, prefix: "val_" });
+    const logs = await evaluate(sets);
     const validatedOn = sets.map((set) => this.validationSets.indexOf(set));
     this.lastUpdatePhases.push({ phase, seconds: (performance.now() - started) / 1000, validatedOn, epochsRun: 0, history: [logs], bestEpoch: null, stoppedEarly: false });
   }

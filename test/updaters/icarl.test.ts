@@ -266,3 +266,24 @@ test("icarl with growClasses: the previous model (fewer outputs) still distils i
   assert.ok(classes.every((c) => c < 4));
   model.dispose();
 });
+
+test("icarl's validation scores what it predicts with: a last phase gives the nearest-class-mean accuracy over every validation set (H13)", async () => {
+  const updater = new ICaRLModelUpdater({ ...base, model: buildModel(spec, { seed: 0 }), memorySize: 60 });
+  for (const t of [0, 1]) await updater.update(data.train[t]!, { valDataset: data.test[t]! });
+  const phases = updater.lastUpdatePhases;
+  assert.deepEqual(phases.map((p) => p.phase), ["icarl", "nearest-class-mean"]);
+  // Computed apart: the class means' predictions on both validation sets, pooled.
+  let correct = 0;
+  let total = 0;
+  for (const t of [0, 1]) {
+    const { classes } = await predict(updater.model, data.test[t]!, { classMeans: updater.classMeans });
+    classes.forEach((c, i) => (correct += c === data.test[t]!.labels[i] ? 1 : 0));
+    total += classes.length;
+  }
+  const last = phases.at(-1)!;
+  assert.deepEqual(last.history, [{ val_accuracy: correct / total }]);
+  assert.deepEqual([last.epochsRun, last.validatedOn], [0, [0, 1]]);
+  // The logits' accuracy the training phase logged is another number in general; the NCM one is what predict gives.
+  assert.equal(typeof phases[0]!.history.at(-1)!["val_accuracy"], "number");
+  updater.model.dispose();
+});
