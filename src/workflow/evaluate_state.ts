@@ -10,7 +10,7 @@ import { predict } from "../training/predict.js";
 import type { DataFormat } from "./config.js";
 import { readDataFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
 import { dataFormatFor } from "./state_data.js";
-import { loadStateModel } from "./state_model.js";
+import { loadStateModel, stateTaskId } from "./state_model.js";
 
 export interface Evaluation {
   file: string;
@@ -38,11 +38,12 @@ export async function evaluateState(request: {
 }): Promise<Evaluation> {
   const { model, dataFormat, classMeans } = await loadStateModel(request.state, request.backend, request.logger);
   try {
+    const taskId = stateTaskId(model, request.state, request.taskId, request.logger);
     const { samples: dataset, reading } = await readDataFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,
       numClasses: model.numClasses,
     });
-    const { classes } = await predict(model, dataset, { classMeans, ...(request.taskId ? { taskId: request.taskId } : {}) });
+    const { classes } = await predict(model, dataset, { classMeans, ...(taskId === undefined ? {} : { taskId }) });
     return {
       file: request.data.path,
       items: dataset.length,

@@ -10,7 +10,7 @@ import { predict, type Predictions } from "../training/predict.js";
 import type { DataFormat } from "./config.js";
 import { readPredictionFileWithInfo, type DataFile, type DataReading } from "./data_files.js";
 import { dataFormatFor } from "./state_data.js";
-import { loadStateModel } from "./state_model.js";
+import { loadStateModel, stateTaskId } from "./state_model.js";
 
 export async function predictState(request: {
   state: string;
@@ -24,11 +24,12 @@ export async function predictState(request: {
 }): Promise<Predictions & { read: DataReading; classNames?: string[] }> {
   const { model, dataFormat, classMeans } = await loadStateModel(request.state, request.backend, request.logger);
   try {
+    const taskId = stateTaskId(model, request.state, request.taskId, request.logger);
     const { samples, reading } = await readPredictionFileWithInfo(request.data, dataFormatFor(model.inputShape, dataFormat, request.format), {
       featureShape: model.inputShape,
       numClasses: model.numClasses,
     });
-    const predictions = await predict(model, samples, { probabilities: true, classMeans, ...(request.taskId ? { taskId: request.taskId } : {}) });
+    const predictions = await predict(model, samples, { probabilities: true, classMeans, ...(taskId === undefined ? {} : { taskId }) });
     return { ...predictions, read: reading, ...(reading.classNames === undefined ? {} : { classNames: reading.classNames }) };
   } finally {
     model.dispose();
