@@ -16,11 +16,34 @@ import { progressCallbacks } from "./progress.js";
 import { headerOption } from "./data_flags.js";
 import { INITIALIZER_FLAG_HELP, MODEL_FLAG_HELP, resolveModelFlag } from "./model_flag.js";
 import { mergeUpdaterOptions, updaterOptionsFlag } from "./updater_options_flag.js";
-import { checkUpdaterNames } from "../benchmark/updater_variant.js";
+import { checkUpdaterNames, variantBase, variantEntry } from "../benchmark/updater_variant.js";
+import { OptionsError } from "../errors.js";
 import { list, nonNegativeInt, positiveInt, positiveNumber } from "./number_flags.js";
 import { checkOutputFolder, writingOutput } from "./output_path.js";
 
 const NAMED_DATASETS = ["fashion-mnist", "fashion-mnist-bundled", "auto", "letter"];
+
+/**
+ * Flags that set options of some updaters only, with the registry names they apply to. (`--memory-sizes` without
+ * an updater with a memory is let pass: it changes nothing, and the header says "memory none".)
+ */
+const UPDATER_FLAGS: readonly { flag: string; option: string; updaters: readonly string[] }[] = [
+  { flag: "--consolidation-epochs", option: "consolidationEpochs", updaters: ["rd", "rd-budget"] },
+  { flag: "--pod-layers", option: "podLayers", updaters: ["pod-er", "super-er"] },
+  { flag: "--pod-distillation", option: "podDistillation", updaters: ["pod-er", "super-er"] },
+];
+
+/**
+ * A flag given for updaters none of which is in the grid is an error, as an --updater-options entry for an updater
+ * not in --updaters is: it would be ignored, and the grid run without the setting the user meant (tester H, H10).
+ */
+function refuseUnusedFlags(updaters: readonly string[], given: (option: string) => boolean): void {
+  for (const { flag, option, updaters: takers } of UPDATER_FLAGS) {
+    if (!given(option)) continue;
+    if (updaters.some((name) => takers.includes(variantBase(name)))) continue;
+    throw new OptionsError(`${flag} applies to ${takers.join(" and ")}, and --updaters (${updaters.join(", ")}) has none: drop ${flag}, or add such an updater`);
+  }
+}
 
 export function benchmarkCommand(): Command {
   return new Command("benchmark")
@@ -84,11 +107,12 @@ Examples:
   relearn benchmark --dataset fashion-mnist --updaters rd,fine-tuning,joint --memory-sizes 200,500,2000 --seeds 0,1,2
   relearn benchmark --dataset fashion-mnist --updaters rd,er,fine-tuning --seeds 0,1,2 --queue redis://127.0.0.1:6379   # with relearn worker --redis ... running`,
     )
-    .action(async (flags) => {
+    .action(async (flags, command: Command) => {
       // Before any cell: the results folder is written only after the whole grid ran.
       await checkOutputFolder(flags.out, "--out");
       const updaters = String(flags.updaters).split(",").map((s) => s.trim());
       checkUpdaterNames(updaters, (name) => Object.keys(flags.updaterOptions?.[name] ?? {}).length > 0);
+      refuseUnusedFlags(updaters, (flag) => command.getOptionValueSource(flag) === "cli");
       // Before loading data: a misnamed updater in --updater-options fails at once.
       const updaterOptions = mergeUpdaterOptions(updaters, {
             ...(flags.consolidationEpochs === undefined
@@ -105,7 +129,7 @@ Examples:
       process.stderr.write(
         `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ` +
           `${flags.scenario} x ${flags.tasks}, ` +
-          `updaters ${updaters.join(", ")}, memory ${flags.memorySizes.join("/")}, seeds ${flags.seeds.join("/")}, ${flags.epochs} epochs\n` +
+          `updaters ${updaters.join(", ")}, memory ${updaters.some((u) => variantEntry(u).usesMemory) ? flags.memorySizes.join("/") : "none"}, seeds ${flags.seeds.join("/")}, ${flags.epochs} epochs\n` +
           // On a line of its own: a dataset of 26 named classes would bury the settings above.
           (data.classNames === undefined ? "" : `classes: ${data.classNames.map((name, i) => `${i} ${name}`).join(", ")}\n`),
       );

@@ -160,6 +160,20 @@ test("benchmark variants <updater>@<label>: each runs its base with its own --up
   }
 });
 
+test("a flag for updaters none of which is in the grid is an error, as an --updater-options entry is (tester H, H10)", () => {
+  const grid = ["benchmark", "--dataset", "fashion-mnist-bundled", "--tasks", "2", "--seeds", "0", "--model", "mlp:16", "--epochs", "1", "--no-png", "--backend", "wasm",
+    "--out", join(tmpdir(), "relearn-never-written")];
+  for (const [flags, message] of [
+    [["--updaters", "er", "--pod-layers", "dense_0_relu"], /--pod-layers applies to pod-er and super-er, and --updaters \(er\) has none: drop --pod-layers, or add such an updater/],
+    [["--updaters", "er,lwf", "--pod-distillation", "pixel"], /--pod-distillation applies to pod-er and super-er, and --updaters \(er, lwf\) has none/],
+    [["--updaters", "lwf", "--consolidation-epochs", "3"], /--consolidation-epochs applies to rd and rd-budget, and --updaters \(lwf\) has none/],
+  ] as const) {
+    const run = relearn([...grid, ...flags]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, message);
+  }
+});
+
 test("benchmark checks every updater's options (and single-head needs) before the first cell trains (tester F-C)", () => {
   const grid = ["benchmark", "--dataset", "fashion-mnist-bundled", "--scenario", "permuted", "--tasks", "2", "--train-per-task", "100", "--test-per-task", "50",
     "--memory-sizes", "60", "--seeds", "0", "--model", "mlp:16", "--epochs", "1", "--no-png", "--backend", "wasm", "--out", join(tmpdir(), "relearn-never-written")];
