@@ -125,6 +125,12 @@ Examples:
       const queued = flags.queue === undefined ? undefined : await import("./benchmark_queue.js");
       const queue = queued === undefined ? undefined : await queued.queueTarget(String(flags.queue));
       const data = await loadNamedData(flags.dataset, { testDataset: flags.testDataset, layout: flags.layout, header: flags.header });
+      // The scenario rotates images [h, w, c]; the library's remedy (imageShape) is not a flag (tester H, H11).
+      if (flags.scenario === "rotated" && data.train.featureShape.length === 1) {
+        throw new OptionsError(
+          `--scenario rotated turns images, but ${data.name} was loaded flat ([${data.train.featureShape.join(", ")}]): add --layout hwc to load its images as [height, width, channels]`,
+        );
+      }
       const model = await resolveModelFlag(flags.model, { inputShape: data.train.featureShape, classes: data.train.numClasses }, "--model", flags.initializer);
       process.stderr.write(
         `relearn benchmark: ${data.name} (${data.train.length} train / ${data.test.length} test), ` +

@@ -167,6 +167,8 @@ test("a flag for updaters none of which is in the grid is an error, as an --upda
     [["--updaters", "er", "--pod-layers", "dense_0_relu"], /--pod-layers applies to pod-er and super-er, and --updaters \(er\) has none: drop --pod-layers, or add such an updater/],
     [["--updaters", "er,lwf", "--pod-distillation", "pixel"], /--pod-distillation applies to pod-er and super-er, and --updaters \(er, lwf\) has none/],
     [["--updaters", "lwf", "--consolidation-epochs", "3"], /--consolidation-epochs applies to rd and rd-budget, and --updaters \(lwf\) has none/],
+    // And a scenario that turns images, on images loaded flat, names the flag that loads them as images (H11).
+    [["--updaters", "lwf", "--scenario", "rotated", "--train-per-task", "50", "--test-per-task", "20"], /--scenario rotated turns images, but fashion-mnist\S* was loaded flat \(\[784\]\): add --layout hwc/],
   ] as const) {
     const run = relearn([...grid, ...flags]);
     assert.equal(run.status, 1, run.stderr);
