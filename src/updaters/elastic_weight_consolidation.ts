@@ -204,14 +204,22 @@ export class ElasticWeightConsolidationModelUpdater extends ModelUpdater {
       }
       stored.push(terms);
     }
-    return { pairs: stored };
+    // The mode is the state's, not just an option: its pairs mean one thing or the other (tester H, H12).
+    return { pairs: stored, ewcMode: this.ewcMode };
   }
 
   protected async loadAlgorithmState(files: StateReader, data: Record<string, unknown>): Promise<void> {
     const where = `${files.location}/manifest.json (data.algorithm.pairs)`;
     const parsed = storedPairsSchema.safeParse(data["pairs"]);
     if (!parsed.success) throw new StateError(`${where}: ${z.prettifyError(parsed.error)}`);
-    if (this.ewcMode === "online" && parsed.data.length > 1) throw new StateError(`${where}: ewcMode "online" keeps one pair, the state holds ${parsed.data.length}`);
+    // States written before the mode was stored tell it by their pairs only where there are two or more.
+    const written = data["ewcMode"] ?? (parsed.data.length > 1 ? "separate" : undefined);
+    if (written !== undefined && written !== this.ewcMode) {
+      throw new StateError(
+        `${files.location} was written with ewcMode ${JSON.stringify(written)} (updater ${written === "online" ? '"ewc-online"' : '"ewc"'}), but this ` +
+          `updater runs ewcMode ${JSON.stringify(this.ewcMode)}: the penalty's pairs mean one or the other. Resume with the state's mode, or start a new state`,
+      );
+    }
     const pairs: StoredEwcTerm[][] = [];
     for (const stored of parsed.data) {
       const pair: StoredEwcTerm[] = [];

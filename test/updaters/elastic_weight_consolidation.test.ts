@@ -215,3 +215,33 @@ test("EWC options are validated: lambda, mode and decayFactor (online only, in [
   const fromConfig = createUpdater(config.updater, { ...config.options, model: spec }) as ElasticWeightConsolidationModelUpdater;
   assert.deepEqual([fromConfig.ewcLambda, fromConfig.ewcMode, fromConfig.decayFactor], [5, "online", 0.9]);
 });
+
+test("a state is resumed in the EWC mode it was written with: the other mode is refused naming both, whatever the pair count (H12)", async () => {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { data, spec, base } = await import("./replay_fixtures.js");
+  const dir = await mkdtemp(join(tmpdir(), "relearn-ewc-mode-"));
+  try {
+    for (const [mode, updates] of [["separate", 1], ["separate", 2], ["online", 1]] as const) {
+      const out = join(dir, `${mode}-${updates}`);
+      let previous: string | undefined;
+      for (let t = 0; t < updates; t++) {
+        const folder = `${out}-u${t}`;
+        const updater = new ElasticWeightConsolidationModelUpdater({ ...base, model: buildModel(spec, { seed: 0 }), ewcMode: mode, ...(previous ? { inputStateFolder: previous } : {}), outputStateFolder: folder });
+        await updater.update(data.train[t]!);
+        updater.model.dispose();
+        previous = folder;
+      }
+      const other = mode === "separate" ? "online" : "separate";
+      const resumed = new ElasticWeightConsolidationModelUpdater({ ...base, ewcMode: other, inputStateFolder: previous! });
+      await assert.rejects(resumed.update(data.train[updates]!), new RegExp(`was written with ewcMode "${mode}" .*but this updater runs ewcMode "${other}"`), `${mode}, ${updates} update(s)`);
+      // The same mode resumes.
+      const same = new ElasticWeightConsolidationModelUpdater({ ...base, ewcMode: mode, inputStateFolder: previous! });
+      await same.update(data.train[updates]!);
+      same.model.dispose();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
