@@ -87,6 +87,13 @@ Examples:
       }
       const classes: number = names?.length ?? flags.classes;
       const model = await resolveModelFlag(flags.model, { inputShape: flags.inputShape, classes }, "--model", flags.initializer);
+      // A spec file sets its own shape: a flag that says otherwise is an error, not dropped (tester H, H15).
+      const given = (option: string) => command.getOptionValueSource(option) === "cli";
+      const disagree = [
+        ...(given("inputShape") && model.inputShape.join(",") !== (flags.inputShape as number[]).join(",") ? [`--input-shape ${(flags.inputShape as number[]).join(",")} (the file: ${model.inputShape.join(",")})`] : []),
+        ...((given("classes") || names !== undefined) && model.classes !== classes ? [`${names === undefined ? `--classes ${classes}` : `--class-names (${classes} names)`} (the file: ${model.classes} classes)`] : []),
+      ];
+      if (disagree.length > 0) throw new OptionsError(`--model ${flags.model} disagrees with ${disagree.join(" and ")}: change the file, or leave out the flag`);
       const config = defaultConfig({
         model,
         updater: flags.updater,

@@ -43,3 +43,24 @@ test("init --updater X writes a config whose first update runs, for every update
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("init --model spec.json: --input-shape, --classes or --class-names that disagree with the file are errors naming both (H15)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "relearn-init-spec-"));
+  try {
+    const spec = join(dir, "spec.json");
+    await writeFile(spec, JSON.stringify({ type: "mlp", inputShape: [8], hidden: [16], classes: 6 }));
+    let run = relearn(["init", "--model", spec, "--input-shape", "4", "--classes", "3", "--json"]);
+    assert.equal(run.status, 1, run.stdout);
+    assert.match(run.stderr, /--model \S+spec\.json disagrees with --input-shape 4 \(the file: 8\) and --classes 3 \(the file: 6 classes\): change the file, or leave out the flag/);
+    run = relearn(["init", "--model", spec, "--class-names", "a,b", "--json"]);
+    assert.match(run.stderr, /disagrees with --class-names \(2 names\) \(the file: 6 classes\)/);
+    // Agreeing flags, or none, take the file as it is.
+    for (const flags of [[], ["--input-shape", "8", "--classes", "6"]]) {
+      run = relearn(["init", "--model", spec, ...flags, "--json"]);
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual((JSON.parse(run.stdout) as { model: { inputShape: number[]; classes: number } }).model.inputShape, [8]);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
