@@ -55,7 +55,7 @@ import type { BatchLoss } from "../training/loop.js";
 import { predict } from "../training/predict.js";
 import { icarlLoss } from "./icarl_loss.js";
 import { ICARL_KIND, loadICaRLState, saveICaRLState } from "./icarl_state.js";
-import { ModelUpdater, type OutputCheck } from "./model_updater.js";
+import { ModelUpdater, type OutputCheck, type UpdatePlan } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import type { UpdaterOptionsSchema } from "./state_schema.js";
 
@@ -98,7 +98,7 @@ export class ICaRLModelUpdater extends ModelUpdater {
     return this.means;
   }
 
-  override async checkPlan({ classes }: { taskId: string; classes: number }): Promise<void> {
+  override async checkPlan({ classes }: UpdatePlan): Promise<void> {
     this.requireExemplarPerClass(classes, "the updates bring");
   }
 
@@ -161,10 +161,12 @@ export class ICaRLModelUpdater extends ModelUpdater {
     // phase's val_accuracy, which summaries and tuning read (tester H, H13). No val_loss: class means give no loss.
     const means = this.means;
     await this.validateAsPhaseWith(NCM_PHASE, async (sets) => {
+      // Pooled over the sets, as the loop's validation is: each set's accuracy weighted by its size.
       let correct = 0;
       let total = 0;
       for (const { dataset } of sets) {
         const { classes } = await predict(model, dataset, { classMeans: means, transform: o.testTransform, batchSize: o.batchSize });
+        // Counted, not accuracy() x size: the pooled value stays an exact ratio of counts.
         for (let i = 0; i < classes.length; i++) if (classes[i] === dataset.labels[i]) correct++;
         total += classes.length;
       }

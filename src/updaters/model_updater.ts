@@ -73,6 +73,12 @@ export interface UpdateOptions {
   dataNames?: { train?: string | undefined; val?: string | undefined } | undefined;
 }
 
+/** What a run of updates will bring, for ModelUpdater.checkPlan: the first update's task id, and the classes in all. */
+export interface UpdatePlan {
+  taskId: string;
+  classes: number;
+}
+
 /** One training phase's outcome, for summaries and logs. */
 export interface PhaseReport extends TrainResult {
   phase: string;
@@ -404,7 +410,7 @@ export abstract class ModelUpdater {
    * against the classes. A benchmark grid calls it for every cell before the first trains, so a bad setting fails
    * in seconds, not after hours of finished cells. Throws the OptionsError the update would throw.
    */
-  async checkPlan(_plan: { taskId: string; classes: number }): Promise<void> {}
+  async checkPlan(_plan: UpdatePlan): Promise<void> {}
 
   /** Algorithm-specific state: JSON for the manifest, files written through `files`. */
   protected abstract saveAlgorithmState(files: StateWriter): Promise<Record<string, unknown>>;

@@ -44,6 +44,7 @@ import type { LossFunction } from "../training/losses.js";
 import type { BatchLoss } from "../training/loop.js";
 import { termRowWeights } from "./loss_normalization.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
+import type { UpdatePlan } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { POD_DISTILLATION_TYPES, podLayout, podLoss, type PodDistillationType, type PodLayout, type PodSettings } from "./pooled_output_distillation.js";
 import { CHUNK_ROLE, classesSeen, StreamTracker } from "./replay_source.js";
@@ -185,7 +186,7 @@ export class PodExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.normalizeLoss = resolved.normalizeLoss;
   }
 
-  override async checkPlan({ taskId }: { taskId: string; classes: number }): Promise<void> {
+  override async checkPlan({ taskId }: UpdatePlan): Promise<void> {
     resolvePodLayout(this.model, taskId, this.layers, this.pod, "distillationType");
   }
 

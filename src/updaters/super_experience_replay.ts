@@ -48,6 +48,7 @@ import { ClsEmaModels, clsEmaSettingsProblem } from "./cls_ema_models.js";
 import { darkExperienceReplayLoss } from "./dark_experience_replay.js";
 import { termRowWeights } from "./loss_normalization.js";
 import { MemoryModelUpdater } from "./memory_updater.js";
+import type { UpdatePlan } from "./model_updater.js";
 import { resolveOptions, updaterOptionsSchema, type ModelUpdaterOptions } from "./options.js";
 import { POD_FEATURES, resolvePodLayout } from "./pod_experience_replay.js";
 import { POD_DISTILLATION_TYPES, podLoss, type PodDistillationType, type PodLayout, type PodSettings } from "./pooled_output_distillation.js";
@@ -234,7 +235,7 @@ export class SuperExperienceReplayModelUpdater extends MemoryModelUpdater {
     this.emaModels = new ClsEmaModels(cls);
   }
 
-  override async checkPlan({ taskId }: { taskId: string; classes: number }): Promise<void> {
+  override async checkPlan({ taskId }: UpdatePlan): Promise<void> {
     if (this.podLayers.length > 0) resolvePodLayout(this.model, taskId, this.podLayers, this.pod, "podDistillationType");
   }
 

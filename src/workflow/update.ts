@@ -189,14 +189,20 @@ export async function updateFromConfig(request: UpdateRequest): Promise<UpdateSu
  */
 async function memoryDrift(updater: ReturnType<typeof createUpdater>, name: string, train: Dataset, options: DriftOptions): Promise<MemoryDrift> {
   await updater.prepare();
-  const replay = (updater as unknown as { memory?: ReplayBuffer }).memory;
-  const kept = updater instanceof ICaRLModelUpdater ? { items: updater.exemplars, what: "exemplars" as const } : { items: replay?.asDataset(), what: "memory" as const };
-  if (replay === undefined && !(updater instanceof ICaRLModelUpdater)) return { skipped: `updater ${name} keeps no memory to compare with` };
+  const kept = keptItems(updater);
+  if (kept === undefined) return { skipped: `updater ${name} keeps no memory to compare with` };
   const length = kept.items?.length ?? 0;
   const minimum = (options.detector ?? "mmd") === "mmd" ? 2 : 1;
   if (length < minimum) return { skipped: `the ${kept.what} hold${kept.what === "memory" ? "s" : ""} ${length} item(s) (the first update starts with none)` };
   if (train.length < minimum) return { skipped: `the new data has ${train.length} row(s); the ${options.detector ?? "mmd"} test needs ${minimum}` };
   return { memoryItems: length, kept: kept.what, report: await detectSampleDrift(kept.items!, train, options) };
+}
+
+/** The items an updater keeps from earlier data (undefined for none: lwf, ewc...); none yet before its first update. */
+function keptItems(updater: ReturnType<typeof createUpdater>): { items: Dataset | undefined; what: "memory" | "exemplars" } | undefined {
+  if (updater instanceof ICaRLModelUpdater) return { items: updater.exemplars, what: "exemplars" };
+  const memory = (updater as unknown as { memory?: ReplayBuffer }).memory;
+  return memory === undefined ? undefined : { items: memory.asDataset(), what: "memory" };
 }
 
 /**
